@@ -1,0 +1,75 @@
+package io.snigate.core;
+
+/**
+ * What counts as a host name for routing: the checks of RFC 1123 (with the underscore that real
+ * names carry, as in {@code _dmarc}), and never an IP literal, which RFC 6066 forbids in
+ * server_name.
+ */
+public final class HostNames {
+    public static final int MAX_NAME_LENGTH = 253;
+    public static final int MAX_LABEL_LENGTH = 63;
+
+    private HostNames() {}
+
+    /**
+     * Lower-cases ASCII letters and removes one trailing dot. Does not validate: call
+     * {@link #isValid} on the result.
+     */
+    public static String normalize(String name) {
+        int end = name.length();
+        if (end > 0 && name.charAt(end - 1) == '.') {
+            end--;
+        }
+        boolean needsCopy = end != name.length();
+        for (int i = 0; i < end && !needsCopy; i++) {
+            char c = name.charAt(i);
+            needsCopy = c >= 'A' && c <= 'Z';
+        }
+        if (!needsCopy) {
+            return name;
+        }
+        char[] out = new char[end];
+        for (int i = 0; i < end; i++) {
+            char c = name.charAt(i);
+            out[i] = c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
+        }
+        return new String(out);
+    }
+
+    /**
+     * True for a normalized name of 1 to 253 characters in labels of 1 to 63 letters, digits,
+     * hyphens and underscores, that is not an IPv4 or IPv6 literal.
+     */
+    public static boolean isValid(String name) {
+        int length = name.length();
+        if (length == 0 || length > MAX_NAME_LENGTH) {
+            return false;
+        }
+        int labelLength = 0;
+        boolean onlyDigitsAndDots = true;
+        for (int i = 0; i < length; i++) {
+            char c = name.charAt(i);
+            if (c == '.') {
+                if (labelLength == 0) {
+                    return false;
+                }
+                labelLength = 0;
+                continue;
+            }
+            if (!isLabelChar(c) || ++labelLength > MAX_LABEL_LENGTH) {
+                return false;
+            }
+            onlyDigitsAndDots &= c >= '0' && c <= '9';
+        }
+        // A name ending in a dot was not normalized; one made of digits and dots is an IPv4
+        // literal. IPv6 literals fail above because ':' is not a label character.
+        return labelLength > 0 && !onlyDigitsAndDots;
+    }
+
+    private static boolean isLabelChar(char c) {
+        return (c >= 'a' && c <= 'z')
+                || (c >= '0' && c <= '9')
+                || c == '-'
+                || c == '_';
+    }
+}

@@ -1,0 +1,77 @@
+package io.snigate.core;
+
+import java.util.Locale;
+
+/**
+ * The one vocabulary of why a connection was denied or ended: the access log's {@code reason}
+ * field and the {@code reason} metric label use exactly these names.
+ *
+ * <p>Each reason knows the fatal TLS alert a TLS client gets for it (RFC 8446 §6), or
+ * {@link #NO_ALERT} when the proxy should just close: a client that is not speaking TLS cannot
+ * read an alert, and a client that went silent or hung up gets nothing.
+ */
+public enum Reason {
+    // --- pre-read: what the client sent
+    NO_SNI(Outcome.REJECTED, Alerts.HANDSHAKE_FAILURE),
+    CONNECT_REQUEST(Outcome.REJECTED, Alerts.NONE),
+    PLAIN_HTTP(Outcome.REJECTED, Alerts.NONE),
+    NOT_TLS(Outcome.REJECTED, Alerts.NONE),
+    MALFORMED(Outcome.REJECTED, Alerts.DECODE_ERROR),
+    INVALID_SNI(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
+    CLIENT_HELLO_TOO_LARGE(Outcome.REJECTED, Alerts.HANDSHAKE_FAILURE),
+    PREREAD_TIMEOUT(Outcome.REJECTED, Alerts.NONE),
+    /** The client hung up before a ClientHello was complete (port scanners, TCP health checks). */
+    CLIENT_CLOSED(Outcome.REJECTED, Alerts.NONE),
+    // --- route: what the policy says
+    NO_ROUTE(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
+    ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
+    // --- connect: what the network says
+    DNS_FAILURE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
+    UPSTREAM_UNREACHABLE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
+    UPSTREAM_TIMEOUT(Outcome.FAILED, Alerts.INTERNAL_ERROR),
+    // --- relay: how a forwarded tunnel ended, when it did not end by both sides closing
+    IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
+    CONNECTION_RESET(Outcome.FORWARDED, Alerts.NONE);
+
+    /** TLS alert descriptions used above (RFC 8446 §6.2). */
+    public static final class Alerts {
+        /** Not an alert: close without sending anything. */
+        public static final int NONE = -1;
+        public static final int HANDSHAKE_FAILURE = 40;
+        public static final int DECODE_ERROR = 50;
+        public static final int INTERNAL_ERROR = 80;
+        public static final int UNRECOGNIZED_NAME = 112;
+        public static final int NO_APPLICATION_PROTOCOL = 120;
+
+        private Alerts() {}
+    }
+
+    private final Outcome outcome;
+    private final int tlsAlert;
+    private final String label = name().toLowerCase(Locale.ROOT);
+
+    Reason(Outcome outcome, int tlsAlert) {
+        this.outcome = outcome;
+        this.tlsAlert = tlsAlert;
+    }
+
+    /** The name used in logs and metrics, e.g. {@code no_sni}. */
+    public String label() {
+        return label;
+    }
+
+    /** The outcome a connection ending for this reason is counted under. */
+    public Outcome outcome() {
+        return outcome;
+    }
+
+    /** Whether a TLS client should receive a fatal alert before the close. */
+    public boolean sendsTlsAlert() {
+        return tlsAlert >= 0;
+    }
+
+    /** The TLS alert description to send, meaningful only when {@link #sendsTlsAlert()}. */
+    public int tlsAlert() {
+        return tlsAlert;
+    }
+}
