@@ -7,7 +7,7 @@ import java.util.Locale;
  * field and the {@code reason} metric label use exactly these names.
  *
  * <p>Each reason knows the fatal TLS alert a TLS client gets for it (RFC 8446 §6), or
- * {@link #NO_ALERT} when the proxy should just close: a client that is not speaking TLS cannot
+ * {@link Alerts#NONE} when the proxy should just close: a client that is not speaking TLS cannot
  * read an alert, and a client that went silent or hung up gets nothing.
  */
 public enum Reason {
