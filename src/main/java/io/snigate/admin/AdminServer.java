@@ -1,0 +1,126 @@
+package io.snigate.admin;
+
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The admin HTTP endpoint: {@code /metrics} for Prometheus (text 0.0.4, or OpenMetrics when the
+ * scraper asks for it), {@code /healthz} (200 while the process can serve) and {@code /readyz}
+ * (200 once every listener is bound and the config is loaded, 503 while draining). It runs on
+ * its own event loop, so a scrape never delays a proxied connection's I/O.
+ */
+public final class AdminServer {
+    private static final int MAX_REQUEST_BYTES = 8192;
+
+    private final PrometheusMeterRegistry registry;
+    private final BooleanSupplier ready;
+    private final ExpositionFormats formats = ExpositionFormats.init();
+
+    public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready) {
+        this.registry = registry;
+        this.ready = ready;
+    }
+
+    public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
+            throws InterruptedException {
+        return new ServerBootstrap()
+                .group(group)
+                .channel(channelClass)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline()
+                                .addLast(new HttpServerCodec())
+                                .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                                .addLast(new Endpoints());
+                    }
+                })
+                .bind(address)
+                .sync()
+                .channel();
+    }
+
+    private final class Endpoints extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) throws IOException {
+            String path = new QueryStringDecoder(request.uri()).path();
+            FullHttpResponse response;
+            if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
+                response = text(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+            } else {
+                response = switch (path) {
+                    case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
+                    case "/healthz" -> text(ctx, HttpResponseStatus.OK, "ok\n");
+                    case "/readyz" -> ready.getAsBoolean()
+                            ? text(ctx, HttpResponseStatus.OK, "ready\n")
+                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+                    default -> text(ctx, HttpResponseStatus.NOT_FOUND, "try /metrics, /healthz or /readyz\n");
+                };
+            }
+            if (request.method().equals(HttpMethod.HEAD)) {
+                response.content().clear();
+            }
+            boolean keepAlive = HttpUtil.isKeepAlive(request);
+            HttpUtil.setKeepAlive(response, keepAlive);
+            var written = ctx.writeAndFlush(response);
+            if (!keepAlive) {
+                written.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        private FullHttpResponse metrics(ChannelHandlerContext ctx, String accept) throws IOException {
+            ExpositionFormatWriter writer = formats.findWriter(accept);
+            ByteBuf body = ctx.alloc().buffer(16 * 1024);
+            try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
+                writer.write(out, registry.getPrometheusRegistry().scrape());
+            } catch (IOException | RuntimeException e) {
+                body.release();
+                throw e;
+            }
+            FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, body);
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, writer.getContentType());
+            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+            return response;
+        }
+
+        private FullHttpResponse text(ChannelHandlerContext ctx, HttpResponseStatus status, String body) {
+            ByteBuf content = ctx.alloc().buffer(body.length()).writeBytes(body.getBytes(StandardCharsets.UTF_8));
+            FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
+            response.headers().set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN + "; charset=utf-8");
+            response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.readableBytes());
+            return response;
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

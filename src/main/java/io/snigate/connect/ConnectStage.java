@@ -1,0 +1,72 @@
+package io.snigate.connect;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.concurrent.Future;
+import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+import io.snigate.core.Rejection;
+import io.snigate.preread.ClientHelloEvent;
+import io.snigate.preread.PrereadHandler;
+import io.snigate.relay.Relay;
+import io.snigate.route.RouteDecision;
+import io.snigate.route.RouteHandler;
+import java.net.InetSocketAddress;
+import java.util.function.LongSupplier;
+
+/**
+ * Connects an allowed connection to its upstream and starts the relay, or ends it with the
+ * reason the network gave.
+ */
+public final class ConnectStage implements RouteHandler.Dialer {
+    private final UpstreamConnector connector;
+    private final LongSupplier connectTimeoutMillis;
+    private final LongSupplier idleTimeoutMillis;
+    private final ConnectionObserver observer;
+
+    public ConnectStage(
+            UpstreamConnector connector,
+            LongSupplier connectTimeoutMillis,
+            LongSupplier idleTimeoutMillis,
+            ConnectionObserver observer) {
+        this.connector = connector;
+        this.connectTimeoutMillis = connectTimeoutMillis;
+        this.idleTimeoutMillis = idleTimeoutMillis;
+        this.observer = observer;
+    }
+
+    @Override
+    public void dial(ChannelHandlerContext ctx, ClientHelloEvent event, RouteDecision decision) {
+        Channel client = ctx.channel();
+        ConnectionRecord record = ConnectionRecord.of(client);
+        long started = System.nanoTime();
+        long idle = idleTimeoutMillis.getAsLong();
+        connector.connect(
+                        client.eventLoop(),
+                        decision.upstream(),
+                        event.hello().sni(),
+                        connectTimeoutMillis.getAsLong(),
+                        Relay::pendingUpstreamHandler)
+                .addListener((Future<Channel> connected) -> {
+                    if (!connected.isSuccess()) {
+                        Reason reason = connected.cause() instanceof UpstreamConnector.UpstreamException e
+                                ? e.reason()
+                                : Reason.UPSTREAM_UNREACHABLE;
+                        Rejection.reject(client, reason, event.hello().recordVersion());
+                        return;
+                    }
+                    Channel upstream = connected.getNow();
+                    if (!client.isActive()) {
+                        upstream.close();
+                        return;
+                    }
+                    record.upstream((InetSocketAddress) upstream.remoteAddress());
+                    observer.upstreamConnected(record, System.nanoTime() - started);
+                    ChannelHandler preread = client.pipeline().get(PrereadHandler.class);
+                    ChannelHandler route = client.pipeline().get(RouteHandler.class);
+                    Relay.start(client, upstream, idle, route, preread);
+                });
+    }
+}

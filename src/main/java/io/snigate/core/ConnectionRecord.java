@@ -1,0 +1,161 @@
+package io.snigate.core;
+
+import io.netty.channel.Channel;
+import io.netty.util.AttributeKey;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+/**
+ * What is known about one client connection, filled in stage by stage and handed to the
+ * {@link ConnectionObserver} exactly once, when the client connection closes. It becomes the
+ * connection's access-log line and its metrics.
+ *
+ * <p>Not thread-safe, and it need not be: the client channel and its upstream channel share one
+ * event loop, and every write happens there.
+ */
+public final class ConnectionRecord {
+    private static final AttributeKey<ConnectionRecord> KEY = AttributeKey.valueOf("snigate.connection");
+
+    private final String listener;
+    private final InetSocketAddress client;
+    private final long acceptedAtMillis;
+    private final long acceptedAtNanos;
+    private final ConnectionObserver observer;
+
+    private String sni;
+    private List<String> alpn;
+    private String tlsVersion;
+    private Boolean ech;
+    private String route;
+    private InetSocketAddress upstream;
+    private Reason reason;
+    private boolean forwarded;
+    private long bytesFromClient;
+    private long bytesToClient;
+    private boolean finished;
+
+    private ConnectionRecord(
+            String listener, InetSocketAddress client, ConnectionObserver observer) {
+        this.listener = listener;
+        this.client = client;
+        this.observer = observer;
+        this.acceptedAtMillis = System.currentTimeMillis();
+        this.acceptedAtNanos = System.nanoTime();
+    }
+
+    /** Starts the record of a freshly accepted connection; it finishes when the channel closes. */
+    public static ConnectionRecord attach(Channel client, String listener, ConnectionObserver observer) {
+        ConnectionRecord record =
+                new ConnectionRecord(listener, (InetSocketAddress) client.remoteAddress(), observer);
+        client.attr(KEY).set(record);
+        observer.opened(record);
+        client.closeFuture().addListener(f -> record.finish());
+        return record;
+    }
+
+    public static ConnectionRecord of(Channel client) {
+        return client.attr(KEY).get();
+    }
+
+    public void clientHello(String sni, List<String> alpn, String tlsVersion, boolean ech) {
+        this.sni = sni;
+        this.alpn = alpn;
+        this.tlsVersion = tlsVersion;
+        this.ech = ech;
+    }
+
+    public void route(String route) {
+        this.route = route;
+    }
+
+    public void upstream(InetSocketAddress upstream) {
+        this.upstream = upstream;
+        this.forwarded = true;
+    }
+
+    /** Records why the connection ends; the first reason given is the one that stands. */
+    public void endedBecause(Reason reason) {
+        if (this.reason == null) {
+            this.reason = reason;
+        }
+    }
+
+    public void addBytesFromClient(long n) {
+        bytesFromClient += n;
+    }
+
+    public void addBytesToClient(long n) {
+        bytesToClient += n;
+    }
+
+    private void finish() {
+        if (!finished) {
+            finished = true;
+            if (!forwarded && reason == null) {
+                // Hung up while its connection was being routed or dialed.
+                reason = Reason.CLIENT_CLOSED;
+            }
+            observer.closed(this);
+        }
+    }
+
+    public Outcome outcome() {
+        if (reason != null && reason.outcome() != Outcome.FORWARDED) {
+            return reason.outcome();
+        }
+        return forwarded ? Outcome.FORWARDED : Outcome.REJECTED;
+    }
+
+    public String listener() {
+        return listener;
+    }
+
+    public InetSocketAddress client() {
+        return client;
+    }
+
+    public long acceptedAtMillis() {
+        return acceptedAtMillis;
+    }
+
+    public long acceptedAtNanos() {
+        return acceptedAtNanos;
+    }
+
+    public String sni() {
+        return sni;
+    }
+
+    public List<String> alpn() {
+        return alpn;
+    }
+
+    public String tlsVersion() {
+        return tlsVersion;
+    }
+
+    public Boolean ech() {
+        return ech;
+    }
+
+    public String route() {
+        return route;
+    }
+
+    public InetSocketAddress upstream() {
+        return upstream;
+    }
+
+    /** Null when the connection was forwarded and both sides closed normally. */
+    public Reason reason() {
+        return reason;
+    }
+
+    public long bytesFromClient() {
+        return bytesFromClient;
+    }
+
+    public long bytesToClient() {
+        return bytesToClient;
+    }
+}

@@ -1,0 +1,178 @@
+package io.snigate.listen;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.resolver.dns.DefaultDnsCache;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProvider;
+import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
+import io.snigate.admin.AdminServer;
+import io.snigate.config.HostPort;
+import io.snigate.config.ProxyConfig;
+import io.snigate.connect.ConnectStage;
+import io.snigate.connect.UpstreamConnector;
+import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionObservers;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.metrics.ProxyMetrics;
+import io.snigate.preread.PrereadHandler;
+import io.snigate.route.RouteHandler;
+import io.snigate.route.RouteTable;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The proxy: its listeners, its event loops and the admin endpoint. This is where the life of a
+ * connection is put together, stage by stage:
+ *
+ * <ol>
+ *   <li><b>accept</b> — a listener accepts; {@link #initConnection} starts its record;
+ *   <li><b>pre-read</b> — {@link PrereadHandler} buffers and classifies the ClientHello;
+ *   <li><b>route</b> — {@link RouteHandler} consults the current {@link RouteTable};
+ *   <li><b>connect</b> — {@link ConnectStage} resolves and dials the upstream;
+ *   <li><b>relay</b> — the pre-read and route handlers leave the pipeline, the buffered bytes go
+ *       upstream, and both sides relay until done;
+ *   <li><b>close and log</b> — when the client channel closes, its record becomes an access-log
+ *       line and metrics.
+ * </ol>
+ *
+ * A connection that fails any stage is refused by {@link io.snigate.core.Rejection}.
+ */
+public final class ProxyServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
+
+    /** The config and the route table built from it, swapped together by a reload. */
+    private record Active(ProxyConfig config, RouteTable routes) {}
+
+    private final AtomicReference<Active> active;
+    private final ProxyMetrics metrics;
+    private final ConnectionObserver observer;
+    private final Transport transport;
+    private final EventLoopGroup workers;
+    private final EventLoopGroup adminLoop;
+    private final DnsAddressResolverGroup resolvers;
+    private final ConnectStage connectStage;
+    private final List<Channel> listeners = new ArrayList<>();
+    private Channel admin;
+    private volatile boolean ready;
+
+    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog) {
+        this.active = new AtomicReference<>(new Active(config, RouteTable.from(config)));
+        this.metrics = metrics;
+        this.observer = new ConnectionObservers(List.of(metrics, accessLog));
+        this.transport = Transport.select();
+        this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
+        this.adminLoop = transport.newEventLoopGroup(1);
+        this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config));
+        this.connectStage = new ConnectStage(
+                new UpstreamConnector(transport, resolvers),
+                () -> active.get().config().timeouts().connect().toMillis(),
+                () -> active.get().config().timeouts().idle().toMillis(),
+                observer);
+    }
+
+    private DnsNameResolverBuilder resolverBuilder(ProxyConfig config) {
+        DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
+                ? DnsServerAddressStreamProviders.platformDefault()
+                : new SequentialDnsServerAddressStreamProvider(
+                        config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
+        return new DnsNameResolverBuilder()
+                .datagramChannelType(transport.datagramChannelClass())
+                .socketChannelType(transport.socketChannelClass())
+                .nameServerProvider(servers)
+                .resolveCache(new DefaultDnsCache())
+                .queryTimeoutMillis(config.timeouts().connect().toMillis())
+                // A SNI name is always fully qualified: never try it under the host's search domains.
+                .searchDomains(List.of())
+                .ndots(1);
+    }
+
+    /** Binds every listener and the admin endpoint; the proxy is ready when this returns. */
+    public ProxyServer start() throws InterruptedException {
+        ProxyConfig config = active.get().config();
+        LOG.info("transport: {} ({})", transport.name(), transport.why());
+        for (HostPort listen : config.listen()) {
+            String name = listen.toString();
+            metrics.registerListener(name);
+            Channel channel = new ServerBootstrap()
+                    .group(workers)
+                    .channel(transport.serverChannelClass())
+                    .option(ChannelOption.SO_BACKLOG, 4096)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            initConnection(ch, name);
+                        }
+                    })
+                    .bind(listen.toResolvedLiteral())
+                    .sync()
+                    .channel();
+            listeners.add(channel);
+            LOG.info("listening on {}", channel.localAddress());
+        }
+        metrics.registerRoutes(routeLabels(config));
+        admin = new AdminServer(metrics.registry(), () -> ready)
+                .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
+        LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", admin.localAddress());
+        ready = true;
+        return this;
+    }
+
+    /** Accept: the first two stages of every client connection. */
+    private void initConnection(SocketChannel ch, String listener) {
+        ProxyConfig config = active.get().config();
+        ConnectionRecord.attach(ch, listener, observer);
+        ch.pipeline()
+                .addLast("preread", new PrereadHandler(
+                        config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))
+                .addLast("route", new RouteHandler(() -> active.get().routes(), connectStage));
+    }
+
+    private static List<String> routeLabels(ProxyConfig config) {
+        List<String> labels = new ArrayList<>();
+        config.routes().forEach(route -> labels.addAll(route.match()));
+        return labels;
+    }
+
+    public List<InetSocketAddress> listenAddresses() {
+        return listeners.stream().map(ch -> (InetSocketAddress) ch.localAddress()).toList();
+    }
+
+    public InetSocketAddress adminAddress() {
+        return (InetSocketAddress) admin.localAddress();
+    }
+
+    public boolean ready() {
+        return ready;
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    @Override
+    public void close() {
+        ready = false;
+        listeners.forEach(Channel::close);
+        if (admin != null) {
+            admin.close();
+        }
+        resolvers.close();
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        adminLoop.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

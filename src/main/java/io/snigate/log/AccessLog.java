@@ -1,0 +1,118 @@
+package io.snigate.log;
+
+import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.List;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One JSON object per line for every connection when it ends, rejections included: the audit
+ * trail of every routing decision.
+ *
+ * <p>Lines go to a sink that must not block. The default sink is the {@code snigate.access}
+ * logger, which the shipped Logback config sends through a bounded asynchronous queue to standard
+ * output, so an event loop never waits on a terminal or a pipe.
+ */
+public final class AccessLog implements ConnectionObserver {
+    private static final Logger ACCESS = LoggerFactory.getLogger("snigate.access");
+
+    private final Consumer<String> sink;
+
+    public AccessLog(Consumer<String> sink) {
+        this.sink = sink;
+    }
+
+    /** The access log written to the {@code snigate.access} logger. */
+    public static AccessLog toLogger() {
+        return new AccessLog(ACCESS::info);
+    }
+
+    @Override
+    public void opened(ConnectionRecord connection) {}
+
+    @Override
+    public void closed(ConnectionRecord connection) {
+        sink.accept(format(connection));
+    }
+
+    static String format(ConnectionRecord c) {
+        StringBuilder json = new StringBuilder(320);
+        json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
+        field(json, "client", address(c.client()));
+        field(json, "listener", c.listener());
+        field(json, "sni", c.sni());
+        json.append(",\"alpn\":");
+        list(json, c.alpn());
+        field(json, "tls_version", c.tlsVersion());
+        json.append(",\"ech\":").append(c.ech());
+        field(json, "route", c.route());
+        field(json, "upstream", address(c.upstream()));
+        field(json, "outcome", c.outcome().label());
+        Reason reason = c.reason();
+        field(json, "reason", reason == null ? null : reason.label());
+        json.append(",\"bytes_from_client\":").append(c.bytesFromClient());
+        json.append(",\"bytes_to_client\":").append(c.bytesToClient());
+        json.append(",\"duration_ms\":").append((System.nanoTime() - c.acceptedAtNanos()) / 1_000_000L);
+        return json.append('}').toString();
+    }
+
+    /** {@code ip:port}, with IPv6 in brackets; null stays null. */
+    static String address(InetSocketAddress address) {
+        if (address == null) {
+            return null;
+        }
+        InetAddress ip = address.getAddress();
+        String host = ip == null ? address.getHostString() : ip.getHostAddress();
+        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
+    }
+
+    private static void field(StringBuilder json, String key, String value) {
+        json.append(",\"").append(key).append("\":");
+        string(json, value);
+    }
+
+    private static void list(StringBuilder json, List<String> values) {
+        if (values == null) {
+            json.append("null");
+            return;
+        }
+        json.append('[');
+        for (int i = 0; i < values.size(); i++) {
+            if (i > 0) {
+                json.append(',');
+            }
+            string(json, values.get(i));
+        }
+        json.append(']');
+    }
+
+    /** A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the client's bytes. */
+    static void string(StringBuilder json, String value) {
+        if (value == null) {
+            json.append("null");
+            return;
+        }
+        json.append('"');
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            switch (ch) {
+                case '"' -> json.append("\\\"");
+                case '\\' -> json.append("\\\\");
+                default -> {
+                    if (ch < 0x20 || ch > 0x7e) {
+                        json.append(String.format("\\u%04x", (int) ch));
+                    } else {
+                        json.append(ch);
+                    }
+                }
+            }
+        }
+        json.append('"');
+    }
+}

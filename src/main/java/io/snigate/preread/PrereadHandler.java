@@ -1,0 +1,189 @@
+package io.snigate.preread;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+import io.snigate.core.Rejection;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Stage two of a connection: buffers what the client sends until one whole ClientHello is there
+ * (however it was cut into TCP segments and TLS records), classifies it, and either refuses the
+ * connection or fires a {@link ClientHelloEvent} and stops reading.
+ *
+ * <p>It consumes nothing: when the next stage removes it from the pipeline, every byte it
+ * buffered goes on to the next handler exactly as received, as Netty's own
+ * {@code SslClientHelloHandler} does.
+ */
+public final class PrereadHandler extends ChannelInboundHandlerAdapter {
+    private final int maxClientHelloBytes;
+    private final long timeoutMillis;
+    private final ConnectionObserver observer;
+
+    private ByteBuf buffered;
+    private ScheduledFuture<?> timeout;
+    private boolean decided;
+    private boolean inputShutdownAfterDecision;
+
+    public PrereadHandler(int maxClientHelloBytes, long timeoutMillis, ConnectionObserver observer) {
+        this.maxClientHelloBytes = maxClientHelloBytes;
+        this.timeoutMillis = timeoutMillis;
+        this.observer = observer;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        timeout = ctx.executor().schedule(
+                () -> reject(ctx, Reason.PREREAD_TIMEOUT, 0), timeoutMillis, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        buffered = buffered == null
+                ? in
+                : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), buffered, in);
+        if (!decided) {
+            classify(ctx, false);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        // Swallowed: the next stage has nothing to do until the ClientHello is complete.
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (decided) {
+                inputShutdownAfterDecision = true;
+            } else {
+                classify(ctx, true);
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (!decided) {
+            classify(ctx, true);
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!decided && cause instanceof IOException) {
+            // Reset by the client before the ClientHello was complete.
+            reject(ctx, Reason.CLIENT_CLOSED, 0);
+            return;
+        }
+        ctx.fireExceptionCaught(cause);
+    }
+
+    private void classify(ChannelHandlerContext ctx, boolean endOfStream) {
+        ByteBuf bytes = buffered == null ? Unpooled.EMPTY_BUFFER : buffered;
+        PrereadVerdict verdict = ClientHelloParser.parse(bytes, maxClientHelloBytes, endOfStream);
+        switch (verdict.status()) {
+            case NEED_MORE -> {
+                if (endOfStream) {
+                    reject(ctx, Reason.MALFORMED, 0);
+                }
+            }
+            case REJECT -> {
+                ClientHello partial = verdict.hello();
+                ConnectionRecord record = ConnectionRecord.of(ctx.channel());
+                if (partial != null || verdict.rawSni() != null) {
+                    record.clientHello(
+                            verdict.rawSni(),
+                            partial == null ? null : partial.alpn(),
+                            partial == null ? null : ClientHello.versionName(partial.tlsVersion()),
+                            partial != null && partial.ech());
+                }
+                reject(ctx, verdict.reason(), tlsRecordVersion(bytes));
+            }
+            case COMPLETE -> accept(ctx, verdict.hello());
+        }
+    }
+
+    private void accept(ChannelHandlerContext ctx, ClientHello hello) {
+        decide(ctx);
+        ConnectionRecord record = ConnectionRecord.of(ctx.channel());
+        record.clientHello(
+                hello.sni(), hello.alpn(), ClientHello.versionName(hello.tlsVersion()), hello.ech());
+        // Nothing more is read until the upstream is connected: that is the backpressure
+        // while routing, resolving and connecting.
+        ctx.channel().config().setAutoRead(false);
+        ctx.fireUserEventTriggered(new ClientHelloEvent(hello));
+    }
+
+    private void reject(ChannelHandlerContext ctx, Reason reason, int tlsRecordVersion) {
+        if (decided) {
+            return;
+        }
+        decide(ctx);
+        releaseBuffered();
+        Rejection.reject(ctx.channel(), reason, tlsRecordVersion);
+    }
+
+    private void decide(ChannelHandlerContext ctx) {
+        decided = true;
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        ConnectionRecord record = ConnectionRecord.of(ctx.channel());
+        observer.prereadDone(record, System.nanoTime() - record.acceptedAtNanos());
+    }
+
+    /** The record version of a TLS opener, so that an alert can answer in kind; 0 if not TLS. */
+    private static int tlsRecordVersion(ByteBuf bytes) {
+        int at = bytes.readerIndex();
+        if (bytes.readableBytes() >= 3 && bytes.getByte(at) == 22 && bytes.getByte(at + 1) == 3) {
+            return bytes.getUnsignedShort(at + 1);
+        }
+        return 0;
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        ByteBuf bytes = buffered;
+        buffered = null;
+        if (bytes == null) {
+            return;
+        }
+        if (!ctx.channel().isActive()) {
+            bytes.release();
+            return;
+        }
+        ctx.fireChannelRead(bytes);
+        ctx.fireChannelReadComplete();
+        if (inputShutdownAfterDecision) {
+            ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        }
+    }
+
+    private void releaseBuffered() {
+        if (buffered != null) {
+            buffered.release();
+            buffered = null;
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.snigate.relay;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.snigate.core.ConnectionRecord;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
+ * channel, into one tunnel that relays every byte both ways until both sides are done.
+ */
+public final class Relay {
+    private Relay() {}
+
+    /**
+     * The handler to install on an upstream channel before it connects; {@link #start} binds it to
+     * its tunnel. Until then it holds nothing: the upstream does not read before the relay starts.
+     */
+    public static ChannelHandler pendingUpstreamHandler() {
+        return new PendingUpstream();
+    }
+
+    /**
+     * Starts relaying between {@code client} and {@code upstream}. {@code stagesToRemove} are the
+     * client pipeline's pre-relay handlers, removed in order; the last of them must be the one
+     * holding the buffered ClientHello bytes, which then flow to the upstream unchanged.
+     */
+    public static void start(Channel client, Channel upstream, long idleTimeoutMillis, ChannelHandler... stagesToRemove) {
+        Tunnel tunnel = new Tunnel(client, upstream, ConnectionRecord.of(client));
+        upstream.pipeline().replace(PendingUpstream.class, "relay", new RelayHandler(tunnel));
+        ChannelPipeline pipeline = client.pipeline();
+        if (idleTimeoutMillis > 0) {
+            // One idle timer for the tunnel: the client side sees traffic in both directions.
+            pipeline.addFirst("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS));
+        }
+        pipeline.addLast("relay", new RelayHandler(tunnel));
+        for (ChannelHandler stage : stagesToRemove) {
+            pipeline.remove(stage);
+        }
+        client.config().setAutoRead(true);
+        upstream.config().setAutoRead(true);
+    }
+
+    /** Closes the upstream if it goes away before the relay starts; reads nothing. */
+    private static final class PendingUpstream extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

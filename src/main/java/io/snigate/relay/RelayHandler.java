@@ -1,0 +1,83 @@
+package io.snigate.relay;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.snigate.core.Reason;
+import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Copies what one side of a tunnel reads to the other side, with backpressure: when the other
+ * side's outbound buffer passes its high-water mark, this side stops reading until that buffer
+ * drains below the low-water mark. So a slow reader costs at most one write buffer, never an
+ * unbounded queue.
+ */
+final class RelayHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayHandler.class);
+    private final Tunnel tunnel;
+
+    RelayHandler(Tunnel tunnel) {
+        this.tunnel = tunnel;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        Channel self = ctx.channel();
+        if (msg instanceof ByteBuf bytes) {
+            if (self == tunnel.client) {
+                tunnel.record.addBytesFromClient(bytes.readableBytes());
+            } else {
+                tunnel.record.addBytesToClient(bytes.readableBytes());
+            }
+        }
+        tunnel.peerOf(self).write(msg, tunnel.peerOf(self).voidPromise());
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        Channel peer = tunnel.peerOf(ctx.channel());
+        peer.flush();
+        if (!peer.isWritable()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable()) {
+            tunnel.peerOf(ctx.channel()).config().setAutoRead(true);
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            tunnel.doneSending(ctx.channel());
+        } else if (evt instanceof IdleStateEvent) {
+            tunnel.close(Reason.IDLE_TIMEOUT);
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        tunnel.closeAfterFlush();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // An I/O error on either side (a reset, most often) ends the whole tunnel; anything else
+        // is a bug, but it still must not leave half a tunnel open.
+        if (!(cause instanceof IOException)) {
+            LOG.warn("closing tunnel for {} after an unexpected error", tunnel.record.client(), cause);
+        }
+        tunnel.close(Reason.CONNECTION_RESET);
+    }
+}

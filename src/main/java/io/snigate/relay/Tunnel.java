@@ -1,0 +1,68 @@
+package io.snigate.relay;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.socket.DuplexChannel;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+
+/**
+ * The two channels of one forwarded connection, and when to close them: a side that has stopped
+ * sending (FIN) has its half-close passed on to the other, and the tunnel closes once both sides
+ * have stopped sending, or at once when either side fails or the tunnel sits idle.
+ */
+final class Tunnel {
+    final Channel client;
+    final Channel upstream;
+    final ConnectionRecord record;
+    private boolean clientDoneSending;
+    private boolean upstreamDoneSending;
+
+    Tunnel(Channel client, Channel upstream, ConnectionRecord record) {
+        this.client = client;
+        this.upstream = upstream;
+        this.record = record;
+    }
+
+    Channel peerOf(Channel side) {
+        return side == client ? upstream : client;
+    }
+
+    /** {@code side} sent FIN: pass it on once everything it sent before has been written. */
+    void doneSending(Channel side) {
+        if (side == client) {
+            clientDoneSending = true;
+        } else {
+            upstreamDoneSending = true;
+        }
+        if (clientDoneSending && upstreamDoneSending) {
+            closeAfterFlush();
+            return;
+        }
+        Channel peer = peerOf(side);
+        // shutdownOutput() drops writes still queued, so it waits behind an empty write.
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+            if (f.isSuccess()) {
+                ((DuplexChannel) peer).shutdownOutput();
+            } else {
+                close(Reason.CONNECTION_RESET);
+            }
+        });
+    }
+
+    /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
+    void close(Reason reason) {
+        if (reason != null) {
+            record.endedBecause(reason);
+        }
+        client.close();
+        upstream.close();
+    }
+
+    /** Closes both sides once what is queued on each has been written. */
+    void closeAfterFlush() {
+        client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+}

@@ -1,0 +1,43 @@
+package io.snigate.route;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Rejection;
+import io.snigate.preread.ClientHelloEvent;
+import java.util.function.Supplier;
+
+/**
+ * Stage three: decides where a classified connection may go, using whichever route table is
+ * current at that moment (a reload swaps the table; connections already routed keep their
+ * upstream), and hands an allowed connection to the next stage.
+ */
+public final class RouteHandler extends ChannelInboundHandlerAdapter {
+    /** The stage after routing: dial the upstream and start relaying. */
+    public interface Dialer {
+        void dial(ChannelHandlerContext ctx, ClientHelloEvent hello, RouteDecision decision);
+    }
+
+    private final Supplier<RouteTable> routes;
+    private final Dialer dialer;
+
+    public RouteHandler(Supplier<RouteTable> routes, Dialer dialer) {
+        this.routes = routes;
+        this.dialer = dialer;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (!(evt instanceof ClientHelloEvent event)) {
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
+        RouteDecision decision = routes.get().route(event.hello().sni(), event.hello().alpn());
+        ConnectionRecord.of(ctx.channel()).route(decision.routeLabel());
+        if (decision.routed()) {
+            dialer.dial(ctx, event, decision);
+        } else {
+            Rejection.reject(ctx.channel(), decision.rejectReason(), event.hello().recordVersion());
+        }
+    }
+}

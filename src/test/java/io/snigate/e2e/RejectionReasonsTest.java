@@ -1,0 +1,252 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestCerts;
+import io.snigate.testing.TestDnsServer;
+import io.snigate.testing.TlsServer;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Every reason in the vocabulary, produced by a real situation: a real client doing the wrong
+ * thing, a real closed port, a real DNS server answering NXDOMAIN. Each test asserts on the
+ * reason in the access log and on what the client saw.
+ */
+@ExtendWith(NettyLeaks.class)
+class RejectionReasonsTest {
+    private static final String NAME = "app.e2e.test";
+    private static TestCerts certs;
+    private static TlsServer server;
+    private static TestDnsServer dns;
+    private static ProxyHarness proxy;
+    private static ServerSocket fullBacklog;
+    private static final List<Socket> backlogFillers = new ArrayList<>();
+    private static int closedPort;
+
+    @BeforeAll
+    static void start() throws Exception {
+        certs = TestCerts.forNames(NAME, "h2only.e2e.test", "dyn.e2e.test");
+        server = new TlsServer(certs, List.of("h2", "http/1.1"));
+        dns = new TestDnsServer().behave("missing.dyn.test", TestDnsServer.Behaviour.NXDOMAIN);
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        fullBacklog = fillBacklog();
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                timeouts: { preread: 500ms, connect: 1s, idle: 15m }
+                routes:
+                  - match: "h2only.e2e.test"
+                    alpn: ["h2"]
+                    upstream: "127.0.0.1:%d"
+                  - match: "*.e2e.test"
+                    upstream: "127.0.0.1:%d"
+                  - match: "*.dyn.test"
+                    upstream: "$sni:443"
+                  - match: "closed.port.test"
+                    upstream: "127.0.0.1:%d"
+                  - match: "silent.port.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(dns.hostPort(), server.port(), server.port(), closedPort, fullBacklog.getLocalPort()));
+    }
+
+    /** A listener that never accepts and whose queue is full: the kernel drops further SYNs. */
+    private static ServerSocket fillBacklog() throws Exception {
+        ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        for (int i = 0; i < 3; i++) {
+            Socket filler = new Socket();
+            try {
+                filler.connect(socket.getLocalSocketAddress(), 200);
+            } catch (java.io.IOException dropped) {
+                // The queue is full already.
+            }
+            backlogFillers.add(filler);
+        }
+        return socket;
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        proxy.close();
+        server.close();
+        dns.close();
+        for (Socket s : backlogFillers) {
+            s.close();
+        }
+        fullBacklog.close();
+    }
+
+    private SSLSocket tlsClient(String sni, String... alpn) throws Exception {
+        SSLSocket socket = (SSLSocket) certs.clientContext().getSocketFactory()
+                .createSocket(proxy.connect(), "127.0.0.1", proxy.port(), true);
+        SSLParameters params = socket.getSSLParameters();
+        if (sni != null) {
+            params.setServerNames(List.of(new SNIHostName(sni)));
+        }
+        if (alpn.length > 0) {
+            params.setApplicationProtocols(alpn);
+        }
+        socket.setSSLParameters(params);
+        return socket;
+    }
+
+    private void assertHandshakeRefusedWith(String sni, String alertText, String reason, String... alpn) throws Exception {
+        try (SSLSocket socket = tlsClient(sni, alpn)) {
+            assertThatThrownBy(socket::startHandshake)
+                    .isInstanceOf(SSLHandshakeException.class)
+                    .hasMessageContaining(alertText);
+        }
+        assertReason(reason);
+    }
+
+    private JsonNode assertReason(String reason) throws Exception {
+        JsonNode log = proxy.nextLog();
+        assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo(reason);
+        return log;
+    }
+
+    private byte[] sendAndReadUntilClosed(byte[] bytes) throws Exception {
+        try (Socket socket = proxy.connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(bytes);
+            out.flush();
+            return ProxyHarness.readUntilClosed(socket);
+        }
+    }
+
+    @Test
+    void rejectsTlsWithoutSniWithHandshakeFailureAlert() throws Exception {
+        assertHandshakeRefusedWith(null, "handshake_failure", "no_sni");
+    }
+
+    @Test
+    void rejectsUnknownNameWithUnrecognizedNameAlert() throws Exception {
+        JsonNode log = null;
+        try (SSLSocket socket = tlsClient("nobody.example.com")) {
+            assertThatThrownBy(socket::startHandshake).hasMessageContaining("unrecognized_name");
+        }
+        log = assertReason("no_route");
+        assertThat(log.get("outcome").asText()).isEqualTo("rejected");
+        assertThat(log.get("sni").asText()).isEqualTo("nobody.example.com");
+        assertThat(server.negotiatedProtocols()).doesNotContain("rejected");
+    }
+
+    @Test
+    void rejectsClientWhoseAlpnTheRouteDoesNotAllow() throws Exception {
+        assertHandshakeRefusedWith("h2only.e2e.test", "no_application_protocol", "alpn_not_allowed", "http/1.1");
+    }
+
+    @Test
+    void rejectsConnectRequestWithClearLogAndHttpAnswer() throws Exception {
+        ProcessRunner.Result curl = ProcessRunner.run(30, "curl", "-sS", "--max-time", "10",
+                "-x", "http://127.0.0.1:" + proxy.port(), "https://" + NAME + "/");
+        assertThat(curl.exitCode()).isNotZero();
+        assertThat(curl.stderr()).contains("405");
+        assertReason("connect_request");
+        byte[] answer = sendAndReadUntilClosed("CONNECT app.e2e.test:443 HTTP/1.1\r\nHost: app.e2e.test:443\r\n\r\n"
+                .getBytes(StandardCharsets.US_ASCII));
+        assertThat(new String(answer, StandardCharsets.US_ASCII))
+                .startsWith("HTTP/1.1 405 Method Not Allowed\r\n")
+                .contains("This port is a transparent TLS proxy, not an HTTP proxy");
+        assertReason("connect_request");
+    }
+
+    @Test
+    void rejectsPlainHttpSilently() throws Exception {
+        ProcessRunner.Result curl = ProcessRunner.run(30, "curl", "-sS", "--max-time", "10",
+                "http://127.0.0.1:" + proxy.port() + "/");
+        assertThat(curl.exitCode()).isNotZero();
+        assertReason("plain_http");
+    }
+
+    @Test
+    void rejectsOtherProtocolsAsNotTls() throws Exception {
+        assertThat(sendAndReadUntilClosed("SSH-2.0-OpenSSH_9.2\r\n".getBytes(StandardCharsets.US_ASCII))).isEmpty();
+        assertReason("not_tls");
+    }
+
+    @Test
+    void rejectsHelloWhoseLengthsDoNotAddUpAsMalformed() throws Exception {
+        // A handshake record whose ClientHello claims a 3-byte body but carries a 40-byte session id.
+        byte[] hello = {22, 3, 1, 0, 7, 1, 0, 0, 3, 3, 3, 40};
+        byte[] answer = sendAndReadUntilClosed(hello);
+        assertThat(answer).containsExactly(21, 3, 1, 0, 2, 2, 50);
+        assertReason("malformed");
+    }
+
+    @Test
+    void rejectsIpLiteralSniFromOpensslAsInvalidSni() throws Exception {
+        ProcessRunner.Result openssl = ProcessRunner.runWithInput(30, new byte[0],
+                "openssl", "s_client", "-connect", "127.0.0.1:" + proxy.port(), "-servername", "10.1.2.3");
+        assertThat(openssl.stdout() + openssl.stderr()).contains("unrecognized name");
+        JsonNode log = assertReason("invalid_sni");
+        assertThat(log.get("sni").asText()).isEqualTo("10.1.2.3");
+    }
+
+    @Test
+    void rejectsClientHelloOverTheSizeLimitBeforeBufferingIt() throws Exception {
+        // The handshake header declares a 65 536-byte ClientHello; the limit is 16 KiB.
+        byte[] header = {22, 3, 1, 0x40, 0, 1, 1, 0, 0};
+        byte[] answer = sendAndReadUntilClosed(header);
+        assertThat(answer).containsExactly(21, 3, 1, 0, 2, 2, 40);
+        assertReason("client_hello_too_large");
+    }
+
+    @Test
+    void closesSilentClientAtPrereadTimeout() throws Exception {
+        long started = System.nanoTime();
+        try (Socket socket = proxy.connect()) {
+            socket.getOutputStream().write(22);
+            assertThat(ProxyHarness.readUntilClosed(socket)).isEmpty();
+        }
+        assertThat((System.nanoTime() - started) / 1_000_000).isBetween(400L, 5_000L);
+        assertReason("preread_timeout");
+    }
+
+    @Test
+    void logsClientThatHangsUpBeforeSendingAnything() throws Exception {
+        proxy.connect().close();
+        assertReason("client_closed");
+    }
+
+    @Test
+    void failsWithDnsFailureWhenTheNameDoesNotResolve() throws Exception {
+        assertHandshakeRefusedWith("missing.dyn.test", "internal_error", "dns_failure");
+        assertThat(dns.queries()).isPositive();
+    }
+
+    @Test
+    void failsWithUpstreamUnreachableOnAClosedPort() throws Exception {
+        JsonNode log = null;
+        try (SSLSocket socket = tlsClient("closed.port.test")) {
+            assertThatThrownBy(socket::startHandshake).hasMessageContaining("internal_error");
+        }
+        log = assertReason("upstream_unreachable");
+        assertThat(log.get("outcome").asText()).isEqualTo("failed");
+    }
+
+    @Test
+    void failsWithUpstreamTimeoutWhenTheSynIsNeverAnswered() throws Exception {
+        assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
+    }
+}

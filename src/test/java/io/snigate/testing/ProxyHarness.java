@@ -1,0 +1,119 @@
+package io.snigate.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.snigate.config.ConfigLoader;
+import io.snigate.config.ProxyConfig;
+import io.snigate.listen.ProxyServer;
+import io.snigate.log.AccessLog;
+import io.snigate.metrics.ProxyMetrics;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The real proxy, in this JVM, on loopback ports the kernel picks, with its access log captured
+ * line by line so that a test can assert on the reason it gives.
+ */
+public final class ProxyHarness implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ProxyServer server;
+    private final ProxyMetrics metrics;
+    private final BlockingQueue<String> accessLog = new LinkedBlockingQueue<>();
+    private final List<String> seen = new ArrayList<>();
+
+    private ProxyHarness(ProxyConfig config) throws InterruptedException {
+        metrics = new ProxyMetrics();
+        server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
+    }
+
+    /** Starts the proxy on {@code yaml}; listen and admin addresses default to 127.0.0.1:0. */
+    public static ProxyHarness start(String yaml) throws Exception {
+        String text = yaml;
+        if (!text.contains("listen:")) {
+            text = "listen: [\"127.0.0.1:0\"]\n" + text;
+        }
+        if (!text.contains("admin:")) {
+            text = "admin: \"127.0.0.1:0\"\n" + text;
+        }
+        return new ProxyHarness(ConfigLoader.parse(text, "test.yaml"));
+    }
+
+    public InetSocketAddress address() {
+        return server.listenAddresses().get(0);
+    }
+
+    public int port() {
+        return address().getPort();
+    }
+
+    public ProxyServer server() {
+        return server;
+    }
+
+    public ProxyMetrics metrics() {
+        return metrics;
+    }
+
+    public URI adminUri(String path) {
+        InetSocketAddress admin = server.adminAddress();
+        return URI.create("http://127.0.0.1:" + admin.getPort() + path);
+    }
+
+    /** GETs an admin path for real, over HTTP. */
+    public HttpResponse<String> admin(String path, String accept) throws IOException, InterruptedException {
+        HttpRequest.Builder request = HttpRequest.newBuilder(adminUri(path)).timeout(Duration.ofSeconds(10));
+        if (accept != null) {
+            request.header("Accept", accept);
+        }
+        return HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The next access-log line, parsed; fails after 15 s. */
+    public JsonNode nextLog() throws InterruptedException, IOException {
+        String line = accessLog.poll(15, TimeUnit.SECONDS);
+        if (line == null) {
+            throw new AssertionError("no access-log line within 15 s; earlier lines: " + seen);
+        }
+        seen.add(line);
+        return JSON.readTree(line);
+    }
+
+    /** Access-log lines not yet taken, after waiting {@code millis} for stragglers. */
+    public List<String> drainLog(long millis) throws InterruptedException {
+        Thread.sleep(millis);
+        List<String> lines = new ArrayList<>();
+        accessLog.drainTo(lines);
+        return lines;
+    }
+
+    /** A plain socket to the proxy, with a read timeout so a hung proxy fails the test. */
+    public Socket connect() throws IOException {
+        Socket socket = new Socket(address().getAddress(), port());
+        socket.setSoTimeout(15_000);
+        return socket;
+    }
+
+    /** Everything the proxy sends until it closes; fails if it does not close within the read timeout. */
+    public static byte[] readUntilClosed(Socket socket) throws IOException {
+        InputStream in = socket.getInputStream();
+        return in.readAllBytes();
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}

@@ -1,0 +1,137 @@
+package io.snigate.testing;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.dns.DatagramDnsQuery;
+import io.netty.handler.codec.dns.DatagramDnsQueryDecoder;
+import io.netty.handler.codec.dns.DatagramDnsResponse;
+import io.netty.handler.codec.dns.DatagramDnsResponseEncoder;
+import io.netty.handler.codec.dns.DefaultDnsRawRecord;
+import io.netty.handler.codec.dns.DnsOpCode;
+import io.netty.handler.codec.dns.DnsQuestion;
+import io.netty.handler.codec.dns.DnsRecordType;
+import io.netty.handler.codec.dns.DnsResponseCode;
+import io.netty.handler.codec.dns.DnsSection;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A real DNS server on 127.0.0.1 (UDP, built on netty-codec-dns) that answers A queries from a
+ * table, and can be told to answer NXDOMAIN, SERVFAIL or nothing at all for a name. Names under
+ * a registered {@code *.suffix} answer like the suffix's entry.
+ */
+public final class TestDnsServer implements AutoCloseable {
+    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT }
+
+    private record Entry(Behaviour behaviour, InetAddress address, int ttl) {}
+
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Map<String, Entry> entries = new ConcurrentHashMap<>();
+    private final AtomicInteger queries = new AtomicInteger();
+    private final Channel channel;
+
+    public TestDnsServer() throws InterruptedException {
+        channel = new Bootstrap()
+                .group(group)
+                .channel(NioDatagramChannel.class)
+                .handler(new io.netty.channel.ChannelInitializer<NioDatagramChannel>() {
+                    @Override
+                    protected void initChannel(NioDatagramChannel ch) {
+                        ch.pipeline()
+                                .addLast(new DatagramDnsQueryDecoder())
+                                .addLast(new DatagramDnsResponseEncoder())
+                                .addLast(new Answerer());
+                    }
+                })
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .sync()
+                .channel();
+    }
+
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    /** "127.0.0.1:PORT", for the config's {@code resolvers}. */
+    public String hostPort() {
+        return "127.0.0.1:" + address().getPort();
+    }
+
+    public int queries() {
+        return queries.get();
+    }
+
+    public TestDnsServer answer(String name, InetAddress address, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.ANSWER, address, ttlSeconds));
+        return this;
+    }
+
+    public TestDnsServer behave(String name, Behaviour behaviour) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(behaviour, null, 0));
+        return this;
+    }
+
+    private Entry lookup(String name) {
+        String n = name.toLowerCase(Locale.ROOT);
+        if (n.endsWith(".")) {
+            n = n.substring(0, n.length() - 1);
+        }
+        Entry exact = entries.get(n);
+        if (exact != null) {
+            return exact;
+        }
+        for (int dot = n.indexOf('.'); dot >= 0; dot = n.indexOf('.', dot + 1)) {
+            Entry wildcard = entries.get("*" + n.substring(dot));
+            if (wildcard != null) {
+                return wildcard;
+            }
+        }
+        return new Entry(Behaviour.NXDOMAIN, null, 0);
+    }
+
+    private final class Answerer extends SimpleChannelInboundHandler<DatagramDnsQuery> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, DatagramDnsQuery query) {
+            queries.incrementAndGet();
+            DnsQuestion question = query.recordAt(DnsSection.QUESTION);
+            Entry entry = lookup(question.name());
+            if (entry.behaviour() == Behaviour.SILENT) {
+                return;
+            }
+            DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id(), DnsOpCode.QUERY);
+            response.setRecursionAvailable(true);
+            response.addRecord(DnsSection.QUESTION, question);
+            switch (entry.behaviour()) {
+                case NXDOMAIN -> response.setCode(DnsResponseCode.NXDOMAIN);
+                case SERVFAIL -> response.setCode(DnsResponseCode.SERVFAIL);
+                default -> {
+                    byte[] ip = entry.address().getAddress();
+                    boolean wantsA = question.type() == DnsRecordType.A && ip.length == 4;
+                    boolean wantsAaaa = question.type() == DnsRecordType.AAAA && ip.length == 16;
+                    if (wantsA || wantsAaaa) {
+                        response.addRecord(DnsSection.ANSWER, new DefaultDnsRawRecord(
+                                question.name(), question.type(), entry.ttl(), Unpooled.wrappedBuffer(ip)));
+                    }
+                }
+            }
+            ctx.writeAndFlush(response);
+        }
+    }
+
+    @Override
+    public void close() {
+        channel.close();
+        group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+    }
+}
