@@ -19,11 +19,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -85,6 +86,12 @@ class RejectionReasonsTest {
         return socket;
     }
 
+    /** A failed test may leave its line behind; each test reads only its own. */
+    @BeforeEach
+    void forgetEarlierLines() throws InterruptedException {
+        proxy.drainLog(0);
+    }
+
     @AfterAll
     static void stop() throws Exception {
         proxy.close();
@@ -113,7 +120,7 @@ class RejectionReasonsTest {
     private void assertHandshakeRefusedWith(String sni, String alertText, String reason, String... alpn) throws Exception {
         try (SSLSocket socket = tlsClient(sni, alpn)) {
             assertThatThrownBy(socket::startHandshake)
-                    .isInstanceOf(SSLHandshakeException.class)
+                    .isInstanceOf(SSLException.class)
                     .hasMessageContaining(alertText);
         }
         assertReason(reason);
