@@ -10,6 +10,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
@@ -73,12 +74,13 @@ public final class Rejection {
         client.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         client.writeAndFlush(answer == null ? Unpooled.EMPTY_BUFFER : answer)
                 .addListener((ChannelFutureListener) f -> {
-                    if (f.isSuccess()) {
-                        ((io.netty.channel.socket.DuplexChannel) f.channel()).shutdownOutput();
-                        f.channel().config().setAutoRead(true);
-                        f.channel().read();
+                    DuplexChannel channel = (DuplexChannel) f.channel();
+                    if (f.isSuccess() && !channel.isInputShutdown()) {
+                        channel.shutdownOutput();
+                        channel.config().setAutoRead(true);
                     } else {
-                        f.channel().close();
+                        // The client already stopped sending: nothing to linger for.
+                        channel.close();
                     }
                 });
         client.eventLoop().schedule(() -> client.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);

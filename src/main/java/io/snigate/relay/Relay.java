@@ -41,8 +41,8 @@ public final class Relay {
         for (ChannelHandler stage : stagesToRemove) {
             pipeline.remove(stage);
         }
-        client.config().setAutoRead(true);
-        upstream.config().setAutoRead(true);
+        Tunnel.resumeReading(client);
+        Tunnel.resumeReading(upstream);
     }
 
     /** Closes the upstream if it goes away before the relay starts; reads nothing. */

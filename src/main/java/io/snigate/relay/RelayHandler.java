@@ -50,7 +50,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
-            tunnel.peerOf(ctx.channel()).config().setAutoRead(true);
+            Tunnel.resumeReading(tunnel.peerOf(ctx.channel()));
         }
         ctx.fireChannelWritabilityChanged();
     }

@@ -29,6 +29,16 @@ final class Tunnel {
         return side == client ? upstream : client;
     }
 
+    /**
+     * Lets {@code side} read again. A side that already sent FIN has nothing more to read, and
+     * asking epoll to watch it again fails (epoll_ctl ENOENT), so it is left alone.
+     */
+    static void resumeReading(Channel side) {
+        if (!((DuplexChannel) side).isInputShutdown()) {
+            side.config().setAutoRead(true);
+        }
+    }
+
     /** {@code side} sent FIN: pass it on once everything it sent before has been written. */
     void doneSending(Channel side) {
         if (side == client) {
