@@ -1,0 +1,36 @@
+package io.snigate.config;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A whole, validated configuration. Built by {@link ConfigLoader}; nothing in it changes after.
+ *
+ * @param source the file it came from, for messages
+ * @param listen the addresses accepting TLS clients; IP literals, never empty
+ * @param admin the address of the HTTP endpoint for metrics and health checks
+ * @param routes in file order
+ * @param defaultUpstream where a name no route matches goes; null to reject it
+ * @param resolvers DNS servers for upstream names; empty to use the system's
+ */
+public record ProxyConfig(
+        String source,
+        List<HostPort> listen,
+        HostPort admin,
+        List<Route> routes,
+        Upstream defaultUpstream,
+        Timeouts timeouts,
+        Limits limits,
+        List<HostPort> resolvers) {
+    public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
+
+    public ProxyConfig {
+        Objects.requireNonNull(source, "source");
+        listen = List.copyOf(listen);
+        Objects.requireNonNull(admin, "admin");
+        routes = List.copyOf(routes);
+        Objects.requireNonNull(timeouts, "timeouts");
+        Objects.requireNonNull(limits, "limits");
+        resolvers = List.copyOf(resolvers);
+    }
+}

@@ -1,0 +1,62 @@
+package io.snigate.config;
+
+import io.netty.util.NetUtil;
+import io.snigate.core.HostNames;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One entry of {@code routes:}.
+ *
+ * @param match normalized patterns: host names, or {@code *.} followed by a host name
+ * @param alpn protocols the client must offer at least one of; empty means any client
+ * @param line the line of the route in the file, for messages and logs
+ */
+public record Route(List<String> match, List<String> alpn, Upstream upstream, int line) {
+    /** A pattern starting with this matches any name below the rest, at any depth. */
+    public static final String WILDCARD_PREFIX = "*.";
+
+    public Route {
+        match = List.copyOf(match);
+        alpn = List.copyOf(alpn);
+        Objects.requireNonNull(upstream, "upstream");
+        if (match.isEmpty()) {
+            throw new IllegalArgumentException("a route needs at least one match pattern");
+        }
+    }
+
+    public static boolean isWildcard(String pattern) {
+        return pattern.startsWith(WILDCARD_PREFIX);
+    }
+
+    /**
+     * Normalizes a match pattern as written and checks it.
+     *
+     * @throws IllegalArgumentException whose message says what is wrong but not where
+     */
+    public static String normalizePattern(String written) {
+        String pattern = HostNames.normalize(written);
+        if (pattern.isEmpty()) {
+            throw new IllegalArgumentException("a pattern cannot be empty");
+        }
+        if (pattern.equals("*")) {
+            throw new IllegalArgumentException(
+                    "a lone \"*\" is not a pattern; to forward every other name, set default: to an upstream");
+        }
+        boolean wildcard = isWildcard(pattern);
+        String name = wildcard ? pattern.substring(WILDCARD_PREFIX.length()) : pattern;
+        if (name.indexOf('*') >= 0) {
+            throw new IllegalArgumentException(
+                    "\"*\" may only be the whole first label, as in \"*.example.com\"");
+        }
+        if (!HostNames.isValid(name)) {
+            if (!wildcard && (NetUtil.isValidIpV4Address(name) || NetUtil.isValidIpV6Address(name))) {
+                throw new IllegalArgumentException(
+                        "an IP address is not a name: clients never send one as SNI (RFC 6066)");
+            }
+            throw new IllegalArgumentException("not a valid host name: use dot-separated labels of 1 to 63"
+                    + " letters, digits, hyphens or underscores, 253 characters at most");
+        }
+        return pattern;
+    }
+}

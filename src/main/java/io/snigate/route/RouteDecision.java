@@ -1,0 +1,36 @@
+package io.snigate.route;
+
+import io.snigate.config.Upstream;
+import io.snigate.core.Reason;
+
+/**
+ * What to do with one connection: forward it to {@code upstream}, or reject it for
+ * {@code rejectReason}.
+ *
+ * @param rejectReason null when routed
+ * @param routeLabel the pattern that matched as written in the configuration (e.g.
+ *     {@code *.example.org}), {@code default} for the default upstream, or null when nothing matched
+ * @param upstream null when rejected
+ */
+public record RouteDecision(Reason rejectReason, String routeLabel, Upstream upstream) {
+    /** The label of decisions made by {@code default:}. */
+    public static final String DEFAULT_LABEL = "default";
+
+    public RouteDecision {
+        if ((rejectReason == null) == (upstream == null)) {
+            throw new IllegalArgumentException("a decision either routes to an upstream or rejects, not both");
+        }
+    }
+
+    public static RouteDecision routed(String routeLabel, Upstream upstream) {
+        return new RouteDecision(null, routeLabel, upstream);
+    }
+
+    public static RouteDecision rejected(Reason reason, String routeLabel) {
+        return new RouteDecision(reason, routeLabel, null);
+    }
+
+    public boolean routed() {
+        return rejectReason == null;
+    }
+}

@@ -1,0 +1,446 @@
+package io.snigate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    /** The example of the configuration contract, verbatim. */
+    private static final String CONTRACT_EXAMPLE = """
+            listen: ["0.0.0.0:443"]
+            admin: "127.0.0.1:9090"
+            routes:
+              - match: "api.example.com"
+                upstream: "192.0.2.10:443"
+              - match: ["*.example.org", "example.org"]
+                upstream: "$sni:443"
+              - match: "h2.example.net"
+                alpn: ["h2"]
+                upstream: "192.0.2.20:443"
+            default: reject
+            timeouts: { preread: 10s, connect: 5s, idle: 15m }
+            limits:   { max_client_hello_bytes: 16384 }
+            resolvers: ["127.0.0.1:53"]
+            """;
+
+    private static final String ROUTE = """
+            routes:
+              - match: "api.example.com"
+                upstream: "192.0.2.10:443"
+            """;
+
+    @Test
+    void theShippedRoutesYamlLoads() throws Exception {
+        ProxyConfig config = ConfigLoader.load(Path.of("routes.yaml"));
+
+        assertThat(config.source()).isEqualTo("routes.yaml");
+        assertThat(config.listen()).containsExactly(new HostPort("127.0.0.1", 8443));
+        assertThat(config.admin()).isEqualTo(new HostPort("127.0.0.1", 9090));
+        assertThat(config.routes()).isNotEmpty();
+        assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
+        assertThat(config.limits()).isEqualTo(Limits.DEFAULTS);
+    }
+
+    @Test
+    void theContractExampleLoadsIntoTheExpectedRecords() throws Exception {
+        ProxyConfig config = ConfigLoader.parse(CONTRACT_EXAMPLE, "routes.yaml");
+
+        assertThat(config.listen()).containsExactly(new HostPort("0.0.0.0", 443));
+        assertThat(config.admin()).isEqualTo(new HostPort("127.0.0.1", 9090));
+        assertThat(config.routes()).containsExactly(
+                new Route(List.of("api.example.com"), List.of(),
+                        Upstream.fixed(new HostPort("192.0.2.10", 443)), 4),
+                new Route(List.of("*.example.org", "example.org"), List.of(), Upstream.sni(443), 6),
+                new Route(List.of("h2.example.net"), List.of("h2"),
+                        Upstream.fixed(new HostPort("192.0.2.20", 443)), 8));
+        assertThat(config.defaultUpstream()).isNull();
+        assertThat(config.timeouts()).isEqualTo(new Timeouts(
+                Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(15), Duration.ofSeconds(30)));
+        assertThat(config.limits()).isEqualTo(new Limits(16384));
+        assertThat(config.resolvers()).containsExactly(new HostPort("127.0.0.1", 53));
+    }
+
+    @Test
+    void onlyListenAndOneRouteAreRequiredAndEverythingElseHasADefault() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("listen: 127.0.0.1:8443\n" + ROUTE, "routes.yaml");
+
+        assertThat(config.listen()).containsExactly(new HostPort("127.0.0.1", 8443));
+        assertThat(config.admin()).isEqualTo(ProxyConfig.DEFAULT_ADMIN);
+        assertThat(config.defaultUpstream()).isNull();
+        assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
+        assertThat(config.limits()).isEqualTo(Limits.DEFAULTS);
+        assertThat(config.resolvers()).isEmpty();
+    }
+
+    @Test
+    void patternsAreNormalizedAndIpv6AddressesKeepNoBrackets() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("""
+                listen: ["[::]:443", "0.0.0.0:443"]
+                routes:
+                  - match: ["API.Example.COM.", "*.Example.org"]
+                    upstream: "[2001:db8::1]:8443"
+                default: "Fallback.Example.com:443"
+                """, "routes.yaml");
+
+        assertThat(config.listen()).containsExactly(new HostPort("::", 443), new HostPort("0.0.0.0", 443));
+        assertThat(config.listen().get(0)).hasToString("[::]:443");
+        Route route = config.routes().get(0);
+        assertThat(route.match()).containsExactly("api.example.com", "*.example.org");
+        assertThat(route.upstream().label()).isEqualTo("[2001:db8::1]:8443");
+        assertThat(config.defaultUpstream()).isEqualTo(Upstream.fixed(new HostPort("fallback.example.com", 443)));
+    }
+
+    @Test
+    void aDefaultUpstreamAloneIsEnough() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("listen: 127.0.0.1:8443\ndefault: $sni:443\n", "routes.yaml");
+
+        assertThat(config.routes()).isEmpty();
+        assertThat(config.defaultUpstream()).isEqualTo(Upstream.sni(443));
+    }
+
+    @Test
+    void aPatternMayRepeatWithDisjointAlpnListsAndOnceWithout() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("""
+                listen: 127.0.0.1:8443
+                routes:
+                  - match: "app.example.com"
+                    upstream: "192.0.2.1:443"
+                  - match: "app.example.com"
+                    alpn: ["h2"]
+                    upstream: "192.0.2.2:443"
+                  - match: "app.example.com"
+                    alpn: ["http/1.1", "acme-tls/1"]
+                    upstream: "192.0.2.3:443"
+                """, "routes.yaml");
+
+        assertThat(config.routes()).hasSize(3);
+    }
+
+    // --- every mistake names the file, the line and the fix
+
+    @Test
+    void unknownKeyAtTheTopLevel() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
+                "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
+                        + "listen, admin, routes, default, timeouts, limits, resolvers");
+    }
+
+    @Test
+    void unknownKeyInARoute() {
+        assertError("""
+                listen: 127.0.0.1:8443
+                routes:
+                  - match: "api.example.com"
+                    upstrem: "192.0.2.10:443"
+                """,
+                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, upstream");
+    }
+
+    @Test
+    void unknownKeyInTimeouts() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  preread: 10s\n  idel: 15m\n",
+                "routes.yaml:7: unknown key \"idel\" in timeouts; expected one of: preread, connect, idle, drain");
+    }
+
+    @Test
+    void duplicateKey() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "listen: 127.0.0.1:9443\n",
+                "routes.yaml:5: key \"listen\" appears twice at the top level (first at line 1); keep only one");
+    }
+
+    @Test
+    void portOutOfRange() {
+        assertError("listen: [\"0.0.0.0:99999\"]\n" + ROUTE,
+                "routes.yaml:1: listen address \"0.0.0.0:99999\": port must be 1 to 65535");
+    }
+
+    @Test
+    void listenAddressWithoutPort() {
+        assertError("listen: 0.0.0.0\n" + ROUTE,
+                "routes.yaml:1: listen address \"0.0.0.0\": the port is missing; "
+                        + "write it as host:port, e.g. 192.0.2.10:443 or [2001:db8::1]:443");
+    }
+
+    @Test
+    void listenAddressThatIsAName() {
+        assertError("listen:\n  - 127.0.0.1:8443\n  - localhost:8443\n" + ROUTE,
+                "routes.yaml:3: listen address \"localhost:8443\": the host must be an IP address such as "
+                        + "0.0.0.0, 127.0.0.1 or [::]; names are not looked up for listening");
+    }
+
+    @Test
+    void ipv6ListenAddressWithoutBrackets() {
+        assertError("listen: \"::1:8443\"\n" + ROUTE,
+                "routes.yaml:1: listen address \"::1:8443\": an IPv6 address must be in brackets, "
+                        + "as in [2001:db8::1]:443");
+    }
+
+    @Test
+    void duplicateListenAddress() {
+        assertError("listen:\n  - \"[::1]:8443\"\n  - \"[0:0:0:0:0:0:0:1]:8443\"\n" + ROUTE,
+                "routes.yaml:3: listen address \"[0:0:0:0:0:0:0:1]:8443\" is listed twice (first at line 2); "
+                        + "remove one");
+    }
+
+    @Test
+    void missingListen() {
+        assertError(ROUTE, "routes.yaml: no listen address; add for example listen: [\"0.0.0.0:443\"]");
+    }
+
+    @Test
+    void adminOnAListenAddress() {
+        assertError("listen: 127.0.0.1:8443\nadmin: 127.0.0.1:8443\n" + ROUTE,
+                "routes.yaml:2: admin address \"127.0.0.1:8443\" is also a listen address (line 1); "
+                        + "give the admin endpoint its own port");
+    }
+
+    @Test
+    void durationWithoutUnit() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts: { preread: 10 }\n",
+                "routes.yaml:5: duration \"10\" has no unit; write it like 10s, 500ms, 5m or 1h");
+    }
+
+    @Test
+    void badDuration() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  connect: 5 seconds\n",
+                "routes.yaml:6: duration \"5 seconds\" has an unknown unit \" seconds\"; "
+                        + "use ms, s, m or h, as in 10s, 500ms, 5m or 1h");
+    }
+
+    @Test
+    void zeroConnectTimeout() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  connect: 0s\n",
+                "routes.yaml:6: timeouts.connect must be more than 0");
+    }
+
+    @Test
+    void zeroIdleTimeoutTurnsItOff() throws Exception {
+        ProxyConfig config = ConfigLoader.parse(
+                "listen: 127.0.0.1:8443\n" + ROUTE + "timeouts: { idle: 0s }\n", "routes.yaml");
+
+        assertThat(config.timeouts().idle()).isZero();
+    }
+
+    @Test
+    void clientHelloLimitOutOfRange() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "limits: { max_client_hello_bytes: 100 }\n",
+                "routes.yaml:5: limits.max_client_hello_bytes is 100; it must be 512 to 65536");
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "limits: { max_client_hello_bytes: 16k }\n",
+                "routes.yaml:5: limits.max_client_hello_bytes \"16k\" is not a whole number of bytes; "
+                        + "it must be 512 to 65536, e.g. 16384");
+    }
+
+    @Test
+    void badMatchPatterns() {
+        assertError(route("match: \"*\""),
+                "routes.yaml:3: match \"*\": a lone \"*\" is not a pattern; "
+                        + "to forward every other name, set default: to an upstream");
+        assertError(route("match: \"*.*.example.com\""),
+                "routes.yaml:3: match \"*.*.example.com\": \"*\" may only be the whole first label, "
+                        + "as in \"*.example.com\"");
+        assertError(route("match: \"a.*.example.com\""),
+                "routes.yaml:3: match \"a.*.example.com\": \"*\" may only be the whole first label, "
+                        + "as in \"*.example.com\"");
+        assertError(route("match: \"bad name.example.com\""),
+                "routes.yaml:3: match \"bad name.example.com\": not a valid host name: use dot-separated "
+                        + "labels of 1 to 63 letters, digits, hyphens or underscores, 253 characters at most");
+        assertError(route("match: \"192.0.2.1\""),
+                "routes.yaml:3: match \"192.0.2.1\": an IP address is not a name: "
+                        + "clients never send one as SNI (RFC 6066)");
+    }
+
+    @Test
+    void aSingleLabelWildcardSuffixIsAllowed() throws Exception {
+        ProxyConfig config = ConfigLoader.parse(route("match: \"*.com.\""), "routes.yaml");
+
+        assertThat(config.routes().get(0).match()).containsExactly("*.com");
+    }
+
+    @Test
+    void thePatternOfTwoRoutesThatAcceptAnyClient() {
+        assertError("""
+                listen: 127.0.0.1:8443
+                routes:
+                  - match: "api.example.com"
+                    upstream: "192.0.2.10:443"
+                  - match: ["www.example.com", "API.example.com"]
+                    upstream: "192.0.2.11:443"
+                """,
+                "routes.yaml:5: match \"API.example.com\" is also in the route at line 3, and both accept any "
+                        + "client; a name may be in several routes only with alpn lists that do not overlap");
+    }
+
+    @Test
+    void thePatternOfTwoRoutesWithOverlappingAlpn() {
+        assertError("""
+                listen: 127.0.0.1:8443
+                routes:
+                  - match: "api.example.com"
+                    alpn: ["h2", "http/1.1"]
+                    upstream: "192.0.2.10:443"
+                  - match: "api.example.com"
+                    alpn: ["http/1.1"]
+                    upstream: "192.0.2.11:443"
+                """,
+                "routes.yaml:6: match \"api.example.com\" is also in the route at line 3, and both accept alpn "
+                        + "\"http/1.1\"; a name may be in several routes only with alpn lists that do not overlap");
+    }
+
+    @Test
+    void routeWithoutUpstream() {
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: api.example.com\n",
+                "routes.yaml:3: this route has no upstream; add upstream: \"host:port\" or \"$sni:443\"");
+    }
+
+    @Test
+    void routeWithoutMatch() {
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - upstream: 192.0.2.1:443\n",
+                "routes.yaml:3: this route has no match; add match: \"name.example.com\" or "
+                        + "match: [\"*.example.com\", \"example.com\"]");
+    }
+
+    @Test
+    void badUpstreams() {
+        assertError(route("match: api.example.com", "192.0.2.10"),
+                "routes.yaml:4: upstream \"192.0.2.10\": the port is missing; "
+                        + "write it as host:port, e.g. 192.0.2.10:443 or [2001:db8::1]:443");
+        assertError(route("match: api.example.com", "$host:443"),
+                "routes.yaml:4: upstream \"$host:443\": the only placeholder is $sni "
+                        + "(the name the client asked for), as in $sni:443");
+        assertError(route("match: api.example.com", "$sni"),
+                "routes.yaml:4: upstream \"$sni\": the port is missing; write it as $sni:443");
+        assertError(route("match: api.example.com", "bad_host!:443"),
+                "routes.yaml:4: upstream \"bad_host!:443\": \"bad_host!\" is neither an IP address "
+                        + "nor a valid host name");
+    }
+
+    @Test
+    void badDefault() {
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "default: forward\n",
+                "routes.yaml:5: default \"forward\": the port is missing; write it as host:port, "
+                        + "e.g. 192.0.2.10:443 or [2001:db8::1]:443 (or write reject)");
+    }
+
+    @Test
+    void upstreamThatIsTheProxyItself() {
+        assertError(route("match: api.example.com", "127.0.0.1:8443"),
+                "routes.yaml:4: upstream \"127.0.0.1:8443\" is this proxy's own listen address (line 1): "
+                        + "it would dial itself in a loop");
+        assertError("listen: \"0.0.0.0:443\"\ndefault: \"127.0.0.1:443\"\n",
+                "routes.yaml:2: default \"127.0.0.1:443\" is this proxy's own listen address (line 1): "
+                        + "it would dial itself in a loop");
+    }
+
+    @Test
+    void loopbackOnAnotherPortIsNotALoop() throws Exception {
+        ProxyConfig config = ConfigLoader.parse(route("match: api.example.com", "127.0.0.1:8080"), "routes.yaml");
+
+        assertThat(config.routes().get(0).upstream()).isEqualTo(Upstream.fixed(new HostPort("127.0.0.1", 8080)));
+    }
+
+    @Test
+    void nothingToForward() {
+        assertError("listen: 127.0.0.1:8443\nroutes: []\n",
+                "routes.yaml:2: there are no routes and no default upstream, so nothing would ever be "
+                        + "forwarded; add a route, or set default: to an upstream");
+    }
+
+    @Test
+    void emptyAlpnList() {
+        assertError("""
+                listen: 127.0.0.1:8443
+                routes:
+                  - match: "api.example.com"
+                    alpn: []
+                    upstream: "192.0.2.10:443"
+                """,
+                "routes.yaml:4: alpn: [] would match no client; to accept any client, leave alpn out");
+    }
+
+    @Test
+    void wrongTypes() {
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  match: api.example.com\n  upstream: 192.0.2.1:443\n",
+                "routes.yaml:3: routes must be a list of routes (each with match: and upstream:), "
+                        + "but this is a mapping (key: value pairs)");
+        assertError("listen: { host: 0.0.0.0, port: 443 }\n" + ROUTE,
+                "routes.yaml:1: listen must be a list of \"host:port\" addresses, or a single one, "
+                        + "but this is a mapping (key: value pairs)");
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts: 10s\n",
+                "routes.yaml:5: timeouts must be a mapping, such as { preread: 10s, connect: 5s }, "
+                        + "but this is a single value");
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: api.example.com\n    upstream: [192.0.2.1:443]\n",
+                "routes.yaml:4: upstream must be a single value, but this is a list");
+        assertError("just some text\n",
+                "routes.yaml:1: the file must be a mapping of settings (listen:, routes:, ...), "
+                        + "but it is a single value");
+    }
+
+    @Test
+    void keyWithoutValue() {
+        assertError("listen:\n" + ROUTE, "routes.yaml:1: listen has no value");
+    }
+
+    @Test
+    void yamlSyntaxError() {
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: \"api.example.com\n    upstream: 192.0.2.1:443\n",
+                "routes.yaml:5: not valid YAML: found unexpected end of stream "
+                        + "(while scanning a quoted scalar at line 3)");
+        assertError("listen: [127.0.0.1:8443\n" + ROUTE,
+                "routes.yaml:2: not valid YAML: expected ',' or ']', but got : "
+                        + "(while parsing a flow sequence at line 1)");
+    }
+
+    @Test
+    void emptyFile() {
+        assertError("", "routes.yaml: the file has no settings; it needs at least listen: and routes:");
+        assertError("# only a comment\n", "routes.yaml: the file has no settings; it needs at least listen: and routes:");
+    }
+
+    @Test
+    void missingFile(@TempDir Path dir) {
+        Path missing = dir.resolve("nope.yaml");
+
+        assertThatThrownBy(() -> ConfigLoader.load(missing))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(missing + ": no such file; pass the path of routes.yaml")
+                .satisfies(e -> assertThat(((ConfigException) e).line()).isZero());
+    }
+
+    @Test
+    void loadNamesTheFileAsGiven(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("edge.yaml");
+        Files.writeString(file, "listen: 127.0.0.1:8443\nroutes: 42\n");
+
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ":2: routes must be a list of routes (each with match: and upstream:), "
+                        + "but this is a single value")
+                .satisfies(e -> {
+                    ConfigException error = (ConfigException) e;
+                    assertThat(error.file()).isEqualTo(file.toString());
+                    assertThat(error.line()).isEqualTo(2);
+                });
+    }
+
+    private static String route(String matchLine) {
+        return route(matchLine, "192.0.2.10:443");
+    }
+
+    /** A file whose route's match is on line 3 and upstream on line 4. */
+    private static String route(String matchLine, String upstream) {
+        return "listen: 127.0.0.1:8443\nroutes:\n  - " + matchLine + "\n    upstream: \"" + upstream + "\"\n";
+    }
+
+    private static void assertError(String yaml, String expectedMessage) {
+        assertThatThrownBy(() -> ConfigLoader.parse(yaml, "routes.yaml"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(expectedMessage);
+    }
+}

@@ -1,0 +1,75 @@
+package io.snigate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ConfigRecordsTest {
+
+    @Test
+    void hostPortReadsIpv4Ipv6AndNames() {
+        assertThat(HostPort.parse("192.0.2.1:443")).isEqualTo(new HostPort("192.0.2.1", 443));
+        assertThat(HostPort.parse("[2001:db8::1]:443")).isEqualTo(new HostPort("2001:db8::1", 443));
+        assertThat(HostPort.parse("Upstream.Example.com.:8443")).isEqualTo(new HostPort("upstream.example.com", 8443));
+    }
+
+    @Test
+    void hostPortPrintsAsWritten() {
+        assertThat(HostPort.parse("[::1]:443")).hasToString("[::1]:443");
+        assertThat(HostPort.parse("192.0.2.1:443")).hasToString("192.0.2.1:443");
+        assertThat(HostPort.parse("name.example:443")).hasToString("name.example:443");
+    }
+
+    @Test
+    void onlyIpLiteralsBecomeSocketAddressesWithoutDns() {
+        assertThat(HostPort.parse("[::1]:443").toResolvedLiteral())
+                .isEqualTo(new InetSocketAddress("0:0:0:0:0:0:0:1", 443));
+        assertThat(HostPort.parse("192.0.2.1:443").isIpLiteral()).isTrue();
+        HostPort name = HostPort.parse("name.example:443");
+        assertThat(name.isIpLiteral()).isFalse();
+        assertThatThrownBy(name::toResolvedLiteral).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void hostPortRefusesWhatIsNotOne() {
+        assertThatThrownBy(() -> HostPort.parse("$sni:443")).hasMessage("$sni can only be used as an upstream");
+        assertThatThrownBy(() -> HostPort.parse("192.0.2.1:0")).hasMessage("port must be 1 to 65535");
+        assertThatThrownBy(() -> HostPort.parse("192.0.2.1:https")).hasMessage("port \"https\" is not a number");
+        assertThatThrownBy(() -> HostPort.parse("[2001:db8::1]")).hasMessageStartingWith("the port is missing");
+        assertThatThrownBy(() -> HostPort.parse("[2001:db8::zz]:443"))
+                .hasMessage("\"2001:db8::zz\" is not a valid IPv6 address");
+        assertThatThrownBy(() -> HostPort.parse("256.0.0.1:443"))
+                .hasMessage("\"256.0.0.1\" is neither an IP address nor a valid host name");
+    }
+
+    @Test
+    void upstreamLabelsReadAsWritten() {
+        assertThat(Upstream.parse("$sni:443")).isEqualTo(Upstream.sni(443));
+        assertThat(Upstream.sni(8443).label()).isEqualTo("$sni:8443");
+        assertThat(Upstream.parse("[2001:db8::1]:443").label()).isEqualTo("[2001:db8::1]:443");
+        assertThat(Upstream.parse("192.0.2.1:443").hostPort()).isEqualTo(new HostPort("192.0.2.1", 443));
+        assertThat(Upstream.parse("192.0.2.1:443").isIpLiteral()).isTrue();
+        assertThat(Upstream.sni(443).isIpLiteral()).isFalse();
+        assertThatThrownBy(() -> Upstream.sni(443).hostPort()).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void recordsCopyTheirLists() {
+        List<String> match = new ArrayList<>(List.of("a.example.com"));
+        Route route = new Route(match, List.of(), Upstream.sni(443), 1);
+        match.add("b.example.com");
+
+        assertThat(route.match()).containsExactly("a.example.com");
+        assertThatThrownBy(() -> route.match().add("c.example.com"))
+                .isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
+    void limitsStateTheirRange() {
+        assertThatThrownBy(() -> new Limits(100)).hasMessage("max_client_hello_bytes must be 512 to 65536");
+    }
+}
