@@ -196,7 +196,7 @@ public final class ConfigLoader {
             String text = text(node, "admin");
             HostPort admin = localAddress(node, text, "admin address");
             for (int i = 0; i < listen.size(); i++) {
-                if (listen.get(i).toResolvedLiteral().equals(admin.toResolvedLiteral())) {
+                if (admin.port() != 0 && listen.get(i).toResolvedLiteral().equals(admin.toResolvedLiteral())) {
                     throw error(node, "admin address \"" + text + "\" is also a listen address (line "
                             + listenLines.get(i) + "); give the admin endpoint its own port");
                 }
@@ -206,7 +206,12 @@ public final class ConfigLoader {
 
         /** An address this host binds: it must be an IP literal, as names would need DNS to bind. */
         private HostPort localAddress(Node node, String text, String what) throws ConfigException {
-            HostPort address = hostPort(node, text, what);
+            HostPort address;
+            try {
+                address = HostPort.parseBindable(text);
+            } catch (IllegalArgumentException e) {
+                throw error(node, what + " \"" + text + "\": " + e.getMessage());
+            }
             if (!address.isIpLiteral()) {
                 throw error(node, what + " \"" + text + "\": the host must be an IP address such as 0.0.0.0,"
                         + " 127.0.0.1 or [::]; names are not looked up for listening");

@@ -19,7 +19,21 @@ public record HostPort(String host, int port) {
         if (host.isEmpty()) {
             throw new IllegalArgumentException("the host is missing; " + FORMAT_HINT);
         }
-        checkPort(port);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1 to 65535");
+        }
+    }
+
+    /**
+     * Like {@link #parse}, but port 0 is allowed and means "any free port": for addresses this
+     * host binds (listen, admin), so that tests and side-by-side runs need no fixed port.
+     */
+    public static HostPort parseBindable(String text) {
+        if (text.endsWith(":0")) {
+            HostPort probe = parse(text.substring(0, text.length() - 1) + "1");
+            return new HostPort(probe.host(), 0);
+        }
+        return parse(text);
     }
 
     /**
