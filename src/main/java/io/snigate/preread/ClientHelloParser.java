@@ -5,8 +5,6 @@ import io.netty.buffer.Unpooled;
 import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 
 /**
@@ -355,7 +353,13 @@ public final class ClientHelloParser {
         if (hostName == NOT_FOUND) {
             return PrereadVerdict.reject(Reason.NO_SNI, new ClientHello(null, protocols, tlsVersion, ech, recordVersion));
         }
-        return verdictForHostName(b, hostName, new ClientHello(null, protocols, tlsVersion, ech, recordVersion));
+        String sni = routableHostName(b, hostName);
+        if (sni == null) {
+            return PrereadVerdict.invalidSni(
+                    rawNameForLog(b, hostName + 2, b.getUnsignedShort(hostName)),
+                    new ClientHello(null, protocols, tlsVersion, ech, recordVersion));
+        }
+        return PrereadVerdict.complete(new ClientHello(sni, protocols, tlsVersion, ech, recordVersion));
     }
 
     /**
@@ -457,16 +461,20 @@ public final class ClientHelloParser {
         return true;
     }
 
+    /** Decodes a well-formed ALPN extension into an immutable list that ClientHello need not copy. */
     private static List<String> decodeAlpn(ByteBuf b, int extension) {
         int data = extension + 4;
         int end = data + extensionLength(b, extension);
-        List<String> protocols = new ArrayList<>(4);
-        for (int p = data + 2; p < end; ) {
-            int protocolLength = b.getUnsignedByte(p++);
-            protocols.add(b.toString(p, protocolLength, StandardCharsets.ISO_8859_1));
-            p += protocolLength;
+        int count = 0;
+        for (int p = data + 2; p < end; p += 1 + b.getUnsignedByte(p)) {
+            count++;
         }
-        return Collections.unmodifiableList(protocols);
+        String[] protocols = new String[count];
+        int i = 0;
+        for (int p = data + 2; p < end; p += 1 + b.getUnsignedByte(p)) {
+            protocols[i++] = b.toString(p + 1, b.getUnsignedByte(p), StandardCharsets.ISO_8859_1);
+        }
+        return List.of(protocols);
     }
 
     /**
@@ -503,22 +511,18 @@ public final class ClientHelloParser {
 
     // ---------------------------------------------------------------- the host name
 
-    private static PrereadVerdict verdictForHostName(ByteBuf b, int hostNameEntry, ClientHello withoutName) {
+    /**
+     * The normalized name of a host_name entry, or null when it is not a valid host name. Bytes
+     * outside printable ASCII are refused before decoding, so no charset guesswork is involved.
+     */
+    private static String routableHostName(ByteBuf b, int hostNameEntry) {
         int length = b.getUnsignedShort(hostNameEntry);
         int name = hostNameEntry + 2;
         if (!allPrintableAscii(b, name, length)) {
-            return PrereadVerdict.invalidSni(rawNameForLog(b, name, length), withoutName);
+            return null;
         }
         String normalized = HostNames.normalize(b.toString(name, length, StandardCharsets.ISO_8859_1));
-        if (!HostNames.isValid(normalized)) {
-            return PrereadVerdict.invalidSni(rawNameForLog(b, name, length), withoutName);
-        }
-        return PrereadVerdict.complete(new ClientHello(
-                normalized,
-                withoutName.alpn(),
-                withoutName.tlsVersion(),
-                withoutName.ech(),
-                withoutName.recordVersion()));
+        return HostNames.isValid(normalized) ? normalized : null;
     }
 
     private static boolean allPrintableAscii(ByteBuf b, int start, int length) {

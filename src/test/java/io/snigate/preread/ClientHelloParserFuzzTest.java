@@ -1,0 +1,67 @@
+package io.snigate.preread;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.snigate.core.HostNames;
+import java.io.ByteArrayOutputStream;
+
+/**
+ * Any bytes a client sends end in a verdict: never an exception, never a change to the caller's
+ * buffer. Without {@code JAZZER_FUZZ=1} this runs only on the seed inputs under
+ * src/test/resources/io/snigate/preread/ClientHelloParserFuzzTestInputs/parseNeverThrows (the
+ * corpus files); with it, Jazzer explores from there.
+ */
+class ClientHelloParserFuzzTest {
+
+    private static final int SMALL_LIMIT = 512;
+
+    @FuzzTest(maxDuration = "5m")
+    void parseNeverThrows(byte[] input) {
+        checkEveryWay(input);
+        if (startsWithHandshakeRecord(input)) {
+            checkEveryWay(reframeRecordPayload(input));
+        }
+    }
+
+    private static void checkEveryWay(byte[] input) {
+        for (boolean endOfStream : new boolean[] {false, true}) {
+            assertConsistent(ParserHarness.parse(input, endOfStream), endOfStream);
+            assertConsistent(ParserHarness.parse(input, SMALL_LIMIT, endOfStream), endOfStream);
+        }
+    }
+
+    private static void assertConsistent(PrereadVerdict verdict, boolean endOfStream) {
+        switch (verdict.status()) {
+            case NEED_MORE -> assertThat(endOfStream).as("undecided at end of stream").isFalse();
+            case COMPLETE -> {
+                String sni = verdict.hello().sni();
+                assertThat(HostNames.isValid(sni)).as("valid SNI %s", sni).isTrue();
+                assertThat(HostNames.normalize(sni)).isEqualTo(sni);
+            }
+            case REJECT -> assertThat(verdict.reason()).isNotNull();
+        }
+    }
+
+    private static boolean startsWithHandshakeRecord(byte[] input) {
+        return input.length > 5 && input[0] == TestHellos.HANDSHAKE;
+    }
+
+    /**
+     * Treats everything after the first record header as handshake bytes and frames them into
+     * records of a size the input itself chooses, so the fuzzer also drives the reassembly path.
+     */
+    private static byte[] reframeRecordPayload(byte[] input) {
+        int pieceSize = 1 + (input[input.length - 1] & 0x3f);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(input.length * 2);
+        for (int from = 5; from < input.length; from += pieceSize) {
+            int length = Math.min(pieceSize, input.length - from);
+            out.write(TestHellos.HANDSHAKE);
+            out.write(input[1]);
+            out.write(input[2]);
+            out.writeBytes(TestHellos.u16(length));
+            out.write(input, from, length);
+        }
+        return out.toByteArray();
+    }
+}

@@ -1,0 +1,544 @@
+package io.snigate.preread;
+
+import static io.snigate.preread.ParserHarness.DEFAULT_MAX_HELLO;
+import static io.snigate.preread.ParserHarness.parse;
+import static io.snigate.preread.TestHellos.concat;
+import static io.snigate.preread.TestHellos.hello;
+import static io.snigate.preread.TestHellos.serverNameEntry;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snigate.core.Reason;
+import io.snigate.preread.PrereadVerdict.Status;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class ClientHelloParserTest {
+
+    private static final byte[] OPENSSL_ALPN = TestHellos.resource("corpus/captured/openssl-alpn-h2-http11.bin");
+    private static final byte[] CURL_DEFAULT = TestHellos.resource("corpus/captured/curl-default.bin");
+    private static final byte[] FRAG2_SPLIT_IN_SNI =
+            TestHellos.resource("corpus/crafted/frag2-curl-http2-split-in-sni.bin");
+
+    private static PrereadVerdict complete(byte[] bytes) {
+        PrereadVerdict verdict = parse(bytes, false);
+        assertThat(verdict.status()).as("verdict %s", verdict).isEqualTo(Status.COMPLETE);
+        return verdict;
+    }
+
+    private static void assertRejected(byte[] bytes, Reason reason) {
+        PrereadVerdict verdict = parse(bytes, false);
+        assertThat(verdict.status()).as("verdict %s", verdict).isEqualTo(Status.REJECT);
+        assertThat(verdict.reason()).isEqualTo(reason);
+    }
+
+    @Nested
+    class RealClients {
+
+        @Test
+        void extractsSniAlpnVersionFromOpensslHello() {
+            ClientHello hello = complete(OPENSSL_ALPN).hello();
+
+            assertThat(hello.sni()).isEqualTo("openssl-alpn.corpus.test");
+            assertThat(hello.alpn()).containsExactly("h2", "http/1.1");
+            assertThat(hello.tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+            assertThat(hello.ech()).isFalse();
+            assertThat(hello.recordVersion()).isEqualTo(ClientHello.TLS_1_0);
+        }
+
+        @Test
+        void needsMoreAtEveryPrefixThenCompletesAtFullLength() {
+            for (byte[] wire : List.of(OPENSSL_ALPN, CURL_DEFAULT, FRAG2_SPLIT_IN_SNI)) {
+                for (int length = 0; length < wire.length; length++) {
+                    assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false))
+                            .as("prefix of %d bytes", length)
+                            .isSameAs(PrereadVerdict.NEED_MORE);
+                }
+                assertThat(parse(wire, false).status()).isEqualTo(Status.COMPLETE);
+            }
+        }
+
+        @Test
+        void needsMoreUntilLastRecordArrives() {
+            byte[] wire = FRAG2_SPLIT_IN_SNI;
+            int secondRecord = 5 + ((wire[3] & 0xff) << 8 | (wire[4] & 0xff));
+
+            assertThat(parse(wire, 0, secondRecord, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(wire, 0, wire.length - 1, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(complete(wire).hello().sni()).isEqualTo("curl-http2.corpus.test");
+        }
+
+        @Test
+        void neverThrowsOnTruncationAtEveryOffset() {
+            for (byte[] wire : List.of(OPENSSL_ALPN, FRAG2_SPLIT_IN_SNI)) {
+                for (int length = 1; length < wire.length; length++) {
+                    PrereadVerdict verdict = parse(wire, 0, length, DEFAULT_MAX_HELLO, true);
+                    assertThat(verdict.status()).as("prefix of %d bytes at end of stream", length)
+                            .isEqualTo(Status.REJECT);
+                    assertThat(verdict.reason()).isEqualTo(Reason.MALFORMED);
+                }
+            }
+        }
+
+        @Test
+        void neverThrowsOnRandomByteFlips() {
+            Random random = new Random(0x5eed);
+            for (byte[] original : List.of(OPENSSL_ALPN, CURL_DEFAULT, FRAG2_SPLIT_IN_SNI)) {
+                for (int round = 0; round < 1000; round++) {
+                    byte[] mutated = original.clone();
+                    int flips = 1 + random.nextInt(4);
+                    for (int i = 0; i < flips; i++) {
+                        mutated[random.nextInt(mutated.length)] ^= (byte) (1 + random.nextInt(255));
+                    }
+                    int length = random.nextInt(4) == 0 ? random.nextInt(mutated.length + 1) : mutated.length;
+                    parse(mutated, 0, length, DEFAULT_MAX_HELLO, false);
+                    parse(mutated, 0, length, DEFAULT_MAX_HELLO, true);
+                }
+            }
+        }
+
+        @Test
+        void forwardsWhateverFollowsTheHello() {
+            byte[] changeCipherSpec = {20, 3, 3, 0, 1, 1};
+            byte[] applicationData = {23, 3, 3, 0, 3, 'a', 'b', 'c'};
+
+            assertThat(complete(concat(OPENSSL_ALPN, changeCipherSpec, applicationData)).hello().sni())
+                    .isEqualTo("openssl-alpn.corpus.test");
+            assertThat(complete(concat(OPENSSL_ALPN, new byte[64 * 1024])).hello().sni())
+                    .isEqualTo("openssl-alpn.corpus.test");
+        }
+    }
+
+    @Nested
+    class Fragmentation {
+
+        @ParameterizedTest
+        @ValueSource(ints = {1, 2, 3, 5, 10, 40})
+        void reassemblesHelloSplitIntoRecords(int records) {
+            ClientHello hello = complete(hello().sni("split.example").alpn("h2").records(records)).hello();
+
+            assertThat(hello.sni()).isEqualTo("split.example");
+            assertThat(hello.alpn()).containsExactly("h2");
+        }
+
+        @Test
+        void reassemblesWhenHandshakeHeaderIsSplitByteByByte() {
+            byte[] handshake = hello().sni("header.example").handshake();
+
+            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, 1, 1, 1, 1);
+
+            assertThat(complete(wire).hello().sni()).isEqualTo("header.example");
+        }
+
+        @Test
+        void needsMoreAtEveryPrefixOfAManyRecordHello() {
+            byte[] wire = hello().sni("prefix.example").records(7);
+            for (int length = 0; length < wire.length; length++) {
+                assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
+                assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, true).reason())
+                        .isIn(Reason.MALFORMED, Reason.CLIENT_CLOSED);
+            }
+            assertThat(complete(wire).hello().sni()).isEqualTo("prefix.example");
+        }
+
+        @Test
+        void reframedRealHelloGivesTheSameFacts() {
+            Random random = new Random(42);
+            for (int pieces = 2; pieces <= 8; pieces++) {
+                ClientHello hello = complete(TestHellos.reframe(CURL_DEFAULT, pieces, random)).hello();
+                assertThat(hello).isEqualTo(complete(CURL_DEFAULT).hello());
+            }
+        }
+
+        @Test
+        void rejectsOtherContentTypeBeforeHelloIsComplete() {
+            byte[] handshake = hello().sni("x.example").handshake();
+            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, 20);
+            wire[5 + 20] = 23; // second record claims to be application data
+
+            assertRejected(wire, Reason.MALFORMED);
+            assertThat(parse(wire, 0, 5 + 20 + 1, DEFAULT_MAX_HELLO, false).reason()).isEqualTo(Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsEmptyRecord() {
+            byte[] handshake = hello().sni("x.example").handshake();
+            byte[] wire = concat(new byte[] {22, 3, 1, 0, 0}, TestHellos.frame(handshake, ClientHello.TLS_1_0));
+
+            assertRejected(wire, Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsRecordLongerThanTlsAllows() {
+            assertRejected(new byte[] {22, 3, 1, 0x40, 0x01, 1, 0, 0, 10}, Reason.MALFORMED);
+        }
+    }
+
+    @Nested
+    class Limits {
+
+        @Test
+        void rejectsDeclaredLengthOverLimitBeforeBuffering() {
+            // Only the record header and the handshake header have arrived.
+            byte[] headers = {22, 3, 1, 0x40, 0x00, 1, 0x01, 0x00, 0x01};
+
+            assertRejected(headers, Reason.CLIENT_HELLO_TOO_LARGE);
+            assertThat(parse(headers, 4096, false).reason()).isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
+        }
+
+        @Test
+        void acceptsHelloOfExactlyTheLimit() {
+            byte[] handshake = hello().sni("limit.example").handshake();
+            int bodyLength = handshake.length - 4;
+
+            assertThat(parse(TestHellos.splitIntoRecords(handshake, 0x0301, 1), bodyLength, false).status())
+                    .isEqualTo(Status.COMPLETE);
+            assertThat(parse(TestHellos.splitIntoRecords(handshake, 0x0301, 1), bodyLength - 1, false).reason())
+                    .isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
+        }
+
+        @Test
+        void rejectsHelloSpreadOverTooManyRecords() {
+            byte[] handshake = hello().sni("tiny-records.example").handshake();
+            int[] oneByteFragments = new int[handshake.length - 1];
+            Arrays.fill(oneByteFragments, 1);
+            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, oneByteFragments);
+
+            assertThat(parse(wire, handshake.length, false).reason()).isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
+        }
+
+        @Test
+        void rejectsOtherHandshakeMessage() {
+            assertRejected(hello().handshakeType(2).sni("x.example").record(), Reason.MALFORMED);
+        }
+    }
+
+    @Nested
+    class Extensions {
+
+        @Test
+        void normalizesUpperCaseAndOneTrailingDot() {
+            assertThat(complete(hello().sni("WWW.Example.COM.").record()).hello().sni()).isEqualTo("www.example.com");
+        }
+
+        @Test
+        void keepsAlpnInClientOrderAsLatin1() {
+            ClientHello hello = complete(hello().sni("a.example").alpn("http/1.1", "h2", "\u00ff\u0000x").record())
+                    .hello();
+
+            assertThat(hello.alpn()).containsExactly("http/1.1", "h2", "\u00ff\u0000x");
+        }
+
+        @Test
+        void reportsNoAlpnAsNull() {
+            assertThat(complete(hello().sni("a.example").record()).hello().alpn()).isNull();
+        }
+
+        @Test
+        void takesHighestSupportedVersionIgnoringGrease() {
+            byte[] wire = hello().sni("a.example").supportedVersions(0x7a7a, 0x0303, 0x0304, 0xfafa).record();
+
+            assertThat(complete(wire).hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+        }
+
+        @Test
+        void fallsBackToLegacyVersionWithoutSupportedVersions() {
+            assertThat(complete(hello().legacyVersion(0x0302).sni("a.example").record()).hello().tlsVersion())
+                    .isEqualTo(ClientHello.TLS_1_1);
+            assertThat(complete(hello().sni("a.example").supportedVersions(0x1a1a).record()).hello().tlsVersion())
+                    .isEqualTo(ClientHello.TLS_1_2);
+        }
+
+        @Test
+        void detectsEncryptedClientHello() {
+            assertThat(complete(hello().sni("public.example").ech().record()).hello().ech()).isTrue();
+        }
+
+        @Test
+        void reportsFirstRecordVersion() {
+            assertThat(complete(hello().recordVersion(0x0303).sni("a.example").record()).hello().recordVersion())
+                    .isEqualTo(0x0303);
+        }
+
+        @Test
+        void rejectsDuplicateServerName() {
+            assertRejected(hello().sni("a.example").sni("b.example").record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsSecondHostNameEntry() {
+            byte[] wire = hello().serverNameEntries(
+                            serverNameEntry(0, ascii("a.example")), serverNameEntry(0, ascii("b.example")))
+                    .record();
+
+            assertRejected(wire, Reason.MALFORMED);
+        }
+
+        @Test
+        void ignoresNameTypesOtherThanHostName() {
+            byte[] wire = hello().serverNameEntries(serverNameEntry(7, ascii("other")), serverNameEntry(0, ascii("a.example")))
+                    .record();
+
+            assertThat(complete(wire).hello().sni()).isEqualTo("a.example");
+            assertRejected(hello().serverNameEntries(serverNameEntry(7, ascii("other"))).record(), Reason.NO_SNI);
+        }
+
+        @Test
+        void rejectsEmptyServerNameExtensionOrList() {
+            assertRejected(hello().extension(0, new byte[0]).record(), Reason.MALFORMED);
+            assertRejected(hello().extension(0, new byte[] {0, 0}).record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsServerNameListLengthThatDoesNotAddUp() {
+            assertRejected(hello().extension(0, new byte[] {0, 9, 0, 0, 1, 'a'}).record(), Reason.MALFORMED);
+            assertRejected(hello().extension(0, new byte[] {0, 4, 0, 0, 2, 'a'}).record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsDuplicateAlpnSupportedVersionsOrEch() {
+            assertRejected(hello().sni("a.example").alpn("h2").alpn("h2").record(), Reason.MALFORMED);
+            assertRejected(
+                    hello().sni("a.example").supportedVersions(0x0304).supportedVersions(0x0304).record(),
+                    Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").ech().ech().record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void toleratesRepeatsOfExtensionsItDoesNotRead() {
+            byte[] wire = hello().sni("a.example").extension(21, new byte[3]).extension(21, new byte[3]).record();
+
+            assertThat(complete(wire).hello().sni()).isEqualTo("a.example");
+        }
+
+        @Test
+        void rejectsMalformedAlpn() {
+            assertRejected(hello().sni("a.example").extension(16, new byte[] {0, 0}).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(16, new byte[] {0, 1, 0}).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(16, new byte[] {0, 3, 3, 'h'}).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(16, new byte[] {0}).record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsMalformedSupportedVersions() {
+            assertRejected(hello().sni("a.example").extension(43, new byte[] {3, 3, 4, 3}).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(43, new byte[] {0}).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(43, new byte[0]).record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").extension(43, new byte[] {4, 3, 4}).record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsExtensionOverrunningTheBlock() {
+            byte[] handshake = hello().sni("a.example").handshake();
+            byte[] wire = TestHellos.splitIntoRecords(handshake, 0x0301, 1);
+            // The server_name extension's own length now claims more than the block holds.
+            int extensionLength = indexOf(wire, new byte[] {0, 0, 0, 14, 0, 12}) + 2;
+            wire[extensionLength + 1] = 15;
+
+            assertRejected(wire, Reason.MALFORMED);
+        }
+    }
+
+    @Nested
+    class HelloBody {
+
+        @Test
+        void acceptsHelloWithoutExtensionsBlockAsNoSni() {
+            PrereadVerdict verdict = parse(hello().withoutExtensionsBlock().record(), false);
+
+            assertThat(verdict.reason()).isEqualTo(Reason.NO_SNI);
+            assertThat(verdict.hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_2);
+        }
+
+        @Test
+        void rejectsSessionIdLongerThan32() {
+            assertRejected(hello().sessionId(33).sni("a.example").record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsOddOrEmptyCipherSuites() {
+            assertRejected(hello().cipherSuites((byte) 0x13, (byte) 0x01, (byte) 0x13).sni("a.example").record(),
+                    Reason.MALFORMED);
+            assertRejected(hello().cipherSuites().sni("a.example").record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsNoCompressionMethods() {
+            assertRejected(hello().compressionMethods().sni("a.example").record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsBodyShorterThanItsFixedFields() {
+            byte[] handshake = {1, 0, 0, 10, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0};
+
+            assertRejected(TestHellos.frame(handshake, 0x0301), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsBytesAfterTheExtensionsBlock() {
+            byte[] body = concat(hello().sni("a.example").body(), new byte[] {0});
+            byte[] handshake = concat(new byte[] {1}, TestHellos.u24(body.length), body);
+
+            assertRejected(TestHellos.frame(handshake, 0x0301), Reason.MALFORMED);
+        }
+    }
+
+    @Nested
+    class HostNameChecks {
+
+        @Test
+        void rejectsMissingServerNameAsNoSniKeepingOtherFacts() {
+            PrereadVerdict verdict = parse(hello().alpn("h2").supportedVersions(0x0304).record(), false);
+
+            assertThat(verdict.reason()).isEqualTo(Reason.NO_SNI);
+            assertThat(verdict.hello().sni()).isNull();
+            assertThat(verdict.hello().alpn()).containsExactly("h2");
+            assertThat(verdict.hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+            assertThat(verdict.rawSni()).isNull();
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"", ".", "a..example", "192.168.1.1", "a b.example", "a/b.example", "a.example..",
+            "xn--\u00e9.example"})
+        void rejectsInvalidHostNames(String name) {
+            PrereadVerdict verdict = parse(hello().sni(name).alpn("h2").record(), false);
+
+            assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
+            assertThat(verdict.hello().alpn()).containsExactly("h2");
+            assertThat(verdict.hello().sni()).isNull();
+        }
+
+        @Test
+        void rejectsNameOver253Characters() {
+            String label = "a".repeat(63);
+            String name254 = String.join(".", label, label, label, "b".repeat(62));
+            assertThat(name254).hasSize(254);
+
+            assertRejected(hello().sni(name254).record(), Reason.INVALID_SNI);
+            assertThat(complete(hello().sni(name254.substring(1)).record()).hello().sni()).hasSize(253);
+        }
+
+        @Test
+        void logsInvalidNameLowerCasedWithUnprintableBytesEscaped() {
+            byte[] name = "Bad\u0000Name\\.Example\u00ff ".getBytes(StandardCharsets.ISO_8859_1);
+
+            PrereadVerdict verdict = parse(hello().sni(name).record(), false);
+
+            assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
+            assertThat(verdict.rawSni()).isEqualTo("bad\\x00name\\x5c.example\\xff\\x20");
+        }
+
+        @Test
+        void logsPrintableInvalidNameLowerCased() {
+            assertThat(parse(hello().sni("10.0.0.1").record(), false).rawSni()).isEqualTo("10.0.0.1");
+            assertThat(parse(hello().sni("A..B").record(), false).rawSni()).isEqualTo("a..b");
+        }
+    }
+
+    @Nested
+    class Openers {
+
+        @ParameterizedTest
+        @ValueSource(strings = {"CONNECT example.com:443 HTTP/1.1\r\n", "connect x:443 HTTP/1.1", "Connect "})
+        void recognisesConnectInAnyCase(String request) {
+            assertRejected(ascii(request), Reason.CONNECT_REQUEST);
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"GET / HTTP/1.1\r\n", "HEAD / HTTP/1.0", "POST /x HTTP/1.1", "PUT ", "DELETE /",
+            "OPTIONS * HTTP/1.1", "TRACE /", "PATCH /", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"})
+        void recognisesPlainHttp(String request) {
+            assertRejected(ascii(request), Reason.PLAIN_HTTP);
+        }
+
+        @Test
+        void matchesHttpMethodsCaseSensitively() {
+            assertRejected(ascii("get / HTTP/1.1"), Reason.NOT_TLS);
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"C", "CONN", "connect", "G", "GET", "PRI * HTTP/2", "P", "OPTIONS"})
+        void waitsWhileTheBytesMayStillBecomeAnHttpOpener(String prefix) {
+            assertThat(parse(ascii(prefix), false)).isSameAs(PrereadVerdict.NEED_MORE);
+        }
+
+        @Test
+        void decidesPartialOpenerAtEndOfStream() {
+            assertThat(parse(ascii("CONNECT"), true).reason()).isEqualTo(Reason.CONNECT_REQUEST);
+            assertThat(parse(ascii("GET"), true).reason()).isEqualTo(Reason.PLAIN_HTTP);
+            assertThat(parse(ascii("CONN"), true).reason()).isEqualTo(Reason.NOT_TLS);
+            assertThat(parse(ascii("PRI * HTTP/2"), true).reason()).isEqualTo(Reason.NOT_TLS);
+        }
+
+        @Test
+        void rejectsSslv2HelloAndNoiseAsNotTls() {
+            assertRejected(new byte[] {(byte) 0x80, 0x2e, 0x01, 0x00, 0x02}, Reason.NOT_TLS);
+            assertRejected(new byte[] {0x3c, 0x00}, Reason.NOT_TLS);
+            assertRejected(ascii("SSH-2.0-OpenSSH_9.2\r\n"), Reason.NOT_TLS);
+        }
+
+        @Test
+        void rejectsHandshakeRecordWithForeignMajorVersionAsNotTls() {
+            assertRejected(new byte[] {22, 2}, Reason.NOT_TLS);
+            assertRejected(new byte[] {22, 4, 1, 0, 5, 1, 0, 0, 1, 0}, Reason.NOT_TLS);
+        }
+
+        @Test
+        void reportsClientClosedWhenNothingWasSent() {
+            assertThat(parse(new byte[0], true).reason()).isEqualTo(Reason.CLIENT_CLOSED);
+            assertThat(parse(new byte[0], false)).isSameAs(PrereadVerdict.NEED_MORE);
+        }
+
+        @Test
+        void reportsTruncatedTlsAtEndOfStreamAsMalformed() {
+            assertThat(parse(new byte[] {22}, true).reason()).isEqualTo(Reason.MALFORMED);
+            assertThat(parse(new byte[] {22, 3, 1, 0, 10, 1}, true).reason()).isEqualTo(Reason.MALFORMED);
+        }
+    }
+
+    @Test
+    void namesVersions() {
+        assertThat(ClientHello.versionName(0x0304)).isEqualTo("TLSv1.3");
+        assertThat(ClientHello.versionName(0x0303)).isEqualTo("TLSv1.2");
+        assertThat(ClientHello.versionName(0x0302)).isEqualTo("TLSv1.1");
+        assertThat(ClientHello.versionName(0x0301)).isEqualTo("TLSv1.0");
+        assertThat(ClientHello.versionName(0x0300)).isEqualTo("SSLv3");
+        assertThat(ClientHello.versionName(0x7f1c)).isEqualTo("0x7f1c");
+    }
+
+    @Test
+    void sharesOneNeedMoreVerdict() {
+        assertThat(parse(new byte[] {22, 3}, false)).isSameAs(PrereadVerdict.NEED_MORE);
+        assertThat(parse(ascii("GE"), false)).isSameAs(PrereadVerdict.NEED_MORE);
+    }
+
+    @Test
+    void exposesAlpnAsImmutableList() {
+        List<String> alpn = complete(OPENSSL_ALPN).hello().alpn();
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> alpn.add("h3"))
+                .isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    private static byte[] ascii(String text) {
+        return text.getBytes(StandardCharsets.ISO_8859_1);
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("pattern not found");
+    }
+}

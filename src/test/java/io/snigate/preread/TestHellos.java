@@ -1,0 +1,253 @@
+package io.snigate.preread;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.TreeSet;
+
+/**
+ * Builds ClientHellos byte by byte for the edge cases real clients never send, and frames them
+ * (or real captures) into any number of TLS records.
+ */
+final class TestHellos {
+
+    static final int HANDSHAKE = 22;
+
+    private TestHellos() {}
+
+    static Builder hello() {
+        return new Builder();
+    }
+
+    static final class Builder {
+        private int recordVersion = ClientHello.TLS_1_0;
+        private int handshakeType = 1;
+        private int legacyVersion = ClientHello.TLS_1_2;
+        private byte[] sessionId = new byte[32];
+        private byte[] cipherSuites = {0x13, 0x01, 0x13, 0x02, (byte) 0xc0, 0x2f};
+        private byte[] compressionMethods = {0};
+        private boolean extensionsBlock = true;
+        private final List<byte[]> extensions = new ArrayList<>();
+
+        Builder recordVersion(int version) {
+            this.recordVersion = version;
+            return this;
+        }
+
+        Builder handshakeType(int type) {
+            this.handshakeType = type;
+            return this;
+        }
+
+        Builder legacyVersion(int version) {
+            this.legacyVersion = version;
+            return this;
+        }
+
+        Builder sessionId(int length) {
+            this.sessionId = new byte[length];
+            return this;
+        }
+
+        Builder cipherSuites(byte... suites) {
+            this.cipherSuites = suites;
+            return this;
+        }
+
+        Builder compressionMethods(byte... methods) {
+            this.compressionMethods = methods;
+            return this;
+        }
+
+        /** Ends the body after compression_methods, as pre-TLS 1.2 clients may. */
+        Builder withoutExtensionsBlock() {
+            this.extensionsBlock = false;
+            return this;
+        }
+
+        Builder sni(String name) {
+            return sni(name.getBytes(StandardCharsets.ISO_8859_1));
+        }
+
+        Builder sni(byte[] name) {
+            return serverNameEntries(serverNameEntry(0, name));
+        }
+
+        /** A server_name extension with exactly the given entries (type, length, name each). */
+        Builder serverNameEntries(byte[]... entries) {
+            byte[] list = concat(entries);
+            return extension(ClientHelloParser.EXT_SERVER_NAME, concat(u16(list.length), list));
+        }
+
+        Builder alpn(String... protocols) {
+            ByteArrayOutputStream list = new ByteArrayOutputStream();
+            for (String protocol : protocols) {
+                byte[] bytes = protocol.getBytes(StandardCharsets.ISO_8859_1);
+                list.write(bytes.length);
+                list.writeBytes(bytes);
+            }
+            byte[] listBytes = list.toByteArray();
+            return extension(ClientHelloParser.EXT_ALPN, concat(u16(listBytes.length), listBytes));
+        }
+
+        Builder supportedVersions(int... versions) {
+            byte[] data = new byte[1 + 2 * versions.length];
+            data[0] = (byte) (2 * versions.length);
+            for (int i = 0; i < versions.length; i++) {
+                data[1 + 2 * i] = (byte) (versions[i] >>> 8);
+                data[2 + 2 * i] = (byte) versions[i];
+            }
+            return extension(ClientHelloParser.EXT_SUPPORTED_VERSIONS, data);
+        }
+
+        Builder ech() {
+            return extension(ClientHelloParser.EXT_ENCRYPTED_CLIENT_HELLO, new byte[] {1, 0, 1, 0, 1});
+        }
+
+        Builder extension(int type, byte[] data) {
+            extensions.add(concat(u16(type), u16(data.length), data));
+            return this;
+        }
+
+        byte[] body() {
+            byte[] random = new byte[32];
+            Arrays.fill(random, (byte) 0x5a);
+            byte[] fixed = concat(
+                    u16(legacyVersion),
+                    random,
+                    new byte[] {(byte) sessionId.length},
+                    sessionId,
+                    u16(cipherSuites.length),
+                    cipherSuites,
+                    new byte[] {(byte) compressionMethods.length},
+                    compressionMethods);
+            if (!extensionsBlock) {
+                return fixed;
+            }
+            byte[] allExtensions = concat(extensions.toArray(new byte[0][]));
+            return concat(fixed, u16(allExtensions.length), allExtensions);
+        }
+
+        /** The handshake message: type, 3-byte length, body. */
+        byte[] handshake() {
+            byte[] body = body();
+            return concat(new byte[] {(byte) handshakeType}, u24(body.length), body);
+        }
+
+        /** The hello in one record, as almost every client sends it. */
+        byte[] record() {
+            return records(1);
+        }
+
+        byte[] records(int count) {
+            return splitIntoRecords(handshake(), recordVersion, count);
+        }
+    }
+
+    static byte[] serverNameEntry(int type, byte[] name) {
+        return concat(new byte[] {(byte) type}, u16(name.length), name);
+    }
+
+    /** Frames {@code payload} into records carrying the given fragment lengths, then the rest. */
+    static byte[] frame(byte[] payload, int recordVersion, int... fragmentLengths) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int pos = 0;
+        for (int length : fragmentLengths) {
+            writeRecord(out, recordVersion, payload, pos, length);
+            pos += length;
+        }
+        if (pos < payload.length) {
+            writeRecord(out, recordVersion, payload, pos, payload.length - pos);
+        }
+        return out.toByteArray();
+    }
+
+    /** Frames {@code payload} into {@code count} records of nearly equal size. */
+    static byte[] splitIntoRecords(byte[] payload, int recordVersion, int count) {
+        int[] lengths = new int[count - 1];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = payload.length / count;
+        }
+        return frame(payload, recordVersion, lengths);
+    }
+
+    /**
+     * Re-frames the ClientHello that opens {@code wire} into {@code pieces} records cut at random
+     * points (RFC 8446 §5.1), keeping the original record version and any bytes after the records
+     * that carried the hello. {@code wire} must start with well-formed handshake records.
+     */
+    static byte[] reframe(byte[] wire, int pieces, Random random) {
+        int recordVersion = u16At(wire, 1);
+        ByteArrayOutputStream handshake = new ByteArrayOutputStream();
+        int pos = 0;
+        long needed = Long.MAX_VALUE;
+        while (handshake.size() < needed) {
+            int length = u16At(wire, pos + 3);
+            handshake.write(wire, pos + 5, length);
+            pos += 5 + length;
+            if (needed == Long.MAX_VALUE && handshake.size() >= 4) {
+                byte[] soFar = handshake.toByteArray();
+                needed = 4 + ((soFar[1] & 0xff) << 16 | (soFar[2] & 0xff) << 8 | (soFar[3] & 0xff));
+            }
+        }
+        byte[] payload = handshake.toByteArray();
+        int cuts = Math.min(pieces - 1, payload.length - 1);
+        TreeSet<Integer> points = new TreeSet<>();
+        while (points.size() < cuts) {
+            points.add(1 + random.nextInt(payload.length - 1));
+        }
+        int[] lengths = new int[cuts];
+        int previous = 0;
+        int i = 0;
+        for (int point : points) {
+            lengths[i++] = point - previous;
+            previous = point;
+        }
+        byte[] framed = frame(payload, recordVersion, lengths);
+        return concat(framed, Arrays.copyOfRange(wire, pos, wire.length));
+    }
+
+    static byte[] resource(String path) {
+        try (InputStream in = TestHellos.class.getClassLoader().getResourceAsStream(path)) {
+            if (in == null) {
+                throw new IllegalArgumentException("no test resource " + path);
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] part : parts) {
+            out.writeBytes(part);
+        }
+        return out.toByteArray();
+    }
+
+    static byte[] u16(int value) {
+        return new byte[] {(byte) (value >>> 8), (byte) value};
+    }
+
+    static byte[] u24(int value) {
+        return new byte[] {(byte) (value >>> 16), (byte) (value >>> 8), (byte) value};
+    }
+
+    private static int u16At(byte[] bytes, int index) {
+        return (bytes[index] & 0xff) << 8 | (bytes[index + 1] & 0xff);
+    }
+
+    private static void writeRecord(ByteArrayOutputStream out, int recordVersion, byte[] payload, int from, int length) {
+        out.write(HANDSHAKE);
+        out.writeBytes(u16(recordVersion));
+        out.writeBytes(u16(length));
+        out.write(payload, from, length);
+    }
+}
