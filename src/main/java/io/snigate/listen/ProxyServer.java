@@ -20,6 +20,7 @@ import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.preread.PrereadHandler;
 import io.snigate.route.RouteHandler;
@@ -122,12 +123,12 @@ public final class ProxyServer implements AutoCloseable {
                     .sync()
                     .channel();
             listeners.add(channel);
-            LOG.info("listening on {}", channel.localAddress());
+            LOG.info("listening on {}", AccessLog.address((InetSocketAddress) channel.localAddress()));
         }
         metrics.registerRoutes(routeLabels(config));
         admin = new AdminServer(metrics.registry(), () -> ready)
                 .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
-        LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", admin.localAddress());
+        LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", AccessLog.address(adminAddress()));
         ready = true;
         return this;
     }

@@ -63,7 +63,7 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     /** {@code ip:port}, with IPv6 in brackets; null stays null. */
-    static String address(InetSocketAddress address) {
+    public static String address(InetSocketAddress address) {
         if (address == null) {
             return null;
         }
