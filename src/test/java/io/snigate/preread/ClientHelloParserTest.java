@@ -8,6 +8,7 @@ import static io.snigate.preread.TestHellos.serverNameEntry;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snigate.core.Reason;
+import io.snigate.testing.Corpus;
 import io.snigate.preread.PrereadVerdict.Status;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -20,10 +21,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class ClientHelloParserTest {
 
-    private static final byte[] OPENSSL_ALPN = TestHellos.resource("corpus/captured/openssl-alpn-h2-http11.bin");
-    private static final byte[] CURL_DEFAULT = TestHellos.resource("corpus/captured/curl-default.bin");
+    private static final byte[] OPENSSL_ALPN = Corpus.resource("corpus/captured/openssl-alpn-h2-http11.bin");
+    private static final byte[] CURL_DEFAULT = Corpus.resource("corpus/captured/curl-default.bin");
     private static final byte[] FRAG2_SPLIT_IN_SNI =
-            TestHellos.resource("corpus/crafted/frag2-curl-http2-split-in-sni.bin");
+            Corpus.resource("corpus/crafted/frag2-curl-http2-split-in-sni.bin");
 
     private static PrereadVerdict complete(byte[] bytes) {
         PrereadVerdict verdict = parse(bytes, false);
@@ -150,7 +151,7 @@ class ClientHelloParserTest {
         void reframedRealHelloGivesTheSameFacts() {
             Random random = new Random(42);
             for (int pieces = 2; pieces <= 8; pieces++) {
-                ClientHello hello = complete(TestHellos.reframe(CURL_DEFAULT, pieces, random)).hello();
+                ClientHello hello = complete(Corpus.reframe(CURL_DEFAULT, pieces, random)).hello();
                 assertThat(hello).isEqualTo(complete(CURL_DEFAULT).hello());
             }
         }

@@ -5,11 +5,8 @@ import static io.snigate.preread.ParserHarness.parse;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snigate.core.Reason;
+import io.snigate.testing.Corpus;
 import io.snigate.preread.PrereadVerdict.Status;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -33,59 +30,30 @@ class CorpusParserTest {
     /** Printed in every re-framing test's name so that a failure can be repeated. */
     private static final long REFRAME_SEED = 20240611L;
 
-    @JsonIgnoreProperties(ignoreUnknown = true)
-    record Entry(
-            @JsonProperty("file") String file,
-            @JsonProperty("length") int length,
-            @JsonProperty("expect") String expect,
-            @JsonProperty("sni") String sni,
-            @JsonProperty("alpn") List<String> alpn,
-            @JsonProperty("reason") String reason,
-            @JsonProperty("tls_version") String tlsVersion,
-            @JsonProperty("ech") Boolean ech,
-            @JsonProperty("alt_reasons") List<String> altReasons) {
-
-        boolean forward() {
-            return "forward".equals(expect);
-        }
-
-        List<Reason> acceptableReasons() {
-            List<Reason> reasons = new ArrayList<>();
-            reasons.add(toReason(reason));
-            altReasons.forEach(alternative -> reasons.add(toReason(alternative)));
-            return reasons;
-        }
-
-        /** Forward, no-SNI and invalid-SNI files are whole ClientHellos, so they can be re-framed. */
-        boolean reframable(byte[] bytes) {
-            return bytes.length > 0
-                    && bytes[0] == TestHellos.HANDSHAKE
-                    && (forward() || "no_sni".equals(reason) || "invalid_sni".equals(reason));
-        }
-
-        private static Reason toReason(String label) {
-            return Reason.valueOf(label.toUpperCase(Locale.ROOT));
-        }
+    private static List<Corpus.Entry> manifest() {
+        return Corpus.entries();
     }
 
-    private static List<Entry> manifest() throws IOException {
-        return new ObjectMapper().readValue(TestHellos.resource("corpus/manifest.json"), new TypeReference<>() {});
+    private static List<Reason> acceptableReasons(Corpus.Entry entry) {
+        return entry.acceptableReasonLabels().stream()
+                .map(label -> Reason.valueOf(label.toUpperCase(Locale.ROOT)))
+                .toList();
     }
 
     @Test
     void manifestDescribesEveryFileByteExactly() throws IOException {
-        List<Entry> entries = manifest();
+        List<Corpus.Entry> entries = manifest();
 
         assertThat(entries).hasSize(30);
-        for (Entry entry : entries) {
-            assertThat(TestHellos.resource("corpus/" + entry.file())).as(entry.file()).hasSize(entry.length());
+        for (Corpus.Entry entry : entries) {
+            assertThat(Corpus.resource("corpus/" + entry.file())).as(entry.file()).hasSize(entry.length());
         }
     }
 
     @TestFactory
     Stream<DynamicNode> everyCorpusFile() throws IOException {
         return manifest().stream().map(entry -> {
-            byte[] bytes = TestHellos.resource("corpus/" + entry.file());
+            byte[] bytes = Corpus.resource("corpus/" + entry.file());
             List<DynamicTest> tests = new ArrayList<>();
             tests.add(dynamicTest("whole", () -> assertExpected(entry, parseWhole(bytes, entry))));
             tests.add(dynamicTest("growing prefix", () -> assertExpected(entry, parseGrowing(bytes, entry))));
@@ -94,7 +62,7 @@ class CorpusParserTest {
                     long seed = REFRAME_SEED + entry.file().hashCode() + pieces;
                     int count = pieces;
                     tests.add(dynamicTest("re-framed into " + pieces + " records, seed " + seed, () -> {
-                        byte[] reframed = TestHellos.reframe(bytes, count, new Random(seed));
+                        byte[] reframed = Corpus.reframe(bytes, count, new Random(seed));
                         assertExpected(entry, parseWhole(reframed, entry));
                         assertExpected(entry, parseGrowing(reframed, entry));
                     }));
@@ -108,7 +76,7 @@ class CorpusParserTest {
      * The whole file at once; a reject case may then need the end of stream to be decided, since
      * some are cut short on purpose.
      */
-    private static PrereadVerdict parseWhole(byte[] bytes, Entry entry) {
+    private static PrereadVerdict parseWhole(byte[] bytes, Corpus.Entry entry) {
         PrereadVerdict verdict = parse(bytes, false);
         if (verdict.needsMore() && !entry.forward()) {
             verdict = parse(bytes, true);
@@ -117,7 +85,7 @@ class CorpusParserTest {
     }
 
     /** One more byte at a time, stopping at the first decision, as the proxy would. */
-    private static PrereadVerdict parseGrowing(byte[] bytes, Entry entry) {
+    private static PrereadVerdict parseGrowing(byte[] bytes, Corpus.Entry entry) {
         for (int length = 0; length < bytes.length; length++) {
             PrereadVerdict verdict = parse(bytes, 0, length, DEFAULT_MAX_HELLO, false);
             if (!verdict.needsMore()) {
@@ -129,7 +97,7 @@ class CorpusParserTest {
         return parseWhole(bytes, entry);
     }
 
-    private static void assertExpected(Entry entry, PrereadVerdict verdict) {
+    private static void assertExpected(Corpus.Entry entry, PrereadVerdict verdict) {
         if (entry.forward()) {
             assertThat(verdict.status()).as("%s: %s", entry.file(), verdict).isEqualTo(Status.COMPLETE);
             assertThat(verdict.hello().sni()).isEqualTo(entry.sni());
@@ -137,7 +105,7 @@ class CorpusParserTest {
             return;
         }
         assertThat(verdict.status()).as("%s: %s", entry.file(), verdict).isEqualTo(Status.REJECT);
-        assertThat(verdict.reason()).as(entry.file()).isIn(entry.acceptableReasons());
+        assertThat(verdict.reason()).as(entry.file()).isIn(acceptableReasons(entry));
         if (verdict.reason() == Reason.NO_SNI) {
             assertThat(verdict.hello().sni()).isNull();
             assertHelloFacts(entry, verdict.hello());
@@ -148,7 +116,7 @@ class CorpusParserTest {
         }
     }
 
-    private static void assertHelloFacts(Entry entry, ClientHello hello) {
+    private static void assertHelloFacts(Corpus.Entry entry, ClientHello hello) {
         assertThat(hello.alpn()).as("%s alpn", entry.file()).isEqualTo(entry.alpn());
         assertThat(ClientHello.versionName(hello.tlsVersion())).as("%s tls_version", entry.file())
                 .isEqualTo(entry.tlsVersion());

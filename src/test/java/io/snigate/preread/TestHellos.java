@@ -177,52 +177,6 @@ final class TestHellos {
         return frame(payload, recordVersion, lengths);
     }
 
-    /**
-     * Re-frames the ClientHello that opens {@code wire} into {@code pieces} records cut at random
-     * points (RFC 8446 §5.1), keeping the original record version and any bytes after the records
-     * that carried the hello. {@code wire} must start with well-formed handshake records.
-     */
-    static byte[] reframe(byte[] wire, int pieces, Random random) {
-        int recordVersion = u16At(wire, 1);
-        ByteArrayOutputStream handshake = new ByteArrayOutputStream();
-        int pos = 0;
-        long needed = Long.MAX_VALUE;
-        while (handshake.size() < needed) {
-            int length = u16At(wire, pos + 3);
-            handshake.write(wire, pos + 5, length);
-            pos += 5 + length;
-            if (needed == Long.MAX_VALUE && handshake.size() >= 4) {
-                byte[] soFar = handshake.toByteArray();
-                needed = 4 + ((soFar[1] & 0xff) << 16 | (soFar[2] & 0xff) << 8 | (soFar[3] & 0xff));
-            }
-        }
-        byte[] payload = handshake.toByteArray();
-        int cuts = Math.min(pieces - 1, payload.length - 1);
-        TreeSet<Integer> points = new TreeSet<>();
-        while (points.size() < cuts) {
-            points.add(1 + random.nextInt(payload.length - 1));
-        }
-        int[] lengths = new int[cuts];
-        int previous = 0;
-        int i = 0;
-        for (int point : points) {
-            lengths[i++] = point - previous;
-            previous = point;
-        }
-        byte[] framed = frame(payload, recordVersion, lengths);
-        return concat(framed, Arrays.copyOfRange(wire, pos, wire.length));
-    }
-
-    static byte[] resource(String path) {
-        try (InputStream in = TestHellos.class.getClassLoader().getResourceAsStream(path)) {
-            if (in == null) {
-                throw new IllegalArgumentException("no test resource " + path);
-            }
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
