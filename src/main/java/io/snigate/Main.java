@@ -6,12 +6,17 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
+import ch.qos.logback.classic.LoggerContext;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -48,21 +53,44 @@ public final class Main implements Callable<Integer> {
             System.err.println("snigate: " + config + " is valid: " + loaded.routes().size() + " routes");
             return 0;
         }
-        ProxyServer server = new ProxyServer(loaded, new ProxyMetrics(), AccessLog.toLogger());
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("stopping");
-            server.close();
-            stopped.countDown();
-        }, "snigate-shutdown"));
+        ProxyMetrics metrics = new ProxyMetrics();
+        ProxyServer server = new ProxyServer(loaded, metrics, AccessLog.toLogger());
         try {
             server.start();
         } catch (Exception e) {
             LOG.error("could not start: {}", e.toString());
+            server.close();
             return 1;
         }
+        Reloader reloader;
+        try {
+            reloader = new Reloader(config, server, metrics);
+            reloader.watch();
+        } catch (IOException e) {
+            LOG.error("cannot watch {} for changes: {}", config, e.toString());
+            server.close();
+            return 1;
+        }
+        Signal.handle(new Signal("HUP"), signal -> reloader.reload("SIGHUP"));
+        CountDownLatch stop = new CountDownLatch(1);
+        AtomicBoolean stopping = new AtomicBoolean();
+        SignalHandler onStop = signal -> {
+            if (!stopping.compareAndSet(false, true)) {
+                LOG.warn("second SIG{}: exiting now", signal.getName());
+                Runtime.getRuntime().halt(1);
+            }
+            LOG.info("SIG{}: draining", signal.getName());
+            stop.countDown();
+        };
+        Signal.handle(new Signal("TERM"), onStop);
+        Signal.handle(new Signal("INT"), onStop);
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
-        stopped.await();
+        stop.await();
+        server.drain(server.currentConfig().timeouts().drain());
+        server.close();
+        LOG.info("stopped");
+        // Flushes the access log's queue before the process ends.
+        ((LoggerContext) LoggerFactory.getILoggerFactory()).stop();
         return 0;
     }
 

@@ -26,7 +26,13 @@ import io.snigate.preread.PrereadHandler;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -64,7 +70,10 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup adminLoop;
     private final DnsAddressResolverGroup resolvers;
     private final ConnectStage connectStage;
-    private final List<Channel> listeners = new ArrayList<>();
+    /** Bound listeners by the address as written in the config; changed only under {@code this}. */
+    private final Map<String, Channel> listeners = new LinkedHashMap<>();
+    /** Every open client connection, so that a drain can wait for them and then close the rest. */
+    private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel admin;
     private volatile boolean ready;
 
@@ -103,27 +112,10 @@ public final class ProxyServer implements AutoCloseable {
     public ProxyServer start() throws InterruptedException {
         ProxyConfig config = active.get().config();
         LOG.info("transport: {} ({})", transport.name(), transport.why());
+        String version = ProxyServer.class.getPackage().getImplementationVersion();
+        metrics.registerBuildInfo(version == null ? "dev" : version, transport.name());
         for (HostPort listen : config.listen()) {
-            String name = listen.toString();
-            metrics.registerListener(name);
-            Channel channel = new ServerBootstrap()
-                    .group(workers)
-                    .channel(transport.serverChannelClass())
-                    .option(ChannelOption.SO_BACKLOG, 4096)
-                    .option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            initConnection(ch, name);
-                        }
-                    })
-                    .bind(listen.toResolvedLiteral())
-                    .sync()
-                    .channel();
-            listeners.add(channel);
-            LOG.info("listening on {}", AccessLog.address((InetSocketAddress) channel.localAddress()));
+            bind(listen);
         }
         metrics.registerRoutes(routeLabels(config));
         admin = new AdminServer(metrics.registry(), () -> ready)
@@ -133,10 +125,98 @@ public final class ProxyServer implements AutoCloseable {
         return this;
     }
 
+    private synchronized void bind(HostPort listen) throws InterruptedException {
+        String name = listen.toString();
+        metrics.registerListener(name);
+        Channel channel = new ServerBootstrap()
+                .group(workers)
+                .channel(transport.serverChannelClass())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        initConnection(ch, name);
+                    }
+                })
+                .bind(listen.toResolvedLiteral())
+                .sync()
+                .channel();
+        listeners.put(name, channel);
+        LOG.info("listening on {}", AccessLog.address((InetSocketAddress) channel.localAddress()));
+    }
+
+    /**
+     * Swaps in a new, already validated config. Connections already relaying keep their upstream;
+     * connections still in pre-read use the new table when they are routed. Listen addresses that
+     * appear are bound and those that disappear are closed (their open connections go on).
+     *
+     * @throws InterruptedException if interrupted while binding
+     * @throws io.netty.channel.ChannelException if a new listen address cannot be bound; the
+     *     config is then not swapped
+     */
+    public synchronized void reload(ProxyConfig config) throws InterruptedException {
+        List<HostPort> added = new ArrayList<>();
+        for (HostPort listen : config.listen()) {
+            if (!listeners.containsKey(listen.toString())) {
+                added.add(listen);
+            }
+        }
+        List<String> bound = new ArrayList<>();
+        try {
+            for (HostPort listen : added) {
+                bind(listen);
+                bound.add(listen.toString());
+            }
+        } catch (RuntimeException | InterruptedException e) {
+            bound.forEach(name -> listeners.remove(name).close());
+            throw e;
+        }
+        active.set(new Active(config, RouteTable.from(config)));
+        metrics.registerRoutes(routeLabels(config));
+        List<String> kept = config.listen().stream().map(HostPort::toString).toList();
+        listeners.entrySet().removeIf(entry -> {
+            if (kept.contains(entry.getKey())) {
+                return false;
+            }
+            LOG.info("closing listener {}", entry.getKey());
+            entry.getValue().close();
+            return true;
+        });
+    }
+
+    /**
+     * Graceful drain: stop accepting, turn /readyz to 503, let open connections finish for up to
+     * {@code timeout}, then close what remains. Blocks the calling thread, never an event loop.
+     */
+    public void drain(Duration timeout) throws InterruptedException {
+        ready = false;
+        synchronized (this) {
+            listeners.values().forEach(Channel::close);
+            listeners.clear();
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        LOG.info("draining {} open connections for up to {} ms", clients.size(), timeout.toMillis());
+        while (!clients.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        if (!clients.isEmpty()) {
+            LOG.info("drain timeout: closing {} connections still open", clients.size());
+            clients.close().await(5, TimeUnit.SECONDS);
+        }
+    }
+
+    public int openConnections() {
+        return clients.size();
+    }
+
     /** Accept: the first two stages of every client connection. */
     private void initConnection(SocketChannel ch, String listener) {
         ProxyConfig config = active.get().config();
         ConnectionRecord.attach(ch, listener, observer);
+        clients.add(ch);
         ch.pipeline()
                 .addLast("preread", new PrereadHandler(
                         config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))
@@ -149,12 +229,16 @@ public final class ProxyServer implements AutoCloseable {
         return labels;
     }
 
-    public List<InetSocketAddress> listenAddresses() {
-        return listeners.stream().map(ch -> (InetSocketAddress) ch.localAddress()).toList();
+    public synchronized List<InetSocketAddress> listenAddresses() {
+        return listeners.values().stream().map(ch -> (InetSocketAddress) ch.localAddress()).toList();
     }
 
     public InetSocketAddress adminAddress() {
         return (InetSocketAddress) admin.localAddress();
+    }
+
+    public ProxyConfig currentConfig() {
+        return active.get().config();
     }
 
     public boolean ready() {
@@ -168,7 +252,10 @@ public final class ProxyServer implements AutoCloseable {
     @Override
     public void close() {
         ready = false;
-        listeners.forEach(Channel::close);
+        synchronized (this) {
+            listeners.values().forEach(Channel::close);
+        }
+        clients.close();
         if (admin != null) {
             admin.close();
         }

@@ -2,7 +2,9 @@ package io.snigate.metrics;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -53,6 +55,10 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
+    private final Counter reloadsSucceeded;
+    private final Counter reloadsFailed;
+    private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
+    private final AtomicLong lastReloadSuccessEpochSeconds = new AtomicLong(System.currentTimeMillis() / 1000);
 
     public ProxyMetrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -60,8 +66,27 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     public ProxyMetrics(PrometheusMeterRegistry registry) {
         this.registry = registry;
+        // Two of Micrometer's processor meters break Prometheus naming rules (promtool check
+        // metrics): a counter in nanoseconds, and a gauge ending in _count. process_cpu_usage
+        // already gives the process's CPU, and the core count keeps a name without the suffix.
+        registry.config()
+                .meterFilter(MeterFilter.deny(id -> id.getName().equals("process.cpu.time")))
+                .meterFilter(new MeterFilter() {
+                    @Override
+                    public Meter.Id map(Meter.Id id) {
+                        return id.getName().equals("system.cpu.count") ? id.withName("system.cpu.processors") : id;
+                    }
+                });
         this.prereadDuration = latencyTimer("snigate.preread.duration")
                 .description("Time from accept until the ClientHello was classified")
+                .register(registry);
+        reloadsSucceeded = reloads(registry, "success");
+        reloadsFailed = reloads(registry, "error");
+        Gauge.builder("snigate.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
+                .description("1 if the last config load or reload succeeded, 0 if the old config is still serving")
+                .register(registry);
+        Gauge.builder("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds, AtomicLong::get)
+                .description("When the config in use was loaded, in seconds since the epoch")
                 .register(registry);
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
@@ -74,6 +99,34 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     public PrometheusMeterRegistry registry() {
         return registry;
+    }
+
+    private static Counter reloads(MeterRegistry registry, String result) {
+        return Counter.builder("snigate.config.reloads")
+                .description("Config reloads, by result; a failed one leaves the old config serving")
+                .tag("result", result)
+                .register(registry);
+    }
+
+    /** Counts a reload; a failed one leaves the old config serving. */
+    public void configReloaded(boolean success) {
+        if (success) {
+            reloadsSucceeded.increment();
+            lastReloadSuccessful.set(1);
+            lastReloadSuccessEpochSeconds.set(System.currentTimeMillis() / 1000);
+        } else {
+            reloadsFailed.increment();
+            lastReloadSuccessful.set(0);
+        }
+    }
+
+    /** The constant 1 with the version and transport as labels, as Prometheus exporters do. */
+    public void registerBuildInfo(String version, String transport) {
+        Gauge.builder("snigate.build.info", () -> 1)
+                .description("snigate's version and I/O transport")
+                .tag("version", version)
+                .tag("transport", transport)
+                .register(registry);
     }
 
     /** Creates every series of {@code listener} at zero, so that rates work from the first scrape. */

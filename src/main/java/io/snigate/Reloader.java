@@ -1,0 +1,97 @@
+package io.snigate;
+
+import io.snigate.config.ConfigException;
+import io.snigate.config.ConfigLoader;
+import io.snigate.config.ProxyConfig;
+import io.snigate.listen.ProxyServer;
+import io.snigate.metrics.ProxyMetrics;
+import java.io.IOException;
+import java.nio.file.ClosedWatchServiceException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
+import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads the config file on request (SIGHUP) and when it changes on disk. The directory is
+ * watched, not the file, so that an atomic rename onto the file (editors, Kubernetes ConfigMaps
+ * swapping their {@code ..data} link) is seen. A file that fails validation changes nothing: the
+ * old config keeps serving, and the error goes to the log and the reload metrics.
+ */
+final class Reloader {
+    private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
+
+    private final Path file;
+    private final ProxyServer server;
+    private final ProxyMetrics metrics;
+    private byte[] lastLoaded;
+
+    Reloader(Path file, ProxyServer server, ProxyMetrics metrics) throws IOException {
+        this.file = file;
+        this.server = server;
+        this.metrics = metrics;
+        this.lastLoaded = Files.readAllBytes(file);
+    }
+
+    /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
+    synchronized boolean reload(String why) {
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            ProxyConfig config = ConfigLoader.load(file);
+            server.reload(config);
+            lastLoaded = bytes;
+            metrics.configReloaded(true);
+            LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
+            return true;
+        } catch (ConfigException e) {
+            metrics.configReloaded(false);
+            LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            metrics.configReloaded(false);
+            LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return false;
+    }
+
+    private synchronized boolean changedOnDisk() {
+        try {
+            return !Arrays.equals(lastLoaded, Files.readAllBytes(file));
+        } catch (IOException e) {
+            // Mid-rename, or gone: the next event will tell.
+            return false;
+        }
+    }
+
+    /** Starts a daemon thread that reloads when the file's content changes. */
+    void watch() throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        WatchService watcher = FileSystems.getDefault().newWatchService();
+        dir.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                StandardWatchEventKinds.ENTRY_DELETE);
+        Thread thread = new Thread(() -> {
+            try {
+                while (true) {
+                    WatchKey key = watcher.take();
+                    key.pollEvents();
+                    key.reset();
+                    // Editors write in several steps: let them finish before reading.
+                    Thread.sleep(200);
+                    if (changedOnDisk()) {
+                        reload("file changed");
+                    }
+                }
+            } catch (InterruptedException | ClosedWatchServiceException e) {
+                // Shutting down.
+            }
+        }, "snigate-config-watch");
+        thread.setDaemon(true);
+        thread.start();
+    }
+}
