@@ -14,6 +14,7 @@ import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.snigate.config.Upstream;
+import io.snigate.core.ConnectionObserver;
 import io.snigate.core.Reason;
 import io.snigate.listen.Transport;
 import java.net.InetAddress;
@@ -32,10 +33,13 @@ import java.util.function.Supplier;
 public final class UpstreamConnector {
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
+    private final ConnectionObserver observer;
 
-    public UpstreamConnector(Transport transport, AddressResolverGroup<InetSocketAddress> resolvers) {
+    public UpstreamConnector(
+            Transport transport, AddressResolverGroup<InetSocketAddress> resolvers, ConnectionObserver observer) {
         this.transport = transport;
         this.resolvers = resolvers;
+        this.observer = observer;
     }
 
     /**
@@ -60,9 +64,12 @@ public final class UpstreamConnector {
             return promise;
         }
         AddressResolver<InetSocketAddress> resolver = resolvers.getResolver(loop);
+        long resolveStarted = System.nanoTime();
         resolver.resolveAll(InetSocketAddress.createUnresolved(host, upstream.port()))
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
-                    if (!resolved.isSuccess() || resolved.getNow().isEmpty()) {
+                    boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
+                    observer.dnsResolved(found, System.nanoTime() - resolveStarted);
+                    if (!found) {
                         promise.tryFailure(new UpstreamException(Reason.DNS_FAILURE, resolved.cause()));
                     } else {
                         tryAddresses(loop, resolved.getNow(), 0, deadline, handler, promise, null);

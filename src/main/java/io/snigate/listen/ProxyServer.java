@@ -6,7 +6,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.resolver.dns.DefaultDnsCache;
+import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
@@ -16,6 +16,7 @@ import io.snigate.admin.AdminServer;
 import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
 import io.snigate.connect.ConnectStage;
+import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
@@ -23,6 +24,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.preread.PrereadHandler;
+import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
@@ -84,15 +86,17 @@ public final class ProxyServer implements AutoCloseable {
         this.transport = Transport.select();
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
-        this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config));
+        CountedDnsCache dnsCache = new CountedDnsCache();
+        metrics.registerDnsCache(dnsCache::size);
+        this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
         this.connectStage = new ConnectStage(
-                new UpstreamConnector(transport, resolvers),
+                new UpstreamConnector(transport, resolvers, observer),
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
                 observer);
     }
 
-    private DnsNameResolverBuilder resolverBuilder(ProxyConfig config) {
+    private DnsNameResolverBuilder resolverBuilder(ProxyConfig config, DnsCache cache) {
         DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
                 ? DnsServerAddressStreamProviders.platformDefault()
                 : new SequentialDnsServerAddressStreamProvider(
@@ -101,7 +105,7 @@ public final class ProxyServer implements AutoCloseable {
                 .datagramChannelType(transport.datagramChannelClass())
                 .socketChannelType(transport.socketChannelClass())
                 .nameServerProvider(servers)
-                .resolveCache(new DefaultDnsCache())
+                .resolveCache(cache)
                 .queryTimeoutMillis(config.timeouts().connect().toMillis())
                 // A SNI name is always fully qualified: never try it under the host's search domains.
                 .searchDomains(List.of())
@@ -226,6 +230,9 @@ public final class ProxyServer implements AutoCloseable {
     private static List<String> routeLabels(ProxyConfig config) {
         List<String> labels = new ArrayList<>();
         config.routes().forEach(route -> labels.addAll(route.match()));
+        if (config.defaultUpstream() != null) {
+            labels.add(RouteDecision.DEFAULT_LABEL);
+        }
         return labels;
     }
 

@@ -15,6 +15,9 @@ import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.ByteBufAllocatorMetric;
+import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Outcome;
@@ -25,6 +28,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
 
 /**
  * The proxy's Prometheus metrics. Every label value comes from a bounded set: listener names
@@ -55,6 +59,8 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
     private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
+    private final Timer dnsFound;
+    private final Timer dnsNotFound;
     private final Counter reloadsSucceeded;
     private final Counter reloadsFailed;
     private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
@@ -80,6 +86,8 @@ public final class ProxyMetrics implements ConnectionObserver {
         this.prereadDuration = latencyTimer("snigate.preread.duration")
                 .description("Time from accept until the ClientHello was classified")
                 .register(registry);
+        dnsFound = dnsTimer(registry, "found");
+        dnsNotFound = dnsTimer(registry, "failed");
         reloadsSucceeded = reloads(registry, "success");
         reloadsFailed = reloads(registry, "error");
         Gauge.builder("snigate.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
@@ -95,10 +103,33 @@ public final class ProxyMetrics implements ConnectionObserver {
         new ProcessorMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
+        // Micrometer's Netty binder publishes meters without help text, which promtool rejects.
+        if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
+            ByteBufAllocatorMetric metric = allocator.metric();
+            Gauge.builder("snigate.netty.allocator.used", metric, ByteBufAllocatorMetric::usedDirectMemory)
+                    .description("Memory held by Netty's buffer allocator: relay and pre-read buffers")
+                    .baseUnit("bytes")
+                    .tag("memory", "direct")
+                    .strongReference(true)
+                    .register(registry);
+            Gauge.builder("snigate.netty.allocator.used", metric, ByteBufAllocatorMetric::usedHeapMemory)
+                    .description("Memory held by Netty's buffer allocator: relay and pre-read buffers")
+                    .baseUnit("bytes")
+                    .tag("memory", "heap")
+                    .strongReference(true)
+                    .register(registry);
+        }
     }
 
     public PrometheusMeterRegistry registry() {
         return registry;
+    }
+
+    private static Timer dnsTimer(MeterRegistry registry, String result) {
+        return latencyTimer("snigate.dns.resolve.duration")
+                .description("Time to resolve an upstream name, by whether an address was found")
+                .tag("result", result)
+                .register(registry);
     }
 
     private static Counter reloads(MeterRegistry registry, String result) {
@@ -134,9 +165,25 @@ public final class ProxyMetrics implements ConnectionObserver {
         listeners.computeIfAbsent(listener, name -> new ListenerMeters(registry, name));
     }
 
-    /** Creates the series of the routes in a (new) config at zero. */
+    /** Creates the series of the routes in a (new) config at zero, on every listener. */
     public void registerRoutes(List<String> routeLabels) {
-        routeLabels.forEach(this::routeMeters);
+        for (String route : routeLabels) {
+            routeMeters(route);
+            listeners.values().forEach(listener -> listener.countersFor(route));
+        }
+    }
+
+    /** Publishes the number of names in the DNS cache. */
+    public void registerDnsCache(IntSupplier size) {
+        Gauge.builder("snigate.dns.cache.entries", size, IntSupplier::getAsInt)
+                .description("Upstream host names with an unexpired DNS answer")
+                .strongReference(true)
+                .register(registry);
+    }
+
+    @Override
+    public void dnsResolved(boolean found, long nanos) {
+        (found ? dnsFound : dnsNotFound).record(nanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
@@ -158,9 +205,9 @@ public final class ProxyMetrics implements ConnectionObserver {
     public void closed(ConnectionRecord connection) {
         ListenerMeters meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
-        Reason reason = connection.reason();
-        meters.count(connection.outcome(), reason);
-        RouteMeters route = routeMeters(connection.route());
+        String routeLabel = connection.route() == null ? NO_ROUTE : connection.route();
+        meters.countersFor(routeLabel).count(connection.reason());
+        RouteMeters route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
         route.bytesToClient.increment(connection.bytesToClient());
         if (connection.upstream() != null) {
@@ -181,30 +228,50 @@ public final class ProxyMetrics implements ConnectionObserver {
         return Timer.builder(name).serviceLevelObjectives(LATENCY_BUCKETS).maximumExpectedValue(Duration.ofSeconds(30));
     }
 
+    /** A listener's meters; its connection counters are kept per route, each for every reason. */
     private static final class ListenerMeters {
         final AtomicLong active = new AtomicLong();
-        final Counter forwardedNormally;
-        final Counter[] byReason = new Counter[REASONS.length];
+        private final MeterRegistry registry;
+        private final String listener;
+        private final Map<String, ConnectionCounters> byRoute = new ConcurrentHashMap<>();
 
         ListenerMeters(MeterRegistry registry, String listener) {
-            forwardedNormally = connections(registry, listener, Outcome.FORWARDED, NO_REASON);
-            for (Reason reason : REASONS) {
-                byReason[reason.ordinal()] = connections(registry, listener, reason.outcome(), reason.label());
-            }
+            this.registry = registry;
+            this.listener = listener;
             Gauge.builder("snigate.connections.active", active, AtomicLong::get)
                     .description("Client connections open now, in any stage")
                     .tag("listener", listener)
                     .register(registry);
+            countersFor(NO_ROUTE);
         }
 
-        void count(Outcome outcome, Reason reason) {
+        ConnectionCounters countersFor(String route) {
+            return byRoute.computeIfAbsent(route, r -> new ConnectionCounters(registry, listener, r));
+        }
+    }
+
+    /** Every outcome and reason of one listener and route, created at zero together. */
+    private static final class ConnectionCounters {
+        final Counter forwardedNormally;
+        final Counter[] byReason = new Counter[REASONS.length];
+
+        ConnectionCounters(MeterRegistry registry, String listener, String route) {
+            forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NO_REASON);
+            for (Reason reason : REASONS) {
+                byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
+            }
+        }
+
+        void count(Reason reason) {
             (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
         }
 
-        private static Counter connections(MeterRegistry registry, String listener, Outcome outcome, String reason) {
+        private static Counter connections(
+                MeterRegistry registry, String listener, String route, Outcome outcome, String reason) {
             return Counter.builder("snigate.connections")
                     .description("Client connections that ended, by outcome and reason")
                     .tag("listener", listener)
+                    .tag("route", route)
                     .tag("outcome", outcome.label())
                     .tag("reason", reason)
                     .register(registry);

@@ -73,13 +73,27 @@ class MetricsScrapeTest {
     void countsForwardedAndRejectedConnectionsByReason() throws Exception {
         String metrics = scrape();
         assertThat(metrics)
-                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\"} 3.0")
-                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"rejected\",reason=\"plain_http\"} 2.0")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.corpus.test\"} 3.0")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"rejected\",reason=\"plain_http\",route=\"none\"} 2.0")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"failed\",reason=\"upstream_timeout\",route=\"*.corpus.test\"} 0.0")
                 .contains("snigate_connections_active{listener=\"127.0.0.1:0\"} 0.0")
                 .contains("snigate_bytes_total{direction=\"from_client\",route=\"*.corpus.test\"} " + (3.0 * HELLO.length))
                 .contains("snigate_preread_duration_seconds_count 5")
                 .contains("snigate_upstream_connect_duration_seconds_count{route=\"*.corpus.test\"} 3");
         assertThat(metrics).doesNotContain("curl.corpus.test").doesNotContain("127.0.0.1:" + upstream.port());
+    }
+
+    @Test
+    void publishesConfigDnsAndBuildMetrics() throws Exception {
+        assertThat(scrape())
+                .contains("snigate_config_last_reload_successful 1.0")
+                .contains("snigate_config_reloads_total{result=\"error\"} 0.0")
+                .containsPattern("snigate_config_last_reload_success_timestamp_seconds \\d")
+                .contains("snigate_dns_cache_entries 0.0")
+                .contains("snigate_dns_resolve_duration_seconds_count{result=\"found\"} 0")
+                .containsPattern("snigate_build_info\\{transport=\"(epoll|nio)\",version=\"[^\"]+\"} 1(\\.0)?\n")
+                .contains("process_files_open_files")
+                .contains("snigate_netty_allocator_used_bytes{memory=\"direct\"}");
     }
 
     @Test
