@@ -15,6 +15,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,6 +38,11 @@ public final class ProxyHarness implements AutoCloseable {
     private ProxyHarness(ProxyConfig config) throws InterruptedException {
         metrics = new ProxyMetrics();
         server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
+    }
+
+    /** Starts the proxy on a config file, as the command line does. */
+    public static ProxyHarness startFile(Path file) throws Exception {
+        return new ProxyHarness(ConfigLoader.load(file));
     }
 
     /** Starts the proxy on {@code yaml}; listen and admin addresses default to 127.0.0.1:0. */

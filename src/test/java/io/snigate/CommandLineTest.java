@@ -1,0 +1,201 @@
+package io.snigate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.snigate.testing.Corpus;
+import io.snigate.testing.ProcessRunner;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The command line as an operator uses it: {@code --check} like {@code nginx -t}, and the real
+ * process started as a child, drained with SIGTERM.
+ */
+class CommandLineTest {
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
+
+    @TempDir
+    Path dir;
+
+    private record Checked(int exitCode, String stderr) {}
+
+    private Checked check(Path file) {
+        PrintStream original = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = new CommandLine(new Main()).execute("--check", "--config", file.toString());
+            return new Checked(code, err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(original);
+        }
+    }
+
+    @Test
+    void checkAcceptsTheShippedRoutesYaml() {
+        Checked checked = check(Path.of("routes.yaml"));
+        assertThat(checked.exitCode()).isZero();
+        assertThat(checked.stderr()).contains("routes.yaml is valid: 3 routes");
+    }
+
+    @Test
+    void checkRejectsABadFileNamingTheLine() throws IOException {
+        Path bad = Files.writeString(dir.resolve("bad.yaml"), """
+                listen: ["127.0.0.1:8443"]
+                routes:
+                  - match: "a.example.com"
+                    upstrem: "192.0.2.1:443"
+                """);
+        Checked checked = check(bad);
+        assertThat(checked.exitCode()).isEqualTo(1);
+        assertThat(checked.stderr()).contains("bad.yaml:4: unknown key \"upstrem\"");
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static int status(int adminPort, String path) {
+        try {
+            return HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
+                            .timeout(Duration.ofSeconds(2)).build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
+    /** The real main class in a child JVM with this test's class path, as {@code java -jar} runs it. */
+    private Process startProxy(int listenPort, int adminPort, int upstreamPort, String drain) throws IOException {
+        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+                listen: ["127.0.0.1:%d"]
+                admin: "127.0.0.1:%d"
+                timeouts: { drain: %s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(listenPort, adminPort, drain, upstreamPort));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // The shipped logging config, not the tests': the access log must be on standard output.
+        return new ProcessBuilder(java, "-Dlogback.configurationFile=logback.xml",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "--config", config.toString())
+                .redirectError(dir.resolve("stderr.txt").toFile())
+                .redirectOutput(dir.resolve("stdout.txt").toFile())
+                .start();
+    }
+
+    @Test
+    void sigtermDrainsInFlightConnectionsRefusesNewOnesAndExitsZero() throws Exception {
+        int listenPort = freePort();
+        int adminPort = freePort();
+        CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch helloArrived = new CountDownLatch(1);
+        byte[] reply = new byte[1 << 20];
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = upstream.accept()) {
+                    socket.getInputStream().readNBytes(HELLO.length);
+                    helloArrived.countDown();
+                    release.await(30, TimeUnit.SECONDS);
+                    socket.getOutputStream().write(reply);
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Process proxy = startProxy(listenPort, adminPort, upstream.getLocalPort(), "10s");
+            try {
+                await().atMost(Duration.ofSeconds(30)).until(() -> status(adminPort, "/readyz") == 200);
+                try (Socket client = new Socket(InetAddress.getLoopbackAddress(), listenPort)) {
+                    client.setSoTimeout(20_000);
+                    client.getOutputStream().write(HELLO);
+                    assertThat(helloArrived.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
+
+                    proxy.destroy(); // SIGTERM
+                    await().atMost(Duration.ofSeconds(10)).until(() -> status(adminPort, "/readyz") == 503);
+                    await().atMost(Duration.ofSeconds(10)).until(() -> refuses(listenPort));
+
+                    release.countDown();
+                    InputStream in = client.getInputStream();
+                    assertThat(in.readAllBytes()).hasSize(reply.length);
+                }
+                assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited within the drain timeout").isTrue();
+                assertThat(proxy.exitValue()).isZero();
+                assertThat(Files.readString(dir.resolve("stdout.txt")))
+                        .contains("\"outcome\":\"forwarded\"")
+                        .contains("\"bytes_to_client\":" + reply.length);
+                assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("SIGTERM: draining");
+            } finally {
+                proxy.destroyForcibly();
+            }
+        }
+    }
+
+    private static boolean refuses(int port) {
+        try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            return false;
+        } catch (ConnectException refused) {
+            return true;
+        } catch (IOException other) {
+            return false;
+        }
+    }
+
+    @Test
+    void secondSigtermExitsAtOnce() throws Exception {
+        int listenPort = freePort();
+        int adminPort = freePort();
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = upstream.accept()) {
+                    socket.getInputStream().readAllBytes(); // holds the tunnel open
+                } catch (IOException e) {
+                    // The proxy went away.
+                }
+            });
+            Process proxy = startProxy(listenPort, adminPort, upstream.getLocalPort(), "60s");
+            try (Socket client = awaitConnect(adminPort, listenPort)) {
+                client.getOutputStream().write(HELLO);
+                Thread.sleep(300);
+                proxy.destroy();
+                await().atMost(Duration.ofSeconds(10)).until(() -> status(adminPort, "/readyz") == 503);
+                long signalled = System.nanoTime();
+                proxy.destroy();
+                assertThat(proxy.waitFor(10, TimeUnit.SECONDS)).isTrue();
+                assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
+                assertThat(proxy.exitValue()).isEqualTo(1);
+            } finally {
+                proxy.destroyForcibly();
+            }
+        }
+    }
+
+    private Socket awaitConnect(int adminPort, int listenPort) throws IOException {
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(adminPort, "/readyz") == 200);
+        return new Socket(InetAddress.getLoopbackAddress(), listenPort);
+    }
+}

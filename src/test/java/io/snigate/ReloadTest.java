@@ -1,0 +1,193 @@
+package io.snigate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Live reload: a new valid file is swapped in atomically and takes effect for the next
+ * connection, tunnels already relaying are untouched, and a file that fails validation changes
+ * nothing but the error metrics.
+ */
+@ExtendWith(NettyLeaks.class)
+class ReloadTest {
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
+
+    @TempDir
+    Path dir;
+
+    private Path config;
+    private RecordingServer upstream;
+    private ProxyHarness proxy;
+    private Reloader reloader;
+
+    private String configText(String routes) {
+        return """
+                listen: ["127.0.0.1:0"]
+                admin: "127.0.0.1:0"
+                routes:
+                  - match: "unrelated.example.com"
+                    upstream: "127.0.0.1:%d"
+                %s""".formatted(upstream.port(), routes);
+    }
+
+    private String corpusRoute(int port) {
+        return """
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(port);
+    }
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = new RecordingServer();
+        upstream.expectBytes(HELLO.length);
+        config = Files.writeString(dir.resolve("routes.yaml"), configText(""));
+        proxy = ProxyHarness.startFile(config);
+        reloader = new Reloader(config, proxy.server(), proxy.metrics());
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        proxy.close();
+        upstream.close();
+    }
+
+    private String connectAndLogReason() throws Exception {
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(HELLO);
+            client.shutdownOutput();
+            ProxyHarness.readUntilClosed(client);
+        }
+        JsonNode log = proxy.nextLog();
+        return log.get("reason").isNull() ? log.get("outcome").asText() : log.get("reason").asText();
+    }
+
+    private void replaceAtomically(String text) throws IOException {
+        Path next = Files.writeString(dir.resolve("routes.yaml.next"), text);
+        Files.move(next, config, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Test
+    void routeAddedByReloadTakesEffectForTheNextConnection() throws Exception {
+        assertThat(connectAndLogReason()).isEqualTo("no_route");
+        Files.writeString(config, configText(corpusRoute(upstream.port())));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(connectAndLogReason()).isEqualTo("forwarded");
+        assertThat(upstream.nextReceived(5_000)).isEqualTo(HELLO);
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_config_reloads_total{result=\"success\"} 1.0")
+                .contains("snigate_config_last_reload_successful 1.0");
+    }
+
+    @Test
+    void invalidFileLeavesTheOldRoutesServingAndReportsTheError() throws Exception {
+        Files.writeString(config, configText(corpusRoute(upstream.port())));
+        assertThat(reloader.reload("test")).isTrue();
+        Files.writeString(config, configText(corpusRoute(upstream.port())) + "  - match: \"*\"\n    upstream: x\n");
+        assertThat(reloader.reload("test")).isFalse();
+        assertThat(connectAndLogReason()).isEqualTo("forwarded");
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_config_reloads_total{result=\"error\"} 1.0")
+                .contains("snigate_config_last_reload_successful 0.0");
+    }
+
+    @Test
+    void atomicRenameOntoTheWatchedFileIsPickedUp() throws Exception {
+        reloader.watch();
+        replaceAtomically(configText(corpusRoute(upstream.port())));
+        await().atMost(Duration.ofSeconds(15)).until(() -> connectAndLogReason().equals("forwarded"));
+    }
+
+    @Test
+    void listenAddressesAddedOrRemovedByReloadAreBoundOrClosed() throws Exception {
+        String twoListeners = configText("").replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\", \"127.0.0.2:0\"]");
+        Files.writeString(config, twoListeners);
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(proxy.server().listenAddresses()).hasSize(2);
+        int secondPort = proxy.server().listenAddresses().get(1).getPort();
+        new Socket(InetAddress.getByName("127.0.0.2"), secondPort).close();
+
+        Files.writeString(config, configText(""));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(proxy.server().listenAddresses()).hasSize(1);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> new Socket(InetAddress.getByName("127.0.0.2"), secondPort).close())
+                        .isInstanceOf(java.net.ConnectException.class));
+    }
+
+    @Test
+    void longTransferKeepsGoingByteExactAcrossTwentyReloads() throws Exception {
+        int size = 64 << 20;
+        byte[] data = new byte[size];
+        new Random(20261123).nextBytes(data);
+        try (ServerSocket streaming = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = streaming.accept()) {
+                    socket.getInputStream().readNBytes(HELLO.length);
+                    OutputStream out = socket.getOutputStream();
+                    for (int at = 0; at < size; at += 1 << 20) {
+                        out.write(data, at, 1 << 20);
+                        Thread.sleep(10);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Files.writeString(config, configText(corpusRoute(streaming.getLocalPort())));
+            assertThat(reloader.reload("test")).isTrue();
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(HELLO);
+                CompletableFuture<byte[]> digest = CompletableFuture.supplyAsync(() -> sha256(client));
+                for (int i = 0; i < 20; i++) {
+                    // Alternate between the route and none: only new connections may notice.
+                    Files.writeString(config, configText(i % 2 == 0 ? "" : corpusRoute(streaming.getLocalPort())));
+                    assertThat(reloader.reload("reload " + i)).isTrue();
+                    Thread.sleep(20);
+                }
+                assertThat(digest.get(60, TimeUnit.SECONDS))
+                        .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
+            }
+        }
+        assertThat(proxy.nextLog().get("bytes_to_client").asLong()).isEqualTo(size);
+    }
+
+    private static byte[] sha256(Socket socket) {
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            InputStream in = socket.getInputStream();
+            byte[] buffer = new byte[64 * 1024];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                digest.update(buffer, 0, n);
+            }
+            return digest.digest();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
