@@ -178,8 +178,11 @@ public final class ProxyServer implements AutoCloseable {
             bound.forEach(name -> listeners.remove(name).close());
             throw e;
         }
-        active.set(new Active(config, RouteTable.from(config)));
+        ProxyConfig previous = active.getAndSet(new Active(config, RouteTable.from(config))).config();
         metrics.registerRoutes(routeLabels(config));
+        if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
+            LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
+        }
         List<String> kept = config.listen().stream().map(HostPort::toString).toList();
         listeners.entrySet().removeIf(entry -> {
             if (kept.contains(entry.getKey())) {
