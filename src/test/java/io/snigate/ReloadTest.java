@@ -146,10 +146,13 @@ class ReloadTest {
         int size = 64 << 20;
         byte[] data = new byte[size];
         new Random(20261123).nextBytes(data);
+        java.util.concurrent.CountDownLatch tunnelUp = new java.util.concurrent.CountDownLatch(1);
         try (ServerSocket streaming = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture.runAsync(() -> {
                 try (Socket socket = streaming.accept()) {
+                    socket.setSoTimeout(30_000);
                     socket.getInputStream().readNBytes(HELLO.length);
+                    tunnelUp.countDown();
                     OutputStream out = socket.getOutputStream();
                     for (int at = 0; at < size; at += 1 << 20) {
                         out.write(data, at, 1 << 20);
@@ -163,7 +166,12 @@ class ReloadTest {
             assertThat(reloader.reload("test")).isTrue();
             try (Socket client = proxy.connect()) {
                 client.getOutputStream().write(HELLO);
-                CompletableFuture<byte[]> digest = CompletableFuture.supplyAsync(() -> sha256(client));
+                // Its own thread: the common pool may have a single thread on two cores, and the
+                // upstream's writer above already holds it.
+                CompletableFuture<String> digest = CompletableFuture.supplyAsync(() -> sha256(client), runnable -> new Thread(runnable).start());
+                // Routed before the first reload: a connection still in pre-read would be routed by
+                // whichever table is current then.
+                assertThat(tunnelUp.await(10, TimeUnit.SECONDS)).isTrue();
                 for (int i = 0; i < 20; i++) {
                     // Alternate between the route and none: only new connections may notice.
                     Files.writeString(config, configText(i % 2 == 0 ? "" : corpusRoute(streaming.getLocalPort())));
@@ -171,21 +179,25 @@ class ReloadTest {
                     Thread.sleep(20);
                 }
                 assertThat(digest.get(60, TimeUnit.SECONDS))
-                        .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
+                        .isEqualTo(size + " bytes, sha-256 " + java.util.HexFormat.of().formatHex(
+                                MessageDigest.getInstance("SHA-256").digest(data)));
             }
         }
         assertThat(proxy.nextLog().get("bytes_to_client").asLong()).isEqualTo(size);
     }
 
-    private static byte[] sha256(Socket socket) {
+    /** "N bytes, sha-256 HEX" of everything read until end of stream. */
+    private static String sha256(Socket socket) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             InputStream in = socket.getInputStream();
             byte[] buffer = new byte[64 * 1024];
+            long total = 0;
             for (int n; (n = in.read(buffer)) > 0; ) {
                 digest.update(buffer, 0, n);
+                total += n;
             }
-            return digest.digest();
+            return total + " bytes, sha-256 " + java.util.HexFormat.of().formatHex(digest.digest());
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }

@@ -43,9 +43,10 @@ public final class ConfigLoader {
 
     private static final List<String> TOP_LEVEL_KEYS =
             List.of("listen", "admin", "routes", "default", "timeouts", "limits", "resolvers");
-    private static final List<String> ROUTE_KEYS = List.of("match", "alpn", "upstream");
-    private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain");
-    private static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes");
+    private static final List<String> ROUTE_KEYS = List.of("match", "alpn", "upstream", "allow_destinations");
+    private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
+    private static final List<String> LIMIT_KEYS = List.of(
+            "max_client_hello_bytes", "max_connections", "max_connections_per_client", "max_preread_connections");
     private static final String REJECT = "reject";
 
     private ConfigLoader() {}
@@ -289,7 +290,32 @@ public final class ConfigLoader {
             }
 
             Upstream upstream = readUpstream(upstreamEntry.getValueNode(), "upstream");
-            return new Route(List.copyOf(patterns), alpn, upstream, line(node));
+            List<Cidr> allowed = List.of();
+            NodeTuple allowEntry = keys.get("allow_destinations");
+            if (allowEntry != null) {
+                if (!upstream.dialSni()) {
+                    throw error(allowEntry.getKeyNode(), "allow_destinations only applies to a $sni upstream;"
+                            + " an upstream written in the config is trusted as it is");
+                }
+                allowed = readCidrs(allowEntry.getValueNode());
+            }
+            return new Route(List.copyOf(patterns), alpn, upstream, allowed, line(node));
+        }
+
+        private List<Cidr> readCidrs(Node node) throws ConfigException {
+            List<Cidr> ranges = new ArrayList<>();
+            for (Node item : listOrSingle(node, "allow_destinations", "address ranges like \"10.0.0.0/8\"")) {
+                String text = text(item, "an address range");
+                try {
+                    ranges.add(Cidr.parse(text));
+                } catch (IllegalArgumentException e) {
+                    throw error(item, "allow_destinations \"" + text + "\": " + e.getMessage());
+                }
+            }
+            if (ranges.isEmpty()) {
+                throw error(node, "allow_destinations is empty; leave the key out to allow only public addresses");
+            }
+            return ranges;
         }
 
         /**
@@ -394,7 +420,8 @@ public final class ConfigLoader {
                     duration(keys.get("preread"), "preread", defaults.preread(), true),
                     duration(keys.get("connect"), "connect", defaults.connect(), true),
                     duration(keys.get("idle"), "idle", defaults.idle(), false),
-                    duration(keys.get("drain"), "drain", defaults.drain(), false));
+                    duration(keys.get("drain"), "drain", defaults.drain(), false),
+                    duration(keys.get("half_closed"), "half_closed", defaults.halfClosed(), false));
         }
 
         private Duration duration(NodeTuple entry, String name, Duration fallback, boolean positive)
@@ -419,22 +446,35 @@ public final class ConfigLoader {
         private Limits readLimits(Node node) throws ConfigException {
             MappingNode mapping = mapping(node, "limits", "max_client_hello_bytes: 16384");
             Map<String, NodeTuple> keys = keys(mapping, "in limits", LIMIT_KEYS);
-            NodeTuple entry = keys.get("max_client_hello_bytes");
+            Limits defaults = Limits.DEFAULTS;
+            return new Limits(
+                    wholeNumber(keys.get("max_client_hello_bytes"), "max_client_hello_bytes", "bytes",
+                            defaults.maxClientHelloBytes(), Limits.MIN_CLIENT_HELLO_BYTES, Limits.MAX_CLIENT_HELLO_BYTES),
+                    wholeNumber(keys.get("max_connections"), "max_connections", "connections",
+                            defaults.maxConnections(), 0, 10_000_000),
+                    wholeNumber(keys.get("max_connections_per_client"), "max_connections_per_client", "connections",
+                            defaults.maxConnectionsPerClient(), 0, 10_000_000),
+                    wholeNumber(keys.get("max_preread_connections"), "max_preread_connections", "connections",
+                            defaults.maxPrereadConnections(), 0, 10_000_000));
+        }
+
+        private int wholeNumber(NodeTuple entry, String name, String unit, int fallback, int min, int max)
+                throws ConfigException {
             if (entry == null) {
-                return Limits.DEFAULTS;
+                return fallback;
             }
             Node value = entry.getValueNode();
-            String text = text(value, "limits.max_client_hello_bytes");
-            String range = "it must be " + Limits.MIN_CLIENT_HELLO_BYTES + " to " + Limits.MAX_CLIENT_HELLO_BYTES;
+            String text = text(value, "limits." + name);
+            String range = "it must be " + min + " to " + max + (min == 0 ? " (0 means no limit)" : "");
             if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                throw error(value, "limits.max_client_hello_bytes \"" + text + "\" is not a whole number of bytes; "
-                        + range + ", e.g. 16384");
+                throw error(value, "limits." + name + " \"" + text + "\" is not a whole number of " + unit + "; "
+                        + range + ", e.g. " + fallback);
             }
-            int bytes = Integer.parseInt(text);
-            if (bytes < Limits.MIN_CLIENT_HELLO_BYTES || bytes > Limits.MAX_CLIENT_HELLO_BYTES) {
-                throw error(value, "limits.max_client_hello_bytes is " + bytes + "; " + range);
+            int number = Integer.parseInt(text);
+            if (number < min || number > max) {
+                throw error(value, "limits." + name + " is " + number + "; " + range);
             }
-            return new Limits(bytes);
+            return number;
         }
 
         private List<HostPort> readResolvers(Node node) throws ConfigException {

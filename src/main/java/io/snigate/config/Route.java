@@ -10,19 +10,27 @@ import java.util.Objects;
  *
  * @param match normalized patterns: host names, or {@code *.} followed by a host name
  * @param alpn protocols the client must offer at least one of; empty means any client
+ * @param allowDestinations for a {@code $sni} upstream, the address ranges it may dial besides
+ *     public ones (loopback, private and link-local ranges are refused unless listed here)
  * @param line the line of the route in the file, for messages and logs
  */
-public record Route(List<String> match, List<String> alpn, Upstream upstream, int line) {
+public record Route(List<String> match, List<String> alpn, Upstream upstream, List<Cidr> allowDestinations, int line) {
     /** A pattern starting with this matches any name below the rest, at any depth. */
     public static final String WILDCARD_PREFIX = "*.";
 
     public Route {
         match = List.copyOf(match);
         alpn = List.copyOf(alpn);
+        allowDestinations = List.copyOf(allowDestinations);
         Objects.requireNonNull(upstream, "upstream");
         if (match.isEmpty()) {
             throw new IllegalArgumentException("a route needs at least one match pattern");
         }
+    }
+
+    /** A route that opts in to no extra destinations. */
+    public Route(List<String> match, List<String> alpn, Upstream upstream, int line) {
+        this(match, alpn, upstream, List.of(), line);
     }
 
     public static boolean isWildcard(String pattern) {

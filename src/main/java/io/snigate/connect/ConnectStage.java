@@ -24,16 +24,19 @@ public final class ConnectStage implements RouteHandler.Dialer {
     private final UpstreamConnector connector;
     private final LongSupplier connectTimeoutMillis;
     private final LongSupplier idleTimeoutMillis;
+    private final LongSupplier halfClosedTimeoutMillis;
     private final ConnectionObserver observer;
 
     public ConnectStage(
             UpstreamConnector connector,
             LongSupplier connectTimeoutMillis,
             LongSupplier idleTimeoutMillis,
+            LongSupplier halfClosedTimeoutMillis,
             ConnectionObserver observer) {
         this.connector = connector;
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.idleTimeoutMillis = idleTimeoutMillis;
+        this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
         this.observer = observer;
     }
 
@@ -43,9 +46,10 @@ public final class ConnectStage implements RouteHandler.Dialer {
         ConnectionRecord record = ConnectionRecord.of(client);
         long started = System.nanoTime();
         long idle = idleTimeoutMillis.getAsLong();
+        long halfClosed = halfClosedTimeoutMillis.getAsLong();
         connector.connect(
                         client.eventLoop(),
-                        decision.upstream(),
+                        decision,
                         event.hello().sni(),
                         connectTimeoutMillis.getAsLong(),
                         Relay::pendingUpstreamHandler)
@@ -66,7 +70,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                     observer.upstreamConnected(record, System.nanoTime() - started);
                     ChannelHandler preread = client.pipeline().get(PrereadHandler.class);
                     ChannelHandler route = client.pipeline().get(RouteHandler.class);
-                    Relay.start(client, upstream, idle, route, preread);
+                    Relay.start(client, upstream, idle, halfClosed, route, preread);
                 });
     }
 }

@@ -17,9 +17,11 @@ import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.Reason;
 import io.snigate.listen.Transport;
+import io.snigate.route.RouteDecision;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -34,12 +36,17 @@ public final class UpstreamConnector {
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
     private final ConnectionObserver observer;
+    private final Supplier<DestinationPolicy> policy;
 
     public UpstreamConnector(
-            Transport transport, AddressResolverGroup<InetSocketAddress> resolvers, ConnectionObserver observer) {
+            Transport transport,
+            AddressResolverGroup<InetSocketAddress> resolvers,
+            ConnectionObserver observer,
+            Supplier<DestinationPolicy> policy) {
         this.transport = transport;
         this.resolvers = resolvers;
         this.observer = observer;
+        this.policy = policy;
     }
 
     /**
@@ -48,7 +55,8 @@ public final class UpstreamConnector {
      * with an {@link UpstreamException} that names the reason.
      */
     public Future<Channel> connect(
-            EventLoop loop, Upstream upstream, String sni, long timeoutMillis, Supplier<ChannelHandler> handler) {
+            EventLoop loop, RouteDecision decision, String sni, long timeoutMillis, Supplier<ChannelHandler> handler) {
+        Upstream upstream = decision.upstream();
         Promise<Channel> promise = loop.newPromise();
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         String host = upstream.dialSni() ? sni : upstream.host();
@@ -71,11 +79,34 @@ public final class UpstreamConnector {
                     observer.dnsResolved(found, System.nanoTime() - resolveStarted);
                     if (!found) {
                         promise.tryFailure(new UpstreamException(Reason.DNS_FAILURE, resolved.cause()));
+                        return;
+                    }
+                    List<InetSocketAddress> allowed = allowedAddresses(decision, resolved.getNow());
+                    if (allowed.isEmpty()) {
+                        promise.tryFailure(new UpstreamException(Reason.FORBIDDEN_DESTINATION, null));
                     } else {
-                        tryAddresses(loop, resolved.getNow(), 0, deadline, handler, promise, null);
+                        tryAddresses(loop, allowed, 0, deadline, handler, promise, null);
                     }
                 });
         return promise;
+    }
+
+    /**
+     * The resolved addresses the destination policy lets this upstream dial, in DNS order. These
+     * exact addresses are then dialed: nothing is looked up again.
+     */
+    private List<InetSocketAddress> allowedAddresses(RouteDecision decision, List<InetSocketAddress> resolved) {
+        DestinationPolicy current = policy.get();
+        List<InetSocketAddress> allowed = new ArrayList<>(resolved.size());
+        for (InetSocketAddress address : resolved) {
+            boolean ok = decision.upstream().dialSni()
+                    ? current.allowsSniDestination(address, decision.allowDestinations())
+                    : !current.isOwnListener(address);
+            if (ok) {
+                allowed.add(address);
+            }
+        }
+        return allowed;
     }
 
     /** Tries each address in turn until one connects or the deadline passes. */

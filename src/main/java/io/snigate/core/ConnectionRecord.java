@@ -33,6 +33,7 @@ public final class ConnectionRecord {
     private long bytesFromClient;
     private long bytesToClient;
     private boolean finished;
+    private boolean admitted;
 
     private ConnectionRecord(
             String listener, InetSocketAddress client, ConnectionObserver observer) {
@@ -62,6 +63,15 @@ public final class ConnectionRecord {
         this.alpn = alpn;
         this.tlsVersion = tlsVersion;
         this.ech = ech;
+    }
+
+    /** Marks the connection as counted by the connection limits, which must then count it out. */
+    public void admitted() {
+        this.admitted = true;
+    }
+
+    public boolean isAdmitted() {
+        return admitted;
     }
 
     public void route(String route) {

@@ -11,6 +11,9 @@ import java.util.Locale;
  * read an alert, and a client that went silent or hung up gets nothing.
  */
 public enum Reason {
+    // --- accept: what the proxy can afford
+    /** Over {@code max_connections}, {@code max_connections_per_client} or {@code max_preread_connections}. */
+    CONNECTION_LIMIT(Outcome.REJECTED, Alerts.NONE),
     // --- pre-read: what the client sent
     NO_SNI(Outcome.REJECTED, Alerts.HANDSHAKE_FAILURE),
     CONNECT_REQUEST(Outcome.REJECTED, Alerts.NONE),
@@ -25,12 +28,16 @@ public enum Reason {
     // --- route: what the policy says
     NO_ROUTE(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
     ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
+    /** A {@code $sni} name resolved only to addresses the destination policy refuses. */
+    FORBIDDEN_DESTINATION(Outcome.REJECTED, Alerts.ACCESS_DENIED),
     // --- connect: what the network says
     DNS_FAILURE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     UPSTREAM_UNREACHABLE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     UPSTREAM_TIMEOUT(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     // --- relay: how a forwarded tunnel ended, when it did not end by both sides closing
     IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
+    /** One side stopped sending and the other did not finish within {@code timeouts.half_closed}. */
+    HALF_CLOSED_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
     CONNECTION_RESET(Outcome.FORWARDED, Alerts.NONE);
 
     /** TLS alert descriptions used above (RFC 8446 §6.2). */
@@ -38,6 +45,7 @@ public enum Reason {
         /** Not an alert: close without sending anything. */
         public static final int NONE = -1;
         public static final int HANDSHAKE_FAILURE = 40;
+        public static final int ACCESS_DENIED = 49;
         public static final int DECODE_ERROR = 50;
         public static final int INTERNAL_ERROR = 80;
         public static final int UNRECOGNIZED_NAME = 112;

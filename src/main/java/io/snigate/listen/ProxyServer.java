@@ -17,10 +17,12 @@ import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
 import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
+import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.preread.PrereadHandler;
@@ -65,6 +67,9 @@ public final class ProxyServer implements AutoCloseable {
     private record Active(ProxyConfig config, RouteTable routes) {}
 
     private final AtomicReference<Active> active;
+    private final AtomicReference<DestinationPolicy> destinationPolicy =
+            new AtomicReference<>(DestinationPolicy.forListeners(List.of()));
+    private final ConnectionLimits limits;
     private final ProxyMetrics metrics;
     private final ConnectionObserver observer;
     private final Transport transport;
@@ -82,7 +87,8 @@ public final class ProxyServer implements AutoCloseable {
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog) {
         this.active = new AtomicReference<>(new Active(config, RouteTable.from(config)));
         this.metrics = metrics;
-        this.observer = new ConnectionObservers(List.of(metrics, accessLog));
+        this.limits = new ConnectionLimits(() -> active.get().config().limits());
+        this.observer = new ConnectionObservers(List.of(limits, metrics, accessLog));
         this.transport = Transport.select();
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
@@ -90,9 +96,10 @@ public final class ProxyServer implements AutoCloseable {
         metrics.registerDnsCache(dnsCache::size);
         this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
         this.connectStage = new ConnectStage(
-                new UpstreamConnector(transport, resolvers, observer),
+                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get),
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
+                () -> active.get().config().timeouts().halfClosed().toMillis(),
                 observer);
     }
 
@@ -122,6 +129,7 @@ public final class ProxyServer implements AutoCloseable {
             bind(listen);
         }
         metrics.registerRoutes(routeLabels(config));
+        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
         admin = new AdminServer(metrics.registry(), () -> ready)
                 .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", AccessLog.address(adminAddress()));
@@ -192,6 +200,7 @@ public final class ProxyServer implements AutoCloseable {
             entry.getValue().close();
             return true;
         });
+        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
     }
 
     /**
@@ -222,8 +231,15 @@ public final class ProxyServer implements AutoCloseable {
     /** Accept: the first two stages of every client connection. */
     private void initConnection(SocketChannel ch, String listener) {
         ProxyConfig config = active.get().config();
-        ConnectionRecord.attach(ch, listener, observer);
+        ConnectionRecord record = ConnectionRecord.attach(ch, listener, observer);
         clients.add(ch);
+        if (!limits.admit(record)) {
+            // Refused before it costs anything more than the accept.
+            record.endedBecause(Reason.CONNECTION_LIMIT);
+            ch.config().setAutoRead(false);
+            ch.close();
+            return;
+        }
         ch.pipeline()
                 .addLast("preread", new PrereadHandler(
                         config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))

@@ -6,6 +6,8 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.socket.DuplexChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The two channels of one forwarded connection, and when to close them: a side that has stopped
@@ -16,13 +18,16 @@ final class Tunnel {
     final Channel client;
     final Channel upstream;
     final ConnectionRecord record;
+    private final long halfClosedTimeoutMillis;
+    private ScheduledFuture<?> halfClosedTimer;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
-    Tunnel(Channel client, Channel upstream, ConnectionRecord record) {
+    Tunnel(Channel client, Channel upstream, ConnectionRecord record, long halfClosedTimeoutMillis) {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
+        this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
     }
 
     Channel peerOf(Channel side) {
@@ -49,6 +54,12 @@ final class Tunnel {
         if (clientDoneSending && upstreamDoneSending) {
             closeAfterFlush();
             return;
+        }
+        if (halfClosedTimeoutMillis > 0) {
+            // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
+            halfClosedTimer = client.eventLoop().schedule(
+                    () -> close(Reason.HALF_CLOSED_TIMEOUT), halfClosedTimeoutMillis, TimeUnit.MILLISECONDS);
+            client.closeFuture().addListener(f -> halfClosedTimer.cancel(false));
         }
         Channel peer = peerOf(side);
         // shutdownOutput() drops writes still queued, so it waits behind an empty write.

@@ -1,5 +1,7 @@
 package io.snigate.route;
 
+import io.snigate.config.Cidr;
+import java.util.List;
 import io.snigate.config.Upstream;
 import io.snigate.core.Reason;
 
@@ -11,8 +13,9 @@ import io.snigate.core.Reason;
  * @param routeLabel the pattern that matched as written in the configuration (e.g.
  *     {@code *.example.org}), {@code default} for the default upstream, or null when nothing matched
  * @param upstream null when rejected
+ * @param allowDestinations the route's opt-in address ranges for a {@code $sni} upstream
  */
-public record RouteDecision(Reason rejectReason, String routeLabel, Upstream upstream) {
+public record RouteDecision(Reason rejectReason, String routeLabel, Upstream upstream, List<Cidr> allowDestinations) {
     /** The label of decisions made by {@code default:}. */
     public static final String DEFAULT_LABEL = "default";
 
@@ -20,14 +23,19 @@ public record RouteDecision(Reason rejectReason, String routeLabel, Upstream ups
         if ((rejectReason == null) == (upstream == null)) {
             throw new IllegalArgumentException("a decision either routes to an upstream or rejects, not both");
         }
+        allowDestinations = List.copyOf(allowDestinations);
     }
 
     public static RouteDecision routed(String routeLabel, Upstream upstream) {
-        return new RouteDecision(null, routeLabel, upstream);
+        return new RouteDecision(null, routeLabel, upstream, List.of());
+    }
+
+    public static RouteDecision routed(String routeLabel, Upstream upstream, List<Cidr> allowDestinations) {
+        return new RouteDecision(null, routeLabel, upstream, allowDestinations);
     }
 
     public static RouteDecision rejected(Reason reason, String routeLabel) {
-        return new RouteDecision(reason, routeLabel, null);
+        return new RouteDecision(reason, routeLabel, null, List.of());
     }
 
     public boolean routed() {

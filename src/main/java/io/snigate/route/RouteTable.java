@@ -93,7 +93,7 @@ public final class RouteTable {
             for (int i = 0; i < ordered.size(); i++) {
                 Route route = ordered.get(i);
                 alpnByRoute[i] = route.alpn().isEmpty() ? null : route.alpn().toArray(new String[0]);
-                decisionByRoute[i] = RouteDecision.routed(pattern, route.upstream());
+                decisionByRoute[i] = RouteDecision.routed(pattern, route.upstream(), route.allowDestinations());
             }
             alpnNotAllowed = RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, pattern);
         }

@@ -140,13 +140,13 @@ class ConfigLoaderTest {
                   - match: "api.example.com"
                     upstrem: "192.0.2.10:443"
                 """,
-                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, upstream");
+                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, upstream, allow_destinations");
     }
 
     @Test
     void unknownKeyInTimeouts() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  preread: 10s\n  idel: 15m\n",
-                "routes.yaml:7: unknown key \"idel\" in timeouts; expected one of: preread, connect, idle, drain");
+                "routes.yaml:7: unknown key \"idel\" in timeouts; expected one of: preread, connect, idle, drain, half_closed");
     }
 
     @Test

@@ -1,0 +1,67 @@
+package io.snigate.config;
+
+import io.netty.util.NetUtil;
+import java.net.InetAddress;
+import java.util.Arrays;
+
+/** An address range such as {@code 10.0.0.0/8} or {@code fd00::/8}. */
+public record Cidr(byte[] network, int prefixLength, String text) {
+
+    /**
+     * Parses {@code address/prefix}; a bare address is a range of one.
+     *
+     * @throws IllegalArgumentException whose message says what is wrong but not where
+     */
+    public static Cidr parse(String text) {
+        int slash = text.indexOf('/');
+        String address = slash < 0 ? text : text.substring(0, slash);
+        byte[] bytes = NetUtil.createByteArrayFromIpAddressString(address);
+        if (bytes == null) {
+            throw new IllegalArgumentException("\"" + address + "\" is not an IP address; write a range like"
+                    + " 10.0.0.0/8 or fd00::/8");
+        }
+        int bits = bytes.length * 8;
+        int prefix = bits;
+        if (slash >= 0) {
+            String prefixText = text.substring(slash + 1);
+            if (prefixText.isEmpty() || prefixText.length() > 3 || !prefixText.chars().allMatch(Character::isDigit)) {
+                throw new IllegalArgumentException("prefix length \"" + prefixText + "\" is not a number");
+            }
+            prefix = Integer.parseInt(prefixText);
+            if (prefix > bits) {
+                throw new IllegalArgumentException("prefix length " + prefix + " is more than " + bits);
+            }
+        }
+        return new Cidr(mask(bytes, prefix), prefix, text);
+    }
+
+    /** Whether {@code address} is in this range (an IPv4 address never is in an IPv6 range). */
+    public boolean contains(InetAddress address) {
+        byte[] bytes = address.getAddress();
+        return bytes.length == network.length && Arrays.equals(mask(bytes, prefixLength), network);
+    }
+
+    private static byte[] mask(byte[] bytes, int prefix) {
+        byte[] masked = bytes.clone();
+        for (int i = 0; i < masked.length; i++) {
+            int keep = Math.max(0, Math.min(8, prefix - i * 8));
+            masked[i] &= (byte) (0xff << (8 - keep));
+        }
+        return masked;
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof Cidr cidr && cidr.prefixLength == prefixLength && Arrays.equals(cidr.network, network);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * Arrays.hashCode(network) + prefixLength;
+    }
+
+    @Override
+    public String toString() {
+        return text;
+    }
+}
