@@ -3,6 +3,7 @@ package io.snigate.core;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -61,8 +62,11 @@ public final class Rejection {
             client.close();
             return;
         }
-        // The lingering handler goes in first, so that bytes a removed stage still held flow
-        // into it and are released there.
+        // The answer is written before the pipeline changes: removing a stage can replay a FIN
+        // the client already sent, and the lingering handler closes on it.
+        ChannelFuture answered = client.writeAndFlush(answer == null ? Unpooled.EMPTY_BUFFER : answer);
+        // The lingering handler goes in before the stages leave, so that bytes a removed stage
+        // still held flow into it and are released there.
         ChannelPipeline pipeline = client.pipeline();
         LingeringClose lingering = new LingeringClose();
         pipeline.addLast(lingering);
@@ -71,9 +75,7 @@ public final class Rejection {
                 pipeline.remove(handler);
             }
         }
-        client.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-        client.writeAndFlush(answer == null ? Unpooled.EMPTY_BUFFER : answer)
-                .addListener((ChannelFutureListener) f -> {
+        answered.addListener((ChannelFutureListener) f -> {
                     DuplexChannel channel = (DuplexChannel) f.channel();
                     if (f.isSuccess() && !channel.isInputShutdown()) {
                         channel.shutdownOutput();
@@ -117,7 +119,8 @@ public final class Rejection {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             ReferenceCountUtil.release(evt);
             if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.close();
+                // Behind whatever is still queued, such as the answer itself.
+                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             }
         }
 

@@ -1,0 +1,72 @@
+package io.snigate.connect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.snigate.config.Cidr;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class DestinationPolicyTest {
+    private static InetSocketAddress at(String ip, int port) throws Exception {
+        return new InetSocketAddress(InetAddress.getByName(ip), port);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "127.0.0.1", "127.8.9.10", "0.0.0.0", "0.1.2.3", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+        "192.168.1.1", "100.64.0.1", "100.127.255.255", "169.254.169.254", "224.0.0.1", "239.1.1.1",
+        "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1"
+    })
+    void refusesNonPublicAddressesInEverySpelling(String ip) throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
+        assertThat(policy.allowsSniDestination(at(ip, 443), List.of())).as(ip).isFalse();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1", "64:ff9b::808:808"})
+    void allowsPublicAddresses(String ip) throws Exception {
+        assertThat(DestinationPolicy.forListeners(List.of()).allowsSniDestination(at(ip, 443), List.of())).as(ip).isTrue();
+    }
+
+    @Test
+    void aRouteMayOptInToPrivateRanges() throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
+        List<Cidr> allowed = List.of(Cidr.parse("10.0.0.0/8"), Cidr.parse("fd00::/8"));
+        assertThat(policy.allowsSniDestination(at("10.9.8.7", 443), allowed)).isTrue();
+        assertThat(policy.allowsSniDestination(at("fd00::5", 443), allowed)).isTrue();
+        assertThat(policy.allowsSniDestination(at("192.168.0.1", 443), allowed)).isFalse();
+        assertThat(policy.allowsSniDestination(at("::ffff:10.0.0.1", 443), allowed)).isTrue();
+    }
+
+    @Test
+    void neverDialsItsOwnListenersEvenWhenTheRangeIsAllowed() throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443), at("127.0.0.1", 9443)));
+        List<Cidr> loopback = List.of(Cidr.parse("127.0.0.0/8"));
+        assertThat(policy.allowsSniDestination(at("127.0.0.1", 8443), loopback)).isFalse();
+        assertThat(policy.allowsSniDestination(at("127.0.0.1", 9443), loopback)).isFalse();
+        assertThat(policy.allowsSniDestination(at("::ffff:127.0.0.1", 9443), loopback)).isFalse();
+        assertThat(policy.allowsSniDestination(at("127.0.0.1", 9444), loopback)).isTrue();
+        assertThat(policy.isOwnListener(at("127.0.0.2", 8443))).isTrue();
+    }
+
+    @Test
+    void parsesRanges() {
+        assertThat(Cidr.parse("10.0.0.0/8").contains(address("10.255.0.1"))).isTrue();
+        assertThat(Cidr.parse("10.0.0.1").contains(address("10.0.0.2"))).isFalse();
+        assertThat(Cidr.parse("0.0.0.0/0").contains(address("203.0.113.9"))).isTrue();
+        assertThat(Cidr.parse("0.0.0.0/0").contains(address("2001:db8::1"))).isFalse();
+    }
+
+    private static InetAddress address(String ip) {
+        try {
+            return InetAddress.getByName(ip);
+        } catch (Exception e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+}

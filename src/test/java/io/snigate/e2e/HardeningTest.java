@@ -1,0 +1,303 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestDnsServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * What a hostile client or a hostile DNS name can and cannot make the proxy do: dial into the
+ * loopback or private network, dial itself, exhaust its connection budgets, or hold a tunnel
+ * open forever; and how DNS faults end.
+ */
+@ExtendWith(NettyLeaks.class)
+class HardeningTest {
+    /** ClientHellos from the corpus whose SNI is NAME.corpus.test. */
+    private static final byte[] CURL = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
+    private static final byte[] OPENSSL = Corpus.resource("corpus/captured/openssl-tls13-default.bin");
+
+    private TestDnsServer dns;
+    private RecordingServer upstream;
+    private ProxyHarness proxy;
+    private final List<Socket> held = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        dns = new TestDnsServer();
+        upstream = new RecordingServer();
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        for (Socket socket : held) {
+            socket.close();
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+        upstream.close();
+        dns.close();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** Sends a ClientHello, half-closes, and returns what the proxy answered before closing. */
+    private byte[] helloAndAnswer(byte[] hello) throws Exception {
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(hello);
+            client.shutdownOutput();
+            return ProxyHarness.readUntilClosed(client);
+        }
+    }
+
+    /** Accepts run on several event loops: wait until the proxy holds these, not just the kernel. */
+    private void awaitOpenConnections(int n) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == n);
+    }
+
+    private JsonNode log() throws Exception {
+        return proxy.nextLog();
+    }
+
+    @Test
+    void refusesSniNamesThatResolveToLoopbackWithAccessDenied() throws Exception {
+        dns.answer("curl.corpus.test", InetAddress.getByName("127.0.0.1"), 60);
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:%d"
+                """.formatted(dns.hostPort(), upstream.port()));
+        assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 49);
+        JsonNode log = log();
+        assertThat(log.get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(log.get("upstream").isNull()).isTrue();
+        assertThat(upstream.accepted()).isZero();
+    }
+
+    @Test
+    void refusesIpv4MappedIpv6SpellingsOfLoopback() throws Exception {
+        byte[] mapped = new byte[16];
+        mapped[10] = (byte) 0xff;
+        mapped[11] = (byte) 0xff;
+        mapped[12] = 127;
+        mapped[15] = 1;
+        dns.answer("curl.corpus.test", Inet6Address.getByAddress(null, mapped, -1), 60);
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:%d"
+                """.formatted(dns.hostPort(), upstream.port()));
+        helloAndAnswer(CURL);
+        assertThat(log().get("reason").asText()).isIn("forbidden_destination");
+        assertThat(upstream.accepted()).isZero();
+    }
+
+    @Test
+    void routeMayOptInToLoopbackWithAllowDestinations() throws Exception {
+        dns.answer("curl.corpus.test", InetAddress.getByName("127.0.0.1"), 60);
+        upstream.expectBytes(CURL.length);
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:%d"
+                    allow_destinations: ["127.0.0.0/8"]
+                """.formatted(dns.hostPort(), upstream.port()));
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(CURL);
+            assertThat(upstream.nextReceived(10_000)).isEqualTo(CURL);
+        }
+        JsonNode log = log();
+        assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
+        assertThat(log.get("upstream").asText()).isEqualTo("127.0.0.1:" + upstream.port());
+    }
+
+    @Test
+    void neverFollowsADnsNameBackToItsOwnListener() throws Exception {
+        int listen = freePort();
+        dns.answer("curl.corpus.test", InetAddress.getByName("127.0.0.1"), 60);
+        dns.answer("self.loop.test", InetAddress.getByName("127.0.0.1"), 60);
+        proxy = ProxyHarness.start("""
+                listen: ["127.0.0.1:%d"]
+                resolvers: ["%s"]
+                routes:
+                  - match: "curl.corpus.test"
+                    upstream: "$sni:%d"
+                    allow_destinations: ["127.0.0.0/8"]
+                  - match: "*.corpus.test"
+                    upstream: "self.loop.test:%d"
+                """.formatted(listen, dns.hostPort(), listen, listen));
+        assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 49);
+        assertThat(log().get("reason").asText()).isEqualTo("forbidden_destination");
+        helloAndAnswer(OPENSSL);
+        assertThat(log().get("reason").asText()).isEqualTo("forbidden_destination");
+    }
+
+    @Test
+    void closesConnectionsOverThePerClientLimitAndKeepsServingOthers() throws Exception {
+        proxy = ProxyHarness.start("""
+                limits: { max_connections_per_client: 2 }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(upstream.port()));
+        held.add(proxy.connect());
+        held.add(proxy.connect());
+        awaitOpenConnections(2);
+        try (Socket third = proxy.connect()) {
+            assertThat(ProxyHarness.readUntilClosed(third)).isEmpty();
+        }
+        assertThat(log().get("reason").asText()).isEqualTo("connection_limit");
+        held.remove(0).close();
+        assertThat(log().get("reason").asText()).isEqualTo("client_closed");
+        upstream.expectBytes(CURL.length);
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(CURL);
+            assertThat(upstream.nextReceived(10_000)).isEqualTo(CURL);
+        }
+        assertThat(log().get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
+    void closesConnectionsOverThePrereadBudget() throws Exception {
+        proxy = ProxyHarness.start("""
+                limits: { max_preread_connections: 3 }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(upstream.port()));
+        for (int i = 0; i < 3; i++) {
+            Socket stalled = proxy.connect();
+            stalled.getOutputStream().write(22);
+            held.add(stalled);
+        }
+        awaitOpenConnections(3);
+        try (Socket fourth = proxy.connect()) {
+            assertThat(ProxyHarness.readUntilClosed(fourth)).isEmpty();
+        }
+        assertThat(log().get("reason").asText()).isEqualTo("connection_limit");
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"rejected\",reason=\"connection_limit\",route=\"none\"} 1.0");
+    }
+
+    @Test
+    void closesATunnelHalfClosedForTooLong() throws Exception {
+        CountDownLatch testOver = new CountDownLatch(1);
+        try (ServerSocket neverCloses = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Integer> upstreamSaw = CompletableFuture.supplyAsync(() -> {
+                try (Socket socket = neverCloses.accept()) {
+                    socket.getInputStream().readNBytes(CURL.length);
+                    int fin = socket.getInputStream().read(); // the client's FIN, passed on
+                    testOver.await(30, TimeUnit.SECONDS); // and this side never closes
+                    return fin;
+                } catch (IOException | InterruptedException e) {
+                    return -2;
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.start("""
+                    timeouts: { half_closed: 300ms }
+                    routes:
+                      - match: "*.corpus.test"
+                        upstream: "127.0.0.1:%d"
+                    """.formatted(neverCloses.getLocalPort()));
+            long started = System.nanoTime();
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(CURL);
+                client.shutdownOutput();
+                assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+            }
+            long elapsedMillis = (System.nanoTime() - started) / 1_000_000;
+            JsonNode log = log();
+            assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo("half_closed_timeout");
+            assertThat(elapsedMillis).isBetween(250L, 5_000L);
+            testOver.countDown();
+            assertThat(upstreamSaw.get(15, TimeUnit.SECONDS)).as("the upstream saw the FIN").isEqualTo(-1);
+        } finally {
+            testOver.countDown();
+        }
+    }
+
+    @Test
+    void dnsServfailAndSilenceEndAsDnsFailure() throws Exception {
+        dns.behave("servfail.corpus.test", TestDnsServer.Behaviour.SERVFAIL);
+        dns.behave("curl.corpus.test", TestDnsServer.Behaviour.SILENT);
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                timeouts: { connect: 1s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:443"
+                """.formatted(dns.hostPort()));
+        long started = System.nanoTime();
+        assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
+        assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isLessThan(5_000);
+        assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
+        assertThat(dns.queries()).isPositive();
+    }
+
+    @Test
+    void upstreamThatNeverReadsEndsAtTheIdleTimeoutWithoutUnboundedBuffering() throws Exception {
+        CountDownLatch testOver = new CountDownLatch(1);
+        try (ServerSocket neverReads = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = neverReads.accept()) {
+                    testOver.await(30, TimeUnit.SECONDS); // accepts, and never reads a byte
+                } catch (IOException | InterruptedException e) {
+                    // Gone: the end either way.
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.start("""
+                    timeouts: { idle: 1s }
+                    routes:
+                      - match: "*.corpus.test"
+                        upstream: "127.0.0.1:%d"
+                    """.formatted(neverReads.getLocalPort()));
+            try (Socket client = proxy.connect()) {
+                client.setSoTimeout(20_000);
+                OutputStream out = client.getOutputStream();
+                out.write(CURL);
+                long written = 0;
+                try {
+                    byte[] chunk = new byte[64 * 1024];
+                    for (int i = 0; i < 1024; i++) { // at most 64 MiB; blocks long before that
+                        out.write(chunk);
+                        written += chunk.length;
+                    }
+                } catch (IOException closedByProxy) {
+                    // Expected: the proxy closed the tunnel while this write was blocked.
+                }
+                assertThat(written).as("bytes the client could push into a tunnel nobody reads").isLessThan(48L << 20);
+            }
+            assertThat(log().get("reason").asText()).isEqualTo("idle_timeout");
+        } finally {
+            testOver.countDown();
+        }
+    }
+}
