@@ -46,8 +46,9 @@ public final class ConnectionRecord {
 
     /** Starts the record of a freshly accepted connection; it finishes when the channel closes. */
     public static ConnectionRecord attach(Channel client, String listener, ConnectionObserver observer) {
-        ConnectionRecord record =
-                new ConnectionRecord(listener, (InetSocketAddress) client.remoteAddress(), observer);
+        InetSocketAddress remote =
+                client.remoteAddress() instanceof InetSocketAddress address ? address : null;
+        ConnectionRecord record = new ConnectionRecord(listener, remote, observer);
         client.attr(KEY).set(record);
         observer.opened(record);
         client.closeFuture().addListener(f -> record.finish());

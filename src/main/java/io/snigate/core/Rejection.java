@@ -76,13 +76,12 @@ public final class Rejection {
             }
         }
         answered.addListener((ChannelFutureListener) f -> {
-                    DuplexChannel channel = (DuplexChannel) f.channel();
-                    if (f.isSuccess() && !channel.isInputShutdown()) {
+                    if (f.isSuccess() && f.channel() instanceof DuplexChannel channel && !channel.isInputShutdown()) {
                         channel.shutdownOutput();
                         channel.config().setAutoRead(true);
                     } else {
                         // The client already stopped sending: nothing to linger for.
-                        channel.close();
+                        f.channel().close();
                     }
                 });
         client.eventLoop().schedule(() -> client.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
