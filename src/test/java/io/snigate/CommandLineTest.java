@@ -72,6 +72,19 @@ class CommandLineTest {
         assertThat(checked.stderr()).contains("bad.yaml:4: unknown key \"upstrem\"");
     }
 
+    @Test
+    void checkRejectsAFixedUpstreamThatIsItsOwnListenAddress() throws IOException {
+        Path loop = Files.writeString(dir.resolve("loop.yaml"), """
+                listen: ["0.0.0.0:8443"]
+                routes:
+                  - match: "a.example.com"
+                    upstream: "127.0.0.1:8443"
+                """);
+        Checked checked = check(loop);
+        assertThat(checked.exitCode()).isEqualTo(1);
+        assertThat(checked.stderr()).contains("loop.yaml:4:").contains("loop");
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();

@@ -9,6 +9,7 @@ import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.SinkServer;
 import io.snigate.testing.TestCerts;
 import io.snigate.testing.TlsServer;
+import io.snigate.testing.TunnelLoad;
 import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -136,6 +137,43 @@ class ResilienceTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> metric("snigate_connections_active{listener=\"127.0.0.1:0\"}") == 0);
         await().atMost(Duration.ofSeconds(30)).until(() -> openFileDescriptors() <= fdsBefore + 8);
         proxy.drainLog(0);
+    }
+
+    @Test
+    @Tag("heavy")
+    void nineThousandTunnelsFromAnotherProcessLeaveNothingBehind() throws Exception {
+        // 20,000 open files per process here, two per tunnel in the proxy: 9,000 leaves room for
+        // the JVM's own. The clients and the upstream live in a child process.
+        int tunnels = 9_000;
+        String javaBinary = java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process load = new ProcessBuilder(javaBinary, "-cp", System.getProperty("java.class.path"), TunnelLoad.class.getName())
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(load.getInputStream()));
+                java.io.PrintWriter in = new java.io.PrintWriter(load.getOutputStream(), true)) {
+            int sinkPort = Integer.parseInt(out.readLine().split(" ")[1]);
+            proxy = ProxyHarness.start("""
+                    routes:
+                      - match: "*.corpus.test"
+                        upstream: "127.0.0.1:%d"
+                    """.formatted(sinkPort));
+            proxy.admin("/metrics", null);
+            long fdsBefore = openFileDescriptors();
+            in.println("OPEN " + proxy.port() + " " + tunnels);
+            assertThat(out.readLine()).isEqualTo("HELD " + tunnels);
+            assertThat(metric("snigate_connections_active{listener=\"127.0.0.1:0\"}")).isEqualTo(tunnels);
+            long heldFds = openFileDescriptors() - fdsBefore;
+            System.out.printf("tunnels: %d held, %d fds in the proxy process%n", tunnels, heldFds);
+            assertThat(heldFds).isGreaterThanOrEqualTo(2L * tunnels);
+            in.println("CLOSE");
+            assertThat(out.readLine()).isEqualTo("CLOSED 0");
+            await().atMost(Duration.ofSeconds(60)).until(() -> metric("snigate_connections_active{listener=\"127.0.0.1:0\"}") == 0);
+            await().atMost(Duration.ofSeconds(30)).until(() -> openFileDescriptors() <= fdsBefore + 8);
+            proxy.drainLog(0);
+            in.println("EXIT");
+        } finally {
+            load.destroyForcibly();
+        }
     }
 
     @Test
