@@ -59,28 +59,26 @@ class CommandLineTest {
         assertThat(checked.stderr()).contains("routes.yaml is valid: 3 routes");
     }
 
-    @Test
-    void checkRejectsABadFileNamingTheLine() throws IOException {
-        Path bad = Files.writeString(dir.resolve("bad.yaml"), """
-                listen: ["127.0.0.1:8443"]
+    /** {@code --check} on a file with one route whose second key line is {@code routeLine}. */
+    private Checked checkOneRoute(String file, String listen, String routeLine) throws IOException {
+        return check(Files.writeString(dir.resolve(file), """
+                listen: ["%s"]
                 routes:
                   - match: "a.example.com"
-                    upstrem: "192.0.2.1:443"
-                """);
-        Checked checked = check(bad);
+                    %s
+                """.formatted(listen, routeLine)));
+    }
+
+    @Test
+    void checkRejectsABadFileNamingTheLine() throws IOException {
+        Checked checked = checkOneRoute("bad.yaml", "127.0.0.1:8443", "upstrem: \"192.0.2.1:443\"");
         assertThat(checked.exitCode()).isEqualTo(1);
         assertThat(checked.stderr()).contains("bad.yaml:4: unknown key \"upstrem\"");
     }
 
     @Test
     void checkRejectsAFixedUpstreamThatIsItsOwnListenAddress() throws IOException {
-        Path loop = Files.writeString(dir.resolve("loop.yaml"), """
-                listen: ["0.0.0.0:8443"]
-                routes:
-                  - match: "a.example.com"
-                    upstream: "127.0.0.1:8443"
-                """);
-        Checked checked = check(loop);
+        Checked checked = checkOneRoute("loop.yaml", "0.0.0.0:8443", "upstream: \"127.0.0.1:8443\"");
         assertThat(checked.exitCode()).isEqualTo(1);
         assertThat(checked.stderr()).contains("loop.yaml:4:").contains("loop");
     }

@@ -38,12 +38,9 @@ class CorpusThroughProxyTest {
     @BeforeAll
     static void start() throws Exception {
         upstream = new RecordingServer();
-        proxy = ProxyHarness.start("""
+        proxy = ProxyHarness.corpusTo(upstream.port(), """
                 timeouts: { preread: 10s, connect: 5s, idle: 1m }
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+                """);
         System.out.println("CorpusThroughProxyTest seed " + SEED);
     }
 

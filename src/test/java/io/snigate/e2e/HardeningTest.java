@@ -162,12 +162,9 @@ class HardeningTest {
 
     @Test
     void closesConnectionsOverThePerClientLimitAndKeepsServingOthers() throws Exception {
-        proxy = ProxyHarness.start("""
+        proxy = ProxyHarness.corpusTo(upstream.port(), """
                 limits: { max_connections_per_client: 2 }
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+                """);
         held.add(proxy.connect());
         held.add(proxy.connect());
         awaitOpenConnections(2);
@@ -187,12 +184,9 @@ class HardeningTest {
 
     @Test
     void closesConnectionsOverThePrereadBudget() throws Exception {
-        proxy = ProxyHarness.start("""
+        proxy = ProxyHarness.corpusTo(upstream.port(), """
                 limits: { max_preread_connections: 3 }
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+                """);
         for (int i = 0; i < 3; i++) {
             Socket stalled = proxy.connect();
             stalled.getOutputStream().write(22);
@@ -221,12 +215,9 @@ class HardeningTest {
                     return -2;
                 }
             }, runnable -> new Thread(runnable).start());
-            proxy = ProxyHarness.start("""
+            proxy = ProxyHarness.corpusTo(neverCloses.getLocalPort(), """
                     timeouts: { half_closed: 300ms }
-                    routes:
-                      - match: "*.corpus.test"
-                        upstream: "127.0.0.1:%d"
-                    """.formatted(neverCloses.getLocalPort()));
+                    """);
             long started = System.nanoTime();
             try (Socket client = proxy.connect()) {
                 client.getOutputStream().write(CURL);
@@ -273,12 +264,9 @@ class HardeningTest {
                     // Gone: the end either way.
                 }
             }, runnable -> new Thread(runnable).start());
-            proxy = ProxyHarness.start("""
+            proxy = ProxyHarness.corpusTo(neverReads.getLocalPort(), """
                     timeouts: { idle: 1s }
-                    routes:
-                      - match: "*.corpus.test"
-                        upstream: "127.0.0.1:%d"
-                    """.formatted(neverReads.getLocalPort()));
+                    """);
             try (Socket client = proxy.connect()) {
                 client.setSoTimeout(20_000);
                 OutputStream out = client.getOutputStream();

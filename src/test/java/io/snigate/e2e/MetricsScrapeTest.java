@@ -33,11 +33,7 @@ class MetricsScrapeTest {
     static void start() throws Exception {
         upstream = new RecordingServer();
         upstream.expectBytes(HELLO.length);
-        proxy = ProxyHarness.start("""
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+        proxy = ProxyHarness.corpusTo(upstream.port());
         for (int i = 0; i < 3; i++) {
             try (Socket client = proxy.connect()) {
                 client.getOutputStream().write(HELLO);

@@ -46,12 +46,7 @@ class RelayBehaviourTest {
                 // The test's own assertions say what went wrong.
             }
         });
-        proxy = ProxyHarness.start("""
-                timeouts: %s
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(timeouts, upstream.getLocalPort()));
+        proxy = ProxyHarness.corpusTo(upstream.getLocalPort(), "timeouts: " + timeouts + "\n");
     }
 
     @AfterEach

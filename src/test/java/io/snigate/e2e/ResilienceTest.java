@@ -113,11 +113,7 @@ class ResilienceTest {
     void fourThousandTunnelsHeldThenClosedLeaveNothingBehind() throws Exception {
         int tunnels = 4_000; // client, two proxy and one upstream socket each: 16 000 of 20 000 fds
         upstream = new SinkServer(0);
-        proxy = ProxyHarness.start("""
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+        proxy = ProxyHarness.corpusTo(upstream.port());
         proxy.admin("/metrics", null);
         long fdsBefore = openFileDescriptors();
         for (int i = 0; i < tunnels; i++) {
@@ -152,11 +148,7 @@ class ResilienceTest {
         try (java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(load.getInputStream()));
                 java.io.PrintWriter in = new java.io.PrintWriter(load.getOutputStream(), true)) {
             int sinkPort = Integer.parseInt(out.readLine().split(" ")[1]);
-            proxy = ProxyHarness.start("""
-                    routes:
-                      - match: "*.corpus.test"
-                        upstream: "127.0.0.1:%d"
-                    """.formatted(sinkPort));
+            proxy = ProxyHarness.corpusTo(sinkPort);
             proxy.admin("/metrics", null);
             long fdsBefore = openFileDescriptors();
             in.println("OPEN " + proxy.port() + " " + tunnels);
@@ -189,11 +181,7 @@ class ResilienceTest {
 
     private void churn(int connections) throws Exception {
         upstream = new SinkServer(HELLO.length);
-        proxy = ProxyHarness.start("""
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:%d"
-                """.formatted(upstream.port()));
+        proxy = ProxyHarness.corpusTo(upstream.port());
         // Warm up, then take the baseline the churn must come back to.
         runConnections(500, 2);
         long fdsBefore = openFileDescriptors();

@@ -40,6 +40,22 @@ public final class ProxyHarness implements AutoCloseable {
         server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
     }
 
+    /**
+     * Starts the proxy with one route, every corpus name ({@code *.corpus.test}) to the loopback
+     * upstream on {@code upstreamPort}, and whatever other {@code settings} are given.
+     */
+    public static ProxyHarness corpusTo(int upstreamPort, String settings) throws Exception {
+        return start(settings + """
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(upstreamPort));
+    }
+
+    public static ProxyHarness corpusTo(int upstreamPort) throws Exception {
+        return corpusTo(upstreamPort, "");
+    }
+
     /** Starts the proxy on a config file, as the command line does. */
     public static ProxyHarness startFile(Path file) throws Exception {
         return new ProxyHarness(ConfigLoader.load(file));
