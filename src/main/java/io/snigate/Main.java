@@ -5,9 +5,12 @@ import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.log.AccessLog;
+import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;
-import ch.qos.logback.classic.LoggerContext;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -54,7 +57,10 @@ public final class Main implements Callable<Integer> {
             return 0;
         }
         ProxyMetrics metrics = new ProxyMetrics();
-        ProxyServer server = new ProxyServer(loaded, metrics, AccessLog.toLogger());
+        BatchingLineWriter accessLog = new BatchingLineWriter(
+                new FileOutputStream(FileDescriptor.out), 65_536, Duration.ofMillis(50));
+        metrics.registerAccessLogDrops(accessLog::dropped);
+        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog));
         try {
             server.start();
         } catch (Exception e) {
@@ -88,9 +94,8 @@ public final class Main implements Callable<Integer> {
         stop.await();
         server.drain(server.currentConfig().timeouts().drain());
         server.close();
+        accessLog.close();
         LOG.info("stopped");
-        // Flushes the access log's queue before the process ends.
-        ((LoggerContext) LoggerFactory.getILoggerFactory()).stop();
         return 0;
     }
 

@@ -126,16 +126,16 @@ public final class UpstreamConnector {
             promise.tryFailure(new UpstreamException(reason, lastFailure));
             return;
         }
+        InetSocketAddress target = addresses.get(index);
         ChannelFuture attempt = new Bootstrap()
                 .group(loop)
-                .channel(transport.socketChannelClass())
+                .channelFactory(() -> transport.newSocketChannel(target))
                 .resolver(NoopAddressResolverGroup.INSTANCE)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, remainingMillis))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
                 .handler(handler.get())
-                .connect(addresses.get(index));
+                .connect(target);
         attempt.addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
                 if (!promise.trySuccess(f.channel())) {

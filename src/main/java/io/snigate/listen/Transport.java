@@ -11,9 +11,14 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
+import java.util.function.Function;
 
 /**
  * The I/O transport: native epoll where the kernel and the bundled native library allow it,
@@ -26,7 +31,8 @@ public record Transport(
         IoHandlerFactory ioHandlerFactory,
         Class<? extends ServerChannel> serverChannelClass,
         Class<? extends SocketChannel> socketChannelClass,
-        Class<? extends DatagramChannel> datagramChannelClass) {
+        Class<? extends DatagramChannel> datagramChannelClass,
+        Function<SocketProtocolFamily, SocketChannel> socketChannelFactory) {
 
     /** Epoll when available, NIO otherwise; {@code why} says which and for what reason. */
     public static Transport select() {
@@ -40,7 +46,8 @@ public record Transport(
                     EpollIoHandler.newFactory(),
                     EpollServerSocketChannel.class,
                     EpollSocketChannel.class,
-                    EpollDatagramChannel.class);
+                    EpollDatagramChannel.class,
+                    EpollSocketChannel::new);
         }
         Throwable cause = Epoll.unavailabilityCause();
         return nio("native epoll is unavailable: " + (cause == null ? "unknown cause" : cause));
@@ -53,7 +60,17 @@ public record Transport(
                 NioIoHandler.newFactory(),
                 NioServerSocketChannel.class,
                 NioSocketChannel.class,
-                NioDatagramChannel.class);
+                NioDatagramChannel.class,
+                family -> new NioSocketChannel(SelectorProvider.provider(), family));
+    }
+
+    /**
+     * A client socket of the family {@code target} needs: an IPv4 target gets an IPv4 socket
+     * rather than a dual-stack IPv6 one, which saves a setsockopt and the address conversions.
+     */
+    public SocketChannel newSocketChannel(InetSocketAddress target) {
+        return socketChannelFactory.apply(
+                target.getAddress() instanceof Inet4Address ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6);
     }
 
     public MultiThreadIoEventLoopGroup newEventLoopGroup(int threads) {

@@ -8,29 +8,19 @@ import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One JSON object per line for every connection when it ends, rejections included: the audit
  * trail of every routing decision.
  *
- * <p>Lines go to a sink that must not block. The default sink is the {@code snigate.access}
- * logger, which the shipped Logback config sends through a bounded asynchronous queue to standard
- * output, so an event loop never waits on a terminal or a pipe.
+ * <p>Lines go to a sink that must not block: in the proxy a {@link BatchingLineWriter} on
+ * standard output, so an event loop never waits on a terminal or a pipe.
  */
 public final class AccessLog implements ConnectionObserver {
-    private static final Logger ACCESS = LoggerFactory.getLogger("snigate.access");
-
     private final Consumer<String> sink;
 
     public AccessLog(Consumer<String> sink) {
         this.sink = sink;
-    }
-
-    /** The access log written to the {@code snigate.access} logger. */
-    public static AccessLog toLogger() {
-        return new AccessLog(ACCESS::info);
     }
 
     @Override

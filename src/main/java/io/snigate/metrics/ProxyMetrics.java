@@ -1,6 +1,7 @@
 package io.snigate.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -29,6 +30,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * The proxy's Prometheus metrics. Every label value comes from a bounded set: listener names
@@ -171,6 +173,13 @@ public final class ProxyMetrics implements ConnectionObserver {
             routeMeters(route);
             listeners.values().forEach(listener -> listener.countersFor(route));
         }
+    }
+
+    /** Publishes how many access-log lines were dropped because the writer fell behind. */
+    public void registerAccessLogDrops(LongSupplier dropped) {
+        FunctionCounter.builder("snigate.access.log.dropped", dropped, LongSupplier::getAsLong)
+                .description("Access-log lines dropped because standard output could not keep up")
+                .register(registry);
     }
 
     /** Publishes the number of names in the DNS cache. */

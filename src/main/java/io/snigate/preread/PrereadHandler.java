@@ -57,6 +57,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
                 : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), buffered, in);
         if (!decided) {
             classify(ctx, false);
+        } else if (buffered.readableBytes() > 2 * maxClientHelloBytes) {
+            // Sending more than a ClientHello's worth before the upstream answered: make it wait.
+            ctx.channel().config().setAutoRead(false);
         }
     }
 
@@ -126,9 +129,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         ConnectionRecord record = ConnectionRecord.of(ctx.channel());
         record.clientHello(
                 hello.sni(), hello.alpn(), ClientHello.versionName(hello.tlsVersion()), hello.ech());
-        // Nothing more is read until the upstream is connected: that is the backpressure
-        // while routing, resolving and connecting.
-        ctx.channel().config().setAutoRead(false);
+        // Reading goes on while routing and connecting: a TLS client sends nothing more before
+        // the server answers, and pausing and resuming would cost two epoll_ctl calls on every
+        // connection. Whatever does arrive is buffered here, up to a bound (see channelRead).
         ctx.fireUserEventTriggered(new ClientHelloEvent(hello));
     }
 

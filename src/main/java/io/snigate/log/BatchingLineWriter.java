@@ -1,0 +1,89 @@
+package io.snigate.log;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * Writes lines handed over by the event loops to an output stream, from a thread of its own, in
+ * batches. The event loop only offers a line to a bounded queue: it never waits on a terminal
+ * or a pipe, and it never wakes the writer (the writer looks every {@code interval}), so logging
+ * a connection costs no system call on the event loop. When the queue is full the line is
+ * dropped and counted, rather than slowing every connection down.
+ */
+public final class BatchingLineWriter implements Consumer<String>, AutoCloseable {
+    private final ArrayBlockingQueue<String> queue;
+    private final OutputStream out;
+    private final long intervalNanos;
+    private final LongAdder dropped = new LongAdder();
+    private final Thread thread;
+    private volatile boolean closing;
+
+    public BatchingLineWriter(OutputStream out, int capacity, Duration interval) {
+        this.queue = new ArrayBlockingQueue<>(capacity);
+        this.out = new BufferedOutputStream(out, 64 * 1024);
+        this.intervalNanos = interval.toNanos();
+        this.thread = new Thread(this::run, "snigate-access-log");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    @Override
+    public void accept(String line) {
+        if (!queue.offer(line)) {
+            dropped.increment();
+        }
+    }
+
+    /** Lines dropped because the writer could not keep up. */
+    public long dropped() {
+        return dropped.sum();
+    }
+
+    private void run() {
+        while (true) {
+            String line = queue.poll();
+            if (line != null) {
+                write(line);
+                continue;
+            }
+            flush();
+            if (closing) {
+                return;
+            }
+            LockSupport.parkNanos(this, intervalNanos);
+        }
+    }
+
+    private void write(String line) {
+        try {
+            out.write(line.getBytes(StandardCharsets.UTF_8));
+            out.write('\n');
+        } catch (IOException e) {
+            dropped.increment();
+        }
+    }
+
+    private void flush() {
+        try {
+            out.flush();
+        } catch (IOException e) {
+            // Standard output closed: nothing to tell it.
+        }
+    }
+
+    /** Writes what is queued, then stops. */
+    @Override
+    public void close() throws InterruptedException {
+        closing = true;
+        LockSupport.unpark(thread);
+        thread.join(TimeUnit.SECONDS.toMillis(5));
+    }
+}
