@@ -9,6 +9,11 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringDatagramChannel;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
@@ -19,6 +24,8 @@ import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The I/O transport: native epoll where the kernel and the bundled native library allow it,
@@ -33,11 +40,30 @@ public record Transport(
         Class<? extends SocketChannel> socketChannelClass,
         Class<? extends DatagramChannel> datagramChannelClass,
         Function<SocketProtocolFamily, SocketChannel> socketChannelFactory) {
+    private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
-    /** Epoll when available, NIO otherwise; {@code why} says which and for what reason. */
+    /**
+     * Epoll when available, NIO otherwise; {@code why} says which and for what reason. The
+     * system property {@code snigate.transport} ({@code epoll}, {@code io_uring} or {@code nio})
+     * asks for one; io_uring is opt-in (see the README's performance section).
+     */
     public static Transport select() {
-        if (Boolean.getBoolean("snigate.forceNio")) {
-            return nio("-Dsnigate.forceNio=true was set");
+        String asked = System.getProperty("snigate.transport", "");
+        if (Boolean.getBoolean("snigate.forceNio") || asked.equals("nio")) {
+            return nio("asked for with -Dsnigate.transport=nio");
+        }
+        if (asked.equals("io_uring")) {
+            if (IoUring.isAvailable()) {
+                return new Transport(
+                        "io_uring",
+                        "asked for with -Dsnigate.transport=io_uring",
+                        IoUringIoHandler.newFactory(),
+                        IoUringServerSocketChannel.class,
+                        IoUringSocketChannel.class,
+                        IoUringDatagramChannel.class,
+                        family -> new IoUringSocketChannel());
+            }
+            LOG.warn("io_uring was asked for but is unavailable ({}); falling back", IoUring.unavailabilityCause());
         }
         if (Epoll.isAvailable()) {
             return new Transport(

@@ -87,7 +87,7 @@ class MetricsScrapeTest {
                 .containsPattern("snigate_config_last_reload_success_timestamp_seconds \\d")
                 .contains("snigate_dns_cache_entries 0.0")
                 .contains("snigate_dns_resolve_duration_seconds_count{result=\"found\"} 0")
-                .containsPattern("snigate_build_info\\{transport=\"(epoll|nio)\",version=\"[^\"]+\"} 1(\\.0)?\n")
+                .containsPattern("snigate_build_info\\{transport=\"(epoll|io_uring|nio)\",version=\"[^\"]+\"} 1(\\.0)?\n")
                 .contains("process_files_open_files")
                 .contains("snigate_netty_allocator_used_bytes{memory=\"direct\"}");
     }

@@ -121,12 +121,15 @@ class RelayBehaviourTest {
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
+            client.setSoTimeout(5_000);
             InputStream in = client.getInputStream();
             int received = 0;
             try {
                 for (int n; (n = in.read(new byte[4096])) > 0; ) {
                     received += n;
                 }
+            } catch (java.net.SocketTimeoutException stillOpen) {
+                throw new AssertionError("the proxy left the client open after the upstream reset", stillOpen);
             } catch (IOException reset) {
                 // A reset passed on is as good as a close here.
             }
