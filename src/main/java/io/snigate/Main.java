@@ -91,6 +91,7 @@ public final class Main implements Callable<Integer> {
         Signal.handle(new Signal("TERM"), onStop);
         Signal.handle(new Signal("INT"), onStop);
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
+        metrics.bindJvmAndProcessMetrics();
         stop.await();
         server.drain(server.currentConfig().timeouts().drain());
         server.close();

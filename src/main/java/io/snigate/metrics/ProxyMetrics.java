@@ -98,6 +98,14 @@ public final class ProxyMetrics implements ConnectionObserver {
         Gauge.builder("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds, AtomicLong::get)
                 .description("When the config in use was loaded, in seconds since the epoch")
                 .register(registry);
+    }
+
+    /**
+     * Adds the JVM, process and allocator meters. Separate from the constructor so that the proxy
+     * can bind its listeners first: these take a few hundred milliseconds to set up, and readiness
+     * does not need them.
+     */
+    public void bindJvmAndProcessMetrics() {
         new ClassLoaderMetrics().bindTo(registry);
         new JvmMemoryMetrics().bindTo(registry);
         new JvmGcMetrics().bindTo(registry);

@@ -38,6 +38,7 @@ public final class ProxyHarness implements AutoCloseable {
     private ProxyHarness(ProxyConfig config) throws InterruptedException {
         metrics = new ProxyMetrics();
         server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
+        metrics.bindJvmAndProcessMetrics();
     }
 
     /**
