@@ -180,9 +180,11 @@ class CommandLineTest {
     void secondSigtermExitsAtOnce() throws Exception {
         int listenPort = freePort();
         int adminPort = freePort();
+        CountDownLatch tunnelOpen = new CountDownLatch(1);
         try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture.runAsync(() -> {
                 try (Socket socket = upstream.accept()) {
+                    tunnelOpen.countDown();
                     socket.getInputStream().readAllBytes(); // holds the tunnel open
                 } catch (IOException e) {
                     // The proxy went away.
@@ -191,7 +193,7 @@ class CommandLineTest {
             Process proxy = startProxy(listenPort, adminPort, upstream.getLocalPort(), "60s");
             try (Socket client = awaitConnect(adminPort, listenPort)) {
                 client.getOutputStream().write(HELLO);
-                Thread.sleep(300);
+                assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
                 proxy.destroy();
                 await().atMost(Duration.ofSeconds(10)).until(() -> status(adminPort, "/readyz") == 503);
                 long signalled = System.nanoTime();

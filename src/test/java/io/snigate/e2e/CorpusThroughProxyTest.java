@@ -71,7 +71,7 @@ class CorpusThroughProxyTest {
     }
 
     private void replay(Corpus.Entry entry, byte[] whole, List<byte[]> pieces) throws Exception {
-        proxy.drainLog(0);
+        proxy.drainLog();
         int acceptedBefore = upstream.accepted();
         upstream.expectBytes(whole.length);
         try (Socket client = proxy.connect()) {

@@ -89,7 +89,7 @@ class RejectionReasonsTest {
     /** A failed test may leave its line behind; each test reads only its own. */
     @BeforeEach
     void forgetEarlierLines() throws InterruptedException {
-        proxy.drainLog(0);
+        proxy.drainLog();
     }
 
     @AfterAll

@@ -132,7 +132,7 @@ class ResilienceTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> upstream.open() == 0);
         await().atMost(Duration.ofSeconds(30)).until(() -> metric("snigate_connections_active{listener=\"127.0.0.1:0\"}") == 0);
         await().atMost(Duration.ofSeconds(30)).until(() -> openFileDescriptors() <= fdsBefore + 8);
-        proxy.drainLog(0);
+        proxy.drainLog();
     }
 
     @Test
@@ -161,7 +161,7 @@ class ResilienceTest {
             assertThat(out.readLine()).isEqualTo("CLOSED 0");
             await().atMost(Duration.ofSeconds(60)).until(() -> metric("snigate_connections_active{listener=\"127.0.0.1:0\"}") == 0);
             await().atMost(Duration.ofSeconds(30)).until(() -> openFileDescriptors() <= fdsBefore + 8);
-            proxy.drainLog(0);
+            proxy.drainLog();
             in.println("EXIT");
         } finally {
             load.destroyForcibly();
@@ -195,7 +195,7 @@ class ResilienceTest {
         assertThat(metric("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.corpus.test\"}"))
                 .isEqualTo(connections + 500);
         await().atMost(Duration.ofSeconds(30)).until(() -> openFileDescriptors() <= fdsBefore + 8);
-        proxy.drainLog(0);
+        proxy.drainLog();
         assertThat(heapAfterGc() - heapBefore).as("heap growth after GC, bytes").isLessThan(32L << 20);
     }
 
@@ -221,7 +221,7 @@ class ResilienceTest {
         }
         pool.shutdown();
         // The access log of the harness keeps every line; forget them as we go.
-        proxy.drainLog(0);
+        proxy.drainLog();
     }
 
     private static long heapAfterGc() throws InterruptedException {

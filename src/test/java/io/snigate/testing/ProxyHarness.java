@@ -114,9 +114,8 @@ public final class ProxyHarness implements AutoCloseable {
         return JSON.readTree(line);
     }
 
-    /** Access-log lines not yet taken, after waiting {@code millis} for stragglers. */
-    public List<String> drainLog(long millis) throws InterruptedException {
-        Thread.sleep(millis);
+    /** Takes every access-log line written so far, so that the next {@link #nextLog} is newer. */
+    public List<String> drainLog() {
         List<String> lines = new ArrayList<>();
         accessLog.drainTo(lines);
         return lines;
