@@ -1,13 +1,13 @@
 package io.snigate.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class BatchingLineWriterTest {
@@ -28,24 +28,33 @@ class BatchingLineWriterTest {
 
     @Test
     void dropsAndCountsLinesWhenTheWriterCannotKeepUpInsteadOfBlocking() throws Exception {
-        CountDownLatch stuck = new CountDownLatch(1);
+        CountDownLatch writerStuck = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
         OutputStream blocked = new OutputStream() {
             @Override
             public void write(int b) {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                writerStuck.countDown();
                 try {
-                    stuck.await();
+                    release.await();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             }
         };
         BatchingLineWriter writer = new BatchingLineWriter(blocked, 10, Duration.ofMillis(1));
+        writer.accept("first");
+        assertThat(writerStuck.await(5, TimeUnit.SECONDS)).as("the writer is stuck in the stream").isTrue();
         for (int i = 0; i < 100; i++) {
             writer.accept("line " + i); // returns at once, whatever the stream does
         }
-        // At most the queue's 10 lines and the one being written are kept.
-        await().atMost(Duration.ofSeconds(5)).until(() -> writer.dropped() >= 89);
-        stuck.countDown();
+        // The queue holds 10 while the writer is stuck: the other 90 are dropped and counted.
+        assertThat(writer.dropped()).isEqualTo(90);
+        release.countDown();
         writer.close();
     }
 }
