@@ -70,7 +70,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                     observer.upstreamConnected(record, System.nanoTime() - started);
                     ChannelHandler preread = client.pipeline().get(PrereadHandler.class);
                     ChannelHandler route = client.pipeline().get(RouteHandler.class);
-                    Relay.start(client, upstream, idle, halfClosed, route, preread);
+                    Relay.start(client, upstream, record, idle, halfClosed, route, preread);
                 });
     }
 }

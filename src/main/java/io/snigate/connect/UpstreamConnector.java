@@ -10,7 +10,6 @@ import io.netty.channel.EventLoop;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.NoopAddressResolverGroup;
-import io.netty.util.NetUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.snigate.config.Upstream;
@@ -18,9 +17,7 @@ import io.snigate.core.ConnectionObserver;
 import io.snigate.core.Reason;
 import io.snigate.listen.Transport;
 import io.snigate.route.RouteDecision;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -59,18 +56,13 @@ public final class UpstreamConnector {
         Upstream upstream = decision.upstream();
         Promise<Channel> promise = loop.newPromise();
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-        String host = upstream.dialSni() ? sni : upstream.host();
-        byte[] literal = NetUtil.createByteArrayFromIpAddressString(host);
-        if (literal != null) {
-            try {
-                InetSocketAddress address =
-                        new InetSocketAddress(InetAddress.getByAddress(literal), upstream.port());
-                tryAddresses(loop, List.of(address), 0, deadline, handler, promise, null);
-            } catch (UnknownHostException impossible) {
-                promise.tryFailure(new UpstreamException(Reason.DNS_FAILURE, impossible));
-            }
+        if (!decision.literalAddresses().isEmpty()) {
+            // Written in the config as an IP literal: trusted, and already an address.
+            tryAddresses(loop, decision.literalAddresses(), 0, deadline, handler, promise, null);
             return promise;
         }
+        // A name: the one in the config, or the client's SNI (which is never an IP literal).
+        String host = upstream.dialSni() ? sni : upstream.host();
         AddressResolver<InetSocketAddress> resolver = resolvers.getResolver(loop);
         long resolveStarted = System.nanoTime();
         resolver.resolveAll(InetSocketAddress.createUnresolved(host, upstream.port()))

@@ -2,31 +2,39 @@ package io.snigate.core;
 
 import java.util.List;
 
-/** Tells several observers, in order. */
+/** Tells several observers, in order. Plain loops: this runs several times per connection. */
 public final class ConnectionObservers implements ConnectionObserver {
-    private final List<ConnectionObserver> observers;
+    private final ConnectionObserver[] observers;
 
     public ConnectionObservers(List<ConnectionObserver> observers) {
-        this.observers = List.copyOf(observers);
+        this.observers = observers.toArray(ConnectionObserver[]::new);
     }
 
     @Override
     public void opened(ConnectionRecord connection) {
-        observers.forEach(o -> o.opened(connection));
+        for (ConnectionObserver o : observers) {
+            o.opened(connection);
+        }
     }
 
     @Override
     public void closed(ConnectionRecord connection) {
-        observers.forEach(o -> o.closed(connection));
+        for (ConnectionObserver o : observers) {
+            o.closed(connection);
+        }
     }
 
     @Override
     public void prereadDone(ConnectionRecord connection, long nanos) {
-        observers.forEach(o -> o.prereadDone(connection, nanos));
+        for (ConnectionObserver o : observers) {
+            o.prereadDone(connection, nanos);
+        }
     }
 
     @Override
     public void upstreamConnected(ConnectionRecord connection, long nanos) {
-        observers.forEach(o -> o.upstreamConnected(connection, nanos));
+        for (ConnectionObserver o : observers) {
+            o.upstreamConnected(connection, nanos);
+        }
     }
 }

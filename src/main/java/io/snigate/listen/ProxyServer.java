@@ -76,7 +76,7 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final EventLoopGroup adminLoop;
     private final DnsAddressResolverGroup resolvers;
-    private final ConnectStage connectStage;
+    private final RouteHandler routeHandler;
     /** Bound listeners by the address as written in the config; changed only under {@code this}. */
     private final Map<String, Channel> listeners = new LinkedHashMap<>();
     /** Every open client connection, so that a drain can wait for them and then close the rest. */
@@ -95,12 +95,12 @@ public final class ProxyServer implements AutoCloseable {
         CountedDnsCache dnsCache = new CountedDnsCache();
         metrics.registerDnsCache(dnsCache::size);
         this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
-        this.connectStage = new ConnectStage(
+        this.routeHandler = new RouteHandler(() -> active.get().routes(), new ConnectStage(
                 new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get),
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
-                observer);
+                observer));
     }
 
     private DnsNameResolverBuilder resolverBuilder(ProxyConfig config, DnsCache cache) {
@@ -242,8 +242,8 @@ public final class ProxyServer implements AutoCloseable {
         }
         ch.pipeline()
                 .addLast("preread", new PrereadHandler(
-                        config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))
-                .addLast("route", new RouteHandler(() -> active.get().routes(), connectStage));
+                        record, config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))
+                .addLast("route", routeHandler);
     }
 
     private static List<String> routeLabels(ProxyConfig config) {

@@ -215,14 +215,14 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     @Override
     public void upstreamConnected(ConnectionRecord connection, long nanos) {
-        routeMeters(connection.route()).connectDuration.record(nanos, TimeUnit.NANOSECONDS);
+        routeMeters(routeLabel(connection)).connectDuration.record(nanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
     public void closed(ConnectionRecord connection) {
         ListenerMeters meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
-        String routeLabel = connection.route() == null ? NO_ROUTE : connection.route();
+        String routeLabel = routeLabel(connection);
         meters.countersFor(routeLabel).count(connection.reason());
         RouteMeters route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
@@ -237,8 +237,12 @@ public final class ProxyMetrics implements ConnectionObserver {
         return listeners.computeIfAbsent(listener, name -> new ListenerMeters(registry, name));
     }
 
+    private static String routeLabel(ConnectionRecord connection) {
+        return connection.route() == null ? NO_ROUTE : connection.route();
+    }
+
     private RouteMeters routeMeters(String route) {
-        return routes.computeIfAbsent(route == null ? NO_ROUTE : route, name -> new RouteMeters(registry, name));
+        return routes.computeIfAbsent(route, name -> new RouteMeters(registry, name));
     }
 
     static Timer.Builder latencyTimer(String name) {

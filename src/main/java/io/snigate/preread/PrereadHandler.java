@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
  * {@code SslClientHelloHandler} does.
  */
 public final class PrereadHandler extends ChannelInboundHandlerAdapter {
+    private final ConnectionRecord record;
     private final int maxClientHelloBytes;
     private final long timeoutMillis;
     private final ConnectionObserver observer;
@@ -34,7 +35,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     private boolean decided;
     private boolean inputShutdownAfterDecision;
 
-    public PrereadHandler(int maxClientHelloBytes, long timeoutMillis, ConnectionObserver observer) {
+    public PrereadHandler(
+            ConnectionRecord record, int maxClientHelloBytes, long timeoutMillis, ConnectionObserver observer) {
+        this.record = record;
         this.maxClientHelloBytes = maxClientHelloBytes;
         this.timeoutMillis = timeoutMillis;
         this.observer = observer;
@@ -110,7 +113,6 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
             }
             case REJECT -> {
                 ClientHello partial = verdict.hello();
-                ConnectionRecord record = ConnectionRecord.of(ctx.channel());
                 if (partial != null || verdict.rawSni() != null) {
                     record.clientHello(
                             verdict.rawSni(),
@@ -126,7 +128,6 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     private void accept(ChannelHandlerContext ctx, ClientHello hello) {
         decide(ctx);
-        ConnectionRecord record = ConnectionRecord.of(ctx.channel());
         record.clientHello(
                 hello.sni(), hello.alpn(), ClientHello.versionName(hello.tlsVersion()), hello.ech());
         // Reading goes on while routing and connecting: a TLS client sends nothing more before
@@ -149,7 +150,6 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         if (timeout != null) {
             timeout.cancel(false);
         }
-        ConnectionRecord record = ConnectionRecord.of(ctx.channel());
         observer.prereadDone(record, System.nanoTime() - record.acceptedAtNanos());
     }
 

@@ -29,9 +29,9 @@ public final class Relay {
      * client pipeline's pre-relay handlers, removed in order; the last of them must be the one
      * holding the buffered ClientHello bytes, which then flow to the upstream unchanged.
      */
-    public static void start(Channel client, Channel upstream, long idleTimeoutMillis, long halfClosedTimeoutMillis,
-            ChannelHandler... stagesToRemove) {
-        Tunnel tunnel = new Tunnel(client, upstream, ConnectionRecord.of(client), halfClosedTimeoutMillis);
+    public static void start(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
+            long halfClosedTimeoutMillis, ChannelHandler... stagesToRemove) {
+        Tunnel tunnel = new Tunnel(client, upstream, record, halfClosedTimeoutMillis);
         upstream.pipeline().replace(PendingUpstream.class, "relay", new RelayHandler(tunnel));
         ChannelPipeline pipeline = client.pipeline();
         if (idleTimeoutMillis > 0) {

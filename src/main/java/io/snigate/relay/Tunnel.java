@@ -19,7 +19,6 @@ final class Tunnel {
     final Channel upstream;
     final ConnectionRecord record;
     private final long halfClosedTimeoutMillis;
-    private ScheduledFuture<?> halfClosedTimer;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
@@ -57,7 +56,7 @@ final class Tunnel {
         }
         if (halfClosedTimeoutMillis > 0) {
             // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
-            halfClosedTimer = client.eventLoop().schedule(
+            ScheduledFuture<?> halfClosedTimer = client.eventLoop().schedule(
                     () -> close(Reason.HALF_CLOSED_TIMEOUT), halfClosedTimeoutMillis, TimeUnit.MILLISECONDS);
             client.closeFuture().addListener(f -> halfClosedTimer.cancel(false));
         }

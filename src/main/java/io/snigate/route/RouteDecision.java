@@ -1,6 +1,7 @@
 package io.snigate.route;
 
 import io.snigate.config.Cidr;
+import java.net.InetSocketAddress;
 import java.util.List;
 import io.snigate.config.Upstream;
 import io.snigate.core.Reason;
@@ -14,8 +15,15 @@ import io.snigate.core.Reason;
  *     {@code *.example.org}), {@code default} for the default upstream, or null when nothing matched
  * @param upstream null when rejected
  * @param allowDestinations the route's opt-in address ranges for a {@code $sni} upstream
+ * @param literalAddresses for an upstream written as an IP literal, its address, made once when
+ *     the route table is built so that no connection parses it again; empty otherwise
  */
-public record RouteDecision(Reason rejectReason, String routeLabel, Upstream upstream, List<Cidr> allowDestinations) {
+public record RouteDecision(
+        Reason rejectReason,
+        String routeLabel,
+        Upstream upstream,
+        List<Cidr> allowDestinations,
+        List<InetSocketAddress> literalAddresses) {
     /** The label of decisions made by {@code default:}. */
     public static final String DEFAULT_LABEL = "default";
 
@@ -24,18 +32,21 @@ public record RouteDecision(Reason rejectReason, String routeLabel, Upstream ups
             throw new IllegalArgumentException("a decision either routes to an upstream or rejects, not both");
         }
         allowDestinations = List.copyOf(allowDestinations);
+        literalAddresses = List.copyOf(literalAddresses);
     }
 
     public static RouteDecision routed(String routeLabel, Upstream upstream) {
-        return new RouteDecision(null, routeLabel, upstream, List.of());
+        return routed(routeLabel, upstream, List.of());
     }
 
     public static RouteDecision routed(String routeLabel, Upstream upstream, List<Cidr> allowDestinations) {
-        return new RouteDecision(null, routeLabel, upstream, allowDestinations);
+        List<InetSocketAddress> literal =
+                upstream.isIpLiteral() ? List.of(upstream.hostPort().toResolvedLiteral()) : List.of();
+        return new RouteDecision(null, routeLabel, upstream, allowDestinations, literal);
     }
 
     public static RouteDecision rejected(Reason reason, String routeLabel) {
-        return new RouteDecision(reason, routeLabel, null, List.of());
+        return new RouteDecision(reason, routeLabel, null, List.of(), List.of());
     }
 
     public boolean routed() {

@@ -1,5 +1,6 @@
 package io.snigate.route;
 
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.snigate.core.ConnectionRecord;
@@ -10,8 +11,10 @@ import java.util.function.Supplier;
 /**
  * Stage three: decides where a classified connection may go, using whichever route table is
  * current at that moment (a reload swaps the table; connections already routed keep their
- * upstream), and hands an allowed connection to the next stage.
+ * upstream), and hands an allowed connection to the next stage. It keeps no state of its own,
+ * so one instance serves every connection.
  */
+@ChannelHandler.Sharable
 public final class RouteHandler extends ChannelInboundHandlerAdapter {
     /** The stage after routing: dial the upstream and start relaying. */
     public interface Dialer {

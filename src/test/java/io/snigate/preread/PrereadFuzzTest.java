@@ -38,7 +38,7 @@ class PrereadFuzzTest {
         List<ClientHelloEvent> events = new ArrayList<>();
         EmbeddedChannel channel = new EmbeddedChannel();
         ConnectionRecord record = ConnectionRecord.attach(channel, "fuzz", NONE);
-        PrereadHandler preread = new PrereadHandler(MAX_HELLO, 60_000, NONE);
+        PrereadHandler preread = new PrereadHandler(record, MAX_HELLO, 60_000, NONE);
         channel.pipeline().addLast(preread).addLast(new ChannelInboundHandlerAdapter() {
             @Override
             public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
