@@ -12,39 +12,86 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.time.Duration;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import picocli.CommandLine;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /** The command line: run the proxy, or check a config file the way {@code nginx -t} does. */
-@Command(
-        name = "snigate",
-        mixinStandardHelpOptions = true,
-        versionProvider = Main.Version.class,
-        description = "Layer-4 TLS passthrough proxy that routes by SNI.")
-public final class Main implements Callable<Integer> {
+public final class Main {
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
+    static final String USAGE = """
+            Usage: snigate [--check] [-c FILE]
+            Layer-4 TLS passthrough proxy that routes by SNI.
+              -c, --config FILE   The routes file (default: routes.yaml).
+                  --check         Validate the config file, print the result, and exit 0 or 1.
+              -h, --help          Show this help and exit.
+              -V, --version       Print the version and exit.
+            """;
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "routes.yaml",
-            description = "The routes file (default: ${DEFAULT-VALUE}).")
-    Path config;
+    private final Path config;
+    private final boolean check;
 
-    @Option(names = "--check", description = "Validate the config file, print the result, and exit 0 or 1.")
-    boolean check;
-
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new Main()).execute(args));
+    private Main(Path config, boolean check) {
+        this.config = config;
+        this.check = check;
     }
 
-    @Override
-    public Integer call() throws InterruptedException {
+    public static void main(String[] args) throws InterruptedException {
+        // Netty registers JFR event types on its first buffer allocation, about 0.1 s of every
+        // start; -Dio.netty.jfr.enabled=true turns them back on for a recording.
+        if (System.getProperty("io.netty.jfr.enabled") == null) {
+            System.setProperty("io.netty.jfr.enabled", "false");
+        }
+        System.exit(run(args));
+    }
+
+    /**
+     * Parses the arguments and runs: 0 for a clean stop or a valid config, 1 for a config or
+     * start-up error, 2 for a usage error (as picocli and most Unix tools do). The command line is
+     * parsed by hand: two options did not justify picocli's 0.25 s of class loading at every start.
+     */
+    static int run(String... args) throws InterruptedException {
+        Path config = Path.of("routes.yaml");
+        boolean check = false;
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            switch (arg) {
+                case "-h", "--help" -> {
+                    System.out.print(USAGE);
+                    return 0;
+                }
+                case "-V", "--version" -> {
+                    System.out.println("snigate " + Version.current());
+                    return 0;
+                }
+                case "--check" -> check = true;
+                case "-c", "--config" -> {
+                    if (i + 1 == args.length) {
+                        return usageError("option '" + arg + "' needs a FILE");
+                    }
+                    config = Path.of(args[++i]);
+                }
+                default -> {
+                    if (arg.startsWith("--config=")) {
+                        config = Path.of(arg.substring("--config=".length()));
+                    } else {
+                        return usageError("unknown argument '" + arg + "'");
+                    }
+                }
+            }
+        }
+        return new Main(config, check).call();
+    }
+
+    private static int usageError(String message) {
+        System.err.print("snigate: " + message + "\n" + USAGE);
+        return 2;
+    }
+
+    private int call() throws InterruptedException {
         ProxyConfig loaded;
         try {
             loaded = ConfigLoader.load(config);
@@ -105,15 +152,10 @@ public final class Main implements Callable<Integer> {
     }
 
     /** The version from the jar's manifest. */
-    static final class Version implements CommandLine.IVersionProvider {
+    static final class Version {
         static String current() {
             String version = Main.class.getPackage().getImplementationVersion();
             return version == null ? "dev" : version;
-        }
-
-        @Override
-        public String[] getVersion() {
-            return new String[] {"snigate " + current()};
         }
     }
 }

@@ -26,7 +26,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * The command line as an operator uses it: {@code --check} like {@code nginx -t}, and the real
@@ -38,29 +37,60 @@ class CommandLineTest {
     @TempDir
     Path dir;
 
-    private record Checked(int exitCode, String stderr) {}
+    private record Checked(int exitCode, String output) {}
 
-    private Checked check(Path file) {
-        PrintStream original = System.err;
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    private Checked check(Path file) throws InterruptedException {
+        return run("--check", "--config", file.toString());
+    }
+
+    /** Main's exit code and what it wrote to standard output and error, together. */
+    private static Checked run(String... args) throws InterruptedException {
+        PrintStream originalErr = System.err;
+        PrintStream originalOut = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream capture = new PrintStream(out, true, StandardCharsets.UTF_8);
+        System.setErr(capture);
+        System.setOut(capture);
         try {
-            int code = new CommandLine(new Main()).execute("--check", "--config", file.toString());
-            return new Checked(code, err.toString(StandardCharsets.UTF_8));
+            int code = Main.run(args);
+            return new Checked(code, out.toString(StandardCharsets.UTF_8));
         } finally {
-            System.setErr(original);
+            System.setErr(originalErr);
+            System.setOut(originalOut);
         }
     }
 
     @Test
-    void checkAcceptsTheShippedRoutesYaml() {
+    void helpPrintsTheUsageAndExitsZero() throws InterruptedException {
+        Checked help = run("--help");
+        assertThat(help.exitCode()).isZero();
+        assertThat(help.output()).startsWith("Usage: snigate [--check] [-c FILE]").contains("--config FILE");
+    }
+
+    @Test
+    void unknownArgumentIsAUsageErrorWithExitCodeTwo() throws InterruptedException {
+        Checked wrong = run("--chek");
+        assertThat(wrong.exitCode()).isEqualTo(2);
+        assertThat(wrong.output()).startsWith("snigate: unknown argument '--chek'").contains("Usage: snigate");
+        assertThat(run("--config").output()).startsWith("snigate: option '--config' needs a FILE");
+    }
+
+    @Test
+    void configCanBeGivenAsOneArgument() throws InterruptedException {
+        Checked checked = run("--check", "--config=routes.yaml");
+        assertThat(checked.exitCode()).isZero();
+        assertThat(checked.output()).contains("routes.yaml is valid: 3 routes");
+    }
+
+    @Test
+    void checkAcceptsTheShippedRoutesYaml() throws InterruptedException {
         Checked checked = check(Path.of("routes.yaml"));
         assertThat(checked.exitCode()).isZero();
-        assertThat(checked.stderr()).contains("routes.yaml is valid: 3 routes");
+        assertThat(checked.output()).contains("routes.yaml is valid: 3 routes");
     }
 
     /** {@code --check} on a file with one route whose second key line is {@code routeLine}. */
-    private Checked checkOneRoute(String file, String listen, String routeLine) throws IOException {
+    private Checked checkOneRoute(String file, String listen, String routeLine) throws IOException, InterruptedException {
         return check(Files.writeString(dir.resolve(file), """
                 listen: ["%s"]
                 routes:
@@ -70,17 +100,17 @@ class CommandLineTest {
     }
 
     @Test
-    void checkRejectsABadFileNamingTheLine() throws IOException {
+    void checkRejectsABadFileNamingTheLine() throws IOException, InterruptedException {
         Checked checked = checkOneRoute("bad.yaml", "127.0.0.1:8443", "upstrem: \"192.0.2.1:443\"");
         assertThat(checked.exitCode()).isEqualTo(1);
-        assertThat(checked.stderr()).contains("bad.yaml:4: unknown key \"upstrem\"");
+        assertThat(checked.output()).contains("bad.yaml:4: unknown key \"upstrem\"");
     }
 
     @Test
-    void checkRejectsAFixedUpstreamThatIsItsOwnListenAddress() throws IOException {
+    void checkRejectsAFixedUpstreamThatIsItsOwnListenAddress() throws IOException, InterruptedException {
         Checked checked = checkOneRoute("loop.yaml", "0.0.0.0:8443", "upstream: \"127.0.0.1:8443\"");
         assertThat(checked.exitCode()).isEqualTo(1);
-        assertThat(checked.stderr()).contains("loop.yaml:4:").contains("loop");
+        assertThat(checked.output()).contains("loop.yaml:4:").contains("loop");
     }
 
     private static int freePort() throws IOException {
@@ -111,9 +141,9 @@ class CommandLineTest {
                     upstream: "127.0.0.1:%d"
                 """.formatted(listenPort, adminPort, drain, upstreamPort));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        // The shipped logging config, not the tests': the access log must be on standard output.
-        return new ProcessBuilder(java, "-Dlogback.configurationFile=logback.xml",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        // The access log is written to standard output by the proxy itself, whatever SLF4J binding
+        // the class path brings (the tests' Logback here, slf4j-simple in the jar).
+        return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "--config", config.toString())
                 .redirectError(dir.resolve("stderr.txt").toFile())
                 .redirectOutput(dir.resolve("stdout.txt").toFile())
