@@ -9,6 +9,8 @@
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys JAR [JAVA_OPTS...]   system calls per MiB relayed (strace -c -f
 #        over 512 MiB through 4 tunnels)
+#   src/jmh/sh/measure.sh idle JAR [JAVA_OPTS...]      RSS per held tunnel in a freshly started proxy:
+#        VmRSS before and while IDLE_CONNS (default 9000) tunnels are held, and the fds after
 # PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by side.
 set -u
 MODE=$1; JAR=$2; shift 2
@@ -25,13 +27,16 @@ routes:
 YAML
 pin() { case "$MODE" in cpu|bulk) echo "taskset -c $1" ;; esac; }
 cpu() { awk '{print $14+$15}' /proc/$PX/stat; }
-BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; esac
+BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle) BACKEND_MODE=idle ;; esac
 $(pin 0) $LG backend --listen 127.0.0.1:$P --mode $BACKEND_MODE --hello $HELLO --resp-bytes 200 --max-seconds 300 2>/dev/null &
 BK=$!
 $(pin 1) java "$@" -jar $JAR --config $D/cfg.yaml > /dev/null 2> $D/err &
 PX=$!
 for i in $(seq 1 100); do curl -sf http://127.0.0.1:$((P + 2))/readyz >/dev/null && break; sleep 0.1; done
+rss() { awk '/VmRSS/ {print $2}' /proc/$PX/status; }
+fds() { ls /proc/$PX/fd | wc -l; }
 case "$MODE" in
+idle) ;;
 cpu|syscalls)
   $(pin 0) $LG rate --connect 127.0.0.1:$((P + 1)) --hello $HELLO --concurrency 64 --duration 12 >/dev/null 2>&1 ;;
 bulk*)
@@ -50,6 +55,18 @@ bulk)
   c1=$(cpu)
   echo "$R" | grep -o 'mib_s=[0-9.]*' | tr '\n' ' '
   echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $(getconf CLK_TCK) / 2" | bc)" ;;
+idle)
+  N=${IDLE_CONNS:-9000}
+  r0=$(rss); f0=$(fds)
+  $LG idle --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns $N --hold 60 --ready-file $D/ready \
+      --release-file $D/release >/dev/null 2>&1 &
+  LI=$!
+  for i in $(seq 1 600); do [ -e $D/ready ] && break; sleep 0.1; done
+  sleep 1
+  r1=$(rss); f1=$(fds)
+  touch $D/release; wait $LI
+  sleep 1
+  echo "tunnels=$N rss_before_kib=$r0 rss_holding_kib=$r1 kib_per_tunnel=$(echo "scale=2; ($r1 - $r0) / $N" | bc) fds=$f0/$f1/$(fds)" ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &
   ST=$!

@@ -16,6 +16,7 @@ import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.Reason;
 import io.snigate.listen.Transport;
+import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteDecision;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -126,6 +127,7 @@ public final class UpstreamConnector {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, remainingMillis))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
                 .handler(handler.get())
                 .connect(target);
         attempt.addListener((ChannelFuture f) -> {

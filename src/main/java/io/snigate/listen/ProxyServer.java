@@ -26,6 +26,7 @@ import io.snigate.core.Reason;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.preread.PrereadHandler;
+import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
@@ -146,6 +147,7 @@ public final class ProxyServer implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
                 // TCP_NODELAY is Netty's default already: setting it again costs a syscall.
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
