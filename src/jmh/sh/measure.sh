@@ -10,7 +10,8 @@
 #   src/jmh/sh/measure.sh bulksys JAR [JAVA_OPTS...]   system calls per MiB relayed (strace -c -f
 #        over 512 MiB through 4 tunnels)
 #   src/jmh/sh/measure.sh idle JAR [JAVA_OPTS...]      RSS per held tunnel in a freshly started proxy:
-#        VmRSS before and while IDLE_CONNS (default 9000) tunnels are held, and the fds after
+#        VmRSS before and while IDLE_CONNS (default 9000) tunnels are held, and the fds after;
+#        SNAPSHOT=CMD runs `CMD PID` before and while holding (e.g. a jcmd wrapper)
 # PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by side.
 set -u
 MODE=$1; JAR=$2; shift 2
@@ -25,7 +26,7 @@ routes:
   - match: "a.bench.test"
     upstream: "127.0.0.1:$P"
 YAML
-pin() { case "$MODE" in cpu|bulk) echo "taskset -c $1" ;; esac; }
+pin() { case "$MODE" in cpu|bulk|idle) echo "taskset -c $1" ;; esac; }
 cpu() { awk '{print $14+$15}' /proc/$PX/stat; }
 BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle) BACKEND_MODE=idle ;; esac
 $(pin 0) $LG backend --listen 127.0.0.1:$P --mode $BACKEND_MODE --hello $HELLO --resp-bytes 200 --max-seconds 300 2>/dev/null &
@@ -57,15 +58,18 @@ bulk)
   echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $(getconf CLK_TCK) / 2" | bc)" ;;
 idle)
   N=${IDLE_CONNS:-9000}
+  [ -n "${SNAPSHOT:-}" ] && $SNAPSHOT $PX
   r0=$(rss); f0=$(fds)
   $LG idle --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns $N --hold 60 --ready-file $D/ready \
       --release-file $D/release >/dev/null 2>&1 &
   LI=$!
-  for i in $(seq 1 600); do [ -e $D/ready ] && break; sleep 0.1; done
+  # Held means both sockets of every tunnel are open in the proxy; then 1 s to settle.
+  for i in $(seq 1 600); do [ $(fds) -ge $((f0 + 2 * N)) ] && break; sleep 0.1; done
   sleep 1
   r1=$(rss); f1=$(fds)
+  [ -n "${SNAPSHOT:-}" ] && $SNAPSHOT $PX
   touch $D/release; wait $LI
-  sleep 1
+  for i in $(seq 1 300); do [ $(fds) -le $((f0 + 2)) ] && break; sleep 0.1; done
   echo "tunnels=$N rss_before_kib=$r0 rss_holding_kib=$r1 kib_per_tunnel=$(echo "scale=2; ($r1 - $r0) / $N" | bc) fds=$f0/$f1/$(fds)" ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &
