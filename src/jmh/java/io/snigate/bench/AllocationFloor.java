@@ -1,7 +1,7 @@
 package io.snigate.bench;
 
 import io.netty.buffer.ByteBuf;
-import io.snigate.preread.ClientHello;
+import io.snigate.core.ClientHelloSink;
 import io.snigate.preread.ClientHelloParser;
 import io.snigate.preread.PrereadVerdict;
 import java.util.ArrayList;
@@ -9,57 +9,60 @@ import java.util.List;
 import org.openjdk.jol.info.GraphLayout;
 
 /**
- * Prints, for each corpus file, what the parse returns and how many heap bytes its result
- * retains (JOL graph sizes in this JVM's layout): the SNI string plus the ALPN list (the issue's
- * allocation target for one parse), and the whole verdict (which also holds the ClientHello and
- * PrereadVerdict records). Compare with {@code gc.alloc.rate.norm} of
- * {@link ClientHelloParserBenchmark}.
+ * Prints, for each corpus file, what the parse reports and how many heap bytes that is (JOL graph
+ * sizes in this JVM's layout): the SNI string plus the ALPN list with its strings, the issue's
+ * allocation target for one parse. Verdicts are shared constants and allocate nothing. Compare
+ * with {@code gc.alloc.rate.norm} of {@link ClientHelloParserBenchmark}.
  *
  * <pre>java -Djdk.attach.allowAttachSelf=true -cp target/benchmarks.jar io.snigate.bench.AllocationFloor</pre>
- * (JOL needs the attach API to size record classes.)
+ * (JOL needs the attach API to size some classes.)
  */
 public final class AllocationFloor {
 
+    /**
+     * Objects a parse's results point at without the parse allocating them: the JDK's one-element
+     * {@code List.of} keeps a shared sentinel in its second slot. Subtracting this graph removes
+     * it, and nothing else, since the rest of it is made here.
+     */
+    private static final GraphLayout SHARED = GraphLayout.parseInstance(List.of(new Object()));
+
     private AllocationFloor() {}
 
+    /** Keeps what one parse reported. */
+    private static final class Reported implements ClientHelloSink {
+        String sni;
+        List<String> alpn;
+
+        @Override
+        public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+            this.sni = sni;
+            this.alpn = alpn;
+        }
+    }
+
     public static void main(String[] args) {
-        System.out.println("file\tbytes\tverdict\tsni\talpn\tsni+alpn B\tverdict graph B");
+        System.out.println("file\tbytes\tverdict\tsni\talpn\tsni+alpn B");
         for (String file : Corpus.files()) {
             ByteBuf buf = Corpus.buffer(file, true);
             try {
-                PrereadVerdict v = ClientHelloParser.parse(buf, ClientHelloParserBenchmark.MAX_CLIENT_HELLO_BYTES, false);
-                ClientHello hello = v.hello();
-                String sni = hello == null ? null : hello.sni();
-                List<String> alpn = hello == null ? null : hello.alpn();
+                Reported reported = new Reported();
+                PrereadVerdict v = ClientHelloParser.parse(
+                        buf, ClientHelloParserBenchmark.MAX_CLIENT_HELLO_BYTES, false, reported);
                 List<Object> roots = new ArrayList<>();
-                if (sni != null) {
-                    roots.add(sni);
+                if (reported.sni != null) {
+                    roots.add(reported.sni);
                 }
-                if (alpn != null) {
-                    roots.add(alpn);
+                if (reported.alpn != null) {
+                    roots.add(reported.alpn);
                 }
-                if (v.rawSni() != null) {
-                    roots.add(v.rawSni());
-                }
-                long floor = roots.isEmpty() ? 0 : GraphLayout.parseInstance(roots.toArray()).totalSize();
-                // Shared singletons (NEED_MORE, bare rejections) are not allocated by a parse.
-                long whole = hello == null && v.rawSni() == null ? 0 : GraphLayout.parseInstance(v).totalSize()
-                        - sizeOfShared(v);
-                System.out.printf("%s\t%d\t%s\t%s\t%s\t%d\t%d%n", file, buf.readableBytes(),
-                        v.isRejected() ? "reject " + v.reason() : v.status(), sni, alpn, floor, whole);
+                long floor = roots.isEmpty()
+                        ? 0
+                        : GraphLayout.parseInstance(roots.toArray()).subtract(SHARED).totalSize();
+                System.out.printf("%s\t%d\t%s\t%s\t%s\t%d%n", file, buf.readableBytes(),
+                        v.isRejected() ? "reject " + v.reason() : v.status(), reported.sni, reported.alpn, floor);
             } finally {
                 buf.release();
             }
         }
-    }
-
-    /** The enum constants a verdict points at are not allocated by a parse. */
-    private static long sizeOfShared(PrereadVerdict v) {
-        List<Object> shared = new ArrayList<>();
-        shared.add(v.status());
-        if (v.reason() != null) {
-            shared.add(v.reason());
-        }
-        return GraphLayout.parseInstance(shared.toArray()).totalSize();
     }
 }

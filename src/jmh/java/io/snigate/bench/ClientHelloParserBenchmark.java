@@ -1,6 +1,9 @@
 package io.snigate.bench;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionRecord;
 import io.snigate.preread.ClientHelloParser;
 import io.snigate.preread.PrereadVerdict;
 import java.util.List;
@@ -19,7 +22,9 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * {@link ClientHelloParser#parse} over every file of the corpus, each a whole first flight as
- * the pre-read hands it over (endOfStream false, the default 16 KiB limit).
+ * the pre-read hands it over (endOfStream false, the default 16 KiB limit), reporting into a
+ * {@link ConnectionRecord} as the pre-read does. Each op hands the verdict and the record's SNI
+ * and ALPN list to the Blackhole, so escape analysis cannot make the strings disappear.
  *
  * <ul>
  *   <li>{@code corpusFile}: one parse of one file per op, one {@code @Param} value per file of
@@ -38,6 +43,24 @@ import org.openjdk.jmh.infra.Blackhole;
 public class ClientHelloParserBenchmark {
 
     static final int MAX_CLIENT_HELLO_BYTES = 16384;
+
+    private static final ConnectionObserver UNOBSERVED = new ConnectionObserver() {
+        @Override
+        public void opened(ConnectionRecord connection) {}
+
+        @Override
+        public void closed(ConnectionRecord connection) {}
+    };
+
+    /** The record of one connection, which the parser fills as the pre-read's does. */
+    static final class Connection {
+        private final EmbeddedChannel channel = new EmbeddedChannel();
+        final ConnectionRecord record = ConnectionRecord.attach(channel, "bench", UNOBSERVED);
+
+        void close() {
+            channel.finishAndReleaseAll();
+        }
+    }
 
     /** One file of the corpus. */
     @State(Scope.Thread)
@@ -80,13 +103,15 @@ public class ClientHelloParserBenchmark {
         public boolean direct;
 
         ByteBuf buf;
+        Connection connection;
 
         @Setup(Level.Trial)
         public void setUp() {
             checkParams();
             buf = Corpus.buffer(file, direct);
+            connection = new Connection();
             // Fail early rather than measure a buffer the parser did not read whole.
-            if (ClientHelloParser.parse(buf, MAX_CLIENT_HELLO_BYTES, false).needsMore()) {
+            if (ClientHelloParser.parse(buf, MAX_CLIENT_HELLO_BYTES, false, connection.record).needsMore()) {
                 throw new IllegalStateException(file + ": the parser wants more bytes");
             }
         }
@@ -94,6 +119,7 @@ public class ClientHelloParserBenchmark {
         @TearDown(Level.Trial)
         public void tearDown() {
             buf.release();
+            connection.close();
         }
 
         /** The @Param list must be the manifest's: a corpus file added later is not skipped silently. */
@@ -119,6 +145,7 @@ public class ClientHelloParserBenchmark {
         public boolean direct;
 
         ByteBuf[] bufs;
+        Connection connection;
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -127,6 +154,7 @@ public class ClientHelloParserBenchmark {
             for (int i = 0; i < bufs.length; i++) {
                 bufs[i] = Corpus.buffer(files.get(i), direct);
             }
+            connection = new Connection();
         }
 
         @TearDown(Level.Trial)
@@ -134,18 +162,25 @@ public class ClientHelloParserBenchmark {
             for (ByteBuf buf : bufs) {
                 buf.release();
             }
+            connection.close();
         }
     }
 
     @Benchmark
-    public PrereadVerdict corpusFile(OneFile state) {
-        return ClientHelloParser.parse(state.buf, MAX_CLIENT_HELLO_BYTES, false);
+    public void corpusFile(OneFile state, Blackhole bh) {
+        parseAndConsume(state.buf, state.connection.record, bh);
     }
 
     @Benchmark
     public void wholeCorpus(AllFiles state, Blackhole bh) {
         for (ByteBuf buf : state.bufs) {
-            bh.consume(ClientHelloParser.parse(buf, MAX_CLIENT_HELLO_BYTES, false));
+            parseAndConsume(buf, state.connection.record, bh);
         }
+    }
+
+    private static void parseAndConsume(ByteBuf buf, ConnectionRecord record, Blackhole bh) {
+        bh.consume(ClientHelloParser.parse(buf, MAX_CLIENT_HELLO_BYTES, false, record));
+        bh.consume(record.sni());
+        bh.consume(record.alpn());
     }
 }

@@ -8,7 +8,6 @@ import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
-import io.snigate.preread.ClientHelloEvent;
 import io.snigate.preread.PrereadHandler;
 import io.snigate.relay.Relay;
 import io.snigate.route.RouteDecision;
@@ -41,16 +40,15 @@ public final class ConnectStage implements RouteHandler.Dialer {
     }
 
     @Override
-    public void dial(ChannelHandlerContext ctx, ClientHelloEvent event, RouteDecision decision) {
+    public void dial(ChannelHandlerContext ctx, ConnectionRecord record, RouteDecision decision) {
         Channel client = ctx.channel();
-        ConnectionRecord record = ConnectionRecord.of(client);
         long started = System.nanoTime();
         long idle = idleTimeoutMillis.getAsLong();
         long halfClosed = halfClosedTimeoutMillis.getAsLong();
         connector.connect(
                         client.eventLoop(),
                         decision,
-                        event.hello().sni(),
+                        record.sni(),
                         connectTimeoutMillis.getAsLong(),
                         Relay::pendingUpstreamHandler)
                 .addListener((Future<Channel> connected) -> {
@@ -58,7 +56,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         Reason reason = connected.cause() instanceof UpstreamConnector.UpstreamException e
                                 ? e.reason()
                                 : Reason.UPSTREAM_UNREACHABLE;
-                        Rejection.reject(client, reason, event.hello().recordVersion());
+                        Rejection.reject(client, reason, record.recordVersion());
                         return;
                     }
                     Channel upstream = connected.getNow();

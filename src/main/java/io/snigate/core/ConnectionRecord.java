@@ -13,8 +13,9 @@ import java.util.List;
  * <p>Not thread-safe, and it need not be: the client channel and its upstream channel share one
  * event loop, and every write happens there.
  */
-public final class ConnectionRecord {
+public final class ConnectionRecord implements ClientHelloSink {
     private static final AttributeKey<ConnectionRecord> KEY = AttributeKey.valueOf("snigate.connection");
+    private static final int NO_VERSION = -1;
 
     private final String listener;
     private final InetSocketAddress client;
@@ -24,7 +25,8 @@ public final class ConnectionRecord {
 
     private String sni;
     private List<String> alpn;
-    private String tlsVersion;
+    private int tlsVersion = NO_VERSION;
+    private int recordVersion;
     private Boolean ech;
     private String route;
     private InetSocketAddress upstream;
@@ -59,11 +61,13 @@ public final class ConnectionRecord {
         return client.attr(KEY).get();
     }
 
-    public void clientHello(String sni, List<String> alpn, String tlsVersion, boolean ech) {
+    @Override
+    public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
         this.sni = sni;
         this.alpn = alpn;
         this.tlsVersion = tlsVersion;
         this.ech = ech;
+        this.recordVersion = recordVersion;
     }
 
     /** Marks the connection as counted by the connection limits, which must then count it out. */
@@ -133,6 +137,10 @@ public final class ConnectionRecord {
         return acceptedAtNanos;
     }
 
+    /**
+     * The host name the client asked for: normalized when valid, else (invalid_sni) as sent with
+     * unprintable bytes escaped; null without one.
+     */
     public String sni() {
         return sni;
     }
@@ -141,8 +149,18 @@ public final class ConnectionRecord {
         return alpn;
     }
 
+    /** The name of the highest TLS version the client offered, or null before a ClientHello parsed. */
     public String tlsVersion() {
-        return tlsVersion;
+        // Named only when asked (by the access log), so the pre-read never formats an unusual version.
+        return tlsVersion == NO_VERSION ? null : TlsVersions.name(tlsVersion);
+    }
+
+    /**
+     * The version of the client's first TLS record header, to answer it with an alert; 0 before a
+     * ClientHello parsed.
+     */
+    public int recordVersion() {
+        return recordVersion;
     }
 
     public Boolean ech() {

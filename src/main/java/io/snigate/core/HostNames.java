@@ -37,6 +37,22 @@ public final class HostNames {
     }
 
     /**
+     * {@link #normalize(String)} for a name still in bytes (one byte per character, as ISO-8859-1
+     * decodes them): lower-cases the ASCII letters of {@code name[0, length)} in place and returns
+     * the length without one trailing dot. The pre-read normalizes this way so that a name costs
+     * one string, made after normalizing.
+     */
+    public static int normalizeInPlace(byte[] name, int length) {
+        for (int i = 0; i < length; i++) {
+            byte c = name[i];
+            if (c >= 'A' && c <= 'Z') {
+                name[i] = (byte) (c + ('a' - 'A'));
+            }
+        }
+        return length > 0 && name[length - 1] == '.' ? length - 1 : length;
+    }
+
+    /**
      * True for a normalized name of 1 to 253 characters in labels of 1 to 63 letters, digits,
      * hyphens and underscores, that is not an IPv4 or IPv6 literal.
      */

@@ -2,10 +2,14 @@ package io.snigate.preread;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.snigate.core.ClientHelloSink;
 import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import java.nio.charset.StandardCharsets;
+import java.util.AbstractList;
 import java.util.List;
+import java.util.RandomAccess;
 
 /**
  * Decides from a connection's first bytes whether it opens with a TLS ClientHello, and if so
@@ -16,6 +20,10 @@ import java.util.List;
  * so the caller's buffer indexes and reference count are never touched, and it never trusts a
  * length field before checking it against the bytes that are really there: any input, however
  * hostile, ends in a verdict rather than an exception.
+ *
+ * <p>A parse allocates nothing but the strings it reports: the facts of a parsed hello go to the
+ * caller's {@link ClientHelloSink}, every verdict is a shared constant, and names are decoded and
+ * hellos reassembled in buffers reused per thread.
  *
  * <p>Non-TLS openers are told apart so the log can say why: {@code CONNECT} (matched
  * case-insensitively, since a proxy client misconfigured this way is worth recognising), other
@@ -45,6 +53,8 @@ public final class ClientHelloParser {
 
     private static final int RANDOM_LENGTH = 32;
     private static final int MAX_SESSION_ID_LENGTH = 32;
+    /** An ALPN protocol name is at most 255 bytes; a valid host name 253, or 254 with its trailing dot. */
+    private static final int MAX_DECODED_LENGTH = 255;
 
     // Results of the extension helpers: offsets are never negative, so these cannot collide.
     private static final int NOT_FOUND = -1;
@@ -63,23 +73,39 @@ public final class ClientHelloParser {
         HttpOpener.preface("PRI * HTTP/2.0", Reason.PLAIN_HTTP),
     };
 
+    /**
+     * Buffers that every parse on a thread reuses. A parse runs synchronously on the connection's
+     * event loop, and is done with them before it calls its sink, so no two parses share them.
+     */
+    private static final FastThreadLocal<Scratch> SCRATCH = new FastThreadLocal<>() {
+        @Override
+        protected Scratch initialValue() {
+            return new Scratch();
+        }
+    };
+
     private ClientHelloParser() {}
 
     /**
-     * Classifies the readable bytes of {@code buf}.
+     * Classifies the readable bytes of {@code buf}. When they hold a whole ClientHello that parses,
+     * its facts go to {@code sink} before the verdict is returned: once, whether the hello is
+     * forwarded or rejected for its name ({@link Reason#NO_SNI}, {@link Reason#INVALID_SNI}).
      *
      * @param buf everything the client has sent so far; only read, never modified or released
      * @param maxClientHelloBytes the largest ClientHello handshake body accepted
      * @param endOfStream whether the client has stopped sending, so no more bytes will come
+     * @param sink told what a parsed ClientHello holds
+     * @return one of the shared verdicts
      */
-    public static PrereadVerdict parse(ByteBuf buf, int maxClientHelloBytes, boolean endOfStream) {
+    public static PrereadVerdict parse(
+            ByteBuf buf, int maxClientHelloBytes, boolean endOfStream, ClientHelloSink sink) {
         int start = buf.readerIndex();
         int end = buf.writerIndex();
         if (start >= end) {
             return endOfStream ? PrereadVerdict.reject(Reason.CLIENT_CLOSED) : PrereadVerdict.NEED_MORE;
         }
         if (buf.getUnsignedByte(start) == CONTENT_TYPE_HANDSHAKE) {
-            return parseTlsRecords(buf, start, end, maxClientHelloBytes, endOfStream);
+            return parseTlsRecords(buf, start, end, maxClientHelloBytes, endOfStream, sink);
         }
         return classifyNonTls(buf, start, end, endOfStream);
     }
@@ -153,7 +179,7 @@ public final class ClientHelloParser {
      * as it is visible, and parses the message once all of its bytes have arrived.
      */
     private static PrereadVerdict parseTlsRecords(
-            ByteBuf buf, int start, int end, int maxClientHelloBytes, boolean endOfStream) {
+            ByteBuf buf, int start, int end, int maxClientHelloBytes, boolean endOfStream, ClientHelloSink sink) {
         long maxFramedBytes = (long) maxClientHelloBytes
                 + HANDSHAKE_HEADER_LENGTH
                 + (long) MAX_FRAMING_RECORDS * RECORD_HEADER_LENGTH;
@@ -206,7 +232,7 @@ public final class ClientHelloParser {
             handshakeBytesSeen += fragmentReceived;
             records++;
             if (messageLength >= 0 && handshakeBytesSeen >= messageLength) {
-                return parseHandshakeMessage(buf, start, records, (int) messageLength, recordVersion);
+                return parseHandshakeMessage(buf, start, records, (int) messageLength, recordVersion, sink);
             }
             if (fragmentReceived < fragmentLength) {
                 return incompleteHello(start, end, maxFramedBytes, endOfStream);
@@ -247,32 +273,35 @@ public final class ClientHelloParser {
 
     /**
      * Parses the complete handshake message: in place when one record carries it (the common
-     * case), else from a copy of exactly its bytes, all of which have been received.
+     * case), else from a copy of exactly its bytes, all of which have been received, in this
+     * thread's reassembly buffer.
      */
     private static PrereadVerdict parseHandshakeMessage(
-            ByteBuf buf, int start, int records, int messageLength, int recordVersion) {
+            ByteBuf buf, int start, int records, int messageLength, int recordVersion, ClientHelloSink sink) {
         int bodyLength = messageLength - HANDSHAKE_HEADER_LENGTH;
         if (records == 1) {
             int bodyStart = start + RECORD_HEADER_LENGTH + HANDSHAKE_HEADER_LENGTH;
-            return parseClientHelloBody(buf, bodyStart, bodyStart + bodyLength, recordVersion);
+            return parseClientHelloBody(buf, bodyStart, bodyStart + bodyLength, recordVersion, sink);
         }
-        ByteBuf message = Unpooled.buffer(messageLength, messageLength);
-        try {
-            copyHandshakeBytes(buf, start, records, message);
-            return parseClientHelloBody(message, HANDSHAKE_HEADER_LENGTH, messageLength, recordVersion);
-        } finally {
-            message.release();
-        }
+        ByteBuf message = SCRATCH.get().messageBuffer(messageLength);
+        copyHandshakeBytes(buf, start, records, message, messageLength);
+        return parseClientHelloBody(message, HANDSHAKE_HEADER_LENGTH, messageLength, recordVersion, sink);
     }
 
-    /** Concatenates the fragments of the first {@code records} records, up to the message's end. */
-    private static void copyHandshakeBytes(ByteBuf buf, int start, int records, ByteBuf message) {
+    /**
+     * Concatenates the fragments of the first {@code records} records into {@code message}, up to
+     * the message's end.
+     */
+    private static void copyHandshakeBytes(
+            ByteBuf buf, int start, int records, ByteBuf message, int messageLength) {
         int pos = start;
-        for (int r = 0; r < records && message.isWritable(); r++) {
+        int copied = 0;
+        for (int r = 0; r < records && copied < messageLength; r++) {
             int fragmentLength = buf.getUnsignedShort(pos + 3);
             int fragmentStart = pos + RECORD_HEADER_LENGTH;
-            int count = Math.min(fragmentLength, message.writableBytes());
-            message.writeBytes(buf, fragmentStart, count);
+            int count = Math.min(fragmentLength, messageLength - copied);
+            message.setBytes(copied, buf, fragmentStart, count);
+            copied += count;
             pos = fragmentStart + fragmentLength;
         }
     }
@@ -280,7 +309,8 @@ public final class ClientHelloParser {
     // ---------------------------------------------------------------- ClientHello body
 
     /** RFC 8446 §4.1.2; every length must fit inside {@code [bodyStart, bodyEnd)}. */
-    private static PrereadVerdict parseClientHelloBody(ByteBuf b, int bodyStart, int bodyEnd, int recordVersion) {
+    private static PrereadVerdict parseClientHelloBody(
+            ByteBuf b, int bodyStart, int bodyEnd, int recordVersion, ClientHelloSink sink) {
         int p = bodyStart;
         if (bodyEnd - p < 2 + RANDOM_LENGTH + 1) {
             return PrereadVerdict.reject(Reason.MALFORMED);
@@ -317,11 +347,11 @@ public final class ClientHelloParser {
             }
             extensionsStart = p + 2;
         }
-        return parseExtensions(b, extensionsStart, bodyEnd, legacyVersion, recordVersion);
+        return parseExtensions(b, extensionsStart, bodyEnd, legacyVersion, recordVersion, sink);
     }
 
     private static PrereadVerdict parseExtensions(
-            ByteBuf b, int start, int end, int legacyVersion, int recordVersion) {
+            ByteBuf b, int start, int end, int legacyVersion, int recordVersion, ClientHelloSink sink) {
         if (!extensionsFrameWell(b, start, end)) {
             return PrereadVerdict.reject(Reason.MALFORMED);
         }
@@ -351,15 +381,17 @@ public final class ClientHelloParser {
         boolean ech = findExtension(b, start, end, EXT_ENCRYPTED_CLIENT_HELLO) != NOT_FOUND;
         List<String> protocols = alpn == NOT_FOUND ? null : decodeAlpn(b, alpn);
         if (hostName == NOT_FOUND) {
-            return PrereadVerdict.reject(Reason.NO_SNI, new ClientHello(null, protocols, tlsVersion, ech, recordVersion));
+            sink.clientHello(null, protocols, tlsVersion, ech, recordVersion);
+            return PrereadVerdict.reject(Reason.NO_SNI);
         }
         String sni = routableHostName(b, hostName);
         if (sni == null) {
-            return PrereadVerdict.invalidSni(
-                    rawNameForLog(b, hostName + 2, b.getUnsignedShort(hostName)),
-                    new ClientHello(null, protocols, tlsVersion, ech, recordVersion));
+            String rawName = rawNameForLog(b, hostName + 2, b.getUnsignedShort(hostName));
+            sink.clientHello(rawName, protocols, tlsVersion, ech, recordVersion);
+            return PrereadVerdict.reject(Reason.INVALID_SNI);
         }
-        return PrereadVerdict.complete(new ClientHello(sni, protocols, tlsVersion, ech, recordVersion));
+        sink.clientHello(sni, protocols, tlsVersion, ech, recordVersion);
+        return PrereadVerdict.COMPLETE;
     }
 
     /**
@@ -461,20 +493,66 @@ public final class ClientHelloParser {
         return true;
     }
 
-    /** Decodes a well-formed ALPN extension into an immutable list that ClientHello need not copy. */
+    /** Decodes a well-formed ALPN extension into an immutable list. */
     private static List<String> decodeAlpn(ByteBuf b, int extension) {
         int data = extension + 4;
         int end = data + extensionLength(b, extension);
+        int first = data + 2;
         int count = 0;
-        for (int p = data + 2; p < end; p += 1 + b.getUnsignedByte(p)) {
+        for (int p = first; p < end; p += 1 + b.getUnsignedByte(p)) {
             count++;
+        }
+        // One or two protocols, as real clients send, fit in List.of's fields without an array.
+        if (count == 1) {
+            return List.of(alpnProtocol(b, first));
+        }
+        if (count == 2) {
+            int second = first + 1 + b.getUnsignedByte(first);
+            return List.of(alpnProtocol(b, first), alpnProtocol(b, second));
         }
         String[] protocols = new String[count];
         int i = 0;
-        for (int p = data + 2; p < end; p += 1 + b.getUnsignedByte(p)) {
-            protocols[i++] = b.toString(p + 1, b.getUnsignedByte(p), StandardCharsets.ISO_8859_1);
+        for (int p = first; p < end; p += 1 + b.getUnsignedByte(p)) {
+            protocols[i++] = alpnProtocol(b, p);
         }
-        return List.of(protocols);
+        return new ProtocolList(protocols);
+    }
+
+    /** The protocol name whose length byte is at {@code at}, one char per byte (ISO-8859-1). */
+    private static String alpnProtocol(ByteBuf b, int at) {
+        return latin1(b, at + 1, b.getUnsignedByte(at));
+    }
+
+    /**
+     * Decodes bytes through this thread's scratch array: {@code ByteBuf.toString} would copy a
+     * direct buffer's bytes into a temporary array of their own first.
+     */
+    private static String latin1(ByteBuf b, int start, int length) {
+        byte[] text = SCRATCH.get().text;
+        b.getBytes(start, text, 0, length);
+        return new String(text, 0, length, StandardCharsets.ISO_8859_1);
+    }
+
+    /**
+     * An immutable list over an array it owns. {@code List.of(array)} would copy the array, and
+     * the copy is an allocation per hello that offers three protocols or more.
+     */
+    private static final class ProtocolList extends AbstractList<String> implements RandomAccess {
+        private final String[] protocols;
+
+        ProtocolList(String[] protocols) {
+            this.protocols = protocols;
+        }
+
+        @Override
+        public String get(int index) {
+            return protocols[index];
+        }
+
+        @Override
+        public int size() {
+            return protocols.length;
+        }
     }
 
     /**
@@ -513,25 +591,24 @@ public final class ClientHelloParser {
 
     /**
      * The normalized name of a host_name entry, or null when it is not a valid host name. Bytes
-     * outside printable ASCII are refused before decoding, so no charset guesswork is involved.
+     * outside printable ASCII are refused before decoding, so no charset guesswork is involved,
+     * and the name is normalized while still in bytes, so that it costs one string.
      */
     private static String routableHostName(ByteBuf b, int hostNameEntry) {
         int length = b.getUnsignedShort(hostNameEntry);
-        int name = hostNameEntry + 2;
-        if (!allPrintableAscii(b, name, length)) {
-            return null;
+        if (length > HostNames.MAX_NAME_LENGTH + 1) {
+            return null; // too long even with a trailing dot
         }
-        String normalized = HostNames.normalize(b.toString(name, length, StandardCharsets.ISO_8859_1));
-        return HostNames.isValid(normalized) ? normalized : null;
-    }
-
-    private static boolean allPrintableAscii(ByteBuf b, int start, int length) {
-        for (int i = start; i < start + length; i++) {
-            if (!isPrintableAscii(b.getUnsignedByte(i))) {
-                return false;
+        byte[] text = SCRATCH.get().text;
+        b.getBytes(hostNameEntry + 2, text, 0, length);
+        for (int i = 0; i < length; i++) {
+            if (!isPrintableAscii(text[i] & 0xff)) {
+                return null;
             }
         }
-        return true;
+        int normalizedLength = HostNames.normalizeInPlace(text, length);
+        String name = new String(text, 0, normalizedLength, StandardCharsets.ISO_8859_1);
+        return HostNames.isValid(name) ? name : null;
     }
 
     private static boolean isPrintableAscii(int c) {
@@ -553,5 +630,26 @@ public final class ClientHelloParser {
             }
         }
         return out.toString();
+    }
+
+    // ---------------------------------------------------------------- per-thread buffers
+
+    private static final class Scratch {
+        /** One string's bytes while it is decoded: a host name or an ALPN protocol. */
+        final byte[] text = new byte[MAX_DECODED_LENGTH];
+
+        /**
+         * A hello that spans records, reassembled. It grows to the largest such hello seen on the
+         * thread, which the size limit bounds, and is never released: it holds no pooled memory.
+         */
+        private ByteBuf message = Unpooled.EMPTY_BUFFER;
+
+        /** A buffer of at least {@code length} bytes, written and read with absolute indexes. */
+        ByteBuf messageBuffer(int length) {
+            if (message.capacity() < length) {
+                message = Unpooled.wrappedBuffer(new byte[length]);
+            }
+            return message;
+        }
     }
 }

@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Stage two of a connection: buffers what the client sends until one whole ClientHello is there
  * (however it was cut into TCP segments and TLS records), classifies it, and either refuses the
- * connection or fires a {@link ClientHelloEvent} and stops reading.
+ * connection or fires a {@link ClientHelloEvent}, the hello's facts being in the connection's
+ * {@link ConnectionRecord}.
  *
  * <p>It consumes nothing: when the next stage removes it from the pipeline, every byte it
  * buffered goes on to the next handler exactly as received, as Netty's own
@@ -104,36 +105,25 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     private void classify(ChannelHandlerContext ctx, boolean endOfStream) {
         ByteBuf bytes = buffered == null ? Unpooled.EMPTY_BUFFER : buffered;
-        PrereadVerdict verdict = ClientHelloParser.parse(bytes, maxClientHelloBytes, endOfStream);
+        // A ClientHello that parses, forwarded or not, leaves its facts in the record for the log.
+        PrereadVerdict verdict = ClientHelloParser.parse(bytes, maxClientHelloBytes, endOfStream, record);
         switch (verdict.status()) {
             case NEED_MORE -> {
                 if (endOfStream) {
                     reject(ctx, Reason.MALFORMED, 0);
                 }
             }
-            case REJECT -> {
-                ClientHello partial = verdict.hello();
-                if (partial != null || verdict.rawSni() != null) {
-                    record.clientHello(
-                            verdict.rawSni(),
-                            partial == null ? null : partial.alpn(),
-                            partial == null ? null : ClientHello.versionName(partial.tlsVersion()),
-                            partial != null && partial.ech());
-                }
-                reject(ctx, verdict.reason(), tlsRecordVersion(bytes));
-            }
-            case COMPLETE -> accept(ctx, verdict.hello());
+            case REJECT -> reject(ctx, verdict.reason(), tlsRecordVersion(bytes));
+            case COMPLETE -> accept(ctx);
         }
     }
 
-    private void accept(ChannelHandlerContext ctx, ClientHello hello) {
+    private void accept(ChannelHandlerContext ctx) {
         decide(ctx);
-        record.clientHello(
-                hello.sni(), hello.alpn(), ClientHello.versionName(hello.tlsVersion()), hello.ech());
         // Reading goes on while routing and connecting: a TLS client sends nothing more before
         // the server answers, and pausing and resuming would cost two epoll_ctl calls on every
         // connection. Whatever does arrive is buffered here, up to a bound (see channelRead).
-        ctx.fireUserEventTriggered(new ClientHelloEvent(hello));
+        ctx.fireUserEventTriggered(ClientHelloEvent.INSTANCE);
     }
 
     private void reject(ChannelHandlerContext ctx, Reason reason, int tlsRecordVersion) {

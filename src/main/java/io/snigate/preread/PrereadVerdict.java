@@ -4,16 +4,14 @@ import io.snigate.core.Reason;
 import java.util.Objects;
 
 /**
- * The pre-read's answer for the bytes a client has sent so far.
+ * The pre-read's answer for the bytes a client has sent so far. Every verdict is one of a few
+ * shared constants: what a parsed ClientHello holds goes to a {@link io.snigate.core.ClientHelloSink}
+ * instead, so that answering allocates nothing.
  *
  * @param status whether to wait, forward or reject
  * @param reason why a connection is rejected; null unless {@link Status#REJECT}
- * @param hello what was parsed: always present when {@link Status#COMPLETE}; for a rejection of a
- *     parseable ClientHello (no SNI, invalid SNI) the facts that were found, with a null sni
- * @param rawSni for {@link Reason#INVALID_SNI}: the name as sent, lower-cased and with unprintable
- *     bytes escaped as {@code \xNN} so that it is safe to log; otherwise null
  */
-public record PrereadVerdict(Status status, Reason reason, ClientHello hello, String rawSni) {
+public record PrereadVerdict(Status status, Reason reason) {
 
     public enum Status {
         NEED_MORE,
@@ -21,37 +19,24 @@ public record PrereadVerdict(Status status, Reason reason, ClientHello hello, St
         REJECT
     }
 
-    /** Shared because it is the answer to almost every read of a slow client. */
-    public static final PrereadVerdict NEED_MORE = new PrereadVerdict(Status.NEED_MORE, null, null, null);
+    /** Wait for more bytes: the answer to almost every read of a slow client. */
+    public static final PrereadVerdict NEED_MORE = new PrereadVerdict(Status.NEED_MORE, null);
 
-    // Rejections that carry nothing but a reason are shared too: scanners and noise produce many.
-    private static final PrereadVerdict[] BARE_REJECTIONS = bareRejections();
+    /** A whole ClientHello with a valid host name: forward the connection. */
+    public static final PrereadVerdict COMPLETE = new PrereadVerdict(Status.COMPLETE, null);
+
+    private static final PrereadVerdict[] REJECTIONS = rejections();
 
     public PrereadVerdict {
         Objects.requireNonNull(status, "status");
         if ((status == Status.REJECT) != (reason != null)) {
             throw new IllegalArgumentException("a reason is given exactly for a rejection");
         }
-        if (status == Status.COMPLETE && (hello == null || hello.sni() == null)) {
-            throw new IllegalArgumentException("a complete verdict needs a ClientHello with an SNI");
-        }
     }
 
-    public static PrereadVerdict complete(ClientHello hello) {
-        return new PrereadVerdict(Status.COMPLETE, null, hello, null);
-    }
-
+    /** The shared rejection for {@code reason}. */
     public static PrereadVerdict reject(Reason reason) {
-        return BARE_REJECTIONS[reason.ordinal()];
-    }
-
-    /** A rejection of a ClientHello that was parsed, keeping its facts for the log. */
-    public static PrereadVerdict reject(Reason reason, ClientHello parsed) {
-        return new PrereadVerdict(Status.REJECT, reason, parsed, null);
-    }
-
-    public static PrereadVerdict invalidSni(String rawSni, ClientHello parsed) {
-        return new PrereadVerdict(Status.REJECT, Reason.INVALID_SNI, parsed, rawSni);
+        return REJECTIONS[reason.ordinal()];
     }
 
     public boolean needsMore() {
@@ -66,11 +51,11 @@ public record PrereadVerdict(Status status, Reason reason, ClientHello hello, St
         return status == Status.REJECT;
     }
 
-    private static PrereadVerdict[] bareRejections() {
+    private static PrereadVerdict[] rejections() {
         Reason[] reasons = Reason.values();
         PrereadVerdict[] verdicts = new PrereadVerdict[reasons.length];
         for (Reason reason : reasons) {
-            verdicts[reason.ordinal()] = new PrereadVerdict(Status.REJECT, reason, null, null);
+            verdicts[reason.ordinal()] = new PrereadVerdict(Status.REJECT, reason);
         }
         return verdicts;
     }

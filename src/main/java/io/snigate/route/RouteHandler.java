@@ -18,7 +18,7 @@ import java.util.function.Supplier;
 public final class RouteHandler extends ChannelInboundHandlerAdapter {
     /** The stage after routing: dial the upstream and start relaying. */
     public interface Dialer {
-        void dial(ChannelHandlerContext ctx, ClientHelloEvent hello, RouteDecision decision);
+        void dial(ChannelHandlerContext ctx, ConnectionRecord record, RouteDecision decision);
     }
 
     private final Supplier<RouteTable> routes;
@@ -31,16 +31,18 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (!(evt instanceof ClientHelloEvent event)) {
+        if (!(evt instanceof ClientHelloEvent)) {
             ctx.fireUserEventTriggered(evt);
             return;
         }
-        RouteDecision decision = routes.get().route(event.hello().sni(), event.hello().alpn());
-        ConnectionRecord.of(ctx.channel()).route(decision.routeLabel());
+        // The pre-read left the ClientHello's facts in the record; the event only says they are there.
+        ConnectionRecord record = ConnectionRecord.of(ctx.channel());
+        RouteDecision decision = routes.get().route(record.sni(), record.alpn());
+        record.route(decision.routeLabel());
         if (decision.routed()) {
-            dialer.dial(ctx, event, decision);
+            dialer.dial(ctx, record, decision);
         } else {
-            Rejection.reject(ctx.channel(), decision.rejectReason(), event.hello().recordVersion());
+            Rejection.reject(ctx.channel(), decision.rejectReason(), record.recordVersion());
         }
     }
 }

@@ -32,7 +32,7 @@ class ClientHelloParserFuzzTest {
         }
     }
 
-    private static void assertConsistent(PrereadVerdict verdict, boolean endOfStream) {
+    private static void assertConsistent(ParserHarness.Parsed verdict, boolean endOfStream) {
         switch (verdict.status()) {
             case NEED_MORE -> assertThat(endOfStream).as("undecided at end of stream").isFalse();
             case COMPLETE -> {

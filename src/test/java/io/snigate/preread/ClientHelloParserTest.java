@@ -6,8 +6,12 @@ import static io.snigate.preread.TestHellos.concat;
 import static io.snigate.preread.TestHellos.hello;
 import static io.snigate.preread.TestHellos.serverNameEntry;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.snigate.core.Reason;
+import io.snigate.core.TlsVersions;
+import io.snigate.preread.ParserHarness.Hello;
+import io.snigate.preread.ParserHarness.Parsed;
 import io.snigate.testing.Corpus;
 import io.snigate.preread.PrereadVerdict.Status;
 import java.nio.charset.StandardCharsets;
@@ -26,14 +30,14 @@ class ClientHelloParserTest {
     private static final byte[] FRAG2_SPLIT_IN_SNI =
             Corpus.resource("corpus/crafted/frag2-curl-http2-split-in-sni.bin");
 
-    private static PrereadVerdict complete(byte[] bytes) {
-        PrereadVerdict verdict = parse(bytes, false);
+    private static Parsed complete(byte[] bytes) {
+        Parsed verdict = parse(bytes, false);
         assertThat(verdict.status()).as("verdict %s", verdict).isEqualTo(Status.COMPLETE);
         return verdict;
     }
 
     private static void assertRejected(byte[] bytes, Reason reason) {
-        PrereadVerdict verdict = parse(bytes, false);
+        Parsed verdict = parse(bytes, false);
         assertThat(verdict.status()).as("verdict %s", verdict).isEqualTo(Status.REJECT);
         assertThat(verdict.reason()).isEqualTo(reason);
     }
@@ -43,20 +47,20 @@ class ClientHelloParserTest {
 
         @Test
         void extractsSniAlpnVersionFromOpensslHello() {
-            ClientHello hello = complete(OPENSSL_ALPN).hello();
+            Hello hello = complete(OPENSSL_ALPN).hello();
 
             assertThat(hello.sni()).isEqualTo("openssl-alpn.corpus.test");
             assertThat(hello.alpn()).containsExactly("h2", "http/1.1");
-            assertThat(hello.tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+            assertThat(hello.tlsVersion()).isEqualTo(TlsVersions.TLS_1_3);
             assertThat(hello.ech()).isFalse();
-            assertThat(hello.recordVersion()).isEqualTo(ClientHello.TLS_1_0);
+            assertThat(hello.recordVersion()).isEqualTo(TlsVersions.TLS_1_0);
         }
 
         @Test
         void needsMoreAtEveryPrefixThenCompletesAtFullLength() {
             for (byte[] wire : List.of(OPENSSL_ALPN, CURL_DEFAULT, FRAG2_SPLIT_IN_SNI)) {
                 for (int length = 0; length < wire.length; length++) {
-                    assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false))
+                    assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false).verdict())
                             .as("prefix of %d bytes", length)
                             .isSameAs(PrereadVerdict.NEED_MORE);
                 }
@@ -69,8 +73,10 @@ class ClientHelloParserTest {
             byte[] wire = FRAG2_SPLIT_IN_SNI;
             int secondRecord = 5 + ((wire[3] & 0xff) << 8 | (wire[4] & 0xff));
 
-            assertThat(parse(wire, 0, secondRecord, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
-            assertThat(parse(wire, 0, wire.length - 1, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(wire, 0, secondRecord, DEFAULT_MAX_HELLO, false).verdict())
+                    .isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(wire, 0, wire.length - 1, DEFAULT_MAX_HELLO, false).verdict())
+                    .isSameAs(PrereadVerdict.NEED_MORE);
             assertThat(complete(wire).hello().sni()).isEqualTo("curl-http2.corpus.test");
         }
 
@@ -78,7 +84,7 @@ class ClientHelloParserTest {
         void neverThrowsOnTruncationAtEveryOffset() {
             for (byte[] wire : List.of(OPENSSL_ALPN, FRAG2_SPLIT_IN_SNI)) {
                 for (int length = 1; length < wire.length; length++) {
-                    PrereadVerdict verdict = parse(wire, 0, length, DEFAULT_MAX_HELLO, true);
+                    Parsed verdict = parse(wire, 0, length, DEFAULT_MAX_HELLO, true);
                     assertThat(verdict.status()).as("prefix of %d bytes at end of stream", length)
                             .isEqualTo(Status.REJECT);
                     assertThat(verdict.reason()).isEqualTo(Reason.MALFORMED);
@@ -121,7 +127,7 @@ class ClientHelloParserTest {
         @ParameterizedTest
         @ValueSource(ints = {1, 2, 3, 5, 10, 40})
         void reassemblesHelloSplitIntoRecords(int records) {
-            ClientHello hello = complete(hello().sni("split.example").alpn("h2").records(records)).hello();
+            Hello hello = complete(hello().sni("split.example").alpn("h2").records(records)).hello();
 
             assertThat(hello.sni()).isEqualTo("split.example");
             assertThat(hello.alpn()).containsExactly("h2");
@@ -131,7 +137,7 @@ class ClientHelloParserTest {
         void reassemblesWhenHandshakeHeaderIsSplitByteByByte() {
             byte[] handshake = hello().sni("header.example").handshake();
 
-            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, 1, 1, 1, 1);
+            byte[] wire = TestHellos.frame(handshake, TlsVersions.TLS_1_0, 1, 1, 1, 1);
 
             assertThat(complete(wire).hello().sni()).isEqualTo("header.example");
         }
@@ -140,7 +146,8 @@ class ClientHelloParserTest {
         void needsMoreAtEveryPrefixOfAManyRecordHello() {
             byte[] wire = hello().sni("prefix.example").records(7);
             for (int length = 0; length < wire.length; length++) {
-                assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false)).isSameAs(PrereadVerdict.NEED_MORE);
+                assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, false).verdict())
+                        .isSameAs(PrereadVerdict.NEED_MORE);
                 assertThat(parse(wire, 0, length, DEFAULT_MAX_HELLO, true).reason())
                         .isIn(Reason.MALFORMED, Reason.CLIENT_CLOSED);
             }
@@ -151,7 +158,7 @@ class ClientHelloParserTest {
         void reframedRealHelloGivesTheSameFacts() {
             Random random = new Random(42);
             for (int pieces = 2; pieces <= 8; pieces++) {
-                ClientHello hello = complete(Corpus.reframe(CURL_DEFAULT, pieces, random)).hello();
+                Hello hello = complete(Corpus.reframe(CURL_DEFAULT, pieces, random)).hello();
                 assertThat(hello).isEqualTo(complete(CURL_DEFAULT).hello());
             }
         }
@@ -159,7 +166,7 @@ class ClientHelloParserTest {
         @Test
         void rejectsOtherContentTypeBeforeHelloIsComplete() {
             byte[] handshake = hello().sni("x.example").handshake();
-            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, 20);
+            byte[] wire = TestHellos.frame(handshake, TlsVersions.TLS_1_0, 20);
             wire[5 + 20] = 23; // second record claims to be application data
 
             assertRejected(wire, Reason.MALFORMED);
@@ -169,7 +176,7 @@ class ClientHelloParserTest {
         @Test
         void rejectsEmptyRecord() {
             byte[] handshake = hello().sni("x.example").handshake();
-            byte[] wire = concat(new byte[] {22, 3, 1, 0, 0}, TestHellos.frame(handshake, ClientHello.TLS_1_0));
+            byte[] wire = concat(new byte[] {22, 3, 1, 0, 0}, TestHellos.frame(handshake, TlsVersions.TLS_1_0));
 
             assertRejected(wire, Reason.MALFORMED);
         }
@@ -208,7 +215,7 @@ class ClientHelloParserTest {
             byte[] handshake = hello().sni("tiny-records.example").handshake();
             int[] oneByteFragments = new int[handshake.length - 1];
             Arrays.fill(oneByteFragments, 1);
-            byte[] wire = TestHellos.frame(handshake, ClientHello.TLS_1_0, oneByteFragments);
+            byte[] wire = TestHellos.frame(handshake, TlsVersions.TLS_1_0, oneByteFragments);
 
             assertThat(parse(wire, handshake.length, false).reason()).isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
         }
@@ -229,10 +236,20 @@ class ClientHelloParserTest {
 
         @Test
         void keepsAlpnInClientOrderAsLatin1() {
-            ClientHello hello = complete(hello().sni("a.example").alpn("http/1.1", "h2", "\u00ff\u0000x").record())
+            Hello hello = complete(hello().sni("a.example").alpn("http/1.1", "h2", "\u00ff\u0000x").record())
                     .hello();
 
             assertThat(hello.alpn()).containsExactly("http/1.1", "h2", "\u00ff\u0000x");
+            assertThat(hello.alpn()).isEqualTo(List.of("http/1.1", "h2", "\u00ff\u0000x"));
+            assertThat(hello.alpn()).hasToString("[http/1.1, h2, \u00ff\u0000x]");
+            assertThatThrownBy(() -> hello.alpn().set(0, "h3")).isInstanceOf(UnsupportedOperationException.class);
+        }
+
+        @Test
+        void keepsOneOrTwoAlpnProtocols() {
+            assertThat(complete(hello().sni("a.example").alpn("h2").record()).hello().alpn()).isEqualTo(List.of("h2"));
+            assertThat(complete(hello().sni("a.example").alpn("h2", "http/1.1").record()).hello().alpn())
+                    .isEqualTo(List.of("h2", "http/1.1"));
         }
 
         @Test
@@ -244,15 +261,15 @@ class ClientHelloParserTest {
         void takesHighestSupportedVersionIgnoringGrease() {
             byte[] wire = hello().sni("a.example").supportedVersions(0x7a7a, 0x0303, 0x0304, 0xfafa).record();
 
-            assertThat(complete(wire).hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+            assertThat(complete(wire).hello().tlsVersion()).isEqualTo(TlsVersions.TLS_1_3);
         }
 
         @Test
         void fallsBackToLegacyVersionWithoutSupportedVersions() {
             assertThat(complete(hello().legacyVersion(0x0302).sni("a.example").record()).hello().tlsVersion())
-                    .isEqualTo(ClientHello.TLS_1_1);
+                    .isEqualTo(TlsVersions.TLS_1_1);
             assertThat(complete(hello().sni("a.example").supportedVersions(0x1a1a).record()).hello().tlsVersion())
-                    .isEqualTo(ClientHello.TLS_1_2);
+                    .isEqualTo(TlsVersions.TLS_1_2);
         }
 
         @Test
@@ -350,10 +367,10 @@ class ClientHelloParserTest {
 
         @Test
         void acceptsHelloWithoutExtensionsBlockAsNoSni() {
-            PrereadVerdict verdict = parse(hello().withoutExtensionsBlock().record(), false);
+            Parsed verdict = parse(hello().withoutExtensionsBlock().record(), false);
 
             assertThat(verdict.reason()).isEqualTo(Reason.NO_SNI);
-            assertThat(verdict.hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_2);
+            assertThat(verdict.hello().tlsVersion()).isEqualTo(TlsVersions.TLS_1_2);
         }
 
         @Test
@@ -394,12 +411,12 @@ class ClientHelloParserTest {
 
         @Test
         void rejectsMissingServerNameAsNoSniKeepingOtherFacts() {
-            PrereadVerdict verdict = parse(hello().alpn("h2").supportedVersions(0x0304).record(), false);
+            Parsed verdict = parse(hello().alpn("h2").supportedVersions(0x0304).record(), false);
 
             assertThat(verdict.reason()).isEqualTo(Reason.NO_SNI);
             assertThat(verdict.hello().sni()).isNull();
             assertThat(verdict.hello().alpn()).containsExactly("h2");
-            assertThat(verdict.hello().tlsVersion()).isEqualTo(ClientHello.TLS_1_3);
+            assertThat(verdict.hello().tlsVersion()).isEqualTo(TlsVersions.TLS_1_3);
             assertThat(verdict.rawSni()).isNull();
         }
 
@@ -407,11 +424,10 @@ class ClientHelloParserTest {
         @ValueSource(strings = {"", ".", "a..example", "192.168.1.1", "a b.example", "a/b.example", "a.example..",
             "xn--\u00e9.example"})
         void rejectsInvalidHostNames(String name) {
-            PrereadVerdict verdict = parse(hello().sni(name).alpn("h2").record(), false);
+            Parsed verdict = parse(hello().sni(name).alpn("h2").record(), false);
 
             assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
             assertThat(verdict.hello().alpn()).containsExactly("h2");
-            assertThat(verdict.hello().sni()).isNull();
         }
 
         @Test
@@ -428,7 +444,7 @@ class ClientHelloParserTest {
         void logsInvalidNameLowerCasedWithUnprintableBytesEscaped() {
             byte[] name = "Bad\u0000Name\\.Example\u00ff ".getBytes(StandardCharsets.ISO_8859_1);
 
-            PrereadVerdict verdict = parse(hello().sni(name).record(), false);
+            Parsed verdict = parse(hello().sni(name).record(), false);
 
             assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
             assertThat(verdict.rawSni()).isEqualTo("bad\\x00name\\x5c.example\\xff\\x20");
@@ -465,7 +481,7 @@ class ClientHelloParserTest {
         @ParameterizedTest
         @ValueSource(strings = {"C", "CONN", "connect", "G", "GET", "PRI * HTTP/2", "P", "OPTIONS"})
         void waitsWhileTheBytesMayStillBecomeAnHttpOpener(String prefix) {
-            assertThat(parse(ascii(prefix), false)).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(ascii(prefix), false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
         }
 
         @Test
@@ -492,7 +508,7 @@ class ClientHelloParserTest {
         @Test
         void reportsClientClosedWhenNothingWasSent() {
             assertThat(parse(new byte[0], true).reason()).isEqualTo(Reason.CLIENT_CLOSED);
-            assertThat(parse(new byte[0], false)).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(new byte[0], false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
         }
 
         @Test
@@ -504,25 +520,25 @@ class ClientHelloParserTest {
 
     @Test
     void namesVersions() {
-        assertThat(ClientHello.versionName(0x0304)).isEqualTo("TLSv1.3");
-        assertThat(ClientHello.versionName(0x0303)).isEqualTo("TLSv1.2");
-        assertThat(ClientHello.versionName(0x0302)).isEqualTo("TLSv1.1");
-        assertThat(ClientHello.versionName(0x0301)).isEqualTo("TLSv1.0");
-        assertThat(ClientHello.versionName(0x0300)).isEqualTo("SSLv3");
-        assertThat(ClientHello.versionName(0x7f1c)).isEqualTo("0x7f1c");
+        assertThat(TlsVersions.name(0x0304)).isEqualTo("TLSv1.3");
+        assertThat(TlsVersions.name(0x0303)).isEqualTo("TLSv1.2");
+        assertThat(TlsVersions.name(0x0302)).isEqualTo("TLSv1.1");
+        assertThat(TlsVersions.name(0x0301)).isEqualTo("TLSv1.0");
+        assertThat(TlsVersions.name(0x0300)).isEqualTo("SSLv3");
+        assertThat(TlsVersions.name(0x7f1c)).isEqualTo("0x7f1c");
     }
 
     @Test
     void sharesOneNeedMoreVerdict() {
-        assertThat(parse(new byte[] {22, 3}, false)).isSameAs(PrereadVerdict.NEED_MORE);
-        assertThat(parse(ascii("GE"), false)).isSameAs(PrereadVerdict.NEED_MORE);
+        assertThat(parse(new byte[] {22, 3}, false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
+        assertThat(parse(ascii("GE"), false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
     }
 
     @Test
     void exposesAlpnAsImmutableList() {
         List<String> alpn = complete(OPENSSL_ALPN).hello().alpn();
 
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> alpn.add("h3"))
+        assertThatThrownBy(() -> alpn.add("h3"))
                 .isInstanceOf(UnsupportedOperationException.class);
     }
 

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
 import io.snigate.core.Reason;
+import io.snigate.core.TlsVersions;
+import io.snigate.preread.ParserHarness.Hello;
+import io.snigate.preread.ParserHarness.Parsed;
 import io.snigate.testing.Corpus;
 import io.snigate.preread.PrereadVerdict.Status;
 import java.io.IOException;
@@ -76,8 +79,8 @@ class CorpusParserTest {
      * The whole file at once; a reject case may then need the end of stream to be decided, since
      * some are cut short on purpose.
      */
-    private static PrereadVerdict parseWhole(byte[] bytes, Corpus.Entry entry) {
-        PrereadVerdict verdict = parse(bytes, false);
+    private static Parsed parseWhole(byte[] bytes, Corpus.Entry entry) {
+        Parsed verdict = parse(bytes, false);
         if (verdict.needsMore() && !entry.forward()) {
             verdict = parse(bytes, true);
         }
@@ -85,9 +88,9 @@ class CorpusParserTest {
     }
 
     /** One more byte at a time, stopping at the first decision, as the proxy would. */
-    private static PrereadVerdict parseGrowing(byte[] bytes, Corpus.Entry entry) {
+    private static Parsed parseGrowing(byte[] bytes, Corpus.Entry entry) {
         for (int length = 0; length < bytes.length; length++) {
-            PrereadVerdict verdict = parse(bytes, 0, length, DEFAULT_MAX_HELLO, false);
+            Parsed verdict = parse(bytes, 0, length, DEFAULT_MAX_HELLO, false);
             if (!verdict.needsMore()) {
                 assertThat(entry.forward()).as("%s decided early, at %d bytes: %s", entry.file(), length, verdict)
                         .isFalse();
@@ -97,7 +100,7 @@ class CorpusParserTest {
         return parseWhole(bytes, entry);
     }
 
-    private static void assertExpected(Corpus.Entry entry, PrereadVerdict verdict) {
+    private static void assertExpected(Corpus.Entry entry, Parsed verdict) {
         if (entry.forward()) {
             assertThat(verdict.status()).as("%s: %s", entry.file(), verdict).isEqualTo(Status.COMPLETE);
             assertThat(verdict.hello().sni()).isEqualTo(entry.sni());
@@ -116,9 +119,9 @@ class CorpusParserTest {
         }
     }
 
-    private static void assertHelloFacts(Corpus.Entry entry, ClientHello hello) {
+    private static void assertHelloFacts(Corpus.Entry entry, Hello hello) {
         assertThat(hello.alpn()).as("%s alpn", entry.file()).isEqualTo(entry.alpn());
-        assertThat(ClientHello.versionName(hello.tlsVersion())).as("%s tls_version", entry.file())
+        assertThat(TlsVersions.name(hello.tlsVersion())).as("%s tls_version", entry.file())
                 .isEqualTo(entry.tlsVersion());
         assertThat(hello.ech()).as("%s ech", entry.file()).isEqualTo(entry.ech());
     }

@@ -63,10 +63,12 @@ class PrereadFuzzTest {
         }
         channel.checkException();
 
-        PrereadVerdict whole = ClientHelloParser.parse(Unpooled.wrappedBuffer(input), MAX_HELLO, true);
+        ParserHarness.CollectingSink wholeFacts = new ParserHarness.CollectingSink();
+        PrereadVerdict whole = ClientHelloParser.parse(Unpooled.wrappedBuffer(input), MAX_HELLO, true, wholeFacts);
         if (!events.isEmpty()) {
             assertThat(whole.isComplete()).isTrue();
-            assertThat(events.get(0).hello().sni()).isEqualTo(whole.hello().sni());
+            assertThat(record.sni()).isEqualTo(wholeFacts.hello().sni());
+            assertThat(record.alpn()).isEqualTo(wholeFacts.hello().alpn());
             channel.pipeline().remove(preread);
             ByteBuf passedOn = channel.readInbound();
             byte[] bytes = new byte[passedOn.readableBytes()];

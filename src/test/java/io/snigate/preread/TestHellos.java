@@ -1,5 +1,6 @@
 package io.snigate.preread;
 
+import io.snigate.core.TlsVersions;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,9 +27,9 @@ final class TestHellos {
     }
 
     static final class Builder {
-        private int recordVersion = ClientHello.TLS_1_0;
+        private int recordVersion = TlsVersions.TLS_1_0;
         private int handshakeType = 1;
-        private int legacyVersion = ClientHello.TLS_1_2;
+        private int legacyVersion = TlsVersions.TLS_1_2;
         private byte[] sessionId = new byte[32];
         private byte[] cipherSuites = {0x13, 0x01, 0x13, 0x02, (byte) 0xc0, 0x2f};
         private byte[] compressionMethods = {0};

@@ -1,0 +1,29 @@
+package io.snigate.core;
+
+import java.util.List;
+
+/**
+ * Receives what the pre-read learned from a client's ClientHello. The parser hands its facts
+ * here instead of returning an object per parse, so that parsing a hello allocates nothing but
+ * the strings it reports; in the proxy the sink is the connection's {@link ConnectionRecord}.
+ */
+public interface ClientHelloSink {
+
+    /**
+     * Called once for a ClientHello that parsed: forwarded, or rejected for its name
+     * ({@link Reason#NO_SNI}, {@link Reason#INVALID_SNI}). Never called for other verdicts.
+     *
+     * @param sni the normalized, valid host name to route on when the hello is forwarded; for
+     *     {@link Reason#INVALID_SNI} the name as sent, lower-cased, with every byte that could
+     *     confuse a log reader escaped as {@code \xNN}; null when there is no host name
+     * @param alpn the offered application protocols in the client's order (ISO-8859-1, so every
+     *     byte survives) as an immutable list, or null when the hello has no ALPN extension
+     * @param tlsVersion the highest version offered: the largest non-GREASE supported_versions
+     *     entry, else the legacy_version (see {@link TlsVersions})
+     * @param ech whether an encrypted_client_hello extension is present: the real name is then
+     *     hidden and {@code sni} is the client-facing outer name
+     * @param recordVersion the version of the first record header, which the client is sure to
+     *     accept in an alert
+     */
+    void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion);
+}

@@ -1,0 +1,116 @@
+package io.snigate.preread;
+
+import static io.snigate.preread.ParserHarness.DEFAULT_MAX_HELLO;
+import static io.snigate.preread.TestHellos.hello;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.snigate.core.ClientHelloSink;
+import io.snigate.testing.Corpus;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * The issue's allocation target as a test: a forwarded parse allocates no more than the SNI string
+ * and the ALPN list it reports, counted by the JVM's per-thread allocation counter. The floor is
+ * measured the same way, by making the same strings and the smallest immutable list anew.
+ *
+ * <p>Heap buffers, not direct ones: the paranoid leak detector wraps a direct buffer, and the
+ * wrapper allocates on every read. The benchmark (src/jmh) measures the direct path.
+ */
+class ParserAllocationTest {
+
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+
+    /** Remembers the last facts without allocating. */
+    private static final class LastFacts implements ClientHelloSink {
+        String sni;
+        List<String> alpn;
+
+        @Override
+        public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+            this.sni = sni;
+            this.alpn = alpn;
+        }
+    }
+
+    @TestFactory
+    Stream<DynamicTest> forwardedCorpusHellosAllocateOnlySniAndAlpn() {
+        return Corpus.entries().stream()
+                .filter(Corpus.Entry::forward)
+                .map(entry -> dynamicTest(entry.file(), () ->
+                        assertAllocatesOnlySniAndAlpn(Corpus.resource("corpus/" + entry.file()))));
+    }
+
+    @TestFactory
+    Stream<DynamicTest> builtHellosAllocateOnlySniAndAlpn() {
+        return Stream.of(
+                dynamicTest("three protocols", () -> assertAllocatesOnlySniAndAlpn(
+                        hello().sni("three.example").alpn("h2", "http/1.1", "spdy/3.1").record())),
+                dynamicTest("upper case and trailing dot in five records", () -> assertAllocatesOnlySniAndAlpn(
+                        hello().sni("WWW.Example.COM.").alpn("h2").records(5))));
+    }
+
+    private static void assertAllocatesOnlySniAndAlpn(byte[] wire) {
+        ByteBuf buf = Unpooled.wrappedBuffer(wire);
+        LastFacts facts = new LastFacts();
+        // Warm up: class loading and this thread's scratch buffers are allocated once, not per parse.
+        for (int i = 0; i < 3; i++) {
+            assertThat(ClientHelloParser.parse(buf, DEFAULT_MAX_HELLO, false, facts).isComplete()).isTrue();
+        }
+        long counterCost = counterCost();
+
+        long before = THREADS.getCurrentThreadAllocatedBytes();
+        ClientHelloParser.parse(buf, DEFAULT_MAX_HELLO, false, facts);
+        long parse = THREADS.getCurrentThreadAllocatedBytes() - before - counterCost;
+
+        byte[] sniBytes = facts.sni.getBytes(StandardCharsets.ISO_8859_1);
+        byte[][] alpnBytes = latin1(facts.alpn);
+        before = THREADS.getCurrentThreadAllocatedBytes();
+        Object sni = new String(sniBytes, StandardCharsets.ISO_8859_1);
+        Object alpn = alpnBytes == null ? null : smallestImmutableList(alpnBytes);
+        long floor = THREADS.getCurrentThreadAllocatedBytes() - before - counterCost;
+
+        assertThat(sni).isEqualTo(facts.sni);
+        assertThat(alpn).isEqualTo(facts.alpn);
+        assertThat(parse).as("bytes allocated by one parse, against its SNI and ALPN (%d B)", floor)
+                .isLessThanOrEqualTo(floor);
+    }
+
+    /** What reading the counter twice allocates by itself (nothing, on HotSpot). */
+    private static long counterCost() {
+        long before = THREADS.getCurrentThreadAllocatedBytes();
+        return THREADS.getCurrentThreadAllocatedBytes() - before;
+    }
+
+    private static byte[][] latin1(List<String> strings) {
+        if (strings == null) {
+            return null;
+        }
+        byte[][] bytes = new byte[strings.size()][];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = strings.get(i).getBytes(StandardCharsets.ISO_8859_1);
+        }
+        return bytes;
+    }
+
+    private static List<String> smallestImmutableList(byte[][] bytes) {
+        return switch (bytes.length) {
+            case 1 -> List.of(string(bytes[0]));
+            case 2 -> List.of(string(bytes[0]), string(bytes[1]));
+            case 3 -> List.of(string(bytes[0]), string(bytes[1]), string(bytes[2]));
+            default -> throw new IllegalArgumentException(bytes.length + " protocols");
+        };
+    }
+
+    private static String string(byte[] bytes) {
+        return new String(bytes, StandardCharsets.ISO_8859_1);
+    }
+}
