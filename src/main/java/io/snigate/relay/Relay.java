@@ -5,9 +5,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.snigate.core.ConnectionRecord;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
@@ -31,13 +29,9 @@ public final class Relay {
      */
     public static void start(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
             long halfClosedTimeoutMillis, ChannelHandler... stagesToRemove) {
-        Tunnel tunnel = new Tunnel(client, upstream, record, halfClosedTimeoutMillis);
+        Tunnel tunnel = new Tunnel(client, upstream, record, idleTimeoutMillis, halfClosedTimeoutMillis);
         upstream.pipeline().replace(PendingUpstream.class, "relay", new RelayHandler(tunnel));
         ChannelPipeline pipeline = client.pipeline();
-        if (idleTimeoutMillis > 0) {
-            // One idle timer for the tunnel: the client side sees traffic in both directions.
-            pipeline.addFirst("idle", new IdleStateHandler(0, 0, idleTimeoutMillis, TimeUnit.MILLISECONDS));
-        }
         pipeline.addLast("relay", new RelayHandler(tunnel));
         for (ChannelHandler stage : stagesToRemove) {
             pipeline.remove(stage);

@@ -5,7 +5,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.snigate.core.Reason;
 import java.io.IOException;
 import org.slf4j.Logger;
@@ -28,6 +27,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         Channel self = ctx.channel();
+        tunnel.sawTraffic();
         if (msg instanceof ByteBuf bytes) {
             if (self == tunnel.client) {
                 tunnel.record.addBytesFromClient(bytes.readableBytes());
@@ -50,6 +50,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (ctx.channel().isWritable()) {
+            // The receiver took what was queued for it: that is traffic too, however slow.
+            tunnel.sawTraffic();
             Tunnel.resumeReading(tunnel.peerOf(ctx.channel()));
         }
         ctx.fireChannelWritabilityChanged();
@@ -59,8 +61,6 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             tunnel.doneSending(ctx.channel());
-        } else if (evt instanceof IdleStateEvent) {
-            tunnel.close(Reason.IDLE_TIMEOUT);
         } else {
             ctx.fireUserEventTriggered(evt);
         }
@@ -68,6 +68,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        tunnel.ended();
         tunnel.closeAfterFlush();
     }
 

@@ -6,7 +6,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.socket.DuplexChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -14,19 +13,65 @@ import java.util.concurrent.TimeUnit;
  * sending (FIN) has its half-close passed on to the other, and the tunnel closes once both sides
  * have stopped sending, or at once when either side fails or the tunnel sits idle.
  */
-final class Tunnel {
+final class Tunnel extends TunnelClock.Entry {
     final Channel client;
     final Channel upstream;
     final ConnectionRecord record;
-    private final long halfClosedTimeoutMillis;
+    private final long idleTimeoutNanos;
+    private final long halfClosedTimeoutNanos;
+    private long lastTrafficNanos;
+    /** When the first side sent FIN, or 0 while neither has. */
+    private long halfClosedSinceNanos;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
-    Tunnel(Channel client, Channel upstream, ConnectionRecord record, long halfClosedTimeoutMillis) {
+    /** A tunnel between two channels of one event loop; built on that loop's thread. */
+    Tunnel(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
+            long halfClosedTimeoutMillis) {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
+        this.idleTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(idleTimeoutMillis);
+        this.halfClosedTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(halfClosedTimeoutMillis);
+        this.lastTrafficNanos = System.nanoTime();
+        long shortest = shortestPositive(idleTimeoutNanos, halfClosedTimeoutNanos);
+        if (shortest > 0) {
+            TunnelClock.of(client.eventLoop()).join(this, shortest);
+        }
+    }
+
+    private static long shortestPositive(long a, long b) {
+        return a <= 0 ? b : b <= 0 ? a : Math.min(a, b);
+    }
+
+    /** Bytes moved in either direction: the tunnel is not idle. */
+    void sawTraffic() {
+        if (idleTimeoutNanos > 0) {
+            lastTrafficNanos = System.nanoTime();
+        }
+    }
+
+    @Override
+    Reason expiredAt(long nowNanos) {
+        if (idleTimeoutNanos > 0 && nowNanos - lastTrafficNanos >= idleTimeoutNanos) {
+            return Reason.IDLE_TIMEOUT;
+        }
+        // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
+        if (halfClosedSinceNanos != 0 && halfClosedTimeoutNanos > 0
+                && nowNanos - halfClosedSinceNanos >= halfClosedTimeoutNanos) {
+            return Reason.HALF_CLOSED_TIMEOUT;
+        }
+        return null;
+    }
+
+    @Override
+    boolean isOpen() {
+        return client.isOpen() || upstream.isOpen();
+    }
+
+    /** Either side closed: the clock has nothing more to watch. */
+    void ended() {
+        unlink();
     }
 
     Channel peerOf(Channel side) {
@@ -54,11 +99,8 @@ final class Tunnel {
             closeAfterFlush();
             return;
         }
-        if (halfClosedTimeoutMillis > 0) {
-            // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
-            ScheduledFuture<?> halfClosedTimer = client.eventLoop().schedule(
-                    () -> close(Reason.HALF_CLOSED_TIMEOUT), halfClosedTimeoutMillis, TimeUnit.MILLISECONDS);
-            client.closeFuture().addListener(f -> halfClosedTimer.cancel(false));
+        if (halfClosedSinceNanos == 0) {
+            halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
         }
         Channel peer = peerOf(side);
         // shutdownOutput() drops writes still queued, so it waits behind an empty write.
@@ -72,6 +114,7 @@ final class Tunnel {
     }
 
     /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
+    @Override
     void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);

@@ -15,6 +15,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -232,6 +233,40 @@ class HardeningTest {
             assertThat(upstreamSaw.get(15, TimeUnit.SECONDS)).as("the upstream saw the FIN").isEqualTo(-1);
         } finally {
             testOver.countDown();
+        }
+    }
+
+    @Test
+    void trafficInEitherDirectionKeepsATunnelPastItsIdleTimeout() throws Exception {
+        try (ServerSocket trickles = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            // The upstream sends one byte every 100 ms for 1.2 s: four idle timeouts' worth, but
+            // never 300 ms of silence. Then it stays silent until the proxy gives up on it.
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = trickles.accept()) {
+                    socket.getInputStream().readNBytes(CURL.length);
+                    for (int i = 0; i < 12; i++) {
+                        socket.getOutputStream().write('x');
+                        Thread.sleep(100);
+                    }
+                    socket.getInputStream().read(); // until the proxy closes
+                } catch (IOException | InterruptedException e) {
+                    // Gone: the end either way.
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.corpusTo(trickles.getLocalPort(), """
+                    timeouts: { idle: 300ms }
+                    """);
+            long started = System.nanoTime();
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(CURL);
+                assertThat(new String(ProxyHarness.readUntilClosed(client), StandardCharsets.US_ASCII))
+                        .isEqualTo("x".repeat(12));
+            }
+            long elapsedMillis = (System.nanoTime() - started) / 1_000_000;
+            assertThat(elapsedMillis).as("open while bytes flowed, closed after 300 ms of silence").isBetween(1_300L, 6_000L);
+            JsonNode log = log();
+            assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo("idle_timeout");
+            assertThat(log.get("bytes_to_client").asLong()).isEqualTo(12);
         }
     }
 

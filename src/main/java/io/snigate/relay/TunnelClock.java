@@ -1,0 +1,124 @@
+package io.snigate.relay;
+
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.snigate.core.Reason;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The idle and half-closed timeouts of every tunnel on one event loop, kept by one periodic sweep
+ * instead of a scheduled task per tunnel. A tunnel only records when it last saw traffic; the
+ * sweep closes the ones whose time is up. Joining and leaving are two pointer updates, so a
+ * short connection pays no timer at all, and an open tunnel holds three fields instead of an
+ * {@code IdleStateHandler}, its pipeline context and a timer task (about 300 bytes).
+ *
+ * <p>A timeout fires between its deadline and one tick later. The tick is a quarter of the
+ * shortest timeout among the tunnels that joined since the loop last had none, between 10 ms and
+ * 1 s. Only the event loop's own thread touches a clock, so nothing here is locked.
+ */
+final class TunnelClock {
+    private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private static final FastThreadLocal<TunnelClock> PER_LOOP = new FastThreadLocal<>();
+
+    private final EventLoop loop;
+    private final Runnable sweep = this::sweep;
+    /** The sentinel of a circular doubly linked list of the tunnels on this loop. */
+    private final Entry tunnels = new Entry() {
+        @Override
+        boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        Reason expiredAt(long nowNanos) {
+            return null;
+        }
+
+        @Override
+        void close(Reason reason) {}
+    };
+    private long tickNanos = MAX_TICK_NANOS;
+    private boolean sweepScheduled;
+
+    private TunnelClock(EventLoop loop) {
+        this.loop = loop;
+    }
+
+    /** The clock of {@code loop}; must be called on that loop's thread. */
+    static TunnelClock of(EventLoop loop) {
+        TunnelClock clock = PER_LOOP.get();
+        if (clock == null) {
+            clock = new TunnelClock(loop);
+            PER_LOOP.set(clock);
+        }
+        return clock;
+    }
+
+    /** Starts watching {@code tunnel}, which has at least one timeout. */
+    void join(Entry tunnel, long shortestTimeoutNanos) {
+        tunnel.linkAfter(tunnels);
+        tickNanos = Math.min(tickNanos, Math.max(MIN_TICK_NANOS, shortestTimeoutNanos / 4));
+        if (!sweepScheduled) {
+            sweepScheduled = true;
+            loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void sweep() {
+        long now = System.nanoTime();
+        Entry tunnel = tunnels.next;
+        while (tunnel != tunnels) {
+            Entry next = tunnel.next;
+            if (!tunnel.isOpen()) {
+                // Closed before its relay handlers were in place to say so.
+                tunnel.unlink();
+            } else {
+                Reason expired = tunnel.expiredAt(now);
+                if (expired != null) {
+                    tunnel.unlink();
+                    tunnel.close(expired);
+                }
+            }
+            tunnel = next;
+        }
+        if (tunnels.next == tunnels) {
+            sweepScheduled = false;
+            tickNanos = MAX_TICK_NANOS;
+        } else {
+            loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** What the clock keeps per tunnel: its place in the list, and when it is due. */
+    abstract static class Entry {
+        private Entry prev = this;
+        private Entry next = this;
+
+        abstract boolean isOpen();
+
+        /** The reason to close at {@code nowNanos}, or null while the tunnel has time left. */
+        abstract Reason expiredAt(long nowNanos);
+
+        abstract void close(Reason reason);
+
+        private void linkAfter(Entry head) {
+            if (next != this) {
+                return;
+            }
+            prev = head;
+            next = head.next;
+            head.next.prev = this;
+            head.next = this;
+        }
+
+        /** Leaves the clock; harmless when not on one. */
+        final void unlink() {
+            prev.next = next;
+            next.prev = prev;
+            prev = this;
+            next = this;
+        }
+    }
+}
