@@ -30,10 +30,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The I/O transport: native epoll where the kernel and the bundled native library allow it, the
- * JDK's NIO otherwise, io_uring when asked for. Every channel of one proxy uses the same
- * transport, so that an upstream connection can live on the event loop of the client connection
- * it serves.
+ * The I/O transport: io_uring where the kernel allows it, else native epoll, else the JDK's NIO.
+ * Every channel of one proxy uses the same transport, so that an upstream connection can live on
+ * the event loop of the client connection it serves.
  */
 public record Transport(
         String name,
@@ -67,9 +66,9 @@ public record Transport(
 
     /**
      * The transport for this process. The system property {@code snigate.transport}
-     * ({@code io_uring}, {@code epoll} or {@code nio}) asks for one; without it, epoll when it is
-     * usable, NIO when it is not. {@code why} says which and for what reason, and every fallback
-     * is logged with its cause.
+     * ({@code io_uring}, {@code epoll} or {@code nio}) asks for one; without it, io_uring when it
+     * is usable, epoll when it is not, NIO last. {@code why} says which and for what reason, and
+     * every fallback is logged with its cause.
      */
     public static Transport select() {
         String asked = Boolean.getBoolean("snigate.forceNio") ? "nio" : System.getProperty("snigate.transport", "");
@@ -95,23 +94,24 @@ public record Transport(
         if (!asked.isEmpty() && !asked.equals("io_uring")) {
             LOG.warn("unknown -Dsnigate.transport={} (io_uring, epoll or nio): using the default", asked);
         }
-        String ioUring = null;
+        String ioUring = ioUringProblem.get();
+        if (ioUring == null) {
+            return ioUring(asked.equals("io_uring")
+                    ? "asked for with -Dsnigate.transport=io_uring"
+                    : "the default where the kernel allows it");
+        }
         if (asked.equals("io_uring")) {
-            ioUring = ioUringProblem.get();
-            if (ioUring == null) {
-                return ioUring("asked for with -Dsnigate.transport=io_uring");
-            }
             LOG.warn("io_uring was asked for but {}; falling back", ioUring);
         }
         String epoll = epollProblem.get();
         if (epoll == null) {
-            return epoll(ioUring == null ? "the native epoll library loaded" : ioUring);
+            return epoll(ioUring);
         }
-        return nio(ioUring == null ? epoll : ioUring + ", and " + epoll);
+        return nio(ioUring + ", and " + epoll);
     }
 
     /** What keeps io_uring from being used here, or {@code null} when it can be. */
-    private static String ioUringProblem() {
+    static String ioUringProblem() {
         try {
             if (!IoUring.isAvailable()) {
                 return "io_uring is unavailable: " + describe(IoUring.unavailabilityCause());
@@ -132,7 +132,7 @@ public record Transport(
     }
 
     /** What keeps epoll from being used here, or {@code null} when it can be. */
-    private static String epollProblem() {
+    static String epollProblem() {
         try {
             return Epoll.isAvailable() ? null : "native epoll is unavailable: " + describe(Epoll.unavailabilityCause());
         } catch (Exception | LinkageError e) {
