@@ -75,10 +75,12 @@ class TransportTest {
     }
 
     @Test
-    void nettysMultishotPollIsOffOnceTransportHasLoaded() {
+    void nettysMultishotPollAndAcceptAreOffOnceTransportHasLoaded() {
         Transport.select("nio", never("io_uring"), never("epoll")); // loads Transport, which must come before IoUring
         assertThat(System.getProperty("io.netty.iouring.pollAddMultishotEnabled")).isEqualTo("false");
+        assertThat(System.getProperty("io.netty.iouring.acceptMultiShotEnabled")).isEqualTo("false");
         assumeIoUringWorksHere();
         assertThat(IoUring.isPollAddMultishotEnabled()).isFalse();
+        assertThat(IoUring.isAcceptMultishotEnabled()).isFalse();
     }
 }
