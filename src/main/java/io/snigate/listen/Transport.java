@@ -23,14 +23,16 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.Inet4Address;
 import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The I/O transport: native epoll where the kernel and the bundled native library allow it,
- * the JDK's NIO otherwise. Every channel of one proxy uses the same transport, so that an
- * upstream connection can live on the event loop of the client connection it serves.
+ * The I/O transport: io_uring where the kernel allows it, else native epoll, else the JDK's NIO.
+ * Every channel of one proxy uses the same transport, so that an upstream connection can live on
+ * the event loop of the client connection it serves.
  */
 public record Transport(
         String name,
@@ -43,40 +45,145 @@ public record Transport(
     private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
     /**
-     * Epoll when available, NIO otherwise; {@code why} says which and for what reason. The
-     * system property {@code snigate.transport} ({@code epoll}, {@code io_uring} or {@code nio})
-     * asks for one; io_uring is opt-in (see the README's performance section).
+     * Netty's switch for multishot {@code POLL_ADD} on io_uring, read once when its {@code IoUring}
+     * class loads. With multishot on (Netty's default), a socket waits for readability on one
+     * edge-triggered poll that stays armed across read loops. When a peer's last bytes and its
+     * reset arrive while a {@code recv} is in flight, Netty drops that poll's completion and the
+     * {@code POLLRDHUP} one (a read is already scheduled); the {@code recv} then returns the bytes
+     * without {@code IORING_CQE_F_SOCK_NONEMPTY} (the kernel counts a FIN there, not a pending
+     * error), so the read loop ends and waits on the poll, which never fires again on a dead
+     * socket: the reset is never seen. With one-shot polls each read loop arms a fresh poll, which
+     * the kernel completes at once on a socket that already failed.
+     */
+    static final String MULTISHOT_POLL_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
+
+    /**
+     * Netty's switch for multishot {@code ACCEPT} on io_uring, read with the one above. With it on,
+     * one pass of the event loop accepts the whole backlog (about 4,000 connections in a burst
+     * here) before it reads from any of them, so connections whose ClientHello is already waiting
+     * count against the pre-read budget ({@code max_preread_connections}) and a burst is refused
+     * in part. One accept at a time lets the read loop's limit interleave accepts with reads, as
+     * epoll does (peaks of 100 to 250 in pre-read instead of 2,900 to 4,000, for the same burst).
+     */
+    static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
+
+    static {
+        // Before anything loads IoUring: this class is the only one in snigate that touches it.
+        // Either can still be set on the command line; a multishot poll then keeps io_uring out.
+        for (String property : new String[] {MULTISHOT_POLL_PROPERTY, MULTISHOT_ACCEPT_PROPERTY}) {
+            if (System.getProperty(property) == null) {
+                System.setProperty(property, "false");
+            }
+        }
+    }
+
+    /**
+     * The transport for this process. The system property {@code snigate.transport}
+     * ({@code io_uring}, {@code epoll} or {@code nio}) asks for one; without it, io_uring when it
+     * is usable, epoll when it is not, NIO last. {@code why} says which and for what reason, and
+     * every fallback is logged with its cause.
      */
     public static Transport select() {
-        String asked = System.getProperty("snigate.transport", "");
-        if (Boolean.getBoolean("snigate.forceNio") || asked.equals("nio")) {
+        String asked = Boolean.getBoolean("snigate.forceNio") ? "nio" : System.getProperty("snigate.transport", "");
+        return select(asked, Transport::ioUringProblem, Transport::epollProblem);
+    }
+
+    /**
+     * The choice itself, given what is wrong with io_uring and with epoll here ({@code null} when
+     * nothing is); each is looked into only when it matters.
+     */
+    static Transport select(String asked, Supplier<String> ioUringProblem, Supplier<String> epollProblem) {
+        if (asked.equals("nio")) {
             return nio("asked for with -Dsnigate.transport=nio");
         }
-        if (asked.equals("io_uring")) {
-            if (IoUring.isAvailable()) {
-                return new Transport(
-                        "io_uring",
-                        "asked for with -Dsnigate.transport=io_uring",
-                        IoUringIoHandler.newFactory(),
-                        IoUringServerSocketChannel.class,
-                        IoUringSocketChannel.class,
-                        IoUringDatagramChannel.class,
-                        family -> new IoUringSocketChannel());
+        if (asked.equals("epoll")) {
+            String epoll = epollProblem.get();
+            if (epoll == null) {
+                return epoll("asked for with -Dsnigate.transport=epoll");
             }
-            LOG.warn("io_uring was asked for but is unavailable ({}); falling back", IoUring.unavailabilityCause());
+            LOG.warn("epoll was asked for but {}; falling back to NIO", epoll);
+            return nio("epoll was asked for but " + epoll);
         }
-        if (Epoll.isAvailable()) {
-            return new Transport(
-                    "epoll",
-                    "the native epoll library loaded",
-                    EpollIoHandler.newFactory(),
-                    EpollServerSocketChannel.class,
-                    EpollSocketChannel.class,
-                    EpollDatagramChannel.class,
-                    EpollSocketChannel::new);
+        if (!asked.isEmpty() && !asked.equals("io_uring")) {
+            LOG.warn("unknown -Dsnigate.transport={} (io_uring, epoll or nio): using the default", asked);
         }
-        Throwable cause = Epoll.unavailabilityCause();
-        return nio("native epoll is unavailable: " + (cause == null ? "unknown cause" : cause));
+        String ioUring = ioUringProblem.get();
+        if (ioUring == null) {
+            return ioUring(asked.equals("io_uring")
+                    ? "asked for with -Dsnigate.transport=io_uring"
+                    : "the default where the kernel allows it");
+        }
+        if (asked.equals("io_uring")) {
+            LOG.warn("io_uring was asked for but {}; falling back", ioUring);
+        }
+        String epoll = epollProblem.get();
+        if (epoll == null) {
+            return epoll(ioUring);
+        }
+        return nio(ioUring + ", and " + epoll);
+    }
+
+    /** What keeps io_uring from being used here, or {@code null} when it can be. */
+    static String ioUringProblem() {
+        try {
+            if (!IoUring.isAvailable()) {
+                return "io_uring is unavailable: " + describe(IoUring.unavailabilityCause());
+            }
+            if (IoUring.isPollAddMultishotEnabled()) {
+                // Set on the command line, or IoUring was loaded before this class could turn it off.
+                return "io_uring is left out: Netty's multishot poll is on (-D" + MULTISHOT_POLL_PROPERTY
+                        + "=true), with which a peer's reset can go unnoticed";
+            }
+            // IoUring.isAvailable() tried a one-entry ring; the event loops need full-size ones,
+            // which locked-memory limits (kernels before 5.12) or cgroup limits can refuse.
+            MultiThreadIoEventLoopGroup probe = new MultiThreadIoEventLoopGroup(1, IoUringIoHandler.newFactory());
+            probe.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            return null;
+        } catch (Exception | LinkageError e) {
+            return "io_uring failed to start: " + describe(e);
+        }
+    }
+
+    /** What keeps epoll from being used here, or {@code null} when it can be. */
+    static String epollProblem() {
+        try {
+            return Epoll.isAvailable() ? null : "native epoll is unavailable: " + describe(Epoll.unavailabilityCause());
+        } catch (Exception | LinkageError e) {
+            return "native epoll failed to load: " + describe(e);
+        }
+    }
+
+    private static String describe(Throwable cause) {
+        if (cause == null) {
+            return "unknown cause";
+        }
+        Throwable root = cause;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == cause ? cause.toString() : cause + " (" + root + ")";
+    }
+
+    private static Transport ioUring(String why) {
+        return new Transport(
+                "io_uring",
+                why,
+                IoUringIoHandler.newFactory(),
+                IoUringServerSocketChannel.class,
+                IoUringSocketChannel.class,
+                IoUringDatagramChannel.class,
+                family -> new IoUringSocketChannel());
+    }
+
+    private static Transport epoll(String why) {
+        return new Transport(
+                "epoll",
+                why,
+                EpollIoHandler.newFactory(),
+                EpollServerSocketChannel.class,
+                EpollSocketChannel.class,
+                EpollDatagramChannel.class,
+                EpollSocketChannel::new);
     }
 
     private static Transport nio(String why) {
