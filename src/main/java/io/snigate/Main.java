@@ -4,6 +4,7 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
+import io.snigate.listen.Transport;
 import io.snigate.log.AccessLog;
 import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;
@@ -92,6 +93,12 @@ public final class Main {
     }
 
     private int call() throws InterruptedException {
+        if (!check) {
+            // The transport does not depend on the config: find it on a second core meanwhile.
+            Thread prepare = new Thread(Transport::prepare, "snigate-start");
+            prepare.setDaemon(true);
+            prepare.start();
+        }
         ProxyConfig loaded;
         try {
             loaded = ConfigLoader.load(config);
