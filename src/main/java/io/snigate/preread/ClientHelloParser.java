@@ -493,7 +493,26 @@ public final class ClientHelloParser {
         return true;
     }
 
+    /**
+     * Protocol names that browsers and libraries send, from the IANA ALPN registry. A connection
+     * keeps its ALPN list for the access log until it closes, so these are shared rather than
+     * decoded again for every hello: about 120 bytes less per held tunnel for {@code h2, http/1.1}.
+     */
+    private static final String[] KNOWN_PROTOCOLS = {"h2", "http/1.1", "h3", "http/1.0", "acme-tls/1"};
+
+    private static final List<String> H2_HTTP11 = List.of("h2", "http/1.1");
+    private static final List<?>[] KNOWN_ALONE = knownAlone();
+
+    private static List<?>[] knownAlone() {
+        List<?>[] lists = new List<?>[KNOWN_PROTOCOLS.length];
+        for (int i = 0; i < lists.length; i++) {
+            lists[i] = List.of(KNOWN_PROTOCOLS[i]);
+        }
+        return lists;
+    }
+
     /** Decodes a well-formed ALPN extension into an immutable list. */
+    @SuppressWarnings("unchecked")
     private static List<String> decodeAlpn(ByteBuf b, int extension) {
         int data = extension + 4;
         int end = data + extensionLength(b, extension);
@@ -504,11 +523,14 @@ public final class ClientHelloParser {
         }
         // One or two protocols, as real clients send, fit in List.of's fields without an array.
         if (count == 1) {
-            return List.of(alpnProtocol(b, first));
+            int known = knownProtocol(b, first);
+            return known >= 0 ? (List<String>) KNOWN_ALONE[known] : List.of(alpnProtocol(b, first));
         }
         if (count == 2) {
             int second = first + 1 + b.getUnsignedByte(first);
-            return List.of(alpnProtocol(b, first), alpnProtocol(b, second));
+            String one = alpnProtocol(b, first);
+            String two = alpnProtocol(b, second);
+            return one == KNOWN_PROTOCOLS[0] && two == KNOWN_PROTOCOLS[1] ? H2_HTTP11 : List.of(one, two);
         }
         String[] protocols = new String[count];
         int i = 0;
@@ -520,7 +542,27 @@ public final class ClientHelloParser {
 
     /** The protocol name whose length byte is at {@code at}, one char per byte (ISO-8859-1). */
     private static String alpnProtocol(ByteBuf b, int at) {
-        return latin1(b, at + 1, b.getUnsignedByte(at));
+        int known = knownProtocol(b, at);
+        return known >= 0 ? KNOWN_PROTOCOLS[known] : latin1(b, at + 1, b.getUnsignedByte(at));
+    }
+
+    /** The index in {@link #KNOWN_PROTOCOLS} of the protocol whose length byte is at {@code at}, or -1. */
+    private static int knownProtocol(ByteBuf b, int at) {
+        int length = b.getUnsignedByte(at);
+        candidates:
+        for (int k = 0; k < KNOWN_PROTOCOLS.length; k++) {
+            String known = KNOWN_PROTOCOLS[k];
+            if (known.length() != length) {
+                continue;
+            }
+            for (int i = 0; i < length; i++) {
+                if (b.getByte(at + 1 + i) != known.charAt(i)) {
+                    continue candidates;
+                }
+            }
+            return k;
+        }
+        return -1;
     }
 
     /**

@@ -246,6 +246,23 @@ class ClientHelloParserTest {
         }
 
         @Test
+        void sharesWellKnownAlpnNamesAndDecodesOthers() {
+            List<String> browser = complete(hello().sni("a.example").alpn("h2", "http/1.1").record()).hello().alpn();
+            List<String> again = complete(hello().sni("b.example").alpn("h2", "http/1.1").record()).hello().alpn();
+            assertThat(browser).containsExactly("h2", "http/1.1").isSameAs(again);
+
+            List<String> mixed = complete(hello().sni("a.example").alpn("h3", "h2c").record()).hello().alpn();
+            List<String> mixedAgain = complete(hello().sni("b.example").alpn("h3", "h2c").record()).hello().alpn();
+            assertThat(mixed).containsExactly("h3", "h2c");
+            assertThat(mixed.get(0)).isSameAs(mixedAgain.get(0));
+            assertThat(mixed.get(1)).isEqualTo(mixedAgain.get(1)).isNotSameAs(mixedAgain.get(1));
+
+            // A name that only starts like a known one, or has its length, is decoded as sent.
+            assertThat(complete(hello().sni("a.example").alpn("h2x").record()).hello().alpn()).containsExactly("h2x");
+            assertThat(complete(hello().sni("a.example").alpn("h4").record()).hello().alpn()).containsExactly("h4");
+        }
+
+        @Test
         void keepsOneOrTwoAlpnProtocols() {
             assertThat(complete(hello().sni("a.example").alpn("h2").record()).hello().alpn()).isEqualTo(List.of("h2"));
             assertThat(complete(hello().sni("a.example").alpn("h2", "http/1.1").record()).hello().alpn())
