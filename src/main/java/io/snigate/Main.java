@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sun.misc.Signal;
@@ -114,24 +115,8 @@ public final class Main {
         BatchingLineWriter accessLog = new BatchingLineWriter(
                 new FileOutputStream(FileDescriptor.out), 65_536, Duration.ofMillis(50));
         metrics.registerAccessLogDrops(accessLog::dropped);
-        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog));
-        try {
-            server.start();
-        } catch (Exception e) {
-            LOG.error("could not start: {}", e.toString());
-            server.close();
-            return 1;
-        }
-        Reloader reloader;
-        try {
-            reloader = new Reloader(config, server, metrics);
-            reloader.watch();
-        } catch (IOException e) {
-            LOG.error("cannot watch {} for changes: {}", config, e.toString());
-            server.close();
-            return 1;
-        }
-        Signal.handle(new Signal("HUP"), signal -> reloader.reload("SIGHUP"));
+        // The signal handlers come before the listeners: /readyz answers 200 as soon as they are
+        // bound, and a SIGTERM from then on must drain, not kill the JVM with its default action.
         CountDownLatch stop = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
         SignalHandler onStop = signal -> {
@@ -144,6 +129,32 @@ public final class Main {
         };
         Signal.handle(new Signal("TERM"), onStop);
         Signal.handle(new Signal("INT"), onStop);
+        AtomicReference<Reloader> reloads = new AtomicReference<>();
+        Signal.handle(new Signal("HUP"), signal -> {
+            Reloader reloader = reloads.get();
+            if (reloader == null) {
+                LOG.warn("SIGHUP before the proxy finished starting: ignored");
+            } else {
+                reloader.reload("SIGHUP");
+            }
+        });
+        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog));
+        try {
+            server.start();
+        } catch (Exception e) {
+            LOG.error("could not start: {}", e.toString());
+            server.close();
+            return 1;
+        }
+        try {
+            Reloader reloader = new Reloader(config, server, metrics);
+            reloader.watch();
+            reloads.set(reloader);
+        } catch (IOException e) {
+            LOG.error("cannot watch {} for changes: {}", config, e.toString());
+            server.close();
+            return 1;
+        }
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         metrics.bindJvmAndProcessMetrics();
         stop.await();

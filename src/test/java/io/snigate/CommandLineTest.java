@@ -196,6 +196,32 @@ class CommandLineTest {
         }
     }
 
+    @Test
+    void sigtermTheMomentReadyzAnswersStillDrainsAndExitsZero() throws Exception {
+        int adminPort = freePort();
+        Process proxy = startProxy(freePort(), adminPort, 9, "5s");
+        try {
+            // No pause between the first 200 and the signal: a supervisor may stop a process that
+            // has only just become ready, and the JVM's default SIGTERM action would exit 143.
+            HttpClient http = HttpClient.newHttpClient();
+            HttpRequest readyz = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/readyz"))
+                    .timeout(Duration.ofSeconds(2)).build();
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> {
+                try {
+                    return http.send(readyz, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            proxy.destroy(); // SIGTERM
+            assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited").isTrue();
+            assertThat(proxy.exitValue()).isZero();
+            assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("SIGTERM: draining");
+        } finally {
+            proxy.destroyForcibly();
+        }
+    }
+
     private static boolean refuses(int port) {
         try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
             return false;
