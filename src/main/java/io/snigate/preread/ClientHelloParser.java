@@ -8,6 +8,7 @@ import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import java.nio.charset.StandardCharsets;
 import java.util.AbstractList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.RandomAccess;
 
@@ -501,18 +502,10 @@ public final class ClientHelloParser {
     private static final String[] KNOWN_PROTOCOLS = {"h2", "http/1.1", "h3", "http/1.0", "acme-tls/1"};
 
     private static final List<String> H2_HTTP11 = List.of("h2", "http/1.1");
-    private static final List<?>[] KNOWN_ALONE = knownAlone();
-
-    private static List<?>[] knownAlone() {
-        List<?>[] lists = new List<?>[KNOWN_PROTOCOLS.length];
-        for (int i = 0; i < lists.length; i++) {
-            lists[i] = List.of(KNOWN_PROTOCOLS[i]);
-        }
-        return lists;
-    }
+    /** Each known protocol offered alone, as a list, by its index in {@link #KNOWN_PROTOCOLS}. */
+    private static final List<List<String>> KNOWN_ALONE = Arrays.stream(KNOWN_PROTOCOLS).map(List::of).toList();
 
     /** Decodes a well-formed ALPN extension into an immutable list. */
-    @SuppressWarnings("unchecked")
     private static List<String> decodeAlpn(ByteBuf b, int extension) {
         int data = extension + 4;
         int end = data + extensionLength(b, extension);
@@ -524,12 +517,13 @@ public final class ClientHelloParser {
         // One or two protocols, as real clients send, fit in List.of's fields without an array.
         if (count == 1) {
             int known = knownProtocol(b, first);
-            return known >= 0 ? (List<String>) KNOWN_ALONE[known] : List.of(alpnProtocol(b, first));
+            return known >= 0 ? KNOWN_ALONE.get(known) : List.of(alpnProtocol(b, first));
         }
         if (count == 2) {
             int second = first + 1 + b.getUnsignedByte(first);
             String one = alpnProtocol(b, first);
             String two = alpnProtocol(b, second);
+            // Known names come back as the shared instances, so identity is the comparison.
             return one == KNOWN_PROTOCOLS[0] && two == KNOWN_PROTOCOLS[1] ? H2_HTTP11 : List.of(one, two);
         }
         String[] protocols = new String[count];
