@@ -141,6 +141,10 @@ public final class Main {
         ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog));
         try {
             server.start();
+        } catch (ConfigException e) {
+            System.err.println("snigate: cannot start: " + e.getMessage());
+            server.close();
+            return 1;
         } catch (Exception e) {
             LOG.error("could not start: {}", e.toString());
             server.close();

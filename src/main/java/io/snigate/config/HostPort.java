@@ -142,10 +142,23 @@ public record HostPort(String host, int port) {
 
     @Override
     public String toString() {
-        return format(host, port);
+        return formatHost(host) + ":" + port;
     }
 
-    static String format(String host, int port) {
-        return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+    /** A host as it is written before {@code :port}: IPv6 literals in brackets. */
+    public static String formatHost(String host) {
+        return host.indexOf(':') >= 0 ? "[" + host + "]" : host;
+    }
+
+    /**
+     * {@code ip:port} of a socket address, IPv6 in brackets, as the access log and the start-up
+     * messages print addresses; null stays null.
+     */
+    public static String format(InetSocketAddress address) {
+        if (address == null) {
+            return null;
+        }
+        InetAddress ip = address.getAddress();
+        return formatHost(ip == null ? address.getHostString() : ip.getHostAddress()) + ":" + address.getPort();
     }
 }

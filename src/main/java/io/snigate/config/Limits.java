@@ -1,6 +1,9 @@
 package io.snigate.config;
 
 /**
+ * The budgets that keep one client, or many, from taking the proxy's resources. The loader checks
+ * the ranges, with the file and line of a value out of them.
+ *
  * @param maxClientHelloBytes the most bytes of TLS records the proxy buffers while waiting for a
  *     complete ClientHello; bigger hellos are rejected rather than buffered without bound
  * @param maxConnections client connections open at once, in any stage; 0 means no limit
@@ -15,22 +18,8 @@ public record Limits(
     public static final int MIN_CLIENT_HELLO_BYTES = 512;
     /** Four maximal TLS records; post-quantum key shares fit with room to spare. */
     public static final int MAX_CLIENT_HELLO_BYTES = 65536;
+    /** The largest value any connection limit takes. */
+    public static final int MAX_CONNECTIONS = 10_000_000;
 
     public static final Limits DEFAULTS = new Limits(16384, 10000, 0, 4096);
-
-    public Limits {
-        if (maxClientHelloBytes < MIN_CLIENT_HELLO_BYTES || maxClientHelloBytes > MAX_CLIENT_HELLO_BYTES) {
-            throw new IllegalArgumentException("max_client_hello_bytes must be " + MIN_CLIENT_HELLO_BYTES
-                    + " to " + MAX_CLIENT_HELLO_BYTES);
-        }
-        if (maxConnections < 0 || maxConnectionsPerClient < 0 || maxPrereadConnections < 0) {
-            throw new IllegalArgumentException("connection limits must not be negative");
-        }
-    }
-
-    /** The given ClientHello limit and the default connection limits. */
-    public Limits(int maxClientHelloBytes) {
-        this(maxClientHelloBytes, DEFAULTS.maxConnections, DEFAULTS.maxConnectionsPerClient,
-                DEFAULTS.maxPrereadConnections);
-    }
 }

@@ -7,30 +7,38 @@ import java.util.Objects;
  * A whole, validated configuration. Built by {@link ConfigLoader}; nothing in it changes after.
  *
  * @param source the file it came from, for messages
- * @param listen the addresses accepting TLS clients; IP literals, never empty
+ * @param listeners the addresses accepting TLS clients; never empty
  * @param admin the address of the HTTP endpoint for metrics and health checks
  * @param routes in file order
  * @param defaultUpstream where a name no route matches goes; null to reject it
  * @param resolvers DNS servers for upstream names; empty to use the system's
+ * @param upstreamMark the {@code SO_MARK} put on every upstream socket, so that firewall rules can
+ *     tell the proxy's own traffic apart; 0 for none
  */
 public record ProxyConfig(
         String source,
-        List<HostPort> listen,
+        List<Listener> listeners,
         HostPort admin,
         List<Route> routes,
         Upstream defaultUpstream,
         Timeouts timeouts,
         Limits limits,
-        List<HostPort> resolvers) {
+        List<HostPort> resolvers,
+        int upstreamMark) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
 
     public ProxyConfig {
         Objects.requireNonNull(source, "source");
-        listen = List.copyOf(listen);
+        listeners = List.copyOf(listeners);
         Objects.requireNonNull(admin, "admin");
         routes = List.copyOf(routes);
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(limits, "limits");
         resolvers = List.copyOf(resolvers);
+    }
+
+    /** Whether any listener reads original destinations (REDIRECT or TPROXY interception). */
+    public boolean hasTransparentListener() {
+        return listeners.stream().anyMatch(Listener::isTransparent);
     }
 }

@@ -10,17 +10,30 @@ import java.util.Objects;
  *
  * @param match normalized patterns: host names, or {@code *.} followed by a host name
  * @param alpn protocols the client must offer at least one of; empty means any client
- * @param allowDestinations for a {@code $sni} upstream, the address ranges it may dial besides
- *     public ones (loopback, private and link-local ranges are refused unless listed here)
+ * @param ports ports the client must have dialed (the original destination's port on a
+ *     transparent listener, the listener's port otherwise); empty means any port
+ * @param allowDestinations for an upstream the client's choices lead to ({@code $sni},
+ *     {@code $original_dst}), the address ranges it may dial besides public ones (loopback,
+ *     private and link-local ranges are refused unless listed here)
+ * @param verifyDestination for {@code $original_dst}: dial it only when it is among the addresses
+ *     the proxy's own resolver returns for the SNI
  * @param line the line of the route in the file, for messages and logs
  */
-public record Route(List<String> match, List<String> alpn, Upstream upstream, List<Cidr> allowDestinations, int line) {
+public record Route(
+        List<String> match,
+        List<String> alpn,
+        List<Integer> ports,
+        Upstream upstream,
+        List<Cidr> allowDestinations,
+        boolean verifyDestination,
+        int line) {
     /** A pattern starting with this matches any name below the rest, at any depth. */
     public static final String WILDCARD_PREFIX = "*.";
 
     public Route {
         match = List.copyOf(match);
         alpn = List.copyOf(alpn);
+        ports = List.copyOf(ports);
         allowDestinations = List.copyOf(allowDestinations);
         Objects.requireNonNull(upstream, "upstream");
         if (match.isEmpty()) {
@@ -28,9 +41,9 @@ public record Route(List<String> match, List<String> alpn, Upstream upstream, Li
         }
     }
 
-    /** A route that opts in to no extra destinations. */
-    public Route(List<String> match, List<String> alpn, Upstream upstream, int line) {
-        this(match, alpn, upstream, List.of(), line);
+    /** Whether a client that dialed {@code port} may take this route. */
+    public boolean acceptsPort(int port) {
+        return ports.isEmpty() || ports.contains(port);
     }
 
     public static boolean isWildcard(String pattern) {

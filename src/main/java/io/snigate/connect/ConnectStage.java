@@ -1,18 +1,17 @@
 package io.snigate.connect;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
-import io.snigate.preread.PrereadHandler;
 import io.snigate.relay.Relay;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import java.net.InetSocketAddress;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 /**
@@ -25,14 +24,20 @@ public final class ConnectStage implements RouteHandler.Dialer {
     private final LongSupplier idleTimeoutMillis;
     private final LongSupplier halfClosedTimeoutMillis;
     private final ConnectionObserver observer;
+    private final OwnUpstreams ownUpstreams;
+    private final BooleanSupplier interceptsOwnTraffic;
 
     public ConnectStage(
             UpstreamConnector connector,
+            OwnUpstreams ownUpstreams,
+            BooleanSupplier interceptsOwnTraffic,
             LongSupplier connectTimeoutMillis,
             LongSupplier idleTimeoutMillis,
             LongSupplier halfClosedTimeoutMillis,
             ConnectionObserver observer) {
         this.connector = connector;
+        this.ownUpstreams = ownUpstreams;
+        this.interceptsOwnTraffic = interceptsOwnTraffic;
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.idleTimeoutMillis = idleTimeoutMillis;
         this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
@@ -42,13 +47,17 @@ public final class ConnectStage implements RouteHandler.Dialer {
     @Override
     public void dial(ChannelHandlerContext ctx, ConnectionRecord record, RouteDecision decision) {
         Channel client = ctx.channel();
+        if (ownUpstreams.isOwnConnection(record.client(), record.originalDst())) {
+            Rejection.reject(client, Reason.LOOP_DETECTED, record.recordVersion());
+            return;
+        }
         long started = System.nanoTime();
         long idle = idleTimeoutMillis.getAsLong();
         long halfClosed = halfClosedTimeoutMillis.getAsLong();
         connector.connect(
                         client.eventLoop(),
                         decision,
-                        record.sni(),
+                        record,
                         connectTimeoutMillis.getAsLong(),
                         Relay::pendingUpstreamHandler)
                 .addListener((Future<Channel> connected) -> {
@@ -65,10 +74,11 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         return;
                     }
                     record.upstream((InetSocketAddress) upstream.remoteAddress());
+                    if (interceptsOwnTraffic.getAsBoolean()) {
+                        ownUpstreams.add(upstream);
+                    }
                     observer.upstreamConnected(record, System.nanoTime() - started);
-                    ChannelHandler preread = client.pipeline().get(PrereadHandler.class);
-                    ChannelHandler route = client.pipeline().get(RouteHandler.class);
-                    Relay.start(client, upstream, record, idle, halfClosed, route, preread);
+                    Relay.start(client, upstream, record, idle, halfClosed);
                 });
     }
 }

@@ -1,13 +1,13 @@
 package io.snigate.connect;
 
 import io.snigate.config.Cidr;
+import io.snigate.core.Addresses;
+import io.snigate.core.Reason;
 import java.net.Inet4Address;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
-import java.net.UnknownHostException;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
@@ -49,28 +49,35 @@ public final class DestinationPolicy {
         return new DestinationPolicy(listeners, local);
     }
 
-    /** May a {@code $sni} upstream be dialed at {@code target}? */
-    public boolean allowsSniDestination(InetSocketAddress target, List<Cidr> allowed) {
+    /**
+     * Why {@code target} may not be dialed, or null when it may.
+     *
+     * @param clientChosen whether the client's choices led to this address (a {@code $sni} name or
+     *     its original destination): such an address must be public or within {@code allowed}
+     * @return {@link Reason#LOOP_DETECTED} for one of the proxy's own listen sockets, whatever else
+     *     is allowed; {@link Reason#FORBIDDEN_DESTINATION} for a client-chosen address that is not
+     *     public and not allowed
+     */
+    public Reason refusal(InetSocketAddress target, boolean clientChosen, List<Cidr> allowed) {
         if (isOwnListener(target)) {
-            return false;
+            return Reason.LOOP_DETECTED;
         }
-        InetAddress address = embeddedIpv4(target.getAddress());
-        return isPublic(address) || allowed.stream().anyMatch(range -> range.contains(address));
+        if (!clientChosen) {
+            return null;
+        }
+        InetAddress address = Addresses.embeddedIpv4(target.getAddress());
+        for (Cidr range : allowed) {
+            if (range.contains(address)) {
+                return null;
+            }
+        }
+        return isPublic(address) ? null : Reason.FORBIDDEN_DESTINATION;
     }
 
     /** Is {@code target} one of this proxy's own listen sockets? Dialing it would be a loop. */
     public boolean isOwnListener(InetSocketAddress target) {
-        InetAddress address = embeddedIpv4(target.getAddress());
         for (InetSocketAddress listener : listeners) {
-            if (listener.getPort() != target.getPort()) {
-                continue;
-            }
-            InetAddress bound = listener.getAddress();
-            if (bound.equals(address)) {
-                return true;
-            }
-            if (bound.isAnyLocalAddress()
-                    && (address.isLoopbackAddress() || address.isAnyLocalAddress() || localAddresses.contains(address))) {
+            if (Addresses.reaches(target, listener, localAddresses)) {
                 return true;
             }
         }
@@ -97,36 +104,5 @@ public final class DestinationPolicy {
         }
         boolean uniqueLocal = (b[0] & 0xfe) == 0xfc; // fc00::/7
         return !uniqueLocal;
-    }
-
-    /**
-     * The IPv4 address inside an IPv4-compatible ({@code ::a.b.c.d}) or NAT64 ({@code 64:ff9b::/96})
-     * IPv6 address, so that those spellings of 127.0.0.1 are judged as 127.0.0.1. (Java already
-     * turns IPv4-mapped addresses, {@code ::ffff:a.b.c.d}, into IPv4 ones.)
-     */
-    static InetAddress embeddedIpv4(InetAddress address) {
-        if (!(address instanceof Inet6Address)) {
-            return address;
-        }
-        byte[] b = address.getAddress();
-        boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
-        boolean nat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && isZero(b, 4, 12);
-        if (!compatible && !nat64) {
-            return address;
-        }
-        try {
-            return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
-        } catch (UnknownHostException impossible) {
-            return address;
-        }
-    }
-
-    private static boolean isZero(byte[] bytes, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (bytes[i] != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 }

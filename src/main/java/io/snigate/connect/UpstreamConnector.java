@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.NoopAddressResolverGroup;
@@ -14,160 +15,231 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.config.Upstream;
+import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionObserver;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.DestinationCheck;
 import io.snigate.core.Reason;
 import io.snigate.listen.Transport;
 import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteDecision;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 /**
  * Stage four: turns a routing decision into a connected upstream channel. A name is resolved
- * through the asynchronous DNS resolver (never the JDK's blocking lookup), then its addresses are
- * tried in order, all within one connect timeout that covers both steps. The upstream channel
- * lives on the client's event loop, so the two sides of a tunnel never need a lock or a hand-off
- * between threads.
+ * through the asynchronous DNS resolver (never the JDK's blocking lookup), the answers pass the
+ * {@link DestinationPolicy}, then they are tried in order, all within one connect timeout that
+ * covers both steps. The upstream channel lives on the client's event loop, so the two sides of a
+ * tunnel never need a lock or a hand-off between threads.
  */
 public final class UpstreamConnector {
+    /** {@code SO_MARK} (SOL_SOCKET, 36): Netty names it for epoll only, io_uring takes it raw. */
+    static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
+
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
     private final ConnectionObserver observer;
     private final Supplier<DestinationPolicy> policy;
+    private final IntSupplier upstreamMark;
 
     public UpstreamConnector(
             Transport transport,
             AddressResolverGroup<InetSocketAddress> resolvers,
             ConnectionObserver observer,
-            Supplier<DestinationPolicy> policy) {
+            Supplier<DestinationPolicy> policy,
+            IntSupplier upstreamMark) {
         this.transport = transport;
         this.resolvers = resolvers;
         this.observer = observer;
         this.policy = policy;
+        this.upstreamMark = upstreamMark;
     }
 
     /**
-     * Connects to {@code upstream} (for {@code $sni} upstreams, to {@code sni} itself) on
-     * {@code loop}, with a fresh {@code handler} installed on each channel it tries. The returned future fails
-     * with an {@link UpstreamException} that names the reason.
+     * Connects {@code record}'s client to where {@code decision} sends it, on {@code loop}, with a
+     * fresh {@code handler} installed on each channel it tries. The returned future fails with an
+     * {@link UpstreamException} that names the reason.
      */
-    public Future<Channel> connect(
-            EventLoop loop, RouteDecision decision, String sni, long timeoutMillis, Supplier<ChannelHandler> handler) {
+    public Future<Channel> connect(EventLoop loop, RouteDecision decision, ConnectionRecord record, long timeoutMillis,
+            Supplier<ChannelHandler> handler) {
         Upstream upstream = decision.upstream();
         Promise<Channel> promise = loop.newPromise();
-        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
-        if (!decision.literalAddresses().isEmpty()) {
-            // Written in the config as an IP literal: trusted, and already an address.
-            dial(loop, decision.literalAddresses(), deadline, handler, promise);
-            return promise;
+        Attempt attempt = new Attempt(loop, decision, record, System.nanoTime() + timeoutMillis * 1_000_000L, handler, promise);
+        int port = upstream.usesOriginalPort() ? record.dialedPort() : upstream.port();
+        switch (upstream.kind()) {
+            case FIXED -> {
+                if (decision.literalAddress() != null) {
+                    // Written in the config as an IP literal: trusted, and already an address.
+                    attempt.dialAllowed(List.of(new InetSocketAddress(decision.literalAddress(), port)), false);
+                } else {
+                    attempt.resolveThen(upstream.host(), port, resolved -> attempt.dialAllowed(resolved, false));
+                }
+            }
+            case SNI -> attempt.resolveThen(record.sni(), port, resolved -> attempt.dialAllowed(resolved, true));
+            case ORIGINAL_DST -> dialOriginalDst(attempt, decision, record);
         }
-        // A name: the one in the config, or the client's SNI (which is never an IP literal).
-        String host = upstream.dialSni() ? sni : upstream.host();
-        AddressResolver<InetSocketAddress> resolver = resolvers.getResolver(loop);
-        long resolveStarted = System.nanoTime();
-        resolver.resolveAll(InetSocketAddress.createUnresolved(host, upstream.port()))
-                .addListener((Future<List<InetSocketAddress>> resolved) -> {
-                    boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
-                    observer.dnsResolved(found, System.nanoTime() - resolveStarted);
-                    if (!found) {
-                        promise.tryFailure(new UpstreamException(Reason.DNS_FAILURE, resolved.cause()));
-                        return;
-                    }
-                    List<InetSocketAddress> allowed = allowedAddresses(decision, resolved.getNow());
-                    if (allowed.isEmpty()) {
-                        promise.tryFailure(new UpstreamException(Reason.FORBIDDEN_DESTINATION, null));
-                    } else {
-                        dial(loop, allowed, deadline, handler, promise);
-                    }
-                });
         return promise;
     }
 
     /**
-     * The resolved addresses the destination policy lets this upstream dial, in DNS order. These
-     * exact addresses are then dialed: nothing is looked up again.
+     * {@code $original_dst}: the address the client dialed, if the policy allows it and, unless
+     * the route trusts the client, if the client's SNI resolves to it.
      */
-    private List<InetSocketAddress> allowedAddresses(RouteDecision decision, List<InetSocketAddress> resolved) {
-        DestinationPolicy current = policy.get();
-        List<InetSocketAddress> allowed = new ArrayList<>(resolved.size());
-        for (InetSocketAddress address : resolved) {
-            boolean ok = decision.upstream().dialSni()
-                    ? current.allowsSniDestination(address, decision.allowDestinations())
-                    : !current.isOwnListener(address);
-            if (ok) {
-                allowed.add(address);
-            }
-        }
-        return allowed;
-    }
-
-    /**
-     * Dials the addresses in turn until one connects, all within what is left of the budget at
-     * {@code deadline}. The budget is one timer of ours rather than Netty's per-channel connect
-     * timeout: Netty's channel keeps its cancelled timeout task for the channel's whole life, about
-     * 90 bytes on every open tunnel.
-     */
-    private void dial(
-            EventLoop loop,
-            List<InetSocketAddress> addresses,
-            long deadline,
-            Supplier<ChannelHandler> handler,
-            Promise<Channel> promise) {
-        long remainingNanos = deadline - System.nanoTime();
-        if (remainingNanos <= 0) {
-            promise.tryFailure(new UpstreamException(Reason.UPSTREAM_TIMEOUT, null));
+    private void dialOriginalDst(Attempt attempt, RouteDecision decision, ConnectionRecord record) {
+        InetSocketAddress original = record.originalDst();
+        if (original == null) {
+            attempt.fail(Reason.NO_ORIGINAL_DESTINATION, null);
             return;
         }
-        ScheduledFuture<?> budget = loop.schedule(
-                () -> promise.tryFailure(new UpstreamException(Reason.UPSTREAM_TIMEOUT,
-                        new ConnectTimeoutException("no upstream address connected in time"))),
-                remainingNanos, TimeUnit.NANOSECONDS);
-        promise.addListener(done -> budget.cancel(false));
-        tryAddresses(loop, addresses, 0, handler, promise, null);
-    }
-
-    /** Tries each address in turn until one connects or the promise is done (by the budget). */
-    private void tryAddresses(
-            EventLoop loop,
-            List<InetSocketAddress> addresses,
-            int index,
-            Supplier<ChannelHandler> handler,
-            Promise<Channel> promise,
-            Throwable lastFailure) {
-        if (index >= addresses.size()) {
-            promise.tryFailure(new UpstreamException(Reason.UPSTREAM_UNREACHABLE, lastFailure));
+        Reason refused = policy.get().refusal(original, true, decision.allowDestinations());
+        if (refused != null) {
+            attempt.fail(refused, null);
             return;
         }
-        InetSocketAddress target = addresses.get(index);
-        ChannelFuture attempt = new Bootstrap()
-                .group(loop)
-                .channelFactory(() -> transport.newSocketChannel(target))
-                .resolver(NoopAddressResolverGroup.INSTANCE)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
-                .handler(handler.get())
-                .connect(target);
-        attempt.addListener((ChannelFuture f) -> {
-            if (f.isSuccess()) {
-                if (!promise.trySuccess(f.channel())) {
-                    f.channel().close();
+        if (!decision.verifyDestination()) {
+            record.destinationChecked(DestinationCheck.SKIPPED);
+            attempt.dial(List.of(original));
+            return;
+        }
+        InetAddress dialed = Addresses.embeddedIpv4(original.getAddress());
+        attempt.resolveThen(record.sni(), original.getPort(), resolved -> {
+            for (InetSocketAddress answer : resolved) {
+                if (Addresses.embeddedIpv4(answer.getAddress()).equals(dialed)) {
+                    record.destinationChecked(DestinationCheck.MATCH);
+                    attempt.dial(List.of(original));
+                    return;
                 }
-            } else if (!promise.isDone()) {
-                tryAddresses(loop, addresses, index + 1, handler, promise, f.cause());
             }
+            record.destinationChecked(DestinationCheck.MISMATCH);
+            attempt.fail(Reason.SNI_DESTINATION_MISMATCH, null);
         });
-        if (!attempt.isDone()) {
-            // The budget ran out while this attempt was still connecting: abandon it.
-            promise.addListener(done -> {
-                if (!done.isSuccess()) {
-                    attempt.channel().close();
+    }
+
+    /** One connection's way to its upstream: the lookup, the policy and the dials, within one budget. */
+    private final class Attempt {
+        private final EventLoop loop;
+        private final RouteDecision decision;
+        private final ConnectionRecord record;
+        private final long deadline;
+        private final Supplier<ChannelHandler> handler;
+        private final Promise<Channel> promise;
+
+        Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, long deadline,
+                Supplier<ChannelHandler> handler, Promise<Channel> promise) {
+            this.loop = loop;
+            this.decision = decision;
+            this.record = record;
+            this.deadline = deadline;
+            this.handler = handler;
+            this.promise = promise;
+        }
+
+        void fail(Reason reason, Throwable cause) {
+            promise.tryFailure(new UpstreamException(reason, cause));
+        }
+
+        /** Resolves {@code host} (never an IP literal here) and hands the answers on, or fails with dns_failure. */
+        void resolveThen(String host, int port, java.util.function.Consumer<List<InetSocketAddress>> next) {
+            AddressResolver<InetSocketAddress> resolver = resolvers.getResolver(loop);
+            long resolveStarted = System.nanoTime();
+            resolver.resolveAll(InetSocketAddress.createUnresolved(host, port))
+                    .addListener((Future<List<InetSocketAddress>> resolved) -> {
+                        boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
+                        observer.dnsResolved(found, System.nanoTime() - resolveStarted);
+                        if (found) {
+                            next.accept(resolved.getNow());
+                        } else {
+                            fail(Reason.DNS_FAILURE, resolved.cause());
+                        }
+                    });
+        }
+
+        /**
+         * Dials the candidates the destination policy lets this upstream dial, in their order.
+         * These exact addresses are then dialed: nothing is looked up again.
+         */
+        void dialAllowed(List<InetSocketAddress> candidates, boolean clientChosen) {
+            DestinationPolicy current = policy.get();
+            List<InetSocketAddress> allowed = new ArrayList<>(candidates.size());
+            Reason refused = null;
+            for (InetSocketAddress address : candidates) {
+                Reason refusal = current.refusal(address, clientChosen, decision.allowDestinations());
+                if (refusal == null) {
+                    allowed.add(address);
+                } else if (refused != Reason.LOOP_DETECTED) {
+                    refused = refusal;
+                }
+            }
+            if (allowed.isEmpty()) {
+                fail(refused, null);
+            } else {
+                dial(allowed);
+            }
+        }
+
+        /**
+         * Dials the addresses in turn until one connects, all within what is left of the budget.
+         * The budget is one timer of ours rather than Netty's per-channel connect timeout: Netty's
+         * channel keeps its cancelled timeout task for the channel's whole life, about 90 bytes on
+         * every open tunnel.
+         */
+        void dial(List<InetSocketAddress> addresses) {
+            long remainingNanos = deadline - System.nanoTime();
+            if (remainingNanos <= 0) {
+                fail(Reason.UPSTREAM_TIMEOUT, null);
+                return;
+            }
+            ScheduledFuture<?> budget = loop.schedule(
+                    () -> fail(Reason.UPSTREAM_TIMEOUT, new ConnectTimeoutException("no upstream address connected in time")),
+                    remainingNanos, TimeUnit.NANOSECONDS);
+            promise.addListener(done -> budget.cancel(false));
+            tryAddresses(addresses, 0, null);
+        }
+
+        /** Tries each address in turn until one connects or the promise is done (by the budget). */
+        private void tryAddresses(List<InetSocketAddress> addresses, int index, Throwable lastFailure) {
+            if (index >= addresses.size()) {
+                fail(Reason.UPSTREAM_UNREACHABLE, lastFailure);
+                return;
+            }
+            InetSocketAddress target = addresses.get(index);
+            Bootstrap bootstrap = new Bootstrap()
+                    .group(loop)
+                    .channelFactory(() -> transport.newSocketChannel(target))
+                    .resolver(NoopAddressResolverGroup.INSTANCE)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
+                    .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
+                    .handler(handler.get());
+            int mark = upstreamMark.getAsInt();
+            if (mark != 0) {
+                bootstrap.option(SO_MARK, mark);
+            }
+            ChannelFuture attempt = bootstrap.connect(target);
+            attempt.addListener((ChannelFuture f) -> {
+                if (f.isSuccess()) {
+                    if (!promise.trySuccess(f.channel())) {
+                        f.channel().close();
+                    }
+                } else if (!promise.isDone()) {
+                    tryAddresses(addresses, index + 1, f.cause());
                 }
             });
+            if (!attempt.isDone()) {
+                // The budget ran out while this attempt was still connecting: abandon it.
+                promise.addListener(done -> {
+                    if (!done.isSuccess()) {
+                        attempt.channel().close();
+                    }
+                });
+            }
         }
     }
 

@@ -30,6 +30,9 @@ public final class ConnectionRecord implements ClientHelloSink {
     private Boolean ech;
     private String route;
     private InetSocketAddress upstream;
+    private InetSocketAddress originalDst;
+    private int dialedPort;
+    private DestinationCheck destinationCheck;
     private Reason reason;
     private boolean forwarded;
     private long bytesFromClient;
@@ -68,6 +71,20 @@ public final class ConnectionRecord implements ClientHelloSink {
         this.tlsVersion = tlsVersion;
         this.ech = ech;
         this.recordVersion = recordVersion;
+    }
+
+    /**
+     * Where the client was going: {@code originalDst} is the address it dialed before a firewall
+     * sent it here (null on a listener that does not read it), {@code dialedPort} the port it
+     * dialed (the original destination's, or the listener's own).
+     */
+    public void destination(InetSocketAddress originalDst, int dialedPort) {
+        this.originalDst = originalDst;
+        this.dialedPort = dialedPort;
+    }
+
+    public void destinationChecked(DestinationCheck check) {
+        this.destinationCheck = check;
     }
 
     /** Marks the connection as counted by the connection limits, which must then count it out. */
@@ -173,6 +190,21 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public InetSocketAddress upstream() {
         return upstream;
+    }
+
+    /** The address the client dialed before it was intercepted, or null when not known. */
+    public InetSocketAddress originalDst() {
+        return originalDst;
+    }
+
+    /** The port the client dialed: the original destination's, else the listener's. */
+    public int dialedPort() {
+        return dialedPort;
+    }
+
+    /** The {@code $original_dst} verification verdict, or null when none was made. */
+    public DestinationCheck destinationCheck() {
+        return destinationCheck;
     }
 
     /** Null when the connection was forwarded and both sides closed normally. */

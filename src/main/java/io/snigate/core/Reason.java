@@ -14,6 +14,11 @@ public enum Reason {
     // --- accept: what the proxy can afford
     /** Over {@code max_connections}, {@code max_connections_per_client} or {@code max_preread_connections}. */
     CONNECTION_LIMIT(Outcome.REJECTED, Alerts.NONE),
+    /**
+     * A connection to a listener with {@code original_dst: redirect} that no firewall rule
+     * redirected: someone dialed the proxy's port directly, so there is no destination to honour.
+     */
+    NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.NONE),
     // --- pre-read: what the client sent
     NO_SNI(Outcome.REJECTED, Alerts.HANDSHAKE_FAILURE),
     CONNECT_REQUEST(Outcome.REJECTED, Alerts.NONE),
@@ -30,6 +35,18 @@ public enum Reason {
     ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
     /** A {@code $sni} name resolved only to addresses the destination policy refuses. */
     FORBIDDEN_DESTINATION(Outcome.REJECTED, Alerts.ACCESS_DENIED),
+    /**
+     * A {@code $original_dst} route with {@code verify_destination}: the address the client dialed
+     * is not among the addresses the proxy's resolver gives for the SNI (an allowed name sent to
+     * an address of the client's choosing).
+     */
+    SNI_DESTINATION_MISMATCH(Outcome.REJECTED, Alerts.ACCESS_DENIED),
+    /**
+     * The connection would go round in a circle: it came from one of the proxy's own upstream
+     * sockets (a firewall redirected the proxy's own traffic back to it), or its destination is one
+     * of the proxy's own listeners.
+     */
+    LOOP_DETECTED(Outcome.REJECTED, Alerts.INTERNAL_ERROR),
     // --- connect: what the network says
     DNS_FAILURE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     UPSTREAM_UNREACHABLE(Outcome.FAILED, Alerts.INTERNAL_ERROR),

@@ -69,7 +69,7 @@ public final class Rejection {
         // still held flow into it and are released there.
         ChannelPipeline pipeline = client.pipeline();
         LingeringClose lingering = new LingeringClose();
-        pipeline.addLast(lingering);
+        pipeline.addLast(PipelineNames.LINGERING_CLOSE, lingering);
         for (ChannelHandler handler : pipeline.toMap().values()) {
             if (handler != lingering) {
                 pipeline.remove(handler);

@@ -2,10 +2,8 @@ package io.snigate.listen;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
@@ -13,19 +11,18 @@ import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.DnsServerAddressStreamProviders;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.admin.AdminServer;
+import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
+import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
 import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.DestinationPolicy;
+import io.snigate.connect.OwnUpstreams;
 import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
-import io.snigate.core.ConnectionRecord;
-import io.snigate.core.Reason;
-import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
-import io.snigate.preread.PrereadHandler;
 import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
@@ -45,12 +42,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy: its listeners, its event loops and the admin endpoint. This is where the life of a
- * connection is put together, stage by stage:
+ * The proxy: its listeners, its event loops and the admin endpoint. The life of a connection is
+ * put together stage by stage, each connection's pipeline by {@link ClientInitializer}:
  *
  * <ol>
- *   <li><b>accept</b> — a listener accepts; {@link #initConnection} starts its record;
- *   <li><b>pre-read</b> — {@link PrereadHandler} buffers and classifies the ClientHello;
+ *   <li><b>accept</b> — a listener accepts; its {@link ClientInitializer} starts the record, reads
+ *       the original destination on a transparent listener, and applies the connection limits;
+ *   <li><b>pre-read</b> — {@code PrereadHandler} buffers and classifies the ClientHello;
  *   <li><b>route</b> — {@link RouteHandler} consults the current {@link RouteTable};
  *   <li><b>connect</b> — {@link ConnectStage} resolves and dials the upstream;
  *   <li><b>relay</b> — the pre-read and route handlers leave the pipeline, the buffered bytes go
@@ -64,8 +62,12 @@ import org.slf4j.LoggerFactory;
 public final class ProxyServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
 
-    /** The config and the route table built from it, swapped together by a reload. */
-    private record Active(ProxyConfig config, RouteTable routes) {}
+    /** The config and what is built from it, swapped together by a reload. */
+    private record Active(ProxyConfig config, RouteTable routes, boolean transparent) {
+        Active(ProxyConfig config) {
+            this(config, RouteTable.from(config), config.hasTransparentListener());
+        }
+    }
 
     private final AtomicReference<Active> active;
     private final AtomicReference<DestinationPolicy> destinationPolicy =
@@ -78,26 +80,37 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup adminLoop;
     private final DnsAddressResolverGroup resolvers;
     private final RouteHandler routeHandler;
+    /** A bound listener and the initializer of its connections. */
+    private record Bound(Channel channel, ClientInitializer initializer) {}
+
     /** Bound listeners by the address as written in the config; changed only under {@code this}. */
-    private final Map<String, Channel> listeners = new LinkedHashMap<>();
+    private final Map<String, Bound> listeners = new LinkedHashMap<>();
     /** Every open client connection, so that a drain can wait for them and then close the rest. */
     private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel admin;
     private volatile boolean ready;
 
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog) {
-        this.active = new AtomicReference<>(new Active(config, RouteTable.from(config)));
+        this(config, metrics, accessLog, Transport.select());
+    }
+
+    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog, Transport transport) {
+        this.active = new AtomicReference<>(new Active(config));
         this.metrics = metrics;
         this.limits = new ConnectionLimits(() -> active.get().config().limits());
         this.observer = new ConnectionObservers(List.of(limits, metrics, accessLog));
-        this.transport = Transport.select();
+        this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
         CountedDnsCache dnsCache = new CountedDnsCache();
         metrics.registerDnsCache(dnsCache::size);
         this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
         this.routeHandler = new RouteHandler(() -> active.get().routes(), new ConnectStage(
-                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get),
+                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get,
+                        () -> active.get().config().upstreamMark()),
+                // Only a transparent listener can receive the proxy's own traffic back with its
+                // original destination, which is how a loop is recognised.
+                new OwnUpstreams(), () -> active.get().transparent(),
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
@@ -120,28 +133,36 @@ public final class ProxyServer implements AutoCloseable {
                 .ndots(1);
     }
 
-    /** Binds every listener and the admin endpoint; the proxy is ready when this returns. */
-    public ProxyServer start() throws InterruptedException {
+    /**
+     * Binds every listener and the admin endpoint; the proxy is ready when this returns.
+     *
+     * @throws ConfigException when the config asks for what this process cannot do here (a
+     *     transparent listener without the capability or the native transport it needs)
+     */
+    public ProxyServer start() throws InterruptedException, ConfigException {
         ProxyConfig config = active.get().config();
         LOG.info("transport: {} ({})", transport.name(), transport.why());
+        Interception.checkPossible(config, transport);
         String version = ProxyServer.class.getPackage().getImplementationVersion();
         metrics.registerBuildInfo(version == null ? "dev" : version, transport.name());
-        for (HostPort listen : config.listen()) {
-            bind(listen);
+        for (Listener listener : config.listeners()) {
+            bind(listener);
         }
         metrics.registerRoutes(routeLabels(config));
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
         admin = new AdminServer(metrics.registry(), () -> ready)
                 .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
-        LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", AccessLog.address(adminAddress()));
+        LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
         ready = true;
         return this;
     }
 
-    private synchronized void bind(HostPort listen) throws InterruptedException {
-        String name = listen.toString();
-        metrics.registerListener(name);
-        Channel channel = new ServerBootstrap()
+    private synchronized void bind(Listener listener) throws InterruptedException, ConfigException {
+        String name = listener.name();
+        metrics.registerListener(name, listener.isTransparent());
+        ClientInitializer initializer = new ClientInitializer(listener, () -> active.get().config(), limits,
+                observer, metrics, routeHandler, clients);
+        ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(workers)
                 .channel(transport.serverChannelClass())
                 .option(ChannelOption.SO_BACKLOG, 4096)
@@ -149,17 +170,19 @@ public final class ProxyServer implements AutoCloseable {
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
                 // TCP_NODELAY is Netty's default already: setting it again costs a syscall.
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        initConnection(ch, name);
-                    }
-                })
-                .bind(listen.toResolvedLiteral())
-                .sync()
-                .channel();
-        listeners.put(name, channel);
-        LOG.info("listening on {}", AccessLog.address((InetSocketAddress) channel.localAddress()));
+                .childHandler(initializer);
+        Interception.prepare(bootstrap, listener);
+        Channel channel = bootstrap.bind(listener.address().toResolvedLiteral()).sync().channel();
+        try {
+            Interception.checkBound(channel, listener, active.get().config().source());
+        } catch (ConfigException e) {
+            channel.close();
+            throw e;
+        }
+        initializer.boundTo((InetSocketAddress) channel.localAddress());
+        listeners.put(name, new Bound(channel, initializer));
+        LOG.info("listening on {}{}", HostPort.format((InetSocketAddress) channel.localAddress()),
+                listener.isTransparent() ? " (original_dst: " + listener.originalDst().label() + ")" : "");
     }
 
     /**
@@ -171,35 +194,42 @@ public final class ProxyServer implements AutoCloseable {
      * @throws io.netty.channel.ChannelException if a new listen address cannot be bound; the
      *     config is then not swapped
      */
-    public synchronized void reload(ProxyConfig config) throws InterruptedException {
-        List<HostPort> added = new ArrayList<>();
-        for (HostPort listen : config.listen()) {
-            if (!listeners.containsKey(listen.toString())) {
-                added.add(listen);
-            }
-        }
+    public synchronized void reload(ProxyConfig config) throws InterruptedException, ConfigException {
+        Interception.checkPossible(config, transport);
         List<String> bound = new ArrayList<>();
+        List<Runnable> undo = new ArrayList<>();
         try {
-            for (HostPort listen : added) {
-                bind(listen);
-                bound.add(listen.toString());
+            for (Listener listener : config.listeners()) {
+                Bound existing = listeners.get(listener.name());
+                if (existing == null) {
+                    bind(listener);
+                    bound.add(listener.name());
+                } else if (!existing.initializer().listener().equals(listener)) {
+                    Listener before = existing.initializer().listener();
+                    Interception.change(existing.channel(), before, listener, config.source());
+                    undo.add(() -> Interception.changeBack(existing.channel(), listener, before));
+                }
             }
-        } catch (RuntimeException | InterruptedException e) {
-            bound.forEach(name -> listeners.remove(name).close());
+        } catch (RuntimeException | InterruptedException | ConfigException e) {
+            bound.forEach(name -> listeners.remove(name).channel().close());
+            undo.forEach(Runnable::run);
             throw e;
         }
-        ProxyConfig previous = active.getAndSet(new Active(config, RouteTable.from(config))).config();
+        for (Listener listener : config.listeners()) {
+            listeners.get(listener.name()).initializer().listener(listener);
+        }
+        ProxyConfig previous = active.getAndSet(new Active(config)).config();
         metrics.registerRoutes(routeLabels(config));
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }
-        List<String> kept = config.listen().stream().map(HostPort::toString).toList();
+        List<String> kept = config.listeners().stream().map(Listener::name).toList();
         listeners.entrySet().removeIf(entry -> {
             if (kept.contains(entry.getKey())) {
                 return false;
             }
             LOG.info("closing listener {}", entry.getKey());
-            entry.getValue().close();
+            entry.getValue().channel().close();
             return true;
         });
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
@@ -212,7 +242,7 @@ public final class ProxyServer implements AutoCloseable {
     public void drain(Duration timeout) throws InterruptedException {
         ready = false;
         synchronized (this) {
-            listeners.values().forEach(Channel::close);
+            listeners.values().forEach(bound -> bound.channel().close());
             listeners.clear();
         }
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -230,24 +260,6 @@ public final class ProxyServer implements AutoCloseable {
         return clients.size();
     }
 
-    /** Accept: the first two stages of every client connection. */
-    private void initConnection(SocketChannel ch, String listener) {
-        ProxyConfig config = active.get().config();
-        ConnectionRecord record = ConnectionRecord.attach(ch, listener, observer);
-        clients.add(ch);
-        if (!limits.admit(record)) {
-            // Refused before it costs anything more than the accept.
-            record.endedBecause(Reason.CONNECTION_LIMIT);
-            ch.config().setAutoRead(false);
-            ch.close();
-            return;
-        }
-        ch.pipeline()
-                .addLast("preread", new PrereadHandler(
-                        record, config.limits().maxClientHelloBytes(), config.timeouts().preread().toMillis(), observer))
-                .addLast("route", routeHandler);
-    }
-
     private static List<String> routeLabels(ProxyConfig config) {
         List<String> labels = new ArrayList<>();
         config.routes().forEach(route -> labels.addAll(route.match()));
@@ -258,7 +270,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     public synchronized List<InetSocketAddress> listenAddresses() {
-        return listeners.values().stream().map(ch -> (InetSocketAddress) ch.localAddress()).toList();
+        return listeners.values().stream().map(bound -> (InetSocketAddress) bound.channel().localAddress()).toList();
     }
 
     public InetSocketAddress adminAddress() {
@@ -281,7 +293,7 @@ public final class ProxyServer implements AutoCloseable {
     public void close() {
         ready = false;
         synchronized (this) {
-            listeners.values().forEach(Channel::close);
+            listeners.values().forEach(bound -> bound.channel().close());
         }
         clients.close();
         if (admin != null) {

@@ -1,10 +1,9 @@
 package io.snigate.log;
 
+import io.snigate.config.HostPort;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
 import java.util.function.Consumer;
@@ -34,7 +33,7 @@ public final class AccessLog implements ConnectionObserver {
     static String format(ConnectionRecord c) {
         StringBuilder json = new StringBuilder(320);
         json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
-        field(json, "client", address(c.client()));
+        field(json, "client", HostPort.format(c.client()));
         field(json, "listener", c.listener());
         field(json, "sni", c.sni());
         json.append(",\"alpn\":");
@@ -42,7 +41,9 @@ public final class AccessLog implements ConnectionObserver {
         field(json, "tls_version", c.tlsVersion());
         json.append(",\"ech\":").append(c.ech());
         field(json, "route", c.route());
-        field(json, "upstream", address(c.upstream()));
+        field(json, "original_dst", HostPort.format(c.originalDst()));
+        field(json, "dst_check", c.destinationCheck() == null ? null : c.destinationCheck().label());
+        field(json, "upstream", HostPort.format(c.upstream()));
         field(json, "outcome", c.outcome().label());
         Reason reason = c.reason();
         field(json, "reason", reason == null ? null : reason.label());
@@ -50,16 +51,6 @@ public final class AccessLog implements ConnectionObserver {
         json.append(",\"bytes_to_client\":").append(c.bytesToClient());
         json.append(",\"duration_ms\":").append((System.nanoTime() - c.acceptedAtNanos()) / 1_000_000L);
         return json.append('}').toString();
-    }
-
-    /** {@code ip:port}, with IPv6 in brackets; null stays null. */
-    public static String address(InetSocketAddress address) {
-        if (address == null) {
-            return null;
-        }
-        InetAddress ip = address.getAddress();
-        String host = ip == null ? address.getHostString() : ip.getHostAddress();
-        return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + address.getPort();
     }
 
     private static void field(StringBuilder json, String key, String value) {

@@ -170,9 +170,21 @@ public final class ProxyMetrics implements ConnectionObserver {
                 .register(registry);
     }
 
-    /** Creates every series of {@code listener} at zero, so that rates work from the first scrape. */
-    public void registerListener(String listener) {
-        listeners.computeIfAbsent(listener, name -> new ListenerMeters(registry, name));
+    /**
+     * Creates every series of {@code listener} at zero, so that rates work from the first scrape;
+     * a transparent listener also counts the original destinations it found and missed.
+     */
+    public void registerListener(String listener, boolean transparent) {
+        ListenerMeters meters = listenerMeters(listener);
+        if (transparent) {
+            meters.originalDestinations();
+        }
+    }
+
+    /** Counts a connection to a transparent listener, by whether its original destination was found. */
+    public void originalDestination(String listener, boolean found) {
+        Counter[] counters = listenerMeters(listener).originalDestinations();
+        (found ? counters[0] : counters[1]).increment();
     }
 
     /** Creates the series of the routes in a (new) config at zero, on every listener. */
@@ -255,6 +267,8 @@ public final class ProxyMetrics implements ConnectionObserver {
         private final MeterRegistry registry;
         private final String listener;
         private final Map<String, ConnectionCounters> byRoute = new ConcurrentHashMap<>();
+        /** {found, missing}, made when the listener is first known to be transparent. */
+        private volatile Counter[] originalDestinations;
 
         ListenerMeters(MeterRegistry registry, String listener) {
             this.registry = registry;
@@ -264,6 +278,23 @@ public final class ProxyMetrics implements ConnectionObserver {
                     .tag("listener", listener)
                     .register(registry);
             countersFor(NO_ROUTE);
+        }
+
+        Counter[] originalDestinations() {
+            Counter[] counters = originalDestinations;
+            if (counters == null) {
+                counters = new Counter[] {originalDestination("found"), originalDestination("missing")};
+                originalDestinations = counters;
+            }
+            return counters;
+        }
+
+        private Counter originalDestination(String result) {
+            return Counter.builder("snigate.original.dst")
+                    .description("Connections to transparent listeners, by whether their original destination was found")
+                    .tag("listener", listener)
+                    .tag("result", result)
+                    .register(registry);
         }
 
         ConnectionCounters countersFor(String route) {

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.PipelineNames;
 
 /**
  * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
@@ -23,17 +24,17 @@ public final class Relay {
     }
 
     /**
-     * Starts relaying between {@code client} and {@code upstream}. {@code stagesToRemove} are the
-     * client pipeline's pre-relay handlers, removed in order; the last of them must be the one
-     * holding the buffered ClientHello bytes, which then flow to the upstream unchanged.
+     * Starts relaying between {@code client} and {@code upstream}. The client pipeline's pre-relay
+     * stages leave it, the pre-read last: it holds the buffered ClientHello bytes, which then flow
+     * to the upstream unchanged.
      */
     public static void start(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
-            long halfClosedTimeoutMillis, ChannelHandler... stagesToRemove) {
+            long halfClosedTimeoutMillis) {
         Tunnel tunnel = new Tunnel(client, upstream, record, idleTimeoutMillis, halfClosedTimeoutMillis);
-        upstream.pipeline().replace(PendingUpstream.class, "relay", new RelayHandler(tunnel));
+        upstream.pipeline().replace(PendingUpstream.class, PipelineNames.RELAY, new RelayHandler(tunnel));
         ChannelPipeline pipeline = client.pipeline();
-        pipeline.addLast("relay", new RelayHandler(tunnel));
-        for (ChannelHandler stage : stagesToRemove) {
+        pipeline.addLast(PipelineNames.RELAY, new RelayHandler(tunnel));
+        for (String stage : PipelineNames.BEFORE_RELAY) {
             pipeline.remove(stage);
         }
         Tunnel.resumeReading(client);

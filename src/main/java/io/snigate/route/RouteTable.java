@@ -60,19 +60,23 @@ public final class RouteTable {
     /**
      * @param sni a normalized, valid host name
      * @param clientAlpn the protocols the client offers, or null when it sent no ALPN extension
+     * @param dialedPort the port the client dialed; a pattern whose routes all list other
+     *     {@code ports} does not match, and a less specific one may
      */
-    public RouteDecision route(String sni, List<String> clientAlpn) {
+    public RouteDecision route(String sni, List<String> clientAlpn, int dialedPort) {
         PatternRoutes match = exactNames.get(sni);
-        if (match == null) {
-            match = wildcardSuffixes.longestSuffixOf(sni);
+        if (match == null || !match.acceptsPort(dialedPort)) {
+            match = wildcardSuffixes.longestSuffixOf(sni, dialedPort);
         }
-        return match == null ? unmatched : match.decide(clientAlpn);
+        return match == null ? unmatched : match.decide(clientAlpn, dialedPort);
     }
 
     /** The routes that carry one pattern, in the order they are tried. */
     private static final class PatternRoutes {
         /** Per route, its alpn list, or null when it accepts any client. */
         private final String[][] alpnByRoute;
+        /** Per route, its ports, or null when it accepts any: ints, so that a lookup boxes nothing. */
+        private final int[][] portsByRoute;
         private final RouteDecision[] decisionByRoute;
         private final RouteDecision alpnNotAllowed;
 
@@ -89,19 +93,42 @@ public final class RouteTable {
                 }
             }
             alpnByRoute = new String[ordered.size()][];
+            portsByRoute = new int[ordered.size()][];
             decisionByRoute = new RouteDecision[ordered.size()];
             for (int i = 0; i < ordered.size(); i++) {
                 Route route = ordered.get(i);
                 alpnByRoute[i] = route.alpn().isEmpty() ? null : route.alpn().toArray(new String[0]);
-                decisionByRoute[i] = RouteDecision.routed(pattern, route.upstream(), route.allowDestinations());
+                portsByRoute[i] = route.ports().isEmpty() ? null : route.ports().stream().mapToInt(Integer::intValue).toArray();
+                decisionByRoute[i] = RouteDecision.routed(pattern, route);
             }
             alpnNotAllowed = RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, pattern);
         }
 
-        RouteDecision decide(List<String> clientAlpn) {
+        boolean acceptsPort(int port) {
+            for (int i = 0; i < portsByRoute.length; i++) {
+                if (accepts(portsByRoute[i], port)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private static boolean accepts(int[] ports, int port) {
+            if (ports == null) {
+                return true;
+            }
+            for (int accepted : ports) {
+                if (accepted == port) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        RouteDecision decide(List<String> clientAlpn, int port) {
             for (int i = 0; i < alpnByRoute.length; i++) {
                 String[] accepted = alpnByRoute[i];
-                if (accepted == null || offersAny(clientAlpn, accepted)) {
+                if (accepts(portsByRoute[i], port) && (accepted == null || offersAny(clientAlpn, accepted))) {
                     return decisionByRoute[i];
                 }
             }
@@ -160,10 +187,11 @@ public final class RouteTable {
         }
 
         /**
-         * The entry of the longest suffix that starts right after a dot of {@code name}. The name
-         * itself is never looked up: a wildcard needs at least one label in front of its suffix.
+         * The entry of the longest suffix that starts right after a dot of {@code name} and has a
+         * route for {@code port}. The name itself is never looked up: a wildcard needs at least one
+         * label in front of its suffix.
          */
-        PatternRoutes longestSuffixOf(String name) {
+        PatternRoutes longestSuffixOf(String name, int port) {
             PatternRoutes longest = null;
             int hash = 0;
             // Backwards, the suffixes come shortest first, so the last one found is the longest.
@@ -171,7 +199,7 @@ public final class RouteTable {
                 char c = name.charAt(i);
                 if (c == '.') {
                     PatternRoutes found = get(name, i + 1, hash);
-                    if (found != null) {
+                    if (found != null && found.acceptsPort(port)) {
                         longest = found;
                     }
                 }

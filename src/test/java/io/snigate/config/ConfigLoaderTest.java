@@ -41,7 +41,7 @@ class ConfigLoaderTest {
         ProxyConfig config = ConfigLoader.load(Path.of("routes.yaml"));
 
         assertThat(config.source()).isEqualTo("routes.yaml");
-        assertThat(config.listen()).containsExactly(new HostPort("127.0.0.1", 8443));
+        assertThat(listenAddresses(config)).containsExactly(new HostPort("127.0.0.1", 8443));
         assertThat(config.admin()).isEqualTo(new HostPort("127.0.0.1", 9090));
         assertThat(config.routes()).isNotEmpty();
         assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
@@ -52,18 +52,16 @@ class ConfigLoaderTest {
     void theContractExampleLoadsIntoTheExpectedRecords() throws Exception {
         ProxyConfig config = ConfigLoader.parse(CONTRACT_EXAMPLE, "routes.yaml");
 
-        assertThat(config.listen()).containsExactly(new HostPort("0.0.0.0", 443));
+        assertThat(listenAddresses(config)).containsExactly(new HostPort("0.0.0.0", 443));
         assertThat(config.admin()).isEqualTo(new HostPort("127.0.0.1", 9090));
         assertThat(config.routes()).containsExactly(
-                new Route(List.of("api.example.com"), List.of(),
-                        Upstream.fixed(new HostPort("192.0.2.10", 443)), 4),
-                new Route(List.of("*.example.org", "example.org"), List.of(), Upstream.sni(443), 6),
-                new Route(List.of("h2.example.net"), List.of("h2"),
-                        Upstream.fixed(new HostPort("192.0.2.20", 443)), 8));
+                route(List.of("api.example.com"), List.of(), Upstream.fixed(new HostPort("192.0.2.10", 443)), 4),
+                route(List.of("*.example.org", "example.org"), List.of(), Upstream.sni(443), 6),
+                route(List.of("h2.example.net"), List.of("h2"), Upstream.fixed(new HostPort("192.0.2.20", 443)), 8));
         assertThat(config.defaultUpstream()).isNull();
-        assertThat(config.timeouts()).isEqualTo(new Timeouts(
-                Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(15), Duration.ofSeconds(30)));
-        assertThat(config.limits()).isEqualTo(new Limits(16384));
+        assertThat(config.timeouts()).isEqualTo(new Timeouts(Duration.ofSeconds(10), Duration.ofSeconds(5),
+                Duration.ofMinutes(15), Duration.ofSeconds(30), Duration.ofSeconds(60)));
+        assertThat(config.limits()).isEqualTo(Limits.DEFAULTS);
         assertThat(config.resolvers()).containsExactly(new HostPort("127.0.0.1", 53));
     }
 
@@ -71,7 +69,7 @@ class ConfigLoaderTest {
     void onlyListenAndOneRouteAreRequiredAndEverythingElseHasADefault() throws Exception {
         ProxyConfig config = ConfigLoader.parse("listen: 127.0.0.1:8443\n" + ROUTE, "routes.yaml");
 
-        assertThat(config.listen()).containsExactly(new HostPort("127.0.0.1", 8443));
+        assertThat(listenAddresses(config)).containsExactly(new HostPort("127.0.0.1", 8443));
         assertThat(config.admin()).isEqualTo(ProxyConfig.DEFAULT_ADMIN);
         assertThat(config.defaultUpstream()).isNull();
         assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
@@ -89,8 +87,8 @@ class ConfigLoaderTest {
                 default: "Fallback.Example.com:443"
                 """, "routes.yaml");
 
-        assertThat(config.listen()).containsExactly(new HostPort("::", 443), new HostPort("0.0.0.0", 443));
-        assertThat(config.listen().get(0)).hasToString("[::]:443");
+        assertThat(listenAddresses(config)).containsExactly(new HostPort("::", 443), new HostPort("0.0.0.0", 443));
+        assertThat(config.listeners().get(0).name()).isEqualTo("[::]:443");
         Route route = config.routes().get(0);
         assertThat(route.match()).containsExactly("api.example.com", "*.example.org");
         assertThat(route.upstream().label()).isEqualTo("[2001:db8::1]:8443");
@@ -129,7 +127,7 @@ class ConfigLoaderTest {
     void unknownKeyAtTheTopLevel() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
                 "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
-                        + "listen, admin, routes, default, timeouts, limits, resolvers");
+                        + "listen, admin, routes, default, timeouts, limits, resolvers, upstream_mark");
     }
 
     @Test
@@ -140,7 +138,7 @@ class ConfigLoaderTest {
                   - match: "api.example.com"
                     upstrem: "192.0.2.10:443"
                 """,
-                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, upstream, allow_destinations");
+                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, ports, upstream, allow_destinations, verify_destination");
     }
 
     @Test
@@ -274,7 +272,7 @@ class ConfigLoaderTest {
                     upstream: "192.0.2.11:443"
                 """,
                 "routes.yaml:5: match \"API.example.com\" is also in the route at line 3, and both accept any "
-                        + "client; a name may be in several routes only with alpn lists that do not overlap");
+                        + "client; a name may be in several routes only with alpn lists or ports that do not overlap");
     }
 
     @Test
@@ -290,7 +288,7 @@ class ConfigLoaderTest {
                     upstream: "192.0.2.11:443"
                 """,
                 "routes.yaml:6: match \"api.example.com\" is also in the route at line 3, and both accept alpn "
-                        + "\"http/1.1\"; a name may be in several routes only with alpn lists that do not overlap");
+                        + "\"http/1.1\"; a name may be in several routes only with alpn lists or ports that do not overlap");
     }
 
     @Test
@@ -312,10 +310,11 @@ class ConfigLoaderTest {
                 "routes.yaml:4: upstream \"192.0.2.10\": the port is missing; "
                         + "write it as host:port, e.g. 192.0.2.10:443 or [2001:db8::1]:443");
         assertError(route("match: api.example.com", "$host:443"),
-                "routes.yaml:4: upstream \"$host:443\": the only placeholder is $sni "
-                        + "(the name the client asked for), as in $sni:443");
+                "routes.yaml:4: upstream \"$host:443\": the placeholders are $sni (the name the client asked for), "
+                        + "$port (the port it dialed) and $original_dst (the address it dialed), as in $sni:443, "
+                        + "$sni:$port or $original_dst");
         assertError(route("match: api.example.com", "$sni"),
-                "routes.yaml:4: upstream \"$sni\": the port is missing; write it as $sni:443");
+                "routes.yaml:4: upstream \"$sni\": the port is missing; write it as $sni:443 or $sni:$port");
         assertError(route("match: api.example.com", "bad_host!:443"),
                 "routes.yaml:4: upstream \"bad_host!:443\": \"bad_host!\" is neither an IP address "
                         + "nor a valid host name");
@@ -370,7 +369,7 @@ class ConfigLoaderTest {
                 "routes.yaml:3: routes must be a list of routes (each with match: and upstream:), "
                         + "but this is a mapping (key: value pairs)");
         assertError("listen: { host: 0.0.0.0, port: 443 }\n" + ROUTE,
-                "routes.yaml:1: listen must be a list of \"host:port\" addresses, or a single one, "
+                "routes.yaml:1: listen must be a list of \"host:port\" addresses or listeners, or a single one, "
                         + "but this is a mapping (key: value pairs)");
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts: 10s\n",
                 "routes.yaml:5: timeouts must be a mapping, such as { preread: 10s, connect: 5s }, "
@@ -442,5 +441,13 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.parse(yaml, "routes.yaml"))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage(expectedMessage);
+    }
+
+    private static List<HostPort> listenAddresses(ProxyConfig config) {
+        return config.listeners().stream().map(Listener::address).toList();
+    }
+
+    private static Route route(List<String> match, List<String> alpn, Upstream upstream, int line) {
+        return new Route(match, alpn, List.of(), upstream, List.of(), true, line);
     }
 }

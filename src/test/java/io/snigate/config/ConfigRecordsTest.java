@@ -60,7 +60,7 @@ class ConfigRecordsTest {
     @Test
     void recordsCopyTheirLists() {
         List<String> match = new ArrayList<>(List.of("a.example.com"));
-        Route route = new Route(match, List.of(), Upstream.sni(443), 1);
+        Route route = new Route(match, List.of(), List.of(), Upstream.sni(443), List.of(), true, 1);
         match.add("b.example.com");
 
         assertThat(route.match()).containsExactly("a.example.com");
@@ -69,7 +69,17 @@ class ConfigRecordsTest {
     }
 
     @Test
-    void limitsStateTheirRange() {
-        assertThatThrownBy(() -> new Limits(100)).hasMessage("max_client_hello_bytes must be 512 to 65536");
+    void upstreamsTakeThePortOrTheAddressTheClientDialed() {
+        assertThat(Upstream.parse("$sni:$port")).isEqualTo(Upstream.sni(Upstream.ORIGINAL_PORT));
+        assertThat(Upstream.parse("$sni:$port").label()).isEqualTo("$sni:$port");
+        assertThat(Upstream.parse("$original_dst")).isEqualTo(Upstream.originalDst());
+        assertThat(Upstream.parse("[2001:db8::1]:$port").label()).isEqualTo("[2001:db8::1]:$port");
+        assertThat(Upstream.parse("[2001:db8::1]:$port").isIpLiteral()).isTrue();
+        assertThat(Upstream.parse("Name.Example:$port").label()).isEqualTo("name.example:$port");
+        assertThatThrownBy(() -> Upstream.parse("name.example:$port").hostPort()).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> Upstream.parse("$original_dst:443")).hasMessageContaining("without a port");
+        assertThatThrownBy(() -> Upstream.parse("$dst:443")).hasMessageStartingWith("the placeholders are $sni");
+        assertThatThrownBy(() -> Upstream.parse("$sni:$prot")).hasMessage("port \"$prot\" is not a number");
+        assertThatThrownBy(() -> Upstream.parse("host.example:$sni")).hasMessageStartingWith("the placeholders are");
     }
 }

@@ -3,6 +3,7 @@ package io.snigate.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snigate.config.Cidr;
+import io.snigate.core.Reason;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -11,6 +12,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 class DestinationPolicyTest {
+    /** What a client-chosen ($sni) destination gets from the policy: allowed when no refusal. */
+    private static boolean allows(DestinationPolicy policy, InetSocketAddress target, List<Cidr> allowed) {
+        return policy.refusal(target, true, allowed) == null;
+    }
+
     private static InetSocketAddress at(String ip, int port) throws Exception {
         return new InetSocketAddress(InetAddress.getByName(ip), port);
     }
@@ -24,34 +30,37 @@ class DestinationPolicyTest {
     })
     void refusesNonPublicAddressesInEverySpelling(String ip) throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
-        assertThat(policy.allowsSniDestination(at(ip, 443), List.of())).as(ip).isFalse();
+        assertThat(allows(policy, at(ip, 443), List.of())).as(ip).isFalse();
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1", "64:ff9b::808:808"})
     void allowsPublicAddresses(String ip) throws Exception {
-        assertThat(DestinationPolicy.forListeners(List.of()).allowsSniDestination(at(ip, 443), List.of())).as(ip).isTrue();
+        assertThat(allows(DestinationPolicy.forListeners(List.of()), at(ip, 443), List.of())).as(ip).isTrue();
     }
 
     @Test
     void aRouteMayOptInToPrivateRanges() throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
         List<Cidr> allowed = List.of(Cidr.parse("10.0.0.0/8"), Cidr.parse("fd00::/8"));
-        assertThat(policy.allowsSniDestination(at("10.9.8.7", 443), allowed)).isTrue();
-        assertThat(policy.allowsSniDestination(at("fd00::5", 443), allowed)).isTrue();
-        assertThat(policy.allowsSniDestination(at("192.168.0.1", 443), allowed)).isFalse();
-        assertThat(policy.allowsSniDestination(at("::ffff:10.0.0.1", 443), allowed)).isTrue();
+        assertThat(allows(policy, at("10.9.8.7", 443), allowed)).isTrue();
+        assertThat(allows(policy, at("fd00::5", 443), allowed)).isTrue();
+        assertThat(allows(policy, at("192.168.0.1", 443), allowed)).isFalse();
+        assertThat(allows(policy, at("::ffff:10.0.0.1", 443), allowed)).isTrue();
     }
 
     @Test
     void neverDialsItsOwnListenersEvenWhenTheRangeIsAllowed() throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443), at("127.0.0.1", 9443)));
         List<Cidr> loopback = List.of(Cidr.parse("127.0.0.0/8"));
-        assertThat(policy.allowsSniDestination(at("127.0.0.1", 8443), loopback)).isFalse();
-        assertThat(policy.allowsSniDestination(at("127.0.0.1", 9443), loopback)).isFalse();
-        assertThat(policy.allowsSniDestination(at("::ffff:127.0.0.1", 9443), loopback)).isFalse();
-        assertThat(policy.allowsSniDestination(at("127.0.0.1", 9444), loopback)).isTrue();
+        assertThat(allows(policy, at("127.0.0.1", 8443), loopback)).isFalse();
+        assertThat(allows(policy, at("127.0.0.1", 9443), loopback)).isFalse();
+        assertThat(allows(policy, at("::ffff:127.0.0.1", 9443), loopback)).isFalse();
+        assertThat(allows(policy, at("127.0.0.1", 9444), loopback)).isTrue();
         assertThat(policy.isOwnListener(at("127.0.0.2", 8443))).isTrue();
+        assertThat(policy.refusal(at("127.0.0.1", 8443), true, loopback)).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusal(at("127.0.0.1", 8443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusal(at("10.1.2.3", 443), false, List.of())).as("written in the config: trusted").isNull();
     }
 
     @Test

@@ -155,10 +155,11 @@ class HardeningTest {
                   - match: "*.corpus.test"
                     upstream: "self.loop.test:%d"
                 """.formatted(listen, dns.hostPort(), listen, listen));
-        assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 49);
-        assertThat(log().get("reason").asText()).isEqualTo("forbidden_destination");
+        // A loop, whether an allowed range or a name written in the config leads there: alert internal_error.
+        assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
+        assertThat(log().get("reason").asText()).isEqualTo("loop_detected");
         helloAndAnswer(OPENSSL);
-        assertThat(log().get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(log().get("reason").asText()).isEqualTo("loop_detected");
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.HostPort;
+import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
 import io.snigate.config.Route;
 import io.snigate.config.Limits;
@@ -36,46 +37,46 @@ class RouteTableTest {
 
     @Test
     void anExactNameBeatsEveryWildcard() {
-        assertThat(table.route("api.example.org", NO_ALPN_EXTENSION))
+        assertThat(table.route("api.example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.routed("api.example.org", EXACT));
     }
 
     @Test
     void aWildcardMatchesAnyDepthBelowItsSuffix() {
-        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION))
+        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
-        assertThat(table.route("b.c.example.org", NO_ALPN_EXTENSION))
+        assertThat(table.route("b.c.example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
-        assertThat(table.route("x.api.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(WILDCARD);
+        assertThat(table.route("x.api.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
     }
 
     @Test
     void theLongestWildcardSuffixWins() {
-        assertThat(table.route("x.a.example.org", NO_ALPN_EXTENSION))
+        assertThat(table.route("x.a.example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.routed("*.a.example.org", DEEPER_WILDCARD));
-        assertThat(table.route("y.x.a.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(DEEPER_WILDCARD);
+        assertThat(table.route("y.x.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(DEEPER_WILDCARD);
         // The deeper wildcard does not cover its own apex, so the shorter one does.
-        assertThat(table.route("a.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(WILDCARD);
+        assertThat(table.route("a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
     }
 
     @Test
     void aWildcardNeverMatchesItsApex() {
-        assertThat(table.route("example.org", NO_ALPN_EXTENSION))
+        assertThat(table.route("example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.rejected(Reason.NO_ROUTE, null));
     }
 
     @Test
     void aWildcardMatchesOnlyAtALabelBoundary() {
-        assertThat(table.route("evilexample.org", NO_ALPN_EXTENSION).rejectReason()).isEqualTo(Reason.NO_ROUTE);
-        assertThat(table.route("x.evilexample.org", NO_ALPN_EXTENSION).rejectReason()).isEqualTo(Reason.NO_ROUTE);
-        assertThat(table.route("example.org.evil.net", NO_ALPN_EXTENSION).rejectReason())
+        assertThat(table.route("evilexample.org", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("x.evilexample.org", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("example.org.evil.net", NO_ALPN_EXTENSION, 443).rejectReason())
                 .isEqualTo(Reason.NO_ROUTE);
     }
 
     @Test
     void aSingleLabelWildcardCoversTheWholeTopLevelDomain() {
-        assertThat(table.route("example.com", NO_ALPN_EXTENSION).routeLabel()).isEqualTo("*.com");
-        assertThat(table.route("com", NO_ALPN_EXTENSION).routeLabel()).isNull();
+        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.com");
+        assertThat(table.route("com", NO_ALPN_EXTENSION, 443).routeLabel()).isNull();
     }
 
     @Test
@@ -88,9 +89,9 @@ class RouteTableTest {
             Collections.rotate(routes, 1);
             RouteTable rotated = RouteTable.from(config(null, routes.toArray(new Route[0])));
 
-            assertThat(rotated.route("x.a.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(EXACT);
-            assertThat(rotated.route("y.a.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(DEEPER_WILDCARD);
-            assertThat(rotated.route("y.example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(WILDCARD);
+            assertThat(rotated.route("x.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(EXACT);
+            assertThat(rotated.route("y.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(DEEPER_WILDCARD);
+            assertThat(rotated.route("y.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
         }
     }
 
@@ -101,12 +102,12 @@ class RouteTableTest {
                 route("app.example.com", List.of("h2"), H2),
                 route("app.example.com", List.of("http/1.1"), HTTP1)));
 
-        assertThat(alpnTable.route("app.example.com", List.of("h2", "http/1.1")))
+        assertThat(alpnTable.route("app.example.com", List.of("h2", "http/1.1"), 443))
                 .isEqualTo(RouteDecision.routed("app.example.com", H2));
-        assertThat(alpnTable.route("app.example.com", List.of("http/1.1")).upstream()).isEqualTo(HTTP1);
+        assertThat(alpnTable.route("app.example.com", List.of("http/1.1"), 443).upstream()).isEqualTo(HTTP1);
         // The route without alpn is the catch-all, even though it comes first in the file.
-        assertThat(alpnTable.route("app.example.com", List.of("imap")).upstream()).isEqualTo(ANY_CLIENT);
-        assertThat(alpnTable.route("app.example.com", NO_ALPN_EXTENSION).upstream()).isEqualTo(ANY_CLIENT);
+        assertThat(alpnTable.route("app.example.com", List.of("imap"), 443).upstream()).isEqualTo(ANY_CLIENT);
+        assertThat(alpnTable.route("app.example.com", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(ANY_CLIENT);
     }
 
     @Test
@@ -115,25 +116,25 @@ class RouteTableTest {
                 route("*.example.net", WILDCARD),
                 route("h2.example.net", List.of("h2"), H2)));
 
-        assertThat(alpnTable.route("h2.example.net", List.of("http/1.1")))
+        assertThat(alpnTable.route("h2.example.net", List.of("http/1.1"), 443))
                 .isEqualTo(RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, "h2.example.net"));
-        assertThat(alpnTable.route("h2.example.net", List.of("h2")).upstream()).isEqualTo(H2);
+        assertThat(alpnTable.route("h2.example.net", List.of("h2"), 443).upstream()).isEqualTo(H2);
     }
 
     @Test
     void aClientWithoutAlpnDoesNotMatchARouteThatRequiresIt() {
         RouteTable alpnTable = RouteTable.from(config(null, route("h2.example.net", List.of("h2"), H2)));
 
-        assertThat(alpnTable.route("h2.example.net", NO_ALPN_EXTENSION))
+        assertThat(alpnTable.route("h2.example.net", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, "h2.example.net"));
-        assertThat(alpnTable.route("h2.example.net", List.of()).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+        assertThat(alpnTable.route("h2.example.net", List.of(), 443).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
     }
 
     @Test
     void anUnmatchedNameGoesToTheDefaultUpstream() {
         RouteTable withDefault = RouteTable.from(config(FALLBACK, route("api.example.com", EXACT)));
 
-        RouteDecision decision = withDefault.route("other.example.com", NO_ALPN_EXTENSION);
+        RouteDecision decision = withDefault.route("other.example.com", NO_ALPN_EXTENSION, 443);
 
         assertThat(decision).isEqualTo(RouteDecision.routed("default", FALLBACK));
         assertThat(decision.routed()).isTrue();
@@ -141,7 +142,7 @@ class RouteTableTest {
 
     @Test
     void anUnmatchedNameIsRejectedWithoutADefault() {
-        RouteDecision decision = table.route("other.example.net", List.of("h2"));
+        RouteDecision decision = table.route("other.example.net", List.of("h2"), 443);
 
         assertThat(decision).isEqualTo(RouteDecision.rejected(Reason.NO_ROUTE, null));
         assertThat(decision.routed()).isFalse();
@@ -150,10 +151,10 @@ class RouteTableTest {
 
     @Test
     void decisionsAreMadeOnceAndReused() {
-        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION))
-                .isSameAs(table.route("y.example.org", NO_ALPN_EXTENSION));
-        assertThat(table.route("nothing.example", NO_ALPN_EXTENSION))
-                .isSameAs(table.route("nothing.else.example", NO_ALPN_EXTENSION));
+        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443))
+                .isSameAs(table.route("y.example.org", NO_ALPN_EXTENSION, 443));
+        assertThat(table.route("nothing.example", NO_ALPN_EXTENSION, 443))
+                .isSameAs(table.route("nothing.else.example", NO_ALPN_EXTENSION, 443));
     }
 
     @Test
@@ -164,11 +165,11 @@ class RouteTableTest {
         String[] names = {"api.example.org", "x.a.example.org", "b.c.example.org", "example.org", "evil.net"};
         long checksum = 0;
         for (int i = 0; i < 20_000; i++) {
-            checksum += table.route(names[i % names.length], clientAlpn).hashCode();
+            checksum += table.route(names[i % names.length], clientAlpn, 443).hashCode();
         }
         long before = threads.getCurrentThreadAllocatedBytes();
         for (int i = 0; i < 100_000; i++) {
-            checksum += table.route(names[i % names.length], clientAlpn).hashCode();
+            checksum += table.route(names[i % names.length], clientAlpn, 443).hashCode();
         }
         long allocated = threads.getCurrentThreadAllocatedBytes() - before;
 
@@ -185,23 +186,23 @@ class RouteTableTest {
         RouteTable big = RouteTable.from(config(null, routes.toArray(new Route[0])));
 
         for (int i = 0; i < 500; i++) {
-            assertThat(big.route("www.tenant" + i + ".example.com", NO_ALPN_EXTENSION).routeLabel())
+            assertThat(big.route("www.tenant" + i + ".example.com", NO_ALPN_EXTENSION, 443).routeLabel())
                     .isEqualTo("*.tenant" + i + ".example.com");
         }
-        assertThat(big.route("www.tenant500.example.com", NO_ALPN_EXTENSION).routed()).isFalse();
+        assertThat(big.route("www.tenant500.example.com", NO_ALPN_EXTENSION, 443).routed()).isFalse();
     }
 
     @Test
     void theShippedRoutesYamlRoutesAsDocumented() throws Exception {
         RouteTable shipped = RouteTable.from(ConfigLoader.load(Path.of("routes.yaml")));
 
-        assertThat(shipped.route("api.example.com", NO_ALPN_EXTENSION).upstream().label())
+        assertThat(shipped.route("api.example.com", NO_ALPN_EXTENSION, 443).upstream().label())
                 .isEqualTo("192.0.2.10:443");
-        assertThat(shipped.route("example.org", NO_ALPN_EXTENSION).upstream()).isEqualTo(Upstream.sni(443));
-        assertThat(shipped.route("www.example.org", NO_ALPN_EXTENSION).routeLabel()).isEqualTo("*.example.org");
-        assertThat(shipped.route("h2.example.net", List.of("http/1.1")).rejectReason())
+        assertThat(shipped.route("example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(Upstream.sni(443));
+        assertThat(shipped.route("www.example.org", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.org");
+        assertThat(shipped.route("h2.example.net", List.of("http/1.1"), 443).rejectReason())
                 .isEqualTo(Reason.ALPN_NOT_ALLOWED);
-        assertThat(shipped.route("unknown.example", NO_ALPN_EXTENSION).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(shipped.route("unknown.example", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
 
     private static Upstream upstream(String ip) {
@@ -213,11 +214,11 @@ class RouteTableTest {
     }
 
     private static Route route(String pattern, List<String> alpn, Upstream upstream) {
-        return new Route(List.of(pattern), alpn, upstream, 0);
+        return new Route(List.of(pattern), alpn, List.of(), upstream, List.of(), true, 0);
     }
 
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {
-        return new ProxyConfig("test", List.of(new HostPort("127.0.0.1", 8443)), ProxyConfig.DEFAULT_ADMIN,
-                List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of());
+        return new ProxyConfig("test", List.of(Listener.plain(new HostPort("127.0.0.1", 8443), 1)),
+                ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), 0);
     }
 }

@@ -35,7 +35,7 @@ public final class ProxyHarness implements AutoCloseable {
     private final BlockingQueue<String> accessLog = new LinkedBlockingQueue<>();
     private final List<String> seen = new ArrayList<>();
 
-    private ProxyHarness(ProxyConfig config) throws InterruptedException {
+    private ProxyHarness(ProxyConfig config) throws Exception {
         metrics = new ProxyMetrics();
         server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
         metrics.bindJvmAndProcessMetrics();

@@ -1,0 +1,63 @@
+package io.snigate.core;
+
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.Set;
+
+/** Facts about IP addresses that the config checks and the proxy's own checks share. */
+public final class Addresses {
+    private Addresses() {}
+
+    /**
+     * Whether dialing {@code target} would connect to a socket listening on {@code listening}:
+     * the same address, or a wildcard listener and an address of this host (loopback, the
+     * unspecified address, or one of {@code localAddresses}). An IPv4 wildcard listens on IPv4
+     * only; the IPv6 one also takes IPv4 on a dual-stack host.
+     */
+    public static boolean reaches(InetSocketAddress target, InetSocketAddress listening, Set<InetAddress> localAddresses) {
+        if (target.getPort() != listening.getPort()) {
+            return false;
+        }
+        InetAddress to = embeddedIpv4(target.getAddress());
+        InetAddress at = listening.getAddress();
+        if (to.equals(at)) {
+            return true;
+        }
+        boolean toSelf = to.isLoopbackAddress() || to.isAnyLocalAddress() || localAddresses.contains(to);
+        boolean sameFamily = to.getClass() == at.getClass() || at instanceof Inet6Address;
+        return (at.isAnyLocalAddress() && toSelf && sameFamily) || (to.isAnyLocalAddress() && at.isLoopbackAddress());
+    }
+
+    /**
+     * The IPv4 address inside an IPv4-compatible ({@code ::a.b.c.d}) or NAT64 ({@code 64:ff9b::/96})
+     * IPv6 address, so that those spellings of 127.0.0.1 are judged as 127.0.0.1. (Java already
+     * turns IPv4-mapped addresses, {@code ::ffff:a.b.c.d}, into IPv4 ones.)
+     */
+    public static InetAddress embeddedIpv4(InetAddress address) {
+        if (!(address instanceof Inet6Address)) {
+            return address;
+        }
+        byte[] b = address.getAddress();
+        boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
+        boolean nat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && isZero(b, 4, 12);
+        if (!compatible && !nat64) {
+            return address;
+        }
+        try {
+            return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
+        } catch (UnknownHostException impossible) {
+            return address;
+        }
+    }
+
+    private static boolean isZero(byte[] bytes, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (bytes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+}

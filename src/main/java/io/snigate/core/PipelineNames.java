@@ -1,0 +1,22 @@
+package io.snigate.core;
+
+/**
+ * The names of the handlers in a connection's pipelines, one per stage, in the order a client
+ * connection meets them. The pipeline is composed by {@code listen.ClientInitializer}; the stages
+ * that come later find and remove the earlier ones by these names.
+ */
+public final class PipelineNames {
+    /** Buffers and classifies the ClientHello ({@code preread.PrereadHandler}); holds the bytes until the relay. */
+    public static final String PREREAD = "preread";
+    /** Picks the route and hands the connection to the connect stage ({@code route.RouteHandler}). */
+    public static final String ROUTE = "route";
+    /** Copies bytes to the other side of the tunnel, on both channels ({@code relay.RelayHandler}). */
+    public static final String RELAY = "relay";
+    /** Discards what a rejected client still sends until it closes ({@code core.Rejection}). */
+    public static final String LINGERING_CLOSE = "lingering-close";
+
+    /** The pre-relay stages of a client pipeline, in the order they leave it when the relay starts. */
+    public static final String[] BEFORE_RELAY = {ROUTE, PREREAD};
+
+    private PipelineNames() {}
+}
