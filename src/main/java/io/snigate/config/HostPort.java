@@ -151,14 +151,14 @@ public record HostPort(String host, int port) {
     }
 
     /**
-     * {@code ip:port} of a socket address, IPv6 in brackets, as the access log and the start-up
-     * messages print addresses; null stays null.
+     * {@code ip:port} of a socket address, as the access log and the start-up messages print
+     * addresses: IPv6 in brackets, compressed (RFC 5952) and without a scope; null stays null.
      */
     public static String format(InetSocketAddress address) {
         if (address == null) {
             return null;
         }
         InetAddress ip = address.getAddress();
-        return formatHost(ip == null ? address.getHostString() : ip.getHostAddress()) + ":" + address.getPort();
+        return formatHost(ip == null ? address.getHostString() : NetUtil.toAddressString(ip)) + ":" + address.getPort();
     }
 }

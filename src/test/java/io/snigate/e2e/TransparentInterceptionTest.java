@@ -1,0 +1,344 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.snigate.Main;
+import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.TestNetwork;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * snigate as a transparent proxy behind real iptables/nftables interception, in network
+ * namespaces made by the test ({@link TestNetwork}): a client namespace whose HTTPS a gateway
+ * namespace intercepts with the rule files shipped in {@code deploy/transparent/}, snigate itself
+ * (the real main class, in a child JVM) and a DNS server (dnsmasq) in the gateway, real TLS
+ * servers ({@code openssl s_server}) in a server namespace, and real clients ({@code curl},
+ * {@code openssl s_client}) in the client namespace.
+ *
+ * <p>REDIRECT takes port 443 to the listener on 15001, TPROXY takes port 8443 to the one on 15002,
+ * both over IPv4 and IPv6. The server answers at {@link TestNetwork#SERVER} with a certificate the
+ * clients trust through {@code real.pem}; a rogue server at {@link TestNetwork#ROGUE} presents one
+ * trusted only through {@code rogue.pem}, so a verified handshake proves which one was reached.
+ */
+class TransparentInterceptionTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path DEPLOY = Path.of("deploy", "transparent");
+    private static final String CONFIG = """
+            listen:
+              - { address: "[::]:15001", original_dst: redirect }
+              - { address: "[::]:15002", original_dst: tproxy }
+            admin: "127.0.0.1:19090"
+            resolvers: ["127.0.0.1:53"]
+            upstream_mark: 0x539
+            timeouts: { connect: 3s }
+            routes:
+              - match: "allowed.test"
+                upstream: "$sni:$port"
+              - match: "verify.test"
+                upstream: "$original_dst"
+              - match: ["trust.test", "private.test"]
+                upstream: "$original_dst"
+                verify_destination: false
+            """;
+
+    @TempDir
+    static Path dir;
+
+    private static TestNetwork network;
+    private static Process snigate;
+    private static Path accessLog;
+    private static int linesSeen;
+
+    @BeforeAll
+    static void startTheNetwork() throws Exception {
+        network = TestNetwork.create();
+        for (String name : List.of("real", "rogue")) {
+            ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString(),
+                    "-subj", "/CN=" + name + "-server",
+                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test");
+            assertThat(made.exitCode()).as(made.stderr()).isZero();
+        }
+        for (String at : List.of(TestNetwork.SERVER + ":443", TestNetwork.SERVER + ":8443",
+                "[" + TestNetwork.SERVER6 + "]:443", "[" + TestNetwork.SERVER6 + "]:8443")) {
+            tlsServer(at, "real");
+        }
+        tlsServer(TestNetwork.ROGUE + ":443", "rogue");
+        network.start(network.gateway(), dir.resolve("dnsmasq.log"), "dnsmasq", "--keep-in-foreground",
+                "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--port=53", "--user=root", "--log-facility=-",
+                "--address=/allowed.test/" + TestNetwork.SERVER, "--address=/allowed.test/" + TestNetwork.SERVER6,
+                "--address=/verify.test/" + TestNetwork.SERVER, "--address=/trust.test/" + TestNetwork.SERVER,
+                "--address=/private.test/10.99.0.10");
+        network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
+
+        Path config = Files.writeString(dir.resolve("routes.yaml"), CONFIG);
+        accessLog = dir.resolve("access.log");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        snigate = network.start(network.gateway(), dir.resolve("snigate-launch.log"), "sh", "-c",
+                "exec " + java + " -cp " + System.getProperty("java.class.path") + " " + Main.class.getName()
+                        + " --config " + config + " > " + accessLog + " 2> " + dir.resolve("snigate.err"));
+        await().atMost(Duration.ofSeconds(60)).until(() ->
+                Files.exists(dir.resolve("snigate.err")) && Files.readString(dir.resolve("snigate.err")).contains("ready with")
+                        || !snigate.isAlive());
+        assertThat(snigate.isAlive()).as("snigate started: " + Files.readString(dir.resolve("snigate.err"))).isTrue();
+        for (String ip : List.of(TestNetwork.SERVER, TestNetwork.SERVER6)) {
+            for (int port : new int[] {443, 8443}) {
+                await().atMost(Duration.ofSeconds(30)).until(() -> servedBy("real", ip, port));
+            }
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> servedBy("rogue", TestNetwork.ROGUE, 443));
+    }
+
+    private static void tlsServer(String at, String name) throws IOException {
+        network.start(network.server(), dir.resolve("s_server-" + at.replaceAll("[^0-9a-f]", "_") + ".log"),
+                "openssl", "s_server", "-accept", at, "-cert", dir.resolve(name + ".pem").toString(),
+                "-key", dir.resolve(name + ".key").toString(), "-www", "-quiet");
+    }
+
+    /** Whether the server namespace already answers at {@code ip:port} (from the gateway, not intercepted). */
+    private static boolean servedBy(String name, String ip, int port) throws Exception {
+        return network.exec(network.gateway(), 10, "curl", "-sS", "-o", "/dev/null", "--max-time", "3",
+                "--cacert", dir.resolve(name + ".pem").toString(),
+                "--resolve", "allowed.test:" + port + ":" + bracketed(ip), "https://allowed.test:" + port + "/").exitCode() == 0;
+    }
+
+    @AfterAll
+    static void stopTheNetwork() throws Exception {
+        if (network != null) {
+            network.close();
+        }
+    }
+
+    /** Every test starts from the shipped gateway rules: REDIRECT for 443, TPROXY for 8443. */
+    @BeforeEach
+    void shippedGatewayRules() throws Exception {
+        network.flushFirewall(network.gateway());
+        String lan = "\"" + network.gatewayLanInterface() + "\"";
+        network.loadNft(network.gateway(), DEPLOY.resolve("gateway-redirect.nft"), dir,
+                "lan_if", lan, "intercepted_ports", "{ 443 }", "snigate_port", "15001");
+        network.loadNft(network.gateway(), DEPLOY.resolve("gateway-tproxy.nft"), dir,
+                "lan_if", lan, "intercepted_ports", "{ 8443 }", "snigate_port", "15002");
+        newLines();
+    }
+
+    @Test
+    void redirectOverIpv4ReachesTheServerTheClientDialed() throws Exception {
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("listener").asText()).isEqualTo("[::]:15001");
+        assertThat(line.get("client").asText()).startsWith("10.77.0.2:");
+        assertThat(line.get("original_dst").asText()).isEqualTo("198.51.100.10:443");
+        assertThat(line.get("upstream").asText()).isEqualTo("198.51.100.10:443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+        assertThat(line.get("dst_check").isNull()).isTrue();
+    }
+
+    @Test
+    void redirectOverIpv6() throws Exception {
+        assertThat(curl("allowed.test", TestNetwork.SERVER6, 443, "real")).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("client").asText()).startsWith("[fd77::2]:");
+        assertThat(line.get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
+    void tproxyOverIpv4DialsThePortTheClientDialed() throws Exception {
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 8443, "real")).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("listener").asText()).isEqualTo("[::]:15002");
+        assertThat(line.get("original_dst").asText()).isEqualTo("198.51.100.10:8443");
+        assertThat(line.get("upstream").asText()).as("$sni:$port").isEqualTo("198.51.100.10:8443");
+    }
+
+    @Test
+    void tproxyOverIpv6WithOpensslSClient() throws Exception {
+        ProcessRunner.Result result = network.exec(network.client(), 30, "sh", "-c",
+                "echo Q | openssl s_client -connect '[" + TestNetwork.SERVER6 + "]:8443' -servername allowed.test"
+                        + " -CAfile " + dir.resolve("real.pem") + " -verify_return_error");
+        assertThat(result.exitCode()).as(result.stderr()).isZero();
+        assertThat(result.stdout()).contains("Verify return code: 0 (ok)").contains("CN = real-server");
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:8443");
+        assertThat(line.get("upstream").asText()).endsWith(":8443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
+    void anAllowedSniSentToARogueAddressStillReachesTheRealServerThroughSniAndPort() throws Exception {
+        assertThat(curl("allowed.test", TestNetwork.ROGUE, 443, "real")).as("the real server's certificate").isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("original_dst").asText()).isEqualTo("198.51.100.66:443");
+        assertThat(line.get("upstream").asText()).isEqualTo("198.51.100.10:443");
+    }
+
+    @Test
+    void originalDstWithVerificationRefusesARogueAddress() throws Exception {
+        assertThat(curl("verify.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).isEqualTo("sni_destination_mismatch");
+        assertThat(line.get("dst_check").asText()).isEqualTo("mismatch");
+        assertThat(line.get("upstream").isNull()).isTrue();
+
+        assertThat(curl("verify.test", TestNetwork.SERVER, 443, "real")).isZero();
+        JsonNode matched = onlyNewLine();
+        assertThat(matched.get("dst_check").asText()).isEqualTo("match");
+        assertThat(matched.get("upstream").asText()).isEqualTo("198.51.100.10:443");
+    }
+
+    @Test
+    void originalDstWithoutVerificationTrustsTheClientAndSaysSo() throws Exception {
+        assertThat(curl("trust.test", TestNetwork.ROGUE, 443, "rogue")).as("the rogue server's certificate").isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("dst_check").asText()).isEqualTo("skipped");
+        assertThat(line.get("upstream").asText()).isEqualTo("198.51.100.66:443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
+    void aPrivateOriginalDestinationIsForbidden() throws Exception {
+        assertThat(curl("private.test", "10.99.0.10", 443, "real")).isEqualTo(35);
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(line.get("original_dst").asText()).isEqualTo("10.99.0.10:443");
+    }
+
+    @Test
+    void aDirectConnectionToTheRedirectListenerHasNoOriginalDestination() throws Exception {
+        int exit = curl("allowed.test", TestNetwork.GATEWAY_LAN, 15001, "real");
+        assertThat(exit).isNotZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
+        assertThat(line.get("sni").isNull()).as("closed at accept, before the ClientHello").isTrue();
+    }
+
+    @Test
+    void theSameRulesWrittenForIptablesWorkTheSame() throws Exception {
+        network.flushFirewall(network.gateway());
+        String lan = network.gatewayLanInterface();
+        for (String family : List.of("iptables", "ip6tables")) {
+            // REDIRECT keeps 443, TPROXY gets 8443, as with the nft rules.
+            network.loadIptables(network.gateway(), family + "-restore", DEPLOY.resolve("gateway-redirect." + family), dir,
+                    "eth1", lan);
+            network.loadIptables(network.gateway(), family + "-restore --noflush", DEPLOY.resolve("gateway-tproxy." + family),
+                    dir, "eth1", lan, "--dport 443", "--dport 8443");
+        }
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).isZero();
+        assertThat(onlyNewLine().get("original_dst").asText()).isEqualTo("198.51.100.10:443");
+        assertThat(curl("allowed.test", TestNetwork.SERVER6, 443, "real")).isZero();
+        assertThat(onlyNewLine().get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:443");
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 8443, "real")).isZero();
+        assertThat(onlyNewLine().get("listener").asText()).isEqualTo("[::]:15002");
+        assertThat(curl("allowed.test", TestNetwork.SERVER6, 8443, "real")).isZero();
+        assertThat(onlyNewLine().get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:8443");
+    }
+
+    @Test
+    void interceptingItsOwnTrafficWithoutAnExclusionIsRefusedAtTheFirstHop() throws Exception {
+        Path rule = Files.writeString(dir.resolve("no-exclusion.nft"), """
+                table inet looping {
+                	chain output_nat {
+                		type nat hook output priority -100; policy accept;
+                		oifname "lo" return
+                		tcp dport 443 redirect to :15001
+                	}
+                }
+                """);
+        network.run(network.gateway(), "nft", "-f", rule.toString());
+        long fdsBefore = openFiles();
+
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+        List<JsonNode> lines = newLinesAtLeast(2);
+        assertThat(lines).hasSize(2);
+        JsonNode looped = lines.stream().filter(l -> !l.get("reason").isNull()).findFirst().orElseThrow();
+        assertThat(looped.get("reason").asText()).isEqualTo("loop_detected");
+        assertThat(looped.get("client").asText()).startsWith(TestNetwork.GATEWAY_UPLINK + ":");
+        assertThat(looped.get("original_dst").asText()).isEqualTo("198.51.100.10:443");
+        await().atMost(Duration.ofSeconds(10)).until(() -> openFiles() <= fdsBefore);
+        assertThat(newLines()).as("no further hop").isEmpty();
+    }
+
+    @Test
+    void theShippedHostRulesExcludeSnigatesOwnTrafficByMark() throws Exception {
+        network.loadNft(network.gateway(), DEPLOY.resolve("host-output.nft"), dir,
+                "intercepted_ports", "{ 443 }", "snigate_port", "15001", "snigate_mark", "0x539");
+        // From the client through the gateway, and from the gateway host itself.
+        assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).isZero();
+        assertThat(onlyNewLine().get("outcome").asText()).isEqualTo("forwarded");
+        ProcessRunner.Result own = network.exec(network.gateway(), 30, "curl", "-sS", "-o", "/dev/null", "--max-time", "10",
+                "--cacert", dir.resolve("real.pem").toString(),
+                "--resolve", "allowed.test:443:" + TestNetwork.SERVER, "https://allowed.test/");
+        assertThat(own.exitCode()).as(own.stderr()).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("client").asText()).startsWith(TestNetwork.GATEWAY_UPLINK + ":");
+        assertThat(line.get("original_dst").asText()).isEqualTo("198.51.100.10:443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    /** curl from the client namespace to {@code ip:port} for {@code name}, trusting {@code cert}; its exit code. */
+    private static int curl(String name, String ip, int port, String cert) throws Exception {
+        ProcessRunner.Result result = network.exec(network.client(), 30, "curl", "-sS", "-o", "/dev/null",
+                "--max-time", "10", "--cacert", dir.resolve(cert + ".pem").toString(),
+                "--resolve", name + ":" + port + ":" + bracketed(ip), "https://" + name + ":" + port + "/");
+        return result.exitCode();
+    }
+
+    private static String bracketed(String ip) {
+        return ip.contains(":") ? "[" + ip + "]" : ip;
+    }
+
+    private static long openFiles() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(snigate.pid()), "fd"))) {
+            return fds.count();
+        }
+    }
+
+    /** The one access-log line the last client made. */
+    private static JsonNode onlyNewLine() throws Exception {
+        List<JsonNode> lines = newLinesAtLeast(1);
+        assertThat(lines).as("one connection, one line").hasSize(1);
+        return lines.get(0);
+    }
+
+    private static List<JsonNode> newLinesAtLeast(int count) throws Exception {
+        List<JsonNode> lines = new ArrayList<>();
+        await().atMost(Duration.ofSeconds(15)).until(() -> {
+            lines.addAll(newLines());
+            return lines.size() >= count;
+        });
+        // Whatever else the same connection caused has been written by now too.
+        lines.addAll(newLines());
+        return lines;
+    }
+
+    /** The whole access-log lines written since the last call. */
+    private static List<JsonNode> newLines() throws IOException {
+        String text = Files.readString(accessLog);
+        List<String> all = List.of(text.substring(0, text.lastIndexOf('\n') + 1).split("\n", -1)).subList(0,
+                (int) text.chars().filter(c -> c == '\n').count());
+        List<JsonNode> fresh = new ArrayList<>();
+        for (String line : all.subList(Math.min(linesSeen, all.size()), all.size())) {
+            if (line.startsWith("{")) {
+                fresh.add(JSON.readTree(line));
+            }
+        }
+        linesSeen = Math.max(linesSeen, all.size());
+        return fresh;
+    }
+}
