@@ -41,11 +41,6 @@ public record Route(
         }
     }
 
-    /** Whether a client that dialed {@code port} may take this route. */
-    public boolean acceptsPort(int port) {
-        return ports.isEmpty() || ports.contains(port);
-    }
-
     public static boolean isWildcard(String pattern) {
         return pattern.startsWith(WILDCARD_PREFIX);
     }

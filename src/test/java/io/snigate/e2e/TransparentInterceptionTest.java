@@ -291,6 +291,26 @@ class TransparentInterceptionTest {
         assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
     }
 
+    @Test
+    void everyShippedRuleFilePassesItsToolsCheck() throws Exception {
+        List<Path> files;
+        try (Stream<Path> listed = Files.list(DEPLOY)) {
+            files = listed.sorted().toList();
+        }
+        int checked = 0;
+        for (Path file : files) {
+            String name = file.getFileName().toString();
+            String check = name.endsWith(".nft") ? "nft -c -f "
+                    : name.endsWith(".iptables") ? "iptables-restore --test < "
+                    : name.endsWith(".ip6tables") ? "ip6tables-restore --test < " : null;
+            if (check != null) {
+                network.run(network.gateway(), "sh", "-c", check + file);
+                checked++;
+            }
+        }
+        assertThat(checked).as("3 nft files, 3 for iptables, 3 for ip6tables").isEqualTo(9);
+    }
+
     /** curl from the client namespace to {@code ip:port} for {@code name}, trusting {@code cert}; its exit code. */
     private static int curl(String name, String ip, int port, String cert) throws Exception {
         ProcessRunner.Result result = network.exec(network.client(), 30, "curl", "-sS", "-o", "/dev/null",

@@ -205,6 +205,32 @@ class RouteTableTest {
         assertThat(shipped.route("unknown.example", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
 
+    @Test
+    void aPatternWhoseRoutesListOtherPortsDoesNotMatchAndALessSpecificOneMay() {
+        Route exactOn8443 = new Route(List.of("a.example.com"), List.of(), List.of(8443), upstream("192.0.2.1"), List.of(), true, 1);
+        Route deepOn8443 = new Route(List.of("*.b.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, 2);
+        Route anyPort = route("*.example.com", upstream("192.0.2.3"));
+        RouteTable table = RouteTable.from(config(null, exactOn8443, deepOn8443, anyPort));
+
+        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 8443).routeLabel()).isEqualTo("a.example.com");
+        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.com");
+        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 8443).routeLabel()).isEqualTo("*.b.example.com");
+        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.com");
+        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 8443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+    }
+
+    @Test
+    void portsAndAlpnTogetherPickAmongTheRoutesOfOnePattern() {
+        Route h2On443 = new Route(List.of("app.example.com"), List.of("h2"), List.of(443), upstream("192.0.2.1"), List.of(), true, 1);
+        Route anyOn8443 = new Route(List.of("app.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, 2);
+        RouteTable table = RouteTable.from(config(null, h2On443, anyOn8443));
+
+        assertThat(table.route("app.example.com", List.of("h2"), 443).upstream()).isEqualTo(upstream("192.0.2.1"));
+        assertThat(table.route("app.example.com", List.of("h2"), 8443).upstream()).isEqualTo(upstream("192.0.2.2"));
+        assertThat(table.route("app.example.com", List.of("http/1.1"), 443).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+        assertThat(table.route("app.example.com", List.of("h2"), 9443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+    }
+
     private static Upstream upstream(String ip) {
         return Upstream.fixed(new HostPort(ip, 443));
     }

@@ -1,0 +1,152 @@
+package io.snigate.listen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.Main;
+import io.snigate.config.ConfigException;
+import io.snigate.config.ConfigLoader;
+import io.snigate.config.ProxyConfig;
+import io.snigate.log.AccessLog;
+import io.snigate.metrics.ProxyMetrics;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.ProxyHarness;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Transparent listeners where no firewall is needed: what the proxy refuses to start with, and a
+ * connection that reaches a redirect listener without having been redirected. The interception
+ * itself, with real REDIRECT and TPROXY rules, is {@code e2e.TransparentInterceptionTest}.
+ */
+class TransparentListenerTest {
+    private static final byte[] CURL = Corpus.resource("corpus/captured/curl-default.bin");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aDirectConnectionToARedirectListenerIsClosedAtAcceptWithNoOriginalDestination() throws Exception {
+        try (ProxyHarness proxy = ProxyHarness.start("""
+                listen:
+                  - { address: "127.0.0.1:0", original_dst: redirect }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:$port"
+                """)) {
+            try (Socket client = proxy.connect()) {
+                assertThat(ProxyHarness.readUntilClosed(client)).as("closed before a byte is read").isEmpty();
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
+            assertThat(line.get("original_dst").isNull()).isTrue();
+            assertThat(proxy.admin("/metrics", null).body())
+                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"missing\"} 1.0")
+                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"found\"} 0.0");
+        }
+    }
+
+    @Test
+    void aPlainListenerHasNoOriginalDestinationSeriesAndDialsItsOwnPortForDollarPort() throws Exception {
+        try (ProxyHarness proxy = ProxyHarness.start("""
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:$port"
+                """)) {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(CURL);
+                ProxyHarness.readUntilClosed(client);
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("upstream").isNull()).isTrue();
+            assertThat(line.get("reason").asText()).as("its own port is itself").isEqualTo("loop_detected");
+            assertThat(proxy.admin("/metrics", null).body()).doesNotContain("snigate_original_dst_total");
+        }
+    }
+
+    @Test
+    void aTransparentListenerOnNioRefusesToStartAndSaysWhatToDo() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("""
+                listen:
+                  - "127.0.0.1:0"
+                  - { address: "127.0.0.2:0", original_dst: redirect }
+                admin: "127.0.0.1:0"
+                default: "$sni:443"
+                """, "routes.yaml");
+        Transport nio = Transport.select("nio", () -> null, () -> null);
+        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), new AccessLog(line -> {}), nio)) {
+            assertThatThrownBy(server::start)
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessage("routes.yaml:3: listener 127.0.0.2:0 has original_dst: redirect, which needs the native"
+                            + " epoll or io_uring transport, but this process runs on NIO (asked for with"
+                            + " -Dsnigate.transport=nio); run on Linux x86-64 or aarch64 without -Dsnigate.transport=nio,"
+                            + " or remove original_dst");
+        }
+    }
+
+    @Test
+    void anUpstreamMarkOnNioRefusesToStart() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("""
+                listen: "127.0.0.1:0"
+                admin: "127.0.0.1:0"
+                upstream_mark: 0x539
+                default: "$sni:443"
+                """, "routes.yaml");
+        Transport nio = Transport.select("nio", () -> null, () -> null);
+        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), new AccessLog(line -> {}), nio)) {
+            assertThatThrownBy(server::start).hasMessageStartingWith("routes.yaml: upstream_mark needs the native epoll");
+        }
+    }
+
+    /** The real main class, started without CAP_NET_ADMIN and CAP_NET_RAW by {@code setpriv}. */
+    @Test
+    void tproxyWithoutTheCapabilityIsAClearStartUpError() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")) || "true".equals(System.getenv("CI")),
+                "needs root, to drop a capability it holds");
+        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+                listen:
+                  - { address: "127.0.0.1:0", original_dst: tproxy }
+                admin: "127.0.0.1:0"
+                default: "$sni:443"
+                """);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessRunner.Result result = ProcessRunner.run(60, "setpriv", "--bounding-set=-net_admin,-net_raw", "--",
+                java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--config", config.toString());
+        assertThat(result.exitCode()).as(result.stderr()).isEqualTo(1);
+        assertThat(result.stderr()).contains("snigate: cannot start: " + config + ":2: listener 127.0.0.1:0 has"
+                + " original_dst: tproxy, which needs the capability CAP_NET_ADMIN (or CAP_NET_RAW) that this process"
+                + " does not have; run snigate as root, or give it the capability").doesNotContain("Exception");
+    }
+
+    @Test
+    void decodesTheKernelsSocketAddresses() throws Exception {
+        ByteBuffer ipv4 = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+        ipv4.putShort((short) 2).order(ByteOrder.BIG_ENDIAN).putShort((short) 8443).put(new byte[] {(byte) 198, 51, 100, 10});
+        ipv4.clear();
+        assertThat(OriginalDestination.decode(ipv4)).isEqualTo(new InetSocketAddress(InetAddress.getByName("198.51.100.10"), 8443));
+
+        ByteBuffer ipv6 = ByteBuffer.allocate(28).order(ByteOrder.nativeOrder());
+        ipv6.putShort((short) 10).order(ByteOrder.BIG_ENDIAN).putShort((short) 443).putInt(0)
+                .put(InetAddress.getByName("2001:db8::10").getAddress());
+        ipv6.clear();
+        assertThat(OriginalDestination.decode(ipv6)).isEqualTo(new InetSocketAddress(InetAddress.getByName("2001:db8::10"), 443));
+
+        ByteBuffer mapped = ByteBuffer.allocate(28).order(ByteOrder.nativeOrder());
+        mapped.putShort((short) 10).order(ByteOrder.BIG_ENDIAN).putShort((short) 443).putInt(0)
+                .put(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 198, 51, 100, 10});
+        mapped.clear();
+        InetSocketAddress unmapped = OriginalDestination.decode(mapped);
+        assertThat(unmapped.getAddress().getAddress()).as("an IPv4-mapped answer is unmapped").hasSize(4);
+        assertThat(unmapped).isEqualTo(new InetSocketAddress(InetAddress.getByName("198.51.100.10"), 443));
+    }
+}
