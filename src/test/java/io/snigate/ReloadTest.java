@@ -112,7 +112,7 @@ class ReloadTest {
         assertThat(reloader.reload("test")).isFalse();
         assertThat(connectAndLogReason()).isEqualTo("forwarded");
         assertThat(proxy.admin("/metrics", null).body())
-                .contains("snigate_config_reloads_total{result=\"error\"} 1.0")
+                .contains("snigate_config_reloads_total{result=\"failure\"} 1.0")
                 .contains("snigate_config_last_reload_successful 0.0");
     }
 

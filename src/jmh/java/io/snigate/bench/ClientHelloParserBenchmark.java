@@ -44,13 +44,7 @@ public class ClientHelloParserBenchmark {
 
     static final int MAX_CLIENT_HELLO_BYTES = 16384;
 
-    private static final ConnectionObserver UNOBSERVED = new ConnectionObserver() {
-        @Override
-        public void opened(ConnectionRecord connection) {}
-
-        @Override
-        public void closed(ConnectionRecord connection) {}
-    };
+    private static final ConnectionObserver UNOBSERVED = (event, connection, nanos) -> {};
 
     /** The record of one connection, which the parser fills as the pre-read's does. */
     static final class Connection {

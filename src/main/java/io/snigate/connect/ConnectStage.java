@@ -3,6 +3,7 @@ package io.snigate.connect;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -77,7 +78,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                     if (interceptsOwnTraffic.getAsBoolean()) {
                         ownUpstreams.add(upstream);
                     }
-                    observer.upstreamConnected(record, System.nanoTime() - started);
+                    observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
                     Relay.start(client, upstream, record, idle, halfClosed);
                 });
     }

@@ -16,6 +16,7 @@ import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.config.Upstream;
 import io.snigate.core.Addresses;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
@@ -151,7 +152,8 @@ public final class UpstreamConnector {
             resolver.resolveAll(InetSocketAddress.createUnresolved(host, port))
                     .addListener((Future<List<InetSocketAddress>> resolved) -> {
                         boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
-                        observer.dnsResolved(found, System.nanoTime() - resolveStarted);
+                        observer.on(found ? ConnectionEvent.DNS_FOUND : ConnectionEvent.DNS_FAILED, record,
+                                System.nanoTime() - resolveStarted);
                         if (found) {
                             next.accept(resolved.getNow());
                         } else {

@@ -1,20 +1,17 @@
 package io.snigate.core;
 
 /**
- * Told of every connection's start and end: the access log and the metrics listen here. Called on
- * the connection's event loop, so implementations must not block.
+ * Told of every step of every connection: the connection limits, the metrics and the access log
+ * listen here. One method for every event, so that a composite such as
+ * {@link ConnectionObservers} passes on each of them by construction, and an observer that cares
+ * about a new event adds a case instead of a method someone might forget to forward.
  */
+@FunctionalInterface
 public interface ConnectionObserver {
-    void opened(ConnectionRecord connection);
-
-    void closed(ConnectionRecord connection);
-
-    /** Told how long pre-read took, once the ClientHello was complete or the connection refused. */
-    default void prereadDone(ConnectionRecord connection, long nanos) {}
-
-    /** Told how long a DNS lookup for an upstream took, and whether it found an address. */
-    default void dnsResolved(boolean found, long nanos) {}
-
-    /** Told how long resolving and connecting to the upstream took, when it succeeded. */
-    default void upstreamConnected(ConnectionRecord connection, long nanos) {}
+    /**
+     * Called on the connection's event loop, so implementations must not block.
+     *
+     * @param nanos how long the step took, for the events that say so; 0 for the others
+     */
+    void on(ConnectionEvent event, ConnectionRecord connection, long nanos);
 }

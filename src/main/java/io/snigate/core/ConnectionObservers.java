@@ -2,7 +2,7 @@ package io.snigate.core;
 
 import java.util.List;
 
-/** Tells several observers, in order. Plain loops: this runs several times per connection. */
+/** Tells several observers, in order. A plain loop: this runs several times per connection. */
 public final class ConnectionObservers implements ConnectionObserver {
     private final ConnectionObserver[] observers;
 
@@ -11,30 +11,9 @@ public final class ConnectionObservers implements ConnectionObserver {
     }
 
     @Override
-    public void opened(ConnectionRecord connection) {
-        for (ConnectionObserver o : observers) {
-            o.opened(connection);
-        }
-    }
-
-    @Override
-    public void closed(ConnectionRecord connection) {
-        for (ConnectionObserver o : observers) {
-            o.closed(connection);
-        }
-    }
-
-    @Override
-    public void prereadDone(ConnectionRecord connection, long nanos) {
-        for (ConnectionObserver o : observers) {
-            o.prereadDone(connection, nanos);
-        }
-    }
-
-    @Override
-    public void upstreamConnected(ConnectionRecord connection, long nanos) {
-        for (ConnectionObserver o : observers) {
-            o.upstreamConnected(connection, nanos);
+    public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
+        for (ConnectionObserver observer : observers) {
+            observer.on(event, connection, nanos);
         }
     }
 }

@@ -55,7 +55,7 @@ public final class ConnectionRecord implements ClientHelloSink {
                 client.remoteAddress() instanceof InetSocketAddress address ? address : null;
         ConnectionRecord record = new ConnectionRecord(listener, remote, observer);
         client.attr(KEY).set(record);
-        observer.opened(record);
+        observer.on(ConnectionEvent.OPENED, record, 0);
         client.closeFuture().addListener(f -> record.finish());
         return record;
     }
@@ -127,7 +127,7 @@ public final class ConnectionRecord implements ClientHelloSink {
                 // Hung up while its connection was being routed or dialed.
                 reason = Reason.CLIENT_CLOSED;
             }
-            observer.closed(this);
+            observer.on(ConnectionEvent.CLOSED, this, 0);
         }
     }
 

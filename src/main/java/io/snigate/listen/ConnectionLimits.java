@@ -1,6 +1,7 @@
 package io.snigate.listen;
 
 import io.snigate.config.Limits;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import java.net.InetAddress;
@@ -66,20 +67,17 @@ final class ConnectionLimits implements ConnectionObserver {
     }
 
     @Override
-    public void opened(ConnectionRecord connection) {}
-
-    @Override
-    public void prereadDone(ConnectionRecord connection, long nanos) {
-        if (connection.isAdmitted()) {
-            inPreread.decrementAndGet();
+    public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
+        if (!connection.isAdmitted()) {
+            return;
         }
-    }
-
-    @Override
-    public void closed(ConnectionRecord connection) {
-        if (connection.isAdmitted()) {
-            open.decrementAndGet();
-            perClient.computeIfPresent(connection.client().getAddress(), (ip, n) -> n <= 1 ? null : n - 1);
+        switch (event) {
+            case PREREAD_DONE -> inPreread.decrementAndGet();
+            case CLOSED -> {
+                open.decrementAndGet();
+                perClient.computeIfPresent(connection.client().getAddress(), (ip, n) -> n <= 1 ? null : n - 1);
+            }
+            default -> {}
         }
     }
 

@@ -1,6 +1,7 @@
 package io.snigate.log;
 
 import io.snigate.config.HostPort;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -23,11 +24,10 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     @Override
-    public void opened(ConnectionRecord connection) {}
-
-    @Override
-    public void closed(ConnectionRecord connection) {
-        sink.accept(format(connection));
+    public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
+        if (event == ConnectionEvent.CLOSED) {
+            sink.accept(format(connection));
+        }
     }
 
     static String format(ConnectionRecord c) {

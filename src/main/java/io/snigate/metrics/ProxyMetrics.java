@@ -1,5 +1,7 @@
 package io.snigate.metrics;
 
+import static io.snigate.metrics.MetricNames.*;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -19,11 +21,9 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetric;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
-import io.snigate.core.Outcome;
-import io.snigate.core.Reason;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
+import java.util.function.ToDoubleFunction;
 
 /**
  * The proxy's Prometheus metrics. Every label value comes from a bounded set: listener names
@@ -41,25 +42,9 @@ import java.util.function.LongSupplier;
  * costs no map lookups in Micrometer's registry.
  */
 public final class ProxyMetrics implements ConnectionObserver {
-    /** The label value for "no reason": a forwarded connection that ended normally. */
-    public static final String NO_REASON = "none";
-    /** The label value for "no route": rejected before or at routing. */
-    public static final String NO_ROUTE = "none";
-
-    /** Histogram buckets in seconds, from 100 µs to 30 s, for latencies on loopback to WAN. */
-    private static final Duration[] LATENCY_BUCKETS = {
-        Duration.ofNanos(100_000), Duration.ofNanos(250_000), Duration.ofNanos(500_000),
-        Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
-        Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
-        Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
-        Duration.ofSeconds(10), Duration.ofSeconds(30)
-    };
-
-    private static final Reason[] REASONS = Reason.values();
-
     private final PrometheusMeterRegistry registry;
-    private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
-    private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
+    private final Map<String, ConnectionMeters.Listener> listeners = new ConcurrentHashMap<>();
+    private final Map<String, ConnectionMeters.Route> routes = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
     private final Timer dnsFound;
     private final Timer dnsNotFound;
@@ -85,17 +70,17 @@ public final class ProxyMetrics implements ConnectionObserver {
                         return id.getName().equals("system.cpu.count") ? id.withName("system.cpu.processors") : id;
                     }
                 });
-        this.prereadDuration = latencyTimer("snigate.preread.duration")
+        this.prereadDuration = ConnectionMeters.latencyTimer(PREREAD_DURATION)
                 .description("Time from accept until the ClientHello was classified")
                 .register(registry);
-        dnsFound = dnsTimer(registry, "found");
-        dnsNotFound = dnsTimer(registry, "failed");
-        reloadsSucceeded = reloads(registry, "success");
-        reloadsFailed = reloads(registry, "error");
-        Gauge.builder("snigate.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
+        dnsFound = dnsTimer(registry, SUCCESS);
+        dnsNotFound = dnsTimer(registry, FAILURE);
+        reloadsSucceeded = reloads(registry, SUCCESS);
+        reloadsFailed = reloads(registry, FAILURE);
+        Gauge.builder(CONFIG_LAST_RELOAD_SUCCESSFUL, lastReloadSuccessful, AtomicLong::get)
                 .description("1 if the last config load or reload succeeded, 0 if the old config is still serving")
                 .register(registry);
-        Gauge.builder("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds, AtomicLong::get)
+        Gauge.builder(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, lastReloadSuccessEpochSeconds, AtomicLong::get)
                 .description("When the config in use was loaded, in seconds since the epoch")
                 .register(registry);
     }
@@ -116,19 +101,18 @@ public final class ProxyMetrics implements ConnectionObserver {
         // Micrometer's Netty binder publishes meters without help text, which promtool rejects.
         if (ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider allocator) {
             ByteBufAllocatorMetric metric = allocator.metric();
-            Gauge.builder("snigate.netty.allocator.used", metric, ByteBufAllocatorMetric::usedDirectMemory)
-                    .description("Memory held by Netty's buffer allocator: relay and pre-read buffers")
-                    .baseUnit("bytes")
-                    .tag("memory", "direct")
-                    .strongReference(true)
-                    .register(registry);
-            Gauge.builder("snigate.netty.allocator.used", metric, ByteBufAllocatorMetric::usedHeapMemory)
-                    .description("Memory held by Netty's buffer allocator: relay and pre-read buffers")
-                    .baseUnit("bytes")
-                    .tag("memory", "heap")
-                    .strongReference(true)
-                    .register(registry);
+            allocatorGauge(metric, DIRECT, ByteBufAllocatorMetric::usedDirectMemory);
+            allocatorGauge(metric, HEAP, ByteBufAllocatorMetric::usedHeapMemory);
         }
+    }
+
+    private void allocatorGauge(ByteBufAllocatorMetric metric, String memory, ToDoubleFunction<ByteBufAllocatorMetric> used) {
+        Gauge.builder(NETTY_ALLOCATOR_USED, metric, used)
+                .description("Memory held by Netty's buffer allocator: relay and pre-read buffers")
+                .baseUnit("bytes")
+                .tag(MEMORY, memory)
+                .strongReference(true)
+                .register(registry);
     }
 
     public PrometheusMeterRegistry registry() {
@@ -136,16 +120,16 @@ public final class ProxyMetrics implements ConnectionObserver {
     }
 
     private static Timer dnsTimer(MeterRegistry registry, String result) {
-        return latencyTimer("snigate.dns.resolve.duration")
+        return ConnectionMeters.latencyTimer(DNS_RESOLVE_DURATION)
                 .description("Time to resolve an upstream name, by whether an address was found")
-                .tag("result", result)
+                .tag(RESULT, result)
                 .register(registry);
     }
 
     private static Counter reloads(MeterRegistry registry, String result) {
-        return Counter.builder("snigate.config.reloads")
+        return Counter.builder(CONFIG_RELOADS)
                 .description("Config reloads, by result; a failed one leaves the old config serving")
-                .tag("result", result)
+                .tag(RESULT, result)
                 .register(registry);
     }
 
@@ -163,10 +147,10 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     /** The constant 1 with the version and transport as labels, as Prometheus exporters do. */
     public void registerBuildInfo(String version, String transport) {
-        Gauge.builder("snigate.build.info", () -> 1)
+        Gauge.builder(BUILD_INFO, () -> 1)
                 .description("snigate's version and I/O transport")
-                .tag("version", version)
-                .tag("transport", transport)
+                .tag(VERSION, version)
+                .tag(TRANSPORT, transport)
                 .register(registry);
     }
 
@@ -175,7 +159,7 @@ public final class ProxyMetrics implements ConnectionObserver {
      * a transparent listener also counts the original destinations it found and missed.
      */
     public void registerListener(String listener, boolean transparent) {
-        ListenerMeters meters = listenerMeters(listener);
+        ConnectionMeters.Listener meters = listenerMeters(listener);
         if (transparent) {
             meters.originalDestinations();
         }
@@ -197,165 +181,53 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     /** Publishes how many access-log lines were dropped because the writer fell behind. */
     public void registerAccessLogDrops(LongSupplier dropped) {
-        FunctionCounter.builder("snigate.access.log.dropped", dropped, LongSupplier::getAsLong)
+        FunctionCounter.builder(ACCESS_LOG_DROPPED, dropped, LongSupplier::getAsLong)
                 .description("Access-log lines dropped because standard output could not keep up")
                 .register(registry);
     }
 
     /** Publishes the number of names in the DNS cache. */
     public void registerDnsCache(IntSupplier size) {
-        Gauge.builder("snigate.dns.cache.entries", size, IntSupplier::getAsInt)
+        Gauge.builder(DNS_CACHE_ENTRIES, size, IntSupplier::getAsInt)
                 .description("Upstream host names with an unexpired DNS answer")
                 .strongReference(true)
                 .register(registry);
     }
 
     @Override
-    public void dnsResolved(boolean found, long nanos) {
-        (found ? dnsFound : dnsNotFound).record(nanos, TimeUnit.NANOSECONDS);
+    public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
+        switch (event) {
+            case OPENED -> listenerMeters(connection.listener()).active.incrementAndGet();
+            case PREREAD_DONE -> prereadDuration.record(nanos, TimeUnit.NANOSECONDS);
+            case DNS_FOUND -> dnsFound.record(nanos, TimeUnit.NANOSECONDS);
+            case DNS_FAILED -> dnsNotFound.record(nanos, TimeUnit.NANOSECONDS);
+            case UPSTREAM_CONNECTED -> routeMeters(routeLabel(connection)).connectDuration.record(nanos, TimeUnit.NANOSECONDS);
+            case CLOSED -> closed(connection);
+        }
     }
 
-    @Override
-    public void opened(ConnectionRecord connection) {
-        listenerMeters(connection.listener()).active.incrementAndGet();
-    }
-
-    @Override
-    public void prereadDone(ConnectionRecord connection, long nanos) {
-        prereadDuration.record(nanos, TimeUnit.NANOSECONDS);
-    }
-
-    @Override
-    public void upstreamConnected(ConnectionRecord connection, long nanos) {
-        routeMeters(routeLabel(connection)).connectDuration.record(nanos, TimeUnit.NANOSECONDS);
-    }
-
-    @Override
-    public void closed(ConnectionRecord connection) {
-        ListenerMeters meters = listenerMeters(connection.listener());
+    private void closed(ConnectionRecord connection) {
+        ConnectionMeters.Listener meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
         String routeLabel = routeLabel(connection);
         meters.countersFor(routeLabel).count(connection.reason());
-        RouteMeters route = routeMeters(routeLabel);
+        ConnectionMeters.Route route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
         route.bytesToClient.increment(connection.bytesToClient());
         if (connection.upstream() != null) {
-            route.connectionDuration.record(
-                    System.nanoTime() - connection.acceptedAtNanos(), TimeUnit.NANOSECONDS);
+            route.connectionDuration.record(System.nanoTime() - connection.acceptedAtNanos(), TimeUnit.NANOSECONDS);
         }
     }
 
-    private ListenerMeters listenerMeters(String listener) {
-        return listeners.computeIfAbsent(listener, name -> new ListenerMeters(registry, name));
+    private ConnectionMeters.Listener listenerMeters(String listener) {
+        return listeners.computeIfAbsent(listener, name -> new ConnectionMeters.Listener(registry, name));
     }
 
     private static String routeLabel(ConnectionRecord connection) {
-        return connection.route() == null ? NO_ROUTE : connection.route();
+        return connection.route() == null ? NONE : connection.route();
     }
 
-    private RouteMeters routeMeters(String route) {
-        return routes.computeIfAbsent(route, name -> new RouteMeters(registry, name));
-    }
-
-    static Timer.Builder latencyTimer(String name) {
-        return Timer.builder(name).serviceLevelObjectives(LATENCY_BUCKETS).maximumExpectedValue(Duration.ofSeconds(30));
-    }
-
-    /** A listener's meters; its connection counters are kept per route, each for every reason. */
-    private static final class ListenerMeters {
-        final AtomicLong active = new AtomicLong();
-        private final MeterRegistry registry;
-        private final String listener;
-        private final Map<String, ConnectionCounters> byRoute = new ConcurrentHashMap<>();
-        /** {found, missing}, made when the listener is first known to be transparent. */
-        private volatile Counter[] originalDestinations;
-
-        ListenerMeters(MeterRegistry registry, String listener) {
-            this.registry = registry;
-            this.listener = listener;
-            Gauge.builder("snigate.connections.active", active, AtomicLong::get)
-                    .description("Client connections open now, in any stage")
-                    .tag("listener", listener)
-                    .register(registry);
-            countersFor(NO_ROUTE);
-        }
-
-        Counter[] originalDestinations() {
-            Counter[] counters = originalDestinations;
-            if (counters == null) {
-                counters = new Counter[] {originalDestination("found"), originalDestination("missing")};
-                originalDestinations = counters;
-            }
-            return counters;
-        }
-
-        private Counter originalDestination(String result) {
-            return Counter.builder("snigate.original.dst")
-                    .description("Connections to transparent listeners, by whether their original destination was found")
-                    .tag("listener", listener)
-                    .tag("result", result)
-                    .register(registry);
-        }
-
-        ConnectionCounters countersFor(String route) {
-            return byRoute.computeIfAbsent(route, r -> new ConnectionCounters(registry, listener, r));
-        }
-    }
-
-    /** Every outcome and reason of one listener and route, created at zero together. */
-    private static final class ConnectionCounters {
-        final Counter forwardedNormally;
-        final Counter[] byReason = new Counter[REASONS.length];
-
-        ConnectionCounters(MeterRegistry registry, String listener, String route) {
-            forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NO_REASON);
-            for (Reason reason : REASONS) {
-                byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
-            }
-        }
-
-        void count(Reason reason) {
-            (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
-        }
-
-        private static Counter connections(
-                MeterRegistry registry, String listener, String route, Outcome outcome, String reason) {
-            return Counter.builder("snigate.connections")
-                    .description("Client connections that ended, by outcome and reason")
-                    .tag("listener", listener)
-                    .tag("route", route)
-                    .tag("outcome", outcome.label())
-                    .tag("reason", reason)
-                    .register(registry);
-        }
-    }
-
-    private static final class RouteMeters {
-        final Counter bytesFromClient;
-        final Counter bytesToClient;
-        final Timer connectDuration;
-        final Timer connectionDuration;
-
-        RouteMeters(MeterRegistry registry, String route) {
-            bytesFromClient = bytes(registry, route, "from_client");
-            bytesToClient = bytes(registry, route, "to_client");
-            connectDuration = latencyTimer("snigate.upstream.connect.duration")
-                    .description("Time to resolve and connect to the upstream")
-                    .tag("route", route)
-                    .register(registry);
-            connectionDuration = latencyTimer("snigate.connection.duration")
-                    .description("Lifetime of forwarded connections, from accept to close")
-                    .tag("route", route)
-                    .register(registry);
-        }
-
-        private static Counter bytes(MeterRegistry registry, String route, String direction) {
-            return Counter.builder("snigate.bytes")
-                    .description("Bytes relayed, counted when the connection ends")
-                    .baseUnit("bytes")
-                    .tag("route", route)
-                    .tag("direction", direction)
-                    .register(registry);
-        }
+    private ConnectionMeters.Route routeMeters(String route) {
+        return routes.computeIfAbsent(route, name -> new ConnectionMeters.Route(registry, name));
     }
 }

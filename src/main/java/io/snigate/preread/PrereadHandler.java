@@ -8,6 +8,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -140,7 +141,7 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         if (timeout != null) {
             timeout.cancel(false);
         }
-        observer.prereadDone(record, System.nanoTime() - record.acceptedAtNanos());
+        observer.on(ConnectionEvent.PREREAD_DONE, record, System.nanoTime() - record.acceptedAtNanos());
     }
 
     /** The record version of a TLS opener, so that an alert can answer in kind; 0 if not TLS. */

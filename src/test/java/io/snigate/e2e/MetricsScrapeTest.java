@@ -8,11 +8,17 @@ import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestDnsServer;
+import java.net.InetAddress;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,8 +28,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** Real HTTP scrapes of the admin endpoint after real forwarded and rejected traffic. */
 @ExtendWith(NettyLeaks.class)
 class MetricsScrapeTest {
-    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
+    private static final byte[] UNRESOLVABLE = Corpus.resource("corpus/captured/openssl-tls13-default.bin");
     private static RecordingServer upstream;
+    private static TestDnsServer dns;
     private static ProxyHarness proxy;
 
     @TempDir
@@ -33,7 +41,23 @@ class MetricsScrapeTest {
     static void start() throws Exception {
         upstream = new RecordingServer();
         upstream.expectBytes(HELLO.length);
-        proxy = ProxyHarness.corpusTo(upstream.port());
+        // The upstream is a name, resolved through a real DNS server on loopback.
+        dns = new TestDnsServer()
+                .answer("upstream.dns.test", InetAddress.getLoopbackAddress(), 60)
+                .behave("missing.dns.test", TestDnsServer.Behaviour.NXDOMAIN);
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "upstream.dns.test:%d"
+                  - match: "openssl-tls13.corpus.test"
+                    upstream: "missing.dns.test:443"
+                """.formatted(dns.hostPort(), upstream.port()));
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(UNRESOLVABLE);
+            ProxyHarness.readUntilClosed(client);
+        }
+        assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("dns_failure");
         for (int i = 0; i < 3; i++) {
             try (Socket client = proxy.connect()) {
                 client.getOutputStream().write(HELLO);
@@ -56,6 +80,7 @@ class MetricsScrapeTest {
     static void stop() throws Exception {
         proxy.close();
         upstream.close();
+        dns.close();
     }
 
     private static String scrape() throws Exception {
@@ -72,9 +97,10 @@ class MetricsScrapeTest {
                 .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.corpus.test\"} 3.0")
                 .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"rejected\",reason=\"plain_http\",route=\"none\"} 2.0")
                 .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"failed\",reason=\"upstream_timeout\",route=\"*.corpus.test\"} 0.0")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"failed\",reason=\"dns_failure\",route=\"openssl-tls13.corpus.test\"} 1.0")
                 .contains("snigate_connections_active{listener=\"127.0.0.1:0\"} 0.0")
                 .contains("snigate_bytes_total{direction=\"from_client\",route=\"*.corpus.test\"} " + (3.0 * HELLO.length))
-                .contains("snigate_preread_duration_seconds_count 5")
+                .contains("snigate_preread_duration_seconds_count 6")
                 .contains("snigate_upstream_connect_duration_seconds_count{route=\"*.corpus.test\"} 3");
         assertThat(metrics).doesNotContain("curl.corpus.test").doesNotContain("127.0.0.1:" + upstream.port());
     }
@@ -83,10 +109,12 @@ class MetricsScrapeTest {
     void publishesConfigDnsAndBuildMetrics() throws Exception {
         assertThat(scrape())
                 .contains("snigate_config_last_reload_successful 1.0")
-                .contains("snigate_config_reloads_total{result=\"error\"} 0.0")
+                .contains("snigate_config_reloads_total{result=\"failure\"} 0.0")
                 .containsPattern("snigate_config_last_reload_success_timestamp_seconds \\d")
-                .contains("snigate_dns_cache_entries 0.0")
-                .contains("snigate_dns_resolve_duration_seconds_count{result=\"found\"} 0")
+                .contains("snigate_dns_cache_entries 1.0")
+                // One lookup per connection routed to the name, cache hits included.
+                .contains("snigate_dns_resolve_duration_seconds_count{result=\"success\"} 3")
+                .contains("snigate_dns_resolve_duration_seconds_count{result=\"failure\"} 1")
                 .containsPattern("snigate_build_info\\{transport=\"(epoll|io_uring|nio)\",version=\"[^\"]+\"} 1(\\.0)?\n")
                 .contains("process_files_open_files")
                 .contains("snigate_netty_allocator_used_bytes{memory=\"direct\"}");
@@ -98,6 +126,39 @@ class MetricsScrapeTest {
         for (Reason reason : Reason.values()) {
             assertThat(metrics).contains("reason=\"" + reason.label() + "\"");
         }
+    }
+
+    /**
+     * The alert rules and the dashboard shipped in deploy/ ask only for metrics, reasons and
+     * outcomes a real scrape has: a renamed metric or reason cannot leave them silently empty.
+     */
+    @Test
+    void everyMetricReasonAndOutcomeTheAlertsAndTheDashboardUseIsScraped() throws Exception {
+        String metrics = scrape();
+        String deployed = Files.readString(Path.of("deploy/prometheus/alerts.yaml"))
+                + Files.readString(Path.of("deploy/grafana/snigate-dashboard.json")).replace("\\\"", "\"");
+        Set<String> names = new TreeSet<>();
+        Matcher name = Pattern.compile("\\b(snigate_[a-z_]+)").matcher(deployed);
+        while (name.find()) {
+            names.add(name.group(1));
+        }
+        assertThat(names).as("metrics the deploy files use").hasSizeGreaterThan(5);
+        for (String used : names) {
+            assertThat(metrics).as("a scrape has " + used).containsPattern("(?m)^(# TYPE )?" + used + "[{ ]");
+        }
+        Matcher label = Pattern.compile("\\b(reason|outcome)\\s*(?:=~|!~|!=|=)\\s*\"([^\"]+)\"").matcher(deployed);
+        int values = 0;
+        while (label.find()) {
+            if (label.group(2).contains("{{")) {
+                continue; // an alert's text template, not a selector
+            }
+            for (String value : label.group(2).split("\\|")) {
+                assertThat(metrics).as("a scrape has " + label.group(1) + "=" + value)
+                        .contains(label.group(1) + "=\"" + value + "\"");
+                values++;
+            }
+        }
+        assertThat(values).as("reason and outcome values the deploy files use").isGreaterThan(3);
     }
 
     @Test

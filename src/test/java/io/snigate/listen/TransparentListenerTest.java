@@ -51,8 +51,8 @@ class TransparentListenerTest {
             assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
             assertThat(line.get("original_dst").isNull()).isTrue();
             assertThat(proxy.admin("/metrics", null).body())
-                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"missing\"} 1.0")
-                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"found\"} 0.0");
+                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"failure\"} 1.0")
+                    .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"success\"} 0.0");
         }
     }
 

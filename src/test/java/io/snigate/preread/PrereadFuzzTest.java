@@ -24,13 +24,7 @@ import java.util.List;
 class PrereadFuzzTest {
     private static final int MAX_HELLO = 16384;
 
-    private static final ConnectionObserver NONE = new ConnectionObserver() {
-        @Override
-        public void opened(ConnectionRecord connection) {}
-
-        @Override
-        public void closed(ConnectionRecord connection) {}
-    };
+    private static final ConnectionObserver NONE = (event, connection, nanos) -> {};
 
     // Only fuzzing mode (JAZZER_FUZZ=1) runs this long; mvn verify replays the seed inputs once.
     @FuzzTest(maxDuration = "1h")

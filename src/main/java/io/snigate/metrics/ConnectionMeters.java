@@ -1,0 +1,136 @@
+package io.snigate.metrics;
+
+import static io.snigate.metrics.MetricNames.*;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.snigate.core.Outcome;
+import io.snigate.core.Reason;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The meters of listeners and routes, each created with every series at zero, so that a rate
+ * works from the first scrape, and looked up once per connection instead of through the registry.
+ */
+final class ConnectionMeters {
+    /** Histogram buckets in seconds, from 100 µs to 30 s, for latencies on loopback to WAN. */
+    private static final Duration[] LATENCY_BUCKETS = {
+        Duration.ofNanos(100_000), Duration.ofNanos(250_000), Duration.ofNanos(500_000),
+        Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10),
+        Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+        Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5),
+        Duration.ofSeconds(10), Duration.ofSeconds(30)
+    };
+
+    private static final Reason[] REASONS = Reason.values();
+
+    private ConnectionMeters() {}
+
+    static Timer.Builder latencyTimer(String name) {
+        return Timer.builder(name).serviceLevelObjectives(LATENCY_BUCKETS).maximumExpectedValue(Duration.ofSeconds(30));
+    }
+
+    /** A listener's meters; its connection counters are kept per route, each for every reason. */
+    static final class Listener {
+        final AtomicLong active = new AtomicLong();
+        private final MeterRegistry registry;
+        private final String listener;
+        private final Map<String, ByReason> byRoute = new ConcurrentHashMap<>();
+        /** {success, failure}, made when the listener is first known to be transparent. */
+        private volatile Counter[] originalDestinations;
+
+        Listener(MeterRegistry registry, String listener) {
+            this.registry = registry;
+            this.listener = listener;
+            Gauge.builder(CONNECTIONS_ACTIVE, active, AtomicLong::get)
+                    .description("Client connections open now, in any stage")
+                    .tag(LISTENER, listener)
+                    .register(registry);
+            countersFor(NONE);
+        }
+
+        ByReason countersFor(String route) {
+            return byRoute.computeIfAbsent(route, r -> new ByReason(registry, listener, r));
+        }
+
+        Counter[] originalDestinations() {
+            Counter[] counters = originalDestinations;
+            if (counters == null) {
+                counters = new Counter[] {originalDestination(SUCCESS), originalDestination(FAILURE)};
+                originalDestinations = counters;
+            }
+            return counters;
+        }
+
+        private Counter originalDestination(String result) {
+            return Counter.builder(ORIGINAL_DST)
+                    .description("Connections to transparent listeners, by whether their original destination was found")
+                    .tag(LISTENER, listener)
+                    .tag(RESULT, result)
+                    .register(registry);
+        }
+    }
+
+    /** Every outcome and reason of one listener and route. */
+    static final class ByReason {
+        private final Counter forwardedNormally;
+        private final Counter[] byReason = new Counter[REASONS.length];
+
+        ByReason(MeterRegistry registry, String listener, String route) {
+            forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
+            for (Reason reason : REASONS) {
+                byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
+            }
+        }
+
+        void count(Reason reason) {
+            (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
+        }
+
+        private static Counter connections(
+                MeterRegistry registry, String listener, String route, Outcome outcome, String reason) {
+            return Counter.builder(CONNECTIONS)
+                    .description("Client connections that ended, by outcome and reason")
+                    .tag(LISTENER, listener)
+                    .tag(ROUTE, route)
+                    .tag(OUTCOME, outcome.label())
+                    .tag(REASON, reason)
+                    .register(registry);
+        }
+    }
+
+    /** A route's bytes and durations. */
+    static final class Route {
+        final Counter bytesFromClient;
+        final Counter bytesToClient;
+        final Timer connectDuration;
+        final Timer connectionDuration;
+
+        Route(MeterRegistry registry, String route) {
+            bytesFromClient = bytes(registry, route, FROM_CLIENT);
+            bytesToClient = bytes(registry, route, TO_CLIENT);
+            connectDuration = latencyTimer(UPSTREAM_CONNECT_DURATION)
+                    .description("Time to resolve and connect to the upstream")
+                    .tag(ROUTE, route)
+                    .register(registry);
+            connectionDuration = latencyTimer(CONNECTION_DURATION)
+                    .description("Lifetime of forwarded connections, from accept to close")
+                    .tag(ROUTE, route)
+                    .register(registry);
+        }
+
+        private static Counter bytes(MeterRegistry registry, String route, String direction) {
+            return Counter.builder(BYTES)
+                    .description("Bytes relayed, counted when the connection ends")
+                    .baseUnit("bytes")
+                    .tag(ROUTE, route)
+                    .tag(DIRECTION, direction)
+                    .register(registry);
+        }
+    }
+}
