@@ -16,7 +16,12 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import io.snigate.core.Reason;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.List;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLException;
@@ -31,7 +36,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Every reason in the vocabulary, produced by a real situation: a real client doing the wrong
  * thing, a real closed port, a real DNS server answering NXDOMAIN. Each test asserts on the
- * reason in the access log and on what the client saw.
+ * reason in the access log and on what the client saw. The reasons a situation here cannot make
+ * (a firewall's interception, a tunnel's end) are produced by the tests {@link #ELSEWHERE} names;
+ * after the class, every {@link Reason} must have been asserted here or be named there.
  */
 @ExtendWith(NettyLeaks.class)
 class RejectionReasonsTest {
@@ -43,6 +50,14 @@ class RejectionReasonsTest {
     private static ServerSocket fullBacklog;
     private static final List<Socket> backlogFillers = new ArrayList<>();
     private static int closedPort;
+    /** The reasons the tests of this class asserted. */
+    private static final Set<Reason> ASSERTED = EnumSet.noneOf(Reason.class);
+    /** Reasons produced by tests elsewhere, by the class and method that assert them. */
+    private static final Map<Reason, String> ELSEWHERE = Map.of(
+            Reason.SNI_DESTINATION_MISMATCH, "TransparentInterceptionTest#originalDstWithVerificationRefusesARogueAddress",
+            Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides",
+            Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong",
+            Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream");
 
     @BeforeAll
     static void start() throws Exception {
@@ -93,6 +108,19 @@ class RejectionReasonsTest {
     }
 
     @AfterAll
+    static void everyReasonIsProducedByATest() throws Exception {
+        for (Map.Entry<Reason, String> test : ELSEWHERE.entrySet()) {
+            String[] classAndMethod = test.getValue().split("#");
+            Class<?> testClass = Class.forName("io.snigate.e2e." + classAndMethod[0]);
+            assertThat(testClass.getDeclaredMethod(classAndMethod[1]).isAnnotationPresent(Test.class))
+                    .as(test.getValue() + " is a test").isTrue();
+        }
+        Set<Reason> covered = EnumSet.copyOf(ELSEWHERE.keySet());
+        covered.addAll(ASSERTED);
+        assertThat(covered).as("reasons a test produces").containsExactlyInAnyOrder(Reason.values());
+    }
+
+    @AfterAll
     static void stop() throws Exception {
         proxy.close();
         server.close();
@@ -129,8 +157,15 @@ class RejectionReasonsTest {
     }
 
     private JsonNode assertReason(String reason) throws Exception {
-        JsonNode log = proxy.nextLog();
+        return assertReason(proxy, reason);
+    }
+
+    private static JsonNode assertReason(ProxyHarness from, String reason) throws Exception {
+        JsonNode log = from.nextLog();
         assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo(reason);
+        Reason asserted = Arrays.stream(Reason.values()).filter(r -> r.label().equals(reason)).findFirst().orElseThrow();
+        assertThat(log.get("outcome").asText()).as(log.toString()).isEqualTo(asserted.outcome().label());
+        ASSERTED.add(asserted);
         return log;
     }
 
@@ -250,5 +285,50 @@ class RejectionReasonsTest {
     @Test
     void failsWithUpstreamTimeoutWhenTheSynIsNeverAnswered() throws Exception {
         assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
+    }
+
+    @Test
+    void closesAConnectionOverTheLimitAtAccept() throws Exception {
+        try (ProxyHarness limited = ProxyHarness.start("""
+                limits: { max_connections_per_client: 1 }
+                default: "127.0.0.1:%d"
+                """.formatted(server.port()));
+                Socket first = limited.connect();
+                Socket second = limited.connect()) {
+            assertThat(ProxyHarness.readUntilClosed(second)).as("closed at once, before a byte").isEmpty();
+            assertReason(limited, "connection_limit");
+        }
+    }
+
+    @Test
+    void refusesANameThatResolvesToAPrivateAddressAsForbidden() throws Exception {
+        dns.answer("private.dyn.test", InetAddress.getByName("10.1.2.3"), 60);
+        assertHandshakeRefusedWith("private.dyn.test", "access_denied", "forbidden_destination");
+    }
+
+    @Test
+    void refusesAnUpstreamThatIsTheProxysOwnListenerAsALoop() throws Exception {
+        try (ProxyHarness looping = ProxyHarness.start("default: \"127.0.0.1:$port\"\n")) {
+            try (Socket client = looping.connect()) {
+                client.getOutputStream().write(io.snigate.testing.Corpus.resource("corpus/captured/curl-default.bin"));
+                assertThat(ProxyHarness.readUntilClosed(client)).as("alert internal_error")
+                        .containsExactly(21, 3, 1, 0, 2, 2, 80);
+            }
+            assertReason(looping, "loop_detected");
+        }
+    }
+
+    @Test
+    void closesADirectConnectionToARedirectListenerAtAccept() throws Exception {
+        try (ProxyHarness redirect = ProxyHarness.start("""
+                listen:
+                  - { address: "127.0.0.1:0", original_dst: redirect }
+                default: "$sni:$port"
+                """)) {
+            try (Socket client = redirect.connect()) {
+                assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+            }
+            assertReason(redirect, "no_original_destination");
+        }
     }
 }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.snigate.testing.Corpus;
+import io.snigate.testing.FakeUpstream;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
 import java.io.IOException;
@@ -13,7 +14,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -22,10 +22,10 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -39,28 +39,21 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RelayBehaviourTest {
     private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
 
-    private ServerSocket upstream;
+    private FakeUpstream upstream;
     private ProxyHarness proxy;
 
     /** A one-connection upstream on loopback whose behaviour the test gives. */
-    private void startUpstream(String timeouts, Consumer<Socket> behaviour) throws Exception {
+    private void startUpstream(String timeouts, FakeUpstream.Behaviour behaviour) throws Exception {
         startUpstream(timeouts, 1, behaviour);
     }
 
-    /** An upstream on loopback that serves {@code connections} connections, one after the other. */
-    private void startUpstream(String timeouts, int connections, Consumer<Socket> behaviour) throws Exception {
-        upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-        CompletableFuture.runAsync(() -> {
-            for (int i = 0; i < connections; i++) {
-                try (Socket socket = upstream.accept()) {
-                    socket.setSoTimeout(60_000);
-                    behaviour.accept(socket);
-                } catch (IOException | IllegalStateException e) {
-                    // The test's own assertions say what went wrong.
-                }
-            }
-        });
-        proxy = ProxyHarness.corpusTo(upstream.getLocalPort(), "timeouts: " + timeouts + "\n");
+    /**
+     * An upstream on loopback that serves {@code connections} connections, one after the other;
+     * what its behaviour throws fails the test (in {@link #stop} at the latest).
+     */
+    private void startUpstream(String timeouts, int connections, FakeUpstream.Behaviour behaviour) throws Exception {
+        upstream = new FakeUpstream(connections, behaviour);
+        proxy = ProxyHarness.corpusTo(upstream.port(), "timeouts: " + timeouts + "\n");
     }
 
     /**
@@ -86,12 +79,12 @@ class RelayBehaviourTest {
     }
 
     @AfterEach
-    void stop() throws IOException {
+    void stop() throws Exception {
         if (proxy != null) {
             proxy.close();
         }
         if (upstream != null) {
-            upstream.close();
+            upstream.close(); // throws what the fake upstream's checks threw
         }
     }
 
@@ -105,14 +98,10 @@ class RelayBehaviourTest {
     void passesHalfCloseOnAndKeepsTheOtherDirectionFlowing() throws Exception {
         byte[] reply = "the upstream answers after the client's FIN".getBytes(StandardCharsets.US_ASCII);
         startUpstream("{ idle: 1m }", socket -> {
-            try {
-                InputStream in = socket.getInputStream();
-                byte[] got = in.readAllBytes(); // until the client's FIN arrives through the proxy
-                socket.getOutputStream().write(got.length == HELLO.length + 5 ? reply : new byte[0]);
-                socket.shutdownOutput();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            byte[] got = socket.getInputStream().readAllBytes(); // until the client's FIN arrives through the proxy
+            assertThat(got).as("the hello and the client's last bytes").hasSize(HELLO.length + 5);
+            socket.getOutputStream().write(reply);
+            socket.shutdownOutput();
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
@@ -129,33 +118,24 @@ class RelayBehaviourTest {
 
     @Test
     void closesAnIdleTunnelOnBothSides() throws Exception {
-        CompletableFuture<Integer> upstreamSaw = new CompletableFuture<>();
         startUpstream("{ idle: 300ms }", socket -> {
-            try {
-                readExactly(socket.getInputStream(), HELLO.length);
-                upstreamSaw.complete(socket.getInputStream().read()); // -1 once the proxy closes
-            } catch (IOException e) {
-                upstreamSaw.completeExceptionally(e);
-            }
+            readExactly(socket.getInputStream(), HELLO.length);
+            assertThat(socket.getInputStream().read()).as("the proxy closed the upstream too").isEqualTo(-1);
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
             assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
         }
-        assertThat(upstreamSaw.get(10, TimeUnit.SECONDS)).isEqualTo(-1);
+        upstream.verify(Duration.ofSeconds(10));
         assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("idle_timeout");
     }
 
     @Test
     void endsTheTunnelWhenTheUpstreamResetsMidStream() throws Exception {
         startUpstream("{ idle: 1m }", socket -> {
-            try {
-                readExactly(socket.getInputStream(), HELLO.length);
-                socket.getOutputStream().write(new byte[1000]);
-                socket.setSoLinger(true, 0); // close with RST
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            readExactly(socket.getInputStream(), HELLO.length);
+            socket.getOutputStream().write(new byte[1000]);
+            socket.setSoLinger(true, 0); // close with RST
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
@@ -178,13 +158,9 @@ class RelayBehaviourTest {
         int burst = 64 * 1024;
         int rounds = 3;
         startUpstream("{ idle: 1m }", rounds, socket -> {
-            try {
-                readExactly(socket.getInputStream(), HELLO.length);
-                socket.getOutputStream().write(new byte[burst]);
-                socket.setSoLinger(true, 0); // close with RST
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            readExactly(socket.getInputStream(), HELLO.length);
+            socket.getOutputStream().write(new byte[burst]);
+            socket.setSoLinger(true, 0); // close with RST
         });
         for (int round = 0; round < rounds; round++) {
             try (Socket client = proxy.connect()) {
@@ -230,7 +206,8 @@ class RelayBehaviourTest {
                     socket.setOption(StandardSocketOptions.SO_LINGER, 0); // close with RST
                     return sent;
                 } catch (IOException e) {
-                    throw new IllegalStateException(e);
+                    // Fails the future, which the test thread joins below.
+                    throw new java.util.concurrent.CompletionException(e);
                 }
             });
             proxy = ProxyHarness.corpusTo(((InetSocketAddress) server.getLocalAddress()).getPort(),
@@ -252,17 +229,13 @@ class RelayBehaviourTest {
     void slowReaderKeepsTheProxysBuffersBounded() throws Exception {
         long total = 1L << 30;
         startUpstream("{ idle: 1m }", socket -> {
-            try {
-                readExactly(socket.getInputStream(), HELLO.length);
-                OutputStream out = socket.getOutputStream();
-                byte[] chunk = new byte[256 * 1024];
-                for (long sent = 0; sent < total; sent += chunk.length) {
-                    out.write(chunk);
-                }
-                socket.shutdownOutput();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
+            readExactly(socket.getInputStream(), HELLO.length);
+            OutputStream out = socket.getOutputStream();
+            byte[] chunk = new byte[256 * 1024];
+            for (long sent = 0; sent < total; sent += chunk.length) {
+                out.write(chunk);
             }
+            socket.shutdownOutput();
         });
         ByteBufAllocatorMetricProvider allocator = (ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT;
         // What the allocator already holds from earlier tests in this JVM (free chunks it keeps) is
@@ -285,6 +258,7 @@ class RelayBehaviourTest {
             }
         }
         assertThat(received).isEqualTo(total);
+        upstream.verify(Duration.ofSeconds(10));
         // Bounded by the socket buffers and one write high-water mark per tunnel, not by 1 GiB.
         assertThat(peakDirect.get() - before).as("growth of the direct memory in use, bytes").isLessThan(32L << 20);
         assertThat(proxy.nextLog().get("bytes_to_client").asLong()).isEqualTo(total);

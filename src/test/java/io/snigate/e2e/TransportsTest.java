@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.snigate.testing.Corpus;
+import io.snigate.testing.FakeUpstream;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.TestCerts;
@@ -12,8 +13,6 @@ import io.snigate.testing.TlsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -22,7 +21,6 @@ import java.util.Random;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -47,7 +45,7 @@ class TransportsTest {
     private static TestCerts certs;
     private static TlsServer tlsServer;
 
-    private ServerSocket upstream;
+    private FakeUpstream upstream;
     private ProxyHarness proxy;
 
     @BeforeAll
@@ -62,12 +60,12 @@ class TransportsTest {
     }
 
     @AfterEach
-    void stop() throws IOException {
+    void stop() throws Exception {
         if (proxy != null) {
             proxy.close();
         }
         if (upstream != null) {
-            upstream.close();
+            upstream.close(); // throws what the fake upstream's checks threw
         }
     }
 
@@ -92,17 +90,9 @@ class TransportsTest {
     }
 
     /** A one-connection upstream on loopback, with the proxy on {@code transport} routing to it. */
-    private void startUpstream(String transport, Consumer<Socket> behaviour) throws Exception {
-        upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-        CompletableFuture.runAsync(() -> {
-            try (Socket socket = upstream.accept()) {
-                socket.setSoTimeout(30_000);
-                behaviour.accept(socket);
-            } catch (IOException | IllegalStateException e) {
-                // The test's own assertions say what went wrong.
-            }
-        });
-        startProxyOn(transport, () -> ProxyHarness.corpusTo(upstream.getLocalPort(), "timeouts: { idle: 1m }\n"));
+    private void startUpstream(String transport, FakeUpstream.Behaviour behaviour) throws Exception {
+        upstream = new FakeUpstream(behaviour);
+        startProxyOn(transport, () -> ProxyHarness.corpusTo(upstream.port(), "timeouts: { idle: 1m }\n"));
     }
 
     @ParameterizedTest
@@ -146,18 +136,21 @@ class TransportsTest {
         assertThat(log.get("bytes_to_client").asLong()).isGreaterThan(size);
     }
 
+    /** The SHA-256 of the first {@code size} bytes read; a read error fails the future, and so the test. */
     private static byte[] digestOf(SSLSocket socket, int size) {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             InputStream in = socket.getInputStream();
             byte[] buffer = new byte[64 * 1024];
-            for (int total = 0, n; total < size && (n = in.read(buffer, 0, Math.min(buffer.length, size - total))) > 0; ) {
+            int total = 0;
+            for (int n; total < size && (n = in.read(buffer, 0, Math.min(buffer.length, size - total))) > 0; ) {
                 digest.update(buffer, 0, n);
                 total += n;
             }
+            assertThat(total).as("bytes echoed back").isEqualTo(size);
             return digest.digest();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
+        } catch (IOException | java.security.NoSuchAlgorithmException e) {
+            throw new java.util.concurrent.CompletionException(e);
         }
     }
 
@@ -166,13 +159,9 @@ class TransportsTest {
     void anUpstreamResetRightAfterABurstEndsTheTunnel(String transport) throws Exception {
         int burst = 64 * 1024;
         startUpstream(transport, socket -> {
-            try {
-                assertThat(socket.getInputStream().readNBytes(HELLO.length)).isEqualTo(HELLO);
-                socket.getOutputStream().write(new byte[burst]);
-                socket.setSoLinger(true, 0); // close with RST
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            assertThat(socket.getInputStream().readNBytes(HELLO.length)).isEqualTo(HELLO);
+            socket.getOutputStream().write(new byte[burst]);
+            socket.setSoLinger(true, 0); // close with RST
         });
         long received = 0;
         try (Socket client = proxy.connect()) {
@@ -191,6 +180,7 @@ class TransportsTest {
             }
         }
         assertThat(received).isLessThanOrEqualTo(burst);
+        upstream.verify(java.time.Duration.ofSeconds(10));
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
         assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo("connection_reset");
@@ -203,14 +193,9 @@ class TransportsTest {
         byte[] reply = "the upstream answers after the client's FIN".getBytes(StandardCharsets.US_ASCII);
         CompletableFuture<byte[]> upstreamGot = new CompletableFuture<>();
         startUpstream(transport, socket -> {
-            try {
-                byte[] got = socket.getInputStream().readAllBytes(); // until the client's FIN comes through
-                upstreamGot.complete(got);
-                socket.getOutputStream().write(reply);
-                socket.shutdownOutput();
-            } catch (IOException e) {
-                upstreamGot.completeExceptionally(e);
-            }
+            upstreamGot.complete(socket.getInputStream().readAllBytes()); // until the client's FIN comes through
+            socket.getOutputStream().write(reply);
+            socket.shutdownOutput();
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
@@ -222,6 +207,7 @@ class TransportsTest {
         System.arraycopy(HELLO, 0, expected, 0, HELLO.length);
         System.arraycopy(request, 0, expected, HELLO.length, request.length);
         assertThat(upstreamGot.get(10, TimeUnit.SECONDS)).isEqualTo(expected);
+        upstream.verify(java.time.Duration.ofSeconds(10));
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
         assertThat(log.get("reason").isNull()).as(log.toString()).isTrue();
