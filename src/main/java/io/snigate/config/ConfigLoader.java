@@ -26,7 +26,8 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
 public final class ConfigLoader {
     private static final List<String> TOP_LEVEL_KEYS = List.of(
             "listen", "admin", "routes", "default", "timeouts", "limits", "resolvers", "upstream_mark");
-    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst");
+    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol");
+    private static final List<String> PROXY_PROTOCOL_KEYS = List.of("trusted", "timeout");
     private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
     private static final List<String> LIMIT_KEYS = List.of(
             "max_client_hello_bytes", "max_connections", "max_connections_per_client", "max_preread_connections");
@@ -153,7 +154,37 @@ public final class ConfigLoader {
             HostPort address = localAddress(addressNode, "listen address");
             Node modeNode = YamlNodes.value(keys, "original_dst");
             Listener.OriginalDst mode = modeNode == null ? Listener.OriginalDst.NONE : readOriginalDst(modeNode);
-            return new Listener(address, mode, YamlNodes.line(addressNode));
+            Node proxyNode = YamlNodes.value(keys, "proxy_protocol");
+            Listener.ProxyProtocol proxyProtocol = null;
+            if (proxyNode != null) {
+                if (mode != Listener.OriginalDst.NONE) {
+                    throw nodes.error(proxyNode, "a listener takes either original_dst or proxy_protocol, not both;"
+                            + " give each its own address");
+                }
+                proxyProtocol = readProxyProtocol(proxyNode);
+            }
+            return new Listener(address, mode, proxyProtocol, YamlNodes.line(addressNode));
+        }
+
+        private Listener.ProxyProtocol readProxyProtocol(Node node) throws ConfigException {
+            Map<String, NodeTuple> keys = nodes.keys(nodes.mapping(node, "proxy_protocol",
+                    "trusted: [\"10.0.0.0/8\"], timeout: 5s"), "in proxy_protocol", PROXY_PROTOCOL_KEYS);
+            Node trustedNode = YamlNodes.value(keys, "trusted");
+            if (trustedNode == null) {
+                throw nodes.error(node, "proxy_protocol needs trusted: the addresses of the balancers that send the"
+                        + " header, e.g. trusted: [\"10.0.0.0/8\"]; anyone else could claim any client address");
+            }
+            List<Cidr> trusted = new ArrayList<>();
+            for (Node item : nodes.listOrSingle(trustedNode, "trusted", "address ranges like \"10.0.0.0/8\"")) {
+                trusted.add(nodes.parsed(item, "trusted", Cidr::parse));
+            }
+            if (trusted.isEmpty()) {
+                throw nodes.error(trustedNode, "trusted is empty, so no balancer could connect; list their addresses");
+            }
+            Node timeoutNode = YamlNodes.value(keys, "timeout");
+            return new Listener.ProxyProtocol(trusted, timeoutNode == null
+                    ? Listener.DEFAULT_PROXY_PROTOCOL_TIMEOUT
+                    : nodes.duration(timeoutNode, "proxy_protocol.timeout", true));
         }
 
         private Listener.OriginalDst readOriginalDst(Node node) throws ConfigException {

@@ -1,5 +1,8 @@
 package io.snigate.config;
 
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -9,9 +12,37 @@ import java.util.Objects;
  *
  * @param address the IP literal and port to bind
  * @param originalDst how the original destination is found on this listener
+ * @param proxyProtocol when not null, every connection must start with a PROXY protocol header
+ *     from one of these peers, and its source stands for the client
  * @param line the line of the entry in the file, for messages
  */
-public record Listener(HostPort address, OriginalDst originalDst, int line) {
+public record Listener(HostPort address, OriginalDst originalDst, ProxyProtocol proxyProtocol, int line) {
+    /** Default of {@code proxy_protocol.timeout}. */
+    public static final Duration DEFAULT_PROXY_PROTOCOL_TIMEOUT = Duration.ofSeconds(5);
+
+    /**
+     * {@code proxy_protocol}: a balancer in front of the listener sends the client's address in a
+     * PROXY protocol header (v1 or v2) before anything else.
+     *
+     * @param trusted the peers allowed to send one; any other is closed before a byte is read
+     * @param timeout how long a peer may take to send its whole header
+     */
+    public record ProxyProtocol(List<Cidr> trusted, Duration timeout) {
+        public ProxyProtocol {
+            trusted = List.copyOf(trusted);
+            Objects.requireNonNull(timeout, "timeout");
+        }
+
+        /** Whether {@code peer} may send a header; an IPv4-mapped peer is judged as IPv4. */
+        public boolean trusts(InetAddress peer) {
+            for (Cidr range : trusted) {
+                if (range.contains(peer)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
 
     /** How a listener learns the address and port a client dialed before it was intercepted. */
     public enum OriginalDst {
@@ -37,7 +68,7 @@ public record Listener(HostPort address, OriginalDst originalDst, int line) {
 
     /** A listener as a plain {@code "ip:port"} entry gives it. */
     public static Listener plain(HostPort address, int line) {
-        return new Listener(address, OriginalDst.NONE, line);
+        return new Listener(address, OriginalDst.NONE, null, line);
     }
 
     /** The listen address as written, which names the listener in logs and metrics. */

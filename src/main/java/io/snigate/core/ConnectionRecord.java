@@ -2,6 +2,7 @@ package io.snigate.core;
 
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 
@@ -18,7 +19,9 @@ public final class ConnectionRecord implements ClientHelloSink {
     private static final int NO_VERSION = -1;
 
     private final String listener;
-    private final InetSocketAddress client;
+    private final InetSocketAddress peer;
+    private InetSocketAddress client;
+    private InetAddress countedAsClient;
     private final long acceptedAtMillis;
     private final long acceptedAtNanos;
     private final ConnectionObserver observer;
@@ -43,6 +46,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private ConnectionRecord(
             String listener, InetSocketAddress client, ConnectionObserver observer) {
         this.listener = listener;
+        this.peer = client;
         this.client = client;
         this.observer = observer;
         this.acceptedAtMillis = System.currentTimeMillis();
@@ -85,6 +89,24 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public void destinationChecked(DestinationCheck check) {
         this.destinationCheck = check;
+    }
+
+    /**
+     * The client a PROXY protocol header names, which stands for the connection's client from now
+     * on (the socket's own remote address stays the {@link #peer}).
+     */
+    public void proxiedFor(InetSocketAddress source) {
+        this.client = source;
+    }
+
+    /** Marks the connection as counted in {@code client}'s budget, which must then count it out. */
+    public void countedAsClient(InetAddress client) {
+        this.countedAsClient = client;
+    }
+
+    /** The address the connection is counted under in its client's budget, or null. */
+    public InetAddress countedAsClient() {
+        return countedAsClient;
     }
 
     /** Marks the connection as counted by the connection limits, which must then count it out. */
@@ -142,8 +164,14 @@ public final class ConnectionRecord implements ClientHelloSink {
         return listener;
     }
 
+    /** The client: the socket's remote address, or the source a PROXY protocol header gave. */
     public InetSocketAddress client() {
         return client;
+    }
+
+    /** The socket's own remote address: the client, or the balancer in front of it. */
+    public InetSocketAddress peer() {
+        return peer;
     }
 
     public long acceptedAtMillis() {

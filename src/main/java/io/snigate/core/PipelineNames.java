@@ -6,6 +6,12 @@ package io.snigate.core;
  * that come later find and remove the earlier ones by these names.
  */
 public final class PipelineNames {
+    /** Lets a whole, valid PROXY protocol header through, within its timeout ({@code proxyprotocol.ProxyHeaderGate}). */
+    public static final String PROXY_HEADER = "proxy-header";
+    /** Netty's {@code HAProxyMessageDecoder}: parses the PROXY header. */
+    public static final String PROXY_DECODER = "proxy-decoder";
+    /** Takes the parsed header: the client it names ({@code proxyprotocol.ProxyHeaderReceived}). */
+    public static final String PROXY_RECEIVED = "proxy-received";
     /** Buffers and classifies the ClientHello ({@code preread.PrereadHandler}); holds the bytes until the relay. */
     public static final String PREREAD = "preread";
     /** Picks the route and hands the connection to the connect stage ({@code route.RouteHandler}). */

@@ -19,6 +19,13 @@ public enum Reason {
      * redirected: someone dialed the proxy's port directly, so there is no destination to honour.
      */
     NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.NONE),
+    // --- PROXY protocol header, on a listener that requires one
+    /** The peer is not in the listener's {@code proxy_protocol.trusted}: closed before a byte is read. */
+    PROXY_PROTOCOL_UNTRUSTED(Outcome.REJECTED, Alerts.NONE),
+    /** A missing, malformed or oversized header, or a v2 CRC32C that does not match. */
+    PROXY_PROTOCOL_INVALID(Outcome.REJECTED, Alerts.NONE),
+    /** No whole header within {@code proxy_protocol.timeout}. */
+    PROXY_PROTOCOL_TIMEOUT(Outcome.REJECTED, Alerts.NONE),
     // --- pre-read: what the client sent
     NO_SNI(Outcome.REJECTED, Alerts.HANDSHAKE_FAILURE),
     CONNECT_REQUEST(Outcome.REJECTED, Alerts.NONE),

@@ -12,6 +12,9 @@ import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.preread.PrereadHandler;
+import io.snigate.proxyprotocol.ProxyHeaderGate;
+import io.snigate.proxyprotocol.ProxyHeaderReceived;
+import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import java.net.InetSocketAddress;
 import java.util.function.Supplier;
 
@@ -73,16 +76,37 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         } else {
             record.destination(null, boundPort);
         }
-        if (!limits.admit(record)) {
-            // Refused before it costs anything more than the accept.
+        Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
+        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
+            closeAtAccept(ch, record, Reason.PROXY_PROTOCOL_UNTRUSTED);
+            return;
+        }
+        // Refused before it costs anything more than the accept. Behind a PROXY header the
+        // client, and so its budget, is known only once the header is in.
+        if (!limits.admit(record) || (proxyProtocol == null && !limits.admitClient(record))) {
             closeAtAccept(ch, record, Reason.CONNECTION_LIMIT);
             return;
         }
         ProxyConfig settings = config.get();
+        if (proxyProtocol != null) {
+            ch.pipeline()
+                    .addLast(PipelineNames.PROXY_HEADER, new ProxyHeaderGate(record, proxyProtocol.timeout().toMillis()))
+                    .addLast(PipelineNames.PROXY_DECODER, new HAProxyMessageDecoder())
+                    .addLast(PipelineNames.PROXY_RECEIVED, new ProxyHeaderReceived(record, this::clientKnown));
+        }
         ch.pipeline()
                 .addLast(PipelineNames.PREREAD, new PrereadHandler(record, settings.limits().maxClientHelloBytes(),
                         settings.timeouts().preread().toMillis(), observer))
                 .addLast(PipelineNames.ROUTE, routeStage);
+    }
+
+    /** A PROXY header named the client: count it in that client's budget, or say why it may not go on. */
+    private boolean clientKnown(ConnectionRecord record) {
+        if (limits.admitClient(record)) {
+            return true;
+        }
+        record.endedBecause(Reason.CONNECTION_LIMIT);
+        return false;
     }
 
     private static void closeAtAccept(SocketChannel ch, ConnectionRecord record, Reason reason) {

@@ -29,7 +29,10 @@ final class ConnectionLimits implements ConnectionObserver {
         this.limits = limits;
     }
 
-    /** Counts {@code connection} in, or returns false (counting nothing) when over a limit. */
+    /**
+     * Counts {@code connection} in the budgets in all and in pre-read, or returns false (counting
+     * nothing) when over one of them.
+     */
     boolean admit(ConnectionRecord connection) {
         Limits current = limits.get();
         if (!take(open, current.maxConnections())) {
@@ -39,23 +42,31 @@ final class ConnectionLimits implements ConnectionObserver {
             open.decrementAndGet();
             return false;
         }
-        int perClientLimit = current.maxConnectionsPerClient();
-        boolean[] admittedForClient = {true};
-        perClient.compute(connection.client().getAddress(), (ip, count) -> {
+        connection.admitted();
+        return true;
+    }
+
+    /**
+     * Counts {@code connection} in its client's budget, or returns false (counting nothing) when
+     * the client is over it. Separate from {@link #admit}: behind a PROXY header, the client is
+     * known only once the header has arrived.
+     */
+    boolean admitClient(ConnectionRecord connection) {
+        int perClientLimit = limits.get().maxConnectionsPerClient();
+        boolean[] admitted = {true};
+        InetAddress client = connection.client().getAddress();
+        perClient.compute(client, (ip, count) -> {
             int n = count == null ? 0 : count;
             if (perClientLimit > 0 && n >= perClientLimit) {
-                admittedForClient[0] = false;
+                admitted[0] = false;
                 return count;
             }
             return n + 1;
         });
-        if (!admittedForClient[0]) {
-            inPreread.decrementAndGet();
-            open.decrementAndGet();
-            return false;
+        if (admitted[0]) {
+            connection.countedAsClient(client);
         }
-        connection.admitted();
-        return true;
+        return admitted[0];
     }
 
     private static boolean take(AtomicInteger count, int limit) {
@@ -75,7 +86,10 @@ final class ConnectionLimits implements ConnectionObserver {
             case PREREAD_DONE -> inPreread.decrementAndGet();
             case CLOSED -> {
                 open.decrementAndGet();
-                perClient.computeIfPresent(connection.client().getAddress(), (ip, n) -> n <= 1 ? null : n - 1);
+                InetAddress counted = connection.countedAsClient();
+                if (counted != null) {
+                    perClient.computeIfPresent(counted, (ip, n) -> n <= 1 ? null : n - 1);
+                }
             }
             default -> {}
         }

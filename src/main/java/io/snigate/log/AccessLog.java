@@ -34,6 +34,7 @@ public final class AccessLog implements ConnectionObserver {
         StringBuilder json = new StringBuilder(320);
         json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
         field(json, "client", HostPort.format(c.client()));
+        field(json, "peer", HostPort.format(c.peer()));
         field(json, "listener", c.listener());
         field(json, "sni", c.sni());
         json.append(",\"alpn\":");

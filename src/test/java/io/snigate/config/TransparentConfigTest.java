@@ -21,9 +21,9 @@ class TransparentConfigTest {
         ProxyConfig config = ConfigLoader.parse(TRANSPARENT_LISTENER + "default: \"$sni:$port\"\n", "routes.yaml");
 
         assertThat(config.listeners()).containsExactly(
-                new Listener(new HostPort("127.0.0.1", 8443), Listener.OriginalDst.NONE, 2),
-                new Listener(new HostPort("::", 15001), Listener.OriginalDst.REDIRECT, 3),
-                new Listener(new HostPort("0.0.0.0", 15002), Listener.OriginalDst.TPROXY, 4));
+                new Listener(new HostPort("127.0.0.1", 8443), Listener.OriginalDst.NONE, null, 2),
+                new Listener(new HostPort("::", 15001), Listener.OriginalDst.REDIRECT, null, 3),
+                new Listener(new HostPort("0.0.0.0", 15002), Listener.OriginalDst.TPROXY, null, 4));
         assertThat(config.listeners().get(1).name()).isEqualTo("[::]:15001");
         assertThat(config.hasTransparentListener()).isTrue();
         assertThat(config.defaultUpstream()).isEqualTo(Upstream.sni(Upstream.ORIGINAL_PORT));

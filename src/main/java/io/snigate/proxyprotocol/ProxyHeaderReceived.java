@@ -1,0 +1,86 @@
+package io.snigate.proxyprotocol;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.haproxy.HAProxyCommand;
+import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import io.netty.util.NetUtil;
+import io.netty.util.ReferenceCountUtil;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.PipelineNames;
+import io.snigate.core.Reason;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.function.Predicate;
+
+/**
+ * Takes the PROXY header Netty's decoder parsed: its source becomes the connection's client (the
+ * socket's own remote address stays as the peer), then the header stages leave the pipeline and
+ * whatever followed the header flows on to the pre-read. A {@code LOCAL} header (a balancer's health
+ * check) ends the connection quietly as {@link Reason#CLIENT_CLOSED}.
+ */
+public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
+    private final ConnectionRecord record;
+    private final Predicate<ConnectionRecord> clientKnown;
+
+    /**
+     * @param clientKnown asked once the header has named the client, before the pre-read sees a
+     *     byte, whether the connection may go on; when not, it has recorded why, and the
+     *     connection is closed
+     */
+    public ProxyHeaderReceived(ConnectionRecord record, Predicate<ConnectionRecord> clientKnown) {
+        this.record = record;
+        this.clientKnown = clientKnown;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof HAProxyMessage header)) {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        try {
+            if (header.command() == HAProxyCommand.LOCAL) {
+                record.endedBecause(Reason.CLIENT_CLOSED);
+                ctx.close();
+                return;
+            }
+            InetSocketAddress source = sourceOf(header);
+            if (source != null) {
+                record.proxiedFor(source);
+            }
+        } finally {
+            ReferenceCountUtil.release(header);
+        }
+        if (!clientKnown.test(record)) {
+            ctx.close();
+            return;
+        }
+        ctx.pipeline().remove(PipelineNames.PROXY_HEADER);
+        ctx.pipeline().remove(PipelineNames.PROXY_DECODER);
+        ctx.pipeline().remove(this);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // The decoder refused the header (it closes the connection itself); nothing goes further.
+        record.endedBecause(Reason.PROXY_PROTOCOL_INVALID);
+        ctx.close();
+    }
+
+    /** The client the header names: null for a v1 {@code UNKNOWN} or a family other than TCP. */
+    private static InetSocketAddress sourceOf(HAProxyMessage header) {
+        HAProxyProxiedProtocol protocol = header.proxiedProtocol();
+        if (protocol != HAProxyProxiedProtocol.TCP4 && protocol != HAProxyProxiedProtocol.TCP6) {
+            return null;
+        }
+        byte[] address = NetUtil.createByteArrayFromIpAddressString(header.sourceAddress());
+        try {
+            return address == null ? null : new InetSocketAddress(InetAddress.getByAddress(address), header.sourcePort());
+        } catch (UnknownHostException impossible) {
+            return null;
+        }
+    }
+}

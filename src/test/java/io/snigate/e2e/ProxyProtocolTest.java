@@ -1,0 +1,343 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.haproxy.HAProxyCommand;
+import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
+import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import io.netty.handler.codec.haproxy.HAProxyTLV;
+import io.netty.buffer.Unpooled;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.TestCerts;
+import io.snigate.testing.TlsServer;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Receiving the PROXY protocol: snigate behind a real HAProxy that sends {@code send-proxy-v2}
+ * (with a CRC32C), behind curl's {@code --haproxy-protocol} (v1), and behind hand-made headers,
+ * whole and one byte per write; and every way a header can be wrong.
+ */
+@ExtendWith(NettyLeaks.class)
+class ProxyProtocolTest {
+    private static final String NAME = "app.e2e.test";
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
+    private static TestCerts certs;
+    private static TlsServer server;
+    private ProxyHarness proxy;
+    private Process haproxy;
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void startServer() throws Exception {
+        certs = TestCerts.forNames(NAME);
+        server = new TlsServer(certs, List.of("h2", "http/1.1"));
+    }
+
+    @AfterAll
+    static void stopServer() throws Exception {
+        server.close();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (haproxy != null) {
+            haproxy.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        if (proxy != null) {
+            proxy.close();
+        }
+    }
+
+    private void startProxy(String proxyProtocol, String limits) throws Exception {
+        proxy = ProxyHarness.start("""
+                listen:
+                  - { address: "127.0.0.1:0", proxy_protocol: %s }
+                limits: %s
+                routes:
+                  - match: ["*.e2e.test", "*.corpus.test"]
+                    upstream: "127.0.0.1:%d"
+                """.formatted(proxyProtocol, limits, server.port()));
+    }
+
+    private void startProxy() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.0/8\"], timeout: 2s }", "{}");
+    }
+
+    @Test
+    void behindARealHaproxySendingV2WithACrcTheClientIsTheOneHaproxySaw() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
+                "haproxy is not installed here (.ci/run installs it)");
+        startProxy();
+        int haproxyPort = freePort();
+        Path config = Files.writeString(dir.resolve("haproxy.cfg"), """
+                defaults
+                  mode tcp
+                  timeout connect 5s
+                  timeout client 30s
+                  timeout server 30s
+                frontend tls
+                  bind 127.0.0.1:%d
+                  default_backend snigate
+                backend snigate
+                  server snigate 127.0.0.1:%d send-proxy-v2 proxy-v2-options crc32c
+                """.formatted(haproxyPort, proxy.port()));
+        haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
+        await().atMost(Duration.ofSeconds(20)).until(() -> accepts(haproxyPort));
+
+        try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), haproxyPort, InetAddress.getByName("127.0.0.5"), 0);
+                SSLSocket tls = tlsOver(tcp)) {
+            tls.startHandshake();
+            assertThat(tls.getSession().getPeerCertificates()[0]).isEqualTo(certs.certificate());
+        }
+        JsonNode line = proxy.nextLog();
+        if (line.get("sni").isNull()) {
+            line = proxy.nextLog(); // the line of the readiness probe's connection came first
+        }
+        assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
+        assertThat(line.get("client").asText()).startsWith("127.0.0.5:");
+        assertThat(line.get("peer").asText()).startsWith("127.0.0.1:");
+    }
+
+    @Test
+    void curlWithHaproxyProtocolCompletesItsHandshake() throws Exception {
+        startProxy();
+        Path ca = Files.writeString(dir.resolve("ca.pem"), certs.pem());
+        ProcessRunner.Result curl = ProcessRunner.run(30, "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                "--haproxy-protocol", "--cacert", ca.toString(), "--max-time", "10",
+                "--connect-to", NAME + ":443:127.0.0.1:" + proxy.port(), "https://" + NAME + "/");
+        // The test server speaks TLS but not HTTP: a completed handshake is what counts.
+        assertThat(curl.stderr()).doesNotContain("SSL").doesNotContain("certificate");
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("sni").asText()).isEqualTo(NAME);
+        assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
+        assertThat(line.get("client").asText()).isEqualTo(line.get("peer").asText());
+    }
+
+    @Test
+    void headersOneBytePerWriteThenAHelloAreForwardedWithTheHeadersClient() throws Exception {
+        startProxy();
+        byte[] v1 = "PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] v2 = v2Header(HAProxyCommand.PROXY, "2001:db8::7", List.of());
+        for (byte[] header : List.of(v1, v2)) {
+            try (Socket client = proxy.connect()) {
+                OutputStream out = client.getOutputStream();
+                for (byte b : header) {
+                    out.write(b);
+                    out.flush();
+                }
+                out.write(HELLO);
+                client.shutdownOutput();
+                ProxyHarness.readUntilClosed(client);
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("sni").asText()).isEqualTo("curl.corpus.test");
+            assertThat(line.get("client").asText()).isIn("192.0.2.7:40000", "[2001:db8::7]:40000");
+            assertThat(line.get("peer").asText()).startsWith("127.0.0.1:");
+            assertThat(line.get("bytes_from_client").asLong()).as("the header is not relayed").isEqualTo(HELLO.length);
+        }
+    }
+
+    @Test
+    void aPeerOutsideTrustedIsClosedBeforeAByteIsRead() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.9/32\", \"::1/128\"] }", "{}");
+        try (Socket client = proxy.connect()) {
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        }
+        assertReason("proxy_protocol_untrusted");
+    }
+
+    @Test
+    void aPeerThatSendsNothingIsClosedAtTheTimeout() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.0/8\"], timeout: 300ms }", "{}");
+        long started = System.nanoTime();
+        try (Socket client = proxy.connect()) {
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        }
+        assertThat((System.nanoTime() - started) / 1_000_000).isBetween(250L, 5_000L);
+        assertReason("proxy_protocol_timeout");
+    }
+
+    @Test
+    void whatIsNotAWellFormedHeaderIsInvalid() throws Exception {
+        startProxy();
+        byte[] crcOk = v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of(crcTlv()));
+        byte[] crcWrong = crcOk.clone();
+        crcWrong[crcWrong.length - 1] ^= 1;
+        byte[] oversized = v2Header(HAProxyCommand.PROXY, "192.0.2.7",
+                List.of(new HAProxyTLV((byte) 0x04, Unpooled.wrappedBuffer(new byte[5000]))));
+        List<byte[]> invalid = List.of(
+                HELLO, // no header at all: the spec forbids guessing
+                "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
+                "PROXY TCP4 999.0.2.7 198.51.100.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII), // Netty's decoder refuses it
+                ("PROXY TCP4 192.0.2.7 198.51.100.1 40000 443" + " ".repeat(80) + "\r\n").getBytes(StandardCharsets.US_ASCII),
+                withCrc(crcWrong),
+                oversized);
+        for (byte[] bytes : invalid) {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(bytes);
+                client.getOutputStream().write(HELLO);
+                readUntilClosedOrReset(client);
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("reason").asText()).as(new String(bytes, 0, Math.min(40, bytes.length),
+                    StandardCharsets.ISO_8859_1) + " -> " + line).isEqualTo("proxy_protocol_invalid");
+        }
+        // The same header with its right checksum passes.
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(withCrc(crcOk));
+            client.getOutputStream().write(HELLO);
+            client.shutdownOutput();
+            ProxyHarness.readUntilClosed(client);
+        }
+        assertThat(proxy.nextLog().get("client").asText()).isEqualTo("192.0.2.7:40000");
+    }
+
+    @Test
+    void aLocalHeaderFromABalancersHealthCheckClosesQuietly() throws Exception {
+        startProxy();
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        }
+        assertReason("client_closed");
+    }
+
+    @Test
+    void theHeadersSourceIsTheClientThatPerClientLimitsCount() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.0/8\"] }", "{ max_connections_per_client: 1 }");
+        try (Socket first = proxy.connect()) {
+            first.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+            first.getOutputStream().write(HELLO);
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.admin("/metrics", null).body()
+                    .contains("snigate_upstream_connect_duration_seconds_count{route=\"*.corpus.test\"} 1"));
+            try (Socket sameClient = proxy.connect()) {
+                sameClient.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+                readUntilClosedOrReset(sameClient);
+            }
+            assertReason("connection_limit");
+            try (Socket otherClient = proxy.connect()) {
+                otherClient.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.8", List.of()));
+                otherClient.getOutputStream().write(HELLO);
+                otherClient.shutdownOutput();
+                ProxyHarness.readUntilClosed(otherClient);
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("client").asText()).isEqualTo("192.0.2.8:40000");
+            assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+        }
+    }
+
+    private void assertReason(String reason) throws Exception {
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo(reason);
+    }
+
+    /** A v2 header made by Netty's own encoder (not snigate's code), from {@code source}:40000. */
+    private static byte[] v2Header(HAProxyCommand command, String source, List<HAProxyTLV> tlvs) {
+        boolean ipv6 = source.contains(":");
+        HAProxyMessage message = new HAProxyMessage(HAProxyProtocolVersion.V2, command,
+                ipv6 ? HAProxyProxiedProtocol.TCP6 : HAProxyProxiedProtocol.TCP4,
+                source, ipv6 ? "2001:db8::1" : "198.51.100.1", 40000, 443, tlvs);
+        EmbeddedChannel encoder = new EmbeddedChannel(HAProxyMessageEncoder.INSTANCE);
+        encoder.writeOutbound(message);
+        ByteBuf encoded = encoder.readOutbound();
+        byte[] bytes = ByteBufUtil.getBytes(encoded);
+        encoded.release();
+        encoder.finishAndReleaseAll();
+        return bytes;
+    }
+
+    private static HAProxyTLV crcTlv() {
+        return new HAProxyTLV((byte) 0x03, Unpooled.wrappedBuffer(new byte[4]));
+    }
+
+    /** The header with its CRC32C TLV, the last four bytes, filled in as the spec says (over the header with them zero). */
+    private static byte[] withCrc(byte[] headerWithZeroCrc) {
+        byte[] bytes = headerWithZeroCrc.clone();
+        byte[] zeroed = bytes.clone();
+        System.arraycopy(new byte[4], 0, zeroed, zeroed.length - 4, 4);
+        CRC32C crc = new CRC32C();
+        crc.update(zeroed);
+        boolean corrupt = !java.util.Arrays.equals(headerWithZeroCrc, zeroed);
+        int value = (int) crc.getValue() ^ (corrupt ? 1 : 0);
+        ByteBuffer.wrap(bytes, bytes.length - 4, 4).putInt(value);
+        return bytes;
+    }
+
+    private static void readUntilClosedOrReset(Socket client) throws Exception {
+        try {
+            ProxyHarness.readUntilClosed(client);
+        } catch (java.net.SocketException reset) {
+            // Closed with the client's bytes unread: a reset is as good as a close here.
+        }
+    }
+
+    private static SSLSocket tlsOver(Socket tcp) throws Exception {
+        SSLSocket socket = (SSLSocket) certs.clientContext().getSocketFactory().createSocket(tcp, NAME, tcp.getPort(), true);
+        SSLParameters params = socket.getSSLParameters();
+        params.setServerNames(List.of(new SNIHostName(NAME)));
+        params.setEndpointIdentificationAlgorithm("HTTPS");
+        socket.setSSLParameters(params);
+        socket.setSoTimeout(15_000);
+        return socket;
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket probe = new Socket()) {
+            probe.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
+            return true;
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private static int freePort() throws Exception {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    @SuppressWarnings("unused")
+    private static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] part : parts) {
+            out.writeBytes(part);
+        }
+        return out.toByteArray();
+    }
+}
