@@ -43,36 +43,23 @@ timeouts: { idle: 120s }
 EOF
 }
 
-# /proc/PID/stat fields after the command name, which may hold spaces: utime is the 12th, stime the 13th.
-cpu_ticks() {
-  local p t=0 v
+# Sums over PIDS what READER prints for each (0 for a process that has gone).
+sum_over_pids() {
+  local reader=$1 p t=0 v
+  shift
   for p in "$@"; do
-    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || v=0
+    v=$("$reader" "$p" 2>/dev/null) || v=0
     t=$((t + ${v:-0}))
   done
   echo "$t"
 }
-utime_ticks() {
-  local p t=0 v
-  for p in "$@"; do
-    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12}') || v=0
-    t=$((t + ${v:-0}))
-  done
-  echo "$t"
-}
-rss_kib() {
-  local p t=0 v
-  for p in "$@"; do
-    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) || v=0
-    t=$((t + ${v:-0}))
-  done
-  echo "$t"
-}
-fd_count() {
-  local p t=0 v
-  for p in "$@"; do
-    v=$(ls "/proc/$p/fd" 2>/dev/null | wc -l) || v=0
-    t=$((t + v))
-  done
-  echo "$t"
-}
+# /proc/PID/stat's fields after the command name, which may hold spaces: utime is the 12th, stime
+# the 13th.
+read_cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+read_utime_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12}'; }
+read_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+read_fd_count() { ls "/proc/$1/fd" | wc -l; }
+cpu_ticks() { sum_over_pids read_cpu_ticks "$@"; }
+utime_ticks() { sum_over_pids read_utime_ticks "$@"; }
+rss_kib() { sum_over_pids read_rss_kib "$@"; }
+fd_count() { sum_over_pids read_fd_count "$@"; }
