@@ -36,7 +36,7 @@ import org.openjdk.jmh.infra.Blackhole;
  *
  * <p>Buffers are unpooled and direct by default (the proxy's cumulation is a direct buffer);
  * {@code -p direct=false} uses heap buffers. The parser never moves their indexes, so they are
- * filled once at setup. Run from the checkout's root (see the README's Performance section).
+ * filled once at setup. Run from the checkout's root (src/site/markdown/performance.md).
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)

@@ -46,24 +46,15 @@ public record Transport(
 
     /**
      * Netty's switch for multishot {@code POLL_ADD} on io_uring, read once when its {@code IoUring}
-     * class loads. With multishot on (Netty's default), a socket waits for readability on one
-     * edge-triggered poll that stays armed across read loops. When a peer's last bytes and its
-     * reset arrive while a {@code recv} is in flight, Netty drops that poll's completion and the
-     * {@code POLLRDHUP} one (a read is already scheduled); the {@code recv} then returns the bytes
-     * without {@code IORING_CQE_F_SOCK_NONEMPTY} (the kernel counts a FIN there, not a pending
-     * error), so the read loop ends and waits on the poll, which never fires again on a dead
-     * socket: the reset is never seen. With one-shot polls each read loop arms a fresh poll, which
-     * the kernel completes at once on a socket that already failed.
+     * class loads. Off, because with it a peer's reset that arrives with its last bytes can go
+     * unseen: src/site/markdown/design.md, "Why io_uring's multishot modes are off".
      */
     static final String MULTISHOT_POLL_PROPERTY = "io.netty.iouring.pollAddMultishotEnabled";
 
     /**
-     * Netty's switch for multishot {@code ACCEPT} on io_uring, read with the one above. With it on,
-     * one pass of the event loop accepts the whole backlog (about 4,000 connections in a burst
-     * here) before it reads from any of them, so connections whose ClientHello is already waiting
-     * count against the pre-read budget ({@code max_preread_connections}) and a burst is refused
-     * in part. One accept at a time lets the read loop's limit interleave accepts with reads, as
-     * epoll does (peaks of 100 to 250 in pre-read instead of 2,900 to 4,000, for the same burst).
+     * Netty's switch for multishot {@code ACCEPT} on io_uring, read with the one above. Off, because
+     * with it a burst of clients is accepted whole before any is read, and overflows the pre-read
+     * budget ({@code max_preread_connections}): same page.
      */
     static final String MULTISHOT_ACCEPT_PROPERTY = "io.netty.iouring.acceptMultiShotEnabled";
 
