@@ -218,7 +218,7 @@ public final class UpstreamConnector {
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
                     .option(ChannelOption.AUTO_READ, false)
                     .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .option(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
+                    .option(ChannelOption.RECVBUF_ALLOCATOR, RelayReads.allocator())
                     .handler(handler.get());
             int mark = upstreamMark.getAsInt();
             if (mark != 0) {

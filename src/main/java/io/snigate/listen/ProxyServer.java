@@ -168,7 +168,7 @@ public final class ProxyServer implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.RCVBUF_ALLOCATOR, RelayReads.allocator())
+                .childOption(ChannelOption.RECVBUF_ALLOCATOR, RelayReads.allocator())
                 // TCP_NODELAY is Netty's default already: setting it again costs a syscall.
                 .childHandler(initializer);
         Interception.prepare(bootstrap, listener);

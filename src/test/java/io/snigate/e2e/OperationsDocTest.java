@@ -66,12 +66,14 @@ class OperationsDocTest {
     static void start() throws Exception {
         adminPort = freePort();
         Path config = Files.writeString(dir.resolve("routes.yaml"), """
-                listen: ["127.0.0.1:%d"]
+                listen:
+                  - "127.0.0.1:%d"
+                  - { address: "127.0.0.1:%d", original_dst: redirect }   # for the transparent listeners' series
                 admin: "127.0.0.1:%d"
                 routes:
                   - match: "a.example.com"
                     upstream: "127.0.0.1:9"
-                """.formatted(freePort(), adminPort));
+                """.formatted(freePort(), freePort(), adminPort));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         proxy = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
                 "--config", config.toString())
