@@ -30,10 +30,11 @@ bench_loadgen() {
 # The same settings for every measurement: one route to the backend, everything else snigate's
 # defaults (io_uring where the kernel allows it, the access log on, to standard output) except an
 # idle timeout longer than the rig's 90 s idle hold.
+# LISTEN_ORIGINAL_DST=redirect makes the listener a transparent one (transparent-cost.sh).
 bench_snigate_config() {
   local listen=$1 admin=$2 backend=$3 sni=$4 file=$5
   cat >"$file" <<EOF
-listen: ["127.0.0.1:$listen"]
+listen: [{ address: "127.0.0.1:$listen", original_dst: ${LISTEN_ORIGINAL_DST:-none} }]
 admin: "127.0.0.1:$admin"
 routes:
   - match: "$sni"

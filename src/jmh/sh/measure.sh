@@ -15,7 +15,8 @@
 #        SNAPSHOT=CMD runs `CMD PID` before and while holding (e.g. a jcmd wrapper)
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
 # and BULK_BYTES (2G) shorten a run. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
-# side. Needs gcc and bc; strace for syscalls and bulksys.
+# side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
+# redirects to it: transparent-cost.sh). Needs gcc and bc; strace for syscalls and bulksys.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
 MODE=${1:?usage: measure.sh cpu|syscalls|bulk|bulksys|idle [JAR [JAVA_OPTS...]]}
@@ -28,6 +29,7 @@ WARMUP_SECONDS=${WARMUP_SECONDS:-12}
 RATE_SECONDS=${RATE_SECONDS:-10}
 BULK_WARMUP=${BULK_WARMUP:-1G}
 BULK_BYTES=${BULK_BYTES:-2G}
+CONNECT_PORT=${CONNECT_PORT:-$((P + 1))}
 D=$(mktemp -d)
 bench_snigate_config $((P + 1)) $((P + 2)) $P a.bench.test $D/cfg.yaml
 pin() { case "$MODE" in cpu|bulk|idle) echo "taskset -c $1" ;; esac; }
@@ -40,20 +42,20 @@ for i in $(seq 1 100); do curl -sf http://127.0.0.1:$((P + 2))/readyz >/dev/null
 case "$MODE" in
 idle) ;;
 cpu|syscalls)
-  $(pin 0) $LG rate --connect 127.0.0.1:$((P + 1)) --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1 ;;
+  $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1 ;;
 bulk*)
-  $(pin 0) $LG bulk --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns 4 --bytes $BULK_WARMUP >/dev/null 2>&1 ;;
+  $(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_WARMUP >/dev/null 2>&1 ;;
 esac
 case "$MODE" in
 cpu)
   c0=$(cpu_ticks $PX)
-  R=$($(pin 0) $LG rate --connect 127.0.0.1:$((P + 1)) --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
+  R=$($(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
   c1=$(cpu_ticks $PX)
   conns=$(echo "$R" | grep -o 'ok=[0-9]*' | cut -d= -f2)
   echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / $(getconf CLK_TCK) / (conns>0?conns:1) ))" ;;
 bulk)
   c0=$(cpu_ticks $PX)
-  R=$($(pin 0) $LG bulk --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)
+  R=$($(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)
   c1=$(cpu_ticks $PX)
   echo "$R" | grep -o 'mib_s=[0-9.]*' | tr '\n' ' '
   echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $(getconf CLK_TCK) / ($(echo "$R" | grep -o ' bytes=[0-9]*' | cut -d= -f2) / 1073741824)" | bc)" ;;
@@ -61,7 +63,7 @@ idle)
   N=${IDLE_CONNS:-9000}
   [ -n "${SNAPSHOT:-}" ] && $SNAPSHOT $PX
   r0=$(rss_kib $PX); f0=$(fd_count $PX)
-  $LG idle --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns $N --hold 60 --ready-file $D/ready \
+  $LG idle --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns $N --hold 60 --ready-file $D/ready \
       --release-file $D/release >/dev/null 2>&1 &
   LI=$!
   # Held means both sockets of every tunnel are open in the proxy; then 1 s to settle.
@@ -78,10 +80,10 @@ syscalls|bulksys)
   sleep 1
   if [ "$MODE" = syscalls ]; then
     UNITS=3000
-    $LG rate --connect 127.0.0.1:$((P + 1)) --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
+    $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
   else
     UNITS=512
-    $LG bulk --connect 127.0.0.1:$((P + 1)) --hello $HELLO --conns 4 --bytes 512M >/dev/null 2>&1
+    $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes 512M >/dev/null 2>&1
   fi
   sleep 0.5
   kill -INT $ST; wait $ST 2>/dev/null
