@@ -23,7 +23,7 @@ nat() {
 table ip cost
 delete table ip cost
 table ip cost {
-  chain output { type nat hook output priority -100; policy accept; tcp dport $1 redirect to :$((P + 1)) }
+  chain output { type nat hook output priority -100; policy accept; tcp dport $1 redirect to :$((P + 1)); }
 }
 NFT
 }

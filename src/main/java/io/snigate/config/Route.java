@@ -17,6 +17,7 @@ import java.util.Objects;
  *     private and link-local ranges are refused unless listed here)
  * @param verifyDestination for {@code $original_dst}: dial it only when it is among the addresses
  *     the proxy's own resolver returns for the SNI
+ * @param delivery a PROXY header to send, a parent proxy to go through; {@link Delivery#DIRECT} for neither
  * @param line the line of the route in the file, for messages and logs
  */
 public record Route(
@@ -26,6 +27,7 @@ public record Route(
         Upstream upstream,
         List<Cidr> allowDestinations,
         boolean verifyDestination,
+        Delivery delivery,
         int line) {
     /** A pattern starting with this matches any name below the rest, at any depth. */
     public static final String WILDCARD_PREFIX = "*.";
@@ -36,6 +38,7 @@ public record Route(
         ports = List.copyOf(ports);
         allowDestinations = List.copyOf(allowDestinations);
         Objects.requireNonNull(upstream, "upstream");
+        Objects.requireNonNull(delivery, "delivery");
         if (match.isEmpty()) {
             throw new IllegalArgumentException("a route needs at least one match pattern");
         }

@@ -3,11 +3,13 @@ package io.snigate.connect;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
+import io.snigate.config.Delivery;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
+import io.snigate.proxyprotocol.ProxyHeaderSender;
 import io.snigate.relay.Relay;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
@@ -75,6 +77,13 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         return;
                     }
                     record.upstream((InetSocketAddress) upstream.remoteAddress());
+                    Delivery.ProxyProtocolVersion header = decision.delivery().sendProxyProtocol();
+                    if (header != null) {
+                        InetSocketAddress destination = record.originalDst() != null
+                                ? record.originalDst()
+                                : (InetSocketAddress) client.localAddress();
+                        ProxyHeaderSender.send(upstream, header, record.client(), destination, record.sni());
+                    }
                     if (interceptsOwnTraffic.getAsBoolean()) {
                         ownUpstreams.add(upstream);
                     }

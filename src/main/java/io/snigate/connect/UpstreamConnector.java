@@ -14,6 +14,7 @@ import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.snigate.config.HostPort;
 import io.snigate.config.Upstream;
 import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionEvent;
@@ -73,16 +74,26 @@ public final class UpstreamConnector {
         Promise<Channel> promise = loop.newPromise();
         Attempt attempt = new Attempt(loop, decision, record, System.nanoTime() + timeoutMillis * 1_000_000L, handler, promise);
         int port = upstream.usesOriginalPort() ? record.dialedPort() : upstream.port();
+        boolean viaParent = decision.delivery().via() != null;
         switch (upstream.kind()) {
             case FIXED -> {
-                if (decision.literalAddress() != null) {
+                if (viaParent) {
+                    attempt.throughParent(HostPort.formatHost(upstream.host()) + ":" + port);
+                } else if (decision.literalAddress() != null) {
                     // Written in the config as an IP literal: trusted, and already an address.
                     attempt.dialAllowed(List.of(new InetSocketAddress(decision.literalAddress(), port)), false);
                 } else {
                     attempt.resolveThen(upstream.host(), port, resolved -> attempt.dialAllowed(resolved, false));
                 }
             }
-            case SNI -> attempt.resolveThen(record.sni(), port, resolved -> attempt.dialAllowed(resolved, true));
+            case SNI -> {
+                if (viaParent) {
+                    // The parent resolves the name, and the destination policy is the parent's.
+                    attempt.throughParent(record.sni() + ":" + port);
+                } else {
+                    attempt.resolveThen(record.sni(), port, resolved -> attempt.dialAllowed(resolved, true));
+                }
+            }
             case ORIGINAL_DST -> dialOriginalDst(attempt, decision, record);
         }
         return promise;
@@ -105,7 +116,7 @@ public final class UpstreamConnector {
         }
         if (!decision.verifyDestination()) {
             record.destinationChecked(DestinationCheck.SKIPPED);
-            attempt.dial(List.of(original));
+            attempt.dialChosen(original);
             return;
         }
         InetAddress dialed = Addresses.embeddedIpv4(original.getAddress());
@@ -113,7 +124,7 @@ public final class UpstreamConnector {
             for (InetSocketAddress answer : resolved) {
                 if (Addresses.embeddedIpv4(answer.getAddress()).equals(dialed)) {
                     record.destinationChecked(DestinationCheck.MATCH);
-                    attempt.dial(List.of(original));
+                    attempt.dialChosen(original);
                     return;
                 }
             }
@@ -130,6 +141,8 @@ public final class UpstreamConnector {
         private final long deadline;
         private final Supplier<ChannelHandler> handler;
         private final Promise<Channel> promise;
+        /** {@code host:port} to ask the parent proxy for, once connected to it; null to dial directly. */
+        private String parentAuthority;
 
         Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, long deadline,
                 Supplier<ChannelHandler> handler, Promise<Channel> promise) {
@@ -143,6 +156,29 @@ public final class UpstreamConnector {
 
         void fail(Reason reason, Throwable cause) {
             promise.tryFailure(new UpstreamException(reason, cause));
+        }
+
+        /** Dials {@code target}, one address already judged by the policy, or asks the parent for it. */
+        void dialChosen(InetSocketAddress target) {
+            if (decision.delivery().via() != null) {
+                throughParent(HostPort.format(target));
+            } else {
+                dial(List.of(target));
+            }
+        }
+
+        /**
+         * Connects to the route's parent proxy (an address written in the config: trusted, as long
+         * as it is not this proxy) and asks it for a tunnel to {@code authority}.
+         */
+        void throughParent(String authority) {
+            parentAuthority = authority;
+            HostPort parent = decision.delivery().via();
+            if (parent.isIpLiteral()) {
+                dialAllowed(List.of(parent.toResolvedLiteral()), false);
+            } else {
+                resolveThen(parent.host(), parent.port(), resolved -> dialAllowed(resolved, false));
+            }
         }
 
         /** Resolves {@code host} (never an IP literal here) and hands the answers on, or fails with dns_failure. */
@@ -227,7 +263,10 @@ public final class UpstreamConnector {
             ChannelFuture attempt = bootstrap.connect(target);
             attempt.addListener((ChannelFuture f) -> {
                 if (f.isSuccess()) {
-                    if (!promise.trySuccess(f.channel())) {
+                    if (parentAuthority != null) {
+                        ParentProxyHandshake.start(f.channel(), parentAuthority, decision.delivery().viaAuthorization(),
+                                record, promise);
+                    } else if (!promise.trySuccess(f.channel())) {
                         f.channel().close();
                     }
                 } else if (!promise.isDone()) {

@@ -36,6 +36,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private InetSocketAddress originalDst;
     private int dialedPort;
     private DestinationCheck destinationCheck;
+    private int parentStatus;
     private Reason reason;
     private boolean forwarded;
     private long bytesFromClient;
@@ -89,6 +90,16 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public void destinationChecked(DestinationCheck check) {
         this.destinationCheck = check;
+    }
+
+    /** The status a parent proxy answered CONNECT with. */
+    public void parentStatus(int status) {
+        this.parentStatus = status;
+    }
+
+    /** The status of the parent proxy's answer to CONNECT, or 0 when none was asked. */
+    public int parentStatus() {
+        return parentStatus;
     }
 
     /**

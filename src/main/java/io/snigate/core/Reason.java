@@ -58,6 +58,8 @@ public enum Reason {
     DNS_FAILURE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     UPSTREAM_UNREACHABLE(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     UPSTREAM_TIMEOUT(Outcome.FAILED, Alerts.INTERNAL_ERROR),
+    /** The route's parent proxy ({@code via}) answered CONNECT with other than 2xx; its status is logged. */
+    PARENT_PROXY_REFUSED(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     // --- relay: how a forwarded tunnel ended, when it did not end by both sides closing
     IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
     /** One side stopped sending and the other did not finish within {@code timeouts.half_closed}. */

@@ -45,6 +45,12 @@ public final class AccessLog implements ConnectionObserver {
         field(json, "original_dst", HostPort.format(c.originalDst()));
         field(json, "dst_check", c.destinationCheck() == null ? null : c.destinationCheck().label());
         field(json, "upstream", HostPort.format(c.upstream()));
+        json.append(",\"parent_status\":");
+        if (c.parentStatus() == 0) {
+            json.append("null");
+        } else {
+            json.append(c.parentStatus());
+        }
         field(json, "outcome", c.outcome().label());
         Reason reason = c.reason();
         field(json, "reason", reason == null ? null : reason.label());

@@ -1,6 +1,7 @@
 package io.snigate.route;
 
 import io.snigate.config.Cidr;
+import io.snigate.config.Delivery;
 import io.snigate.config.Route;
 import io.snigate.config.Upstream;
 import io.snigate.core.Reason;
@@ -20,6 +21,7 @@ import java.util.List;
  * @param verifyDestination for {@code $original_dst}: dial only an address the SNI resolves to
  * @param literalAddress for an upstream written as an IP literal, its address, made once when the
  *     route table is built so that no connection parses it again; null otherwise
+ * @param delivery the PROXY header to send and the parent proxy to go through, if any
  */
 public record RouteDecision(
         Reason rejectReason,
@@ -27,7 +29,8 @@ public record RouteDecision(
         Upstream upstream,
         List<Cidr> allowDestinations,
         boolean verifyDestination,
-        InetAddress literalAddress) {
+        InetAddress literalAddress,
+        Delivery delivery) {
     /** The label of decisions made by {@code default:}. */
     public static final String DEFAULT_LABEL = "default";
 
@@ -40,18 +43,18 @@ public record RouteDecision(
 
     /** The default upstream's decision. */
     public static RouteDecision routed(String routeLabel, Upstream upstream) {
-        return new RouteDecision(null, routeLabel, upstream, List.of(), true, literalOf(upstream));
+        return new RouteDecision(null, routeLabel, upstream, List.of(), true, literalOf(upstream), Delivery.DIRECT);
     }
 
     /** The decision of {@code route} matched by {@code pattern}. */
     public static RouteDecision routed(String pattern, Route route) {
         Upstream upstream = route.upstream();
-        return new RouteDecision(
-                null, pattern, upstream, route.allowDestinations(), route.verifyDestination(), literalOf(upstream));
+        return new RouteDecision(null, pattern, upstream, route.allowDestinations(), route.verifyDestination(),
+                literalOf(upstream), route.delivery());
     }
 
     public static RouteDecision rejected(Reason reason, String routeLabel) {
-        return new RouteDecision(reason, routeLabel, null, List.of(), true, null);
+        return new RouteDecision(reason, routeLabel, null, List.of(), true, null, Delivery.DIRECT);
     }
 
     private static InetAddress literalOf(Upstream upstream) {

@@ -138,7 +138,7 @@ class ConfigLoaderTest {
                   - match: "api.example.com"
                     upstrem: "192.0.2.10:443"
                 """,
-                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, ports, upstream, allow_destinations, verify_destination");
+                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, ports, upstream, allow_destinations, verify_destination, send_proxy_protocol, via, via_credentials");
     }
 
     @Test
@@ -448,6 +448,6 @@ class ConfigLoaderTest {
     }
 
     private static Route route(List<String> match, List<String> alpn, Upstream upstream, int line) {
-        return new Route(match, alpn, List.of(), upstream, List.of(), true, line);
+        return new Route(match, alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, line);
     }
 }

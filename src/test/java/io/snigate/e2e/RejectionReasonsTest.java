@@ -54,6 +54,7 @@ class RejectionReasonsTest {
     private static final Set<Reason> ASSERTED = EnumSet.noneOf(Reason.class);
     /** Reasons produced by tests elsewhere, by the class and method that assert them. */
     private static final Map<Reason, String> ELSEWHERE = Map.of(
+            Reason.PARENT_PROXY_REFUSED, "UpstreamDeliveryTest#throughARealSquidParentWithCredentialsRefusedAndUnreachable",
             Reason.PROXY_PROTOCOL_UNTRUSTED, "ProxyProtocolTest#aPeerOutsideTrustedIsClosedBeforeAByteIsRead",
             Reason.PROXY_PROTOCOL_INVALID, "ProxyProtocolTest#whatIsNotAWellFormedHeaderIsInvalid",
             Reason.PROXY_PROTOCOL_TIMEOUT, "ProxyProtocolTest#aPeerThatSendsNothingIsClosedAtTheTimeout",

@@ -2,6 +2,7 @@ package io.snigate.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snigate.config.Delivery;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
@@ -207,8 +208,8 @@ class RouteTableTest {
 
     @Test
     void aPatternWhoseRoutesListOtherPortsDoesNotMatchAndALessSpecificOneMay() {
-        Route exactOn8443 = new Route(List.of("a.example.com"), List.of(), List.of(8443), upstream("192.0.2.1"), List.of(), true, 1);
-        Route deepOn8443 = new Route(List.of("*.b.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, 2);
+        Route exactOn8443 = new Route(List.of("a.example.com"), List.of(), List.of(8443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1);
+        Route deepOn8443 = new Route(List.of("*.b.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2);
         Route anyPort = route("*.example.com", upstream("192.0.2.3"));
         RouteTable table = RouteTable.from(config(null, exactOn8443, deepOn8443, anyPort));
 
@@ -221,8 +222,8 @@ class RouteTableTest {
 
     @Test
     void portsAndAlpnTogetherPickAmongTheRoutesOfOnePattern() {
-        Route h2On443 = new Route(List.of("app.example.com"), List.of("h2"), List.of(443), upstream("192.0.2.1"), List.of(), true, 1);
-        Route anyOn8443 = new Route(List.of("app.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, 2);
+        Route h2On443 = new Route(List.of("app.example.com"), List.of("h2"), List.of(443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1);
+        Route anyOn8443 = new Route(List.of("app.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2);
         RouteTable table = RouteTable.from(config(null, h2On443, anyOn8443));
 
         assertThat(table.route("app.example.com", List.of("h2"), 443).upstream()).isEqualTo(upstream("192.0.2.1"));
@@ -240,7 +241,7 @@ class RouteTableTest {
     }
 
     private static Route route(String pattern, List<String> alpn, Upstream upstream) {
-        return new Route(List.of(pattern), alpn, List.of(), upstream, List.of(), true, 0);
+        return new Route(List.of(pattern), alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, 0);
     }
 
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {

@@ -1,0 +1,139 @@
+package io.snigate.connect;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Promise;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Asks a parent HTTP proxy for a tunnel: {@code CONNECT host:port HTTP/1.1} on a freshly
+ * connected channel, then its answer up to the blank line. A 2xx answer completes the promise and
+ * the channel is the tunnel; any other fails it with {@link Reason#PARENT_PROXY_REFUSED} (the
+ * status goes in the record), and a parent that closes, or answers what is not HTTP, with
+ * {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout covers it all.
+ */
+final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
+    /** Far above a real proxy's answer to CONNECT. */
+    private static final int MAX_ANSWER_BYTES = 8192;
+
+    private final ConnectionRecord record;
+    private final Promise<Channel> tunnel;
+    private ByteBuf answer;
+
+    private ParentProxyHandshake(ConnectionRecord record, Promise<Channel> tunnel) {
+        this.record = record;
+        this.tunnel = tunnel;
+    }
+
+    /** Starts the handshake on a connected {@code parent}; {@code tunnel} completes with it. */
+    static void start(Channel parent, String authority, String authorization, ConnectionRecord record,
+            Promise<Channel> tunnel) {
+        ParentProxyHandshake handshake = new ParentProxyHandshake(record, tunnel);
+        parent.pipeline().addFirst("parent-proxy-handshake", handshake);
+        String request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n"
+                + (authorization == null ? "" : "Proxy-Authorization: " + authorization + "\r\n") + "\r\n";
+        parent.writeAndFlush(Unpooled.copiedBuffer(request, StandardCharsets.US_ASCII));
+        parent.read();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (answer == null) {
+            answer = ctx.alloc().buffer(256);
+        }
+        answer.writeBytes(in);
+        in.release();
+        int end = blankLine(answer);
+        if (end < 0) {
+            if (answer.readableBytes() > MAX_ANSWER_BYTES) {
+                fail(ctx, Reason.UPSTREAM_UNREACHABLE);
+            } else {
+                ctx.read();
+            }
+            return;
+        }
+        int status = statusOf(answer);
+        if (status > 0) {
+            record.parentStatus(status);
+        }
+        if (status < 200 || status > 299) {
+            fail(ctx, status > 0 ? Reason.PARENT_PROXY_REFUSED : Reason.UPSTREAM_UNREACHABLE);
+        } else if (answer.readableBytes() > end) {
+            // A TLS server says nothing before the ClientHello: bytes after the answer are no tunnel.
+            fail(ctx, Reason.UPSTREAM_UNREACHABLE);
+        } else {
+            release();
+            ctx.pipeline().remove(this);
+            tunnel.trySuccess(ctx.channel());
+        }
+    }
+
+    /** The status of {@code HTTP/1.x NNN ...}, or -1 when the answer is not one. */
+    private static int statusOf(ByteBuf answer) {
+        int at = answer.readerIndex();
+        if (answer.readableBytes() < 12 || answer.getByte(at) != 'H' || answer.getByte(at + 8) != ' ') {
+            return -1;
+        }
+        int status = 0;
+        for (int i = 9; i < 12; i++) {
+            byte digit = answer.getByte(at + i);
+            if (digit < '0' || digit > '9') {
+                return -1;
+            }
+            status = status * 10 + (digit - '0');
+        }
+        return status;
+    }
+
+    private void fail(ChannelHandlerContext ctx, Reason reason) {
+        release();
+        tunnel.tryFailure(new UpstreamConnector.UpstreamException(reason, null));
+        ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        release();
+        tunnel.tryFailure(new UpstreamConnector.UpstreamException(Reason.UPSTREAM_UNREACHABLE, null));
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        fail(ctx, Reason.UPSTREAM_UNREACHABLE);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        release();
+    }
+
+    private void release() {
+        if (answer != null) {
+            answer.release();
+            answer = null;
+        }
+    }
+
+    /** The length up to and with the first {@code \r\n\r\n}, from the reader index, or -1. */
+    private static int blankLine(ByteBuf bytes) {
+        int start = bytes.readerIndex();
+        for (int i = start + 3; i < bytes.writerIndex(); i++) {
+            if (bytes.getByte(i) == '\n' && bytes.getByte(i - 1) == '\r' && bytes.getByte(i - 2) == '\n'
+                    && bytes.getByte(i - 3) == '\r') {
+                return i + 1 - start;
+            }
+        }
+        return -1;
+    }
+}
