@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,7 +26,8 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  */
 public final class ConfigLoader {
     private static final List<String> TOP_LEVEL_KEYS = List.of(
-            "listen", "admin", "routes", "default", "timeouts", "limits", "resolvers", "upstream_mark");
+            "listen", "admin", "routes", "default", "timeouts", "limits", "resolvers", "upstream_mark", "ech");
+    private static final List<String> ECH_KEYS = List.of("public_names");
     private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol");
     private static final List<String> PROXY_PROTOCOL_KEYS = List.of("trusted", "timeout");
     private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
@@ -109,6 +111,7 @@ public final class ConfigLoader {
             Node limitsNode = YamlNodes.value(top, "limits");
             Node resolversNode = YamlNodes.value(top, "resolvers");
             Node markNode = YamlNodes.value(top, "upstream_mark");
+            Node echNode = YamlNodes.value(top, "ech");
             return new ProxyConfig(
                     nodes.file(),
                     listeners,
@@ -118,7 +121,8 @@ public final class ConfigLoader {
                     timeoutsNode == null ? Timeouts.DEFAULTS : readTimeouts(timeoutsNode),
                     limitsNode == null ? Limits.DEFAULTS : readLimits(limitsNode),
                     resolversNode == null ? List.of() : readResolvers(resolversNode),
-                    markNode == null ? 0 : readMark(markNode));
+                    markNode == null ? 0 : readMark(markNode),
+                    echNode == null ? Set.of() : readEchPublicNames(echNode));
         }
 
         private List<Listener> readListen(Node node) throws ConfigException {
@@ -268,6 +272,27 @@ public final class ConfigLoader {
                 resolvers.add(resolver);
             }
             return resolvers;
+        }
+
+        /** {@code ech: { public_names: [...] }}: host names, normalized like match patterns. */
+        private Set<String> readEchPublicNames(Node node) throws ConfigException {
+            Map<String, NodeTuple> keys = nodes.keys(nodes.mapping(node, "ech", "public_names: [\"cloudflare-ech.com\"]"),
+                    "in ech", ECH_KEYS);
+            Node namesNode = YamlNodes.value(keys, "public_names");
+            if (namesNode == null) {
+                throw nodes.error(node, "ech needs public_names: the cover names ECH providers use, e.g."
+                        + " [\"cloudflare-ech.com\"]");
+            }
+            Set<String> names = new LinkedHashSet<>();
+            for (Node item : nodes.listOrSingle(namesNode, "public_names", "host names")) {
+                String name = nodes.parsed(item, "public_names", Route::normalizePattern);
+                if (Route.isWildcard(name)) {
+                    throw nodes.error(item, "public_names \"" + nodes.text(item, "public_names") + "\": write each"
+                            + " cover name in full; ECH providers use a few exact names");
+                }
+                names.add(name);
+            }
+            return names;
         }
 
         /** {@code upstream_mark}: decimal or {@code 0x} hexadecimal, as iptables and nft write marks. */

@@ -2,6 +2,7 @@ package io.snigate.config;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A whole, validated configuration. Built by {@link ConfigLoader}; nothing in it changes after.
@@ -14,6 +15,8 @@ import java.util.Objects;
  * @param resolvers DNS servers for upstream names; empty to use the system's
  * @param upstreamMark the {@code SO_MARK} put on every upstream socket, so that firewall rules can
  *     tell the proxy's own traffic apart; 0 for none
+ * @param echPublicNames the cover names ECH providers put in the outer SNI ({@code ech.public_names}),
+ *     normalized: a ClientHello with ECH and one of these names is refused unless a route names it
  */
 public record ProxyConfig(
         String source,
@@ -24,7 +27,8 @@ public record ProxyConfig(
         Timeouts timeouts,
         Limits limits,
         List<HostPort> resolvers,
-        int upstreamMark) {
+        int upstreamMark,
+        Set<String> echPublicNames) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
 
     public ProxyConfig {
@@ -35,6 +39,7 @@ public record ProxyConfig(
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(limits, "limits");
         resolvers = List.copyOf(resolvers);
+        echPublicNames = Set.copyOf(echPublicNames);
     }
 
     /** Whether any listener reads original destinations (REDIRECT or TPROXY interception). */

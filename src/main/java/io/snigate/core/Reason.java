@@ -40,6 +40,12 @@ public enum Reason {
     // --- route: what the policy says
     NO_ROUTE(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
     ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
+    /**
+     * A ClientHello with Encrypted Client Hello whose SNI is one of {@code ech.public_names}: the
+     * name is a provider's cover, the real destination is encrypted; refused unless a route names
+     * the cover name exactly.
+     */
+    ECH_PUBLIC_NAME(Outcome.REJECTED, Alerts.ACCESS_DENIED),
     /** A {@code $sni} name resolved only to addresses the destination policy refuses. */
     FORBIDDEN_DESTINATION(Outcome.REJECTED, Alerts.ACCESS_DENIED),
     /**

@@ -37,7 +37,7 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
         }
         // The pre-read left the ClientHello's facts in the record; the event only says they are there.
         ConnectionRecord record = ConnectionRecord.of(ctx.channel());
-        RouteDecision decision = routes.get().route(record.sni(), record.alpn(), record.dialedPort());
+        RouteDecision decision = routes.get().route(record.sni(), record.alpn(), record.dialedPort(), Boolean.TRUE.equals(record.ech()));
         record.route(decision.routeLabel());
         if (decision.routed()) {
             dialer.dial(ctx, record, decision);

@@ -9,6 +9,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Picks the route of a connection by its SNI name and the client's ALPN list.
@@ -23,14 +24,19 @@ import java.util.Map;
  * lookup per label of the name and allocates nothing: every decision it can return is made here.
  */
 public final class RouteTable {
+    private static final RouteDecision ECH_PUBLIC_NAME = RouteDecision.rejected(Reason.ECH_PUBLIC_NAME, null);
+
     private final Map<String, PatternRoutes> exactNames;
     private final SuffixTable wildcardSuffixes;
     private final RouteDecision unmatched;
+    private final Set<String> echPublicNames;
 
-    private RouteTable(Map<String, PatternRoutes> exactNames, SuffixTable wildcardSuffixes, RouteDecision unmatched) {
+    private RouteTable(Map<String, PatternRoutes> exactNames, SuffixTable wildcardSuffixes, RouteDecision unmatched,
+            Set<String> echPublicNames) {
         this.exactNames = exactNames;
         this.wildcardSuffixes = wildcardSuffixes;
         this.unmatched = unmatched;
+        this.echPublicNames = echPublicNames;
     }
 
     public static RouteTable from(ProxyConfig config) {
@@ -54,7 +60,7 @@ public final class RouteTable {
         RouteDecision unmatched = fallback != null
                 ? RouteDecision.routed(RouteDecision.DEFAULT_LABEL, fallback)
                 : RouteDecision.rejected(Reason.NO_ROUTE, null);
-        return new RouteTable(Map.copyOf(exactNames), new SuffixTable(wildcards), unmatched);
+        return new RouteTable(Map.copyOf(exactNames), new SuffixTable(wildcards), unmatched, config.echPublicNames());
     }
 
     /**
@@ -62,9 +68,14 @@ public final class RouteTable {
      * @param clientAlpn the protocols the client offers, or null when it sent no ALPN extension
      * @param dialedPort the port the client dialed; a pattern whose routes all list other
      *     {@code ports} does not match, and a less specific one may
+     * @param ech whether the ClientHello carries Encrypted Client Hello: with an ECH provider's
+     *     cover name as SNI it is refused, unless a route names that cover name exactly
      */
-    public RouteDecision route(String sni, List<String> clientAlpn, int dialedPort) {
+    public RouteDecision route(String sni, List<String> clientAlpn, int dialedPort, boolean ech) {
         PatternRoutes match = exactNames.get(sni);
+        if (ech && match == null && echPublicNames.contains(sni)) {
+            return ECH_PUBLIC_NAME;
+        }
         if (match == null || !match.acceptsPort(dialedPort)) {
             match = wildcardSuffixes.longestSuffixOf(sni, dialedPort);
         }

@@ -53,15 +53,16 @@ class RejectionReasonsTest {
     /** The reasons the tests of this class asserted. */
     private static final Set<Reason> ASSERTED = EnumSet.noneOf(Reason.class);
     /** Reasons produced by tests elsewhere, by the class and method that assert them. */
-    private static final Map<Reason, String> ELSEWHERE = Map.of(
-            Reason.PARENT_PROXY_REFUSED, "UpstreamDeliveryTest#throughARealSquidParentWithCredentialsRefusedAndUnreachable",
-            Reason.PROXY_PROTOCOL_UNTRUSTED, "ProxyProtocolTest#aPeerOutsideTrustedIsClosedBeforeAByteIsRead",
-            Reason.PROXY_PROTOCOL_INVALID, "ProxyProtocolTest#whatIsNotAWellFormedHeaderIsInvalid",
-            Reason.PROXY_PROTOCOL_TIMEOUT, "ProxyProtocolTest#aPeerThatSendsNothingIsClosedAtTheTimeout",
-            Reason.SNI_DESTINATION_MISMATCH, "TransparentInterceptionTest#originalDstWithVerificationRefusesARogueAddress",
-            Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides",
-            Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong",
-            Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream");
+    private static final Map<Reason, String> ELSEWHERE = Map.ofEntries(
+            Map.entry(Reason.ECH_PUBLIC_NAME, "EchTest#anOuterHelloWithAListedCoverNameIsRefusedUnlessARouteNamesItExactly"),
+            Map.entry(Reason.PARENT_PROXY_REFUSED, "UpstreamDeliveryTest#throughARealSquidParentWithCredentialsRefusedAndUnreachable"),
+            Map.entry(Reason.PROXY_PROTOCOL_UNTRUSTED, "ProxyProtocolTest#aPeerOutsideTrustedIsClosedBeforeAByteIsRead"),
+            Map.entry(Reason.PROXY_PROTOCOL_INVALID, "ProxyProtocolTest#whatIsNotAWellFormedHeaderIsInvalid"),
+            Map.entry(Reason.PROXY_PROTOCOL_TIMEOUT, "ProxyProtocolTest#aPeerThatSendsNothingIsClosedAtTheTimeout"),
+            Map.entry(Reason.SNI_DESTINATION_MISMATCH, "TransparentInterceptionTest#originalDstWithVerificationRefusesARogueAddress"),
+            Map.entry(Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides"),
+            Map.entry(Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong"),
+            Map.entry(Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream"));
 
     @BeforeAll
     static void start() throws Exception {
