@@ -15,15 +15,14 @@ import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
 import io.netty.buffer.Unpooled;
 import io.snigate.testing.Corpus;
+import io.snigate.testing.LoopbackPorts;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.TestCerts;
 import io.snigate.testing.TlsServer;
-import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -102,7 +101,7 @@ class ProxyProtocolTest {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
                 "haproxy is not installed here (.ci/run installs it)");
         startProxy();
-        int haproxyPort = freePort();
+        int haproxyPort = LoopbackPorts.free();
         Path config = Files.writeString(dir.resolve("haproxy.cfg"), """
                 defaults
                   mode tcp
@@ -117,7 +116,7 @@ class ProxyProtocolTest {
                 """.formatted(haproxyPort, proxy.port()));
         haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
-        await().atMost(Duration.ofSeconds(20)).until(() -> accepts(haproxyPort));
+        await().atMost(Duration.ofSeconds(20)).until(() -> LoopbackPorts.accepts(haproxyPort));
 
         try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), haproxyPort, InetAddress.getByName("127.0.0.5"), 0);
                 SSLSocket tls = tlsOver(tcp)) {
@@ -317,27 +316,6 @@ class ProxyProtocolTest {
         return socket;
     }
 
-    private static boolean accepts(int port) {
-        try (Socket probe = new Socket()) {
-            probe.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
-            return true;
-        } catch (Exception e) {
-            return false;
-        }
-    }
 
-    private static int freePort() throws Exception {
-        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
 
-    @SuppressWarnings("unused")
-    private static byte[] concat(byte[]... parts) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (byte[] part : parts) {
-            out.writeBytes(part);
-        }
-        return out.toByteArray();
-    }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.LoopbackPorts;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
@@ -12,8 +13,6 @@ import io.snigate.testing.TestCerts;
 import io.snigate.testing.TlsServer;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -83,7 +82,7 @@ class UpstreamDeliveryTest {
     void aProxyProtocolHeaderTellsNginxTheRealClientInV1AndV2() throws Exception {
         assumeInstalled("/usr/sbin/nginx", "nginx");
         for (String version : List.of("v1", "v2")) {
-            int nginxPort = freePort();
+            int nginxPort = LoopbackPorts.free();
             Path log = dir.resolve("nginx-" + version + ".log");
             Path config = Files.writeString(dir.resolve("nginx-" + version + ".conf"), """
                     load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -102,7 +101,7 @@ class UpstreamDeliveryTest {
                     """.formatted(dir, version, nginxPort, server.port(), log));
             peers.add(new ProcessBuilder("nginx", "-c", config.toString(), "-p", dir.toString())
                     .redirectErrorStream(true).redirectOutput(dir.resolve("nginx-" + version + ".out").toFile()).start());
-            await().atMost(Duration.ofSeconds(20)).until(() -> accepts(nginxPort));
+            await().atMost(Duration.ofSeconds(20)).until(() -> LoopbackPorts.accepts(nginxPort));
             proxy = ProxyHarness.start("""
                     routes:
                       - match: "*.e2e.test"
@@ -130,7 +129,7 @@ class UpstreamDeliveryTest {
     @Test
     void throughARealSquidParentWithCredentialsRefusedAndUnreachable() throws Exception {
         assumeInstalled("/usr/sbin/squid", "squid");
-        int squidPort = freePort();
+        int squidPort = LoopbackPorts.free();
         // Squid resolves the names itself: app.e2e.test and denied.e2e.test are this host to it.
         Path hosts = world(Files.writeString(dir.resolve("hosts"), "127.0.0.1 " + NAME + " denied.e2e.test\n"));
         ProcessRunner.Result hash = ProcessRunner.run(10, "openssl", "passwd", "-apr1", "secret1");
@@ -154,8 +153,8 @@ class UpstreamDeliveryTest {
                 """.formatted(squidPort, hosts, passwd)));
         peers.add(new ProcessBuilder("squid", "-N", "-f", config.toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("squid.out").toFile()).start());
-        await().atMost(Duration.ofSeconds(30)).until(() -> accepts(squidPort));
-        int closedPort = freePort();
+        await().atMost(Duration.ofSeconds(30)).until(() -> LoopbackPorts.accepts(squidPort));
+        int closedPort = LoopbackPorts.free();
         proxy = ProxyHarness.start("""
                 routes:
                   - match: "app.e2e.test"
@@ -225,18 +224,5 @@ class UpstreamDeliveryTest {
         return socket;
     }
 
-    private static boolean accepts(int port) {
-        try (Socket probe = new Socket()) {
-            probe.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 500);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
 }
