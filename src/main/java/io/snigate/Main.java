@@ -4,7 +4,7 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
-import io.snigate.listen.Transport;
+import io.snigate.transport.Transport;
 import io.snigate.log.AccessLog;
 import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;

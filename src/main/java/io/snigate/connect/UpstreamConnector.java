@@ -22,7 +22,7 @@ import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
 import io.snigate.core.Reason;
-import io.snigate.listen.Transport;
+import io.snigate.transport.Transport;
 import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteDecision;
 import java.net.InetAddress;

@@ -1,5 +1,6 @@
 package io.snigate.listen;
 
+import io.snigate.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;

@@ -1,5 +1,6 @@
 package io.snigate.listen;
 
+import io.snigate.transport.Transport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

@@ -1,4 +1,4 @@
-package io.snigate.listen;
+package io.snigate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;

@@ -1,4 +1,4 @@
-package io.snigate.listen;
+package io.snigate.transport;
 
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -100,7 +100,7 @@ public record Transport(
      * The choice itself, given what is wrong with io_uring and with epoll here ({@code null} when
      * nothing is); each is looked into only when it matters.
      */
-    static Transport select(String asked, Supplier<String> ioUringProblem, Supplier<String> epollProblem) {
+    public static Transport select(String asked, Supplier<String> ioUringProblem, Supplier<String> epollProblem) {
         if (asked.equals("nio")) {
             return nio("asked for with -Dsnigate.transport=nio");
         }
