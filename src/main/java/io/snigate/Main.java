@@ -138,7 +138,7 @@ public final class Main {
                 reloader.reload("SIGHUP");
             }
         });
-        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog));
+        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog), Transport.select());
         try {
             server.start();
         } catch (ConfigException e) {

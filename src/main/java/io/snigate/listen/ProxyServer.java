@@ -91,10 +91,6 @@ public final class ProxyServer implements AutoCloseable {
     private Channel admin;
     private volatile boolean ready;
 
-    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog) {
-        this(config, metrics, accessLog, Transport.select());
-    }
-
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog, Transport transport) {
         this.active = new AtomicReference<>(new Active(config));
         this.metrics = metrics;

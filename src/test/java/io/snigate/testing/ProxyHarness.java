@@ -7,6 +7,7 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
+import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -37,7 +38,7 @@ public final class ProxyHarness implements AutoCloseable {
 
     private ProxyHarness(ProxyConfig config) throws Exception {
         metrics = new ProxyMetrics();
-        server = new ProxyServer(config, metrics, new AccessLog(accessLog::add)).start();
+        server = new ProxyServer(config, metrics, new AccessLog(accessLog::add), Transport.select()).start();
         metrics.bindJvmAndProcessMetrics();
     }
 
