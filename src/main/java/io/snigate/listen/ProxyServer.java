@@ -292,7 +292,9 @@ public final class ProxyServer implements AutoCloseable {
         synchronized (this) {
             listeners.values().forEach(bound -> bound.channel().close());
         }
-        clients.close();
+        // Closed, and their closing finished, before the event loops stop: a close still queued
+        // on a stopped loop would be lost.
+        clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         if (admin != null) {
             admin.close();
         }
