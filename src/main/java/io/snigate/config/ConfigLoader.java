@@ -24,12 +24,12 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * message with the file and the line.
  */
 public final class ConfigLoader {
-    private static final List<String> TOP_LEVEL_KEYS = List.of(
-            "listen", "admin", "routes", "default", "timeouts", "limits", "resolvers", "upstream_mark");
-    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst");
+    private static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
+            "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark");
+    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "clients");
     private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
-    private static final List<String> LIMIT_KEYS = List.of(
-            "max_client_hello_bytes", "max_connections", "max_connections_per_client", "max_preread_connections");
+    private static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes", "max_connections",
+            "max_connections_per_client", "max_preread_connections", "client_ipv6_prefix");
     private static final String REJECT = "reject";
     /** SO_MARK is an unsigned 32-bit value. */
     private static final long MAX_MARK = 0xFFFF_FFFFL;
@@ -66,9 +66,11 @@ public final class ConfigLoader {
     /** One reading of one file. */
     private static final class Reader {
         private final YamlNodes nodes;
+        private final PolicyReader policyReader;
 
         Reader(YamlNodes nodes) {
             this.nodes = nodes;
+            this.policyReader = new PolicyReader(nodes);
         }
 
         ProxyConfig read(String text) throws ConfigException {
@@ -90,7 +92,11 @@ public final class ConfigLoader {
             Node adminNode = YamlNodes.value(top, "admin");
             HostPort admin = adminNode == null ? ProxyConfig.DEFAULT_ADMIN : readAdmin(adminNode, listeners);
 
-            RoutesReader routesReader = new RoutesReader(nodes, listeners);
+            Path baseDir = Path.of(nodes.file()).toAbsolutePath().getParent();
+            RoutesReader routesReader = new RoutesReader(nodes, listeners, policyReader, baseDir);
+            // Before the routes: policy.allow_audit: false refuses every audit in the file.
+            Policy policy = policyReader.readPolicy(
+                    YamlNodes.value(top, "policy"), YamlNodes.value(top, "min_tls_version"), routesReader);
             Node routesNode = YamlNodes.value(top, "routes");
             List<Route> routes = routesNode == null ? List.of() : routesReader.readRoutes(routesNode);
             Node defaultNode = YamlNodes.value(top, "default");
@@ -117,7 +123,8 @@ public final class ConfigLoader {
                     timeoutsNode == null ? Timeouts.DEFAULTS : readTimeouts(timeoutsNode),
                     limitsNode == null ? Limits.DEFAULTS : readLimits(limitsNode),
                     resolversNode == null ? List.of() : readResolvers(resolversNode),
-                    markNode == null ? 0 : readMark(markNode));
+                    markNode == null ? 0 : readMark(markNode),
+                    policy);
         }
 
         private List<Listener> readListen(Node node) throws ConfigException {
@@ -153,7 +160,9 @@ public final class ConfigLoader {
             HostPort address = localAddress(addressNode, "listen address");
             Node modeNode = YamlNodes.value(keys, "original_dst");
             Listener.OriginalDst mode = modeNode == null ? Listener.OriginalDst.NONE : readOriginalDst(modeNode);
-            return new Listener(address, mode, YamlNodes.line(addressNode));
+            Node clientsNode = YamlNodes.value(keys, "clients");
+            ClientRules clients = clientsNode == null ? ClientRules.ANYONE : policyReader.clients(clientsNode);
+            return new Listener(address, mode, YamlNodes.line(addressNode), clients);
         }
 
         private Listener.OriginalDst readOriginalDst(Node node) throws ConfigException {
@@ -217,7 +226,8 @@ public final class ConfigLoader {
                     limit(keys, "max_connections_per_client", "connections", defaults.maxConnectionsPerClient(), 0,
                             Limits.MAX_CONNECTIONS),
                     limit(keys, "max_preread_connections", "connections", defaults.maxPrereadConnections(), 0,
-                            Limits.MAX_CONNECTIONS));
+                            Limits.MAX_CONNECTIONS),
+                    limit(keys, "client_ipv6_prefix", "bits", defaults.clientIpv6Prefix(), 1, 128));
         }
 
         private int limit(Map<String, NodeTuple> keys, String key, String unit, int fallback, int min, int max)

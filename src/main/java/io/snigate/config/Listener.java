@@ -10,8 +10,9 @@ import java.util.Objects;
  * @param address the IP literal and port to bind
  * @param originalDst how the original destination is found on this listener
  * @param line the line of the entry in the file, for messages
+ * @param clients the client addresses admitted at accept; others are closed before a byte is read
  */
-public record Listener(HostPort address, OriginalDst originalDst, int line) {
+public record Listener(HostPort address, OriginalDst originalDst, int line, ClientRules clients) {
 
     /** How a listener learns the address and port a client dialed before it was intercepted. */
     public enum OriginalDst {
@@ -33,6 +34,12 @@ public record Listener(HostPort address, OriginalDst originalDst, int line) {
     public Listener {
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(originalDst, "originalDst");
+        Objects.requireNonNull(clients, "clients");
+    }
+
+    /** A listener that admits every client. */
+    public Listener(HostPort address, OriginalDst originalDst, int line) {
+        this(address, originalDst, line, ClientRules.ANYONE);
     }
 
     /** A listener as a plain {@code "ip:port"} entry gives it. */

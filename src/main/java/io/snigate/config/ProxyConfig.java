@@ -14,6 +14,7 @@ import java.util.Objects;
  * @param resolvers DNS servers for upstream names; empty to use the system's
  * @param upstreamMark the {@code SO_MARK} put on every upstream socket, so that firewall rules can
  *     tell the proxy's own traffic apart; 0 for none
+ * @param policy the policy defaults: mode, audit upstream, TLS floor
  */
 public record ProxyConfig(
         String source,
@@ -24,7 +25,8 @@ public record ProxyConfig(
         Timeouts timeouts,
         Limits limits,
         List<HostPort> resolvers,
-        int upstreamMark) {
+        int upstreamMark,
+        Policy policy) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
 
     public ProxyConfig {
@@ -35,6 +37,24 @@ public record ProxyConfig(
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(limits, "limits");
         resolvers = List.copyOf(resolvers);
+        Objects.requireNonNull(policy, "policy");
+    }
+
+    /** A config with the default policy: enforce, no TLS floor. */
+    public ProxyConfig(String source, List<Listener> listeners, HostPort admin, List<Route> routes,
+            Upstream defaultUpstream, Timeouts timeouts, Limits limits, List<HostPort> resolvers, int upstreamMark) {
+        this(source, listeners, admin, routes, defaultUpstream, timeouts, limits, resolvers, upstreamMark,
+                Policy.DEFAULTS);
+    }
+
+    /** How many routes run in audit mode, by their own {@code mode} or by {@code policy.mode}. */
+    public int routesInAudit() {
+        return (int) routes.stream().filter(route -> route.policy().modeUnder(policy) == PolicyMode.AUDIT).count();
+    }
+
+    /** The routes' {@code match_file} lists, in route order. */
+    public List<NameList> nameLists() {
+        return routes.stream().map(Route::names).filter(Objects::nonNull).toList();
     }
 
     /** Whether any listener reads original destinations (REDIRECT or TPROXY interception). */

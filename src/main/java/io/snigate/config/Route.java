@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param verifyDestination for {@code $original_dst}: dial it only when it is among the addresses
  *     the proxy's own resolver returns for the SNI
  * @param line the line of the route in the file, for messages and logs
+ * @param policy who may use the route, its mode, TLS floor and connection budget
+ * @param names the names of its {@code match_file}, or null when it has none
  */
 public record Route(
         List<String> match,
@@ -26,7 +28,9 @@ public record Route(
         Upstream upstream,
         List<Cidr> allowDestinations,
         boolean verifyDestination,
-        int line) {
+        int line,
+        RoutePolicy policy,
+        NameList names) {
     /** A pattern starting with this matches any name below the rest, at any depth. */
     public static final String WILDCARD_PREFIX = "*.";
 
@@ -36,9 +40,25 @@ public record Route(
         ports = List.copyOf(ports);
         allowDestinations = List.copyOf(allowDestinations);
         Objects.requireNonNull(upstream, "upstream");
-        if (match.isEmpty()) {
-            throw new IllegalArgumentException("a route needs at least one match pattern");
+        Objects.requireNonNull(policy, "policy");
+        if (match.isEmpty() && names == null) {
+            throw new IllegalArgumentException("a route needs at least one match pattern or a match_file");
         }
+    }
+
+    /** A route with {@code match} patterns only, and no policy settings of its own. */
+    public Route(List<String> match, List<String> alpn, List<Integer> ports, Upstream upstream,
+            List<Cidr> allowDestinations, boolean verifyDestination, int line) {
+        this(match, alpn, ports, upstream, allowDestinations, verifyDestination, line, RoutePolicy.INHERITED, null);
+    }
+
+    /**
+     * What names the route in messages and tells it apart from the others: its first pattern (or
+     * its {@code match_file}), with its alpn list and ports when it has them.
+     */
+    public String name() {
+        String first = match.isEmpty() ? names.label() : match.get(0);
+        return first + (alpn.isEmpty() ? "" : " alpn " + alpn) + (ports.isEmpty() ? "" : " ports " + ports);
     }
 
     public static boolean isWildcard(String pattern) {

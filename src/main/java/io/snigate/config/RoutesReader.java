@@ -1,6 +1,8 @@
 package io.snigate.config;
 
 import java.net.InetSocketAddress;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -14,15 +16,20 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 
 /** Reads {@code routes:} and upstreams: the contract of one route, with every mistake's line. */
 final class RoutesReader {
-    private static final List<String> ROUTE_KEYS =
-            List.of("match", "alpn", "ports", "upstream", "allow_destinations", "verify_destination");
+    private static final List<String> ROUTE_KEYS = List.of("match", "match_file", "alpn", "ports", "upstream",
+            "allow_destinations", "verify_destination", "clients", "mode", "min_tls_version", "max_connections");
 
     private final YamlNodes nodes;
     private final List<Listener> listeners;
+    private final PolicyReader policy;
+    private final Path baseDir;
 
-    RoutesReader(YamlNodes nodes, List<Listener> listeners) {
+    /** {@code baseDir} is where relative {@code match_file} paths start: the config file's folder. */
+    RoutesReader(YamlNodes nodes, List<Listener> listeners, PolicyReader policy, Path baseDir) {
         this.nodes = nodes;
         this.listeners = listeners;
+        this.policy = policy;
+        this.baseDir = baseDir;
     }
 
     List<Route> readRoutes(Node node) throws ConfigException {
@@ -50,9 +57,10 @@ final class RoutesReader {
         }
         Map<String, NodeTuple> keys = nodes.keys((MappingNode) node, "in a route", ROUTE_KEYS);
         Node matchNode = YamlNodes.value(keys, "match");
-        if (matchNode == null) {
-            throw nodes.error(node, "this route has no match; add match: \"name.example.com\" or"
-                    + " match: [\"*.example.com\", \"example.com\"]");
+        Node matchFileNode = YamlNodes.value(keys, "match_file");
+        if (matchNode == null && matchFileNode == null) {
+            throw nodes.error(node, "this route has no match; add match: \"name.example.com\","
+                    + " match: [\"*.example.com\", \"example.com\"] or match_file: \"allow.list\"");
         }
         Node upstreamNode = YamlNodes.value(keys, "upstream");
         if (upstreamNode == null) {
@@ -62,7 +70,8 @@ final class RoutesReader {
         List<String> alpn = alpnNode == null ? List.of() : readAlpn(alpnNode);
         Node portsNode = YamlNodes.value(keys, "ports");
         List<Integer> ports = portsNode == null ? List.of() : readPorts(portsNode);
-        List<String> patterns = readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
+        List<String> patterns = matchNode == null ? List.of() : readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
+        NameList names = matchFileNode == null ? null : readMatchFile(matchFileNode);
 
         Upstream upstream = readUpstream(upstreamNode, "upstream");
         List<Cidr> allowed = List.of();
@@ -82,7 +91,44 @@ final class RoutesReader {
             }
             verify = nodes.bool(verifyEntry.getValueNode(), "verify_destination");
         }
-        return new Route(patterns, alpn, ports, upstream, allowed, verify, YamlNodes.line(node));
+        return new Route(patterns, alpn, ports, upstream, allowed, verify, YamlNodes.line(node), readPolicy(keys), names);
+    }
+
+    private RoutePolicy readPolicy(Map<String, NodeTuple> keys) throws ConfigException {
+        Node clientsNode = YamlNodes.value(keys, "clients");
+        Node modeNode = YamlNodes.value(keys, "mode");
+        Node minTlsNode = YamlNodes.value(keys, "min_tls_version");
+        Node maxNode = YamlNodes.value(keys, "max_connections");
+        return new RoutePolicy(
+                clientsNode == null ? ClientRules.ANYONE : policy.clients(clientsNode),
+                modeNode == null ? null : policy.mode(modeNode, "mode"),
+                minTlsNode == null ? 0 : policy.tlsVersion(minTlsNode, "min_tls_version"),
+                maxNode == null ? 0 : nodes.wholeNumber(maxNode, "max_connections", "connections", 0,
+                        Limits.MAX_CONNECTIONS, 1000));
+    }
+
+    /**
+     * {@code match_file}: a path, relative to the config file's folder unless absolute, whose
+     * file name may be a glob such as {@code *.list}; the files it names are read in name order.
+     */
+    private NameList readMatchFile(Node node) throws ConfigException {
+        String written = nodes.text(node, "match_file");
+        Path path;
+        try {
+            path = baseDir.resolve(written);
+        } catch (InvalidPathException e) {
+            throw nodes.error(node, "match_file \"" + written + "\" is not a path: " + e.getMessage());
+        }
+        List<Path> files = MatchFiles.expand(path);
+        if (files == null) {
+            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards (* ? [ ]),"
+                    + " as in \"/etc/snigate/allow.d/*.list\"");
+        }
+        if (files.isEmpty()) {
+            throw nodes.error(node, "match_file \"" + written + "\" names no file (looked for " + path + ");"
+                    + " create it (it may be empty), or fix the path");
+        }
+        return NameListReader.read(written, path, files);
     }
 
     private List<String> readPatterns(Node matchNode, List<String> alpn, List<Integer> ports,
@@ -136,14 +182,8 @@ final class RoutesReader {
     }
 
     private List<Cidr> readCidrs(Node node) throws ConfigException {
-        List<Cidr> ranges = new ArrayList<>();
-        for (Node item : nodes.listOrSingle(node, "allow_destinations", "address ranges like \"10.0.0.0/8\"")) {
-            ranges.add(nodes.parsed(item, "allow_destinations", Cidr::parse));
-        }
-        if (ranges.isEmpty()) {
-            throw nodes.error(node, "allow_destinations is empty; leave the key out to allow only public addresses");
-        }
-        return ranges;
+        return policy.cidrs(node, "allow_destinations",
+                "allow_destinations is empty; leave the key out to allow only public addresses");
     }
 
     private List<String> readAlpn(Node node) throws ConfigException {

@@ -2,8 +2,10 @@ package io.snigate.core;
 
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What is known about one client connection, filled in stage by stage and handed to the
@@ -29,6 +31,9 @@ public final class ConnectionRecord implements ClientHelloSink {
     private int recordVersion;
     private Boolean ech;
     private String route;
+    private String policyMode;
+    private Reason wouldReject;
+    private AtomicInteger routeConnections;
     private InetSocketAddress upstream;
     private InetSocketAddress originalDst;
     private int dialedPort;
@@ -39,6 +44,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private long bytesToClient;
     private boolean finished;
     private boolean admitted;
+    private InetAddress countedAsClient;
 
     private ConnectionRecord(
             String listener, InetSocketAddress client, ConnectionObserver observer) {
@@ -87,9 +93,18 @@ public final class ConnectionRecord implements ClientHelloSink {
         this.destinationCheck = check;
     }
 
-    /** Marks the connection as counted by the connection limits, which must then count it out. */
-    public void admitted() {
+    /**
+     * Marks the connection as counted by the connection limits, which must then count it out, as
+     * one of the connections of {@code client} (its address, or its network).
+     */
+    public void admitted(InetAddress client) {
         this.admitted = true;
+        this.countedAsClient = client;
+    }
+
+    /** Whom the connection limits counted this connection for. */
+    public InetAddress countedAsClient() {
+        return countedAsClient;
     }
 
     public boolean isAdmitted() {
@@ -98,6 +113,31 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public void route(String route) {
         this.route = route;
+    }
+
+    /**
+     * The policy mode the routing decision was made in ({@code enforce} or {@code audit}), and
+     * the policy verdict audit mode forwarded anyway (null when none).
+     */
+    public void policy(String mode, Reason wouldReject) {
+        this.policyMode = mode;
+        this.wouldReject = wouldReject;
+    }
+
+    /** A policy verdict audit mode forwarded anyway, found after routing (a destination mismatch). */
+    public void wouldReject(Reason reason) {
+        if (wouldReject == null) {
+            wouldReject = reason;
+        }
+    }
+
+    /** The count of the route's open connections this one is in, to be given back when it closes. */
+    public void countedOnRoute(AtomicInteger connections) {
+        this.routeConnections = connections;
+    }
+
+    public AtomicInteger routeConnections() {
+        return routeConnections;
     }
 
     public void upstream(InetSocketAddress upstream) {
@@ -172,6 +212,11 @@ public final class ConnectionRecord implements ClientHelloSink {
         return tlsVersion == NO_VERSION ? null : TlsVersions.name(tlsVersion);
     }
 
+    /** The highest TLS version the client offered as on the wire (0x0303 for 1.2), or -1 before a ClientHello parsed. */
+    public int tlsVersionCode() {
+        return tlsVersion;
+    }
+
     /**
      * The version of the client's first TLS record header, to answer it with an alert; 0 before a
      * ClientHello parsed.
@@ -190,6 +235,16 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public InetSocketAddress upstream() {
         return upstream;
+    }
+
+    /** {@code enforce} or {@code audit} once routed, else null. */
+    public String policyMode() {
+        return policyMode;
+    }
+
+    /** The policy verdict that audit mode forwarded anyway, or null. */
+    public Reason wouldReject() {
+        return wouldReject;
     }
 
     /** The address the client dialed before it was intercepted, or null when not known. */

@@ -17,8 +17,8 @@ import java.util.function.Supplier;
 
 /**
  * The one place where a client connection's pipeline is composed, for the connections of one
- * listener. At accept it starts the connection's record, applies the connection limits and, on a
- * transparent listener, finds where the client was going; then it adds the stages that follow,
+ * listener. At accept it starts the connection's record, applies the listener's client rules and
+ * the connection limits and, on a transparent listener, finds where the client was going; then it adds the stages that follow,
  * by their {@link PipelineNames}: pre-read, then route (which hands on to connect and relay).
  *
  * <p>A reload may change the listener's settings; connections accepted after it use the new ones.
@@ -62,6 +62,11 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         Listener current = listener;
         ConnectionRecord record = ConnectionRecord.attach(ch, current.name(), observer);
         clients.add(ch);
+        if (!current.clients().admits(record.client().getAddress())) {
+            // Like a firewall: before a byte is read, and never audited.
+            closeAtAccept(ch, record, Reason.CLIENT_NOT_ALLOWED);
+            return;
+        }
         if (current.isTransparent()) {
             InetSocketAddress original = OriginalDestination.of(ch, current.originalDst());
             metrics.originalDestination(current.name(), original != null);

@@ -1,8 +1,11 @@
 package io.snigate.listen;
 
+import io.snigate.config.Cidr;
 import io.snigate.config.Limits;
+import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * The three connection budgets: in all, per source IP, and still in pre-read (the slowloris
+ * The three connection budgets: in all, per client (a source IPv4 address, or an IPv6 /64), and still in pre-read (the slowloris
  * budget: a client that trickles its ClientHello holds a socket without costing itself much). A
  * connection over any of them is closed at accept, before it costs more than the accept.
  *
@@ -40,7 +43,8 @@ final class ConnectionLimits implements ConnectionObserver {
         }
         int perClientLimit = current.maxConnectionsPerClient();
         boolean[] admittedForClient = {true};
-        perClient.compute(connection.client().getAddress(), (ip, count) -> {
+        InetAddress client = clientOf(connection, current.clientIpv6Prefix());
+        perClient.compute(client, (ip, count) -> {
             int n = count == null ? 0 : count;
             if (perClientLimit > 0 && n >= perClientLimit) {
                 admittedForClient[0] = false;
@@ -53,8 +57,17 @@ final class ConnectionLimits implements ConnectionObserver {
             open.decrementAndGet();
             return false;
         }
-        connection.admitted();
+        connection.admitted(client);
         return true;
+    }
+
+    /**
+     * Who counts as one client: its IPv4 address, or the first {@code ipv6Prefix} bits of its IPv6
+     * address (one host commonly owns a whole /64, and would otherwise have 2^64 budgets).
+     */
+    static InetAddress clientOf(ConnectionRecord connection, int ipv6Prefix) {
+        InetAddress address = Addresses.unmapped(connection.client().getAddress());
+        return address instanceof Inet6Address && ipv6Prefix < 128 ? Cidr.network(address, ipv6Prefix) : address;
     }
 
     private static boolean take(AtomicInteger count, int limit) {
@@ -79,7 +92,7 @@ final class ConnectionLimits implements ConnectionObserver {
     public void closed(ConnectionRecord connection) {
         if (connection.isAdmitted()) {
             open.decrementAndGet();
-            perClient.computeIfPresent(connection.client().getAddress(), (ip, n) -> n <= 1 ? null : n - 1);
+            perClient.computeIfPresent(connection.countedAsClient(), (ip, n) -> n <= 1 ? null : n - 1);
         }
     }
 

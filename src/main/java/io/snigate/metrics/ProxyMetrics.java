@@ -56,6 +56,9 @@ public final class ProxyMetrics implements ConnectionObserver {
     };
 
     private static final Reason[] REASONS = Reason.values();
+    /** The verdicts audit mode can forward, each with a would-reject series from the start. */
+    private static final List<Reason> POLICY_VERDICTS =
+            java.util.Arrays.stream(REASONS).filter(Reason::isPolicyVerdict).toList();
 
     private final PrometheusMeterRegistry registry;
     private final Map<String, ListenerMeters> listeners = new ConcurrentHashMap<>();
@@ -67,6 +70,8 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final Counter reloadsFailed;
     private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
     private final AtomicLong lastReloadSuccessEpochSeconds = new AtomicLong(System.currentTimeMillis() / 1000);
+    private final AtomicLong auditMode = new AtomicLong();
+    private final AtomicLong auditRoutes = new AtomicLong();
 
     public ProxyMetrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -97,6 +102,12 @@ public final class ProxyMetrics implements ConnectionObserver {
                 .register(registry);
         Gauge.builder("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds, AtomicLong::get)
                 .description("When the config in use was loaded, in seconds since the epoch")
+                .register(registry);
+        Gauge.builder("snigate.policy.audit.mode", auditMode, AtomicLong::get)
+                .description("1 while policy.mode is audit: names no route matches are forwarded, not refused")
+                .register(registry);
+        Gauge.builder("snigate.policy.audit.routes", auditRoutes, AtomicLong::get)
+                .description("Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)")
                 .register(registry);
     }
 
@@ -195,6 +206,15 @@ public final class ProxyMetrics implements ConnectionObserver {
         }
     }
 
+    /**
+     * Publishes what runs in audit mode: whether the top-level {@code policy.mode} is audit, and
+     * how many routes are (by their own {@code mode} or the top level's).
+     */
+    public void policyModes(boolean topLevelAudit, int routesInAudit) {
+        auditMode.set(topLevelAudit ? 1 : 0);
+        auditRoutes.set(routesInAudit);
+    }
+
     /** Publishes how many access-log lines were dropped because the writer fell behind. */
     public void registerAccessLogDrops(LongSupplier dropped) {
         FunctionCounter.builder("snigate.access.log.dropped", dropped, LongSupplier::getAsLong)
@@ -235,7 +255,11 @@ public final class ProxyMetrics implements ConnectionObserver {
         ListenerMeters meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
         String routeLabel = routeLabel(connection);
-        meters.countersFor(routeLabel).count(connection.reason());
+        ConnectionCounters counters = meters.countersFor(routeLabel);
+        counters.count(connection.reason());
+        if (connection.wouldReject() != null) {
+            counters.wouldReject(connection.wouldReject());
+        }
         RouteMeters route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
         route.bytesToClient.increment(connection.bytesToClient());
@@ -302,20 +326,36 @@ public final class ProxyMetrics implements ConnectionObserver {
         }
     }
 
-    /** Every outcome and reason of one listener and route, created at zero together. */
+    /**
+     * Every outcome and reason of one listener and route, and every policy verdict audit mode can
+     * forward on them, created at zero together.
+     */
     private static final class ConnectionCounters {
         final Counter forwardedNormally;
         final Counter[] byReason = new Counter[REASONS.length];
+        final Counter[] wouldRejectByReason = new Counter[REASONS.length];
 
         ConnectionCounters(MeterRegistry registry, String listener, String route) {
             forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NO_REASON);
             for (Reason reason : REASONS) {
                 byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
             }
+            for (Reason reason : POLICY_VERDICTS) {
+                wouldRejectByReason[reason.ordinal()] = Counter.builder("snigate.policy.would.reject")
+                        .description("Connections audit mode forwarded although the policy would have refused them, by verdict")
+                        .tag("listener", listener)
+                        .tag("route", route)
+                        .tag("reason", reason.label())
+                        .register(registry);
+            }
         }
 
         void count(Reason reason) {
             (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
+        }
+
+        void wouldReject(Reason reason) {
+            wouldRejectByReason[reason.ordinal()].increment();
         }
 
         private static Counter connections(

@@ -76,7 +76,7 @@ class TransparentConfigTest {
     @Test
     void listenerMistakesNameTheirLine() {
         assertError("listen:\n  - { address: \"0.0.0.0:443\", orginal_dst: redirect }\ndefault: $sni:443\n",
-                "routes.yaml:2: unknown key \"orginal_dst\" in a listener; expected one of: address, original_dst");
+                "routes.yaml:2: unknown key \"orginal_dst\" in a listener; expected one of: address, original_dst, clients");
         assertError("listen:\n  - { original_dst: redirect }\ndefault: $sni:443\n",
                 "routes.yaml:2: this listener has no address; add address: \"0.0.0.0:443\"");
         assertError("listen:\n  - { address: \"0.0.0.0:443\", original_dst: nat }\ndefault: $sni:443\n",

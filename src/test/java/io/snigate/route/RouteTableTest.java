@@ -38,22 +38,22 @@ class RouteTableTest {
     @Test
     void anExactNameBeatsEveryWildcard() {
         assertThat(table.route("api.example.org", NO_ALPN_EXTENSION, 443))
-                .isEqualTo(RouteDecision.routed("api.example.org", EXACT));
+                .satisfies(routedTo("api.example.org", EXACT));
     }
 
     @Test
     void aWildcardMatchesAnyDepthBelowItsSuffix() {
         assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443))
-                .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
+                .satisfies(routedTo("*.example.org", WILDCARD));
         assertThat(table.route("b.c.example.org", NO_ALPN_EXTENSION, 443))
-                .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
+                .satisfies(routedTo("*.example.org", WILDCARD));
         assertThat(table.route("x.api.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
     }
 
     @Test
     void theLongestWildcardSuffixWins() {
         assertThat(table.route("x.a.example.org", NO_ALPN_EXTENSION, 443))
-                .isEqualTo(RouteDecision.routed("*.a.example.org", DEEPER_WILDCARD));
+                .satisfies(routedTo("*.a.example.org", DEEPER_WILDCARD));
         assertThat(table.route("y.x.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(DEEPER_WILDCARD);
         // The deeper wildcard does not cover its own apex, so the shorter one does.
         assertThat(table.route("a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
@@ -103,7 +103,7 @@ class RouteTableTest {
                 route("app.example.com", List.of("http/1.1"), HTTP1)));
 
         assertThat(alpnTable.route("app.example.com", List.of("h2", "http/1.1"), 443))
-                .isEqualTo(RouteDecision.routed("app.example.com", H2));
+                .satisfies(routedTo("app.example.com", H2));
         assertThat(alpnTable.route("app.example.com", List.of("http/1.1"), 443).upstream()).isEqualTo(HTTP1);
         // The route without alpn is the catch-all, even though it comes first in the file.
         assertThat(alpnTable.route("app.example.com", List.of("imap"), 443).upstream()).isEqualTo(ANY_CLIENT);
@@ -136,7 +136,7 @@ class RouteTableTest {
 
         RouteDecision decision = withDefault.route("other.example.com", NO_ALPN_EXTENSION, 443);
 
-        assertThat(decision).isEqualTo(RouteDecision.routed("default", FALLBACK));
+        assertThat(decision).satisfies(routedTo("default", FALLBACK));
         assertThat(decision.routed()).isTrue();
     }
 
@@ -233,6 +233,15 @@ class RouteTableTest {
 
     private static Upstream upstream(String ip) {
         return Upstream.fixed(new HostPort(ip, 443));
+    }
+
+    /** A decision that routes by {@code label} to {@code upstream}, whichever route object made it. */
+    private static java.util.function.Consumer<RouteDecision> routedTo(String label, Upstream upstream) {
+        return decision -> {
+            assertThat(decision.rejectReason()).isNull();
+            assertThat(decision.routeLabel()).isEqualTo(label);
+            assertThat(decision.upstream()).isEqualTo(upstream);
+        };
     }
 
     private static Route route(String pattern, Upstream upstream) {
