@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -42,6 +43,27 @@ public final class MatchFiles {
     public static Path folderOf(Path path) {
         Path parent = path.toAbsolutePath().getParent();
         return parent == null ? path.toAbsolutePath() : parent;
+    }
+
+    /**
+     * What tells a change of these files: each one's path, identity, size and modification time.
+     * An atomic rename changes the identity, a write the time; a file that cannot be read says so.
+     */
+    public static String stamp(List<Path> files) {
+        StringBuilder stamp = new StringBuilder();
+        for (Path file : files) {
+            stamp.append(file).append(' ');
+            try {
+                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+                stamp.append(attributes.fileKey()).append(' ').append(attributes.size()).append(' ')
+                        .append(attributes.lastModifiedTime().toMillis()).append(' ')
+                        .append(attributes.lastModifiedTime());
+            } catch (IOException e) {
+                stamp.append("unreadable");
+            }
+            stamp.append('\n');
+        }
+        return stamp.toString();
     }
 
     private static boolean isGlob(String text) {

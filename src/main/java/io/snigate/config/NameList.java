@@ -27,6 +27,7 @@ public final class NameList {
     private final String label;
     private final Path pattern;
     private final List<Path> files;
+    private final String stamp;
     private final byte[] arena;
     /** Entry {@code i} is {@code arena[starts[i], starts[i + 1])}. */
     private final int[] starts;
@@ -47,11 +48,12 @@ public final class NameList {
      */
     public record LoadReport(int duplicates, String firstDuplicate, int covered, String firstCovered) {}
 
-    NameList(String label, Path pattern, List<Path> files, byte[] arena, int[] starts, byte[] kinds, int size,
+    NameList(String label, Path pattern, List<Path> files, String stamp, byte[] arena, int[] starts, byte[] kinds, int size,
             LoadReport report) {
         this.label = label;
         this.pattern = pattern;
         this.files = List.copyOf(files);
+        this.stamp = stamp;
         this.arena = arena;
         this.starts = starts;
         this.kinds = kinds;
@@ -78,6 +80,7 @@ public final class NameList {
         this.label = names.label;
         this.pattern = names.pattern;
         this.files = names.files;
+        this.stamp = names.stamp;
         this.arena = names.arena;
         this.starts = names.starts;
         this.kinds = names.kinds;
@@ -109,6 +112,12 @@ public final class NameList {
     /** The files the names came from, in the order read. */
     public List<Path> files() {
         return files;
+    }
+
+    /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
+    public boolean changedOnDisk() {
+        List<Path> now = MatchFiles.expand(pattern);
+        return now == null || !MatchFiles.stamp(now).equals(stamp);
     }
 
     /** The number of distinct names. */
@@ -163,6 +172,36 @@ public final class NameList {
     public boolean contains(String name, int from, int hash, byte kind) {
         int entry = find(name, from, hash);
         return entry >= 0 && (kinds[entry] & kind) != 0;
+    }
+
+    /**
+     * Where the longest suffix of {@code name} that this list holds as a wildcard starts (right
+     * after a dot of the name), or -1 when no wildcard of the list matches the name.
+     */
+    int wildcardSuffixOf(String name) {
+        int longest = -1;
+        int hash = 0;
+        for (int i = name.length() - 1; i > 0; i--) {
+            char c = name.charAt(i);
+            if (c == '.' && contains(name, i + 1, hash, WILDCARD)) {
+                longest = i + 1;
+            }
+            hash = 31 * hash + c;
+        }
+        return longest;
+    }
+
+    /**
+     * The line of the list's files that makes it match {@code name}, as {@code file:line: text},
+     * or null when it does not match: the exact entry, else the longest wildcard. The files are
+     * read again, so this is for a person asking ({@code snigate explain}), never for routing.
+     */
+    public String whereMatched(String name) {
+        if (contains(name, 0, hash(name, 0), EXACT)) {
+            return NameListReader.locate(this, name, EXACT);
+        }
+        int suffix = wildcardSuffixOf(name);
+        return suffix < 0 ? null : NameListReader.locate(this, name.substring(suffix), WILDCARD);
     }
 
     /** The entry of {@code name[from, end)}, whose backward hash is {@code hash}, or -1. */

@@ -47,6 +47,8 @@ final class NameListReader {
      */
     static NameList read(String label, Path pattern, List<Path> paths) throws ConfigException {
         NameListReader reader = new NameListReader(label);
+        // Taken before reading: a change while reading then shows as a change after the load.
+        String stamp = MatchFiles.stamp(paths);
         byte[][] contents = new byte[paths.size()][];
         long totalBytes = 0;
         int maxEntries = 0;
@@ -60,7 +62,7 @@ final class NameListReader {
             reader.readLines(paths.get(i), i, contents[i]);
             contents[i] = null;
         }
-        return reader.finish(pattern, paths);
+        return reader.finish(pattern, paths, stamp);
     }
 
     private static byte[] readFile(Path path) throws ConfigException {
@@ -95,16 +97,29 @@ final class NameListReader {
     }
 
     private void readLines(Path path, int file, byte[] bytes) throws ConfigException {
+        forEachLine(bytes, (from, end, line) -> {
+            Entry entry = parse(bytes, from, end, path, line);
+            if (entry != null) {
+                add(entry, path, file, line);
+            }
+            return true;
+        });
+    }
+
+    /** Told of each line of a file: its bytes {@code [from, end)} and its number; false stops. */
+    private interface LineVisitor {
+        boolean visit(int from, int end, int line) throws ConfigException;
+    }
+
+    private static void forEachLine(byte[] bytes, LineVisitor visitor) throws ConfigException {
         int line = 0;
         for (int from = 0; from <= bytes.length; ) {
             int end = from;
             while (end < bytes.length && bytes[end] != '\n') {
                 end++;
             }
-            line++;
-            Entry entry = parse(bytes, from, end, path, line);
-            if (entry != null) {
-                add(entry, path, file, line);
+            if (!visitor.visit(from, end, ++line)) {
+                return;
             }
             from = end + 1;
         }
@@ -199,8 +214,8 @@ final class NameListReader {
         starts[++size] = arenaSize;
     }
 
-    private NameList finish(Path pattern, List<Path> paths) {
-        NameList list = new NameList(label, pattern, paths, Arrays.copyOf(arena, arenaSize), Arrays.copyOf(starts, size + 1),
+    private NameList finish(Path pattern, List<Path> paths, String stamp) {
+        NameList list = new NameList(label, pattern, paths, stamp, Arrays.copyOf(arena, arenaSize), Arrays.copyOf(starts, size + 1),
                 Arrays.copyOf(kinds, size), size, null);
         int covered = 0;
         String firstCovered = null;
@@ -215,22 +230,44 @@ final class NameListReader {
         return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered));
     }
 
-    /** An entry for a proper suffix of {@code entry} that matches every name below it, or -1. */
+    /** The entry of a proper suffix of {@code entry} that matches every name below it, or -1. */
     private static int widerEntry(NameList list, int entry) {
         String name = list.name(entry);
-        int hash = 0;
-        int widest = -1;
-        for (int i = name.length() - 1; i > 0; i--) {
-            char c = name.charAt(i);
-            if (c == '.') {
-                int suffix = list.find(name, i + 1, hash);
-                if (suffix >= 0 && (list.kinds(suffix) & NameList.WILDCARD) != 0) {
-                    widest = suffix;
-                }
+        int suffix = list.wildcardSuffixOf(name);
+        return suffix < 0 ? -1 : list.find(name, suffix, NameList.hash(name, suffix));
+    }
+
+    /** The first line of {@code list}'s files that holds {@code name} with {@code kind}, as {@code file:line: text}. */
+    static String locate(NameList list, String name, byte kind) {
+        for (Path path : list.files()) {
+            String[] found = new String[1];
+            try {
+                byte[] bytes = Files.readAllBytes(path);
+                forEachLine(bytes, (from, end, line) -> {
+                    Entry entry = parseIfValid(bytes, from, end, path, line);
+                    if (entry != null && entry.name().equals(name) && (entry.kinds() & kind) != 0) {
+                        found[0] = path + ":" + line + ": " + entry.written();
+                        return false;
+                    }
+                    return true;
+                });
+            } catch (IOException | ConfigException e) {
+                return path + ": cannot be read now: " + e.getMessage();
             }
-            hash = 31 * hash + c;
+            if (found[0] != null) {
+                return found[0];
+            }
         }
-        return widest;
+        return list.label() + ": the matching entry is no longer in the files (they changed after the load)";
+    }
+
+    /** {@link #parse}, with a line that is not a name (the file changed since it was loaded) as null. */
+    private static Entry parseIfValid(byte[] bytes, int from, int end, Path path, int line) {
+        try {
+            return parse(bytes, from, end, path, line);
+        } catch (ConfigException changedSinceLoaded) {
+            return null;
+        }
     }
 
     private static String written(NameList list, int entry) {

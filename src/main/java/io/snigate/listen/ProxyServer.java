@@ -4,12 +4,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
-import io.netty.resolver.dns.DnsNameResolverBuilder;
-import io.netty.resolver.dns.DnsServerAddressStreamProvider;
-import io.netty.resolver.dns.DnsServerAddressStreamProviders;
-import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
@@ -21,6 +16,7 @@ import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.OwnUpstreams;
+import io.snigate.connect.Resolvers;
 import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
@@ -108,7 +104,7 @@ public final class ProxyServer implements AutoCloseable {
         this.adminLoop = transport.newEventLoopGroup(1);
         CountedDnsCache dnsCache = new CountedDnsCache();
         metrics.registerDnsCache(dnsCache::size);
-        this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
+        this.resolvers = new DnsAddressResolverGroup(Resolvers.builder(config, transport, dnsCache));
         this.routeHandler = new RouteHandler(() -> active.get().routes(), routeConnections, new ConnectStage(
                 new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get,
                         () -> active.get().config().upstreamMark()),
@@ -119,22 +115,6 @@ public final class ProxyServer implements AutoCloseable {
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
                 observer));
-    }
-
-    private DnsNameResolverBuilder resolverBuilder(ProxyConfig config, DnsCache cache) {
-        DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
-                ? DnsServerAddressStreamProviders.platformDefault()
-                : new SequentialDnsServerAddressStreamProvider(
-                        config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
-        return new DnsNameResolverBuilder()
-                .datagramChannelType(transport.datagramChannelClass())
-                .socketChannelType(transport.socketChannelClass())
-                .nameServerProvider(servers)
-                .resolveCache(cache)
-                .queryTimeoutMillis(config.timeouts().connect().toMillis())
-                // A SNI name is always fully qualified: never try it under the host's search domains.
-                .searchDomains(List.of())
-                .ndots(1);
     }
 
     /**

@@ -77,7 +77,7 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     /** A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the client's bytes. */
-    static void string(StringBuilder json, String value) {
+    public static void string(StringBuilder json, String value) {
         if (value == null) {
             json.append("null");
             return;
