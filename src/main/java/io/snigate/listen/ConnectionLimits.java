@@ -43,7 +43,7 @@ final class ConnectionLimits implements ConnectionObserver {
         }
         int perClientLimit = current.maxConnectionsPerClient();
         boolean[] admittedForClient = {true};
-        InetAddress client = clientOf(connection, current.clientIpv6Prefix());
+        InetAddress client = clientOf(connection.client().getAddress(), current.clientIpv6Prefix());
         perClient.compute(client, (ip, count) -> {
             int n = count == null ? 0 : count;
             if (perClientLimit > 0 && n >= perClientLimit) {
@@ -65,8 +65,8 @@ final class ConnectionLimits implements ConnectionObserver {
      * Who counts as one client: its IPv4 address, or the first {@code ipv6Prefix} bits of its IPv6
      * address (one host commonly owns a whole /64, and would otherwise have 2^64 budgets).
      */
-    static InetAddress clientOf(ConnectionRecord connection, int ipv6Prefix) {
-        InetAddress address = Addresses.unmapped(connection.client().getAddress());
+    static InetAddress clientOf(InetAddress source, int ipv6Prefix) {
+        InetAddress address = Addresses.unmapped(source);
         return address instanceof Inet6Address && ipv6Prefix < 128 ? Cidr.network(address, ipv6Prefix) : address;
     }
 
