@@ -143,6 +143,25 @@ class PolicyConfigTest {
     }
 
     @Test
+    void theShippedRoutesYamlDocumentsEveryPolicyKeyWithItsDefault() throws Exception {
+        String shipped = java.nio.file.Files.readString(java.nio.file.Path.of("routes.yaml"));
+        assertThat(shipped)
+                .contains("#   clients       Default: every client.")
+                .contains("#     match_file\n#               a file of names, one a line, instead of or besides match. Default: none.")
+                .contains("#     clients   Default: every client the listener admitted.")
+                .contains("#     min_tls_version\n#               Default: the top-level min_tls_version.")
+                .contains("#     mode      Default: policy.mode.")
+                .contains("#     max_connections\n#               Default: 0 (no limit). Unit: connections")
+                .contains("#   mode  Default: enforce.")
+                .contains("#   audit_upstream  Default: none.")
+                .contains("#   allow_audit  Default: true.")
+                .contains("# min_tls_version -- ")
+                .contains("#   client_ipv6_prefix  Default: 64. Unit: bits");
+        ProxyConfig config = ConfigLoader.load(java.nio.file.Path.of("routes.yaml"));
+        assertThat(config.policy()).isEqualTo(Policy.DEFAULTS);
+    }
+
+    @Test
     void denyBeatsAllowAndAbsentAllowAdmitsEveryoneNotDenied() throws Exception {
         ClientRules rules = new ClientRules(List.of(Cidr.parse("10.1.0.0/16")), List.of(Cidr.parse("10.1.66.0/24")));
         assertThat(rules.admits(ip("10.1.2.3"))).isTrue();
