@@ -2,6 +2,7 @@ package io.snigate.config;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,8 +49,9 @@ public final class NameList {
      */
     public record LoadReport(int duplicates, String firstDuplicate, int covered, String firstCovered) {}
 
-    NameList(String label, Path pattern, List<Path> files, String stamp, byte[] arena, int[] starts, byte[] kinds, int size,
-            LoadReport report) {
+    /** {@code slots} is an index of exactly {@link #capacityFor}{@code (size)} already built, or null to build it. */
+    NameList(String label, Path pattern, List<Path> files, String stamp, byte[] arena, int[] starts, byte[] kinds,
+            int size, int[] slots, LoadReport report) {
         this.label = label;
         this.pattern = pattern;
         this.files = List.copyOf(files);
@@ -59,15 +61,14 @@ public final class NameList {
         this.kinds = kinds;
         this.size = size;
         this.report = report;
-        int capacity = capacityFor(size);
-        this.slots = new int[capacity];
-        this.mask = capacity - 1;
-        for (int entry = 0; entry < size; entry++) {
+        this.slots = slots != null ? slots : new int[capacityFor(size)];
+        this.mask = this.slots.length - 1;
+        for (int entry = 0; slots == null && entry < size; entry++) {
             int slot = spread(hash(arena, starts[entry], starts[entry + 1])) & mask;
-            while (slots[slot] != 0) {
+            while (this.slots[slot] != 0) {
                 slot = (slot + 1) & mask;
             }
-            slots[slot] = entry + 1;
+            this.slots[slot] = entry + 1;
         }
     }
 
@@ -175,23 +176,6 @@ public final class NameList {
     }
 
     /**
-     * Where the longest suffix of {@code name} that this list holds as a wildcard starts (right
-     * after a dot of the name), or -1 when no wildcard of the list matches the name.
-     */
-    int wildcardSuffixOf(String name) {
-        int longest = -1;
-        int hash = 0;
-        for (int i = name.length() - 1; i > 0; i--) {
-            char c = name.charAt(i);
-            if (c == '.' && contains(name, i + 1, hash, WILDCARD)) {
-                longest = i + 1;
-            }
-            hash = 31 * hash + c;
-        }
-        return longest;
-    }
-
-    /**
      * The line of the list's files that makes it match {@code name}, as {@code file:line: text},
      * or null when it does not match: the exact entry, else the longest wildcard. The files are
      * read again, so this is for a person asking ({@code snigate explain}), never for routing.
@@ -200,8 +184,45 @@ public final class NameList {
         if (contains(name, 0, hash(name, 0), EXACT)) {
             return NameListReader.locate(this, name, EXACT);
         }
-        int suffix = wildcardSuffixOf(name);
-        return suffix < 0 ? null : NameListReader.locate(this, name.substring(suffix), WILDCARD);
+        // From the left, the first suffix held as a wildcard is the longest.
+        for (int dot = name.indexOf('.'); dot >= 0; dot = name.indexOf('.', dot + 1)) {
+            if (contains(name, dot + 1, hash(name, dot + 1), WILDCARD)) {
+                return NameListReader.locate(this, name.substring(dot + 1), WILDCARD);
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The entry of the longest proper suffix of {@code entry}'s name that this list holds as a
+     * wildcard, or -1: a wider entry that already matches everything {@code entry} matches.
+     */
+    int widerWildcardOf(int entry) {
+        int start = starts[entry];
+        int end = starts[entry + 1];
+        int widest = -1;
+        int hash = 0;
+        for (int i = end - 1; i > start; i--) {
+            byte c = arena[i];
+            if (c == '.') {
+                int suffix = findInArena(i + 1, end, hash);
+                if (suffix >= 0 && (kinds[suffix] & WILDCARD) != 0) {
+                    widest = suffix;
+                }
+            }
+            hash = 31 * hash + c;
+        }
+        return widest;
+    }
+
+    private int findInArena(int from, int end, int hash) {
+        for (int slot = spread(hash) & mask; slots[slot] != 0; slot = (slot + 1) & mask) {
+            int entry = slots[slot] - 1;
+            if (Arrays.equals(arena, starts[entry], starts[entry + 1], arena, from, end)) {
+                return entry;
+            }
+        }
+        return -1;
     }
 
     /** The entry of {@code name[from, end)}, whose backward hash is {@code hash}, or -1. */

@@ -1,5 +1,6 @@
 package io.snigate.config;
 
+import io.snigate.core.HostNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,14 +15,40 @@ import java.util.List;
  * lines are skipped. A line that is not a name stops the load with its file and line. Repeated
  * entries, and entries a wider entry of the list already matches, are counted for one report.
  *
- * <p>A million names are read from their bytes without an object per name that outlives its line.
+ * <p>A million names load in well under two seconds: a line already in normal form (lower case,
+ * no trailing dot) is checked in place and copied into the arena, with no object made for it;
+ * only other lines go through {@link Route#normalizePattern}, which also words the errors.
  */
 final class NameListReader {
-    /** Far above a million names (about 25 MiB); keeps a wrong path from filling the heap. */
+    /** Far above a million names (about 20 MiB); keeps a wrong path from filling the heap. */
     static final long MAX_FILE_BYTES = 256L << 20;
 
-    /** One parsed line: the normalized name and its kinds, or null for a blank or comment line. */
-    record Entry(String name, byte kinds, String written) {}
+    /** One parsed line, reused from line to line. */
+    private static final class Line {
+        /** {@link NameList#EXACT}, {@link NameList#WILDCARD} or both; 0 for a blank or comment line. */
+        byte kinds;
+        /** The name as {@code text[from, to)} when it was already in normal form. */
+        int from;
+        int to;
+        /** Otherwise the name normalized. */
+        String normalized;
+        /** The line as written, without comment and blanks: {@code text[writtenFrom, writtenTo)}. */
+        int writtenFrom;
+        int writtenTo;
+
+        String name(String text) {
+            return normalized != null ? normalized : text.substring(from, to);
+        }
+
+        String written(String text) {
+            return text.substring(writtenFrom, writtenTo);
+        }
+    }
+
+    /** Told of each line of a file: its text {@code [from, end)} and its number; false stops. */
+    private interface LineVisitor {
+        boolean visit(int from, int end, int line) throws ConfigException;
+    }
 
     private final String label;
     private byte[] arena = new byte[0];
@@ -41,7 +68,8 @@ final class NameListReader {
     }
 
     /**
-     * Reads {@code paths}, in order, into the names of the {@code match_file} written as {@code label}.
+     * Reads {@code paths}, in order, into the names of the {@code match_file} written as
+     * {@code label}, whose resolved path (a glob, maybe) is {@code pattern}.
      *
      * @throws ConfigException naming the list file and line of a bad entry, or the file that cannot be read
      */
@@ -49,46 +77,45 @@ final class NameListReader {
         NameListReader reader = new NameListReader(label);
         // Taken before reading: a change while reading then shows as a change after the load.
         String stamp = MatchFiles.stamp(paths);
-        byte[][] contents = new byte[paths.size()][];
-        long totalBytes = 0;
+        String[] texts = new String[paths.size()];
+        long totalChars = 0;
         int maxEntries = 0;
         for (int i = 0; i < paths.size(); i++) {
-            contents[i] = readFile(paths.get(i));
-            totalBytes += contents[i].length;
-            maxEntries += lineCount(contents[i]);
+            texts[i] = readFile(paths.get(i));
+            totalChars += texts[i].length();
+            maxEntries += lineCount(texts[i]);
         }
-        reader.presize(totalBytes, maxEntries);
+        reader.presize(totalChars, maxEntries);
         for (int i = 0; i < paths.size(); i++) {
-            reader.readLines(paths.get(i), i, contents[i]);
-            contents[i] = null;
+            reader.readLines(paths.get(i), i, texts[i]);
+            texts[i] = null;
         }
         return reader.finish(pattern, paths, stamp);
     }
 
-    private static byte[] readFile(Path path) throws ConfigException {
+    /** The file as text, one char per byte: a name is ASCII, and anything else is reported as bytes. */
+    private static String readFile(Path path) throws ConfigException {
         try {
             if (Files.size(path) > MAX_FILE_BYTES) {
                 throw new ConfigException(path.toString(), 0, "is larger than the 256 MiB a match_file may have");
             }
-            return Files.readAllBytes(path);
+            return new String(Files.readAllBytes(path), StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
             throw new ConfigException(path.toString(), 0, "cannot be read: " + e.getMessage()
                     + "; the proxy's user must be able to read every file match_file names", e);
         }
     }
 
-    private static int lineCount(byte[] bytes) {
+    private static int lineCount(String text) {
         int lines = 1;
-        for (byte b : bytes) {
-            if (b == '\n') {
-                lines++;
-            }
+        for (int at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
+            lines++;
         }
         return lines;
     }
 
-    private void presize(long totalBytes, int maxEntries) {
-        arena = new byte[(int) Math.min(Integer.MAX_VALUE - 16, totalBytes)];
+    private void presize(long totalChars, int maxEntries) {
+        arena = new byte[(int) Math.min(Integer.MAX_VALUE - 16, totalChars)];
         starts = new int[maxEntries + 1];
         kinds = new byte[maxEntries];
         files = new int[maxEntries];
@@ -96,27 +123,22 @@ final class NameListReader {
         index = new int[NameList.capacityFor(maxEntries)];
     }
 
-    private void readLines(Path path, int file, byte[] bytes) throws ConfigException {
-        forEachLine(bytes, (from, end, line) -> {
-            Entry entry = parse(bytes, from, end, path, line);
-            if (entry != null) {
-                add(entry, path, file, line);
+    private void readLines(Path path, int file, String text) throws ConfigException {
+        Line parsed = new Line();
+        forEachLine(text, (from, end, line) -> {
+            if (parse(text, from, end, path, line, parsed)) {
+                add(text, parsed, path, file, line);
             }
             return true;
         });
     }
 
-    /** Told of each line of a file: its bytes {@code [from, end)} and its number; false stops. */
-    private interface LineVisitor {
-        boolean visit(int from, int end, int line) throws ConfigException;
-    }
-
-    private static void forEachLine(byte[] bytes, LineVisitor visitor) throws ConfigException {
+    private static void forEachLine(String text, LineVisitor visitor) throws ConfigException {
         int line = 0;
-        for (int from = 0; from <= bytes.length; ) {
-            int end = from;
-            while (end < bytes.length && bytes[end] != '\n') {
-                end++;
+        for (int from = 0; from <= text.length(); ) {
+            int end = text.indexOf('\n', from);
+            if (end < 0) {
+                end = text.length();
             }
             if (!visitor.visit(from, end, ++line)) {
                 return;
@@ -126,53 +148,89 @@ final class NameListReader {
     }
 
     /**
-     * Parses one line: the name it holds with its kinds, or null for a blank or comment line.
+     * Parses line {@code text[from, end)} into {@code out}; false for a blank or comment line.
      *
      * @throws ConfigException when the line holds something that is not a name
      */
-    static Entry parse(byte[] bytes, int from, int end, Path path, int line) throws ConfigException {
+    private static boolean parse(String text, int from, int end, Path path, int line, Line out) throws ConfigException {
         for (int i = from; i < end; i++) {
-            if (bytes[i] == '#') {
+            if (text.charAt(i) == '#') {
                 end = i;
                 break;
             }
         }
-        while (from < end && isBlank(bytes[from])) {
+        while (from < end && isBlank(text.charAt(from))) {
             from++;
         }
-        while (end > from && isBlank(bytes[end - 1])) {
+        while (end > from && isBlank(text.charAt(end - 1))) {
             end--;
         }
         if (from == end) {
-            return null;
+            return false;
         }
-        String written = new String(bytes, from, end - from, StandardCharsets.ISO_8859_1);
-        for (int i = from; i < end; i++) {
-            if (isBlank(bytes[i])) {
-                throw new ConfigException(path.toString(), line, "\"" + printable(written)
-                        + "\": one name a line; start a comment with #");
+        out.writtenFrom = from;
+        out.writtenTo = end;
+        byte kinds = NameList.EXACT;
+        int name = from;
+        if (text.startsWith(Route.WILDCARD_PREFIX, from)) {
+            kinds = NameList.WILDCARD;
+            name += Route.WILDCARD_PREFIX.length();
+        } else if (text.charAt(from) == '.') {
+            kinds = NameList.EXACT | NameList.WILDCARD;
+            name++;
+        }
+        out.kinds = kinds;
+        if (isNormal(text, name, end) && HostNames.isValid(text, name, end)) {
+            out.from = name;
+            out.to = end;
+            out.normalized = null;
+            return true;
+        }
+        out.normalized = normalize(text, from, end, kinds, path, line);
+        return true;
+    }
+
+    /** Whether {@code text[from, to)} has no upper-case letter and no trailing dot. */
+    private static boolean isNormal(String text, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                return false;
             }
         }
+        return to > from && text.charAt(to - 1) != '.';
+    }
+
+    /** The name of a line not in normal form, normalized as {@code match} does, or the error that says why not. */
+    private static String normalize(String text, int from, int end, byte kinds, Path path, int line)
+            throws ConfigException {
+        String written = text.substring(from, end);
         try {
-            if (written.startsWith(".")) {
+            for (int i = 0; i < written.length(); i++) {
+                if (isBlank(written.charAt(i))) {
+                    throw new IllegalArgumentException("one name a line; start a comment with #");
+                }
+            }
+            if (kinds == (NameList.EXACT | NameList.WILDCARD)) {
                 String apex = written.substring(1);
                 if (apex.startsWith(".") || apex.startsWith("*")) {
                     throw new IllegalArgumentException("write \".example.com\" for a name and all below it");
                 }
-                return new Entry(Route.normalizePattern(apex), (byte) (NameList.EXACT | NameList.WILDCARD), written);
+                return Route.normalizePattern(apex);
             }
             String pattern = Route.normalizePattern(written);
-            return Route.isWildcard(pattern)
-                    ? new Entry(pattern.substring(Route.WILDCARD_PREFIX.length()), NameList.WILDCARD, written)
-                    : new Entry(pattern, NameList.EXACT, written);
+            return Route.isWildcard(pattern) ? pattern.substring(Route.WILDCARD_PREFIX.length()) : pattern;
         } catch (IllegalArgumentException e) {
-            throw new ConfigException(path.toString(), line, "\"" + printable(written) + "\": " + e.getMessage()
-                    + "; a line is a name, *.suffix (every name below it) or .suffix (the name and all below it)");
+            String hint = e.getMessage().startsWith("one name a line") ? "" : FORM_HINT;
+            throw new ConfigException(path.toString(), line, "\"" + printable(written) + "\": " + e.getMessage() + hint);
         }
     }
 
-    private static boolean isBlank(byte b) {
-        return b == ' ' || b == '\t' || b == '\r';
+    private static final String FORM_HINT =
+            "; a line is a name, *.suffix (every name below it) or .suffix (the name and all below it)";
+
+    private static boolean isBlank(char c) {
+        return c == ' ' || c == '\t' || c == '\r';
     }
 
     /** The line as a message may quote it: control and non-ASCII bytes escaped. */
@@ -185,11 +243,16 @@ final class NameListReader {
         return text.length() > 80 ? out + "..." : out.toString();
     }
 
-    private void add(Entry entry, Path path, int file, int line) {
-        String name = entry.name();
+    private void add(String text, Line parsed, Path path, int file, int line) {
         int start = arenaSize;
-        for (int i = 0; i < name.length(); i++) {
-            arena[arenaSize++] = (byte) name.charAt(i);
+        if (parsed.normalized == null) {
+            for (int i = parsed.from; i < parsed.to; i++) {
+                arena[arenaSize++] = (byte) text.charAt(i);
+            }
+        } else {
+            for (int i = 0; i < parsed.normalized.length(); i++) {
+                arena[arenaSize++] = (byte) parsed.normalized.charAt(i);
+            }
         }
         int hash = NameList.hash(arena, start, arenaSize);
         int slot = NameList.spread(hash) & (index.length - 1);
@@ -197,30 +260,32 @@ final class NameListReader {
             int other = index[slot] - 1;
             if (Arrays.equals(arena, starts[other], starts[other + 1], arena, start, arenaSize)) {
                 arenaSize = start;
-                if ((kinds[other] & entry.kinds()) == entry.kinds()) {
+                if ((kinds[other] & parsed.kinds) == parsed.kinds) {
                     if (duplicates++ == 0) {
-                        firstDuplicate = path + ":" + line + ": " + entry.written();
+                        firstDuplicate = path + ":" + line + ": " + parsed.written(text);
                     }
                 } else {
-                    kinds[other] |= entry.kinds();
+                    kinds[other] |= parsed.kinds;
                 }
                 return;
             }
         }
         index[slot] = size + 1;
-        kinds[size] = entry.kinds();
+        kinds[size] = parsed.kinds;
         files[size] = file;
         lines[size] = line;
         starts[++size] = arenaSize;
     }
 
     private NameList finish(Path pattern, List<Path> paths, String stamp) {
-        NameList list = new NameList(label, pattern, paths, stamp, Arrays.copyOf(arena, arenaSize), Arrays.copyOf(starts, size + 1),
-                Arrays.copyOf(kinds, size), size, null);
+        // The index built while reading serves as it is when its size fits the names read.
+        int[] slots = index.length == NameList.capacityFor(size) ? index : null;
+        NameList list = new NameList(label, pattern, paths, stamp, Arrays.copyOf(arena, arenaSize),
+                Arrays.copyOf(starts, size + 1), Arrays.copyOf(kinds, size), size, slots, null);
         int covered = 0;
         String firstCovered = null;
         for (int entry = 0; entry < size; entry++) {
-            int wider = widerEntry(list, entry);
+            int wider = list.widerWildcardOf(entry);
             if (wider >= 0 && covered++ == 0) {
                 firstCovered = paths.get(files[entry]) + ":" + lines[entry] + ": " + written(list, entry)
                         + " (already matched by " + written(list, wider) + " at " + paths.get(files[wider]) + ":"
@@ -230,11 +295,10 @@ final class NameListReader {
         return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered));
     }
 
-    /** The entry of a proper suffix of {@code entry} that matches every name below it, or -1. */
-    private static int widerEntry(NameList list, int entry) {
+    private static String written(NameList list, int entry) {
+        byte kinds = list.kinds(entry);
         String name = list.name(entry);
-        int suffix = list.wildcardSuffixOf(name);
-        return suffix < 0 ? -1 : list.find(name, suffix, NameList.hash(name, suffix));
+        return kinds == NameList.EXACT ? name : kinds == NameList.WILDCARD ? Route.WILDCARD_PREFIX + name : "." + name;
     }
 
     /** The first line of {@code list}'s files that holds {@code name} with {@code kind}, as {@code file:line: text}. */
@@ -242,16 +306,17 @@ final class NameListReader {
         for (Path path : list.files()) {
             String[] found = new String[1];
             try {
-                byte[] bytes = Files.readAllBytes(path);
-                forEachLine(bytes, (from, end, line) -> {
-                    Entry entry = parseIfValid(bytes, from, end, path, line);
-                    if (entry != null && entry.name().equals(name) && (entry.kinds() & kind) != 0) {
-                        found[0] = path + ":" + line + ": " + entry.written();
+                String text = readFile(path);
+                Line parsed = new Line();
+                forEachLine(text, (from, end, line) -> {
+                    if (parseIfValid(text, from, end, path, line, parsed) && parsed.name(text).equals(name)
+                            && (parsed.kinds & kind) != 0) {
+                        found[0] = path + ":" + line + ": " + parsed.written(text);
                         return false;
                     }
                     return true;
                 });
-            } catch (IOException | ConfigException e) {
+            } catch (ConfigException e) {
                 return path + ": cannot be read now: " + e.getMessage();
             }
             if (found[0] != null) {
@@ -261,18 +326,12 @@ final class NameListReader {
         return list.label() + ": the matching entry is no longer in the files (they changed after the load)";
     }
 
-    /** {@link #parse}, with a line that is not a name (the file changed since it was loaded) as null. */
-    private static Entry parseIfValid(byte[] bytes, int from, int end, Path path, int line) {
+    /** {@link #parse}, with a line that is not a name (the file changed since it was loaded) as blank. */
+    private static boolean parseIfValid(String text, int from, int end, Path path, int line, Line out) {
         try {
-            return parse(bytes, from, end, path, line);
+            return parse(text, from, end, path, line, out);
         } catch (ConfigException changedSinceLoaded) {
-            return null;
+            return false;
         }
-    }
-
-    private static String written(NameList list, int entry) {
-        byte kinds = list.kinds(entry);
-        String name = list.name(entry);
-        return kinds == NameList.EXACT ? name : kinds == NameList.WILDCARD ? Route.WILDCARD_PREFIX + name : "." + name;
     }
 }
