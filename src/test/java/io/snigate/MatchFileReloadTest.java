@@ -69,16 +69,6 @@ class MatchFileReloadTest {
         upstream.close();
     }
 
-    private String connectAndLogReason() throws Exception {
-        try (Socket client = proxy.connect()) {
-            client.getOutputStream().write(HELLO);
-            client.shutdownOutput();
-            ProxyHarness.readUntilClosed(client);
-        }
-        JsonNode log = proxy.nextLog();
-        return log.get("reason").isNull() ? log.get("outcome").asText() : log.get("reason").asText();
-    }
-
     private void replaceListAtomically(String text) throws IOException {
         Path next = Files.writeString(dir.resolve("allow.list.tmp"), text);
         Files.move(next, list, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -87,13 +77,13 @@ class MatchFileReloadTest {
     @Test
     void aListReplacedByAtomicRenameIsPickedUpByTheWatch() throws Exception {
         new Reloader(config, proxy.server(), proxy.metrics()).watch();
-        assertThat(connectAndLogReason()).isEqualTo("no_route");
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
         replaceListAtomically("unrelated.example\n.corpus.test\n");
-        await().atMost(Duration.ofSeconds(15)).until(() -> connectAndLogReason().equals("forwarded"));
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
         assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"success\"} 1.0");
         // Written in place this time, as a plain editor would.
         Files.writeString(list, "unrelated.example\n");
-        await().atMost(Duration.ofSeconds(15)).until(() -> connectAndLogReason().equals("no_route"));
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));
     }
 
     @Test
@@ -101,16 +91,16 @@ class MatchFileReloadTest {
         Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics());
         replaceListAtomically("*.corpus.test\n");
         assertThat(reloader.reload("test")).isTrue();
-        assertThat(connectAndLogReason()).isEqualTo("forwarded");
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
         replaceListAtomically("*.corpus.test\nnot..a.name\n");
         assertThat(reloader.reload("test")).isFalse();
-        assertThat(connectAndLogReason()).as("the old table keeps serving").isEqualTo("forwarded");
+        assertThat(proxy.reasonFor(HELLO)).as("the old table keeps serving").isEqualTo("forwarded");
         assertThat(proxy.admin("/metrics", null).body())
                 .contains("snigate_config_reloads_total{result=\"error\"} 1.0")
                 .contains("snigate_config_last_reload_successful 0.0");
         Files.delete(list);
         assertThat(reloader.reload("test")).as("a list that is gone").isFalse();
-        assertThat(connectAndLogReason()).isEqualTo("forwarded");
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
     }
 
     @Test

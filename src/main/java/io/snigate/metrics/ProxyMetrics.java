@@ -97,18 +97,18 @@ public final class ProxyMetrics implements ConnectionObserver {
         dnsNotFound = dnsTimer(registry, "failed");
         reloadsSucceeded = reloads(registry, "success");
         reloadsFailed = reloads(registry, "error");
-        Gauge.builder("snigate.config.last.reload.successful", lastReloadSuccessful, AtomicLong::get)
-                .description("1 if the last config load or reload succeeded, 0 if the old config is still serving")
-                .register(registry);
-        Gauge.builder("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds, AtomicLong::get)
-                .description("When the config in use was loaded, in seconds since the epoch")
-                .register(registry);
-        Gauge.builder("snigate.policy.audit.mode", auditMode, AtomicLong::get)
-                .description("1 while policy.mode is audit: names no route matches are forwarded, not refused")
-                .register(registry);
-        Gauge.builder("snigate.policy.audit.routes", auditRoutes, AtomicLong::get)
-                .description("Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)")
-                .register(registry);
+        gauge("snigate.config.last.reload.successful", lastReloadSuccessful,
+                "1 if the last config load or reload succeeded, 0 if the old config is still serving");
+        gauge("snigate.config.last.reload.success.timestamp.seconds", lastReloadSuccessEpochSeconds,
+                "When the config in use was loaded, in seconds since the epoch");
+        gauge("snigate.policy.audit.mode", auditMode,
+                "1 while policy.mode is audit: names no route matches are forwarded, not refused");
+        gauge("snigate.policy.audit.routes", auditRoutes,
+                "Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)");
+    }
+
+    private void gauge(String name, AtomicLong value, String description) {
+        Gauge.builder(name, value, AtomicLong::get).description(description).register(registry);
     }
 
     /**
