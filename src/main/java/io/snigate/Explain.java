@@ -35,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  * mode), and with {@code --resolve} snigate's resolver and {@link DestinationPolicy}.
  *
  * <p>The answer is a list of facts, printed for a person or, with {@code --json}, as one object.
+ * A little over 300 lines: working out the facts and printing them both ways stay in one class,
+ * so that the text and the JSON cannot come to say different things.
  */
 final class Explain {
     static final String USAGE = """

@@ -12,7 +12,11 @@ import java.util.Locale;
  */
 public enum Reason {
     // --- accept: what the proxy can afford
-    /** Over {@code max_connections}, {@code max_connections_per_client} or {@code max_preread_connections}. */
+    /**
+     * Over {@code max_connections}, {@code max_connections_per_client} or
+     * {@code max_preread_connections} (closed at accept), or over a route's {@code max_connections}
+     * (closed when routed).
+     */
     CONNECTION_LIMIT(Outcome.REJECTED, Alerts.NONE),
     /**
      * A connection to a listener with {@code original_dst: redirect} that no firewall rule

@@ -39,6 +39,9 @@ import java.util.function.LongSupplier;
  *
  * <p>Meters are looked up once and cached in arrays indexed by reason, so counting a connection
  * costs no map lookups in Micrometer's registry.
+ *
+ * <p>Longer than 300 lines because every meter the proxy publishes is declared here, with its
+ * name, help text and labels: the metrics are one vocabulary, like {@link Reason}.
  */
 public final class ProxyMetrics implements ConnectionObserver {
     /** The label value for "no reason": a forwarded connection that ended normally. */
