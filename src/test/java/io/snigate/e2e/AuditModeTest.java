@@ -183,6 +183,30 @@ class AuditModeTest {
     }
 
     @Test
+    void aListenersClientRulesAreNeverAudited() throws Exception {
+        try (ProxyHarness guarded = ProxyHarness.start("""
+                listen:
+                  - address: "127.0.0.1:0"
+                    clients: { deny: ["127.0.0.66"] }
+                policy: { mode: audit, audit_upstream: "127.0.0.1:%1$d" }
+                routes:
+                  - match: "%2$s"
+                    upstream: "127.0.0.1:%1$d"
+                """.formatted(server.port(), CORP))) {
+            Socket denied = new Socket();
+            denied.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.66"), 0));
+            denied.connect(guarded.address(), 10_000);
+            denied.setSoTimeout(15_000);
+            try (denied) {
+                assertThat(denied.getInputStream().read()).as("closed at accept, audit or not").isEqualTo(-1);
+            }
+            JsonNode line = guarded.nextLog();
+            assertThat(line.get("reason").asText()).isEqualTo("client_not_allowed");
+            assertThat(line.get("would_reject").isNull()).isTrue();
+        }
+    }
+
+    @Test
     void aRoutesConnectionLimitIsNeverAudited() throws Exception {
         try (SSLSocket held = tlsClient("127.0.0.1", FULL, "h2", "TLSv1.3")) {
             held.startHandshake();

@@ -215,6 +215,10 @@ class TransparentInterceptionTest {
         assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
         assertThat(line.get("policy_mode").asText()).isEqualTo("audit");
         assertThat(line.get("would_reject").asText()).isEqualTo("sni_destination_mismatch");
+        String metrics = network.run(network.gateway(), "curl", "-sS", "--max-time", "10",
+                "http://127.0.0.1:19090/metrics").stdout();
+        assertThat(metrics).contains("snigate_policy_would_reject_total{listener=\"[::]:15001\","
+                + "reason=\"sni_destination_mismatch\",route=\"audit.test\"} 1.0");
     }
 
     @Test
