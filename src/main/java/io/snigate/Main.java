@@ -13,6 +13,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.time.Duration;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -26,6 +27,7 @@ public final class Main {
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
     static final String USAGE = """
             Usage: snigate [--check] [-c FILE]
+                   snigate explain [-c FILE] --sni NAME [...]   (snigate explain --help)
             Layer-4 TLS passthrough proxy that routes by SNI.
               -c, --config FILE   The routes file (default: routes.yaml).
                   --check         Validate the config file, print the result, and exit 0 or 1.
@@ -56,6 +58,9 @@ public final class Main {
      * parsed by hand: two options did not justify picocli's 0.25 s of class loading at every start.
      */
     static int run(String... args) throws InterruptedException {
+        if (args.length > 0 && args[0].equals("explain")) {
+            return Explain.run(List.of(args).subList(1, args.length), System.out, System.err);
+        }
         Path config = Path.of("routes.yaml");
         boolean check = false;
         for (int i = 0; i < args.length; i++) {
@@ -108,6 +113,7 @@ public final class Main {
             return 1;
         }
         if (check) {
+            loaded.nameLists().forEach(names -> System.err.println("snigate: " + names.summary()));
             System.err.println("snigate: " + config + " is valid: " + loaded.routes().size() + " routes");
             return 0;
         }

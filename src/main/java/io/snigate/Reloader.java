@@ -2,6 +2,8 @@ package io.snigate;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
+import io.snigate.config.MatchFiles;
+import io.snigate.config.NameList;
 import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.metrics.ProxyMetrics;
@@ -14,14 +16,20 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Reloads the config file on request (SIGHUP) and when it changes on disk. The directory is
- * watched, not the file, so that an atomic rename onto the file (editors, Kubernetes ConfigMaps
- * swapping their {@code ..data} link) is seen. A file that fails validation changes nothing: the
- * old config keeps serving, and the error goes to the log and the reload metrics.
+ * Reloads the config file on request (SIGHUP) and when it, or a file its {@code match_file}
+ * lists name, changes on disk. The directories are watched, not the files, so that an atomic
+ * rename onto a file (editors, tools that write allowlists, Kubernetes ConfigMaps swapping their
+ * {@code ..data} link) is seen. A file that fails validation changes nothing: the old config keeps
+ * serving, and the error goes to the log and the reload metrics.
+ *
+ * <p>Loading runs on the thread that asked (the watcher's, or the signal's), never on an event
+ * loop: a million-name list is read and indexed while the old table keeps routing.
  */
 final class Reloader {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
@@ -29,7 +37,9 @@ final class Reloader {
     private final Path file;
     private final ProxyServer server;
     private final ProxyMetrics metrics;
+    private final Set<Path> watchedFolders = new HashSet<>();
     private byte[] lastLoaded;
+    private WatchService watcher;
 
     Reloader(Path file, ProxyServer server, ProxyMetrics metrics) throws IOException {
         this.file = file;
@@ -45,6 +55,7 @@ final class Reloader {
             ProxyConfig config = ConfigLoader.load(file);
             server.reload(config);
             lastLoaded = bytes;
+            watchListFolders(config);
             metrics.configReloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
@@ -62,19 +73,46 @@ final class Reloader {
 
     private synchronized boolean changedOnDisk() {
         try {
-            return !Arrays.equals(lastLoaded, Files.readAllBytes(file));
+            return !Arrays.equals(lastLoaded, Files.readAllBytes(file))
+                    || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
         } catch (IOException e) {
             // Mid-rename, or gone: the next event will tell.
             return false;
         }
     }
 
-    /** Starts a daemon thread that reloads when the file's content changes. */
+    /** Watches the folders of the config's lists too; a folder stays watched once it was. */
+    private synchronized void watchListFolders(ProxyConfig config) {
+        if (watcher == null) {
+            return;
+        }
+        for (NameList names : config.nameLists()) {
+            Path folder = MatchFiles.folderOf(names.pattern());
+            if (watchedFolders.add(folder)) {
+                try {
+                    register(folder);
+                } catch (IOException e) {
+                    LOG.warn("cannot watch {} for changes to {}: {}; reload with SIGHUP", folder, names.label(), e.toString());
+                }
+            }
+        }
+    }
+
+    private void register(Path folder) throws IOException {
+        folder.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                StandardWatchEventKinds.ENTRY_DELETE);
+    }
+
+    /** Starts a daemon thread that reloads when the file's content, or a list's, changes. */
     void watch() throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         WatchService watcher = FileSystems.getDefault().newWatchService();
-        dir.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-                StandardWatchEventKinds.ENTRY_DELETE);
+        synchronized (this) {
+            this.watcher = watcher;
+            register(dir);
+            watchedFolders.add(dir);
+        }
+        watchListFolders(server.currentConfig());
         Thread thread = new Thread(() -> {
             try {
                 while (true) {

@@ -78,13 +78,7 @@ class ReloadTest {
     }
 
     private String connectAndLogReason() throws Exception {
-        try (Socket client = proxy.connect()) {
-            client.getOutputStream().write(HELLO);
-            client.shutdownOutput();
-            ProxyHarness.readUntilClosed(client);
-        }
-        JsonNode log = proxy.nextLog();
-        return log.get("reason").isNull() ? log.get("outcome").asText() : log.get("reason").asText();
+        return proxy.reasonFor(HELLO);
     }
 
     private void replaceAtomically(String text) throws IOException {

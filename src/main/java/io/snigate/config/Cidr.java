@@ -2,6 +2,7 @@ package io.snigate.config;
 
 import io.netty.util.NetUtil;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.Arrays;
 
 /** An address range such as {@code 10.0.0.0/8} or {@code fd00::/8}. */
@@ -39,6 +40,15 @@ public record Cidr(byte[] network, int prefixLength, String text) {
     public boolean contains(InetAddress address) {
         byte[] bytes = address.getAddress();
         return bytes.length == network.length && Arrays.equals(mask(bytes, prefixLength), network);
+    }
+
+    /** The first {@code prefix} bits of {@code address}, the rest zero: the network it is in. */
+    public static InetAddress network(InetAddress address, int prefix) {
+        try {
+            return InetAddress.getByAddress(mask(address.getAddress(), prefix));
+        } catch (UnknownHostException impossible) {
+            return address;
+        }
     }
 
     private static byte[] mask(byte[] bytes, int prefix) {

@@ -25,14 +25,14 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * message with the file and the line.
  */
 public final class ConfigLoader {
-    private static final List<String> TOP_LEVEL_KEYS = List.of(
-            "listen", "admin", "routes", "default", "timeouts", "limits", "resolvers", "upstream_mark", "ech");
+    private static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
+            "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark", "ech");
     private static final List<String> ECH_KEYS = List.of("public_names");
-    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol");
+    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol", "clients");
     private static final List<String> PROXY_PROTOCOL_KEYS = List.of("trusted", "timeout");
     private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
-    private static final List<String> LIMIT_KEYS = List.of(
-            "max_client_hello_bytes", "max_connections", "max_connections_per_client", "max_preread_connections");
+    private static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes", "max_connections",
+            "max_connections_per_client", "max_preread_connections", "client_ipv6_prefix");
     private static final String REJECT = "reject";
     /** SO_MARK is an unsigned 32-bit value. */
     private static final long MAX_MARK = 0xFFFF_FFFFL;
@@ -69,9 +69,11 @@ public final class ConfigLoader {
     /** One reading of one file. */
     private static final class Reader {
         private final YamlNodes nodes;
+        private final PolicyReader policyReader;
 
         Reader(YamlNodes nodes) {
             this.nodes = nodes;
+            this.policyReader = new PolicyReader(nodes);
         }
 
         ProxyConfig read(String text) throws ConfigException {
@@ -93,7 +95,11 @@ public final class ConfigLoader {
             Node adminNode = YamlNodes.value(top, "admin");
             HostPort admin = adminNode == null ? ProxyConfig.DEFAULT_ADMIN : readAdmin(adminNode, listeners);
 
-            RoutesReader routesReader = new RoutesReader(nodes, listeners);
+            Path baseDir = Path.of(nodes.file()).toAbsolutePath().getParent();
+            RoutesReader routesReader = new RoutesReader(nodes, listeners, policyReader, baseDir);
+            // Before the routes: policy.allow_audit: false refuses every audit in the file.
+            Policy policy = policyReader.readPolicy(
+                    YamlNodes.value(top, "policy"), YamlNodes.value(top, "min_tls_version"), routesReader);
             Node routesNode = YamlNodes.value(top, "routes");
             List<Route> routes = routesNode == null ? List.of() : routesReader.readRoutes(routesNode);
             Node defaultNode = YamlNodes.value(top, "default");
@@ -122,7 +128,8 @@ public final class ConfigLoader {
                     limitsNode == null ? Limits.DEFAULTS : readLimits(limitsNode),
                     resolversNode == null ? List.of() : readResolvers(resolversNode),
                     markNode == null ? 0 : readMark(markNode),
-                    echNode == null ? Set.of() : readEchPublicNames(echNode));
+                    echNode == null ? Set.of() : readEchPublicNames(echNode),
+                    policy);
         }
 
         private List<Listener> readListen(Node node) throws ConfigException {
@@ -167,7 +174,9 @@ public final class ConfigLoader {
                 }
                 proxyProtocol = readProxyProtocol(proxyNode);
             }
-            return new Listener(address, mode, proxyProtocol, YamlNodes.line(addressNode));
+            Node clientsNode = YamlNodes.value(keys, "clients");
+            ClientRules clients = clientsNode == null ? ClientRules.ANYONE : policyReader.clients(clientsNode);
+            return new Listener(address, mode, proxyProtocol, clients, YamlNodes.line(addressNode));
         }
 
         private Listener.ProxyProtocol readProxyProtocol(Node node) throws ConfigException {
@@ -252,7 +261,8 @@ public final class ConfigLoader {
                     limit(keys, "max_connections_per_client", "connections", defaults.maxConnectionsPerClient(), 0,
                             Limits.MAX_CONNECTIONS),
                     limit(keys, "max_preread_connections", "connections", defaults.maxPrereadConnections(), 0,
-                            Limits.MAX_CONNECTIONS));
+                            Limits.MAX_CONNECTIONS),
+                    limit(keys, "client_ipv6_prefix", "bits", defaults.clientIpv6Prefix(), 1, 128));
         }
 
         private int limit(Map<String, NodeTuple> keys, String key, String unit, int fallback, int min, int max)

@@ -11,9 +11,15 @@ package io.snigate.config;
  *     limit
  * @param maxPrereadConnections connections still sending their ClientHello (the slowloris
  *     budget); 0 means no limit
+ * @param clientIpv6Prefix how many leading bits of an IPv6 client's address make "one client"
+ *     for {@code maxConnectionsPerClient}: one host commonly owns a whole /64
  */
 public record Limits(
-        int maxClientHelloBytes, int maxConnections, int maxConnectionsPerClient, int maxPrereadConnections) {
+        int maxClientHelloBytes,
+        int maxConnections,
+        int maxConnectionsPerClient,
+        int maxPrereadConnections,
+        int clientIpv6Prefix) {
     /** Below this, ordinary hellos with many cipher suites and extensions would not fit. */
     public static final int MIN_CLIENT_HELLO_BYTES = 512;
     /** Four maximal TLS records; post-quantum key shares fit with room to spare. */
@@ -21,5 +27,14 @@ public record Limits(
     /** The largest value any connection limit takes. */
     public static final int MAX_CONNECTIONS = 10_000_000;
 
-    public static final Limits DEFAULTS = new Limits(16384, 10000, 0, 4096);
+    /** A /64 is what one IPv6 host, or one customer's network, is commonly given. */
+    public static final int DEFAULT_CLIENT_IPV6_PREFIX = 64;
+
+    public static final Limits DEFAULTS = new Limits(16384, 10000, 0, 4096, DEFAULT_CLIENT_IPV6_PREFIX);
+
+    /** Limits that count an IPv6 client by its /64. */
+    public Limits(int maxClientHelloBytes, int maxConnections, int maxConnectionsPerClient, int maxPrereadConnections) {
+        this(maxClientHelloBytes, maxConnections, maxConnectionsPerClient, maxPrereadConnections,
+                DEFAULT_CLIENT_IPV6_PREFIX);
+    }
 }

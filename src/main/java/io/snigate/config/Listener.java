@@ -14,9 +14,12 @@ import java.util.Objects;
  * @param originalDst how the original destination is found on this listener
  * @param proxyProtocol when not null, every connection must start with a PROXY protocol header
  *     from one of these peers, and its source stands for the client
+ * @param clients the client addresses admitted (behind a PROXY header, the header's client); others
+ *     are closed before a byte of the ClientHello is read
  * @param line the line of the entry in the file, for messages
  */
-public record Listener(HostPort address, OriginalDst originalDst, ProxyProtocol proxyProtocol, int line) {
+public record Listener(
+        HostPort address, OriginalDst originalDst, ProxyProtocol proxyProtocol, ClientRules clients, int line) {
     /** Default of {@code proxy_protocol.timeout}. */
     public static final Duration DEFAULT_PROXY_PROTOCOL_TIMEOUT = Duration.ofSeconds(5);
 
@@ -64,11 +67,13 @@ public record Listener(HostPort address, OriginalDst originalDst, ProxyProtocol 
     public Listener {
         Objects.requireNonNull(address, "address");
         Objects.requireNonNull(originalDst, "originalDst");
+        Objects.requireNonNull(clients, "clients");
     }
+
 
     /** A listener as a plain {@code "ip:port"} entry gives it. */
     public static Listener plain(HostPort address, int line) {
-        return new Listener(address, OriginalDst.NONE, null, line);
+        return new Listener(address, OriginalDst.NONE, null, ClientRules.ANYONE, line);
     }
 
     /** The listen address as written, which names the listener in logs and metrics. */

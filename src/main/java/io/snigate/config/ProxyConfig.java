@@ -17,6 +17,7 @@ import java.util.Set;
  *     tell the proxy's own traffic apart; 0 for none
  * @param echPublicNames the cover names ECH providers put in the outer SNI ({@code ech.public_names}),
  *     normalized: a ClientHello with ECH and one of these names is refused unless a route names it
+ * @param policy the policy defaults: mode, audit upstream, TLS floor
  */
 public record ProxyConfig(
         String source,
@@ -28,7 +29,8 @@ public record ProxyConfig(
         Limits limits,
         List<HostPort> resolvers,
         int upstreamMark,
-        Set<String> echPublicNames) {
+        Set<String> echPublicNames,
+        Policy policy) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
 
     public ProxyConfig {
@@ -40,6 +42,17 @@ public record ProxyConfig(
         Objects.requireNonNull(limits, "limits");
         resolvers = List.copyOf(resolvers);
         echPublicNames = Set.copyOf(echPublicNames);
+        Objects.requireNonNull(policy, "policy");
+    }
+
+    /** How many routes run in audit mode, by their own {@code mode} or by {@code policy.mode}. */
+    public int routesInAudit() {
+        return (int) routes.stream().filter(route -> route.policy().modeUnder(policy) == PolicyMode.AUDIT).count();
+    }
+
+    /** The routes' {@code match_file} lists, in route order. */
+    public List<NameList> nameLists() {
+        return routes.stream().map(Route::names).filter(Objects::nonNull).toList();
     }
 
     /** Whether any listener reads original destinations (REDIRECT or TPROXY interception). */

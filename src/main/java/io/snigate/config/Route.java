@@ -19,6 +19,8 @@ import java.util.Objects;
  *     the proxy's own resolver returns for the SNI
  * @param delivery a PROXY header to send, a parent proxy to go through; {@link Delivery#DIRECT} for neither
  * @param line the line of the route in the file, for messages and logs
+ * @param policy who may use the route, its mode, TLS floor and connection budget
+ * @param names the names of its {@code match_file}, or null when it has none
  */
 public record Route(
         List<String> match,
@@ -28,7 +30,9 @@ public record Route(
         List<Cidr> allowDestinations,
         boolean verifyDestination,
         Delivery delivery,
-        int line) {
+        int line,
+        RoutePolicy policy,
+        NameList names) {
     /** A pattern starting with this matches any name below the rest, at any depth. */
     public static final String WILDCARD_PREFIX = "*.";
 
@@ -39,9 +43,19 @@ public record Route(
         allowDestinations = List.copyOf(allowDestinations);
         Objects.requireNonNull(upstream, "upstream");
         Objects.requireNonNull(delivery, "delivery");
-        if (match.isEmpty()) {
-            throw new IllegalArgumentException("a route needs at least one match pattern");
+        Objects.requireNonNull(policy, "policy");
+        if (match.isEmpty() && names == null) {
+            throw new IllegalArgumentException("a route needs at least one match pattern or a match_file");
         }
+    }
+
+    /**
+     * What names the route in messages and tells it apart from the others: its first pattern (or
+     * its {@code match_file}), with its alpn list and ports when it has them.
+     */
+    public String name() {
+        String first = match.isEmpty() ? names.label() : match.get(0);
+        return first + (alpn.isEmpty() ? "" : " alpn " + alpn) + (ports.isEmpty() ? "" : " ports " + ports);
     }
 
     public static boolean isWildcard(String pattern) {

@@ -2,10 +2,8 @@ package io.snigate.config;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
-import java.util.Base64;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
@@ -19,17 +17,21 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 
 /** Reads {@code routes:} and upstreams: the contract of one route, with every mistake's line. */
 final class RoutesReader {
-    private static final List<String> ROUTE_KEYS = List.of("match", "alpn", "ports", "upstream", "allow_destinations",
-            "verify_destination", "send_proxy_protocol", "via", "via_credentials");
-    /** A credentials file is one line; anything much longer is not one. */
-    private static final int MAX_CREDENTIALS_BYTES = 4096;
+    private static final List<String> ROUTE_KEYS = List.of("match", "match_file", "alpn", "ports", "upstream",
+            "allow_destinations", "verify_destination", "clients", "mode", "min_tls_version", "max_connections",
+            "send_proxy_protocol", "via", "via_credentials");
 
     private final YamlNodes nodes;
     private final List<Listener> listeners;
+    private final PolicyReader policy;
+    private final Path baseDir;
 
-    RoutesReader(YamlNodes nodes, List<Listener> listeners) {
+    /** {@code baseDir} is where relative {@code match_file} paths start: the config file's folder. */
+    RoutesReader(YamlNodes nodes, List<Listener> listeners, PolicyReader policy, Path baseDir) {
         this.nodes = nodes;
         this.listeners = listeners;
+        this.policy = policy;
+        this.baseDir = baseDir;
     }
 
     List<Route> readRoutes(Node node) throws ConfigException {
@@ -57,9 +59,10 @@ final class RoutesReader {
         }
         Map<String, NodeTuple> keys = nodes.keys((MappingNode) node, "in a route", ROUTE_KEYS);
         Node matchNode = YamlNodes.value(keys, "match");
-        if (matchNode == null) {
-            throw nodes.error(node, "this route has no match; add match: \"name.example.com\" or"
-                    + " match: [\"*.example.com\", \"example.com\"]");
+        Node matchFileNode = YamlNodes.value(keys, "match_file");
+        if (matchNode == null && matchFileNode == null) {
+            throw nodes.error(node, "this route has no match; add match: \"name.example.com\","
+                    + " match: [\"*.example.com\", \"example.com\"] or match_file: \"allow.list\"");
         }
         Node upstreamNode = YamlNodes.value(keys, "upstream");
         if (upstreamNode == null) {
@@ -69,7 +72,8 @@ final class RoutesReader {
         List<String> alpn = alpnNode == null ? List.of() : readAlpn(alpnNode);
         Node portsNode = YamlNodes.value(keys, "ports");
         List<Integer> ports = portsNode == null ? List.of() : readPorts(portsNode);
-        List<String> patterns = readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
+        List<String> patterns = matchNode == null ? List.of() : readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
+        NameList names = matchFileNode == null ? null : readMatchFile(matchFileNode);
 
         Upstream upstream = readUpstream(upstreamNode, "upstream");
         List<Cidr> allowed = List.of();
@@ -89,70 +93,45 @@ final class RoutesReader {
             }
             verify = nodes.bool(verifyEntry.getValueNode(), "verify_destination");
         }
-        return new Route(patterns, alpn, ports, upstream, allowed, verify, readDelivery(keys), YamlNodes.line(node));
+        return new Route(patterns, alpn, ports, upstream, allowed, verify, new DeliveryReader(nodes, baseDir).read(keys),
+                YamlNodes.line(node), readPolicy(keys), names);
     }
 
-    private Delivery readDelivery(Map<String, NodeTuple> keys) throws ConfigException {
-        Node versionNode = YamlNodes.value(keys, "send_proxy_protocol");
-        Delivery.ProxyProtocolVersion version = null;
-        if (versionNode != null) {
-            version = switch (nodes.text(versionNode, "send_proxy_protocol")) {
-                case "v1" -> Delivery.ProxyProtocolVersion.V1;
-                case "v2" -> Delivery.ProxyProtocolVersion.V2;
-                default -> throw nodes.error(versionNode, "send_proxy_protocol must be v1 or v2 (leave it out to send"
-                        + " none)");
-            };
-        }
-        Node viaNode = YamlNodes.value(keys, "via");
-        HostPort via = viaNode == null ? null : nodes.parsed(viaNode, "via", RoutesReader::parentProxy);
-        Node credentialsNode = YamlNodes.value(keys, "via_credentials");
-        String authorization = null;
-        if (credentialsNode != null) {
-            if (via == null) {
-                throw nodes.error(credentialsNode, "via_credentials needs via: the parent proxy they are for");
-            }
-            authorization = readCredentials(credentialsNode);
-        }
-        return version == null && via == null ? Delivery.DIRECT : new Delivery(version, via, authorization);
-    }
-
-    /** {@code http://host:port}: a parent HTTP proxy that takes {@code CONNECT}. */
-    private static HostPort parentProxy(String text) {
-        String scheme = "http://";
-        if (!text.startsWith(scheme)) {
-            throw new IllegalArgumentException("write the parent proxy as http://host:port, e.g. http://proxy.corp.example:3128"
-                    + " (snigate speaks HTTP CONNECT to it)");
-        }
-        String rest = text.endsWith("/") ? text.substring(scheme.length(), text.length() - 1) : text.substring(scheme.length());
-        if (rest.contains("@") || rest.contains("/")) {
-            throw new IllegalArgumentException("only http://host:port: put credentials in a via_credentials file,"
-                    + " never in routes.yaml");
-        }
-        return HostPort.parse(rest);
+    private RoutePolicy readPolicy(Map<String, NodeTuple> keys) throws ConfigException {
+        Node clientsNode = YamlNodes.value(keys, "clients");
+        Node modeNode = YamlNodes.value(keys, "mode");
+        Node minTlsNode = YamlNodes.value(keys, "min_tls_version");
+        Node maxNode = YamlNodes.value(keys, "max_connections");
+        return new RoutePolicy(
+                clientsNode == null ? ClientRules.ANYONE : policy.clients(clientsNode),
+                modeNode == null ? null : policy.mode(modeNode, "mode"),
+                minTlsNode == null ? 0 : policy.tlsVersion(minTlsNode, "min_tls_version"),
+                maxNode == null ? 0 : nodes.wholeNumber(maxNode, "max_connections", "connections", 0,
+                        Limits.MAX_CONNECTIONS, 1000));
     }
 
     /**
-     * {@code user:password} from a file (relative to routes.yaml), as the value of a
-     * {@code Proxy-Authorization: Basic} header. The secret appears in no message.
+     * {@code match_file}: a path, relative to the config file's folder unless absolute, whose
+     * file name may be a glob such as {@code *.list}; the files it names are read in name order.
      */
-    private String readCredentials(Node node) throws ConfigException {
-        String written = nodes.text(node, "via_credentials");
-        Path file = nodes.resolve(written);
-        String content;
+    private NameList readMatchFile(Node node) throws ConfigException {
+        String written = nodes.text(node, "match_file");
+        Path path;
         try {
-            if (Files.size(file) > MAX_CREDENTIALS_BYTES) {
-                throw nodes.error(node, "via_credentials \"" + written + "\" is not a credentials file: it should"
-                        + " hold one line, user:password");
-            }
-            content = Files.readString(file, StandardCharsets.UTF_8).strip();
-        } catch (IOException e) {
-            throw nodes.error(node, "via_credentials \"" + written + "\" cannot be read (" + e.getClass().getSimpleName()
-                    + "); it must be a file the proxy's user can read, holding user:password");
+            path = baseDir.resolve(written);
+        } catch (InvalidPathException e) {
+            throw nodes.error(node, "match_file \"" + written + "\" is not a path: " + e.getMessage());
         }
-        if (content.indexOf(':') <= 0 || content.contains("\n")) {
-            throw nodes.error(node, "via_credentials \"" + written + "\" must hold one line, user:password");
+        List<Path> files = MatchFiles.expand(path);
+        if (files == null) {
+            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards (* ? [ ]),"
+                    + " as in \"/etc/snigate/allow.d/*.list\"");
         }
-        return "Basic " + Base64.getEncoder().encodeToString(content.getBytes(StandardCharsets.UTF_8));
+        if (files.isEmpty()) {
+            throw nodes.error(node, "match_file \"" + written + "\" names no file (looked for " + path + ");"
+                    + " create it (it may be empty), or fix the path");
+        }
+        return NameListReader.read(written, path, files);
     }
 
     private List<String> readPatterns(Node matchNode, List<String> alpn, List<Integer> ports,
@@ -206,14 +185,8 @@ final class RoutesReader {
     }
 
     private List<Cidr> readCidrs(Node node) throws ConfigException {
-        List<Cidr> ranges = new ArrayList<>();
-        for (Node item : nodes.listOrSingle(node, "allow_destinations", "address ranges like \"10.0.0.0/8\"")) {
-            ranges.add(nodes.parsed(item, "allow_destinations", Cidr::parse));
-        }
-        if (ranges.isEmpty()) {
-            throw nodes.error(node, "allow_destinations is empty; leave the key out to allow only public addresses");
-        }
-        return ranges;
+        return policy.cidrs(node, "allow_destinations",
+                "allow_destinations is empty; leave the key out to allow only public addresses");
     }
 
     private List<String> readAlpn(Node node) throws ConfigException {

@@ -41,13 +41,6 @@ final class YamlNodes {
         return file;
     }
 
-    /** A path written in the file: relative ones are relative to the file's own directory. */
-    java.nio.file.Path resolve(String written) {
-        java.nio.file.Path path = java.nio.file.Path.of(written);
-        java.nio.file.Path directory = java.nio.file.Path.of(file).toAbsolutePath().getParent();
-        return path.isAbsolute() || directory == null ? path : directory.resolve(path);
-    }
-
     Node compose(String text) throws ConfigException {
         if (text.length() > MAX_FILE_CHARS) {
             throw new ConfigException(file, 0, "is larger than the 1 MiB a configuration may have");

@@ -101,7 +101,8 @@ public final class UpstreamConnector {
 
     /**
      * {@code $original_dst}: the address the client dialed, if the policy allows it and, unless
-     * the route trusts the client, if the client's SNI resolves to it.
+     * the route trusts the client, if the client's SNI resolves to it (in audit mode, a mismatch
+     * is dialed all the same and reported).
      */
     private void dialOriginalDst(Attempt attempt, RouteDecision decision, ConnectionRecord record) {
         InetSocketAddress original = record.originalDst();
@@ -129,7 +130,13 @@ public final class UpstreamConnector {
                 }
             }
             record.destinationChecked(DestinationCheck.MISMATCH);
-            attempt.fail(Reason.SNI_DESTINATION_MISMATCH, null);
+            if (decision.audited()) {
+                // Audit mode dials the address the client chose, and reports what enforce would do.
+                record.wouldReject(Reason.SNI_DESTINATION_MISMATCH);
+                attempt.dial(List.of(original));
+            } else {
+                attempt.fail(Reason.SNI_DESTINATION_MISMATCH, null);
+            }
         });
     }
 

@@ -42,9 +42,24 @@ public final class Addresses {
         byte[] b = address.getAddress();
         boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
         boolean nat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && isZero(b, 4, 12);
-        if (!compatible && !nat64) {
+        return compatible || nat64 ? lastFourBytes(b, address) : address;
+    }
+
+    /**
+     * The IPv4 address an IPv4-mapped IPv6 address ({@code ::ffff:a.b.c.d}) carries, as a
+     * dual-stack socket reports an IPv4 peer; any other address as it is.
+     */
+    public static InetAddress unmapped(InetAddress address) {
+        if (!(address instanceof Inet6Address)) {
             return address;
         }
+        byte[] b = address.getAddress();
+        boolean mapped = isZero(b, 0, 10) && b[10] == (byte) 0xff && b[11] == (byte) 0xff;
+        return mapped ? lastFourBytes(b, address) : address;
+    }
+
+    /** The IPv4 address in the last four bytes of an IPv6 address's {@code b}. */
+    private static InetAddress lastFourBytes(byte[] b, InetAddress address) {
         try {
             return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
         } catch (UnknownHostException impossible) {

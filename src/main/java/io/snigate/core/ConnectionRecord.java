@@ -5,6 +5,7 @@ import io.netty.util.AttributeKey;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What is known about one client connection, filled in stage by stage and handed to the
@@ -32,6 +33,9 @@ public final class ConnectionRecord implements ClientHelloSink {
     private int recordVersion;
     private Boolean ech;
     private String route;
+    private String policyMode;
+    private Reason wouldReject;
+    private AtomicInteger routeConnections;
     private InetSocketAddress upstream;
     private InetSocketAddress originalDst;
     private int dialedPort;
@@ -110,12 +114,15 @@ public final class ConnectionRecord implements ClientHelloSink {
         this.client = source;
     }
 
-    /** Marks the connection as counted in {@code client}'s budget, which must then count it out. */
+    /**
+     * Marks the connection as counted in the budget of {@code client} (its address, or its IPv6
+     * network), which must then count it out.
+     */
     public void countedAsClient(InetAddress client) {
         this.countedAsClient = client;
     }
 
-    /** The address the connection is counted under in its client's budget, or null. */
+    /** Whom the connection limits counted this connection for, or null. */
     public InetAddress countedAsClient() {
         return countedAsClient;
     }
@@ -131,6 +138,31 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public void route(String route) {
         this.route = route;
+    }
+
+    /**
+     * The policy mode the routing decision was made in ({@code enforce} or {@code audit}), and
+     * the policy verdict audit mode forwarded anyway (null when none).
+     */
+    public void policy(String mode, Reason wouldReject) {
+        this.policyMode = mode;
+        this.wouldReject = wouldReject;
+    }
+
+    /** A policy verdict audit mode forwarded anyway, found after routing (a destination mismatch). */
+    public void wouldReject(Reason reason) {
+        if (wouldReject == null) {
+            wouldReject = reason;
+        }
+    }
+
+    /** The count of the route's open connections this one is in, to be given back when it closes. */
+    public void countedOnRoute(AtomicInteger connections) {
+        this.routeConnections = connections;
+    }
+
+    public AtomicInteger routeConnections() {
+        return routeConnections;
     }
 
     public void upstream(InetSocketAddress upstream) {
@@ -211,6 +243,11 @@ public final class ConnectionRecord implements ClientHelloSink {
         return tlsVersion == NO_VERSION ? null : TlsVersions.name(tlsVersion);
     }
 
+    /** The highest TLS version the client offered as on the wire (0x0303 for 1.2), or -1 before a ClientHello parsed. */
+    public int tlsVersionCode() {
+        return tlsVersion;
+    }
+
     /**
      * The version of the client's first TLS record header, to answer it with an alert; 0 before a
      * ClientHello parsed.
@@ -229,6 +266,16 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public InetSocketAddress upstream() {
         return upstream;
+    }
+
+    /** {@code enforce} or {@code audit} once routed, else null. */
+    public String policyMode() {
+        return policyMode;
+    }
+
+    /** The policy verdict that audit mode forwarded anyway, or null. */
+    public Reason wouldReject() {
+        return wouldReject;
     }
 
     /** The address the client dialed before it was intercepted, or null when not known. */

@@ -57,14 +57,19 @@ public final class HostNames {
      * hyphens and underscores, that is not an IPv4 or IPv6 literal.
      */
     public static boolean isValid(String name) {
-        int length = name.length();
-        if (length == 0 || length > MAX_NAME_LENGTH) {
+        return isValid(name, 0, name.length());
+    }
+
+    /** {@link #isValid(String)} for {@code text[from, to)}, so that a list's line needs no substring. */
+    public static boolean isValid(String text, int from, int to) {
+        int length = to - from;
+        if (length <= 0 || length > MAX_NAME_LENGTH) {
             return false;
         }
         int labelLength = 0;
         boolean onlyDigitsAndDots = true;
-        for (int i = 0; i < length; i++) {
-            char c = name.charAt(i);
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
             if (c == '.') {
                 if (labelLength == 0) {
                     return false;

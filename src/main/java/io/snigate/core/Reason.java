@@ -12,13 +12,23 @@ import java.util.Locale;
  */
 public enum Reason {
     // --- accept: what the proxy can afford
-    /** Over {@code max_connections}, {@code max_connections_per_client} or {@code max_preread_connections}. */
+    /**
+     * Over {@code max_connections}, {@code max_connections_per_client} or
+     * {@code max_preread_connections} (closed at accept), or over a route's {@code max_connections}
+     * (closed when routed).
+     */
     CONNECTION_LIMIT(Outcome.REJECTED, Alerts.NONE),
     /**
      * A connection to a listener with {@code original_dst: redirect} that no firewall rule
      * redirected: someone dialed the proxy's port directly, so there is no destination to honour.
      */
     NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.NONE),
+    /**
+     * The client's address is not admitted by {@code clients:}: a listener's rules close the
+     * connection at accept (behind a PROXY header, once the header named the client), before a
+     * byte of the ClientHello is read; a route's rules answer with {@code access_denied}.
+     */
+    CLIENT_NOT_ALLOWED(Outcome.REJECTED, Alerts.ACCESS_DENIED),
     // --- PROXY protocol header, on a listener that requires one
     /** The peer is not in the listener's {@code proxy_protocol.trusted}: closed before a byte is read. */
     PROXY_PROTOCOL_UNTRUSTED(Outcome.REJECTED, Alerts.NONE),
@@ -40,6 +50,8 @@ public enum Reason {
     // --- route: what the policy says
     NO_ROUTE(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
     ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
+    /** The highest TLS version the client offers is below {@code min_tls_version}. */
+    TLS_VERSION_NOT_ALLOWED(Outcome.REJECTED, Alerts.PROTOCOL_VERSION),
     /**
      * A ClientHello with Encrypted Client Hello whose SNI is one of {@code ech.public_names}: the
      * name is a provider's cover, the real destination is encrypted; refused unless a route names
@@ -79,11 +91,27 @@ public enum Reason {
         public static final int HANDSHAKE_FAILURE = 40;
         public static final int ACCESS_DENIED = 49;
         public static final int DECODE_ERROR = 50;
+        public static final int PROTOCOL_VERSION = 70;
         public static final int INTERNAL_ERROR = 80;
         public static final int UNRECOGNIZED_NAME = 112;
         public static final int NO_APPLICATION_PROTOCOL = 120;
 
         private Alerts() {}
+
+        /** The RFC 8446 name of an alert description used here, e.g. {@code access_denied}. */
+        public static String name(int description) {
+            return switch (description) {
+                case NONE -> "none";
+                case HANDSHAKE_FAILURE -> "handshake_failure";
+                case ACCESS_DENIED -> "access_denied";
+                case DECODE_ERROR -> "decode_error";
+                case PROTOCOL_VERSION -> "protocol_version";
+                case INTERNAL_ERROR -> "internal_error";
+                case UNRECOGNIZED_NAME -> "unrecognized_name";
+                case NO_APPLICATION_PROTOCOL -> "no_application_protocol";
+                default -> Integer.toString(description);
+            };
+        }
     }
 
     private final Outcome outcome;
@@ -103,6 +131,19 @@ public enum Reason {
     /** The outcome a connection ending for this reason is counted under. */
     public Outcome outcome() {
         return outcome;
+    }
+
+    /**
+     * Whether this is a verdict of the policy on a well-formed connection, which audit mode
+     * reports instead of enforcing: which names, protocols, clients, TLS versions and destinations
+     * are allowed. Safety verdicts (malformed input, limits, timeouts, forbidden destinations,
+     * loops) are never audited.
+     */
+    public boolean isPolicyVerdict() {
+        return switch (this) {
+            case NO_ROUTE, ALPN_NOT_ALLOWED, CLIENT_NOT_ALLOWED, TLS_VERSION_NOT_ALLOWED, SNI_DESTINATION_MISMATCH -> true;
+            default -> false;
+        };
     }
 
     /** Whether a TLS client should receive a fatal alert before the close. */

@@ -10,6 +10,21 @@ public final class TlsVersions {
 
     private TlsVersions() {}
 
+    /**
+     * The wire code of a version written as in the config, {@code "1.0"} to {@code "1.3"}.
+     *
+     * @throws IllegalArgumentException whose message says what is wrong but not where
+     */
+    public static int parse(String written) {
+        return switch (written) {
+            case "1.0" -> TLS_1_0;
+            case "1.1" -> TLS_1_1;
+            case "1.2" -> TLS_1_2;
+            case "1.3" -> TLS_1_3;
+            default -> throw new IllegalArgumentException("write the version as \"1.0\", \"1.1\", \"1.2\" or \"1.3\"");
+        };
+    }
+
     /** The conventional name of a protocol version, e.g. {@code TLSv1.3}, or its hex code. */
     public static String name(int version) {
         return switch (version) {

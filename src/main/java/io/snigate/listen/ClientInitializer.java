@@ -20,8 +20,8 @@ import java.util.function.Supplier;
 
 /**
  * The one place where a client connection's pipeline is composed, for the connections of one
- * listener. At accept it starts the connection's record, applies the connection limits and, on a
- * transparent listener, finds where the client was going; then it adds the stages that follow,
+ * listener. At accept it starts the connection's record, applies the listener's client rules and
+ * the connection limits and, on a transparent listener, finds where the client was going; then it adds the stages that follow,
  * by their {@link PipelineNames}: pre-read, then route (which hands on to connect and relay).
  *
  * <p>A reload may change the listener's settings; connections accepted after it use the new ones.
@@ -65,6 +65,17 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         Listener current = listener;
         ConnectionRecord record = ConnectionRecord.attach(ch, current.name(), observer);
         clients.add(ch);
+        Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
+        // Like a firewall: before a byte is read, and never audited. Behind a PROXY header the
+        // client is known only once the header is in (clientKnown); the peer must be trusted now.
+        if (proxyProtocol == null && !current.clients().admits(record.client().getAddress())) {
+            closeAtAccept(ch, record, Reason.CLIENT_NOT_ALLOWED);
+            return;
+        }
+        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
+            closeAtAccept(ch, record, Reason.PROXY_PROTOCOL_UNTRUSTED);
+            return;
+        }
         if (current.isTransparent()) {
             InetSocketAddress original = OriginalDestination.of(ch, current.originalDst());
             metrics.originalDestination(current.name(), original != null);
@@ -76,13 +87,8 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         } else {
             record.destination(null, boundPort);
         }
-        Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
-        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
-            closeAtAccept(ch, record, Reason.PROXY_PROTOCOL_UNTRUSTED);
-            return;
-        }
-        // Refused before it costs anything more than the accept. Behind a PROXY header the
-        // client, and so its budget, is known only once the header is in.
+        // Refused before it costs anything more than the accept; behind a PROXY header, the
+        // client's own budget once the header is in.
         if (!limits.admit(record) || (proxyProtocol == null && !limits.admitClient(record))) {
             closeAtAccept(ch, record, Reason.CONNECTION_LIMIT);
             return;
@@ -92,7 +98,7 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
             ch.pipeline()
                     .addLast(PipelineNames.PROXY_HEADER, new ProxyHeaderGate(record, proxyProtocol.timeout().toMillis()))
                     .addLast(PipelineNames.PROXY_DECODER, new HAProxyMessageDecoder())
-                    .addLast(PipelineNames.PROXY_RECEIVED, new ProxyHeaderReceived(record, this::clientKnown));
+                    .addLast(PipelineNames.PROXY_RECEIVED, new ProxyHeaderReceived(record, named -> clientKnown(named, current)));
         }
         ch.pipeline()
                 .addLast(PipelineNames.PREREAD, new PrereadHandler(record, settings.limits().maxClientHelloBytes(),
@@ -100,13 +106,20 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
                 .addLast(PipelineNames.ROUTE, routeStage);
     }
 
-    /** A PROXY header named the client: count it in that client's budget, or say why it may not go on. */
-    private boolean clientKnown(ConnectionRecord record) {
-        if (limits.admitClient(record)) {
-            return true;
+    /**
+     * A PROXY header named the client: apply the listener's client rules and the client's budget
+     * to it, or say why it may not go on.
+     */
+    private boolean clientKnown(ConnectionRecord record, Listener listener) {
+        if (!listener.clients().admits(record.client().getAddress())) {
+            record.endedBecause(Reason.CLIENT_NOT_ALLOWED);
+            return false;
         }
-        record.endedBecause(Reason.CONNECTION_LIMIT);
-        return false;
+        if (!limits.admitClient(record)) {
+            record.endedBecause(Reason.CONNECTION_LIMIT);
+            return false;
+        }
+        return true;
     }
 
     private static void closeAtAccept(SocketChannel ch, ConnectionRecord record, Reason reason) {

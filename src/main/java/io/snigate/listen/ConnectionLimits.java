@@ -1,9 +1,12 @@
 package io.snigate.listen;
 
+import io.snigate.config.Cidr;
 import io.snigate.config.Limits;
+import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -11,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
- * The three connection budgets: in all, per source IP, and still in pre-read (the slowloris
+ * The three connection budgets: in all, per client (a source IPv4 address, or an IPv6 /64), and still in pre-read (the slowloris
  * budget: a client that trickles its ClientHello holds a socket without costing itself much). A
  * connection over any of them is closed at accept, before it costs more than the accept.
  *
@@ -52,9 +55,10 @@ final class ConnectionLimits implements ConnectionObserver {
      * known only once the header has arrived.
      */
     boolean admitClient(ConnectionRecord connection) {
-        int perClientLimit = limits.get().maxConnectionsPerClient();
+        Limits current = limits.get();
+        int perClientLimit = current.maxConnectionsPerClient();
         boolean[] admitted = {true};
-        InetAddress client = connection.client().getAddress();
+        InetAddress client = clientOf(connection.client().getAddress(), current.clientIpv6Prefix());
         perClient.compute(client, (ip, count) -> {
             int n = count == null ? 0 : count;
             if (perClientLimit > 0 && n >= perClientLimit) {
@@ -67,6 +71,15 @@ final class ConnectionLimits implements ConnectionObserver {
             connection.countedAsClient(client);
         }
         return admitted[0];
+    }
+
+    /**
+     * Who counts as one client: its IPv4 address, or the first {@code ipv6Prefix} bits of its IPv6
+     * address (one host commonly owns a whole /64, and would otherwise have 2^64 budgets).
+     */
+    static InetAddress clientOf(InetAddress source, int ipv6Prefix) {
+        InetAddress address = Addresses.unmapped(source);
+        return address instanceof Inet6Address && ipv6Prefix < 128 ? Cidr.network(address, ipv6Prefix) : address;
     }
 
     private static boolean take(AtomicInteger count, int limit) {

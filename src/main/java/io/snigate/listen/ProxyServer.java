@@ -5,26 +5,25 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
-import io.netty.resolver.dns.DnsNameResolverBuilder;
-import io.netty.resolver.dns.DnsServerAddressStreamProvider;
-import io.netty.resolver.dns.DnsServerAddressStreamProviders;
-import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
+import io.snigate.config.Policy;
+import io.snigate.config.PolicyMode;
 import io.snigate.config.ProxyConfig;
 import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.OwnUpstreams;
+import io.snigate.connect.Resolvers;
 import io.snigate.connect.UpstreamConnector;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.relay.RelayReads;
+import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
@@ -95,14 +94,15 @@ public final class ProxyServer implements AutoCloseable {
         this.active = new AtomicReference<>(new Active(config));
         this.metrics = metrics;
         this.limits = new ConnectionLimits(() -> active.get().config().limits());
-        this.observer = new ConnectionObservers(List.of(limits, metrics, accessLog));
+        RouteConnections routeConnections = new RouteConnections();
+        this.observer = new ConnectionObservers(List.of(limits, routeConnections, metrics, accessLog));
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
         CountedDnsCache dnsCache = new CountedDnsCache();
         metrics.registerDnsCache(dnsCache::size);
-        this.resolvers = new DnsAddressResolverGroup(resolverBuilder(config, dnsCache));
-        this.routeHandler = new RouteHandler(() -> active.get().routes(), new ConnectStage(
+        this.resolvers = new DnsAddressResolverGroup(Resolvers.builder(config, transport, dnsCache));
+        this.routeHandler = new RouteHandler(() -> active.get().routes(), routeConnections, new ConnectStage(
                 new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get,
                         () -> active.get().config().upstreamMark()),
                 // Only a transparent listener can receive the proxy's own traffic back with its
@@ -112,22 +112,6 @@ public final class ProxyServer implements AutoCloseable {
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
                 observer));
-    }
-
-    private DnsNameResolverBuilder resolverBuilder(ProxyConfig config, DnsCache cache) {
-        DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
-                ? DnsServerAddressStreamProviders.platformDefault()
-                : new SequentialDnsServerAddressStreamProvider(
-                        config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
-        return new DnsNameResolverBuilder()
-                .datagramChannelType(transport.datagramChannelClass())
-                .socketChannelType(transport.socketChannelClass())
-                .nameServerProvider(servers)
-                .resolveCache(cache)
-                .queryTimeoutMillis(config.timeouts().connect().toMillis())
-                // A SNI name is always fully qualified: never try it under the host's search domains.
-                .searchDomains(List.of())
-                .ndots(1);
     }
 
     /**
@@ -146,6 +130,7 @@ public final class ProxyServer implements AutoCloseable {
             bind(listener);
         }
         metrics.registerRoutes(routeLabels(config));
+        publishPolicy(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
         admin = new AdminServer(metrics.registry(), () -> ready)
                 .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
@@ -217,6 +202,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         ProxyConfig previous = active.getAndSet(new Active(config)).config();
         metrics.registerRoutes(routeLabels(config));
+        publishPolicy(config);
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }
@@ -259,11 +245,28 @@ public final class ProxyServer implements AutoCloseable {
 
     private static List<String> routeLabels(ProxyConfig config) {
         List<String> labels = new ArrayList<>();
-        config.routes().forEach(route -> labels.addAll(route.match()));
+        config.routes().forEach(route -> {
+            labels.addAll(route.match());
+            if (route.names() != null) {
+                labels.add(route.names().label());
+            }
+        });
         if (config.defaultUpstream() != null) {
             labels.add(RouteDecision.DEFAULT_LABEL);
         }
         return labels;
+    }
+
+    /** Tells the metrics what runs in audit mode, and the log what the match files held. */
+    private void publishPolicy(ProxyConfig config) {
+        Policy policy = config.policy();
+        int auditRoutes = config.routesInAudit();
+        metrics.policyModes(policy.mode() == PolicyMode.AUDIT, auditRoutes);
+        config.nameLists().forEach(names -> LOG.info("{}", names.summary()));
+        if (policy.mode() == PolicyMode.AUDIT || auditRoutes > 0) {
+            LOG.warn("audit mode: {} routes{} forward what the policy would refuse", auditRoutes,
+                    policy.mode() == PolicyMode.AUDIT ? " and names no route matches" : "");
+        }
     }
 
     public synchronized List<InetSocketAddress> listenAddresses() {

@@ -54,6 +54,9 @@ public final class AccessLog implements ConnectionObserver {
         field(json, "outcome", c.outcome().label());
         Reason reason = c.reason();
         field(json, "reason", reason == null ? null : reason.label());
+        field(json, "policy_mode", c.policyMode());
+        Reason wouldReject = c.wouldReject();
+        field(json, "would_reject", wouldReject == null ? null : wouldReject.label());
         json.append(",\"bytes_from_client\":").append(c.bytesFromClient());
         json.append(",\"bytes_to_client\":").append(c.bytesToClient());
         json.append(",\"duration_ms\":").append((System.nanoTime() - c.acceptedAtNanos()) / 1_000_000L);
@@ -81,7 +84,7 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     /** A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the client's bytes. */
-    static void string(StringBuilder json, String value) {
+    public static void string(StringBuilder json, String value) {
         if (value == null) {
             json.append("null");
             return;

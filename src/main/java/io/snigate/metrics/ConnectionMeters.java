@@ -9,6 +9,8 @@ import io.micrometer.core.instrument.Timer;
 import io.snigate.core.Outcome;
 import io.snigate.core.Reason;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -28,6 +30,8 @@ final class ConnectionMeters {
     };
 
     private static final Reason[] REASONS = Reason.values();
+    /** The verdicts audit mode can forward, each with a would-reject series from the start. */
+    private static final List<Reason> POLICY_VERDICTS = Arrays.stream(REASONS).filter(Reason::isPolicyVerdict).toList();
 
     private ConnectionMeters() {}
 
@@ -76,20 +80,36 @@ final class ConnectionMeters {
         }
     }
 
-    /** Every outcome and reason of one listener and route. */
+    /**
+     * Every outcome and reason of one listener and route, and every policy verdict audit mode can
+     * forward on them.
+     */
     static final class ByReason {
         private final Counter forwardedNormally;
         private final Counter[] byReason = new Counter[REASONS.length];
+        private final Counter[] wouldRejectByReason = new Counter[REASONS.length];
 
         ByReason(MeterRegistry registry, String listener, String route) {
             forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
             for (Reason reason : REASONS) {
                 byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
             }
+            for (Reason reason : POLICY_VERDICTS) {
+                wouldRejectByReason[reason.ordinal()] = Counter.builder(POLICY_WOULD_REJECT)
+                        .description("Connections audit mode forwarded although the policy would have refused them, by verdict")
+                        .tag(LISTENER, listener)
+                        .tag(ROUTE, route)
+                        .tag(REASON, reason.label())
+                        .register(registry);
+            }
         }
 
         void count(Reason reason) {
             (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
+        }
+
+        void wouldReject(Reason reason) {
+            wouldRejectByReason[reason.ordinal()].increment();
         }
 
         private static Counter connections(

@@ -17,6 +17,9 @@ public final class MetricNames {
     public static final String DNS_RESOLVE_DURATION = "snigate.dns.resolve.duration";
     public static final String CONNECTION_DURATION = "snigate.connection.duration";
     public static final String ORIGINAL_DST = "snigate.original.dst";
+    public static final String POLICY_WOULD_REJECT = "snigate.policy.would.reject";
+    public static final String POLICY_AUDIT_MODE = "snigate.policy.audit.mode";
+    public static final String POLICY_AUDIT_ROUTES = "snigate.policy.audit.routes";
     public static final String DNS_CACHE_ENTRIES = "snigate.dns.cache.entries";
     public static final String ACCESS_LOG_DROPPED = "snigate.access.log.dropped";
     public static final String CONFIG_RELOADS = "snigate.config.reloads";

@@ -52,6 +52,8 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final Counter reloadsFailed;
     private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
     private final AtomicLong lastReloadSuccessEpochSeconds = new AtomicLong(System.currentTimeMillis() / 1000);
+    private final AtomicLong auditMode = new AtomicLong();
+    private final AtomicLong auditRoutes = new AtomicLong();
 
     public ProxyMetrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -77,12 +79,27 @@ public final class ProxyMetrics implements ConnectionObserver {
         dnsNotFound = dnsTimer(registry, FAILURE);
         reloadsSucceeded = reloads(registry, SUCCESS);
         reloadsFailed = reloads(registry, FAILURE);
-        Gauge.builder(CONFIG_LAST_RELOAD_SUCCESSFUL, lastReloadSuccessful, AtomicLong::get)
-                .description("1 if the last config load or reload succeeded, 0 if the old config is still serving")
-                .register(registry);
-        Gauge.builder(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, lastReloadSuccessEpochSeconds, AtomicLong::get)
-                .description("When the config in use was loaded, in seconds since the epoch")
-                .register(registry);
+        gauge(CONFIG_LAST_RELOAD_SUCCESSFUL, lastReloadSuccessful,
+                "1 if the last config load or reload succeeded, 0 if the old config is still serving");
+        gauge(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, lastReloadSuccessEpochSeconds,
+                "When the config in use was loaded, in seconds since the epoch");
+        gauge(POLICY_AUDIT_MODE, auditMode,
+                "1 while policy.mode is audit: names no route matches are forwarded, not refused");
+        gauge(POLICY_AUDIT_ROUTES, auditRoutes,
+                "Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)");
+    }
+
+    private void gauge(String name, AtomicLong value, String description) {
+        Gauge.builder(name, value, AtomicLong::get).description(description).register(registry);
+    }
+
+    /**
+     * Publishes what runs in audit mode: whether the top-level {@code policy.mode} is audit, and
+     * how many routes are (by their own {@code mode} or the top level's).
+     */
+    public void policyModes(boolean topLevelAudit, int routesInAudit) {
+        auditMode.set(topLevelAudit ? 1 : 0);
+        auditRoutes.set(routesInAudit);
     }
 
     /**
@@ -210,7 +227,11 @@ public final class ProxyMetrics implements ConnectionObserver {
         ConnectionMeters.Listener meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
         String routeLabel = routeLabel(connection);
-        meters.countersFor(routeLabel).count(connection.reason());
+        ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
+        counters.count(connection.reason());
+        if (connection.wouldReject() != null) {
+            counters.wouldReject(connection.wouldReject());
+        }
         ConnectionMeters.Route route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
         route.bytesToClient.increment(connection.bytesToClient());

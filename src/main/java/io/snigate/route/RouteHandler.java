@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
 import io.snigate.preread.ClientHelloEvent;
 import java.util.function.Supplier;
@@ -11,8 +12,9 @@ import java.util.function.Supplier;
 /**
  * Stage three: decides where a classified connection may go, using whichever route table is
  * current at that moment (a reload swaps the table; connections already routed keep their
- * upstream), and hands an allowed connection to the next stage. It keeps no state of its own,
- * so one instance serves every connection.
+ * upstream), and hands an allowed connection to the next stage. The decision (route, client
+ * rules, TLS floor, audit mode) is {@link RouteTable#decide}, the same that {@code snigate
+ * explain} shows. It keeps no state of its own, so one instance serves every connection.
  */
 @ChannelHandler.Sharable
 public final class RouteHandler extends ChannelInboundHandlerAdapter {
@@ -22,10 +24,12 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
     }
 
     private final Supplier<RouteTable> routes;
+    private final RouteConnections routeConnections;
     private final Dialer dialer;
 
-    public RouteHandler(Supplier<RouteTable> routes, Dialer dialer) {
+    public RouteHandler(Supplier<RouteTable> routes, RouteConnections routeConnections, Dialer dialer) {
         this.routes = routes;
+        this.routeConnections = routeConnections;
         this.dialer = dialer;
     }
 
@@ -37,12 +41,17 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
         }
         // The pre-read left the ClientHello's facts in the record; the event only says they are there.
         ConnectionRecord record = ConnectionRecord.of(ctx.channel());
-        RouteDecision decision = routes.get().route(record.sni(), record.alpn(), record.dialedPort(), Boolean.TRUE.equals(record.ech()));
+        RouteDecision decision = routes.get().decide(record.sni(), record.alpn(), record.dialedPort(),
+                record.client().getAddress(), record.tlsVersionCode(), record.originalDst() != null,
+                Boolean.TRUE.equals(record.ech()));
         record.route(decision.routeLabel());
-        if (decision.routed()) {
-            dialer.dial(ctx, record, decision);
-        } else {
+        record.policy(decision.mode().label(), decision.wouldReject());
+        if (!decision.routed()) {
             Rejection.reject(ctx.channel(), decision.rejectReason(), record.recordVersion());
+        } else if (!routeConnections.admit(record, decision)) {
+            Rejection.reject(ctx.channel(), Reason.CONNECTION_LIMIT, record.recordVersion());
+        } else {
+            dialer.dial(ctx, record, decision);
         }
     }
 }

@@ -127,7 +127,7 @@ class ConfigLoaderTest {
     void unknownKeyAtTheTopLevel() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
                 "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
-                        + "listen, admin, routes, default, timeouts, limits, resolvers, upstream_mark");
+                        + "listen, admin, routes, default, policy, min_tls_version, timeouts, limits, resolvers, upstream_mark, ech");
     }
 
     @Test
@@ -138,7 +138,7 @@ class ConfigLoaderTest {
                   - match: "api.example.com"
                     upstrem: "192.0.2.10:443"
                 """,
-                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, alpn, ports, upstream, allow_destinations, verify_destination, send_proxy_protocol, via, via_credentials");
+                "routes.yaml:4: unknown key \"upstrem\" in a route; expected one of: match, match_file, alpn, ports, upstream, allow_destinations, verify_destination, clients, mode, min_tls_version, max_connections, send_proxy_protocol, via, via_credentials");
     }
 
     @Test
@@ -300,8 +300,8 @@ class ConfigLoaderTest {
     @Test
     void routeWithoutMatch() {
         assertError("listen: 127.0.0.1:8443\nroutes:\n  - upstream: 192.0.2.1:443\n",
-                "routes.yaml:3: this route has no match; add match: \"name.example.com\" or "
-                        + "match: [\"*.example.com\", \"example.com\"]");
+                "routes.yaml:3: this route has no match; add match: \"name.example.com\", "
+                        + "match: [\"*.example.com\", \"example.com\"] or match_file: \"allow.list\"");
     }
 
     @Test
@@ -448,6 +448,6 @@ class ConfigLoaderTest {
     }
 
     private static Route route(List<String> match, List<String> alpn, Upstream upstream, int line) {
-        return new Route(match, alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, line);
+        return new Route(match, alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, line, RoutePolicy.INHERITED, null);
     }
 }

@@ -60,7 +60,7 @@ class ConfigRecordsTest {
     @Test
     void recordsCopyTheirLists() {
         List<String> match = new ArrayList<>(List.of("a.example.com"));
-        Route route = new Route(match, List.of(), List.of(), Upstream.sni(443), List.of(), true, Delivery.DIRECT, 1);
+        Route route = new Route(match, List.of(), List.of(), Upstream.sni(443), List.of(), true, Delivery.DIRECT, 1, RoutePolicy.INHERITED, null);
         match.add("b.example.com");
 
         assertThat(route.match()).containsExactly("a.example.com");

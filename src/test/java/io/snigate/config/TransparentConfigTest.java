@@ -21,9 +21,9 @@ class TransparentConfigTest {
         ProxyConfig config = ConfigLoader.parse(TRANSPARENT_LISTENER + "default: \"$sni:$port\"\n", "routes.yaml");
 
         assertThat(config.listeners()).containsExactly(
-                new Listener(new HostPort("127.0.0.1", 8443), Listener.OriginalDst.NONE, null, 2),
-                new Listener(new HostPort("::", 15001), Listener.OriginalDst.REDIRECT, null, 3),
-                new Listener(new HostPort("0.0.0.0", 15002), Listener.OriginalDst.TPROXY, null, 4));
+                new Listener(new HostPort("127.0.0.1", 8443), Listener.OriginalDst.NONE, null, ClientRules.ANYONE, 2),
+                new Listener(new HostPort("::", 15001), Listener.OriginalDst.REDIRECT, null, ClientRules.ANYONE, 3),
+                new Listener(new HostPort("0.0.0.0", 15002), Listener.OriginalDst.TPROXY, null, ClientRules.ANYONE, 4));
         assertThat(config.listeners().get(1).name()).isEqualTo("[::]:15001");
         assertThat(config.hasTransparentListener()).isTrue();
         assertThat(config.defaultUpstream()).isEqualTo(Upstream.sni(Upstream.ORIGINAL_PORT));
@@ -76,7 +76,7 @@ class TransparentConfigTest {
     @Test
     void listenerMistakesNameTheirLine() {
         assertError("listen:\n  - { address: \"0.0.0.0:443\", orginal_dst: redirect }\ndefault: $sni:443\n",
-                "routes.yaml:2: unknown key \"orginal_dst\" in a listener; expected one of: address, original_dst, proxy_protocol");
+                "routes.yaml:2: unknown key \"orginal_dst\" in a listener; expected one of: address, original_dst, proxy_protocol, clients");
         assertError("listen:\n  - { original_dst: redirect }\ndefault: $sni:443\n",
                 "routes.yaml:2: this listener has no address; add address: \"0.0.0.0:443\"");
         assertError("listen:\n  - { address: \"0.0.0.0:443\", original_dst: nat }\ndefault: $sni:443\n",

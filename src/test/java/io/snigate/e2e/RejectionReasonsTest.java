@@ -54,6 +54,8 @@ class RejectionReasonsTest {
     private static final Set<Reason> ASSERTED = EnumSet.noneOf(Reason.class);
     /** Reasons produced by tests elsewhere, by the class and method that assert them. */
     private static final Map<Reason, String> ELSEWHERE = Map.ofEntries(
+            Map.entry(Reason.CLIENT_NOT_ALLOWED, "ClientRulesTest#aRoutesRulesAnswerAccessDeniedAndDenyBeatsAllow"),
+            Map.entry(Reason.TLS_VERSION_NOT_ALLOWED, "TlsVersionFloorTest#theTopLevelFloorRefusesAnOlderClientWithProtocolVersion"),
             Map.entry(Reason.ECH_PUBLIC_NAME, "EchTest#anOuterHelloWithAListedCoverNameIsRefusedUnlessARouteNamesItExactly"),
             Map.entry(Reason.PARENT_PROXY_REFUSED, "UpstreamDeliveryTest#throughARealSquidParentWithCredentialsRefusedAndUnreachable"),
             Map.entry(Reason.PROXY_PROTOCOL_UNTRUSTED, "ProxyProtocolTest#aPeerOutsideTrustedIsClosedBeforeAByteIsRead"),

@@ -53,6 +53,9 @@ class TransparentInterceptionTest {
               - match: ["trust.test", "private.test"]
                 upstream: "$original_dst"
                 verify_destination: false
+              - match: "audit.test"
+                upstream: "$original_dst"
+                mode: audit
             """;
 
     @TempDir
@@ -71,7 +74,7 @@ class TransparentInterceptionTest {
                     "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                     "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString(),
                     "-subj", "/CN=" + name + "-server",
-                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test");
+                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test");
             assertThat(made.exitCode()).as(made.stderr()).isZero();
         }
         for (String at : List.of(TestNetwork.SERVER + ":443", TestNetwork.SERVER + ":8443",
@@ -84,6 +87,7 @@ class TransparentInterceptionTest {
                 "--port=53", "--user=root", "--log-facility=-",
                 "--address=/allowed.test/" + TestNetwork.SERVER, "--address=/allowed.test/" + TestNetwork.SERVER6,
                 "--address=/verify.test/" + TestNetwork.SERVER, "--address=/trust.test/" + TestNetwork.SERVER,
+                "--address=/audit.test/" + TestNetwork.SERVER,
                 "--address=/private.test/10.99.0.10");
         network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
 
@@ -200,6 +204,21 @@ class TransparentInterceptionTest {
         JsonNode matched = onlyNewLine();
         assertThat(matched.get("dst_check").asText()).isEqualTo("match");
         assertThat(matched.get("upstream").asText()).isEqualTo("198.51.100.10:443");
+    }
+
+    @Test
+    void anAuditedMismatchDialsTheAddressTheClientChoseAndSaysWhatEnforceWouldDo() throws Exception {
+        assertThat(curl("audit.test", TestNetwork.ROGUE, 443, "rogue")).as("the rogue server's certificate").isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("dst_check").asText()).isEqualTo("mismatch");
+        assertThat(line.get("upstream").asText()).isEqualTo("198.51.100.66:443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+        assertThat(line.get("policy_mode").asText()).isEqualTo("audit");
+        assertThat(line.get("would_reject").asText()).isEqualTo("sni_destination_mismatch");
+        String metrics = network.run(network.gateway(), "curl", "-sS", "--max-time", "10",
+                "http://127.0.0.1:19090/metrics").stdout();
+        assertThat(metrics).contains("snigate_policy_would_reject_total{listener=\"[::]:15001\","
+                + "reason=\"sni_destination_mismatch\",route=\"audit.test\"} 1.0");
     }
 
     @Test

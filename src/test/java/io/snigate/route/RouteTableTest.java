@@ -2,12 +2,14 @@ package io.snigate.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.snigate.config.Delivery;
 import io.snigate.config.ConfigLoader;
+import io.snigate.config.Delivery;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
+import io.snigate.config.Policy;
 import io.snigate.config.ProxyConfig;
 import io.snigate.config.Route;
+import io.snigate.config.RoutePolicy;
 import io.snigate.config.Limits;
 import io.snigate.config.Timeouts;
 import io.snigate.config.Upstream;
@@ -39,46 +41,46 @@ class RouteTableTest {
 
     @Test
     void anExactNameBeatsEveryWildcard() {
-        assertThat(table.route("api.example.org", NO_ALPN_EXTENSION, 443, false))
-                .isEqualTo(RouteDecision.routed("api.example.org", EXACT));
+        assertThat(table.route("api.example.org", NO_ALPN_EXTENSION, 443))
+                .satisfies(routedTo("api.example.org", EXACT));
     }
 
     @Test
     void aWildcardMatchesAnyDepthBelowItsSuffix() {
-        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443, false))
-                .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
-        assertThat(table.route("b.c.example.org", NO_ALPN_EXTENSION, 443, false))
-                .isEqualTo(RouteDecision.routed("*.example.org", WILDCARD));
-        assertThat(table.route("x.api.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(WILDCARD);
+        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443))
+                .satisfies(routedTo("*.example.org", WILDCARD));
+        assertThat(table.route("b.c.example.org", NO_ALPN_EXTENSION, 443))
+                .satisfies(routedTo("*.example.org", WILDCARD));
+        assertThat(table.route("x.api.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
     }
 
     @Test
     void theLongestWildcardSuffixWins() {
-        assertThat(table.route("x.a.example.org", NO_ALPN_EXTENSION, 443, false))
-                .isEqualTo(RouteDecision.routed("*.a.example.org", DEEPER_WILDCARD));
-        assertThat(table.route("y.x.a.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(DEEPER_WILDCARD);
+        assertThat(table.route("x.a.example.org", NO_ALPN_EXTENSION, 443))
+                .satisfies(routedTo("*.a.example.org", DEEPER_WILDCARD));
+        assertThat(table.route("y.x.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(DEEPER_WILDCARD);
         // The deeper wildcard does not cover its own apex, so the shorter one does.
-        assertThat(table.route("a.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(WILDCARD);
+        assertThat(table.route("a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
     }
 
     @Test
     void aWildcardNeverMatchesItsApex() {
-        assertThat(table.route("example.org", NO_ALPN_EXTENSION, 443, false))
+        assertThat(table.route("example.org", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.rejected(Reason.NO_ROUTE, null));
     }
 
     @Test
     void aWildcardMatchesOnlyAtALabelBoundary() {
-        assertThat(table.route("evilexample.org", NO_ALPN_EXTENSION, 443, false).rejectReason()).isEqualTo(Reason.NO_ROUTE);
-        assertThat(table.route("x.evilexample.org", NO_ALPN_EXTENSION, 443, false).rejectReason()).isEqualTo(Reason.NO_ROUTE);
-        assertThat(table.route("example.org.evil.net", NO_ALPN_EXTENSION, 443, false).rejectReason())
+        assertThat(table.route("evilexample.org", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("x.evilexample.org", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("example.org.evil.net", NO_ALPN_EXTENSION, 443).rejectReason())
                 .isEqualTo(Reason.NO_ROUTE);
     }
 
     @Test
     void aSingleLabelWildcardCoversTheWholeTopLevelDomain() {
-        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 443, false).routeLabel()).isEqualTo("*.com");
-        assertThat(table.route("com", NO_ALPN_EXTENSION, 443, false).routeLabel()).isNull();
+        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.com");
+        assertThat(table.route("com", NO_ALPN_EXTENSION, 443).routeLabel()).isNull();
     }
 
     @Test
@@ -91,9 +93,9 @@ class RouteTableTest {
             Collections.rotate(routes, 1);
             RouteTable rotated = RouteTable.from(config(null, routes.toArray(new Route[0])));
 
-            assertThat(rotated.route("x.a.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(EXACT);
-            assertThat(rotated.route("y.a.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(DEEPER_WILDCARD);
-            assertThat(rotated.route("y.example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(WILDCARD);
+            assertThat(rotated.route("x.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(EXACT);
+            assertThat(rotated.route("y.a.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(DEEPER_WILDCARD);
+            assertThat(rotated.route("y.example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(WILDCARD);
         }
     }
 
@@ -104,12 +106,12 @@ class RouteTableTest {
                 route("app.example.com", List.of("h2"), H2),
                 route("app.example.com", List.of("http/1.1"), HTTP1)));
 
-        assertThat(alpnTable.route("app.example.com", List.of("h2", "http/1.1"), 443, false))
-                .isEqualTo(RouteDecision.routed("app.example.com", H2));
-        assertThat(alpnTable.route("app.example.com", List.of("http/1.1"), 443, false).upstream()).isEqualTo(HTTP1);
+        assertThat(alpnTable.route("app.example.com", List.of("h2", "http/1.1"), 443))
+                .satisfies(routedTo("app.example.com", H2));
+        assertThat(alpnTable.route("app.example.com", List.of("http/1.1"), 443).upstream()).isEqualTo(HTTP1);
         // The route without alpn is the catch-all, even though it comes first in the file.
-        assertThat(alpnTable.route("app.example.com", List.of("imap"), 443, false).upstream()).isEqualTo(ANY_CLIENT);
-        assertThat(alpnTable.route("app.example.com", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(ANY_CLIENT);
+        assertThat(alpnTable.route("app.example.com", List.of("imap"), 443).upstream()).isEqualTo(ANY_CLIENT);
+        assertThat(alpnTable.route("app.example.com", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(ANY_CLIENT);
     }
 
     @Test
@@ -118,33 +120,33 @@ class RouteTableTest {
                 route("*.example.net", WILDCARD),
                 route("h2.example.net", List.of("h2"), H2)));
 
-        assertThat(alpnTable.route("h2.example.net", List.of("http/1.1"), 443, false))
+        assertThat(alpnTable.route("h2.example.net", List.of("http/1.1"), 443))
                 .isEqualTo(RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, "h2.example.net"));
-        assertThat(alpnTable.route("h2.example.net", List.of("h2"), 443, false).upstream()).isEqualTo(H2);
+        assertThat(alpnTable.route("h2.example.net", List.of("h2"), 443).upstream()).isEqualTo(H2);
     }
 
     @Test
     void aClientWithoutAlpnDoesNotMatchARouteThatRequiresIt() {
         RouteTable alpnTable = RouteTable.from(config(null, route("h2.example.net", List.of("h2"), H2)));
 
-        assertThat(alpnTable.route("h2.example.net", NO_ALPN_EXTENSION, 443, false))
+        assertThat(alpnTable.route("h2.example.net", NO_ALPN_EXTENSION, 443))
                 .isEqualTo(RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, "h2.example.net"));
-        assertThat(alpnTable.route("h2.example.net", List.of(), 443, false).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+        assertThat(alpnTable.route("h2.example.net", List.of(), 443).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
     }
 
     @Test
     void anUnmatchedNameGoesToTheDefaultUpstream() {
         RouteTable withDefault = RouteTable.from(config(FALLBACK, route("api.example.com", EXACT)));
 
-        RouteDecision decision = withDefault.route("other.example.com", NO_ALPN_EXTENSION, 443, false);
+        RouteDecision decision = withDefault.route("other.example.com", NO_ALPN_EXTENSION, 443);
 
-        assertThat(decision).isEqualTo(RouteDecision.routed("default", FALLBACK));
+        assertThat(decision).satisfies(routedTo("default", FALLBACK));
         assertThat(decision.routed()).isTrue();
     }
 
     @Test
     void anUnmatchedNameIsRejectedWithoutADefault() {
-        RouteDecision decision = table.route("other.example.net", List.of("h2"), 443, false);
+        RouteDecision decision = table.route("other.example.net", List.of("h2"), 443);
 
         assertThat(decision).isEqualTo(RouteDecision.rejected(Reason.NO_ROUTE, null));
         assertThat(decision.routed()).isFalse();
@@ -153,10 +155,10 @@ class RouteTableTest {
 
     @Test
     void decisionsAreMadeOnceAndReused() {
-        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443, false))
-                .isSameAs(table.route("y.example.org", NO_ALPN_EXTENSION, 443, false));
-        assertThat(table.route("nothing.example", NO_ALPN_EXTENSION, 443, false))
-                .isSameAs(table.route("nothing.else.example", NO_ALPN_EXTENSION, 443, false));
+        assertThat(table.route("x.example.org", NO_ALPN_EXTENSION, 443))
+                .isSameAs(table.route("y.example.org", NO_ALPN_EXTENSION, 443));
+        assertThat(table.route("nothing.example", NO_ALPN_EXTENSION, 443))
+                .isSameAs(table.route("nothing.else.example", NO_ALPN_EXTENSION, 443));
     }
 
     @Test
@@ -167,11 +169,11 @@ class RouteTableTest {
         String[] names = {"api.example.org", "x.a.example.org", "b.c.example.org", "example.org", "evil.net"};
         long checksum = 0;
         for (int i = 0; i < 20_000; i++) {
-            checksum += table.route(names[i % names.length], clientAlpn, 443, false).hashCode();
+            checksum += table.route(names[i % names.length], clientAlpn, 443).hashCode();
         }
         long before = threads.getCurrentThreadAllocatedBytes();
         for (int i = 0; i < 100_000; i++) {
-            checksum += table.route(names[i % names.length], clientAlpn, 443, false).hashCode();
+            checksum += table.route(names[i % names.length], clientAlpn, 443).hashCode();
         }
         long allocated = threads.getCurrentThreadAllocatedBytes() - before;
 
@@ -188,53 +190,62 @@ class RouteTableTest {
         RouteTable big = RouteTable.from(config(null, routes.toArray(new Route[0])));
 
         for (int i = 0; i < 500; i++) {
-            assertThat(big.route("www.tenant" + i + ".example.com", NO_ALPN_EXTENSION, 443, false).routeLabel())
+            assertThat(big.route("www.tenant" + i + ".example.com", NO_ALPN_EXTENSION, 443).routeLabel())
                     .isEqualTo("*.tenant" + i + ".example.com");
         }
-        assertThat(big.route("www.tenant500.example.com", NO_ALPN_EXTENSION, 443, false).routed()).isFalse();
+        assertThat(big.route("www.tenant500.example.com", NO_ALPN_EXTENSION, 443).routed()).isFalse();
     }
 
     @Test
     void theShippedRoutesYamlRoutesAsDocumented() throws Exception {
         RouteTable shipped = RouteTable.from(ConfigLoader.load(Path.of("routes.yaml")));
 
-        assertThat(shipped.route("api.example.com", NO_ALPN_EXTENSION, 443, false).upstream().label())
+        assertThat(shipped.route("api.example.com", NO_ALPN_EXTENSION, 443).upstream().label())
                 .isEqualTo("192.0.2.10:443");
-        assertThat(shipped.route("example.org", NO_ALPN_EXTENSION, 443, false).upstream()).isEqualTo(Upstream.sni(443));
-        assertThat(shipped.route("www.example.org", NO_ALPN_EXTENSION, 443, false).routeLabel()).isEqualTo("*.example.org");
-        assertThat(shipped.route("h2.example.net", List.of("http/1.1"), 443, false).rejectReason())
+        assertThat(shipped.route("example.org", NO_ALPN_EXTENSION, 443).upstream()).isEqualTo(Upstream.sni(443));
+        assertThat(shipped.route("www.example.org", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.org");
+        assertThat(shipped.route("h2.example.net", List.of("http/1.1"), 443).rejectReason())
                 .isEqualTo(Reason.ALPN_NOT_ALLOWED);
-        assertThat(shipped.route("unknown.example", NO_ALPN_EXTENSION, 443, false).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(shipped.route("unknown.example", NO_ALPN_EXTENSION, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
 
     @Test
     void aPatternWhoseRoutesListOtherPortsDoesNotMatchAndALessSpecificOneMay() {
-        Route exactOn8443 = new Route(List.of("a.example.com"), List.of(), List.of(8443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1);
-        Route deepOn8443 = new Route(List.of("*.b.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2);
+        Route exactOn8443 = new Route(List.of("a.example.com"), List.of(), List.of(8443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1, RoutePolicy.INHERITED, null);
+        Route deepOn8443 = new Route(List.of("*.b.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2, RoutePolicy.INHERITED, null);
         Route anyPort = route("*.example.com", upstream("192.0.2.3"));
         RouteTable table = RouteTable.from(config(null, exactOn8443, deepOn8443, anyPort));
 
-        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 8443, false).routeLabel()).isEqualTo("a.example.com");
-        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 443, false).routeLabel()).isEqualTo("*.example.com");
-        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 8443, false).routeLabel()).isEqualTo("*.b.example.com");
-        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 443, false).routeLabel()).isEqualTo("*.example.com");
-        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 8443, false).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 8443).routeLabel()).isEqualTo("a.example.com");
+        assertThat(table.route("a.example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.com");
+        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 8443).routeLabel()).isEqualTo("*.b.example.com");
+        assertThat(table.route("x.b.example.com", NO_ALPN_EXTENSION, 443).routeLabel()).isEqualTo("*.example.com");
+        assertThat(table.route("example.com", NO_ALPN_EXTENSION, 8443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
 
     @Test
     void portsAndAlpnTogetherPickAmongTheRoutesOfOnePattern() {
-        Route h2On443 = new Route(List.of("app.example.com"), List.of("h2"), List.of(443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1);
-        Route anyOn8443 = new Route(List.of("app.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2);
+        Route h2On443 = new Route(List.of("app.example.com"), List.of("h2"), List.of(443), upstream("192.0.2.1"), List.of(), true, Delivery.DIRECT, 1, RoutePolicy.INHERITED, null);
+        Route anyOn8443 = new Route(List.of("app.example.com"), List.of(), List.of(8443), upstream("192.0.2.2"), List.of(), true, Delivery.DIRECT, 2, RoutePolicy.INHERITED, null);
         RouteTable table = RouteTable.from(config(null, h2On443, anyOn8443));
 
-        assertThat(table.route("app.example.com", List.of("h2"), 443, false).upstream()).isEqualTo(upstream("192.0.2.1"));
-        assertThat(table.route("app.example.com", List.of("h2"), 8443, false).upstream()).isEqualTo(upstream("192.0.2.2"));
-        assertThat(table.route("app.example.com", List.of("http/1.1"), 443, false).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
-        assertThat(table.route("app.example.com", List.of("h2"), 9443, false).rejectReason()).isEqualTo(Reason.NO_ROUTE);
+        assertThat(table.route("app.example.com", List.of("h2"), 443).upstream()).isEqualTo(upstream("192.0.2.1"));
+        assertThat(table.route("app.example.com", List.of("h2"), 8443).upstream()).isEqualTo(upstream("192.0.2.2"));
+        assertThat(table.route("app.example.com", List.of("http/1.1"), 443).rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+        assertThat(table.route("app.example.com", List.of("h2"), 9443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
 
     private static Upstream upstream(String ip) {
         return Upstream.fixed(new HostPort(ip, 443));
+    }
+
+    /** A decision that routes by {@code label} to {@code upstream}, whichever route object made it. */
+    private static java.util.function.Consumer<RouteDecision> routedTo(String label, Upstream upstream) {
+        return decision -> {
+            assertThat(decision.rejectReason()).isNull();
+            assertThat(decision.routeLabel()).isEqualTo(label);
+            assertThat(decision.upstream()).isEqualTo(upstream);
+        };
     }
 
     private static Route route(String pattern, Upstream upstream) {
@@ -242,11 +253,12 @@ class RouteTableTest {
     }
 
     private static Route route(String pattern, List<String> alpn, Upstream upstream) {
-        return new Route(List.of(pattern), alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, 0);
+        return new Route(List.of(pattern), alpn, List.of(), upstream, List.of(), true, Delivery.DIRECT, 0, RoutePolicy.INHERITED, null);
     }
 
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {
         return new ProxyConfig("test", List.of(Listener.plain(new HostPort("127.0.0.1", 8443), 1)),
-                ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), 0, Set.of());
+                ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), 0,
+                Set.of(), Policy.DEFAULTS);
     }
 }

@@ -129,6 +129,20 @@ public final class ProxyHarness implements AutoCloseable {
         return socket;
     }
 
+    /**
+     * Sends {@code hello}, half-closes, waits for the proxy to close, and returns what the
+     * connection's access-log line says: its reason, or its outcome when it has none.
+     */
+    public String reasonFor(byte[] hello) throws Exception {
+        try (Socket client = connect()) {
+            client.getOutputStream().write(hello);
+            client.shutdownOutput();
+            readUntilClosed(client);
+        }
+        JsonNode log = nextLog();
+        return log.get("reason").isNull() ? log.get("outcome").asText() : log.get("reason").asText();
+    }
+
     /** Everything the proxy sends until it closes; fails if it does not close within the read timeout. */
     public static byte[] readUntilClosed(Socket socket) throws IOException {
         InputStream in = socket.getInputStream();

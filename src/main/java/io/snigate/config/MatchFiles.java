@@ -1,0 +1,72 @@
+package io.snigate.config;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The files a {@code match_file} names: one path, or a glob in its last part. */
+public final class MatchFiles {
+    private MatchFiles() {}
+
+    /**
+     * The regular files {@code path} names, sorted by name; empty when there are none; null when
+     * a wildcard stands anywhere but in the file name.
+     */
+    public static List<Path> expand(Path path) {
+        Path parent = path.getParent();
+        if (parent != null && isGlob(parent.toString())) {
+            return null;
+        }
+        String name = path.getFileName() == null ? "" : path.getFileName().toString();
+        if (!isGlob(name)) {
+            return Files.isRegularFile(path) ? List.of(path) : List.of();
+        }
+        List<Path> files = new ArrayList<>();
+        try (DirectoryStream<Path> matches = Files.newDirectoryStream(parent, name)) {
+            for (Path match : matches) {
+                if (Files.isRegularFile(match)) {
+                    files.add(match);
+                }
+            }
+        } catch (IOException e) {
+            return List.of();
+        }
+        files.sort(null);
+        return files;
+    }
+
+    /** The folder whose changes can change what {@code path} names or holds. */
+    public static Path folderOf(Path path) {
+        Path parent = path.toAbsolutePath().getParent();
+        return parent == null ? path.toAbsolutePath() : parent;
+    }
+
+    /**
+     * What tells a change of these files: each one's path, identity, size and modification time.
+     * An atomic rename changes the identity, a write the time; a file that cannot be read says so.
+     */
+    public static String stamp(List<Path> files) {
+        StringBuilder stamp = new StringBuilder();
+        for (Path file : files) {
+            stamp.append(file).append(' ');
+            try {
+                BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
+                stamp.append(attributes.fileKey()).append(' ').append(attributes.size()).append(' ')
+                        .append(attributes.lastModifiedTime().toMillis()).append(' ')
+                        .append(attributes.lastModifiedTime());
+            } catch (IOException e) {
+                stamp.append("unreadable");
+            }
+            stamp.append('\n');
+        }
+        return stamp.toString();
+    }
+
+    private static boolean isGlob(String text) {
+        return text.indexOf('*') >= 0 || text.indexOf('?') >= 0 || text.indexOf('[') >= 0 || text.indexOf('{') >= 0;
+    }
+}

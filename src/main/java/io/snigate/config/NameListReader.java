@@ -1,0 +1,337 @@
+package io.snigate.config;
+
+import io.snigate.core.HostNames;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Reads the files of a {@code match_file} into a {@link NameList}: one name a line, in the forms
+ * of {@code match} ({@code name}, {@code *.suffix}) and of Squid, nginx and AWS Network Firewall
+ * lists ({@code .suffix}, the apex and every name below it); {@code #} starts a comment, blank
+ * lines are skipped. A line that is not a name stops the load with its file and line. Repeated
+ * entries, and entries a wider entry of the list already matches, are counted for one report.
+ *
+ * <p>A million names load in well under two seconds: a line already in normal form (lower case,
+ * no trailing dot) is checked in place and copied into the arena, with no object made for it;
+ * only other lines go through {@link Route#normalizePattern}, which also words the errors.
+ */
+final class NameListReader {
+    /** Far above a million names (about 20 MiB); keeps a wrong path from filling the heap. */
+    static final long MAX_FILE_BYTES = 256L << 20;
+
+    /** One parsed line, reused from line to line. */
+    private static final class Line {
+        /** {@link NameList#EXACT}, {@link NameList#WILDCARD} or both; 0 for a blank or comment line. */
+        byte kinds;
+        /** The name as {@code text[from, to)} when it was already in normal form. */
+        int from;
+        int to;
+        /** Otherwise the name normalized. */
+        String normalized;
+        /** The line as written, without comment and blanks: {@code text[writtenFrom, writtenTo)}. */
+        int writtenFrom;
+        int writtenTo;
+
+        String name(String text) {
+            return normalized != null ? normalized : text.substring(from, to);
+        }
+
+        String written(String text) {
+            return text.substring(writtenFrom, writtenTo);
+        }
+    }
+
+    /** Told of each line of a file: its text {@code [from, end)} and its number; false stops. */
+    private interface LineVisitor {
+        boolean visit(int from, int end, int line) throws ConfigException;
+    }
+
+    private final String label;
+    private byte[] arena = new byte[0];
+    private int arenaSize;
+    private int[] starts = new int[1];
+    private byte[] kinds = new byte[0];
+    /** Where each entry was first written, for the report: file index and line. */
+    private int[] files = new int[0];
+    private int[] lines = new int[0];
+    private int size;
+    private int[] index = new int[2];
+    private int duplicates;
+    private String firstDuplicate;
+
+    private NameListReader(String label) {
+        this.label = label;
+    }
+
+    /**
+     * Reads {@code paths}, in order, into the names of the {@code match_file} written as
+     * {@code label}, whose resolved path (a glob, maybe) is {@code pattern}.
+     *
+     * @throws ConfigException naming the list file and line of a bad entry, or the file that cannot be read
+     */
+    static NameList read(String label, Path pattern, List<Path> paths) throws ConfigException {
+        NameListReader reader = new NameListReader(label);
+        // Taken before reading: a change while reading then shows as a change after the load.
+        String stamp = MatchFiles.stamp(paths);
+        String[] texts = new String[paths.size()];
+        long totalChars = 0;
+        int maxEntries = 0;
+        for (int i = 0; i < paths.size(); i++) {
+            texts[i] = readFile(paths.get(i));
+            totalChars += texts[i].length();
+            maxEntries += lineCount(texts[i]);
+        }
+        reader.presize(totalChars, maxEntries);
+        for (int i = 0; i < paths.size(); i++) {
+            reader.readLines(paths.get(i), i, texts[i]);
+            texts[i] = null;
+        }
+        return reader.finish(pattern, paths, stamp);
+    }
+
+    /** The file as text, one char per byte: a name is ASCII, and anything else is reported as bytes. */
+    private static String readFile(Path path) throws ConfigException {
+        try {
+            if (Files.size(path) > MAX_FILE_BYTES) {
+                throw new ConfigException(path.toString(), 0, "is larger than the 256 MiB a match_file may have");
+            }
+            return new String(Files.readAllBytes(path), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            throw new ConfigException(path.toString(), 0, "cannot be read: " + e.getMessage()
+                    + "; the proxy's user must be able to read every file match_file names", e);
+        }
+    }
+
+    private static int lineCount(String text) {
+        int lines = 1;
+        for (int at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
+            lines++;
+        }
+        return lines;
+    }
+
+    private void presize(long totalChars, int maxEntries) {
+        arena = new byte[(int) Math.min(Integer.MAX_VALUE - 16, totalChars)];
+        starts = new int[maxEntries + 1];
+        kinds = new byte[maxEntries];
+        files = new int[maxEntries];
+        lines = new int[maxEntries];
+        index = new int[NameList.capacityFor(maxEntries)];
+    }
+
+    private void readLines(Path path, int file, String text) throws ConfigException {
+        Line parsed = new Line();
+        forEachLine(text, (from, end, line) -> {
+            if (parse(text, from, end, path, line, parsed)) {
+                add(text, parsed, path, file, line);
+            }
+            return true;
+        });
+    }
+
+    private static void forEachLine(String text, LineVisitor visitor) throws ConfigException {
+        int line = 0;
+        for (int from = 0; from <= text.length(); ) {
+            int end = text.indexOf('\n', from);
+            if (end < 0) {
+                end = text.length();
+            }
+            if (!visitor.visit(from, end, ++line)) {
+                return;
+            }
+            from = end + 1;
+        }
+    }
+
+    /**
+     * Parses line {@code text[from, end)} into {@code out}; false for a blank or comment line.
+     *
+     * @throws ConfigException when the line holds something that is not a name
+     */
+    private static boolean parse(String text, int from, int end, Path path, int line, Line out) throws ConfigException {
+        for (int i = from; i < end; i++) {
+            if (text.charAt(i) == '#') {
+                end = i;
+                break;
+            }
+        }
+        while (from < end && isBlank(text.charAt(from))) {
+            from++;
+        }
+        while (end > from && isBlank(text.charAt(end - 1))) {
+            end--;
+        }
+        if (from == end) {
+            return false;
+        }
+        out.writtenFrom = from;
+        out.writtenTo = end;
+        byte kinds = NameList.EXACT;
+        int name = from;
+        if (text.startsWith(Route.WILDCARD_PREFIX, from)) {
+            kinds = NameList.WILDCARD;
+            name += Route.WILDCARD_PREFIX.length();
+        } else if (text.charAt(from) == '.') {
+            kinds = NameList.EXACT | NameList.WILDCARD;
+            name++;
+        }
+        out.kinds = kinds;
+        if (isNormal(text, name, end) && HostNames.isValid(text, name, end)) {
+            out.from = name;
+            out.to = end;
+            out.normalized = null;
+            return true;
+        }
+        out.normalized = normalize(text, from, end, kinds, path, line);
+        return true;
+    }
+
+    /** Whether {@code text[from, to)} has no upper-case letter and no trailing dot. */
+    private static boolean isNormal(String text, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                return false;
+            }
+        }
+        return to > from && text.charAt(to - 1) != '.';
+    }
+
+    /** The name of a line not in normal form, normalized as {@code match} does, or the error that says why not. */
+    private static String normalize(String text, int from, int end, byte kinds, Path path, int line)
+            throws ConfigException {
+        String written = text.substring(from, end);
+        try {
+            for (int i = 0; i < written.length(); i++) {
+                if (isBlank(written.charAt(i))) {
+                    throw new IllegalArgumentException("one name a line; start a comment with #");
+                }
+            }
+            if (kinds == (NameList.EXACT | NameList.WILDCARD)) {
+                String apex = written.substring(1);
+                if (apex.startsWith(".") || apex.startsWith("*")) {
+                    throw new IllegalArgumentException("write \".example.com\" for a name and all below it");
+                }
+                return Route.normalizePattern(apex);
+            }
+            String pattern = Route.normalizePattern(written);
+            return Route.isWildcard(pattern) ? pattern.substring(Route.WILDCARD_PREFIX.length()) : pattern;
+        } catch (IllegalArgumentException e) {
+            String hint = e.getMessage().startsWith("one name a line") ? "" : FORM_HINT;
+            throw new ConfigException(path.toString(), line, "\"" + printable(written) + "\": " + e.getMessage() + hint);
+        }
+    }
+
+    private static final String FORM_HINT =
+            "; a line is a name, *.suffix (every name below it) or .suffix (the name and all below it)";
+
+    private static boolean isBlank(char c) {
+        return c == ' ' || c == '\t' || c == '\r';
+    }
+
+    /** The line as a message may quote it: control and non-ASCII bytes escaped. */
+    private static String printable(String text) {
+        StringBuilder out = new StringBuilder(Math.min(text.length(), 80));
+        for (int i = 0; i < text.length() && i < 80; i++) {
+            char c = text.charAt(i);
+            out.append(c < 0x20 || c > 0x7e ? String.format("\\x%02x", (int) c) : String.valueOf(c));
+        }
+        return text.length() > 80 ? out + "..." : out.toString();
+    }
+
+    private void add(String text, Line parsed, Path path, int file, int line) {
+        int start = arenaSize;
+        if (parsed.normalized == null) {
+            for (int i = parsed.from; i < parsed.to; i++) {
+                arena[arenaSize++] = (byte) text.charAt(i);
+            }
+        } else {
+            for (int i = 0; i < parsed.normalized.length(); i++) {
+                arena[arenaSize++] = (byte) parsed.normalized.charAt(i);
+            }
+        }
+        int hash = NameList.hash(arena, start, arenaSize);
+        int slot = NameList.spread(hash) & (index.length - 1);
+        for (; index[slot] != 0; slot = (slot + 1) & (index.length - 1)) {
+            int other = index[slot] - 1;
+            if (Arrays.equals(arena, starts[other], starts[other + 1], arena, start, arenaSize)) {
+                arenaSize = start;
+                if ((kinds[other] & parsed.kinds) == parsed.kinds) {
+                    if (duplicates++ == 0) {
+                        firstDuplicate = path + ":" + line + ": " + parsed.written(text);
+                    }
+                } else {
+                    kinds[other] |= parsed.kinds;
+                }
+                return;
+            }
+        }
+        index[slot] = size + 1;
+        kinds[size] = parsed.kinds;
+        files[size] = file;
+        lines[size] = line;
+        starts[++size] = arenaSize;
+    }
+
+    private NameList finish(Path pattern, List<Path> paths, String stamp) {
+        // The index built while reading serves as it is when its size fits the names read.
+        int[] slots = index.length == NameList.capacityFor(size) ? index : null;
+        NameList list = new NameList(label, pattern, paths, stamp, Arrays.copyOf(arena, arenaSize),
+                Arrays.copyOf(starts, size + 1), Arrays.copyOf(kinds, size), size, slots, null);
+        int covered = 0;
+        String firstCovered = null;
+        for (int entry = 0; entry < size; entry++) {
+            int wider = list.widerWildcardOf(entry);
+            if (wider >= 0 && covered++ == 0) {
+                firstCovered = paths.get(files[entry]) + ":" + lines[entry] + ": " + written(list, entry)
+                        + " (already matched by " + written(list, wider) + " at " + paths.get(files[wider]) + ":"
+                        + lines[wider] + ")";
+            }
+        }
+        return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered));
+    }
+
+    private static String written(NameList list, int entry) {
+        byte kinds = list.kinds(entry);
+        String name = list.name(entry);
+        return kinds == NameList.EXACT ? name : kinds == NameList.WILDCARD ? Route.WILDCARD_PREFIX + name : "." + name;
+    }
+
+    /** The first line of {@code list}'s files that holds {@code name} with {@code kind}, as {@code file:line: text}. */
+    static String locate(NameList list, String name, byte kind) {
+        for (Path path : list.files()) {
+            String[] found = new String[1];
+            try {
+                String text = readFile(path);
+                Line parsed = new Line();
+                forEachLine(text, (from, end, line) -> {
+                    if (parseIfValid(text, from, end, path, line, parsed) && parsed.name(text).equals(name)
+                            && (parsed.kinds & kind) != 0) {
+                        found[0] = path + ":" + line + ": " + parsed.written(text);
+                        return false;
+                    }
+                    return true;
+                });
+            } catch (ConfigException e) {
+                return path + ": cannot be read now: " + e.getMessage();
+            }
+            if (found[0] != null) {
+                return found[0];
+            }
+        }
+        return list.label() + ": the matching entry is no longer in the files (they changed after the load)";
+    }
+
+    /** {@link #parse}, with a line that is not a name (the file changed since it was loaded) as blank. */
+    private static boolean parseIfValid(String text, int from, int end, Path path, int line, Line out) {
+        try {
+            return parse(text, from, end, path, line, out);
+        } catch (ConfigException changedSinceLoaded) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package io.snigate.connect;
+
+import io.netty.resolver.dns.DnsCache;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProvider;
+import io.netty.resolver.dns.DnsServerAddressStreamProviders;
+import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
+import io.snigate.config.HostPort;
+import io.snigate.config.ProxyConfig;
+import io.snigate.transport.Transport;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+/**
+ * snigate's DNS resolver as the config sets it up: the proxy resolves upstreams with it, and
+ * {@code snigate explain --resolve} asks it the same question.
+ */
+public final class Resolvers {
+    private Resolvers() {}
+
+    /** Netty's asynchronous resolver on {@code config}'s servers (or the system's), caching in {@code cache}. */
+    public static DnsNameResolverBuilder builder(ProxyConfig config, Transport transport, DnsCache cache) {
+        DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
+                ? DnsServerAddressStreamProviders.platformDefault()
+                : new SequentialDnsServerAddressStreamProvider(
+                        config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
+        return new DnsNameResolverBuilder()
+                .datagramChannelType(transport.datagramChannelClass())
+                .socketChannelType(transport.socketChannelClass())
+                .nameServerProvider(servers)
+                .resolveCache(cache)
+                .queryTimeoutMillis(config.timeouts().connect().toMillis())
+                // A SNI name is always fully qualified: never try it under the host's search domains.
+                .searchDomains(List.of())
+                .ndots(1);
+    }
+}

@@ -1,0 +1,190 @@
+package io.snigate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestCerts;
+import io.snigate.testing.TlsServer;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code match_file} lists in the running proxy: written by another tool with an atomic rename
+ * and picked up by the watch, a bad list keeping the old table, and a million names loaded while
+ * real TLS handshakes keep completing.
+ */
+@ExtendWith(NettyLeaks.class)
+class MatchFileReloadTest {
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
+
+    @TempDir
+    Path dir;
+
+    private RecordingServer upstream;
+    private ProxyHarness proxy;
+    private Path config;
+    private Path list;
+
+    @BeforeEach
+    void start() throws Exception {
+        upstream = new RecordingServer();
+        upstream.expectBytes(HELLO.length);
+        list = Files.writeString(dir.resolve("allow.list"), "unrelated.example\n");
+        config = Files.writeString(dir.resolve("routes.yaml"), """
+                listen: ["127.0.0.1:0"]
+                admin: "127.0.0.1:0"
+                routes:
+                  - match_file: "allow.list"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(upstream.port()));
+        proxy = ProxyHarness.startFile(config);
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        proxy.close();
+        upstream.close();
+    }
+
+    private void replaceListAtomically(String text) throws IOException {
+        Path next = Files.writeString(dir.resolve("allow.list.tmp"), text);
+        Files.move(next, list, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Test
+    void aListReplacedByAtomicRenameIsPickedUpByTheWatch() throws Exception {
+        new Reloader(config, proxy.server(), proxy.metrics()).watch();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
+        replaceListAtomically("unrelated.example\n.corpus.test\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"success\"} 1.0");
+        // Written in place this time, as a plain editor would.
+        Files.writeString(list, "unrelated.example\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));
+    }
+
+    @Test
+    void aBadListKeepsTheOldTableAndSaysWhere() throws Exception {
+        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics());
+        replaceListAtomically("*.corpus.test\n");
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
+        replaceListAtomically("*.corpus.test\nnot..a.name\n");
+        assertThat(reloader.reload("test")).isFalse();
+        assertThat(proxy.reasonFor(HELLO)).as("the old table keeps serving").isEqualTo("forwarded");
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_config_reloads_total{result=\"error\"} 1.0")
+                .contains("snigate_config_last_reload_successful 0.0");
+        Files.delete(list);
+        assertThat(reloader.reload("test")).as("a list that is gone").isFalse();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
+    }
+
+    @Test
+    void aMillionNamesLoadWhileRealHandshakesKeepCompleting() throws Exception {
+        String name = "app.list.test";
+        TestCerts certs = TestCerts.forNames(name);
+        try (TlsServer server = new TlsServer(certs, List.of("h2"))) {
+            Files.writeString(list, name + "\n");
+            Files.writeString(config, Files.readString(config).replace(
+                    "127.0.0.1:" + upstream.port(), "127.0.0.1:" + server.port()));
+            Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics());
+            assertThat(reloader.reload("small list")).isTrue();
+
+            Path big = dir.resolve("big.tmp");
+            int generated = 999_999;
+            try (BufferedWriter out = Files.newBufferedWriter(big)) {
+                out.write("# a million names, in the three forms\n");
+                for (int i = 0; i < generated; i++) {
+                    String prefix = i % 10 == 0 ? "." : i % 10 == 1 ? "*." : "";
+                    out.write(prefix + "host" + i + ".zone" + (i % 997) + ".example.com\n");
+                }
+                out.write(name + "\n");
+            }
+
+            AtomicBoolean reloading = new AtomicBoolean();
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicInteger completed = new AtomicInteger();
+            AtomicInteger duringReload = new AtomicInteger();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            CompletableFuture<Void> clients = CompletableFuture.runAsync(() -> {
+                // Bounded: it stops when told, and after 10,000 handshakes at the most.
+                for (int i = 0; i < 10_000 && !stop.get(); i++) {
+                    try {
+                        handshake(certs, name);
+                        completed.incrementAndGet();
+                        if (reloading.get()) {
+                            duringReload.incrementAndGet();
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                        return;
+                    }
+                }
+            }, runnable -> new Thread(runnable, "handshakes").start());
+            await().atMost(Duration.ofSeconds(30)).until(() -> completed.get() >= 5 || failure.get() != null);
+
+            Files.move(big, list, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            reloading.set(true);
+            boolean reloaded = reloader.reload("a million names");
+            reloading.set(false);
+            int atSwap = completed.get();
+            await().atMost(Duration.ofSeconds(30)).until(() -> completed.get() >= atSwap + 5 || failure.get() != null);
+            stop.set(true);
+            clients.get();
+
+            assertThat(failure.get()).as("every handshake completed").isNull();
+            assertThat(reloaded).isTrue();
+            assertThat(duringReload.get()).as("handshakes that completed while the list loaded").isPositive();
+            assertThat(proxy.server().currentConfig().nameLists().get(0).size()).isEqualTo(generated + 1);
+            RouteTableProbe probe = new RouteTableProbe(proxy.server().currentConfig());
+            assertThat(probe.label("host999998.zone" + (999_998 % 997) + ".example.com")).isEqualTo("allow.list");
+            assertThat(probe.label("zone3.example.com")).isNull();
+            assertThat(probe.label("deep.host10.zone10.example.com")).as(".suffix line").isEqualTo("allow.list");
+            assertThat(probe.label("deep.host11.zone11.example.com")).as("*.suffix line").isEqualTo("allow.list");
+            assertThat(probe.label("host11.zone11.example.com")).as("not the apex of *.suffix").isNull();
+            proxy.drainLog();
+        }
+    }
+
+    private void handshake(TestCerts certs, String name) throws IOException {
+        try (SSLSocket tls = (SSLSocket) certs.clientContext().getSocketFactory()
+                .createSocket(proxy.connect(), name, 443, true)) {
+            SSLParameters params = tls.getSSLParameters();
+            params.setServerNames(List.of(new SNIHostName(name)));
+            params.setEndpointIdentificationAlgorithm("HTTPS");
+            tls.setSSLParameters(params);
+            tls.startHandshake();
+        }
+    }
+
+    /** The route label the running config's table gives a name, or null when it matches nothing. */
+    private record RouteTableProbe(io.snigate.config.ProxyConfig config) {
+        String label(String sni) {
+            return io.snigate.route.RouteTable.from(config).route(sni, null, 443).routeLabel();
+        }
+    }
+}

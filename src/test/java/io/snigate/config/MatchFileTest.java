@@ -1,0 +1,138 @@
+package io.snigate.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code match_file}: the three line forms, comments, overlaps counted, mistakes with the list's file and line. */
+class MatchFileTest {
+    @TempDir
+    Path dir;
+
+    private ProxyConfig load(String matchFile) throws Exception {
+        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match_file: "%s"
+                    upstream: "$sni:443"
+                """.formatted(matchFile));
+        return ConfigLoader.load(config);
+    }
+
+    private NameList list(String text) throws Exception {
+        Files.writeString(dir.resolve("allow.list"), text);
+        return load("allow.list").routes().get(0).names();
+    }
+
+    private static boolean holds(NameList list, String name, byte kind) {
+        return list.contains(name, 0, NameList.hash(name, 0), kind);
+    }
+
+    @Test
+    void theThreeFormsCommentsAndBlankLines() throws Exception {
+        NameList list = list("""
+                # an allowlist written by another tool
+                api.example.com
+                  *.cdn.example.net   # subdomains only
+                .corp.example
+
+                UPPER.Example.ORG.
+                """);
+        assertThat(list.size()).isEqualTo(4);
+        assertThat(holds(list, "api.example.com", NameList.EXACT)).isTrue();
+        assertThat(holds(list, "api.example.com", NameList.WILDCARD)).isFalse();
+        assertThat(holds(list, "cdn.example.net", NameList.EXACT)).as("*.suffix is not its apex").isFalse();
+        assertThat(holds(list, "cdn.example.net", NameList.WILDCARD)).isTrue();
+        assertThat(holds(list, "corp.example", NameList.EXACT)).as(".suffix is its apex").isTrue();
+        assertThat(holds(list, "corp.example", NameList.WILDCARD)).as("and every name below it").isTrue();
+        assertThat(holds(list, "upper.example.org", NameList.EXACT)).as("case and a trailing dot do not matter").isTrue();
+        assertThat(list.report()).isEqualTo(new NameList.LoadReport(0, null, 0, null));
+        assertThat(list.label()).isEqualTo("allow.list");
+    }
+
+    @Test
+    void duplicatesAndEntriesAWiderOneCoversAreCountedNotFatal() throws Exception {
+        NameList list = list("""
+                .example.com
+                a.example.com
+                *.b.example.com
+                x.example.net
+                x.example.net
+                example.org
+                *.example.org
+                """);
+        Path file = dir.resolve("allow.list");
+        assertThat(list.size()).as("example.org and *.example.org are one entry, as .example.org").isEqualTo(5);
+        assertThat(list.report().duplicates()).isEqualTo(1);
+        assertThat(list.report().firstDuplicate()).isEqualTo(file + ":5: x.example.net");
+        assertThat(list.report().covered()).isEqualTo(2);
+        assertThat(list.report().firstCovered())
+                .isEqualTo(file + ":2: a.example.com (already matched by .example.com at " + file + ":1)");
+        assertThat(list.summary()).isEqualTo("match_file \"allow.list\": 5 names from 1 file; 1 repeated (first "
+                + file + ":5: x.example.net); 2 already matched by a wider entry (first " + file
+                + ":2: a.example.com (already matched by .example.com at " + file + ":1))");
+        assertThat(list.whereMatched("deep.b.example.com")).isEqualTo(file + ":3: *.b.example.com");
+        assertThat(list.whereMatched("example.org")).isEqualTo(file + ":6: example.org");
+        assertThat(list.whereMatched("w.example.org")).isEqualTo(file + ":7: *.example.org");
+        assertThat(list.whereMatched("example.net")).isNull();
+    }
+
+    @Test
+    void aBadLineStopsTheLoadWithTheListsFileAndLine() throws Exception {
+        Path file = dir.resolve("allow.list");
+        for (String[] bad : new String[][] {
+            {"ok.example\nnot a name\n", ":2: \"not a name\": one name a line; start a comment with #"},
+            {"ok.example\n\n192.0.2.1\n", ":3: \"192.0.2.1\": an IP address is not a name: clients never send one as"
+                    + " SNI (RFC 6066); a line is a name, *.suffix (every name below it) or .suffix (the name and all"
+                    + " below it)"},
+            {"a.*.example\n", ":1: \"a.*.example\": \"*\" may only be the whole first label, as in \"*.example.com\";"
+                    + " a line is a name, *.suffix (every name below it) or .suffix (the name and all below it)"},
+            {"..example\n", ":1: \"..example\": write \".example.com\" for a name and all below it; a line is a name,"
+                    + " *.suffix (every name below it) or .suffix (the name and all below it)"},
+            {"bad_\u00e9.example\n", ":1: \"bad_\\xc3\\xa9.example\": not a valid host name: use dot-separated labels"
+                    + " of 1 to 63 letters, digits, hyphens or underscores, 253 characters at most; a line is a name,"
+                    + " *.suffix (every name below it) or .suffix (the name and all below it)"},
+        }) {
+            Files.writeString(file, bad[0]);
+            assertThatThrownBy(() -> load("allow.list")).isInstanceOf(ConfigException.class)
+                    .hasMessage(file + bad[1]);
+        }
+    }
+
+    @Test
+    void aPathNamingNoFileOrAWildcardFolderIsAnErrorOfTheConfigLine() throws Exception {
+        assertThatThrownBy(() -> load("missing.list")).isInstanceOf(ConfigException.class)
+                .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"missing.list\" names no file (looked for "
+                        + dir.resolve("missing.list") + "); create it (it may be empty), or fix the path");
+        assertThatThrownBy(() -> load("*/allow.list")).isInstanceOf(ConfigException.class)
+                .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"*/allow.list\": only the file name may"
+                        + " have wildcards (* ? [ ]), as in \"/etc/snigate/allow.d/*.list\"");
+    }
+
+    @Test
+    void aGlobReadsEveryFileInNameOrderRelativeToTheConfig() throws Exception {
+        Path lists = Files.createDirectories(dir.resolve("allow.d"));
+        Files.writeString(lists.resolve("b.list"), "b.example\n");
+        Files.writeString(lists.resolve("a.list"), "a.example\n.shared.example\n");
+        Files.writeString(lists.resolve("ignored.txt"), "not read\n");
+        NameList list = load("allow.d/*.list").routes().get(0).names();
+        assertThat(list.files()).containsExactly(lists.resolve("a.list"), lists.resolve("b.list"));
+        assertThat(list.size()).isEqualTo(3);
+        assertThat(list.whereMatched("x.shared.example")).isEqualTo(lists.resolve("a.list") + ":2: .shared.example");
+        assertThat(list.summary()).isEqualTo("match_file \"allow.d/*.list\": 3 names from 2 files");
+        assertThat(list.changedOnDisk()).isFalse();
+        Files.writeString(lists.resolve("c.list"), "c.example\n");
+        assertThat(list.changedOnDisk()).as("a file added to the glob").isTrue();
+    }
+
+    @Test
+    void anEmptyListLoadsAndMatchesNothing() throws Exception {
+        NameList list = list("# nothing allowed yet\n");
+        assertThat(list.size()).isZero();
+        assertThat(holds(list, "example.com", NameList.EXACT)).isFalse();
+    }
+}
