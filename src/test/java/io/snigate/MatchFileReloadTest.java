@@ -96,7 +96,7 @@ class MatchFileReloadTest {
         assertThat(reloader.reload("test")).isFalse();
         assertThat(proxy.reasonFor(HELLO)).as("the old table keeps serving").isEqualTo("forwarded");
         assertThat(proxy.admin("/metrics", null).body())
-                .contains("snigate_config_reloads_total{result=\"error\"} 1.0")
+                .contains("snigate_config_reloads_total{result=\"failure\"} 1.0")
                 .contains("snigate_config_last_reload_successful 0.0");
         Files.delete(list);
         assertThat(reloader.reload("test")).as("a list that is gone").isFalse();
