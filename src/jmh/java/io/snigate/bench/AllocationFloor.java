@@ -34,7 +34,8 @@ public final class AllocationFloor {
         List<String> alpn;
 
         @Override
-        public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+        public void clientHello(
+                String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4) {
             this.sni = sni;
             this.alpn = alpn;
         }

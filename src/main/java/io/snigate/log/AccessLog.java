@@ -32,7 +32,7 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     static String format(ConnectionRecord c) {
-        StringBuilder json = new StringBuilder(320);
+        StringBuilder json = new StringBuilder(384);
         json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
         field(json, "client", address(c.client()));
         field(json, "listener", c.listener());
@@ -41,6 +41,7 @@ public final class AccessLog implements ConnectionObserver {
         list(json, c.alpn());
         field(json, "tls_version", c.tlsVersion());
         json.append(",\"ech\":").append(c.ech());
+        field(json, "ja4", c.ja4());
         field(json, "route", c.route());
         field(json, "upstream", address(c.upstream()));
         field(json, "outcome", c.outcome().label());

@@ -17,9 +17,10 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
 /**
- * The issue's allocation target as a test: a forwarded parse allocates no more than the SNI string
- * and the ALPN list it reports, counted by the JVM's per-thread allocation counter. The floor is
- * measured the same way, by making the same strings and the smallest immutable list anew.
+ * The issue's allocation target as a test: a forwarded parse allocates no more than the SNI string,
+ * the ALPN list and the JA4 fingerprint string it reports, counted by the JVM's per-thread
+ * allocation counter. The floor is measured the same way, by making the same strings and the
+ * smallest immutable list anew.
  *
  * <p>Heap buffers, not direct ones: the paranoid leak detector wraps a direct buffer, and the
  * wrapper allocates on every read. The benchmark (src/jmh) measures the direct path.
@@ -33,32 +34,35 @@ class ParserAllocationTest {
     private static final class LastFacts implements ClientHelloSink {
         String sni;
         List<String> alpn;
+        String ja4;
 
         @Override
-        public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+        public void clientHello(
+                String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4) {
             this.sni = sni;
             this.alpn = alpn;
+            this.ja4 = ja4;
         }
     }
 
     @TestFactory
-    Stream<DynamicTest> forwardedCorpusHellosAllocateOnlySniAndAlpn() {
+    Stream<DynamicTest> forwardedCorpusHellosAllocateOnlySniAlpnAndJa4() {
         return Corpus.entries().stream()
                 .filter(Corpus.Entry::forward)
                 .map(entry -> dynamicTest(entry.file(), () ->
-                        assertAllocatesOnlySniAndAlpn(Corpus.resource("corpus/" + entry.file()))));
+                        assertAllocatesOnlyWhatItReports(Corpus.resource("corpus/" + entry.file()))));
     }
 
     @TestFactory
-    Stream<DynamicTest> builtHellosAllocateOnlySniAndAlpn() {
+    Stream<DynamicTest> builtHellosAllocateOnlySniAlpnAndJa4() {
         return Stream.of(
-                dynamicTest("three protocols", () -> assertAllocatesOnlySniAndAlpn(
+                dynamicTest("three protocols", () -> assertAllocatesOnlyWhatItReports(
                         hello().sni("three.example").alpn("h2", "http/1.1", "spdy/3.1").record())),
-                dynamicTest("upper case and trailing dot in five records", () -> assertAllocatesOnlySniAndAlpn(
+                dynamicTest("upper case and trailing dot in five records", () -> assertAllocatesOnlyWhatItReports(
                         hello().sni("WWW.Example.COM.").alpn("h2").records(5))));
     }
 
-    private static void assertAllocatesOnlySniAndAlpn(byte[] wire) {
+    private static void assertAllocatesOnlyWhatItReports(byte[] wire) {
         ByteBuf buf = Unpooled.wrappedBuffer(wire);
         LastFacts facts = new LastFacts();
         // Warm up: class loading and this thread's scratch buffers are allocated once, not per parse.
@@ -73,14 +77,17 @@ class ParserAllocationTest {
 
         byte[] sniBytes = facts.sni.getBytes(StandardCharsets.ISO_8859_1);
         byte[][] alpnBytes = latin1(facts.alpn);
+        byte[] ja4Bytes = facts.ja4.getBytes(StandardCharsets.ISO_8859_1);
         before = THREADS.getCurrentThreadAllocatedBytes();
         Object sni = new String(sniBytes, StandardCharsets.ISO_8859_1);
         Object alpn = alpnBytes == null ? null : smallestImmutableList(alpnBytes);
+        Object ja4 = new String(ja4Bytes, StandardCharsets.ISO_8859_1);
         long floor = THREADS.getCurrentThreadAllocatedBytes() - before - counterCost;
 
         assertThat(sni).isEqualTo(facts.sni);
         assertThat(alpn).isEqualTo(facts.alpn);
-        assertThat(parse).as("bytes allocated by one parse, against its SNI and ALPN (%d B)", floor)
+        assertThat(ja4).isEqualTo(facts.ja4);
+        assertThat(parse).as("bytes allocated by one parse, against its SNI, ALPN and JA4 (%d B)", floor)
                 .isLessThanOrEqualTo(floor);
     }
 
