@@ -1,0 +1,142 @@
+package io.snigate.preread;
+
+import static io.snigate.preread.TestHellos.concat;
+import static io.snigate.preread.TestHellos.hello;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.DynamicTest.dynamicTest;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.core.TlsVersions;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.util.Arrays;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The pre-read's decisions as a client meets them, through the real proxy on loopback with a
+ * route for every {@code *.corpus.test} name: the whole-record rule, ECH on the wire, and the
+ * {@code ja4} field of the access log.
+ */
+@ExtendWith(NettyLeaks.class)
+class PrereadThroughProxyTest {
+    private static final byte[] DECODE_ERROR_ALERT = {21, 3, 1, 0, 2, 2, 50};
+
+    private static RecordingServer upstream;
+    private static ProxyHarness proxy;
+
+    @BeforeAll
+    static void start() throws Exception {
+        upstream = new RecordingServer();
+        proxy = ProxyHarness.corpusTo(upstream.port(), """
+                timeouts: { preread: 10s, connect: 5s, idle: 1m }
+                """);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        proxy.close();
+        upstream.close();
+    }
+
+    @BeforeEach
+    void forgetEarlierLines() {
+        proxy.drainLog();
+    }
+
+    @Test
+    void helloWhoseLastRecordComesInPiecesIsForwardedByteExact() throws Exception {
+        byte[] wire = hello().sni("pieces.corpus.test").alpn("h2").records(3);
+        upstream.expectBytes(wire.length);
+
+        try (Socket client = proxy.connect()) {
+            client.setTcpNoDelay(true);
+            OutputStream out = client.getOutputStream();
+            out.write(Arrays.copyOfRange(wire, 0, wire.length - 20));
+            out.flush();
+            out.write(Arrays.copyOfRange(wire, wire.length - 20, wire.length - 1));
+            out.flush();
+            out.write(wire, wire.length - 1, 1);
+            out.flush();
+
+            assertThat(upstream.nextReceived(10_000)).as("bytes at the upstream").isEqualTo(wire);
+        }
+        JsonNode log = proxy.nextLog();
+        assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
+        assertThat(log.get("ja4").asText()).isEqualTo(NaiveJa4.of(wire));
+    }
+
+    @Test
+    void clientClosingInsideTheLastRecordIsMalformed() throws Exception {
+        byte[] wire = hello().sni("short.corpus.test").records(2);
+
+        assertRefusedAsMalformed(Arrays.copyOfRange(wire, 0, wire.length - 3));
+    }
+
+    @Test
+    void recordGoingOnPastTheHelloIsMalformed() throws Exception {
+        byte[] handshake = hello().sni("past.corpus.test").handshake();
+        byte[] wire = TestHellos.frame(concat(handshake, new byte[] {11, 0, 0, 2, 0, 0}), TlsVersions.TLS_1_0);
+
+        assertRefusedAsMalformed(wire);
+    }
+
+    @Test
+    void innerEchIsMalformedThoughTheNameHasARoute() throws Exception {
+        assertRefusedAsMalformed(hello().sni("routed.corpus.test").echInner().record());
+    }
+
+    @Test
+    void echOuterExtensionsIsMalformedThoughTheNameHasARoute() throws Exception {
+        assertRefusedAsMalformed(hello().sni("routed.corpus.test").ech().echOuterExtensions(0x000a).record());
+    }
+
+    /** Each corpus file once: its line has the JA4 of its hello when one parses, else null. */
+    @TestFactory
+    Stream<DynamicTest> accessLogCarriesTheJa4OfEveryHelloThatParses() {
+        return Corpus.entries().stream().map(entry -> dynamicTest(entry.file(), () -> {
+            byte[] bytes = Corpus.bytes(entry);
+            proxy.drainLog();
+            upstream.expectBytes(bytes.length);
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(bytes);
+                if (entry.forward()) {
+                    assertThat(upstream.nextReceived(10_000)).isEqualTo(bytes);
+                } else {
+                    client.shutdownOutput();
+                    ProxyHarness.readUntilClosed(client);
+                }
+            }
+            JsonNode ja4 = proxy.nextLog().get("ja4");
+            if (entry.reframable(bytes)) {
+                assertThat(ja4.asText()).isEqualTo(NaiveJa4.of(bytes));
+            } else {
+                assertThat(ja4.isNull()).as("ja4 of %s", entry.file()).isTrue();
+            }
+        }));
+    }
+
+    /** The client gets a decode_error alert, the log says malformed, and no upstream is dialed. */
+    private static void assertRefusedAsMalformed(byte[] bytes) throws Exception {
+        int acceptedBefore = upstream.accepted();
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(bytes);
+            client.shutdownOutput();
+            assertThat(ProxyHarness.readUntilClosed(client)).isEqualTo(DECODE_ERROR_ALERT);
+        }
+        JsonNode log = proxy.nextLog();
+        assertThat(log.get("reason").asText()).isEqualTo("malformed");
+        assertThat(log.get("ja4").isNull()).isTrue();
+        assertThat(upstream.accepted()).as("upstream connections").isEqualTo(acceptedBefore);
+    }
+}
