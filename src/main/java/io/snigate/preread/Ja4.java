@@ -50,6 +50,7 @@ final class Ja4 {
     private static final int HASH_CHARS = 12;
     /** How much list text is hashed at a time: a list has no length limit of its own. */
     private static final int TEXT_CHUNK = 256;
+    private static final int NO_SEPARATOR = -1;
 
     private final MessageDigest sha256;
     private final byte[] digest = new byte[32];
@@ -177,10 +178,7 @@ final class Ja4 {
     /** Appends the first {@code count} of {@link #values} to the text being hashed, comma-separated. */
     private void appendList(int count) {
         for (int i = 0; i < count; i++) {
-            if (i > 0) {
-                append(',');
-            }
-            appendHex(values[i]);
+            appendHex(i == 0 ? NO_SEPARATOR : ',', values[i]);
         }
     }
 
@@ -191,30 +189,32 @@ final class Ja4 {
         }
         int start = extension + 6;
         int end = start + b.getUnsignedShort(extension + 4);
-        char separator = '_';
+        int separator = '_';
         for (int p = start; p < end; p += 2) {
             int scheme = b.getUnsignedShort(p);
             if (!TlsWire.isGrease(scheme)) {
-                append(separator);
-                appendHex(scheme);
+                appendHex(separator, scheme);
                 separator = ',';
             }
         }
     }
 
-    private void appendHex(int value) {
-        append(HEX[value >>> 12 & 0xf]);
-        append(HEX[value >>> 8 & 0xf]);
-        append(HEX[value >>> 4 & 0xf]);
-        append(HEX[value & 0xf]);
-    }
-
-    private void append(int c) {
-        if (textLength == text.length) {
+    /** Appends {@code separator} (unless {@link #NO_SEPARATOR}) and {@code value} as 4 hex digits. */
+    private void appendHex(int separator, int value) {
+        if (textLength > text.length - 5) {
             sha256.update(text, 0, textLength);
             textLength = 0;
         }
-        text[textLength++] = (byte) c;
+        byte[] t = text;
+        int at = textLength;
+        if (separator != NO_SEPARATOR) {
+            t[at++] = (byte) separator;
+        }
+        t[at] = HEX[value >>> 12 & 0xf];
+        t[at + 1] = HEX[value >>> 8 & 0xf];
+        t[at + 2] = HEX[value >>> 4 & 0xf];
+        t[at + 3] = HEX[value & 0xf];
+        textLength = at + 4;
     }
 
     /** Hashes the rest of the text and writes the first 12 hex digits of the hash at {@code out[at]}. */
