@@ -13,7 +13,9 @@ import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -73,7 +75,13 @@ class PrereadThroughProxyTest {
         }
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
-        assertThat(log.get("ja4").asText()).isEqualTo(NaiveJa4.of(wire));
+        String ja4 = NaiveJa4.of(wire);
+        assertThat(log.get("ja4").asText()).isEqualTo(ja4);
+        List<String> fields = new ArrayList<>();
+        log.fieldNames().forEachRemaining(fields::add);
+        assertThat(fields.get(fields.indexOf("ech") + 1)).as("the field after ech").isEqualTo("ja4");
+        String scrape = proxy.admin("/metrics", null).body();
+        assertThat(scrape).as("metrics").doesNotContain(ja4).doesNotContain("ja4");
     }
 
     @Test
