@@ -15,8 +15,8 @@ import java.util.List;
  * {@link Reason#MALFORMED}, whatever the name.
  */
 final class ClientHelloFields {
-    /** {@link #highestSupportedVersion} when supported_versions holds only GREASE. */
-    private static final int ONLY_GREASE = -1;
+    /** No version offered in supported_versions: the hello has none, or one of GREASE alone. */
+    private static final int NO_VERSION = -1;
     /** {@link #highestSupportedVersion} when supported_versions does not add up. */
     private static final int INVALID = -2;
 
@@ -37,7 +37,7 @@ final class ClientHelloFields {
                 || hello.signatureAlgorithms() != ABSENT && !signatureAlgorithmsWellFormed(b, hello.signatureAlgorithms())) {
             return PrereadVerdict.reject(Reason.MALFORMED);
         }
-        int highestSupported = ONLY_GREASE;
+        int highestSupported = NO_VERSION;
         if (hello.supportedVersions() != ABSENT) {
             highestSupported = highestSupportedVersion(b, hello.supportedVersions());
             if (highestSupported == INVALID) {
@@ -53,8 +53,9 @@ final class ClientHelloFields {
         }
 
         // The hello parses: from here on its facts are reported, whatever the verdict.
-        int tlsVersion = highestSupported != ONLY_GREASE ? highestSupported : hello.legacyVersion();
-        // JA4 takes the version from supported_versions whenever the hello has one (see Ja4).
+        int tlsVersion = highestSupported != NO_VERSION ? highestSupported : hello.legacyVersion();
+        // JA4 takes the version from supported_versions whenever the hello has one, even one of
+        // GREASE alone (see Ja4).
         int ja4Version = hello.supportedVersions() != ABSENT ? highestSupported : hello.legacyVersion();
         String ja4 = scratch.ja4.fingerprint(b, hello, ja4Version);
         boolean ech = hello.encryptedClientHello() != ABSENT;
@@ -74,7 +75,7 @@ final class ClientHelloFields {
 
     /**
      * The highest version in a supported_versions extension (RFC 8446 §4.2.1), ignoring GREASE,
-     * {@link #ONLY_GREASE} if it holds nothing else, or {@link #INVALID}.
+     * {@link #NO_VERSION} if it holds nothing else, or {@link #INVALID}.
      */
     static int highestSupportedVersion(ByteBuf b, int extension) {
         int length = HelloLayout.extensionLength(b, extension);
@@ -86,7 +87,7 @@ final class ClientHelloFields {
         if (listLength != length - 1 || listLength < 2 || (listLength & 1) != 0) {
             return INVALID;
         }
-        int highest = ONLY_GREASE;
+        int highest = NO_VERSION;
         for (int p = data + 1; p < data + 1 + listLength; p += 2) {
             int version = b.getUnsignedShort(p);
             if (!TlsWire.isGrease(version) && version > highest) {
