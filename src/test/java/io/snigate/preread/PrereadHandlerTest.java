@@ -16,6 +16,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.TlsVersions;
 import io.snigate.testing.NettyLeaks;
+import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -36,13 +37,9 @@ class PrereadHandlerTest {
     /** A fatal decode_error alert in the record version of the hellos below (TLS 1.0). */
     private static final byte[] DECODE_ERROR_ALERT = {21, 3, 1, 0, 2, 2, 50};
 
-    private static final ConnectionObserver NONE = new ConnectionObserver() {
-        @Override
-        public void opened(ConnectionRecord connection) {}
-
-        @Override
-        public void closed(ConnectionRecord connection) {}
-    };
+    /** Observes nothing, whatever methods the observer interface has. */
+    private static final ConnectionObserver NONE = (ConnectionObserver) Proxy.newProxyInstance(
+            ConnectionObserver.class.getClassLoader(), new Class<?>[] {ConnectionObserver.class}, (o, m, a) -> null);
 
     private final List<Object> events = new ArrayList<>();
     private EmbeddedChannel channel;
