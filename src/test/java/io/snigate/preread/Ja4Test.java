@@ -42,6 +42,9 @@ class Ja4Test {
 
     private static final String SPEC_JA4 = "t13d1516h2_8daaf6152771_e5627efa2ab1";
 
+    /** FoxIO's published JA4 of Chromium 152 and later over TCP, GREASE in signature_algorithms. */
+    static final String CHROMIUM_152_JA4 = "t13d1517h2_8daaf6152771_cb7bf5808d99";
+
     private static final int[] GREASE = {
         0x0a0a, 0x1a1a, 0x2a2a, 0x3a3a, 0x4a4a, 0x5a5a, 0x6a6a, 0x7a7a, 0x8a8a, 0x9a9a, 0xaaaa, 0xbaba,
         0xcaca, 0xdada, 0xeaea, 0xfafa
@@ -110,6 +113,26 @@ class Ja4Test {
             // The specification hashes the example's extension list alone to 6d807ffa2a79. A
             // signature_algorithms of GREASE alone leaves no algorithm, so the hello hashes so too.
             assertThat(ja4(specExample(false, 0x1a1a).record())).isEqualTo("t13d1516h2_8daaf6152771_6d807ffa2a79");
+        }
+
+        /**
+         * Two ClientHellos of a real Chromium 156 (Debian's, headless, captured on loopback), with
+         * different GREASE values in every list, signature_algorithms included (first there since
+         * Chrome 152), and the extensions in different orders: both have the fingerprint FoxIO
+         * published for Chromium 152 and later (its pcap/sigalg-grease.pcap), which FoxIO's own
+         * python/ja4.py also gives for these two captures.
+         */
+        @Test
+        void realChromiumWithGreaseInItsSignatureAlgorithms() {
+            byte[] one = Corpus.resource("io/snigate/preread/chromium-156-sigalg-grease-1a1a.bin");
+            byte[] other = Corpus.resource("io/snigate/preread/chromium-156-sigalg-grease-fafa.bin");
+            // signature_algorithms: type 000d, length 26, list of 24 bytes opening with GREASE.
+            assertThat(indexOf(one, new byte[] {0, 13, 0, 26, 0, 24, 0x1a, 0x1a})).isPositive();
+            assertThat(indexOf(other, new byte[] {0, 13, 0, 26, 0, 24, (byte) 0xfa, (byte) 0xfa})).isPositive();
+
+            assertThat(ja4(one)).isEqualTo(CHROMIUM_152_JA4).isEqualTo(NaiveJa4.of(one));
+            assertThat(ja4(other)).isEqualTo(CHROMIUM_152_JA4).isEqualTo(NaiveJa4.of(other));
+            assertThat(parse(one, false).hello().ech()).as("Chromium's GREASE ECH, of type outer").isTrue();
         }
 
         @Test
@@ -404,6 +427,19 @@ class Ja4Test {
         }
         all.add(grease.nextInt(all.size() + 1), grease(grease));
         return all.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
     }
 
     private static int[] prepend(int first, int[] rest) {

@@ -9,21 +9,28 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.snigate.core.TlsVersions;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestCerts;
+import io.snigate.testing.TlsServer;
 import java.io.OutputStream;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The pre-read's decisions as a client meets them, through the real proxy on loopback with a
@@ -107,6 +114,36 @@ class PrereadThroughProxyTest {
     @Test
     void echOuterExtensionsIsMalformedThoughTheNameHasARoute() throws Exception {
         assertRefusedAsMalformed(hello().sni("routed.corpus.test").ech().echOuterExtensions(0x000a).record(), false);
+    }
+
+    /**
+     * A real browser through the proxy to a real TLS server: Chromium (152 or later) puts a fresh
+     * GREASE value in its signature_algorithms on every connection, and every line it leaves has
+     * the one fingerprint FoxIO published for it.
+     */
+    @Test
+    void realChromiumGetsItsPublishedJa4OnEveryConnection(@TempDir Path dir) throws Exception {
+        boolean installed = Files.isExecutable(Path.of("/usr/bin/chromium"));
+        Assumptions.assumeTrue(installed || System.getenv("CI") != null, "chromium is not installed here");
+        String name = "browser.corpus.test";
+        try (TlsServer server = new TlsServer(TestCerts.forNames(name), List.of("h2", "http/1.1"));
+                ProxyHarness browserProxy = ProxyHarness.start("""
+                        routes:
+                          - match: "*.corpus.test"
+                            upstream: "127.0.0.1:%d"
+                        """.formatted(server.port()))) {
+            for (int run = 0; run < 2; run++) {
+                // The server speaks TLS, not HTTP: the handshakes are what this is about.
+                ProcessRunner.run(60, "timeout", "40", "chromium", "--headless=new", "--no-sandbox",
+                        "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--user-data-dir=" + dir.resolve("run" + run),
+                        "--ignore-certificate-errors", "--host-resolver-rules=MAP " + name + " 127.0.0.1:"
+                                + browserProxy.port(), "--timeout=10000", "--dump-dom", "https://" + name + "/");
+                JsonNode line = browserProxy.nextLog();
+                assertThat(line.get("sni").asText()).isEqualTo(name);
+                assertThat(line.get("ja4").asText()).as(line.toString()).isEqualTo(Ja4Test.CHROMIUM_152_JA4);
+            }
+        }
     }
 
     /** Each corpus file once: its line has the JA4 of its hello when one parses, else null. */
