@@ -4,6 +4,7 @@ import static io.snigate.preread.ParserHarness.DEFAULT_MAX_HELLO;
 import static io.snigate.preread.ParserHarness.parse;
 import static io.snigate.preread.TestHellos.concat;
 import static io.snigate.preread.TestHellos.hello;
+import static io.snigate.preread.TestHellos.indexOf;
 import static io.snigate.preread.TestHellos.serverNameEntry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -669,18 +670,5 @@ class ClientHelloParserTest {
 
     private static byte[] ascii(String text) {
         return text.getBytes(StandardCharsets.ISO_8859_1);
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        throw new AssertionError("pattern not found");
     }
 }

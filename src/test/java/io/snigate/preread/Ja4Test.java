@@ -127,8 +127,8 @@ class Ja4Test {
             byte[] one = Corpus.resource("io/snigate/preread/chromium-156-sigalg-grease-1a1a.bin");
             byte[] other = Corpus.resource("io/snigate/preread/chromium-156-sigalg-grease-fafa.bin");
             // signature_algorithms: type 000d, length 26, list of 24 bytes opening with GREASE.
-            assertThat(indexOf(one, new byte[] {0, 13, 0, 26, 0, 24, 0x1a, 0x1a})).isPositive();
-            assertThat(indexOf(other, new byte[] {0, 13, 0, 26, 0, 24, (byte) 0xfa, (byte) 0xfa})).isPositive();
+            assertThat(TestHellos.indexOf(one, new byte[] {0, 13, 0, 26, 0, 24, 0x1a, 0x1a})).isPositive();
+            assertThat(TestHellos.indexOf(other, new byte[] {0, 13, 0, 26, 0, 24, (byte) 0xfa, (byte) 0xfa})).isPositive();
 
             assertThat(ja4(one)).isEqualTo(CHROMIUM_152_JA4).isEqualTo(NaiveJa4.of(one));
             assertThat(ja4(other)).isEqualTo(CHROMIUM_152_JA4).isEqualTo(NaiveJa4.of(other));
@@ -429,18 +429,6 @@ class Ja4Test {
         return all.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        return -1;
-    }
 
     private static int[] prepend(int first, int[] rest) {
         int[] all = new int[rest.length + 1];
