@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * {@code manifest.json} lists. The directory is {@code -Dsnigate.corpus=DIR}, by default the one
  * of the checkout the benchmark runs from.
  */
-final class Corpus {
+public final class Corpus {
 
     static final String DIR_PROPERTY = "snigate.corpus";
     static final String DEFAULT_DIR = "src/test/resources/corpus";
@@ -36,7 +36,7 @@ final class Corpus {
     }
 
     /** The manifest's file names (e.g. {@code captured/curl-default.bin}), in its order. */
-    static List<String> files() {
+    public static List<String> files() {
         try {
             String manifest = Files.readString(dir().resolve("manifest.json"), StandardCharsets.UTF_8);
             List<String> files = new ArrayList<>();
@@ -53,7 +53,7 @@ final class Corpus {
         }
     }
 
-    static byte[] bytes(String file) {
+    public static byte[] bytes(String file) {
         try {
             return Files.readAllBytes(dir().resolve(file));
         } catch (IOException e) {
@@ -65,7 +65,7 @@ final class Corpus {
      * The file's bytes in an unpooled buffer of the given kind, readable from index 0. The parser
      * only reads with absolute getters, so one buffer serves every invocation.
      */
-    static ByteBuf buffer(String file, boolean direct) {
+    public static ByteBuf buffer(String file, boolean direct) {
         byte[] bytes = bytes(file);
         ByteBuf buf = direct ? Unpooled.directBuffer(bytes.length, bytes.length) : Unpooled.buffer(bytes.length, bytes.length);
         return buf.writeBytes(bytes);

@@ -20,10 +20,13 @@ public interface ClientHelloSink {
      *     byte survives) as an immutable list, or null when the hello has no ALPN extension
      * @param tlsVersion the highest version offered: the largest non-GREASE supported_versions
      *     entry, else the legacy_version (see {@link TlsVersions})
-     * @param ech whether an encrypted_client_hello extension is present: the real name is then
-     *     hidden and {@code sni} is the client-facing outer name
+     * @param ech whether an encrypted_client_hello extension of type outer is present (any other
+     *     type is refused as malformed before this is called): the real name is then hidden and
+     *     {@code sni} is the client-facing outer name
      * @param recordVersion the version of the first record header, which the client is sure to
      *     accept in an alert
+     * @param ja4 the hello's JA4 TLS client fingerprint (FoxIO), e.g.
+     *     {@code t13d1516h2_8daaf6152771_e5627efa2ab1}
      */
-    void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion);
+    void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4);
 }

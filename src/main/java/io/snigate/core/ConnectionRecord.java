@@ -32,6 +32,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private int tlsVersion = NO_VERSION;
     private int recordVersion;
     private Boolean ech;
+    private String ja4;
     private String route;
     private String policyMode;
     private Reason wouldReject;
@@ -74,12 +75,13 @@ public final class ConnectionRecord implements ClientHelloSink {
     }
 
     @Override
-    public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+    public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4) {
         this.sni = sni;
         this.alpn = alpn;
         this.tlsVersion = tlsVersion;
         this.ech = ech;
         this.recordVersion = recordVersion;
+        this.ja4 = ja4;
     }
 
     /**
@@ -258,6 +260,14 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public Boolean ech() {
         return ech;
+    }
+
+    /**
+     * The JA4 TLS client fingerprint of the ClientHello, or null before one parsed. For the log
+     * only: a fingerprint per client build is too many values for a metric label.
+     */
+    public String ja4() {
+        return ja4;
     }
 
     public String route() {

@@ -31,7 +31,7 @@ public final class AccessLog implements ConnectionObserver {
     }
 
     static String format(ConnectionRecord c) {
-        StringBuilder json = new StringBuilder(320);
+        StringBuilder json = new StringBuilder(384);
         json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
         field(json, "client", HostPort.format(c.client()));
         field(json, "peer", HostPort.format(c.peer()));
@@ -41,6 +41,7 @@ public final class AccessLog implements ConnectionObserver {
         list(json, c.alpn());
         field(json, "tls_version", c.tlsVersion());
         json.append(",\"ech\":").append(c.ech());
+        field(json, "ja4", c.ja4());
         field(json, "route", c.route());
         field(json, "original_dst", HostPort.format(c.originalDst()));
         field(json, "dst_check", c.destinationCheck() == null ? null : c.destinationCheck().label());

@@ -17,10 +17,10 @@ import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Stage two of a connection: buffers what the client sends until one whole ClientHello is there
- * (however it was cut into TCP segments and TLS records), classifies it, and either refuses the
- * connection or fires a {@link ClientHelloEvent}, the hello's facts being in the connection's
- * {@link ConnectionRecord}.
+ * Stage two of a connection: buffers what the client sends until one whole ClientHello is there,
+ * in whole TLS records (however it was cut into TCP segments and records), classifies it, and
+ * either refuses the connection or fires a {@link ClientHelloEvent}, the hello's facts being in
+ * the connection's {@link ConnectionRecord}.
  *
  * <p>It consumes nothing: when the next stage removes it from the pipeline, every byte it
  * buffered goes on to the next handler exactly as received, as Netty's own

@@ -4,6 +4,7 @@ import static io.snigate.preread.ParserHarness.DEFAULT_MAX_HELLO;
 import static io.snigate.preread.ParserHarness.parse;
 import static io.snigate.preread.TestHellos.concat;
 import static io.snigate.preread.TestHellos.hello;
+import static io.snigate.preread.TestHellos.indexOf;
 import static io.snigate.preread.TestHellos.serverNameEntry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -164,6 +165,51 @@ class ClientHelloParserTest {
         }
 
         @Test
+        void waitsForTheRestOfTheLastRecordAndIsMalformedIfTheClientCloses() {
+            byte[] wire = hello().sni("whole.example").alpn("h2").records(2);
+
+            for (int missing = 1; missing < 10; missing++) {
+                assertThat(parse(wire, 0, wire.length - missing, DEFAULT_MAX_HELLO, false).verdict())
+                        .as("%d bytes of the last record missing", missing)
+                        .isSameAs(PrereadVerdict.NEED_MORE);
+                assertThat(parse(wire, 0, wire.length - missing, DEFAULT_MAX_HELLO, true).reason())
+                        .isEqualTo(Reason.MALFORMED);
+            }
+            assertThat(complete(wire).hello().sni()).isEqualTo("whole.example");
+        }
+
+        @ParameterizedTest
+        @ValueSource(ints = {1, 2, 3})
+        void rejectsARecordThatGoesOnPastTheHelloAsSoonAsItsHeaderShowsIt(int records) {
+            byte[] handshake = hello().sni("past.example").handshake();
+            // A Certificate message header after the hello, inside the hello's last record.
+            byte[] payload = concat(handshake, new byte[] {11, 0, 0, 2, 0, 0});
+            int[] fragments = new int[records - 1];
+            Arrays.fill(fragments, handshake.length / records);
+            byte[] wire = TestHellos.frame(payload, TlsVersions.TLS_1_0, fragments);
+            int lastRecord = 5 * (records - 1) + handshake.length / records * (records - 1);
+            int handshakeHeaderSeen = records == 1 ? 9 : lastRecord + 5;
+
+            assertRejected(wire, Reason.MALFORMED);
+            assertThat(parse(wire, 0, handshakeHeaderSeen, DEFAULT_MAX_HELLO, false).reason())
+                    .as("decided from the headers alone").isEqualTo(Reason.MALFORMED);
+            if (records == 1) {
+                assertThat(parse(wire, 0, handshakeHeaderSeen - 1, DEFAULT_MAX_HELLO, false).verdict())
+                        .isSameAs(PrereadVerdict.NEED_MORE);
+            }
+        }
+
+        @Test
+        void forwardsWholeRecordsAfterTheHelloUnread() {
+            byte[] nextHandshakeRecord = {22, 3, 3, 0, 6, 11, 0, 0, 2, 0, 0};
+
+            assertThat(complete(concat(hello().sni("next.example").records(2), nextHandshakeRecord)).hello().sni())
+                    .isEqualTo("next.example");
+            assertThat(complete(concat(hello().sni("next.example").record(), new byte[] {22, 3, 3, 0x40})).hello()
+                    .sni()).isEqualTo("next.example");
+        }
+
+        @Test
         void rejectsOtherContentTypeBeforeHelloIsComplete() {
             byte[] handshake = hello().sni("x.example").handshake();
             byte[] wire = TestHellos.frame(handshake, TlsVersions.TLS_1_0, 20);
@@ -282,6 +328,20 @@ class ClientHelloParserTest {
         }
 
         @Test
+        void greaseIsTheSixteenValuesOfRfc8701AndNothingLikeThem() {
+            // 0x0a1a has GREASE's shape in each byte but is not one of the sixteen values.
+            byte[] wire = hello().sni("a.example").supportedVersions(0x0303, 0x0a1a).record();
+
+            assertThat(complete(wire).hello().tlsVersion()).isEqualTo(0x0a1a);
+            for (int grease = 0x0a0a; grease <= 0xfafa; grease += 0x1010) {
+                assertThat(TlsWire.isGrease(grease)).as("0x%04x", grease).isTrue();
+            }
+            assertThat(TlsWire.isGrease(0x0a1a)).isFalse();
+            assertThat(TlsWire.isGrease(0x1a0a)).isFalse();
+            assertThat(TlsWire.isGrease(0x0b0b)).isFalse();
+        }
+
+        @Test
         void fallsBackToLegacyVersionWithoutSupportedVersions() {
             assertThat(complete(hello().legacyVersion(0x0302).sni("a.example").record()).hello().tlsVersion())
                     .isEqualTo(TlsVersions.TLS_1_1);
@@ -292,6 +352,53 @@ class ClientHelloParserTest {
         @Test
         void detectsEncryptedClientHello() {
             assertThat(complete(hello().sni("public.example").ech().record()).hello().ech()).isTrue();
+        }
+
+        @Test
+        void reportsOuterEchAlsoWithTheEmptyEncOfARetry() {
+            byte[] retry = hello().sni("public.example")
+                    .extension(0xfe0d, TestHellos.echOuter(new byte[0], new byte[100])).record();
+
+            assertThat(complete(retry).hello().ech()).isTrue();
+        }
+
+        @Test
+        void rejectsEchOfTypeInnerWhateverTheName() {
+            assertRejected(hello().sni("public.example").echInner().record(), Reason.MALFORMED);
+            assertRejected(hello().echInner().record(), Reason.MALFORMED);
+            assertRejected(hello().sni("10.0.0.1").echInner().record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsEchOuterExtensionsOnTheWire() {
+            assertRejected(hello().sni("public.example").ech().echOuterExtensions(0x000a, 0x0033).record(),
+                    Reason.MALFORMED);
+            assertRejected(hello().sni("public.example").echOuterExtensions(0x000a).record(), Reason.MALFORMED);
+        }
+
+        @Test
+        void rejectsEchOfUnknownTypeOrWithLengthsThatDoNotAddUp() {
+            byte[] outer = TestHellos.echOuter(new byte[32], new byte[144]);
+            byte[] unknownType = outer.clone();
+            unknownType[0] = 2;
+            byte[] emptyPayload = TestHellos.echOuter(new byte[32], new byte[0]);
+            byte[] trailing = concat(outer, new byte[] {0});
+            byte[] truncated = Arrays.copyOf(outer, outer.length - 1);
+            byte[] encPastTheEnd = Arrays.copyOf(outer, 10);
+
+            for (byte[] ech : List.of(unknownType, emptyPayload, trailing, truncated, encPastTheEnd, new byte[0])) {
+                assertRejected(hello().sni("public.example").extension(0xfe0d, ech).record(), Reason.MALFORMED);
+            }
+        }
+
+        @Test
+        void rejectsMalformedSignatureAlgorithms() {
+            for (byte[] data : List.of(new byte[0], new byte[] {0, 0}, new byte[] {0, 3, 4, 3, 8},
+                    new byte[] {0, 4, 4, 3}, new byte[] {0, 2, 4, 3, 8, 4}, new byte[] {0})) {
+                assertRejected(hello().sni("a.example").extension(13, data).record(), Reason.MALFORMED);
+            }
+            assertThat(complete(hello().sni("a.example").signatureAlgorithms(0x0403).record()).hello().sni())
+                    .isEqualTo("a.example");
         }
 
         @Test
@@ -336,8 +443,10 @@ class ClientHelloParserTest {
         }
 
         @Test
-        void rejectsDuplicateAlpnSupportedVersionsOrEch() {
+        void rejectsDuplicateAlpnSupportedVersionsSignatureAlgorithmsOrEch() {
             assertRejected(hello().sni("a.example").alpn("h2").alpn("h2").record(), Reason.MALFORMED);
+            assertRejected(hello().sni("a.example").signatureAlgorithms(0x0403).signatureAlgorithms(0x0403).record(),
+                    Reason.MALFORMED);
             assertRejected(
                     hello().sni("a.example").supportedVersions(0x0304).supportedVersions(0x0304).record(),
                     Reason.MALFORMED);
@@ -561,18 +670,5 @@ class ClientHelloParserTest {
 
     private static byte[] ascii(String text) {
         return text.getBytes(StandardCharsets.ISO_8859_1);
-    }
-
-    private static int indexOf(byte[] haystack, byte[] needle) {
-        outer:
-        for (int i = 0; i + needle.length <= haystack.length; i++) {
-            for (int j = 0; j < needle.length; j++) {
-                if (haystack[i + j] != needle[j]) {
-                    continue outer;
-                }
-            }
-            return i;
-        }
-        throw new AssertionError("pattern not found");
     }
 }

@@ -24,7 +24,7 @@ final class ParserHarness {
     private ParserHarness() {}
 
     /** The facts of one ClientHello as the parser reported them to its sink. */
-    record Hello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {}
+    record Hello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4) {}
 
     /**
      * One parse: its verdict, and what it reported, or null when it reported nothing.
@@ -55,9 +55,10 @@ final class ParserHarness {
         private Hello hello;
 
         @Override
-        public void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion) {
+        public void clientHello(
+                String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4) {
             assertThat(hello).as("facts already reported: %s", hello).isNull();
-            hello = new Hello(sni, alpn, tlsVersion, ech, recordVersion);
+            hello = new Hello(sni, alpn, tlsVersion, ech, recordVersion, ja4);
         }
 
         Hello hello() {
@@ -114,6 +115,7 @@ final class ParserHarness {
             return;
         }
         assertThat(parsed.hello()).as("facts of a parsed hello (%s)", parsed.verdict()).isNotNull();
+        assertThat(parsed.hello().ja4()).as("JA4 of a parsed hello").hasSize(Ja4.LENGTH);
         if (parsed.reason() == Reason.NO_SNI) {
             assertThat(parsed.hello().sni()).isNull();
         } else {

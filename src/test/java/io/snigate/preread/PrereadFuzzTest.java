@@ -63,6 +63,7 @@ class PrereadFuzzTest {
             assertThat(whole.isComplete()).isTrue();
             assertThat(record.sni()).isEqualTo(wholeFacts.hello().sni());
             assertThat(record.alpn()).isEqualTo(wholeFacts.hello().alpn());
+            assertThat(record.ja4()).isEqualTo(wholeFacts.hello().ja4());
             channel.pipeline().remove(preread);
             ByteBuf passedOn = channel.readInbound();
             byte[] bytes = new byte[passedOn.readableBytes()];

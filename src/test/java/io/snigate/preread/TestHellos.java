@@ -2,15 +2,10 @@ package io.snigate.preread;
 
 import io.snigate.core.TlsVersions;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
-import java.util.TreeSet;
 
 /**
  * Builds ClientHellos byte by byte for the edge cases real clients never send, and frames them
@@ -61,6 +56,10 @@ final class TestHellos {
             return this;
         }
 
+        Builder cipherSuites(int... suites) {
+            return cipherSuites(u16s(suites));
+        }
+
         Builder compressionMethods(byte... methods) {
             this.compressionMethods = methods;
             return this;
@@ -83,7 +82,7 @@ final class TestHellos {
         /** A server_name extension with exactly the given entries (type, length, name each). */
         Builder serverNameEntries(byte[]... entries) {
             byte[] list = concat(entries);
-            return extension(ClientHelloParser.EXT_SERVER_NAME, concat(u16(list.length), list));
+            return extension(TlsWire.EXT_SERVER_NAME, concat(u16(list.length), list));
         }
 
         Builder alpn(String... protocols) {
@@ -94,7 +93,7 @@ final class TestHellos {
                 list.writeBytes(bytes);
             }
             byte[] listBytes = list.toByteArray();
-            return extension(ClientHelloParser.EXT_ALPN, concat(u16(listBytes.length), listBytes));
+            return extension(TlsWire.EXT_ALPN, concat(u16(listBytes.length), listBytes));
         }
 
         Builder supportedVersions(int... versions) {
@@ -104,11 +103,41 @@ final class TestHellos {
                 data[1 + 2 * i] = (byte) (versions[i] >>> 8);
                 data[2 + 2 * i] = (byte) versions[i];
             }
-            return extension(ClientHelloParser.EXT_SUPPORTED_VERSIONS, data);
+            return extension(TlsWire.EXT_SUPPORTED_VERSIONS, data);
         }
 
+        /**
+         * An encrypted_client_hello of type outer, as a client sends it (RFC 9849 §5): HKDF-SHA256
+         * with AES-128-GCM, config id 7, a 32-byte enc and a 144-byte payload.
+         */
         Builder ech() {
-            return extension(ClientHelloParser.EXT_ENCRYPTED_CLIENT_HELLO, new byte[] {1, 0, 1, 0, 1});
+            return extension(TlsWire.EXT_ENCRYPTED_CLIENT_HELLO, echOuter(new byte[32], new byte[144]));
+        }
+
+        /** An encrypted_client_hello of type inner, which only the encrypted payload may hold. */
+        Builder echInner() {
+            return extension(TlsWire.EXT_ENCRYPTED_CLIENT_HELLO, new byte[] {1});
+        }
+
+        /** ech_outer_extensions naming {@code types}, which only the encrypted inner hello may hold. */
+        Builder echOuterExtensions(int... types) {
+            byte[] list = u16s(types);
+            return extension(TlsWire.EXT_ECH_OUTER_EXTENSIONS, concat(new byte[] {(byte) list.length}, list));
+        }
+
+        Builder signatureAlgorithms(int... schemes) {
+            byte[] list = u16s(schemes);
+            return extension(TlsWire.EXT_SIGNATURE_ALGORITHMS, concat(u16(list.length), list));
+        }
+
+        Builder supportedGroups(int... groups) {
+            byte[] list = u16s(groups);
+            return extension(0x000a, concat(u16(list.length), list));
+        }
+
+        /** An extension this pre-read does not read, with some content. */
+        Builder otherExtension(int type) {
+            return extension(type, new byte[] {0, 1, 2});
         }
 
         Builder extension(int type, byte[] data) {
@@ -151,6 +180,11 @@ final class TestHellos {
         }
     }
 
+    /** The body of an outer ECHClientHello: type, cipher suite, config id, enc, payload. */
+    static byte[] echOuter(byte[] enc, byte[] payload) {
+        return concat(new byte[] {0, 0, 1, 0, 1, 7}, u16(enc.length), enc, u16(payload.length), payload);
+    }
+
     static byte[] serverNameEntry(int type, byte[] name) {
         return concat(new byte[] {(byte) type}, u16(name.length), name);
     }
@@ -179,6 +213,20 @@ final class TestHellos {
     }
 
 
+    /** Where {@code needle} first occurs in {@code haystack}; fails when it does not. */
+    static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("pattern not found");
+    }
+
     static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (byte[] part : parts) {
@@ -191,12 +239,17 @@ final class TestHellos {
         return new byte[] {(byte) (value >>> 8), (byte) value};
     }
 
-    static byte[] u24(int value) {
-        return new byte[] {(byte) (value >>> 16), (byte) (value >>> 8), (byte) value};
+    static byte[] u16s(int... values) {
+        byte[] bytes = new byte[2 * values.length];
+        for (int i = 0; i < values.length; i++) {
+            bytes[2 * i] = (byte) (values[i] >>> 8);
+            bytes[2 * i + 1] = (byte) values[i];
+        }
+        return bytes;
     }
 
-    private static int u16At(byte[] bytes, int index) {
-        return (bytes[index] & 0xff) << 8 | (bytes[index + 1] & 0xff);
+    static byte[] u24(int value) {
+        return new byte[] {(byte) (value >>> 16), (byte) (value >>> 8), (byte) value};
     }
 
     private static void writeRecord(ByteArrayOutputStream out, int recordVersion, byte[] payload, int from, int length) {
