@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.snigate.handover.ReusePort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -50,7 +51,7 @@ public final class AdminServer {
 
     public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
             throws InterruptedException {
-        return new ServerBootstrap()
+        return ReusePort.on(new ServerBootstrap(), channelClass)
                 .group(group)
                 .channel(channelClass)
                 .childHandler(new ChannelInitializer<>() {
