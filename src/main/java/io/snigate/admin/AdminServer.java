@@ -39,6 +39,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class AdminServer {
     private static final int MAX_REQUEST_BYTES = 8192;
+    private static final long PID = ProcessHandle.current().pid();
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
@@ -79,9 +80,10 @@ public final class AdminServer {
                 response = switch (path) {
                     case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
                     case "/healthz" -> text(ctx, HttpResponseStatus.OK, "ok\n");
+                    // The pid tells two processes sharing the admin port apart (handover/AwaitReady).
                     case "/readyz" -> ready.getAsBoolean()
-                            ? text(ctx, HttpResponseStatus.OK, "ready\n")
-                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+                            ? text(ctx, HttpResponseStatus.OK, "ready pid=" + PID + "\n")
+                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready pid=" + PID + "\n");
                     default -> text(ctx, HttpResponseStatus.NOT_FOUND, "try /metrics, /healthz or /readyz\n");
                 };
             }

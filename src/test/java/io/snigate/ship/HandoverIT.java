@@ -3,6 +3,7 @@ package io.snigate.ship;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.snigate.testing.ProcessRunner;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -65,7 +66,12 @@ class HandoverIT {
                 // The same addresses, as the same config file would give them.
                 Proxy second = Proxy.start(ns, dir, "second", config(listen, admin, upstream));
                 started.add(second.process);
-                second.awaitLog("ready with");
+                // As an operator does it: the launcher's --await-ready on the new process's pid.
+                ProcessRunner.Result ready = ProcessRunner.run(90, launcher(ns,
+                        "--await-ready", Long.toString(second.process.pid()), "--config", dir.resolve("second.yaml").toString())
+                        .toArray(String[]::new));
+                assertThat(ready.exitCode()).as("--await-ready: %s; second's log:%n%s", ready.stderr(), second.log()).isZero();
+                assertThat(second.log()).contains("ready with");
                 await().atMost(START).until(() -> second.forwarded() > 0 && first.forwarded() > 0);
 
                 first.process.destroy(); // SIGTERM: stop accepting, drain, exit 0
@@ -115,17 +121,25 @@ class HandoverIT {
                 """.formatted(listen, admin, HandshakeLoad.SNI, upstream));
     }
 
+    /**
+     * The launcher with {@code args}, inside {@code ns}, with the jar under test and the java of
+     * this test (the environment variables go through {@code env}: {@code ip netns exec} keeps them).
+     */
+    private static List<String> launcher(NetNamespace ns, String... args) {
+        List<String> command = new ArrayList<>(List.of("env", "SNIGATE_JAR=" + JAR, "SNIGATE_CDS_ARCHIVE=", "JAVA=" + JAVA,
+                "sh", LAUNCHER.toString()));
+        command.addAll(List.of(args));
+        return ns.command(command.toArray(String[]::new));
+    }
+
     /** A snigate started through the launcher, its access log and its operational log in files. */
     private record Proxy(String name, Process process, Path stdout, Path stderr) {
         static Proxy start(NetNamespace ns, Path dir, String name, Path config) throws IOException {
             Path out = dir.resolve(name + ".out");
             Path err = dir.resolve(name + ".err");
-            ProcessBuilder builder = new ProcessBuilder(ns.command("sh", LAUNCHER.toString(), "--config", config.toString()))
+            ProcessBuilder builder = new ProcessBuilder(launcher(ns, "--config", config.toString()))
                     .redirectOutput(out.toFile())
                     .redirectError(err.toFile());
-            builder.environment().put("SNIGATE_JAR", JAR.toString());
-            builder.environment().put("SNIGATE_CDS_ARCHIVE", "");
-            builder.environment().put("JAVA", JAVA);
             return new Proxy(name, builder.start(), out, err);
         }
 
