@@ -33,7 +33,8 @@ NS=snigate-restarts-$$
 D=$(mktemp -d)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
     ip netns delete "$NS" 2>/dev/null || true
     rm -rf "$D"
 }
@@ -110,7 +111,8 @@ result=$(cat "$D/load.out")
 forwarded=$(cat "$D"/access-*.log | grep -c '"outcome":"forwarded","reason":null' || true)
 other_lines=$(cat "$D"/access-*.log | grep -vc '"outcome":"forwarded","reason":null' || true)
 echo "load: $result"
-echo "access logs of the $generation processes: $forwarded forwarded, $other_lines other lines"
+echo "access logs of the $generation processes: $forwarded forwarded, $other_lines other lines" \
+    "$(cat "$D"/access-*.log | grep -v '"outcome":"forwarded","reason":null' | grep -o '"reason":"[a-z_]*"' | sort | uniq -c | tr -s ' \n' ' ')"
 echo "kernel $(uname -r), net.ipv4.tcp_migrate_req=$MIGRATE, $(nproc) cores, $(grep -o 'transport: [a-z_]*' "$D/snigate-1.err")"
 failed=$(echo "$result" | awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(refused|reset|timeout|other|late)$/) n += kv[2] } } END { print n + 0 }')
 if [ "$failed" != 0 ] || [ "$bad_exits" != 0 ]; then
