@@ -26,6 +26,7 @@ MIGRATE=${MIGRATE:-1}
 [ -f "$JAR" ] || { echo "no $JAR: mvn -B -q -DskipTests package" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 
+load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
 LOADTOOL=target/restart-load
 cc -O2 -Wall -o "$LOADTOOL" src/jmh/c/restart-load.c
 HELLO=$PWD/src/test/resources/corpus/captured/curl-default.bin   # SNI curl.corpus.test
@@ -36,7 +37,7 @@ cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     ip netns delete "$NS" 2>/dev/null || true
-    rm -rf "$D"
+    [ -n "${KEEP:-}" ] && echo "kept $D" || rm -rf "$D"
 }
 trap cleanup EXIT
 ip netns add "$NS"
@@ -113,7 +114,8 @@ other_lines=$(cat "$D"/access-*.log | grep -vc '"outcome":"forwarded","reason":n
 echo "load: $result"
 echo "access logs of the $generation processes: $forwarded forwarded, $other_lines other lines" \
     "$(cat "$D"/access-*.log | grep -v '"outcome":"forwarded","reason":null' | grep -o '"reason":"[a-z_]*"' | sort | uniq -c | tr -s ' \n' ' ')"
-echo "kernel $(uname -r), net.ipv4.tcp_migrate_req=$MIGRATE, $(nproc) cores, $(grep -o 'transport: [a-z_]*' "$D/snigate-1.err")"
+echo "kernel $(uname -r), net.ipv4.tcp_migrate_req=$MIGRATE, $(nproc) cores, $(grep -o 'transport: [a-z_]*' "$D/snigate-1.err")," \
+    "load average before $load_before, after $(cut -d ' ' -f 1-3 /proc/loadavg)"
 failed=$(echo "$result" | awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(refused|reset|timeout|other|late)$/) n += kv[2] } } END { print n + 0 }')
 if [ "$failed" != 0 ] || [ "$bad_exits" != 0 ]; then
     echo "FAIL: $failed failed connections, $bad_exits processes that did not exit 0"
