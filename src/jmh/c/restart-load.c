@@ -143,8 +143,8 @@ static int backend(int port) {
 
 struct totals { long long started, ok, refused, reset, timeout, other, late; };
 
-static void finish(int fd, long long *counter, struct totals *t, long long now) {
-    (void) t;
+/* Ends a connection: counted as a success (counter NULL: its latency recorded) or in *counter. */
+static void finish(int fd, long long *counter, long long now) {
     if (counter == NULL) {
         long long b = (now - conns[fd].started_us) / 100;
         latency[b < LATENCY_BUCKETS ? b : LATENCY_BUCKETS - 1]++;
@@ -203,7 +203,7 @@ static int load(int port, long rate, int max_seconds) {
                 if (err == 0 && write(fd, hello, hello_len) != (ssize_t) hello_len) err = errno ? errno : EIO;
                 if (err) {
                     finish(fd, err == ECONNREFUSED ? &t.refused
-                            : (err == ECONNRESET || err == EPIPE) ? &t.reset : &t.other, &t, now);
+                            : (err == ECONNRESET || err == EPIPE) ? &t.reset : &t.other, now);
                     inflight--;
                     continue;
                 }
@@ -215,23 +215,23 @@ static int load(int port, long rate, int max_seconds) {
             if (r < 0 && errno == EAGAIN) continue;
             if (r > 0) {
                 if (c->got + (size_t) r > sizeof ANSWER - 1 || memcmp(buf, ANSWER + c->got, (size_t) r) != 0) {
-                    finish(fd, &t.other, &t, now);
+                    finish(fd, &t.other, now);
                     inflight--;
                 } else {
                     c->got += (size_t) r;
                 }
                 continue;
             }
-            if (r < 0) finish(fd, (errno == ECONNRESET || errno == EPIPE) ? &t.reset : &t.other, &t, now);
-            else if (c->got == sizeof ANSWER - 1) { t.ok++; finish(fd, NULL, &t, now); }
-            else finish(fd, &t.other, &t, now);
+            if (r < 0) finish(fd, (errno == ECONNRESET || errno == EPIPE) ? &t.reset : &t.other, now);
+            else if (c->got == sizeof ANSWER - 1) { t.ok++; finish(fd, NULL, now); }
+            else finish(fd, &t.other, now);
             inflight--;
         }
         if (now - last_sweep > 100000) {
             last_sweep = now;
             for (int fd = 0; fd < MAX_FDS; fd++) {
                 if (conns[fd].state != FREE && now - conns[fd].started_us > TIMEOUT_MS * 1000LL) {
-                    finish(fd, &t.timeout, &t, now);
+                    finish(fd, &t.timeout, now);
                     inflight--;
                 }
             }

@@ -64,7 +64,7 @@ YAML
 ip netns exec "$NS" "$LOADTOOL" backend 8080 "$HELLO" &
 pids+=($!)
 
-export SNIGATE_JAR=$JAR SNIGATE_CDS_ARCHIVE=$D/snigate.jsa SNIGATE_JAVA_OPTS=${SNIGATE_JAVA_OPTS:-}
+export SNIGATE_JAR=$JAR SNIGATE_CDS_ARCHIVE=${SNIGATE_CDS_ARCHIVE-$D/snigate.jsa} SNIGATE_JAVA_OPTS=${SNIGATE_JAVA_OPTS:-}
 generation=0
 start_snigate() {
     generation=$((generation + 1))
