@@ -19,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -143,13 +144,20 @@ class HandoverIT {
             return new Proxy(name, builder.start(), out, err);
         }
 
-        Matcher awaitLog(String regex) throws IOException {
+        Matcher awaitLog(String regex) throws IOException, InterruptedException {
             Pattern pattern = Pattern.compile(regex);
-            await().atMost(START).untilAsserted(() -> assertThat(log())
-                    .as("%s's log (the process is %s)", name, process.isAlive() ? "running" : "gone")
-                    .containsPattern(pattern));
+            try {
+                await().atMost(START).until(() -> pattern.matcher(log()).find() || !process.isAlive());
+            } catch (ConditionTimeoutException e) {
+                // A process that says nothing for so long: what its threads are doing says why.
+                ProcessRunner.Result threads = ProcessRunner.run(30,
+                        Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
+                throw new AssertionError(name + " logged no match for " + regex + " within " + START + "; its log:\n" + log()
+                        + "\nits threads:\n" + threads.stdout() + threads.stderr(), e);
+            }
             Matcher matcher = pattern.matcher(log());
-            assertThat(matcher.find()).isTrue();
+            assertThat(matcher.find()).as("%s's log (the process %s):%n%s", name,
+                    process.isAlive() ? "runs" : "exited " + process.exitValue(), log()).isTrue();
             return matcher;
         }
 
