@@ -127,7 +127,7 @@ class ConfigLoaderTest {
     void unknownKeyAtTheTopLevel() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
                 "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
-                        + "listen, admin, routes, default, timeouts, limits, resolvers, upstream_mark");
+                        + "listen, admin, routes, default, timeouts, limits, resolvers, upstream_mark, ech");
     }
 
     @Test
