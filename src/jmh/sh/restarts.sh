@@ -9,7 +9,8 @@
 #
 # Environment (all optional): RESTARTS (10), RATE new connections a second (3000), SETTLE seconds
 # of load before the first and after every handover (5), MIGRATE the namespace's
-# net.ipv4.tcp_migrate_req (1; 0 shows what happens without it), SNIGATE_JAVA_OPTS for the proxies.
+# net.ipv4.tcp_migrate_req (1; 0 shows what happens without it), SNIGATE_JAVA_OPTS for the proxies,
+# PIN=1 to run the proxies on CPU 1 and the load tool and backend on CPU 0 (as the bench rig does).
 #
 # Everything runs in a network namespace made here (root and iproute2 needed), so the sysctl is
 # set there only and the traffic stays on that namespace's loopback; the load tool and backend is
@@ -23,6 +24,8 @@ RESTARTS=${RESTARTS:-10}
 RATE=${RATE:-3000}
 SETTLE=${SETTLE:-5}
 MIGRATE=${MIGRATE:-1}
+# pin CPU: taskset for PIN=1, nothing otherwise.
+pin() { [ -z "${PIN:-}" ] || echo "taskset -c $1"; }
 [ -f "$JAR" ] || { echo "no $JAR: mvn -B -q -DskipTests package" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 
@@ -61,14 +64,16 @@ YAML
 
 # Background processes are started with ip netns exec directly (not through in_ns, a function that
 # would run in a subshell of its own), so that $! is the process itself: ip, sh and the launcher exec.
-ip netns exec "$NS" "$LOADTOOL" backend 8080 "$HELLO" &
+# shellcheck disable=SC2046 # pin prints nothing or two words
+ip netns exec "$NS" $(pin 0) "$LOADTOOL" backend 8080 "$HELLO" &
 pids+=($!)
 
 export SNIGATE_JAR=$JAR SNIGATE_CDS_ARCHIVE=${SNIGATE_CDS_ARCHIVE-$D/snigate.jsa} SNIGATE_JAVA_OPTS=${SNIGATE_JAVA_OPTS:-}
 generation=0
 start_snigate() {
     generation=$((generation + 1))
-    ip netns exec "$NS" sh deploy/bin/snigate --config "$D/routes.yaml" \
+    # shellcheck disable=SC2046
+    ip netns exec "$NS" $(pin 1) sh deploy/bin/snigate --config "$D/routes.yaml" \
         >"$D/access-$generation.log" 2>"$D/snigate-$generation.err" &
     current=$!
     pids+=("$current")
@@ -82,7 +87,8 @@ start_snigate() {
 start_snigate
 running=$current
 seconds=$(( (RESTARTS + 1) * (SETTLE + 15) + 30 ))
-ip netns exec "$NS" "$LOADTOOL" load 8443 "$HELLO" "$RATE" "$seconds" >"$D/load.out" 2>"$D/load.err" &
+# shellcheck disable=SC2046
+ip netns exec "$NS" $(pin 0) "$LOADTOOL" load 8443 "$HELLO" "$RATE" "$seconds" >"$D/load.out" 2>"$D/load.err" &
 load=$!
 pids+=("$load")
 sleep "$SETTLE"
