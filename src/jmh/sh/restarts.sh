@@ -10,7 +10,9 @@
 # Environment (all optional): RESTARTS (10), RATE new connections a second (3000), SETTLE seconds
 # of load before the first and after every handover (5), MIGRATE the namespace's
 # net.ipv4.tcp_migrate_req (1; 0 shows what happens without it), SNIGATE_JAVA_OPTS for the proxies,
-# PIN=1 to run the proxies on CPU 1 and the load tool and backend on CPU 0 (as the bench rig does).
+# PIN=1 to run the proxies on CPU 1 and the load tool and backend on CPU 0 (as the bench rig does),
+# WARM seconds for both processes to share the load between the new one's readiness and the old
+# one's SIGTERM (0), so that the new JVM compiles its hot code before it carries everything.
 #
 # Everything runs in a network namespace made here (root and iproute2 needed), so the sysctl is
 # set there only and the traffic stays on that namespace's loopback; the load tool and backend is
@@ -99,6 +101,7 @@ for i in $(seq 1 "$RESTARTS"); do
     t0=$(date +%s.%N)
     start_snigate
     t1=$(date +%s.%N)
+    sleep "${WARM:-0}"
     kill -TERM "$running"
     rc=0
     wait "$running" || rc=$?
