@@ -3,6 +3,7 @@ package io.snigate;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
+import io.snigate.handover.RequestMigration;
 import io.snigate.listen.ProxyServer;
 import io.snigate.transport.Transport;
 import io.snigate.log.AccessLog;
@@ -117,6 +118,7 @@ public final class Main {
             System.err.println("snigate: " + config + " is valid: " + loaded.routes().size() + " routes");
             return 0;
         }
+        RequestMigration.warnIfOff();
         ProxyMetrics metrics = new ProxyMetrics();
         BatchingLineWriter accessLog = new BatchingLineWriter(
                 new FileOutputStream(FileDescriptor.out), 65_536, Duration.ofMillis(50));

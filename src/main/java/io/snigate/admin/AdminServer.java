@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.snigate.handover.ReusePort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +39,7 @@ import java.util.function.BooleanSupplier;
  */
 public final class AdminServer {
     private static final int MAX_REQUEST_BYTES = 8192;
+    private static final long PID = ProcessHandle.current().pid();
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
@@ -50,7 +52,7 @@ public final class AdminServer {
 
     public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
             throws InterruptedException {
-        return new ServerBootstrap()
+        return ReusePort.on(new ServerBootstrap(), channelClass)
                 .group(group)
                 .channel(channelClass)
                 .childHandler(new ChannelInitializer<>() {
@@ -78,9 +80,10 @@ public final class AdminServer {
                 response = switch (path) {
                     case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
                     case "/healthz" -> text(ctx, HttpResponseStatus.OK, "ok\n");
+                    // The pid tells two processes sharing the admin port apart (handover/AwaitReady).
                     case "/readyz" -> ready.getAsBoolean()
-                            ? text(ctx, HttpResponseStatus.OK, "ready\n")
-                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n");
+                            ? text(ctx, HttpResponseStatus.OK, "ready pid=" + PID + "\n")
+                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready pid=" + PID + "\n");
                     default -> text(ctx, HttpResponseStatus.NOT_FOUND, "try /metrics, /healthz or /readyz\n");
                 };
             }

@@ -19,6 +19,7 @@ import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.OwnUpstreams;
 import io.snigate.connect.Resolvers;
 import io.snigate.connect.UpstreamConnector;
+import io.snigate.handover.ReusePort;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.metrics.ProxyMetrics;
@@ -144,7 +145,7 @@ public final class ProxyServer implements AutoCloseable {
         metrics.registerListener(name, listener.isTransparent());
         ClientInitializer initializer = new ClientInitializer(listener, () -> active.get().config(), limits,
                 observer, metrics, routeHandler, clients);
-        ServerBootstrap bootstrap = new ServerBootstrap()
+        ServerBootstrap bootstrap = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
                 .group(workers)
                 .channel(transport.serverChannelClass())
                 .option(ChannelOption.SO_BACKLOG, 4096)
