@@ -15,9 +15,15 @@ JAR=$(readlink -f "${1:-target/snigate.jar}")
 ROUNDS=${ROUNDS:-3}
 NS=snigate-cost-$$
 P=24600
-ip netns add $NS
-trap 'ip netns del $NS' EXIT
-ip -n $NS link set lo up
+trap 'ip netns del $NS 2>/dev/null' EXIT
+# A namespace of its own for every measurement: connection tracking keeps the entries of a run's
+# tens of thousands of closed connections for minutes, and a table filled by the run before would
+# drop the next run's new connections.
+fresh_namespace() {
+  ip netns del $NS 2>/dev/null || true
+  ip netns add $NS
+  ip -n $NS link set lo up
+}
 nat() {
   ip netns exec $NS nft -f - <<NFT
 table ip cost
@@ -29,6 +35,7 @@ NFT
 }
 no_nat() { ip netns exec $NS nft flush ruleset; }
 measure() { # SETUP MODE
+  fresh_namespace
   case $1 in
     plain) no_nat; ip netns exec $NS env PORT_BASE=$P "$HERE/measure.sh" $2 "$JAR" ;;
     plain+nat) nat 9; ip netns exec $NS env PORT_BASE=$P "$HERE/measure.sh" $2 "$JAR" ;;

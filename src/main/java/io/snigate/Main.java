@@ -3,6 +3,7 @@ package io.snigate;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
+import io.snigate.core.Version;
 import io.snigate.handover.RequestMigration;
 import io.snigate.listen.ProxyServer;
 import io.snigate.transport.Transport;
@@ -179,13 +180,5 @@ public final class Main {
 
     private static String describe(ProxyConfig config) {
         return config.routes().size() + " routes, default " + (config.defaultUpstream() == null ? "reject" : config.defaultUpstream().label());
-    }
-
-    /** The version from the jar's manifest. */
-    static final class Version {
-        static String current() {
-            String version = Main.class.getPackage().getImplementationVersion();
-            return version == null ? "dev" : version;
-        }
     }
 }

@@ -31,10 +31,4 @@ public record Limits(
     public static final int DEFAULT_CLIENT_IPV6_PREFIX = 64;
 
     public static final Limits DEFAULTS = new Limits(16384, 10000, 0, 4096, DEFAULT_CLIENT_IPV6_PREFIX);
-
-    /** Limits that count an IPv6 client by its /64. */
-    public Limits(int maxClientHelloBytes, int maxConnections, int maxConnectionsPerClient, int maxPrereadConnections) {
-        this(maxClientHelloBytes, maxConnections, maxConnectionsPerClient, maxPrereadConnections,
-                DEFAULT_CLIENT_IPV6_PREFIX);
-    }
 }

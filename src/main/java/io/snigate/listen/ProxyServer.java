@@ -22,6 +22,7 @@ import io.snigate.connect.UpstreamConnector;
 import io.snigate.handover.ReusePort;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
+import io.snigate.core.Version;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteConnections;
@@ -125,8 +126,7 @@ public final class ProxyServer implements AutoCloseable {
         ProxyConfig config = active.get().config();
         LOG.info("transport: {} ({})", transport.name(), transport.why());
         Interception.checkPossible(config, transport);
-        String version = ProxyServer.class.getPackage().getImplementationVersion();
-        metrics.registerBuildInfo(version == null ? "dev" : version, transport.name());
+        metrics.registerBuildInfo(Version.current(), transport.name());
         for (Listener listener : config.listeners()) {
             bind(listener);
         }

@@ -265,6 +265,36 @@ class ProxyProtocolTest {
         }
     }
 
+    @Test
+    void theListenersClientRulesJudgeTheClientTheHeaderNames() throws Exception {
+        proxy = ProxyHarness.start("""
+                listen:
+                  - address: "127.0.0.1:0"
+                    proxy_protocol: { trusted: ["127.0.0.0/8"] }
+                    clients: { allow: ["192.0.2.0/24"] }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(server.port()));
+        try (Socket outside = proxy.connect()) {
+            outside.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "198.51.100.9", List.of()));
+            readUntilClosedOrReset(outside);
+        }
+        JsonNode refused = proxy.nextLog();
+        assertThat(refused.get("reason").asText()).as("the peer 127.0.0.1 is trusted, the client is not").isEqualTo("client_not_allowed");
+        assertThat(refused.get("client").asText()).isEqualTo("198.51.100.9:40000");
+        assertThat(refused.get("sni").isNull()).as("refused before the ClientHello").isTrue();
+        try (Socket inside = proxy.connect()) {
+            inside.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+            inside.getOutputStream().write(HELLO);
+            inside.shutdownOutput();
+            readUntilClosedOrReset(inside);
+        }
+        JsonNode admitted = proxy.nextLog();
+        assertThat(admitted.get("client").asText()).isEqualTo("192.0.2.7:40000");
+        assertThat(admitted.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
     private void assertReason(String reason) throws Exception {
         JsonNode line = proxy.nextLog();
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo(reason);
