@@ -16,7 +16,8 @@
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
 # and BULK_BYTES (2G) shorten a run. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
-# redirects to it: transparent-cost.sh). Needs gcc and bc; strace for syscalls and bulksys.
+# redirects to it: transparent-cost.sh); UNPINNED=1 leaves every process free to use every core.
+# Needs gcc and bc; strace for syscalls and bulksys.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
 MODE=${1:?usage: measure.sh cpu|syscalls|bulk|bulksys|idle [JAR [JAVA_OPTS...]]}
@@ -32,7 +33,8 @@ BULK_BYTES=${BULK_BYTES:-2G}
 CONNECT_PORT=${CONNECT_PORT:-$((P + 1))}
 D=$(mktemp -d)
 bench_snigate_config $((P + 1)) $((P + 2)) $P a.bench.test $D/cfg.yaml
-pin() { case "$MODE" in cpu|bulk|idle) echo "taskset -c $1" ;; esac; }
+# UNPINNED=1 lets the proxy, the load tool and the backend share both cores (every event loop busy).
+pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|bulk|idle) echo "taskset -c $1" ;; esac; }
 BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle) BACKEND_MODE=idle ;; esac
 $(pin 0) $LG backend --listen 127.0.0.1:$P --mode $BACKEND_MODE --hello $HELLO --resp-bytes 200 --max-seconds 300 2>/dev/null &
 BK=$!

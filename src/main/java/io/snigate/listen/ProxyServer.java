@@ -1,9 +1,7 @@
 package io.snigate.listen;
 
 import io.snigate.transport.Transport;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.snigate.admin.AdminServer;
@@ -19,12 +17,10 @@ import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.OwnUpstreams;
 import io.snigate.connect.Resolvers;
 import io.snigate.connect.UpstreamConnector;
-import io.snigate.handover.ReusePort;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.core.Version;
 import io.snigate.metrics.ProxyMetrics;
-import io.snigate.relay.RelayReads;
 import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
@@ -82,11 +78,8 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup adminLoop;
     private final DnsAddressResolverGroup resolvers;
     private final RouteHandler routeHandler;
-    /** A bound listener and the initializer of its connections. */
-    private record Bound(Channel channel, ClientInitializer initializer) {}
-
     /** Bound listeners by the address as written in the config; changed only under {@code this}. */
-    private final Map<String, Bound> listeners = new LinkedHashMap<>();
+    private final Map<String, ListenerSockets> listeners = new LinkedHashMap<>();
     /** Every open client connection, so that a drain can wait for them and then close the rest. */
     private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel admin;
@@ -145,26 +138,10 @@ public final class ProxyServer implements AutoCloseable {
         metrics.registerListener(name, listener.isTransparent());
         ClientInitializer initializer = new ClientInitializer(listener, () -> active.get().config(), limits,
                 observer, metrics, routeHandler, clients);
-        ServerBootstrap bootstrap = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
-                .group(workers)
-                .channel(transport.serverChannelClass())
-                .option(ChannelOption.SO_BACKLOG, 4096)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.RECVBUF_ALLOCATOR, RelayReads.allocator())
-                // TCP_NODELAY is Netty's default already: setting it again costs a syscall.
-                .childHandler(initializer);
-        Interception.prepare(bootstrap, listener);
-        Channel channel = bootstrap.bind(listener.address().toResolvedLiteral()).sync().channel();
-        try {
-            Interception.checkBound(channel, listener, active.get().config().source());
-        } catch (ConfigException e) {
-            channel.close();
-            throw e;
-        }
-        initializer.boundTo((InetSocketAddress) channel.localAddress());
-        listeners.put(name, new Bound(channel, initializer));
-        LOG.info("listening on {}{}", HostPort.format((InetSocketAddress) channel.localAddress()),
+        ListenerSockets sockets =
+                ListenerSockets.bind(listener, workers, transport, initializer, active.get().config().source());
+        listeners.put(name, sockets);
+        LOG.info("listening on {}{}", HostPort.format(sockets.address()),
                 listener.isTransparent() ? " (original_dst: " + listener.originalDst().label() + ")" : "");
     }
 
@@ -183,18 +160,18 @@ public final class ProxyServer implements AutoCloseable {
         List<Runnable> undo = new ArrayList<>();
         try {
             for (Listener listener : config.listeners()) {
-                Bound existing = listeners.get(listener.name());
+                ListenerSockets existing = listeners.get(listener.name());
                 if (existing == null) {
                     bind(listener);
                     bound.add(listener.name());
                 } else if (!existing.initializer().listener().equals(listener)) {
                     Listener before = existing.initializer().listener();
-                    Interception.change(existing.channel(), before, listener, config.source());
-                    undo.add(() -> Interception.changeBack(existing.channel(), listener, before));
+                    existing.change(before, listener, config.source());
+                    undo.add(() -> existing.changeBack(listener, before));
                 }
             }
         } catch (RuntimeException | InterruptedException | ConfigException e) {
-            bound.forEach(name -> listeners.remove(name).channel().close());
+            bound.forEach(name -> listeners.remove(name).close());
             undo.forEach(Runnable::run);
             throw e;
         }
@@ -213,7 +190,7 @@ public final class ProxyServer implements AutoCloseable {
                 return false;
             }
             LOG.info("closing listener {}", entry.getKey());
-            entry.getValue().channel().close();
+            entry.getValue().close();
             return true;
         });
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
@@ -226,7 +203,7 @@ public final class ProxyServer implements AutoCloseable {
     public void drain(Duration timeout) throws InterruptedException {
         ready = false;
         synchronized (this) {
-            listeners.values().forEach(bound -> bound.channel().close());
+            listeners.values().forEach(ListenerSockets::close);
             listeners.clear();
         }
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -271,7 +248,7 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     public synchronized List<InetSocketAddress> listenAddresses() {
-        return listeners.values().stream().map(bound -> (InetSocketAddress) bound.channel().localAddress()).toList();
+        return listeners.values().stream().map(ListenerSockets::address).toList();
     }
 
     public InetSocketAddress adminAddress() {
@@ -294,7 +271,7 @@ public final class ProxyServer implements AutoCloseable {
     public void close() {
         ready = false;
         synchronized (this) {
-            listeners.values().forEach(bound -> bound.channel().close());
+            listeners.values().forEach(ListenerSockets::close);
         }
         // Closed, and their closing finished, before the event loops stop: a close still queued
         // on a stopped loop would be lost.
