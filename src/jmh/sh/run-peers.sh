@@ -273,19 +273,6 @@ trap 'exit 130' INT TERM
 # the checkout relative to its root.
 logcmd() { [[ "${LOG_COMMANDS:-1}" == 1 ]] || return 0; printf '%s\n' "$*" | sed -e "s|$WORK|\$WORK|g" -e "s|$BENCH_OUT/|\$BENCH_OUT/|g" -e "s|$BENCH_REPO/||g" >>"$CMDLOG"; }
 
-# PID and all its descendants
-proc_tree() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2; pids[NR] = $1 }
-    END {
-      inset[root] = 1; print root; changed = 1
-      while (changed) {
-        changed = 0
-        for (i = 1; i <= NR; i++) { p = pids[i]
-          if (!(p in inset) && (parent[p] in inset)) { inset[p] = 1; print p; changed = 1 } }
-      }
-    }'
-}
 # busy and total jiffies of one CPU from /proc/stat ("busy total")
 cpu_jiffies() {
   awk -v c="cpu$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
@@ -296,18 +283,6 @@ busy_pct() { # "busy0 total0" "busy1 total1" -> percent busy in between
 }
 TICK=$(getconf CLK_TCK)
 
-# CPU ticks (utime+stime+cutime+cstime) of every process that is neither ours
-# (this script and its descendants) nor a kernel thread.
-foreign_ticks() {
-  local ours
-  ours=$(proc_tree $$ | tr '\n' ' ')
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours="$ours" '
-    BEGIN { n = split(ours, o, " "); for (i = 1; i <= n; i++) mine[o[i]] = 1 }
-    { pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
-      if (pid == 2 || f[2] == 2 || (pid in mine)) next
-      t += f[12] + f[13] + f[14] + f[15] }
-    END { print t + 0 }'
-}
 # True once this run (one pass over the proxies) has used RUN_BUDGET seconds:
 # from then on no more waiting for quiet and no more retries.
 over_budget() { (( $(date +%s) - RUN_T0 >= RUN_BUDGET )); }
