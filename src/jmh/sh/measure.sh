@@ -3,7 +3,8 @@
 # one figure at a time: for comparing two builds or JVM options in interleaved runs, where
 # run-peers.sh compares proxies.
 #   src/jmh/sh/measure.sh cpu [JAR [JAVA_OPTS...]]      proxy CPU µs per connection: snigate pinned to
-#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured
+#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured; and
+#        the proxy's RSS after it (bulk too)
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
 #        3,000 connections): deterministic, unlike CPU time on a shared VM
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
@@ -72,13 +73,13 @@ cpu)
   R=$($(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
   c1=$(cpu_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   conns=$(echo "$R" | grep -o 'ok=[0-9]*' | cut -d= -f2)
-  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) $(other_load $f0 $f1 $t0 $t1)" ;;
+  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 bulk)
   c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)
   c1=$(cpu_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   echo "$R" | grep -o 'mib_s=[0-9.]*' | tr '\n' ' '
-  echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $TICK / ($(echo "$R" | grep -o ' bytes=[0-9]*' | cut -d= -f2) / 1073741824)" | bc) $(other_load $f0 $f1 $t0 $t1)" ;;
+  echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $TICK / ($(echo "$R" | grep -o ' bytes=[0-9]*' | cut -d= -f2) / 1073741824)" | bc) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 idle)
   N=${IDLE_CONNS:-9000}
   [ -n "${SNAPSHOT:-}" ] && $SNAPSHOT $PX
