@@ -3,16 +3,35 @@
  * SNI-routing TLS passthrough proxy (nginx stream + ssl_preread, HAProxy
  * req.ssl_sni, sniproxy, snigate, ...).
  *
- * One single-threaded, non-blocking, epoll-driven program with four modes:
+ * One single-threaded, non-blocking, epoll-driven program with five modes:
  *
  *   loadgen rate    --connect ADDR --hello FILE [--concurrency 64]
  *                   [--duration S] [--count N] [--resp-bytes 200]
  *                   [--close-after-resp] [--timeout 10] [--expect-prefix STR]
+ *                   [--slice S]
  *       Keeps C connections in flight.  Each one connects, sends the
  *       ClientHello file, reads until the peer closes (or until --resp-bytes
  *       bytes arrived, with --close-after-resp), closes, and is replaced.
  *       Reports connections/s and latency percentiles: connect() to first
  *       response byte (ttfb) and connect() to end of connection (total).
+ *       --slice S also prints "SLICE t_s=.. ok=.. errors=.." every S seconds
+ *       (connections completed in that slice), for warm-up curves.
+ *
+ *   loadgen open    --connect ADDR --hello FILE --rate R [--duration 10]
+ *                   [--timeout 10] [--expect-prefix STR] [--max-inflight 8192]
+ *                   [--progress]
+ *       Open loop: starts R connections a second on a fixed schedule, however
+ *       slowly the server answers, each doing what a rate connection does.
+ *       Reports p50/p90/p99/p99.9/max of the connection time, counted from
+ *       the connection's place in the schedule to the end of its answer, over
+ *       every scheduled connection: a failed one (refused, reset, short, a bad
+ *       answer, not complete within --timeout, or not started because
+ *       --max-inflight were open) counts as slower than any that succeeded,
+ *       so a percentile that falls among them prints "inf".  Also the start
+ *       lag (actual start - scheduled start), the tool's own delay.  Runs
+ *       --duration s or until SIGINT/SIGTERM, then lets the open connections
+ *       finish (at most --timeout s).  --progress: a line of totals on stderr
+ *       every second.
  *
  *   loadgen bulk    --connect ADDR --hello FILE [--conns 4] [--bytes 2G]
  *       K connections send the ClientHello, then read BYTES/K bytes each as
@@ -69,10 +88,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,8 +304,12 @@ struct opts {
     int open_parallel;
     int close_after_resp;
     int copy;
+    int progress;
+    int max_inflight;
     int use_sendfile;
     double duration;
+    double rate;
+    double slice;
     double timeout;
     double hold;
     double open_timeout;
@@ -300,7 +325,9 @@ static void usage(void)
         "usage:\n"
         "  loadgen rate    --connect ADDR --hello FILE [--concurrency 64] [--duration S] [--count N]\n"
         "                  [--resp-bytes 200] [--close-after-resp] [--timeout 10] [--expect-prefix STR]\n"
-        "                  [--max-seconds S]\n"
+        "                  [--max-seconds S] [--slice S]\n"
+        "  loadgen open    --connect ADDR --hello FILE --rate R [--duration 10] [--resp-bytes 200]\n"
+        "                  [--timeout 10] [--expect-prefix STR] [--max-inflight 8192] [--progress]\n"
         "  loadgen bulk    --connect ADDR --hello FILE [--conns 4] [--bytes 2G] [--copy] [--timeout 10]\n"
         "                  [--max-seconds 120]\n"
         "  loadgen idle    --connect ADDR --hello FILE [--conns 10000] [--hold 10] [--open-parallel 128]\n"
@@ -317,6 +344,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     o->concurrency = 64;
     o->conns = -1;
     o->open_parallel = 128;
+    o->max_inflight = 8192;
     o->timeout = 10;
     o->hold = 10;
     o->open_timeout = 60;
@@ -333,6 +361,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         if (ARG("--close-after-resp")) { o->close_after_resp = 1; continue; }
         if (ARG("--copy")) { o->copy = 1; continue; }
         if (ARG("--sendfile")) { o->use_sendfile = 1; continue; }
+        if (ARG("--progress")) { o->progress = 1; continue; }
         if (ARG("-h") || ARG("--help")) usage();
         NEEDV();
         const char *v = argv[++i];
@@ -347,6 +376,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         else if (ARG("--conns")) o->conns = atoi(v);
         else if (ARG("--open-parallel")) o->open_parallel = atoi(v);
         else if (ARG("--duration") || ARG("-d")) o->duration = atof(v);
+        else if (ARG("--rate")) o->rate = atof(v);
+        else if (ARG("--slice")) o->slice = atof(v);
+        else if (ARG("--max-inflight")) o->max_inflight = atoi(v);
         else if (ARG("--timeout")) o->timeout = atof(v);
         else if (ARG("--hold")) o->hold = atof(v);
         else if (ARG("--open-timeout")) o->open_timeout = atof(v);
@@ -486,6 +518,50 @@ static void client_common_setup(const struct opts *o)
         die("epoll_create1: %s", strerror(errno));
 }
 
+/* What reading an answer came to: more to come, complete (ANS_OK_RST: complete, then a reset),
+ * or why it failed. */
+enum rstep { ANS_MORE = 0, ANS_OK, ANS_OK_RST, ANS_SHORT, ANS_RESET, ANS_READ };
+
+/* Reads what has arrived of the backend's answer (rate and open modes): the time of its first
+ * byte in t1, its first bytes in pfx. Complete once the peer closed after --resp-bytes bytes,
+ * or, with --close-after-resp, as soon as they are there. */
+static enum rstep cconn_read_answer(struct cconn *c, const struct opts *o)
+{
+    static unsigned char buf[64 * 1024];
+    for (;;) {
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r > 0) {
+            if (c->got == 0)
+                c->t1 = now_ns();
+            if ((size_t)c->pfxn < sizeof c->pfx) {
+                size_t take = sizeof c->pfx - (size_t)c->pfxn;
+                if (take > (size_t)r)
+                    take = (size_t)r;
+                memcpy(c->pfx + c->pfxn, buf, take);
+                c->pfxn += (int)take;
+            }
+            c->got += r;
+            if (o->close_after_resp && c->got >= o->resp_bytes)
+                return ANS_OK;
+        } else if (r == 0) {
+            return c->got >= o->resp_bytes && c->got > 0 ? ANS_OK : ANS_SHORT;
+        } else if (errno == EAGAIN || errno == EINTR) {
+            return ANS_MORE;
+        } else if (errno == ECONNRESET) {
+            return c->got >= o->resp_bytes && c->got > 0 ? ANS_OK_RST : ANS_RESET;
+        } else {
+            return ANS_READ;
+        }
+    }
+}
+
+/* The answer began with --expect-prefix (always true without one). */
+static int cconn_prefix_ok(const struct cconn *c, const struct opts *o)
+{
+    size_t n = o->expect_prefix ? strlen(o->expect_prefix) : 0;
+    return n == 0 || ((size_t)c->pfxn >= n && !memcmp(c->pfx, o->expect_prefix, n));
+}
+
 /* ------------------------------------------------------------------ */
 /* rate mode                                                            */
 /* ------------------------------------------------------------------ */
@@ -510,13 +586,11 @@ static int run_rate(const struct opts *o)
         idle[nidle++] = (uint32_t)i;
     }
 
-    static unsigned char buf[64 * 1024];
     struct samples ttfb = {0}, total = {0};
     long long started = 0, ok = 0, e_connect = 0, e_write = 0, e_reset = 0, e_read = 0,
               e_short = 0, e_timeout = 0, e_prefix = 0, e_start = 0, rst_after_data = 0;
     long long resp_bytes_total = 0;
-    size_t pfx_len = o->expect_prefix ? strlen(o->expect_prefix) : 0;
-    if (pfx_len > sizeof cs[0].pfx)
+    if (o->expect_prefix && strlen(o->expect_prefix) > sizeof cs[0].pfx)
         die("--expect-prefix too long");
 
     uint64_t t_begin = now_ns();
@@ -525,14 +599,17 @@ static int run_rate(const struct opts *o)
                  : (o->duration > 0 ? o->duration + o->timeout + 5 : 600);
     uint64_t hard_deadline = t_begin + (uint64_t)(max_s * 1e9);
     uint64_t t_last_done = t_begin, next_timeout_scan = t_begin;
+    /* --slice: connections completed in each slice of the run, as they happen (warm-up curves) */
+    uint64_t slice_ns = o->slice > 0 ? (uint64_t)(o->slice * 1e9) : 0;
+    uint64_t next_slice = slice_ns ? t_begin + slice_ns : UINT64_MAX;
+    long long slice_ok = 0, slice_errors = 0;
     int inflight = 0;
     struct epoll_event evs[MAX_EVENTS];
 
 #define FINISH(c, okflag) do {                                                   \
         uint64_t _t = now_ns();                                                  \
         int _ok = (okflag);                                                      \
-        if (_ok && pfx_len && ((size_t)(c)->pfxn < pfx_len ||                    \
-                               memcmp((c)->pfx, o->expect_prefix, pfx_len))) {   \
+        if (_ok && !cconn_prefix_ok((c), o)) {                                   \
             e_prefix++; _ok = 0;                                                 \
         }                                                                        \
         if (_ok) {                                                               \
@@ -589,47 +666,13 @@ static int run_rate(const struct opts *o)
                 continue; /* response can only follow the hello: wait for EPOLLIN */
             }
             /* C_READING */
-            for (;;) {
-                ssize_t r = recv(c->fd, buf, sizeof buf, 0);
-                if (r > 0) {
-                    if (c->got == 0)
-                        c->t1 = now_ns();
-                    if ((size_t)c->pfxn < sizeof c->pfx) {
-                        size_t take = sizeof c->pfx - (size_t)c->pfxn;
-                        if (take > (size_t)r)
-                            take = (size_t)r;
-                        memcpy(c->pfx + c->pfxn, buf, take);
-                        c->pfxn += (int)take;
-                    }
-                    c->got += r;
-                    if (o->close_after_resp && c->got >= o->resp_bytes) {
-                        FINISH(c, 1);
-                        break;
-                    }
-                } else if (r == 0) {
-                    if (c->got >= o->resp_bytes && c->got > 0) {
-                        FINISH(c, 1);
-                    } else {
-                        e_short++;
-                        FINISH(c, 0);
-                    }
-                    break;
-                } else if (errno == EAGAIN || errno == EINTR) {
-                    break;
-                } else if (errno == ECONNRESET) {
-                    if (c->got >= o->resp_bytes && c->got > 0) {
-                        rst_after_data++;
-                        FINISH(c, 1);
-                    } else {
-                        e_reset++;
-                        FINISH(c, 0);
-                    }
-                    break;
-                } else {
-                    e_read++;
-                    FINISH(c, 0);
-                    break;
-                }
+            switch (cconn_read_answer(c, o)) {
+            case ANS_MORE: break;
+            case ANS_OK: FINISH(c, 1); break;
+            case ANS_OK_RST: rst_after_data++; FINISH(c, 1); break;
+            case ANS_SHORT: e_short++; FINISH(c, 0); break;
+            case ANS_RESET: e_reset++; FINISH(c, 0); break;
+            case ANS_READ: e_read++; FINISH(c, 0); break;
             }
         }
         now = now_ns();
@@ -641,6 +684,14 @@ static int run_rate(const struct opts *o)
                     e_timeout++;
                     FINISH(&cs[i], 0);
                 }
+        }
+        if (now >= next_slice) {
+            long long errs = e_connect + e_write + e_reset + e_read + e_short + e_timeout + e_prefix + e_start;
+            printf("SLICE t_s=%.3f ok=%lld errors=%lld\n", (double)(next_slice - t_begin) / 1e9,
+                   ok - slice_ok, errs - slice_errors);
+            slice_ok = ok;
+            slice_errors = errs;
+            next_slice += slice_ns;
         }
     }
 #undef FINISH
@@ -674,6 +725,192 @@ static int run_rate(const struct opts *o)
             pct(&ttfb, 50), pct(&ttfb, 90), pct(&ttfb, 99), pct(&ttfb, 100),
             pct(&total, 50), pct(&total, 90), pct(&total, 99), pct(&total, 100), cpu);
     return errors > 0 ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* open mode                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Nearest-rank percentile over every scheduled connection, the failed ones counted as slower
+ * than any that succeeded: "inf" when the rank falls among them. */
+static void print_pct(const char *key, const struct samples *ok_sorted, long long failed, double p)
+{
+    long long n = (long long)ok_sorted->n + failed;
+    long long rank = (long long)((p / 100.0) * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    if (n == 0 || rank > (long long)ok_sorted->n)
+        printf(" %s=inf", key);
+    else
+        printf(" %s=%u", key, ok_sorted->v[rank - 1]);
+}
+
+/* Sleeps in epoll until an event or the absolute time `until` (ns), to the microsecond where
+ * the kernel has epoll_pwait2: a connection's latency counts from its place in the schedule, so
+ * waking late would add to it. */
+static int epoll_wait_until(struct epoll_event *evs, int max, uint64_t until)
+{
+    uint64_t now = now_ns();
+    uint64_t d = until > now ? until - now : 0;
+#ifdef SYS_epoll_pwait2
+    static int no_pwait2;
+    if (!no_pwait2) {
+        struct timespec ts = { .tv_sec = (time_t)(d / 1000000000ull), .tv_nsec = (long)(d % 1000000000ull) };
+        int n = (int)syscall(SYS_epoll_pwait2, g_ep, evs, max, &ts, NULL, 0);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        no_pwait2 = 1;
+    }
+#endif
+    return epoll_wait(g_ep, evs, max, (int)((d + 999999) / 1000000));
+}
+
+/* Open loop: connections start on a fixed schedule, RATE a second, whatever the server's pace,
+ * so that a slow answer cannot hold back the next start (what makes a closed loop like rate
+ * mode report latency that only mirrors saturation). Each connection's time counts from its
+ * place in the schedule, so a start the tool itself made late counts against the latency too;
+ * the lag of the starts is reported apart (lag_*), to tell the tool's delay from the server's. */
+static int run_open(const struct opts *o)
+{
+    client_common_setup(o);
+    if (o->rate <= 0)
+        die("open needs --rate");
+    double duration = o->duration > 0 ? o->duration : 10;
+    int M = o->max_inflight;
+    if (M < 1 || M > 1000000)
+        die("bad --max-inflight");
+    if (o->expect_prefix && strlen(o->expect_prefix) > sizeof ((struct cconn *)0)->pfx)
+        die("--expect-prefix too long");
+    raise_nofile((rlim_t)M + 64);
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+
+    struct cconn *cs = calloc((size_t)M, sizeof *cs);
+    uint32_t *idle = malloc((size_t)M * sizeof *idle);
+    if (!cs || !idle)
+        die("out of memory");
+    int nidle = 0;
+    for (int i = M - 1; i >= 0; i--) {
+        cs[i].fd = -1;
+        idle[nidle++] = (uint32_t)i;
+    }
+    struct samples total = {0}, lag = {0};
+    /* refused: ECONNREFUSED; reset: ECONNRESET or EPIPE at any point; short: closed before the
+     * whole answer; bad: an answer without --expect-prefix; timeout: not complete --timeout s
+     * after its scheduled start; late: not started, --max-inflight being open; other: the rest */
+    long long started = 0, ok = 0, refused = 0, reset = 0, e_short = 0, bad = 0, timeout = 0,
+              late = 0, other = 0;
+    uint64_t t_begin = now_ns();
+    uint64_t period = (uint64_t)(1e9 / o->rate);
+    uint64_t stop_at = t_begin + (uint64_t)(duration * 1e9), stopped = 0;
+    uint64_t lim = (uint64_t)(o->timeout * 1e9), next_scan = t_begin, next_progress = t_begin + 1000000000ull;
+    long long scheduled = 0; /* connections whose start time has come: started + late */
+    int inflight = 0;
+    struct epoll_event evs[MAX_EVENTS];
+
+#define COUNT_ERRNO(e) ((e) == ECONNREFUSED ? &refused : ((e) == ECONNRESET || (e) == EPIPE) ? &reset : &other)
+#define END(c, counter) do {                                                     \
+        long long *_k = (counter);                                               \
+        if (_k == NULL && !cconn_prefix_ok((c), o))                              \
+            _k = &bad;                                                           \
+        if (_k == NULL) {                                                        \
+            ok++;                                                                \
+            sample_push(&total, now_ns() - (c)->t0);                             \
+        } else {                                                                 \
+            (*_k)++;                                                             \
+        }                                                                        \
+        cconn_close(c);                                                          \
+        inflight--;                                                              \
+        idle[nidle++] = (uint32_t)((c) - cs);                                    \
+    } while (0)
+
+    for (;;) {
+        uint64_t now = now_ns();
+        if (!stopped && (g_stop || now >= stop_at))
+            stopped = now;
+        if (stopped && (inflight == 0 || now - stopped > lim))
+            break;
+        /* every connection whose time has come, each timed from its own place in the schedule */
+        for (uint64_t due = t_begin + (uint64_t)scheduled * period; !stopped && due <= now;
+             due = t_begin + (uint64_t)scheduled * period) {
+            scheduled++;
+            if (nidle == 0) {
+                late++;
+                continue;
+            }
+            uint32_t i = idle[--nidle];
+            started++;
+            int r = cconn_start(&cs[i], i);
+            sample_push(&lag, cs[i].t0 - due);
+            cs[i].t0 = due;
+            if (r != 0) {
+                (*COUNT_ERRNO(errno))++;
+                idle[nidle++] = i;
+                continue;
+            }
+            inflight++;
+        }
+        int n = epoll_wait_until(evs, MAX_EVENTS, stopped ? now + 50000000ull : t_begin + (uint64_t)scheduled * period);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait: %s", strerror(errno));
+        for (int k = 0; k < n; k++) {
+            uint32_t i = (uint32_t)evs[k].data.u64;
+            struct cconn *c = &cs[i];
+            if (c->state == C_IDLE || c->gen != (uint32_t)(evs[k].data.u64 >> 32))
+                continue;
+            if (c->state == C_CONNECTING || c->state == C_WRITING) {
+                if (cconn_connect_and_send(c, i, evs[k].events) < 0)
+                    END(c, COUNT_ERRNO(errno));
+                continue;
+            }
+            switch (cconn_read_answer(c, o)) {
+            case ANS_MORE: break;
+            case ANS_OK: case ANS_OK_RST: END(c, NULL); break;
+            case ANS_SHORT: END(c, &e_short); break;
+            case ANS_RESET: END(c, &reset); break;
+            case ANS_READ: END(c, &other); break;
+            }
+        }
+        now = now_ns();
+        if (now >= next_scan) {
+            next_scan = now + 100000000ull;
+            for (int i = 0; i < M; i++)
+                if (cs[i].state != C_IDLE && now - cs[i].t0 > lim)
+                    END(&cs[i], &timeout);
+        }
+        if (o->progress && now >= next_progress) {
+            next_progress += 1000000000ull;
+            fprintf(stderr, "t=%llus started=%lld ok=%lld refused=%lld reset=%lld short=%lld bad=%lld "
+                    "timeout=%lld late=%lld other=%lld inflight=%d\n",
+                    (unsigned long long)((now - t_begin) / 1000000000ull), started, ok, refused, reset,
+                    e_short, bad, timeout, late, other, inflight);
+        }
+    }
+    for (int i = 0; i < M; i++) /* still open when the wait ran out */
+        if (cs[i].state != C_IDLE)
+            END(&cs[i], &timeout);
+#undef END
+#undef COUNT_ERRNO
+
+    double sched_s = (double)((stopped ? stopped : now_ns()) - t_begin) / 1e9;
+    long long failed = refused + reset + e_short + bad + timeout + late + other;
+    qsort(total.v, total.n, sizeof *total.v, cmp_u32);
+    qsort(lag.v, lag.n, sizeof *lag.v, cmp_u32);
+    printf("RESULT mode=open rate=%.1f seconds=%.3f offered_cps=%.1f started=%lld ok=%lld errors=%lld "
+           "refused=%lld reset=%lld short=%lld bad=%lld timeout=%lld late=%lld other=%lld",
+           o->rate, sched_s, (double)scheduled / (sched_s > 0 ? sched_s : 1), started, ok, failed,
+           refused, reset, e_short, bad, timeout, late, other);
+    print_pct("total_p50_us", &total, failed, 50);
+    print_pct("total_p90_us", &total, failed, 90);
+    print_pct("total_p99_us", &total, failed, 99);
+    print_pct("total_p999_us", &total, failed, 99.9);
+    print_pct("total_max_us", &total, failed, 100);
+    printf(" lag_p99_us=%u lag_max_us=%u loadgen_cpu_s=%.3f\n", pct(&lag, 99), pct(&lag, 100),
+           cpu_seconds_self());
+    fprintf(stderr, "open: %lld scheduled at %.0f/s in %.2f s, %lld ok, %lld failed; "
+            "ok conn us: p50 %u p99 %u p99.9 %u max %u; start lag us: p99 %u max %u\n",
+            scheduled, o->rate, sched_s, ok, failed, pct(&total, 50), pct(&total, 99),
+            pct(&total, 99.9), pct(&total, 100), pct(&lag, 99), pct(&lag, 100));
+    return failed > 0 ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1205,6 +1442,8 @@ int main(int argc, char **argv)
 
     if (!strcmp(o.mode, "rate"))
         return run_rate(&o);
+    if (!strcmp(o.mode, "open"))
+        return run_open(&o);
     if (!strcmp(o.mode, "bulk"))
         return run_bulk(&o);
     if (!strcmp(o.mode, "idle"))

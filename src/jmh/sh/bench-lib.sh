@@ -1,5 +1,6 @@
-# Sourced by run-peers.sh and measure.sh: where things are in the checkout, the load tool, snigate's
-# bench config and the /proc readers both scripts measure with. Not run by itself.
+# Sourced by run-peers.sh, measure.sh and restarts.sh: where things are in the checkout, the load
+# tool, snigate's bench config, starting it through the launcher, and the /proc readers the scripts
+# measure with. Not run by itself.
 #
 #   BENCH_REPO        the checkout's root
 #   BENCH_OUT         where builds and results go: ${SNIGATE_BUILD_DIR:-<root>/target}/bench
@@ -10,8 +11,20 @@
 #                     older than its source, and prints its path
 #   bench_snigate_config LISTEN_PORT ADMIN_PORT BACKEND_PORT SNI FILE
 #                     writes the routes.yaml that both scripts run snigate with
+#   bench_launch ARCHIVE CONFIG [JAVA_OPTS...]
+#                     execs snigate as deploy/bin/snigate starts it (its JVM flags, class-data
+#                     archive ARCHIVE), $SNIGATE_JAR, on CPU $LAUNCH_CPU if set; run it in the
+#                     background: $! is the JVM
+#   bench_await_ready ADMIN_PORT PID [SECONDS]
+#                     waits (at most SECONDS, 30) until /readyz answers 200; fails if PID exits
+#   bench_launch_train ARCHIVE CONFIG ADMIN_PORT [JAVA_OPTS...]
+#                     one start and clean stop through the launcher, which writes ARCHIVE: later
+#                     starts are the ones an operator sees after the first
 #   cpu_ticks, utime_ticks, rss_kib, fd_count PIDS...
 #                     utime+stime, utime alone (clock ticks), VmRSS (KiB) and open fds, summed
+#   proc_tree PID     PID and all its descendants
+#   foreign_ticks     CPU ticks of every process that is neither the calling script's nor the
+#                     kernel's: the other load of a shared machine
 BENCH_SH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_REPO=$(cd "$BENCH_SH/../../.." && pwd)
 BENCH_OUT=${SNIGATE_BUILD_DIR:-$BENCH_REPO/target}/bench
@@ -44,6 +57,32 @@ timeouts: { idle: 120s }
 EOF
 }
 
+bench_launch() {
+  local archive=$1 config=$2
+  shift 2
+  SNIGATE_JAR=$SNIGATE_JAR SNIGATE_CDS_ARCHIVE=$archive SNIGATE_JAVA_OPTS="$*" \
+    exec ${LAUNCH_CPU:+taskset -c "$LAUNCH_CPU"} sh "$BENCH_REPO/deploy/bin/snigate" --config "$config"
+}
+bench_await_ready() {
+  local admin=$1 pid=$2 i
+  for i in $(seq 1 $((${3:-30} * 50))); do
+    curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+bench_launch_train() {
+  local archive=$1 config=$2 admin=$3 pid
+  shift 3
+  bench_launch "$archive" "$config" "$@" >/dev/null 2>&1 &
+  pid=$!
+  bench_await_ready "$admin" "$pid" || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
+  kill -TERM "$pid"
+  wait "$pid"
+  [[ -s "$archive" ]]
+}
+
 # Sums over PIDS what READER prints for each (0 for a process that has gone).
 sum_over_pids() {
   local reader=$1 p t=0 v
@@ -64,3 +103,29 @@ cpu_ticks() { sum_over_pids read_cpu_ticks "$@"; }
 utime_ticks() { sum_over_pids read_utime_ticks "$@"; }
 rss_kib() { sum_over_pids read_rss_kib "$@"; }
 fd_count() { sum_over_pids read_fd_count "$@"; }
+
+# PID and all its descendants
+proc_tree() {
+  ps -e -o pid=,ppid= | awk -v root="$1" '
+    { parent[$1] = $2; pids[NR] = $1 }
+    END {
+      inset[root] = 1; print root; changed = 1
+      while (changed) {
+        changed = 0
+        for (i = 1; i <= NR; i++) { p = pids[i]
+          if (!(p in inset) && (parent[p] in inset)) { inset[p] = 1; print p; changed = 1 } }
+      }
+    }'
+}
+# CPU ticks (utime+stime+cutime+cstime) of every process that is neither ours
+# (this script and its descendants) nor a kernel thread.
+foreign_ticks() {
+  local ours
+  ours=$(proc_tree $$ | tr '\n' ' ')
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours="$ours" '
+    BEGIN { n = split(ours, o, " "); for (i = 1; i <= n; i++) mine[o[i]] = 1 }
+    { pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
+      if (pid == 2 || f[2] == 2 || (pid in mine)) next
+      t += f[12] + f[13] + f[14] + f[15] }
+    END { print t + 0 }'
+}

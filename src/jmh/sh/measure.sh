@@ -3,7 +3,8 @@
 # one figure at a time: for comparing two builds or JVM options in interleaved runs, where
 # run-peers.sh compares proxies.
 #   src/jmh/sh/measure.sh cpu [JAR [JAVA_OPTS...]]      proxy CPU µs per connection: snigate pinned to
-#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured
+#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured; and
+#        the proxy's RSS after it (bulk too)
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
 #        3,000 connections): deterministic, unlike CPU time on a shared VM
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
@@ -13,6 +14,16 @@
 #   src/jmh/sh/measure.sh idle [JAR [JAVA_OPTS...]]     RSS per held tunnel in a freshly started proxy:
 #        VmRSS before and while IDLE_CONNS (default 9000) tunnels are held, and the fds after;
 #        SNAPSHOT=CMD runs `CMD PID` before and while holding (e.g. a jcmd wrapper)
+#   src/jmh/sh/measure.sh idlerss [JAR [JAVA_OPTS...]]  resident memory of a started, idle proxy as an
+#        operator runs it: through the launcher deploy/bin/snigate (JAVA_OPTS as SNIGATE_JAVA_OPTS),
+#        with the class-data archive a first start and stop wrote, not pinned; VmRSS (and its
+#        anonymous and file-backed parts) IDLE_SECONDS (5) after /readyz, for STARTS (3) starts,
+#        and their median
+#   src/jmh/sh/measure.sh warmup [JAR [JAVA_OPTS...]]   time from start until the rate workload's
+#        throughput is within 10 % of its steady state: through the launcher as idlerss, pinned
+#        like cpu; from the moment /readyz answers, the rate workload for WARMUP_RUN s (60) in 1 s
+#        slices; steady = the mean of the last STEADY_SLICES (15); warm = the end of the first
+#        slice from which every slice before the steady window reaches 90 % of it
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
 # and BULK_BYTES (2G) shorten a run. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
@@ -20,7 +31,7 @@
 # Needs gcc and bc; strace for syscalls and bulksys.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
-MODE=${1:?usage: measure.sh cpu|syscalls|bulk|bulksys|idle [JAR [JAVA_OPTS...]]}
+MODE=${1:?usage: measure.sh cpu|syscalls|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
 JAR=${2:-$SNIGATE_JAR}
 shift $(( $# < 2 ? $# : 2 ))
 LG=${LOADGEN:-$(bench_loadgen)} || exit 1
@@ -33,16 +44,26 @@ BULK_BYTES=${BULK_BYTES:-2G}
 CONNECT_PORT=${CONNECT_PORT:-$((P + 1))}
 D=$(mktemp -d)
 bench_snigate_config $((P + 1)) $((P + 2)) $P a.bench.test $D/cfg.yaml
+TICK=$(getconf CLK_TCK)
+# "other_load_pct=N": what processes other than this script's used, in % of one core, from the
+# foreign_ticks F0 to F1 over the nanosecond times T0 to T1 (this machine is shared).
+other_load() { echo "other_load_pct=$(( ($2 - $1) * 100 * 1000000000 / TICK / ($4 - $3 > 0 ? $4 - $3 : 1) ))"; }
 # UNPINNED=1 lets the proxy, the load tool and the backend share both cores (every event loop busy).
-pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|bulk|idle) echo "taskset -c $1" ;; esac; }
-BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle) BACKEND_MODE=idle ;; esac
+pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
+BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle*) BACKEND_MODE=idle ;; esac
 $(pin 0) $LG backend --listen 127.0.0.1:$P --mode $BACKEND_MODE --hello $HELLO --resp-bytes 200 --max-seconds 300 2>/dev/null &
 BK=$!
-$(pin 1) java "$@" -jar $JAR --config $D/cfg.yaml > /dev/null 2> $D/err &
-PX=$!
-for i in $(seq 1 100); do curl -sf http://127.0.0.1:$((P + 2))/readyz >/dev/null && break; sleep 0.1; done
 case "$MODE" in
-idle) ;;
+idlerss|warmup)
+  SNIGATE_JAR=$JAR
+  bench_launch_train $D/snigate.jsa $D/cfg.yaml $((P + 2)) "$@" || { echo "no class-data archive" >&2; exit 1; } ;;
+*)
+  $(pin 1) java "$@" -jar $JAR --config $D/cfg.yaml > /dev/null 2> $D/err &
+  PX=$!
+  bench_await_ready $((P + 2)) $PX ;;
+esac
+case "$MODE" in
+idle|idlerss|warmup) ;;
 cpu|syscalls)
   $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1 ;;
 bulk*)
@@ -50,17 +71,17 @@ bulk*)
 esac
 case "$MODE" in
 cpu)
-  c0=$(cpu_ticks $PX)
+  c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
-  c1=$(cpu_ticks $PX)
+  c1=$(cpu_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   conns=$(echo "$R" | grep -o 'ok=[0-9]*' | cut -d= -f2)
-  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / $(getconf CLK_TCK) / (conns>0?conns:1) ))" ;;
+  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 bulk)
-  c0=$(cpu_ticks $PX)
+  c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)
-  c1=$(cpu_ticks $PX)
+  c1=$(cpu_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   echo "$R" | grep -o 'mib_s=[0-9.]*' | tr '\n' ' '
-  echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $(getconf CLK_TCK) / ($(echo "$R" | grep -o ' bytes=[0-9]*' | cut -d= -f2) / 1073741824)" | bc)" ;;
+  echo "cpu_s_per_gib=$(echo "scale=3; ($c1 - $c0) / $TICK / ($(echo "$R" | grep -o ' bytes=[0-9]*' | cut -d= -f2) / 1073741824)" | bc) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 idle)
   N=${IDLE_CONNS:-9000}
   [ -n "${SNAPSHOT:-}" ] && $SNAPSHOT $PX
@@ -76,6 +97,42 @@ idle)
   touch $D/release; wait $LI
   for i in $(seq 1 300); do [ $(fd_count $PX) -le $((f0 + 2)) ] && break; sleep 0.1; done
   echo "tunnels=$N rss_before_kib=$r0 rss_holding_kib=$r1 kib_per_tunnel=$(echo "scale=2; ($r1 - $r0) / $N" | bc) fds=$f0/$f1/$(fd_count $PX)" ;;
+idlerss)
+  all=""
+  for i in $(seq 1 ${STARTS:-3}); do
+    t0=$(date +%s%N)
+    bench_launch $D/snigate.jsa $D/cfg.yaml "$@" >/dev/null 2>$D/err &
+    PX=$!
+    bench_await_ready $((P + 2)) $PX || { cat $D/err >&2; exit 1; }
+    t1=$(date +%s%N)
+    sleep ${IDLE_SECONDS:-5}
+    st=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s%s_kib=%d", (n++ ? " " : ""), tolower($1), $2}' /proc/$PX/status)
+    echo "start=$i ready_s=$(echo "scale=2; ($t1 - $t0) / 1000000000" | bc) ${st//:/} threads=$(ls /proc/$PX/task | wc -l)"
+    all+="$(awk '/^VmRSS:/ {print $2}' /proc/$PX/status) "
+    kill $PX; wait $PX 2>/dev/null
+  done
+  echo "idle_rss_median_mib=$(tr ' ' '\n' <<<"$all" | grep . | sort -n | awk '{v[NR]=$1} END {printf "%.1f", v[int((NR+1)/2)]/1024}')" ;;
+warmup)
+  t0=$(date +%s%N)
+  LAUNCH_CPU=1 bench_launch $D/snigate.jsa $D/cfg.yaml "$@" >/dev/null 2>$D/err &
+  PX=$!
+  bench_await_ready $((P + 2)) $PX || { cat $D/err >&2; exit 1; }
+  t1=$(date +%s%N); f0=$(foreign_ticks)
+  $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration ${WARMUP_RUN:-60} \
+      --slice 1 2>/dev/null | sed -n 's/^SLICE .* ok=\([0-9]*\).*/\1/p' >$D/slices
+  f1=$(foreign_ticks); t2=$(date +%s%N)
+  echo -n "$(other_load $f0 $f1 $t1 $t2) "
+  awk -v ready=$(( (t1 - t0) / 1000000 )) -v k=${STEADY_SLICES:-15} '
+    { v[NR] = $1 }
+    END {
+      n = NR; if (n <= k) { print "too few slices: " n; exit 1 }
+      for (i = n - k + 1; i <= n; i++) s += v[i]; steady = s / k
+      warm = 0
+      for (i = 1; i <= n - k; i++) if (v[i] < 0.9 * steady) warm = i
+      line = ""; for (i = 1; i <= n; i++) line = line (i > 1 ? "," : "") v[i]
+      printf "ready_s=%.2f steady_cps=%.0f warm_s_after_ready=%d warm_s_from_start=%.1f slices=%s\n",
+             ready / 1000, steady, warm, ready / 1000 + warm, line
+    }' $D/slices ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &
   ST=$!
@@ -91,5 +148,6 @@ syscalls|bulksys)
   kill -INT $ST; wait $ST 2>/dev/null
   awk -v u=$UNITS 'NR>2 && $4 ~ /^[0-9]+$/ && $4 >= u/10 {printf "%s=%.1f ", $NF, $4/u} END {print ""}' $D/strace.txt ;;
 esac
-kill $PX; wait $PX 2>/dev/null; kill $BK 2>/dev/null; wait $BK 2>/dev/null
+[ -n "${PX:-}" ] && { kill $PX 2>/dev/null; wait $PX 2>/dev/null; }
+kill $BK 2>/dev/null; wait $BK 2>/dev/null
 rm -rf $D

@@ -15,12 +15,14 @@
 # one's SIGTERM (0), so that the new JVM compiles its hot code before it carries everything.
 #
 # Everything runs in a network namespace made here (root and iproute2 needed), so the sysctl is
-# set there only and the traffic stays on that namespace's loopback; the load tool and backend is
-# src/jmh/c/restart-load.c, built with cc into target/. Prints one line per handover and the
-# load tool's totals; exits 1 if any connection failed or a process did not exit 0.
+# set there only and the traffic stays on that namespace's loopback; the load is the open mode of
+# the rig's load tool src/jmh/c/loadgen.c (built with gcc into target/bench/), the backend its
+# backend mode. Prints one line per handover and the load tool's totals; exits 1 if any
+# connection failed or a process did not exit 0.
 set -euo pipefail
 [ -z "${TRACE:-}" ] || set -x
 cd "$(dirname "$0")/../../.."
+source src/jmh/sh/bench-lib.sh
 JAR=$(realpath "${1:-target/snigate.jar}")
 RESTARTS=${RESTARTS:-10}
 RATE=${RATE:-3000}
@@ -32,8 +34,7 @@ pin() { [ -z "${PIN:-}" ] || echo "taskset -c $1"; }
 [ "$(id -u)" = 0 ] || { echo "needs root (a network namespace of its own)" >&2; exit 2; }
 
 load_before=$(cut -d ' ' -f 1-3 /proc/loadavg)
-LOADTOOL=target/restart-load
-cc -O2 -Wall -o "$LOADTOOL" src/jmh/c/restart-load.c
+LOADTOOL=$(bench_loadgen)
 HELLO=$PWD/src/test/resources/corpus/captured/curl-default.bin   # SNI curl.corpus.test
 NS=snigate-restarts-$$
 D=$(mktemp -d)
@@ -67,7 +68,9 @@ YAML
 # Background processes are started with ip netns exec directly (not through in_ns, a function that
 # would run in a subshell of its own), so that $! is the process itself: ip, sh and the launcher exec.
 # shellcheck disable=SC2046 # pin prints nothing or two words
-ip netns exec "$NS" $(pin 0) "$LOADTOOL" backend 8080 "$HELLO" &
+seconds=$(( (RESTARTS + 1) * (SETTLE + 15) + 30 ))
+ip netns exec "$NS" $(pin 0) "$LOADTOOL" backend --listen 127.0.0.1:8080 --mode rate --hello "$HELLO" \
+    --max-seconds $((seconds + 60)) 2>"$D/backend.err" &
 pids+=($!)
 
 export SNIGATE_JAR=$JAR SNIGATE_CDS_ARCHIVE=${SNIGATE_CDS_ARCHIVE-$D/snigate.jsa} SNIGATE_JAVA_OPTS=${SNIGATE_JAVA_OPTS:-}
@@ -88,9 +91,9 @@ start_snigate() {
 
 start_snigate
 running=$current
-seconds=$(( (RESTARTS + 1) * (SETTLE + 15) + 30 ))
 # shellcheck disable=SC2046
-ip netns exec "$NS" $(pin 0) "$LOADTOOL" load 8443 "$HELLO" "$RATE" "$seconds" >"$D/load.out" 2>"$D/load.err" &
+ip netns exec "$NS" $(pin 0) "$LOADTOOL" open --connect 127.0.0.1:8443 --hello "$HELLO" --rate "$RATE" \
+    --duration "$seconds" --expect-prefix "SNIBENCH OK" --progress >"$D/load.out" 2>"$D/load.err" &
 load=$!
 pids+=("$load")
 sleep "$SETTLE"
@@ -125,7 +128,8 @@ echo "access logs of the $generation processes: $forwarded forwarded, $other_lin
     "$(cat "$D"/access-*.log | grep -v '"outcome":"forwarded","reason":null' | grep -o '"reason":"[a-z_]*"' | sort | uniq -c | tr -s ' \n' ' ')"
 echo "kernel $(uname -r), net.ipv4.tcp_migrate_req=$MIGRATE, $(nproc) cores, $(grep -o 'transport: [a-z_]*' "$D/snigate-1.err")," \
     "load average before $load_before, after $(cut -d ' ' -f 1-3 /proc/loadavg)"
-failed=$(echo "$result" | awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(refused|reset|timeout|other|late)$/) n += kv[2] } } END { print n + 0 }')
+failed=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$result")
+failed=${failed:-no result}
 if [ "$failed" != 0 ] || [ "$bad_exits" != 0 ]; then
     echo "FAIL: $failed failed connections, $bad_exits processes that did not exit 0"
     exit 1

@@ -18,7 +18,17 @@
 #         proxy's CPU seconds per GiB;
 #   idle  RSS (VmRSS summed over its processes) before and while holding
 #         IDLE_CONNS tunnels, KiB per tunnel, and the fd count before, while
-#         and after (it must drop back).
+#         and after (it must drop back);
+#   open  after the pass over every proxy, each one started again, warmed up
+#         like for rate, and loaded open-loop (loadgen open): new connections
+#         at fixed rates for OPEN_SECONDS each, OPEN_LOADS percent (25 50 75)
+#         of the best peer's conn/s in this run's rate workload (the best of
+#         the proxies other than snigate and direct), or the conn/s listed in
+#         OPEN_RATES; connection time p50/p99/p99.9/max from each
+#         connection's place in the schedule, failed connections counted and
+#         ranked slowest.
+# WORKLOADS (default "rate bulk idle open") picks some of them; each runs in
+# that order, so "idle" alone measures RSS per tunnel in a fresh process.
 # "direct" is loadgen straight to the backend: the limit of the rig itself.
 #
 # The proxy runs on CPU $PROXY_CPU (taskset), loadgen and backend on CPU
@@ -31,12 +41,15 @@
 # measures again (at most RETRIES more times) while they used more than
 # NOISY_PCT % of a core during it; the quietest attempt is kept and the CPU
 # they used is reported ("other load", % of one core).  Waiting and retrying
-# stop once a run (one pass over the proxies) has taken RUN_BUDGET seconds.
+# stop once a run (one pass over the proxies, and its open phase) has taken
+# RUN_BUDGET seconds.
 #
-# Knobs (environment): RUNS RATE_CONC RATE_SECONDS WARMUP_SECONDS BULK_CONNS
-# BULK_BYTES IDLE_CONNS IDLE_SETTLE QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES
-# RUN_BUDGET PORT_BASE PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK
-# SNIGATE_JAR SNIGATE_JAVA_OPTS.  Output: a table on stdout, the same in
+# Knobs (environment): RUNS WORKLOADS RATE_CONC RATE_SECONDS WARMUP_SECONDS
+# BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
+# OPEN_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
+# PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
+# SNIGATE_JAVA_OPTS SNIGATE_LAUNCHER (1: snigate started through
+# deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
 # $RESULTS_DIR/$RESULTS_MD (default target/bench/results-peers.md) and raw
 # figures in the .tsv next to it.
 #
@@ -47,6 +60,11 @@ set -euo pipefail
 source "$(dirname "$0")/bench-lib.sh"
 
 RUNS=${RUNS:-1}
+WORKLOADS=${WORKLOADS:-rate bulk idle open}
+OPEN_LOADS=${OPEN_LOADS:-25 50 75}
+OPEN_RATES=${OPEN_RATES:-}
+OPEN_SECONDS=${OPEN_SECONDS:-15}
+SNIGATE_LAUNCHER=${SNIGATE_LAUNCHER:-0}
 RATE_CONC=${RATE_CONC:-64}
 RATE_SECONDS=${RATE_SECONDS:-15}
 WARMUP_SECONDS=${WARMUP_SECONDS:-3}
@@ -194,14 +212,21 @@ version_sniproxy() { sniproxy -V 2>&1 | sed -n 1p; }
 # kernel allows it and the access log on, to standard output, which the rig discards (snigate pays
 # for formatting it, the peers log nothing). All its threads share the one proxy core (taskset), like
 # the peers. JVM options go in SNIGATE_JAVA_OPTS. The JIT wants a longer warm-up than the C proxies:
-# WARMUP_SECONDS=15.
+# WARMUP_SECONDS=15. SNIGATE_LAUNCHER=1 starts it through the launcher instead, as deployed: the
+# launcher's JVM flags and a class-data archive that one start and stop wrote before the runs.
 proxy_snigate() {
   local listen=$1 backend=$2 sni=$3 dir=$4
   [[ -f "$SNIGATE_JAR" ]] || { echo "no $SNIGATE_JAR: run mvn -B -DskipTests package, or set SNIGATE_JAR" >&2; return 1; }
   bench_snigate_config "$listen" "$((listen + 50))" "$backend" "$sni" "$dir/snigate.yaml"
-  echo "java ${SNIGATE_JAVA_OPTS:-} -jar $SNIGATE_JAR --config $dir/snigate.yaml"
+  if [[ "$SNIGATE_LAUNCHER" == 1 ]]; then
+    echo "env SNIGATE_JAR=$SNIGATE_JAR SNIGATE_CDS_ARCHIVE=$WORK/snigate.jsa SNIGATE_JAVA_OPTS='${SNIGATE_JAVA_OPTS:-}' sh $BENCH_REPO/deploy/bin/snigate --config $dir/snigate.yaml"
+  else
+    echo "java ${SNIGATE_JAVA_OPTS:-} -jar $SNIGATE_JAR --config $dir/snigate.yaml"
+  fi
 }
-version_snigate() { echo "$(java -jar "$SNIGATE_JAR" --version 2>/dev/null) on $(java -version 2>&1 | sed -n 1p)"; }
+version_snigate() {
+  echo "$(java -jar "$SNIGATE_JAR" --version 2>/dev/null) on $(java -version 2>&1 | sed -n 1p)$([[ "$SNIGATE_LAUNCHER" == 1 ]] && echo ", through deploy/bin/snigate")"
+}
 
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
 version_direct() { echo "no proxy, loadgen straight to the backend: the rig's own limit"; }
@@ -273,19 +298,6 @@ trap 'exit 130' INT TERM
 # the checkout relative to its root.
 logcmd() { [[ "${LOG_COMMANDS:-1}" == 1 ]] || return 0; printf '%s\n' "$*" | sed -e "s|$WORK|\$WORK|g" -e "s|$BENCH_OUT/|\$BENCH_OUT/|g" -e "s|$BENCH_REPO/||g" >>"$CMDLOG"; }
 
-# PID and all its descendants
-proc_tree() {
-  ps -e -o pid=,ppid= | awk -v root="$1" '
-    { parent[$1] = $2; pids[NR] = $1 }
-    END {
-      inset[root] = 1; print root; changed = 1
-      while (changed) {
-        changed = 0
-        for (i = 1; i <= NR; i++) { p = pids[i]
-          if (!(p in inset) && (parent[p] in inset)) { inset[p] = 1; print p; changed = 1 } }
-      }
-    }'
-}
 # busy and total jiffies of one CPU from /proc/stat ("busy total")
 cpu_jiffies() {
   awk -v c="cpu$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
@@ -296,18 +308,6 @@ busy_pct() { # "busy0 total0" "busy1 total1" -> percent busy in between
 }
 TICK=$(getconf CLK_TCK)
 
-# CPU ticks (utime+stime+cutime+cstime) of every process that is neither ours
-# (this script and its descendants) nor a kernel thread.
-foreign_ticks() {
-  local ours
-  ours=$(proc_tree $$ | tr '\n' ' ')
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours="$ours" '
-    BEGIN { n = split(ours, o, " "); for (i = 1; i <= n; i++) mine[o[i]] = 1 }
-    { pid = $1; line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
-      if (pid == 2 || f[2] == 2 || (pid in mine)) next
-      t += f[12] + f[13] + f[14] + f[15] }
-    END { print t + 0 }'
-}
 # True once this run (one pass over the proxies) has used RUN_BUDGET seconds:
 # from then on no more waiting for quiet and no more retries.
 over_budget() { (( $(date +%s) - RUN_T0 >= RUN_BUDGET )); }
@@ -325,6 +325,7 @@ wait_quiet() {
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 calc() { awk "BEGIN { printf \"%s\", $1 }"; }
 rec() { printf '%s\t%s\t%s\t%s\n' "$RUN" "$NAME" "$1" "$2" >>"$TSV"; }
+get() { awk -F'\t' -v r="$1" -v p="$2" -v k="$3" '$1==r && $2==p && $3==k {v=$4} END {print (v=="" ? "-" : v)}' "$TSV"; }
 
 port_free() { [[ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]]; }
 wait_listen() { # PORT PID
@@ -422,9 +423,10 @@ bulk_attempt() {
 
 # Runs ATTEMPT_FN after waiting for quiet, again (at most RETRIES more times)
 # while other processes used more than NOISY_PCT % of a core during it, and
-# records the quietest attempt as WORKLOAD_* figures.
+# records the quietest attempt as WORKLOAD_* figures (WORKLOAD: NAME, or the
+# function's name without _attempt).
 best_attempt() {
-  local fn=$1 w=${1%_attempt} try out best="" best_other=999999 other waited=0 tries=0
+  local fn=$1 w=${2:-${1%_attempt}} try out best="" best_other=999999 other waited=0 tries=0
   for try in $(seq $((1 + RETRIES))); do
     waited=$(( waited + $(wait_quiet) ))
     out=$("$fn")
@@ -442,35 +444,42 @@ best_attempt() {
   rec "${w}_attempts" "$tries"
   rec "${w}_quiet_wait_s" "$waited"
 }
-bench_proxy() {
-  local target_port pid cmd tree out
-  local dir="$WORK/$NAME"
-  mkdir -p "$dir"
-  start_backend rate
+has_workload() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+proxy_tree() { tree=$(proc_tree "$pid" | tr '\n' ' '); echo "$tree" >"$WORK/pids/$NAME.kids"; }
 
+# Starts proxy NAME on CPU PROXY_CPU (nothing for direct) and sets target (its address), pid and
+# tree; fails, with the reason recorded as its status, when it does not start listening.
+start_proxy() {
+  local target_port cmd dir="$WORK/$NAME"
+  mkdir -p "$dir"
   if [[ "$NAME" == direct ]]; then
     target_port=$BACKEND_PORT
     pid=""
   else
     if ! declare -F "proxy_$NAME" >/dev/null; then
-      echo "no proxy block for '$NAME'" >&2; rec status "no-block"; return
+      echo "no proxy block for '$NAME'" >&2; rec status "no-block"; return 1
     fi
     target_port=$((PORT_BASE + 1 + PROXY_INDEX))
-    port_free "$target_port" || { echo "port $target_port busy" >&2; rec status "port-busy"; return; }
+    port_free "$target_port" || { echo "port $target_port busy" >&2; rec status "port-busy"; return 1; }
     cmd=$("proxy_$NAME" "$target_port" "$BACKEND_PORT" "$SNI" "$dir")
     logcmd "taskset -c $PROXY_CPU $cmd"
-    ( eval "exec taskset -c $PROXY_CPU $cmd" ) >"$WORK/logs/$NAME.out" 2>"$WORK/logs/$NAME.err" &
+    ( eval "exec taskset -c $PROXY_CPU $cmd" ) >>"$WORK/logs/$NAME.out" 2>>"$WORK/logs/$NAME.err" &
     pid=$!
     echo "$pid" >"$WORK/pids/$NAME.pid"
     if ! wait_listen "$target_port" "$pid"; then
       echo "$NAME did not start listening; its stderr:" >&2; tail -20 "$WORK/logs/$NAME.err" >&2
-      rec status "did-not-start"; stop_pid "$NAME"; return
+      rec status "did-not-start"; stop_pid "$NAME"; return 1
     fi
     sleep 0.3
-    proxy_tree() { tree=$(proc_tree "$pid" | tr '\n' ' '); echo "$tree" >"$WORK/pids/$NAME.kids"; }
     proxy_tree
   fi
-  local target="127.0.0.1:$target_port"
+  target="127.0.0.1:$target_port"
+}
+
+bench_proxy() {
+  local target pid tree out
+  start_backend rate
+  start_proxy || { stop_pid backend; return; }
   echo "== run $RUN: $NAME ($( "version_$NAME" )) on $target" >&2
 
   # --- check: one connection reaches the backend with the hello intact
@@ -491,15 +500,26 @@ bench_proxy() {
 
   # --- rate (repeated, up to RETRIES more times, while other processes
   # used more than NOISY_PCT % of a core; the quietest attempt is kept)
-  loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" \
-      --duration "$WARMUP_SECONDS" >/dev/null
-  best_attempt rate_attempt
-  # --- bulk
-  start_backend bulk
-  best_attempt bulk_attempt
+  if has_workload rate; then
+    loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" \
+        --duration "$WARMUP_SECONDS" >/dev/null
+    best_attempt rate_attempt
+  fi
+  if has_workload bulk; then
+    start_backend bulk
+    best_attempt bulk_attempt
+  fi
+  if has_workload idle; then
+    start_backend idle
+    idle_workload
+  fi
+  [[ -n "$pid" ]] && stop_pid "$NAME"
+  stop_pid backend
+}
 
-  # --- idle
-  start_backend idle
+# Holds IDLE_N tunnels through the proxy (the backend in idle mode) and records RSS and fds
+# before, while and after. Uses $target, $pid, $tree.
+idle_workload() {
   local bpid bfd0 ready="$WORK/idle.ready" release="$WORK/idle.release" lpid rss0 rss1 rss2 fd0 fd1 fd2 bfd1 opened i
   bpid=$(cat "$WORK/pids/backend.pid")
   bfd0=$(fd_count "$bpid")
@@ -542,8 +562,78 @@ bench_proxy() {
     rec kib_per_tunnel "$(calc "($rss1 - $rss0) / ($opened > 0 ? $opened : 1)")"
     rec fds "$fd0/$fd1/$fd2"
     rec fds_back "$( (( fd2 <= fd0 + 2 )) && echo yes || echo NO)"
-    stop_pid "$NAME"
   fi
+}
+
+# ============================================================================
+# open loop: a phase after the pass over the proxies, which gives the rates
+# ============================================================================
+
+# The open workload's rates for run RUN, one per line as "LABEL RATE": OPEN_RATES as given, or
+# OPEN_LOADS percent of the best peer's conn/s in this run's rate workload (the best of the
+# proxies other than snigate and direct; snigate's own when it ran alone).
+open_rates() {
+  local r n best="" best_cps=0 cps l
+  if [[ -n "$OPEN_RATES" ]]; then
+    for r in $OPEN_RATES; do echo "$r/s $r"; done
+    return
+  fi
+  for pass in peers any; do
+    for n in "${PROXIES[@]}"; do
+      [[ "$n" == direct ]] && continue
+      [[ "$pass" == peers && "$n" == snigate ]] && continue
+      cps=$(get "$RUN" "$n" rate_cps)
+      [[ "$cps" == - ]] && continue
+      if awk -v a="$cps" -v b="$best_cps" 'BEGIN { exit !(a > b) }'; then best=$n; best_cps=$cps; fi
+    done
+    [[ -n "$best" ]] && break
+  done
+  [[ -n "$best" ]] || return 1
+  printf '%s\t_run\topen_ref\t%s\n%s\t_run\topen_ref_cps\t%s\n' "$RUN" "$best" "$RUN" "$best_cps" >>"$TSV"
+  for l in $OPEN_LOADS; do echo "$l% $(calc "int($best_cps * $l / 100 + 0.5)")"; done
+}
+
+# One open-loop run at OPEN_RATE for OPEN_SECONDS; prints "key value" lines, the keys prefixed
+# with OPEN_KEY. Uses $target, $pid, $tree.
+open_attempt() {
+  local c0 c1 f0 f1 out el k p v
+  [[ -n "$pid" ]] && proxy_tree
+  c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
+  f0=$(foreign_ticks)
+  out=$(loadgen open --connect "$target" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$OPEN_SECONDS" \
+        --expect-prefix "SNIBENCH OK")
+  f1=$(foreign_ticks)
+  c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
+  el=$(kv "$out" seconds)
+  if [[ -z "$el" ]]; then echo "${OPEN_KEY}_errors loadgen-failed"; echo "other_load_pct 0"; return; fi
+  echo "other_load_pct $(calc "int(100 * ($f1 - $f0 > 0 ? $f1 - $f0 : 0) / $TICK / $el + 0.5)")"
+  for k in offered_cps ok errors refused reset short bad timeout late other; do
+    echo "${OPEN_KEY}_$k $(kv "$out" "$k")"
+  done
+  for p in p50 p99 p999 max; do
+    v=$(kv "$out" "total_${p}_us")
+    echo "${OPEN_KEY}_${p}_ms $([[ "$v" == inf ]] && echo inf || calc "$v / 1000")"
+  done
+  echo "${OPEN_KEY}_lag_p99_ms $(calc "$(kv "$out" lag_p99_us) / 1000")"
+  [[ -n "$pid" ]] && echo "${OPEN_KEY}_proxy_cpu_pct $(calc "int(100 * ($c1 - $c0) / $TICK / $el + 0.5)")"
+}
+
+# Proxy NAME again, fresh, warmed up like for rate, then each open rate.
+open_proxy() {
+  local target pid tree label i=0
+  [[ "$(get "$RUN" "$NAME" status)" == ok ]] || return 0
+  start_backend rate
+  start_proxy || { stop_pid backend; return; }
+  echo "== run $RUN: $NAME open loop on $target" >&2
+  loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" \
+      --duration "$WARMUP_SECONDS" >/dev/null
+  while read -r label OPEN_RATE; do
+    i=$((i + 1)); OPEN_KEY=open$i
+    rec "${OPEN_KEY}_label" "$label"
+    rec "${OPEN_KEY}_rate" "$OPEN_RATE"
+    best_attempt open_attempt "$OPEN_KEY"
+  done <<<"$OPEN_LIST"
+  [[ -n "$pid" ]] && stop_pid "$NAME"
   stop_pid backend
 }
 
@@ -556,6 +646,16 @@ for n in "${PROXIES[@]}"; do
   fi
 done
 port_free "$BACKEND_PORT" || { echo "port $BACKEND_PORT is busy; set PORT_BASE" >&2; exit 1; }
+if has_workload open && ! has_workload rate && [[ -z "$OPEN_RATES" ]]; then
+  echo "the open workload takes its rates from rate's: add rate to WORKLOADS, or set OPEN_RATES" >&2; exit 2
+fi
+if [[ "$SNIGATE_LAUNCHER" == 1 && " ${PROXIES[*]} " == *" snigate "* ]]; then
+  # The archive an operator's first start and clean stop leave behind.
+  bench_snigate_config $((PORT_BASE + 90)) $((PORT_BASE + 91)) "$BACKEND_PORT" "$SNI" "$WORK/train.yaml"
+  logcmd "SNIGATE_CDS_ARCHIVE=$WORK/snigate.jsa deploy/bin/snigate --config $WORK/train.yaml: started, /readyz, SIGTERM"
+  bench_launch_train "$WORK/snigate.jsa" "$WORK/train.yaml" $((PORT_BASE + 91)) ${SNIGATE_JAVA_OPTS:-} \
+    || { echo "the launcher wrote no class-data archive" >&2; exit 1; }
+fi
 
 VERSIONS=""
 for n in "${PROXIES[@]}"; do VERSIONS+="- $n: $("version_$n" 2>&1 || echo '?')"$'\n'; done
@@ -576,13 +676,22 @@ for RUN in $(seq "$RUNS"); do
     done
     bench_proxy
   done
+  if has_workload open; then
+    RUN_T0=$(date +%s)
+    OPEN_LIST=$(open_rates) || { echo "no rate for the open workload: no proxy's rate workload succeeded" >&2; continue; }
+    for NAME in "${order[@]}"; do
+      for i in "${!PROXIES[@]}"; do
+        if [[ "${PROXIES[i]}" == "$NAME" ]]; then PROXY_INDEX=$i; fi
+      done
+      open_proxy
+    done
+  fi
 done
 T_END=$(date +%s)
 
 # ============================================================================
 # report
 # ============================================================================
-get() { awk -F'\t' -v r="$1" -v p="$2" -v k="$3" '$1==r && $2==p && $3==k {v=$4} END {print (v=="" ? "-" : v)}' "$TSV"; }
 fmt() { # VALUE DECIMALS
   [[ "$1" == - ]] && { echo -; return; }
   awk -v v="$1" -v d="$2" 'BEGIN { if (v ~ /^-?[0-9.]+$/) printf "%.*f", d, v; else printf "%s", v }'
@@ -653,12 +762,67 @@ table_idle() {
   done
 }
 
+# The open-loop levels of run RUN: 1 2 3 ... as recorded.
+open_levels() { awk -F'\t' -v r="$1" '$1==r && $3 ~ /^open[0-9]+_label$/ { sub(/^open/, "", $3); sub(/_label$/, "", $3); print $3 }' "$TSV" | sort -un; }
+
+table_open() {
+  local r=$1 n i k f fails
+  echo "| proxy | load | conn/s offered | ok | failed | p50 ms | p99 ms | p99.9 ms | max ms | start lag p99 ms | proxy CPU % | other load % (tries) |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  for n in "${PROXIES[@]}"; do
+    row_ok "$r" "$n" || continue
+    for i in $(open_levels "$r"); do
+      k=open$i
+      [[ "$(get "$r" "$n" "${k}_rate")" == - ]] && continue
+      fails=$(get "$r" "$n" "${k}_errors")
+      if [[ "$fails" =~ ^[1-9] ]]; then
+        fails+=" ("
+        for f in refused reset short bad timeout late other; do
+          [[ "$(get "$r" "$n" "${k}_$f")" =~ ^[1-9] ]] && fails+="$f $(get "$r" "$n" "${k}_$f"), "
+        done
+        fails="${fails%, })"
+      fi
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
+        "$(get "$r" "$n" "${k}_label")" "$(fmt "$(get "$r" "$n" "${k}_offered_cps")" 0)" \
+        "$(get "$r" "$n" "${k}_ok")" "$fails" \
+        "$(fmt "$(get "$r" "$n" "${k}_p50_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_p99_ms")" 2)" \
+        "$(fmt "$(get "$r" "$n" "${k}_p999_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_max_ms")" 1)" \
+        "$(fmt "$(get "$r" "$n" "${k}_lag_p99_ms")" 2)" "$(get "$r" "$n" "${k}_proxy_cpu_pct")" \
+        "$(get "$r" "$n" "${k}_other_load_pct") ($(get "$r" "$n" "${k}_attempts"))"
+    done
+  done
+}
+
+# One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
+# among the proxies other than snigate and direct).
+open_verdict() {
+  local r=$1 i k n best bp99 bp999 v
+  [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
+  for i in $(open_levels "$r"); do
+    k=open$i; best=""; bp99=""
+    for n in "${PROXIES[@]}"; do
+      [[ "$n" == direct || "$n" == snigate ]] && continue
+      v=$(get "$r" "$n" "${k}_p99_ms")
+      [[ "$v" =~ ^[0-9.]+$ ]] || continue
+      if [[ -z "$bp99" ]] || awk -v a="$v" -v b="$bp99" 'BEGIN { exit !(a < b) }'; then best=$n; bp99=$v; fi
+    done
+    [[ -n "$best" ]] || continue
+    bp999=$(get "$r" "$best" "${k}_p999_ms")
+    v=$(get "$r" snigate "${k}_p99_ms")
+    printf -- '- at %s (%s conn/s): snigate p99 %s ms, %s× the best peer'"'"'s (%s, %s ms); p99.9 %s ms against %s ms; snigate failed %s of %s\n' \
+      "$(get "$r" snigate "${k}_label")" "$(get "$r" snigate "${k}_rate")" "$(fmt "$v" 2)" \
+      "$([[ "$v" =~ ^[0-9.]+$ ]] && calc "int(100 * $v / $bp99 + 0.5) / 100" || echo inf)" "$best" "$(fmt "$bp99" 2)" \
+      "$(fmt "$(get "$r" snigate "${k}_p999_ms")" 2)" "$(fmt "$bp999" 2)" \
+      "$(get "$r" snigate "${k}_errors")" "$(( $(get "$r" snigate "${k}_ok") + $(get "$r" snigate "${k}_errors") ))"
+  done
+}
+
 stability() { # spread over runs and ratio to the first real proxy, for the key figures
   local ref="" n k
   for n in "${PROXIES[@]}"; do [[ "$n" != direct && -z "$ref" ]] && ref=$n; done
   echo "| figure | proxy | per run | spread (max-min)/median | ratio to $ref per run |"
   echo "|---|---|---|--:|---|"
-  for k in rate_cps cpu_us_per_conn user_us_per_conn total_p99_ms bulk_mib_s cpu_s_per_gib kib_per_tunnel; do
+  for k in rate_cps cpu_us_per_conn user_us_per_conn total_p99_ms bulk_mib_s cpu_s_per_gib kib_per_tunnel open1_p99_ms open2_p99_ms open3_p99_ms; do
     for n in "${PROXIES[@]}"; do
       awk -F'\t' -v p="$n" -v k="$k" -v ref="$ref" -v runs="$RUNS" '
         $3==k && $2==p   { v[$1] = $4 }
@@ -702,6 +866,7 @@ stability() { # spread over runs and ratio to the first real proxy, for the key 
   echo "- proxy CPU µs/conn = the proxy's utime+stime (all its processes, /proc/PID/stat) during the rate run / connections (of which user µs: utime alone, the proxy's own code; the rest is kernel work in its context: TCP, loopback delivery); proxy CPU % = the same / wall time. CPU$PROXY_CPU / CPU$RIG_CPU busy % = the whole core (/proc/stat, softirq included) during the run: CPU$RIG_CPU near 100 % means the rig (loadgen + backend), not the proxy, was the limit."
   echo "- other load % (tries): CPU used by processes that are not the benchmark's (other builds and tests), in % of one core, during the kept attempt; a rate or bulk measurement is repeated (at most $RETRIES more times) while that was above $NOISY_PCT %, and the quietest attempt is kept. Rows with a high figure are disturbed."
   echo "- bulk: $BULK_CONNS connections, $BULK_BYTES in all, backend send()s from a 4 MiB buffer, loadgen discards with MSG_TRUNC (no copy to user space)."
+  echo "- open: after the pass over the proxies, each one started again and warmed up with ${WARMUP_SECONDS} s of rate, then loaded open-loop (loadgen open) for ${OPEN_SECONDS} s at each rate: new connections on a fixed schedule, whatever the proxy's pace, each doing what a rate connection does. Connection time counts from the connection's place in the schedule to EOF; failed connections (refused, reset, short, bad answer, over 10 s, not started) are counted and ranked slowest, so a percentile among them reads inf. start lag = how late the tool itself started connections (the rig's own delay, in every row)."
   echo "- idle: $IDLE_N connections opened (128 connects pending at most), ClientHello sent on each; once the backend holds them all (or 20 s passed) and ${IDLE_SETTLE} s more, RSS and fds are sampled, then all are closed. RSS = VmRSS summed over the proxy's processes; KiB/tunnel = (holding - before) / tunnels; tunnels (backend) = connections the backend held / connections the loadgen opened."
   echo
   for RUN in $(seq "$RUNS"); do
@@ -721,6 +886,14 @@ stability() { # spread over runs and ratio to the first real proxy, for the key 
     echo
     table_idle "$RUN"
     echo
+    if [[ -n "$(open_levels "$RUN")" ]]; then
+      echo "open loop (${OPEN_SECONDS} s per rate$([[ -z "$OPEN_RATES" ]] && echo "; $OPEN_LOADS % of $(get "$RUN" _run open_ref)'s $(fmt "$(get "$RUN" _run open_ref_cps)" 0) conn/s in this run's rate workload")):"
+      echo
+      table_open "$RUN"
+      echo
+      open_verdict "$RUN"
+      echo
+    fi
   done
   if (( RUNS > 1 )); then
     echo "## Stability across runs"
@@ -754,10 +927,12 @@ cp "$TSV" "$RESULTS_DIR/$RESULTS_TSV"
 for RUN in $(seq "$RUNS"); do
   echo
   echo "Run $RUN"
-  for t in table_summary table_rate table_bulk table_idle; do
+  for t in table_summary table_rate table_bulk table_idle table_open; do
     echo
     "$t" "$RUN" | sed '2d' | sed 's/^| //; s/ |$//' | column -t -s '|'
   done
+  echo
+  open_verdict "$RUN"
 done
 if (( RUNS > 1 )); then echo; stability | sed '2d' | sed 's/^| //; s/ |$//' | column -t -s '|'; fi
 echo
