@@ -3,7 +3,8 @@
 # one figure at a time: for comparing two builds or JVM options in interleaved runs, where
 # run-peers.sh compares proxies.
 #   src/jmh/sh/measure.sh cpu [JAR [JAVA_OPTS...]]      proxy CPU µs per connection: snigate pinned to
-#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured; and
+#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured (of it
+#        user CPU: snigate's own code); and
 #        the proxy's RSS after it (bulk too)
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
 #        3,000 connections): deterministic, unlike CPU time on a shared VM
@@ -71,11 +72,11 @@ bulk*)
 esac
 case "$MODE" in
 cpu)
-  c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
+  c0=$(cpu_ticks $PX); u0=$(utime_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
-  c1=$(cpu_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
+  c1=$(cpu_ticks $PX); u1=$(utime_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   conns=$(echo "$R" | grep -o 'ok=[0-9]*' | cut -d= -f2)
-  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
+  echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) user_us_per_conn=$(( (u1-u0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 bulk)
   c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)

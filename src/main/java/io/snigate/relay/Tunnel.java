@@ -3,6 +3,7 @@ package io.snigate.relay;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.DuplexChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -106,6 +107,10 @@ final class Tunnel extends TunnelClock.Entry {
         // shutdownOutput() drops writes still queued, so it waits behind an empty write.
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
+                // The peer's own FIN now ends the tunnel, so Netty closes on it instead of shutting
+                // the input first: that shutdown(SHUT_RD) would meet a socket already in TIME_WAIT
+                // and fail with ENOTCONN, an exception built and dropped on every connection.
+                peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
                 ((DuplexChannel) peer).shutdownOutput();
             } else {
                 close(Reason.CONNECTION_RESET);
