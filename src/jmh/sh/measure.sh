@@ -24,7 +24,9 @@
 #        throughput is within 10 % of its steady state: through the launcher as idlerss, pinned
 #        like cpu; from the moment /readyz answers, the rate workload for WARMUP_RUN s (60) in 1 s
 #        slices; steady = the mean of the last STEADY_SLICES (15); warm = the end of the first
-#        slice from which every slice before the steady window reaches 90 % of it
+#        slice from which every slice before the steady window reaches 90 % of it, and first_s_at_90
+#        the second from which three slices in a row average 90 % of it (a later dip, which
+#        loopback connections at this rate show with any proxy, does not move it)
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
 # and BULK_BYTES (2G) shorten a run. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
@@ -130,9 +132,11 @@ warmup)
       for (i = n - k + 1; i <= n; i++) s += v[i]; steady = s / k
       warm = 0
       for (i = 1; i <= n - k; i++) if (v[i] < 0.9 * steady) warm = i
+      first = 0
+      for (i = 1; i <= n - 2 && !first; i++) if ((v[i] + v[i + 1] + v[i + 2]) / 3 >= 0.9 * steady) first = i - 1
       line = ""; for (i = 1; i <= n; i++) line = line (i > 1 ? "," : "") v[i]
-      printf "ready_s=%.2f steady_cps=%.0f warm_s_after_ready=%d warm_s_from_start=%.1f slices=%s\n",
-             ready / 1000, steady, warm, ready / 1000 + warm, line
+      printf "ready_s=%.2f steady_cps=%.0f first_s_at_90=%d warm_s_after_ready=%d warm_s_from_start=%.1f slices=%s\n",
+             ready / 1000, steady, first, warm, ready / 1000 + warm, line
     }' $D/slices ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &

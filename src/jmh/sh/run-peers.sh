@@ -363,7 +363,7 @@ loadgen() { # MODE ARGS...  -> RESULT line on stdout
 # One measured rate run; prints "key value" lines.  Uses $target, $pid, $tree.
 rate_attempt() {
   local c0 c1 u0 u1 b0 b1 f0 f1 p0 p1 r0 r1 out ok errs el
-  [[ -n "$pid" ]] && proxy_tree
+  if [[ -n "$pid" ]]; then proxy_tree; fi
   c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
   u0=$([[ -n "$pid" ]] && utime_ticks $tree || echo 0)
   b0=$(cpu_ticks "$(cat "$WORK/pids/backend.pid")")
@@ -513,7 +513,7 @@ bench_proxy() {
     start_backend idle
     idle_workload
   fi
-  [[ -n "$pid" ]] && stop_pid "$NAME"
+  if [[ -n "$pid" ]]; then stop_pid "$NAME"; fi
   stop_pid backend
 }
 
@@ -597,7 +597,7 @@ open_rates() {
 # with OPEN_KEY. Uses $target, $pid, $tree.
 open_attempt() {
   local c0 c1 f0 f1 out el k p v
-  [[ -n "$pid" ]] && proxy_tree
+  if [[ -n "$pid" ]]; then proxy_tree; fi
   c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
   f0=$(foreign_ticks)
   out=$(loadgen open --connect "$target" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$OPEN_SECONDS" \
@@ -615,7 +615,7 @@ open_attempt() {
     echo "${OPEN_KEY}_${p}_ms $([[ "$v" == inf ]] && echo inf || calc "$v / 1000")"
   done
   echo "${OPEN_KEY}_lag_p99_ms $(calc "$(kv "$out" lag_p99_us) / 1000")"
-  [[ -n "$pid" ]] && echo "${OPEN_KEY}_proxy_cpu_pct $(calc "int(100 * ($c1 - $c0) / $TICK / $el + 0.5)")"
+  if [[ -n "$pid" ]]; then echo "${OPEN_KEY}_proxy_cpu_pct $(calc "int(100 * ($c1 - $c0) / $TICK / $el + 0.5)")"; fi
 }
 
 # Proxy NAME again, fresh, warmed up like for rate, then each open rate.
@@ -633,7 +633,7 @@ open_proxy() {
     rec "${OPEN_KEY}_rate" "$OPEN_RATE"
     best_attempt open_attempt "$OPEN_KEY"
   done <<<"$OPEN_LIST"
-  [[ -n "$pid" ]] && stop_pid "$NAME"
+  if [[ -n "$pid" ]]; then stop_pid "$NAME"; fi
   stop_pid backend
 }
 
