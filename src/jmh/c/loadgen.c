@@ -505,6 +505,21 @@ static void cconn_close(struct cconn *c)
     c->state = C_IDLE;
 }
 
+/* N connection slots, all closed, and the stack of free ones (every slot); returns its size. */
+static int slot_pool(int n, struct cconn **cs, uint32_t **idle)
+{
+    *cs = calloc((size_t)n, sizeof **cs);
+    *idle = malloc((size_t)n * sizeof **idle);
+    if (!*cs || !*idle)
+        die("out of memory");
+    int nidle = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        (*cs)[i].fd = -1;
+        (*idle)[nidle++] = (uint32_t)i;
+    }
+    return nidle;
+}
+
 static void client_common_setup(const struct opts *o)
 {
     if (!o->connect_to)
@@ -576,15 +591,9 @@ static int run_rate(const struct opts *o)
         die("rate needs --duration and/or --count");
     raise_nofile((rlim_t)C + 64);
 
-    struct cconn *cs = calloc((size_t)C, sizeof *cs);
-    uint32_t *idle = malloc((size_t)C * sizeof *idle);
-    if (!cs || !idle)
-        die("out of memory");
-    int nidle = 0;
-    for (int i = C - 1; i >= 0; i--) {
-        cs[i].fd = -1;
-        idle[nidle++] = (uint32_t)i;
-    }
+    struct cconn *cs;
+    uint32_t *idle;
+    int nidle = slot_pool(C, &cs, &idle);
 
     struct samples ttfb = {0}, total = {0};
     long long started = 0, ok = 0, e_connect = 0, e_write = 0, e_reset = 0, e_read = 0,
@@ -784,15 +793,9 @@ static int run_open(const struct opts *o)
     raise_nofile((rlim_t)M + 64);
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
-    struct cconn *cs = calloc((size_t)M, sizeof *cs);
-    uint32_t *idle = malloc((size_t)M * sizeof *idle);
-    if (!cs || !idle)
-        die("out of memory");
-    int nidle = 0;
-    for (int i = M - 1; i >= 0; i--) {
-        cs[i].fd = -1;
-        idle[nidle++] = (uint32_t)i;
-    }
+    struct cconn *cs;
+    uint32_t *idle;
+    int nidle = slot_pool(M, &cs, &idle);
     struct samples total = {0}, lag = {0};
     /* refused: ECONNREFUSED; reset: ECONNRESET or EPIPE at any point; short: closed before the
      * whole answer; bad: an answer without --expect-prefix; timeout: not complete --timeout s
