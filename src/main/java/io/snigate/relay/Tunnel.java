@@ -4,6 +4,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.DuplexChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -104,18 +105,28 @@ final class Tunnel extends TunnelClock.Entry {
             halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
         }
         Channel peer = peerOf(side);
-        // shutdownOutput() drops writes still queued, so it waits behind an empty write.
+        // Usually everything has been written already and the FIN can go at once; shutdownOutput()
+        // drops writes still queued, so otherwise it waits behind an empty write.
+        ChannelOutboundBuffer queued = peer.unsafe().outboundBuffer();
+        if (queued != null && queued.totalPendingWriteBytes() == 0) {
+            shutdownOutput(peer);
+            return;
+        }
         peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
             if (f.isSuccess()) {
-                // The peer's own FIN now ends the tunnel, so Netty closes on it instead of shutting
-                // the input first: that shutdown(SHUT_RD) would meet a socket already in TIME_WAIT
-                // and fail with ENOTCONN, an exception built and dropped on every connection.
-                peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
-                ((DuplexChannel) peer).shutdownOutput();
+                shutdownOutput(peer);
             } else {
                 close(Reason.CONNECTION_RESET);
             }
         });
+    }
+
+    private static void shutdownOutput(Channel peer) {
+        // The peer's own FIN now ends the tunnel, so Netty closes on it instead of shutting the
+        // input first: that shutdown(SHUT_RD) would meet a socket already in TIME_WAIT and fail
+        // with ENOTCONN, an exception built and dropped on every connection.
+        peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        ((DuplexChannel) peer).shutdownOutput();
     }
 
     /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
@@ -130,7 +141,20 @@ final class Tunnel extends TunnelClock.Entry {
 
     /** Closes both sides once what is queued on each has been written. */
     void closeAfterFlush() {
-        client.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        upstream.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        closeOnceWritten(client);
+        closeOnceWritten(upstream);
+    }
+
+    /**
+     * Closes {@code side} now when nothing waits to be written to it (the usual case, which then
+     * costs no empty write, promise or listener), else behind an empty write.
+     */
+    private static void closeOnceWritten(Channel side) {
+        ChannelOutboundBuffer queued = side.unsafe().outboundBuffer();
+        if (queued == null || queued.totalPendingWriteBytes() == 0) {
+            side.close();
+        } else {
+            side.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
     }
 }

@@ -78,7 +78,7 @@ class PrereadHandlerTest {
 
         assertThat(events).as("events while the last record is short").isEmpty();
         assertThat(channel.isOpen()).isTrue();
-        assertThat((Object) channel.readInbound()).as("bytes passed on early").isNull();
+        assertThat(channel.<Object>readInbound()).as("bytes passed on early").isNull();
         assertThat(record.sni()).isNull();
 
         channel.writeInbound(Unpooled.wrappedBuffer(Arrays.copyOfRange(wire, cut, wire.length)));
@@ -114,7 +114,7 @@ class PrereadHandlerTest {
         assertThat(record.reason()).isEqualTo(Reason.MALFORMED);
         assertThat(readAllOutbound()).isEqualTo(DECODE_ERROR_ALERT);
         assertThat(channel.isOpen()).isFalse();
-        assertThat((Object) channel.readInbound()).isNull();
+        assertThat(channel.<Object>readInbound()).isNull();
         assertThat(events).doesNotContain(ClientHelloEvent.INSTANCE);
     }
 
