@@ -6,8 +6,11 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.unix.Socket;
+import io.netty.channel.unix.UnixChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -121,11 +124,25 @@ final class Tunnel extends TunnelClock.Entry {
         });
     }
 
+    /** Sends {@code peer} a FIN; nothing is queued for it by now. */
     private static void shutdownOutput(Channel peer) {
         // The peer's own FIN now ends the tunnel, so Netty closes on it instead of shutting the
         // input first: that shutdown(SHUT_RD) would meet a socket already in TIME_WAIT and fail
         // with ENOTCONN, an exception built and dropped on every connection.
         peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        // On the native transports the socket is shut down directly: Netty's shutdownOutput()
+        // builds an exception with its stack trace for writes that could still be queued, and
+        // none can be here (the relay writes nothing more to this side). The socket records the
+        // shutdown, so the channel's isOutputShutdown() says so all the same.
+        if (peer instanceof UnixChannel unix && unix.fd() instanceof Socket socket) {
+            try {
+                socket.shutdown(false, true);
+                return;
+            } catch (IOException e) {
+                // Not connected any more: Netty's own path below fails the same way and closes
+                // the output in its books; the read side sees the reset.
+            }
+        }
         ((DuplexChannel) peer).shutdownOutput();
     }
 
