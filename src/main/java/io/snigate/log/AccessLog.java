@@ -17,6 +17,9 @@ import java.util.function.Consumer;
  * standard output, so an event loop never waits on a terminal or a pipe.
  */
 public final class AccessLog implements ConnectionObserver {
+    /** The time up to the second of the last line, shared by the event loops. */
+    private static volatile SecondPrefix lastSecond = new SecondPrefix(Long.MIN_VALUE, "");
+
     private final Consumer<String> sink;
 
     public AccessLog(Consumer<String> sink) {
@@ -32,7 +35,9 @@ public final class AccessLog implements ConnectionObserver {
 
     static String format(ConnectionRecord c) {
         StringBuilder json = new StringBuilder(384);
-        json.append("{\"time\":\"").append(Instant.ofEpochMilli(c.acceptedAtMillis())).append('"');
+        json.append("{\"time\":\"");
+        time(json, c.acceptedAtMillis());
+        json.append('"');
         field(json, "client", HostPort.format(c.client()));
         field(json, "peer", HostPort.format(c.peer()));
         field(json, "listener", c.listener());
@@ -84,6 +89,30 @@ public final class AccessLog implements ConnectionObserver {
         json.append(']');
     }
 
+    /**
+     * The connection's time as {@link Instant#toString()} writes it (".SSS" left out when the
+     * milliseconds are 0). The part up to the second is formatted once a second and shared by the
+     * event loops: formatting a whole {@code Instant} per line cost about a third of the line.
+     */
+    static void time(StringBuilder json, long epochMillis) {
+        long second = Math.floorDiv(epochMillis, 1000L);
+        SecondPrefix prefix = lastSecond;
+        if (prefix.second != second) {
+            String whole = Instant.ofEpochSecond(second).toString(); // "...T22:29:57Z"
+            prefix = new SecondPrefix(second, whole.substring(0, whole.length() - 1));
+            lastSecond = prefix; // a race only formats the same second twice
+        }
+        json.append(prefix.text);
+        int millis = (int) Math.floorMod(epochMillis, 1000L);
+        if (millis != 0) {
+            json.append('.').append((char) ('0' + millis / 100)).append((char) ('0' + millis / 10 % 10))
+                    .append((char) ('0' + millis % 10));
+        }
+        json.append('Z');
+    }
+
+    private record SecondPrefix(long second, String text) {}
+
     /** A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the client's bytes. */
     public static void string(StringBuilder json, String value) {
         if (value == null) {
@@ -91,6 +120,10 @@ public final class AccessLog implements ConnectionObserver {
             return;
         }
         json.append('"');
+        if (isPlain(value)) {
+            json.append(value).append('"');
+            return;
+        }
         for (int i = 0; i < value.length(); i++) {
             char ch = value.charAt(i);
             switch (ch) {
@@ -106,5 +139,16 @@ public final class AccessLog implements ConnectionObserver {
             }
         }
         json.append('"');
+    }
+
+    /** Nothing in {@code value} needs escaping: the usual case, appended whole. */
+    private static boolean isPlain(String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char ch = value.charAt(i);
+            if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\') {
+                return false;
+            }
+        }
+        return true;
     }
 }
