@@ -444,6 +444,13 @@ best_attempt() {
   rec "${w}_attempts" "$tries"
   rec "${w}_quiet_wait_s" "$waited"
 }
+# PROXY_INDEX: NAME's place in PROXIES, which gives it its port.
+set_proxy_index() {
+  local i
+  for i in "${!PROXIES[@]}"; do
+    if [[ "${PROXIES[i]}" == "$NAME" ]]; then PROXY_INDEX=$i; fi
+  done
+}
 has_workload() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 proxy_tree() { tree=$(proc_tree "$pid" | tr '\n' ' '); echo "$tree" >"$WORK/pids/$NAME.kids"; }
 
@@ -671,18 +678,14 @@ for RUN in $(seq "$RUNS"); do
   fi
   if (( RUN > 1 )); then LOG_COMMANDS=0; fi
   for NAME in "${order[@]}"; do
-    for i in "${!PROXIES[@]}"; do
-      if [[ "${PROXIES[i]}" == "$NAME" ]]; then PROXY_INDEX=$i; fi
-    done
+    set_proxy_index
     bench_proxy
   done
   if has_workload open; then
     RUN_T0=$(date +%s)
     OPEN_LIST=$(open_rates) || { echo "no rate for the open workload: no proxy's rate workload succeeded" >&2; continue; }
     for NAME in "${order[@]}"; do
-      for i in "${!PROXIES[@]}"; do
-        if [[ "${PROXIES[i]}" == "$NAME" ]]; then PROXY_INDEX=$i; fi
-      done
+      set_proxy_index
       open_proxy
     done
   fi
