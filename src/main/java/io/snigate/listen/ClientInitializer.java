@@ -34,11 +34,14 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
     private final ChannelHandler routeStage;
     private final ChannelGroup clients;
     private volatile Listener listener;
+    /** The listen address as written: the same for every config this initializer serves. */
+    private final String name;
     private volatile int boundPort;
 
     ClientInitializer(Listener listener, Supplier<ProxyConfig> config, ConnectionLimits limits,
             ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, ChannelGroup clients) {
         this.listener = listener;
+        this.name = listener.name();
         this.config = config;
         this.limits = limits;
         this.observer = observer;
@@ -63,7 +66,7 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
     @Override
     protected void initChannel(SocketChannel ch) {
         Listener current = listener;
-        ConnectionRecord record = ConnectionRecord.attach(ch, current.name(), observer);
+        ConnectionRecord record = ConnectionRecord.attach(ch, name, observer);
         clients.add(ch);
         Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
         // Like a firewall: before a byte is read, and never audited. Behind a PROXY header the
@@ -78,7 +81,7 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         }
         if (current.isTransparent()) {
             InetSocketAddress original = OriginalDestination.of(ch, current.originalDst());
-            metrics.originalDestination(current.name(), original != null);
+            metrics.originalDestination(name, original != null);
             if (original == null) {
                 closeAtAccept(ch, record, Reason.NO_ORIGINAL_DESTINATION);
                 return;
