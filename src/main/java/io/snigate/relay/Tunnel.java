@@ -108,8 +108,8 @@ final class Tunnel extends TunnelClock.Entry {
             halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
         }
         Channel peer = peerOf(side);
-        // Usually everything has been written already and the FIN can go at once; shutdownOutput()
-        // drops writes still queued, so otherwise it waits behind an empty write.
+        // With everything written already the FIN goes at once; shutdownOutput() drops writes still
+        // queued (on io_uring, a write in flight counts), so otherwise it waits behind an empty write.
         ChannelOutboundBuffer queued = peer.unsafe().outboundBuffer();
         if (queued != null && queued.totalPendingWriteBytes() == 0) {
             shutdownOutput(peer);
@@ -163,8 +163,8 @@ final class Tunnel extends TunnelClock.Entry {
     }
 
     /**
-     * Closes {@code side} now when nothing waits to be written to it (the usual case, which then
-     * costs no empty write, promise or listener), else behind an empty write.
+     * Closes {@code side} now when nothing waits to be written to it, which costs no empty write,
+     * promise or listener; else behind an empty write.
      */
     private static void closeOnceWritten(Channel side) {
         ChannelOutboundBuffer queued = side.unsafe().outboundBuffer();
