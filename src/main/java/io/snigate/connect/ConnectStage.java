@@ -65,7 +65,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         Relay::pendingUpstreamHandler)
                 .addListener((Future<Channel> connected) -> {
                     if (!connected.isSuccess()) {
-                        Reason reason = connected.cause() instanceof UpstreamConnector.UpstreamException e
+                        Reason reason = connected.cause() instanceof UpstreamException e
                                 ? e.reason()
                                 : Reason.UPSTREAM_UNREACHABLE;
                         Rejection.reject(client, reason, record.recordVersion());

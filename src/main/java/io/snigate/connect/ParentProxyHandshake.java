@@ -97,14 +97,14 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
 
     private void fail(ChannelHandlerContext ctx, Reason reason) {
         release();
-        tunnel.tryFailure(new UpstreamConnector.UpstreamException(reason, null));
+        tunnel.tryFailure(new UpstreamException(reason, null));
         ctx.close();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         release();
-        tunnel.tryFailure(new UpstreamConnector.UpstreamException(Reason.UPSTREAM_UNREACHABLE, null));
+        tunnel.tryFailure(new UpstreamException(Reason.UPSTREAM_UNREACHABLE, null));
         ctx.fireChannelInactive();
     }
 

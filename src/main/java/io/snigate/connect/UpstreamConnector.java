@@ -1,16 +1,16 @@
 package io.snigate.connect;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
-import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -254,20 +254,28 @@ public final class UpstreamConnector {
                 return;
             }
             InetSocketAddress target = addresses.get(index);
-            Bootstrap bootstrap = new Bootstrap()
-                    .group(loop)
-                    .channelFactory(() -> transport.newSocketChannel(target))
-                    .resolver(NoopAddressResolverGroup.INSTANCE)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
-                    .option(ChannelOption.AUTO_READ, false)
-                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .option(ChannelOption.RECVBUF_ALLOCATOR, RelayReads.allocator())
-                    .handler(handler.get());
+            // What Netty's Bootstrap does, without its per-connection options map, resolver lookup
+            // and the task it queues for the connect: this runs on the loop the channel joins.
+            Channel channel = transport.newSocketChannel(target);
+            ChannelConfig config = channel.config();
+            config.setConnectTimeoutMillis(0); // the budget above is the only timeout
+            config.setAutoRead(false);
+            config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            config.setRecvByteBufAllocator(RelayReads.allocator());
             int mark = upstreamMark.getAsInt();
             if (mark != 0) {
-                bootstrap.option(SO_MARK, mark);
+                config.setOption(SO_MARK, mark);
             }
-            ChannelFuture attempt = bootstrap.connect(target);
+            channel.pipeline().addLast(handler.get());
+            ChannelPromise attempt = channel.newPromise();
+            loop.register(channel).addListener((ChannelFuture registered) -> {
+                if (registered.isSuccess()) {
+                    channel.connect(target, attempt);
+                } else {
+                    channel.unsafe().closeForcibly();
+                    attempt.setFailure(registered.cause());
+                }
+            });
             attempt.addListener((ChannelFuture f) -> {
                 if (f.isSuccess()) {
                     if (parentAuthority != null) {
@@ -288,21 +296,6 @@ public final class UpstreamConnector {
                     }
                 });
             }
-        }
-    }
-
-    /** Why an upstream could not be reached, in the reason vocabulary. */
-    public static final class UpstreamException extends Exception {
-        private static final long serialVersionUID = 1L;
-        private final Reason reason;
-
-        public UpstreamException(Reason reason, Throwable cause) {
-            super(reason.label(), cause, false, false);
-            this.reason = reason;
-        }
-
-        public Reason reason() {
-            return reason;
         }
     }
 }
