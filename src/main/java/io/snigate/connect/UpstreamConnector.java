@@ -1,13 +1,13 @@
 package io.snigate.connect;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
@@ -256,11 +256,11 @@ public final class UpstreamConnector {
             InetSocketAddress target = addresses.get(index);
             // What Netty's Bootstrap does, without its per-connection options map, resolver lookup
             // and the task it queues for the connect: this runs on the loop the channel joins.
-            Channel channel = transport.newSocketChannel(target);
-            ChannelConfig config = channel.config();
+            SocketChannel channel = transport.newSocketChannel(target);
+            SocketChannelConfig config = channel.config();
             config.setConnectTimeoutMillis(0); // the budget above is the only timeout
             config.setAutoRead(false);
-            config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            config.setAllowHalfClosure(true);
             config.setRecvByteBufAllocator(RelayReads.allocator());
             int mark = upstreamMark.getAsInt();
             if (mark != 0) {

@@ -3,9 +3,8 @@ package io.snigate.relay;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.snigate.core.ConnectionRecord;
@@ -88,7 +87,7 @@ final class Tunnel extends TunnelClock.Entry {
      * asking epoll to watch it again fails (epoll_ctl ENOENT), so it is left alone.
      */
     static void resumeReading(Channel side) {
-        if (!((DuplexChannel) side).isInputShutdown()) {
+        if (!((SocketChannel) side).isInputShutdown()) {
             side.config().setAutoRead(true);
         }
     }
@@ -129,7 +128,7 @@ final class Tunnel extends TunnelClock.Entry {
         // The peer's own FIN now ends the tunnel, so Netty closes on it instead of shutting the
         // input first: that shutdown(SHUT_RD) would meet a socket already in TIME_WAIT and fail
         // with ENOTCONN, an exception built and dropped on every connection.
-        peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+        ((SocketChannel) peer).config().setAllowHalfClosure(false);
         // On the native transports the socket is shut down directly: Netty's shutdownOutput()
         // builds an exception with its stack trace for writes that could still be queued, and
         // none can be here (the relay writes nothing more to this side). The socket records the
@@ -143,7 +142,7 @@ final class Tunnel extends TunnelClock.Entry {
                 // the output in its books; the read side sees the reset.
             }
         }
-        ((DuplexChannel) peer).shutdownOutput();
+        ((SocketChannel) peer).shutdownOutput();
     }
 
     /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
