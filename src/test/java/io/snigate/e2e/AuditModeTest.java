@@ -121,7 +121,10 @@ class AuditModeTest {
         assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
         assertThat(line.get("policy_mode").asText()).isEqualTo("audit");
         assertThat(line.get("would_reject").asText()).isEqualTo(reason);
-        assertThat(line.get("reason").isNull()).isTrue();
+        // How the tunnel ended is not the audit's business: the JDK client closes as soon as the handshake is
+        // done, and when the server's last record is still in flight its kernel answers with a reset.
+        assertThat(line.get("reason").isNull() ? null : line.get("reason").asText()).as(line.toString())
+                .isIn(null, "connection_reset");
         assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + server.port());
         assertThat(line.get("route").isNull() ? null : line.get("route").asText()).isEqualTo(route);
         String series = "snigate_policy_would_reject_total{listener=\"" + line.get("listener").asText() + "\",reason=\""
