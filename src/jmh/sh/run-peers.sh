@@ -21,7 +21,8 @@
 #         and after (it must drop back);
 #   open  after the pass over every proxy, each one started again, warmed up
 #         like for rate, and loaded open-loop (loadgen open): new connections
-#         at fixed rates for OPEN_SECONDS each, OPEN_LOADS percent (25 50 75)
+#         at fixed rates for OPEN_SECONDS each (after OPEN_WARMUP_SECONDS at
+#         that rate, not counted), OPEN_LOADS percent (25 50 75)
 #         of the best peer's conn/s in this run's rate workload (the best of
 #         the proxies other than snigate and direct), or the conn/s listed in
 #         OPEN_RATES; connection time p50/p99/p99.9/max from each
@@ -46,7 +47,7 @@
 #
 # Knobs (environment): RUNS WORKLOADS RATE_CONC RATE_SECONDS WARMUP_SECONDS
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
-# OPEN_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
+# OPEN_SECONDS OPEN_WARMUP_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
 # SNIGATE_JAVA_OPTS SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
@@ -64,6 +65,9 @@ WORKLOADS=${WORKLOADS:-rate bulk idle open}
 OPEN_LOADS=${OPEN_LOADS:-25 50 75}
 OPEN_RATES=${OPEN_RATES:-}
 OPEN_SECONDS=${OPEN_SECONDS:-15}
+# A JIT compiles for the traffic it sees: snigate's code paths for an event loop that sleeps between
+# connections are compiled only once it meets that traffic (performance.md, "Warm-up for each rate").
+OPEN_WARMUP_SECONDS=${OPEN_WARMUP_SECONDS:-10}
 SNIGATE_LAUNCHER=${SNIGATE_LAUNCHER:-0}
 RATE_CONC=${RATE_CONC:-64}
 RATE_SECONDS=${RATE_SECONDS:-15}
@@ -638,6 +642,10 @@ open_proxy() {
     i=$((i + 1)); OPEN_KEY=open$i
     rec "${OPEN_KEY}_label" "$label"
     rec "${OPEN_KEY}_rate" "$OPEN_RATE"
+    if (( OPEN_WARMUP_SECONDS > 0 )); then
+      loadgen open --connect "$target" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$OPEN_WARMUP_SECONDS" \
+          --expect-prefix "SNIBENCH OK" >/dev/null
+    fi
     best_attempt open_attempt "$OPEN_KEY"
   done <<<"$OPEN_LIST"
   if [[ -n "$pid" ]]; then stop_pid "$NAME"; fi
@@ -869,7 +877,7 @@ stability() { # spread over runs and ratio to the first real proxy, for the key 
   echo "- proxy CPU µs/conn = the proxy's utime+stime (all its processes, /proc/PID/stat) during the rate run / connections (of which user µs: utime alone, the proxy's own code; the rest is kernel work in its context: TCP, loopback delivery); proxy CPU % = the same / wall time. CPU$PROXY_CPU / CPU$RIG_CPU busy % = the whole core (/proc/stat, softirq included) during the run: CPU$RIG_CPU near 100 % means the rig (loadgen + backend), not the proxy, was the limit."
   echo "- other load % (tries): CPU used by processes that are not the benchmark's (other builds and tests), in % of one core, during the kept attempt; a rate or bulk measurement is repeated (at most $RETRIES more times) while that was above $NOISY_PCT %, and the quietest attempt is kept. Rows with a high figure are disturbed."
   echo "- bulk: $BULK_CONNS connections, $BULK_BYTES in all, backend send()s from a 4 MiB buffer, loadgen discards with MSG_TRUNC (no copy to user space)."
-  echo "- open: after the pass over the proxies, each one started again and warmed up with ${WARMUP_SECONDS} s of rate, then loaded open-loop (loadgen open) for ${OPEN_SECONDS} s at each rate: new connections on a fixed schedule, whatever the proxy's pace, each doing what a rate connection does. Connection time counts from the connection's place in the schedule to EOF; failed connections (refused, reset, short, bad answer, over 10 s, not started) are counted and ranked slowest, so a percentile among them reads inf. start lag = how late the tool itself started connections (the rig's own delay, in every row)."
+  echo "- open: after the pass over the proxies, each one started again and warmed up with ${WARMUP_SECONDS} s of rate, then loaded open-loop (loadgen open) at each rate for ${OPEN_WARMUP_SECONDS} s not counted and ${OPEN_SECONDS} s measured: new connections on a fixed schedule, whatever the proxy's pace, each doing what a rate connection does. Connection time counts from the connection's place in the schedule to EOF; failed connections (refused, reset, short, bad answer, over 10 s, not started) are counted and ranked slowest, so a percentile among them reads inf. start lag = how late the tool itself started connections (the rig's own delay, in every row)."
   echo "- idle: $IDLE_N connections opened (128 connects pending at most), ClientHello sent on each; once the backend holds them all (or 20 s passed) and ${IDLE_SETTLE} s more, RSS and fds are sampled, then all are closed. RSS = VmRSS summed over the proxy's processes; KiB/tunnel = (holding - before) / tunnels; tunnels (backend) = connections the backend held / connections the loadgen opened."
   echo
   for RUN in $(seq "$RUNS"); do
