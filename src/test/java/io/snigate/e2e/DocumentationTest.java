@@ -31,7 +31,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * log's fields against a real line, and every relative link of the README and of the pages under
  * src/site/markdown against the files of the repository, so that a user who clones it can follow
  * each one ({@code mvn site} turns the links between pages into links between rendered pages).
- * The operations page's metrics are checked by {@link OperationsDocTest}.
+ * The operations page's metrics are checked by {@link OperationsDocTest}; the testing page's
+ * catalogue must name every test class.
  */
 @ExtendWith(NettyLeaks.class)
 class DocumentationTest {
@@ -149,5 +150,26 @@ class DocumentationTest {
         }
         assertThat(links).as("relative links found").isGreaterThan(10);
         assertThat(broken).as("links to files that are not in the repository").isEmpty();
+    }
+
+    @Test
+    void theTestingPageCataloguesEveryTestClass() throws IOException {
+        Path tests = Path.of("src/test/java/io/snigate");
+        Set<String> classes = new TreeSet<>();
+        try (Stream<Path> files = Files.walk(tests)) {
+            files.map(file -> tests.relativize(file).toString().replace('\\', '/'))
+                    .filter(name -> name.endsWith("Test.java") || name.endsWith("IT.java"))
+                    .forEach(name -> classes.add(name.substring(0, name.length() - ".java".length())));
+        }
+        assertThat(classes).as("test classes found").hasSizeGreaterThan(40);
+        String catalogue = Files.readString(Path.of("src/site/markdown/testing.md"));
+        Set<String> missing = new TreeSet<>();
+        for (String name : classes) {
+            if (!catalogue.contains("`" + name + "`")) {
+                missing.add(name);
+            }
+        }
+        assertThat(missing).as("test classes without a row in testing.md's catalogue (written as `package/Class`)")
+                .isEmpty();
     }
 }
