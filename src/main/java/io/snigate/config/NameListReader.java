@@ -1,6 +1,5 @@
 package io.snigate.config;
 
-import io.snigate.core.HostNames;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,39 +15,13 @@ import java.util.List;
  * entries, and entries a wider entry of the list already matches, are counted for one report.
  *
  * <p>A million names load in well under two seconds: a line already in normal form (lower case,
- * no trailing dot) is checked in place and copied into the arena, with no object made for it;
- * only other lines go through {@link Route#normalizePattern}, which also words the errors.
+ * no trailing dot) is checked in place ({@link NameListLine}) and copied into the arena, with no
+ * object made for it; only other lines go through {@link Route#normalizePattern}, which also words
+ * the errors.
  */
 final class NameListReader {
     /** Far above a million names (about 20 MiB); keeps a wrong path from filling the heap. */
     static final long MAX_FILE_BYTES = 256L << 20;
-
-    /** One parsed line, reused from line to line. */
-    private static final class Line {
-        /** {@link NameList#EXACT}, {@link NameList#WILDCARD} or both; 0 for a blank or comment line. */
-        byte kinds;
-        /** The name as {@code text[from, to)} when it was already in normal form. */
-        int from;
-        int to;
-        /** Otherwise the name normalized. */
-        String normalized;
-        /** The line as written, without comment and blanks: {@code text[writtenFrom, writtenTo)}. */
-        int writtenFrom;
-        int writtenTo;
-
-        String name(String text) {
-            return normalized != null ? normalized : text.substring(from, to);
-        }
-
-        String written(String text) {
-            return text.substring(writtenFrom, writtenTo);
-        }
-    }
-
-    /** Told of each line of a file: its text {@code [from, end)} and its number; false stops. */
-    private interface LineVisitor {
-        boolean visit(int from, int end, int line) throws ConfigException;
-    }
 
     private final String label;
     private byte[] arena = new byte[0];
@@ -124,126 +97,16 @@ final class NameListReader {
     }
 
     private void readLines(Path path, int file, String text) throws ConfigException {
-        Line parsed = new Line();
-        forEachLine(text, (from, end, line) -> {
-            if (parse(text, from, end, path, line, parsed)) {
+        NameListLine parsed = new NameListLine();
+        NameListLine.forEachLine(text, (from, end, line) -> {
+            if (parsed.parse(text, from, end, path, line)) {
                 add(text, parsed, path, file, line);
             }
             return true;
         });
     }
 
-    private static void forEachLine(String text, LineVisitor visitor) throws ConfigException {
-        int line = 0;
-        for (int from = 0; from <= text.length(); ) {
-            int end = text.indexOf('\n', from);
-            if (end < 0) {
-                end = text.length();
-            }
-            if (!visitor.visit(from, end, ++line)) {
-                return;
-            }
-            from = end + 1;
-        }
-    }
-
-    /**
-     * Parses line {@code text[from, end)} into {@code out}; false for a blank or comment line.
-     *
-     * @throws ConfigException when the line holds something that is not a name
-     */
-    private static boolean parse(String text, int from, int end, Path path, int line, Line out) throws ConfigException {
-        for (int i = from; i < end; i++) {
-            if (text.charAt(i) == '#') {
-                end = i;
-                break;
-            }
-        }
-        while (from < end && isBlank(text.charAt(from))) {
-            from++;
-        }
-        while (end > from && isBlank(text.charAt(end - 1))) {
-            end--;
-        }
-        if (from == end) {
-            return false;
-        }
-        out.writtenFrom = from;
-        out.writtenTo = end;
-        byte kinds = NameList.EXACT;
-        int name = from;
-        if (text.startsWith(Route.WILDCARD_PREFIX, from)) {
-            kinds = NameList.WILDCARD;
-            name += Route.WILDCARD_PREFIX.length();
-        } else if (text.charAt(from) == '.') {
-            kinds = NameList.EXACT | NameList.WILDCARD;
-            name++;
-        }
-        out.kinds = kinds;
-        if (isNormal(text, name, end) && HostNames.isValid(text, name, end)) {
-            out.from = name;
-            out.to = end;
-            out.normalized = null;
-            return true;
-        }
-        out.normalized = normalize(text, from, end, kinds, path, line);
-        return true;
-    }
-
-    /** Whether {@code text[from, to)} has no upper-case letter and no trailing dot. */
-    private static boolean isNormal(String text, int from, int to) {
-        for (int i = from; i < to; i++) {
-            char c = text.charAt(i);
-            if (c >= 'A' && c <= 'Z') {
-                return false;
-            }
-        }
-        return to > from && text.charAt(to - 1) != '.';
-    }
-
-    /** The name of a line not in normal form, normalized as {@code match} does, or the error that says why not. */
-    private static String normalize(String text, int from, int end, byte kinds, Path path, int line)
-            throws ConfigException {
-        String written = text.substring(from, end);
-        try {
-            for (int i = 0; i < written.length(); i++) {
-                if (isBlank(written.charAt(i))) {
-                    throw new IllegalArgumentException("one name a line; start a comment with #");
-                }
-            }
-            if (kinds == (NameList.EXACT | NameList.WILDCARD)) {
-                String apex = written.substring(1);
-                if (apex.startsWith(".") || apex.startsWith("*")) {
-                    throw new IllegalArgumentException("write \".example.com\" for a name and all below it");
-                }
-                return Route.normalizePattern(apex);
-            }
-            String pattern = Route.normalizePattern(written);
-            return Route.isWildcard(pattern) ? pattern.substring(Route.WILDCARD_PREFIX.length()) : pattern;
-        } catch (IllegalArgumentException e) {
-            String hint = e.getMessage().startsWith("one name a line") ? "" : FORM_HINT;
-            throw new ConfigException(path.toString(), line, "\"" + printable(written) + "\": " + e.getMessage() + hint);
-        }
-    }
-
-    private static final String FORM_HINT =
-            "; a line is a name, *.suffix (every name below it) or .suffix (the name and all below it)";
-
-    private static boolean isBlank(char c) {
-        return c == ' ' || c == '\t' || c == '\r';
-    }
-
-    /** The line as a message may quote it: control and non-ASCII bytes escaped. */
-    private static String printable(String text) {
-        StringBuilder out = new StringBuilder(Math.min(text.length(), 80));
-        for (int i = 0; i < text.length() && i < 80; i++) {
-            char c = text.charAt(i);
-            out.append(c < 0x20 || c > 0x7e ? String.format("\\x%02x", (int) c) : String.valueOf(c));
-        }
-        return text.length() > 80 ? out + "..." : out.toString();
-    }
-
-    private void add(String text, Line parsed, Path path, int file, int line) {
+    private void add(String text, NameListLine parsed, Path path, int file, int line) {
         int start = arenaSize;
         if (parsed.normalized == null) {
             for (int i = parsed.from; i < parsed.to; i++) {
@@ -307,9 +170,9 @@ final class NameListReader {
             String[] found = new String[1];
             try {
                 String text = readFile(path);
-                Line parsed = new Line();
-                forEachLine(text, (from, end, line) -> {
-                    if (parseIfValid(text, from, end, path, line, parsed) && parsed.name(text).equals(name)
+                NameListLine parsed = new NameListLine();
+                NameListLine.forEachLine(text, (from, end, line) -> {
+                    if (parsed.parseIfValid(text, from, end, path, line) && parsed.name(text).equals(name)
                             && (parsed.kinds & kind) != 0) {
                         found[0] = path + ":" + line + ": " + parsed.written(text);
                         return false;
@@ -326,12 +189,4 @@ final class NameListReader {
         return list.label() + ": the matching entry is no longer in the files (they changed after the load)";
     }
 
-    /** {@link #parse}, with a line that is not a name (the file changed since it was loaded) as blank. */
-    private static boolean parseIfValid(String text, int from, int end, Path path, int line, Line out) {
-        try {
-            return parse(text, from, end, path, line, out);
-        } catch (ConfigException changedSinceLoaded) {
-            return false;
-        }
-    }
 }
