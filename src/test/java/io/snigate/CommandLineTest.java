@@ -24,6 +24,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,6 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CommandLineTest {
     private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
+
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     Path dir;
@@ -121,13 +124,52 @@ class CommandLineTest {
 
     private static int status(int adminPort, String path) {
         try {
-            return HttpClient.newHttpClient().send(
+            return HTTP.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
                             .timeout(Duration.ofSeconds(2)).build(),
                     HttpResponse.BodyHandlers.discarding()).statusCode();
         } catch (Exception e) {
             return -1;
         }
+    }
+
+    /** A child proxy that has answered {@code /readyz} with 200, and its ports. */
+    private record ReadyProxy(Process process, int listenPort, int adminPort) {}
+
+    /**
+     * {@link #startProxy} on two ports found free, polling {@code /readyz} every 2 ms until it
+     * answers 200 (a test may signal the moment it does). A port another process takes between the
+     * look and the child's bind makes the child exit with "Address already in use": it starts again
+     * on others, twice at most; any other early exit, or no answer in 30 s, fails with the child's
+     * standard error.
+     */
+    private ReadyProxy startReadyProxy(int upstreamPort, String drain) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            int listenPort = freePort();
+            int adminPort = freePort();
+            if (listenPort == adminPort) {
+                continue;
+            }
+            Process proxy = startProxy(listenPort, adminPort, upstreamPort, drain);
+            try {
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
+                        .until(() -> !proxy.isAlive() || status(adminPort, "/readyz") == 200);
+            } catch (ConditionTimeoutException e) {
+                proxy.destroyForcibly();
+                throw new AssertionError("no 200 from /readyz in 30 s; the proxy's standard error:\n" + stderr(), e);
+            }
+            if (proxy.isAlive()) {
+                return new ReadyProxy(proxy, listenPort, adminPort);
+            }
+            String stderr = stderr();
+            if (!stderr.contains("Address already in use") || attempt == 3) {
+                throw new AssertionError("the proxy exited before it was ready (start " + attempt + "):\n" + stderr);
+            }
+        }
+    }
+
+    private String stderr() throws IOException {
+        return Files.readString(dir.resolve("stderr.txt"));
     }
 
     /** The real main class in a child JVM with this test's class path, as {@code java -jar} runs it. */
@@ -152,8 +194,6 @@ class CommandLineTest {
 
     @Test
     void sigtermDrainsInFlightConnectionsRefusesNewOnesAndExitsZero() throws Exception {
-        int listenPort = freePort();
-        int adminPort = freePort();
         CountDownLatch release = new CountDownLatch(1);
         CountDownLatch helloArrived = new CountDownLatch(1);
         byte[] reply = new byte[1 << 20];
@@ -168,9 +208,11 @@ class CommandLineTest {
                     throw new IllegalStateException(e);
                 }
             });
-            Process proxy = startProxy(listenPort, adminPort, upstream.getLocalPort(), "10s");
+            ReadyProxy started = startReadyProxy(upstream.getLocalPort(), "10s");
+            Process proxy = started.process();
+            int listenPort = started.listenPort();
+            int adminPort = started.adminPort();
             try {
-                await().atMost(Duration.ofSeconds(30)).until(() -> status(adminPort, "/readyz") == 200);
                 try (Socket client = new Socket(InetAddress.getLoopbackAddress(), listenPort)) {
                     client.setSoTimeout(20_000);
                     client.getOutputStream().write(HELLO);
@@ -189,7 +231,7 @@ class CommandLineTest {
                 assertThat(Files.readString(dir.resolve("stdout.txt")))
                         .contains("\"outcome\":\"forwarded\"")
                         .contains("\"bytes_to_client\":" + reply.length);
-                assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("SIGTERM: draining");
+                assertThat(stderr()).contains("SIGTERM: draining");
             } finally {
                 proxy.destroyForcibly();
             }
@@ -198,25 +240,14 @@ class CommandLineTest {
 
     @Test
     void sigtermTheMomentReadyzAnswersStillDrainsAndExitsZero() throws Exception {
-        int adminPort = freePort();
-        Process proxy = startProxy(freePort(), adminPort, 9, "5s");
+        // No pause between the first 200 and the signal: a supervisor may stop a process that has
+        // only just become ready, and the JVM's default SIGTERM action would exit 143.
+        Process proxy = startReadyProxy(9, "5s").process();
         try {
-            // No pause between the first 200 and the signal: a supervisor may stop a process that
-            // has only just become ready, and the JVM's default SIGTERM action would exit 143.
-            HttpClient http = HttpClient.newHttpClient();
-            HttpRequest readyz = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/readyz"))
-                    .timeout(Duration.ofSeconds(2)).build();
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> {
-                try {
-                    return http.send(readyz, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-                } catch (IOException e) {
-                    return false;
-                }
-            });
             proxy.destroy(); // SIGTERM
             assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited").isTrue();
             assertThat(proxy.exitValue()).isZero();
-            assertThat(Files.readString(dir.resolve("stderr.txt"))).contains("SIGTERM: draining");
+            assertThat(stderr()).contains("SIGTERM: draining");
         } finally {
             proxy.destroyForcibly();
         }
@@ -234,8 +265,6 @@ class CommandLineTest {
 
     @Test
     void secondSigtermExitsAtOnce() throws Exception {
-        int listenPort = freePort();
-        int adminPort = freePort();
         CountDownLatch tunnelOpen = new CountDownLatch(1);
         try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             CompletableFuture.runAsync(() -> {
@@ -246,8 +275,10 @@ class CommandLineTest {
                     // The proxy went away.
                 }
             });
-            Process proxy = startProxy(listenPort, adminPort, upstream.getLocalPort(), "60s");
-            try (Socket client = awaitConnect(adminPort, listenPort)) {
+            ReadyProxy started = startReadyProxy(upstream.getLocalPort(), "60s");
+            Process proxy = started.process();
+            int adminPort = started.adminPort();
+            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
                 client.getOutputStream().write(HELLO);
                 assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
                 proxy.destroy();
@@ -261,10 +292,5 @@ class CommandLineTest {
                 proxy.destroyForcibly();
             }
         }
-    }
-
-    private Socket awaitConnect(int adminPort, int listenPort) throws IOException {
-        await().atMost(Duration.ofSeconds(30)).until(() -> status(adminPort, "/readyz") == 200);
-        return new Socket(InetAddress.getLoopbackAddress(), listenPort);
     }
 }
