@@ -3,6 +3,7 @@ package io.snigate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.ProcessRunner;
 import java.io.ByteArrayOutputStream;
@@ -13,10 +14,6 @@ import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,7 +21,6 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,8 +30,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CommandLineTest {
     private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
-
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     @TempDir
     Path dir;
@@ -116,80 +110,20 @@ class CommandLineTest {
         assertThat(checked.output()).contains("loop.yaml:4:").contains("loop");
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    private static int status(int adminPort, String path) {
-        try {
-            return HTTP.send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
-                            .timeout(Duration.ofSeconds(2)).build(),
-                    HttpResponse.BodyHandlers.discarding()).statusCode();
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    /** A child proxy that has answered {@code /readyz} with 200, and its ports. */
-    private record ReadyProxy(Process process, int listenPort, int adminPort) {}
-
     /**
-     * {@link #startProxy} on two ports found free, polling {@code /readyz} every 2 ms until it
-     * answers 200 (a test may signal the moment it does). A port another process takes between the
-     * look and the child's bind makes the child exit with "Address already in use": it starts again
-     * on others, twice at most; any other early exit, or no answer in 30 s, fails with the child's
-     * standard error.
+     * The proxy in a child JVM, ready, with one route to {@code upstreamPort}. It writes the access
+     * log to standard output itself, whatever SLF4J binding the class path brings (the tests'
+     * Logback here, slf4j-simple in the jar).
      */
-    private ReadyProxy startReadyProxy(int upstreamPort, String drain) throws IOException {
-        for (int attempt = 1; ; attempt++) {
-            int listenPort = freePort();
-            int adminPort = freePort();
-            if (listenPort == adminPort) {
-                continue;
-            }
-            Process proxy = startProxy(listenPort, adminPort, upstreamPort, drain);
-            try {
-                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
-                        .until(() -> !proxy.isAlive() || status(adminPort, "/readyz") == 200);
-            } catch (ConditionTimeoutException e) {
-                proxy.destroyForcibly();
-                throw new AssertionError("no 200 from /readyz in 30 s; the proxy's standard error:\n" + stderr(), e);
-            }
-            if (proxy.isAlive()) {
-                return new ReadyProxy(proxy, listenPort, adminPort);
-            }
-            String stderr = stderr();
-            if (!stderr.contains("Address already in use") || attempt == 3) {
-                throw new AssertionError("the proxy exited before it was ready (start " + attempt + "):\n" + stderr);
-            }
-        }
-    }
-
-    private String stderr() throws IOException {
-        return Files.readString(dir.resolve("stderr.txt"));
-    }
-
-    /** The real main class in a child JVM with this test's class path, as {@code java -jar} runs it. */
-    private Process startProxy(int listenPort, int adminPort, int upstreamPort, String drain) throws IOException {
-        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+    private ChildProxy startProxy(int upstreamPort, String drain) throws IOException {
+        return ChildProxy.start(dir, 1, (admin, listen) -> """
                 listen: ["127.0.0.1:%d"]
                 admin: "127.0.0.1:%d"
                 timeouts: { drain: %s }
                 routes:
                   - match: "*.corpus.test"
                     upstream: "127.0.0.1:%d"
-                """.formatted(listenPort, adminPort, drain, upstreamPort));
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        // The access log is written to standard output by the proxy itself, whatever SLF4J binding
-        // the class path brings (the tests' Logback here, slf4j-simple in the jar).
-        return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "--config", config.toString())
-                .redirectError(dir.resolve("stderr.txt").toFile())
-                .redirectOutput(dir.resolve("stdout.txt").toFile())
-                .start();
+                """.formatted(listen[0], admin, drain, upstreamPort));
     }
 
     @Test
@@ -208,18 +142,16 @@ class CommandLineTest {
                     throw new IllegalStateException(e);
                 }
             });
-            ReadyProxy started = startReadyProxy(upstream.getLocalPort(), "10s");
-            Process proxy = started.process();
-            int listenPort = started.listenPort();
-            int adminPort = started.adminPort();
-            try {
+            try (ChildProxy started = startProxy(upstream.getLocalPort(), "10s")) {
+                Process proxy = started.process();
+                int listenPort = started.listenPort();
                 try (Socket client = new Socket(InetAddress.getLoopbackAddress(), listenPort)) {
                     client.setSoTimeout(20_000);
                     client.getOutputStream().write(HELLO);
                     assertThat(helloArrived.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
 
                     proxy.destroy(); // SIGTERM
-                    await().atMost(Duration.ofSeconds(10)).until(() -> status(adminPort, "/readyz") == 503);
+                    await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
                     await().atMost(Duration.ofSeconds(10)).until(() -> refuses(listenPort));
 
                     release.countDown();
@@ -228,12 +160,10 @@ class CommandLineTest {
                 }
                 assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited within the drain timeout").isTrue();
                 assertThat(proxy.exitValue()).isZero();
-                assertThat(Files.readString(dir.resolve("stdout.txt")))
+                assertThat(started.stdout())
                         .contains("\"outcome\":\"forwarded\"")
                         .contains("\"bytes_to_client\":" + reply.length);
-                assertThat(stderr()).contains("SIGTERM: draining");
-            } finally {
-                proxy.destroyForcibly();
+                assertThat(started.stderr()).contains("SIGTERM: draining");
             }
         }
     }
@@ -242,14 +172,12 @@ class CommandLineTest {
     void sigtermTheMomentReadyzAnswersStillDrainsAndExitsZero() throws Exception {
         // No pause between the first 200 and the signal: a supervisor may stop a process that has
         // only just become ready, and the JVM's default SIGTERM action would exit 143.
-        Process proxy = startReadyProxy(9, "5s").process();
-        try {
+        try (ChildProxy started = startProxy(9, "5s")) {
+            Process proxy = started.process();
             proxy.destroy(); // SIGTERM
             assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited").isTrue();
             assertThat(proxy.exitValue()).isZero();
-            assertThat(stderr()).contains("SIGTERM: draining");
-        } finally {
-            proxy.destroyForcibly();
+            assertThat(started.stderr()).contains("SIGTERM: draining");
         }
     }
 
@@ -275,21 +203,18 @@ class CommandLineTest {
                     // The proxy went away.
                 }
             });
-            ReadyProxy started = startReadyProxy(upstream.getLocalPort(), "60s");
-            Process proxy = started.process();
-            int adminPort = started.adminPort();
-            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
+            try (ChildProxy started = startProxy(upstream.getLocalPort(), "60s");
+                    Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
+                Process proxy = started.process();
                 client.getOutputStream().write(HELLO);
                 assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
                 proxy.destroy();
-                await().atMost(Duration.ofSeconds(10)).until(() -> status(adminPort, "/readyz") == 503);
+                await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
                 long signalled = System.nanoTime();
                 proxy.destroy();
                 assertThat(proxy.waitFor(10, TimeUnit.SECONDS)).isTrue();
                 assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
                 assertThat(proxy.exitValue()).isEqualTo(1);
-            } finally {
-                proxy.destroyForcibly();
             }
         }
     }

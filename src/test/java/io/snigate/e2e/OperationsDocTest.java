@@ -3,14 +3,9 @@ package io.snigate.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.snigate.Main;
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.ProcessRunner;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,8 +46,7 @@ class OperationsDocTest {
     @TempDir
     static Path dir;
 
-    private static Process proxy;
-    private static int adminPort;
+    private static ChildProxy proxy;
 
     /** One family as the page or a scrape describes it. */
     private record Family(String type, Set<String> labels) {
@@ -64,8 +58,7 @@ class OperationsDocTest {
 
     @BeforeAll
     static void start() throws Exception {
-        adminPort = freePort();
-        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+        proxy = ChildProxy.start(dir, 2, (admin, listen) -> """
                 listen:
                   - "127.0.0.1:%d"
                   - { address: "127.0.0.1:%d", original_dst: redirect }   # for the transparent listeners' series
@@ -73,47 +66,16 @@ class OperationsDocTest {
                 routes:
                   - match: "a.example.com"
                     upstream: "127.0.0.1:9"
-                """.formatted(freePort(), freePort(), adminPort));
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        proxy = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "--config", config.toString())
-                .redirectError(dir.resolve("stderr.txt").toFile())
-                .redirectOutput(dir.resolve("stdout.txt").toFile())
-                .start();
-        await().atMost(Duration.ofSeconds(30)).until(() -> status("/readyz") == 200);
+                """.formatted(listen[0], listen[1], admin));
     }
 
     @AfterAll
     static void stop() throws InterruptedException {
         if (proxy != null) {
-            proxy.destroy();
-            if (!proxy.waitFor(15, TimeUnit.SECONDS)) {
-                proxy.destroyForcibly();
+            proxy.process().destroy();
+            if (!proxy.process().waitFor(15, TimeUnit.SECONDS)) {
+                proxy.close();
             }
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    private static HttpResponse<String> get(String path) throws IOException, InterruptedException {
-        return HttpClient.newHttpClient().send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
-                        .timeout(Duration.ofSeconds(5)).build(),
-                HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static int status(String path) {
-        try {
-            return get(path).statusCode();
-        } catch (IOException e) {
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
         }
     }
 
@@ -188,7 +150,7 @@ class OperationsDocTest {
         String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
         AtomicReference<Map<String, Family>> last = new AtomicReference<>();
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
-            ProcessRunner.Result gc = ProcessRunner.run(30, jcmd, Long.toString(proxy.pid()), "GC.run");
+            ProcessRunner.Result gc = ProcessRunner.run(30, jcmd, Long.toString(proxy.process().pid()), "GC.run");
             assertThat(gc.exitCode()).as("jcmd GC.run: " + gc.stdout() + gc.stderr()).isZero();
             last.set(scraped(body()));
             check.accept(last.get());
@@ -217,7 +179,7 @@ class OperationsDocTest {
     }
 
     private static String body() throws IOException, InterruptedException {
-        HttpResponse<String> response = get("/metrics");
+        HttpResponse<String> response = proxy.get("/metrics");
         assertThat(response.statusCode()).isEqualTo(200);
         return response.body();
     }

@@ -1,0 +1,140 @@
+package io.snigate.testing;
+
+import static org.awaitility.Awaitility.await;
+
+import io.snigate.Main;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.BiFunction;
+import org.awaitility.core.ConditionTimeoutException;
+
+/**
+ * The real main class in a child JVM with the test's class path, as {@code java -jar} runs it, on
+ * loopback ports found free, returned once its {@code /readyz} has answered 200. Its standard output
+ * (the access log) and standard error go to files in the test's folder.
+ */
+public final class ChildProxy implements AutoCloseable {
+    private static final HttpClient HTTP = HttpClient.newHttpClient();
+    private static final int STARTS = 3;
+
+    private final Process process;
+    private final int adminPort;
+    private final int[] listenPorts;
+    private final Path dir;
+
+    private ChildProxy(Process process, int adminPort, int[] listenPorts, Path dir) {
+        this.process = process;
+        this.adminPort = adminPort;
+        this.listenPorts = listenPorts;
+        this.dir = dir;
+    }
+
+    /**
+     * Writes {@code dir/routes.yaml} as {@code config} makes it of an admin port and
+     * {@code listenPorts} listen ports, all found free, starts the proxy on it and polls
+     * {@code /readyz} every 2 ms until it answers 200 (a test may signal the moment it does). A
+     * port another process takes between the look and the child's bind makes the child exit with
+     * "Address already in use": it starts again on other ports, {@value #STARTS} starts at most. Any
+     * other early exit, or no 200 in 30 s, fails with the child's standard error.
+     */
+    public static ChildProxy start(Path dir, int listenPorts, BiFunction<Integer, int[], String> config)
+            throws IOException {
+        for (int start = 1; ; start++) {
+            int adminPort = LoopbackPorts.free();
+            int[] listen = new int[listenPorts];
+            for (int i = 0; i < listenPorts; i++) {
+                listen[i] = LoopbackPorts.free();
+            }
+            if (!distinct(adminPort, listen)) {
+                continue;
+            }
+            Path file = Files.writeString(dir.resolve("routes.yaml"), config.apply(adminPort, listen));
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            Process process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                    Main.class.getName(), "--config", file.toString())
+                    .redirectError(dir.resolve("stderr.txt").toFile())
+                    .redirectOutput(dir.resolve("stdout.txt").toFile())
+                    .start();
+            ChildProxy proxy = new ChildProxy(process, adminPort, listen, dir);
+            try {
+                await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
+                        .until(() -> !process.isAlive() || proxy.status("/readyz") == 200);
+            } catch (ConditionTimeoutException e) {
+                process.destroyForcibly();
+                throw new AssertionError("no 200 from /readyz in 30 s; the proxy's standard error:\n" + proxy.stderr(), e);
+            }
+            if (process.isAlive()) {
+                return proxy;
+            }
+            String stderr = proxy.stderr();
+            if (!stderr.contains("Address already in use") || start == STARTS) {
+                throw new AssertionError("the proxy exited before it was ready (start " + start + "):\n" + stderr);
+            }
+        }
+    }
+
+    private static boolean distinct(int adminPort, int[] listen) {
+        for (int i = 0; i < listen.length; i++) {
+            if (listen[i] == adminPort) {
+                return false;
+            }
+            for (int j = 0; j < i; j++) {
+                if (listen[j] == listen[i]) {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    public Process process() {
+        return process;
+    }
+
+    public int adminPort() {
+        return adminPort;
+    }
+
+    /** The first listen port. */
+    public int listenPort() {
+        return listenPorts[0];
+    }
+
+    /** A GET on the admin endpoint. */
+    public HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The status a GET on the admin endpoint answers, or -1 when none answers. */
+    public int status(String path) {
+        try {
+            return get(path).statusCode();
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    public String stdout() throws IOException {
+        return Files.readString(dir.resolve("stdout.txt"));
+    }
+
+    public String stderr() throws IOException {
+        return Files.readString(dir.resolve("stderr.txt"));
+    }
+
+    /** Kills the child if it still runs (a test that stops it checks how it stopped itself). */
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}
