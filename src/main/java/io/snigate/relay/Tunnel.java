@@ -109,8 +109,7 @@ final class Tunnel extends TunnelClock.Entry {
         Channel peer = peerOf(side);
         // With everything written already the FIN goes at once; shutdownOutput() drops writes still
         // queued (on io_uring, a write in flight counts), so otherwise it waits behind an empty write.
-        ChannelOutboundBuffer queued = peer.unsafe().outboundBuffer();
-        if (queued != null && queued.totalPendingWriteBytes() == 0) {
+        if (nothingQueued(peer)) {
             shutdownOutput(peer);
             return;
         }
@@ -161,13 +160,18 @@ final class Tunnel extends TunnelClock.Entry {
         closeOnceWritten(upstream);
     }
 
+    /** Whether {@code side} is open with nothing waiting in its outbound buffer. */
+    private static boolean nothingQueued(Channel side) {
+        ChannelOutboundBuffer queued = side.unsafe().outboundBuffer(); // null once closed
+        return queued != null && queued.totalPendingWriteBytes() == 0;
+    }
+
     /**
      * Closes {@code side} now when nothing waits to be written to it, which costs no empty write,
      * promise or listener; else behind an empty write.
      */
     private static void closeOnceWritten(Channel side) {
-        ChannelOutboundBuffer queued = side.unsafe().outboundBuffer();
-        if (queued == null || queued.totalPendingWriteBytes() == 0) {
+        if (!side.isOpen() || nothingQueued(side)) {
             side.close();
         } else {
             side.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
