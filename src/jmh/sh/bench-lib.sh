@@ -30,6 +30,7 @@ BENCH_REPO=$(cd "$BENCH_SH/../../.." && pwd)
 BENCH_OUT=${SNIGATE_BUILD_DIR:-$BENCH_REPO/target}/bench
 BENCH_HELLO=${HELLO:-$BENCH_REPO/src/jmh/resources/clienthello-a.bin}
 SNIGATE_JAR=${SNIGATE_JAR:-$BENCH_REPO/target/snigate.jar}
+BENCHMARKS_JAR=${BENCHMARKS_JAR:-$BENCH_REPO/target/benchmarks.jar}
 
 bench_loadgen() {
   local src=$BENCH_REPO/src/jmh/c/loadgen.c out=$BENCH_OUT/loadgen
@@ -95,6 +96,14 @@ sum_over_pids() {
 }
 # /proc/PID/stat's fields after the command name, which may hold spaces: utime is the 12th, stime
 # the 13th.
+# "GROUP TICKS" lines for PID's threads, utime+stime, grouped by thread name without its digits
+# (every event loop in one group, every GC worker in another).
+thread_ticks() {
+  local t
+  for t in /proc/$1/task/*; do
+    { read -r name <"$t/comm"; sed 's/^.*) //' "$t/stat" | awk -v n="${name//[0-9]/}" '{print n "\t" $12 + $13}'; } 2>/dev/null
+  done | awk -F'\t' '{s[$1] += $2} END {for (n in s) print n "\t" s[n]}'
+}
 read_cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 read_utime_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12}'; }
 read_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

@@ -5,7 +5,8 @@
 #   src/jmh/sh/measure.sh cpu [JAR [JAVA_OPTS...]]      proxy CPU µs per connection: snigate pinned to
 #        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured (of it
 #        user CPU: snigate's own code); and
-#        the proxy's RSS after it (bulk too)
+#        the proxy's RSS after it (bulk too); THREADS=1 first prints the CPU µs per connection of
+#        each group of threads (event loops, compiler, GC, access-log writer) over the same 10 s
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
 #        3,000 connections): deterministic, unlike CPU time on a shared VM
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
@@ -28,7 +29,9 @@
 #        the second from which three slices in a row average 90 % of it (a later dip, which
 #        loopback connections at this rate show with any proxy, does not move it)
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
-# and BULK_BYTES (2G) shorten a run. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
+# and BULK_BYTES (2G) shorten a run. PROXY_MAIN=CLASS runs that main class from JAR instead of the jar's own
+# (cpu, syscalls, bulk, bulksys, idle): io.snigate.bench.NettyFloor from target/benchmarks.jar is a bare
+# Netty relay, what snigate costs without its own stages. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
 # redirects to it: transparent-cost.sh); UNPINNED=1 leaves every process free to use every core.
 # Needs gcc and bc; strace for syscalls and bulksys.
@@ -61,7 +64,8 @@ idlerss|warmup)
   SNIGATE_JAR=$JAR
   bench_launch_train $D/snigate.jsa $D/cfg.yaml $((P + 2)) "$@" || { echo "no class-data archive" >&2; exit 1; } ;;
 *)
-  $(pin 1) java "$@" -jar $JAR --config $D/cfg.yaml > /dev/null 2> $D/err &
+  if [ -n "${PROXY_MAIN:-}" ]; then RUN=(-cp "$JAR" "$PROXY_MAIN"); else RUN=(-jar "$JAR"); fi
+  $(pin 1) java "$@" "${RUN[@]}" --config $D/cfg.yaml > /dev/null 2> $D/err &
   PX=$!
   bench_await_ready $((P + 2)) $PX ;;
 esac
@@ -74,10 +78,17 @@ bulk*)
 esac
 case "$MODE" in
 cpu)
+  [ -n "${THREADS:-}" ] && thread_ticks $PX >$D/threads0
   c0=$(cpu_ticks $PX); u0=$(utime_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $RATE_SECONDS 2>/dev/null)
   c1=$(cpu_ticks $PX); u1=$(utime_ticks $PX); f1=$(foreign_ticks); t1=$(date +%s%N)
   conns=$(echo "$R" | grep -o 'ok=[0-9]*' | cut -d= -f2)
+  if [ -n "${THREADS:-}" ]; then
+    thread_ticks $PX >$D/threads1
+    awk -F'\t' -v n=${conns:-0} -v tick=$TICK 'NR == FNR {a[$1] = $2; next}
+      {d = $2 - a[$1]; if (d > 0 && n > 0) printf "thread %s: %.1f us/conn\n", $1, d * 1000000 / tick / n}' \
+      $D/threads0 $D/threads1 | sort -t: -k2 -rn
+  fi
   echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) user_us_per_conn=$(( (u1-u0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
 bulk)
   c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)

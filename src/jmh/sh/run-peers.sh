@@ -5,6 +5,8 @@
 #
 # Needs nginx with its stream module, haproxy, sniproxy (each only when named), gcc, and for snigate
 # the jar of `mvn -B -DskipTests package` (target/snigate.jar; SNIGATE_JAR=... for another).
+# "nettyfloor" (only when named) is a bare Netty relay from target/benchmarks.jar (-Pjmh): the
+# floor under snigate's CPU per connection, not a peer.
 #
 # Each proxy gets a minimal config in a temp dir, listens on 127.0.0.1, routes
 # the SNI name a.bench.test to a plain-TCP backend (loadgen backend: no TLS, so
@@ -49,7 +51,7 @@
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
 # OPEN_SECONDS OPEN_WARMUP_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
-# SNIGATE_JAVA_OPTS SNIGATE_LAUNCHER (1: snigate started through
+# BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and nettyfloor) SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
 # $RESULTS_DIR/$RESULTS_MD (default target/bench/results-peers.md) and raw
 # figures in the .tsv next to it.
@@ -231,6 +233,20 @@ proxy_snigate() {
 version_snigate() {
   echo "$(java -jar "$SNIGATE_JAR" --version 2>/dev/null) on $(java -version 2>&1 | sed -n 1p)$([[ "$SNIGATE_LAUNCHER" == 1 ]] && echo ", through deploy/bin/snigate")"
 }
+
+# ---- nettyfloor: a bare Netty relay, not a peer -----------------------------
+# io.snigate.bench.NettyFloor from the benchmarks jar (mvn -B -Pjmh -DskipTests package;
+# BENCHMARKS_JAR=... for another): snigate's transport and read sizes, its way of creating the
+# upstream channel and passing FINs on, and none of its stages (no parse, route, log or metric).
+# What snigate would cost if its own code cost nothing; never the "best peer" of the open workload.
+# It forwards every name, so its "SNI routing" column says NO.
+proxy_nettyfloor() {
+  local listen=$1 backend=$2 sni=$3 dir=$4
+  [[ -f "$BENCHMARKS_JAR" ]] || { echo "no $BENCHMARKS_JAR: run mvn -B -Pjmh -DskipTests package, or set BENCHMARKS_JAR" >&2; return 1; }
+  bench_snigate_config "$listen" "$((listen + 50))" "$backend" "$sni" "$dir/snigate.yaml"
+  echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR io.snigate.bench.NettyFloor --config $dir/snigate.yaml"
+}
+version_nettyfloor() { echo "io.snigate.bench.NettyFloor (bare Netty relay) on $(java -version 2>&1 | sed -n 1p)"; }
 
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
 version_direct() { echo "no proxy, loadgen straight to the backend: the rig's own limit"; }
@@ -592,6 +608,7 @@ open_rates() {
   for pass in peers any; do
     for n in "${PROXIES[@]}"; do
       [[ "$n" == direct ]] && continue
+      [[ "$n" == nettyfloor ]] && continue
       [[ "$pass" == peers && "$n" == snigate ]] && continue
       cps=$(get "$RUN" "$n" rate_cps)
       [[ "$cps" == - ]] && continue
