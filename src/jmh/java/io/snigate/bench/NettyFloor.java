@@ -91,6 +91,7 @@ public final class NettyFloor {
         private final InetSocketAddress target;
         private final List<Object> held = new ArrayList<>(1);
         private boolean dialing;
+        private boolean clientDoneSending;
 
         DialOnFirstBytes(Transport transport, InetSocketAddress target) {
             this.transport = transport;
@@ -132,10 +133,21 @@ public final class NettyFloor {
                     }
                     held.clear();
                     upstream.flush();
-                    client.config().setAutoRead(true);
+                    if (clientDoneSending) {
+                        relay.doneSending(client);
+                    } else {
+                        client.config().setAutoRead(true);
+                    }
                     upstream.config().setAutoRead(true);
                 });
             });
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                clientDoneSending = true; // passed on once the relay stands
+            }
         }
 
         private void closeWithHeld(Channel client) {
