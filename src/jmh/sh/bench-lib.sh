@@ -94,8 +94,6 @@ sum_over_pids() {
   done
   echo "$t"
 }
-# /proc/PID/stat's fields after the command name, which may hold spaces: utime is the 12th, stime
-# the 13th.
 # "GROUP TICKS" lines for PID's threads, utime+stime, grouped by thread name without its digits
 # (every event loop in one group, every GC worker in another).
 thread_ticks() {
@@ -104,6 +102,8 @@ thread_ticks() {
     { read -r name <"$t/comm"; sed 's/^.*) //' "$t/stat" | awk -v n="${name//[0-9]/}" '{print n "\t" $12 + $13}'; } 2>/dev/null
   done | awk -F'\t' '{s[$1] += $2} END {for (n in s) print n "\t" s[n]}'
 }
+# /proc/PID/stat's fields after the command name, which may hold spaces: utime is the 12th, stime
+# the 13th.
 read_cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 read_utime_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12}'; }
 read_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }

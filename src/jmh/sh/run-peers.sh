@@ -26,7 +26,7 @@
 #         at fixed rates for OPEN_SECONDS each (after OPEN_WARMUP_SECONDS at
 #         that rate, not counted), OPEN_LOADS percent (25 50 75)
 #         of the best peer's conn/s in this run's rate workload (the best of
-#         the proxies other than snigate and direct), or the conn/s listed in
+#         the proxies other than snigate, nettyfloor and direct), or the conn/s listed in
 #         OPEN_RATES; connection time p50/p99/p99.9/max from each
 #         connection's place in the schedule, failed connections counted and
 #         ranked slowest.
@@ -598,7 +598,7 @@ idle_workload() {
 
 # The open workload's rates for run RUN, one per line as "LABEL RATE": OPEN_RATES as given, or
 # OPEN_LOADS percent of the best peer's conn/s in this run's rate workload (the best of the
-# proxies other than snigate and direct; snigate's own when it ran alone).
+# proxies other than snigate, nettyfloor and direct; snigate's own when it ran alone).
 open_rates() {
   local r n best="" best_cps=0 cps l
   if [[ -n "$OPEN_RATES" ]]; then
@@ -822,14 +822,14 @@ table_open() {
 }
 
 # One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
-# among the proxies other than snigate and direct).
+# among the proxies other than snigate, nettyfloor and direct).
 open_verdict() {
   local r=$1 i k n best bp99 bp999 v
   [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
   for i in $(open_levels "$r"); do
     k=open$i; best=""; bp99=""
     for n in "${PROXIES[@]}"; do
-      [[ "$n" == direct || "$n" == snigate ]] && continue
+      [[ "$n" == direct || "$n" == snigate || "$n" == nettyfloor ]] && continue
       v=$(get "$r" "$n" "${k}_p99_ms")
       [[ "$v" =~ ^[0-9.]+$ ]] || continue
       if [[ -z "$bp99" ]] || awk -v a="$v" -v b="$bp99" 'BEGIN { exit !(a < b) }'; then best=$n; bp99=$v; fi
@@ -847,7 +847,7 @@ open_verdict() {
 
 stability() { # spread over runs and ratio to the first real proxy, for the key figures
   local ref="" n k
-  for n in "${PROXIES[@]}"; do [[ "$n" != direct && -z "$ref" ]] && ref=$n; done
+  for n in "${PROXIES[@]}"; do [[ "$n" != direct && "$n" != nettyfloor && -z "$ref" ]] && ref=$n; done
   echo "| figure | proxy | per run | spread (max-min)/median | ratio to $ref per run |"
   echo "|---|---|---|--:|---|"
   for k in rate_cps cpu_us_per_conn user_us_per_conn total_p99_ms bulk_mib_s cpu_s_per_gib kib_per_tunnel open1_p99_ms open2_p99_ms open3_p99_ms; do
