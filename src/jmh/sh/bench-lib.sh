@@ -1,4 +1,4 @@
-# Sourced by run-peers.sh, measure.sh and restarts.sh: where things are in the checkout, the load
+# Sourced by run-peers.sh, measure.sh, compare.sh and restarts.sh: where things are in the checkout, the load
 # tool, snigate's bench config, starting it through the launcher, and the /proc readers the scripts
 # measure with. Not run by itself.
 #

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Compares the CPU per connection of two proxies started side by side, for differences smaller than
+# this shared VM's drift between runs (the same build's CPU moves by up to half from one run to the
+# next, in phases that last minutes).
+#
+#   src/jmh/sh/compare.sh 'A' 'B'
+#       A and B are the java arguments that start each proxy, without --config (word-split), e.g.
+#       '-jar target/snigate.jar' and '-cp target/benchmarks.jar io.snigate.bench.NettyFloor', or
+#       one jar with and without a JVM option.
+#
+# Both JVMs run at once, pinned to CPU 1, each with bench-lib.sh's config and its own ports in front
+# of one loadgen backend (CPU 0). After WARMUP_SECONDS (15) of the rate workload on each, ROUNDS (8)
+# rounds load A, then B, then B, then A (ABBA, so neither always goes first) for WINDOW_SECONDS (5)
+# each; the proxy not under load sits idle. Each window gives CPU and user µs per connection; every
+# round gives the ratio B ÷ A of its two pairs' sums, so both sides of a ratio met the same minutes
+# of the host. Printed: each window, then the medians and the median of the ratios with its
+# range. PORT_BASE (24800) moves the ports. Needs gcc (loadgen) and a JDK.
+set -u
+source "$(dirname "$0")/bench-lib.sh"
+A=${1:?usage: compare.sh 'JAVA ARGS OF A' 'JAVA ARGS OF B'}
+B=${2:?usage: compare.sh 'JAVA ARGS OF A' 'JAVA ARGS OF B'}
+LG=${LOADGEN:-$(bench_loadgen)} || exit 1
+P=${PORT_BASE:-24800}
+WARMUP_SECONDS=${WARMUP_SECONDS:-15}
+WINDOW_SECONDS=${WINDOW_SECONDS:-5}
+ROUNDS=${ROUNDS:-8}
+TICK=$(getconf CLK_TCK)
+D=$(mktemp -d)
+PIDS=()
+cleanup() {
+  kill "${PIDS[@]}" 2>/dev/null
+  wait 2>/dev/null
+  rm -rf "$D"
+}
+trap cleanup EXIT
+
+taskset -c 0 $LG backend --listen 127.0.0.1:$P --mode rate --hello $BENCH_HELLO --resp-bytes 200 \
+    --max-seconds $((2 * WARMUP_SECONDS + 4 * ROUNDS * WINDOW_SECONDS + 120)) 2>/dev/null &
+PIDS+=($!)
+# start NAME INDEX ARGS: proxy INDEX listens on P+10*INDEX+1, admin on +2.
+start() {
+  local listen=$((P + 10 * $2 + 1))
+  bench_snigate_config $listen $((listen + 1)) $P a.bench.test $D/$1.yaml
+  # shellcheck disable=SC2086 # the arguments are word-split on purpose
+  taskset -c 1 java $3 --config $D/$1.yaml >/dev/null 2>$D/$1.err &
+  PIDS+=($!)
+  eval "PID_$1=$!"
+  bench_await_ready $((listen + 1)) $! || { echo "$1 did not start: $(tail -3 $D/$1.err)" >&2; exit 1; }
+}
+start A 1 "$A"
+start B 2 "$B"
+# window NAME SECONDS: loads proxy NAME; prints "cpu user" µs per connection.
+window() {
+  local pid port c0 u0 c1 u1 n
+  eval "pid=\$PID_$1"
+  [ "$1" = A ] && port=$((P + 11)) || port=$((P + 21))
+  c0=$(cpu_ticks $pid); u0=$(utime_ticks $pid)
+  n=$(taskset -c 0 $LG rate --connect 127.0.0.1:$port --hello $BENCH_HELLO --concurrency 64 \
+      --duration $2 2>/dev/null | grep -o 'ok=[0-9]*' | cut -d= -f2)
+  c1=$(cpu_ticks $pid); u1=$(utime_ticks $pid)
+  n=${n:-0}
+  echo "$(( (c1 - c0) * 1000000 / TICK / (n > 0 ? n : 1) )) $(( (u1 - u0) * 1000000 / TICK / (n > 0 ? n : 1) )) $n"
+}
+window A $WARMUP_SECONDS >/dev/null
+window B $WARMUP_SECONDS >/dev/null
+echo "A: $A"
+echo "B: $B"
+for r in $(seq 1 $ROUNDS); do
+  for side in A B B A; do
+    echo "round=$r side=$side $(window $side $WINDOW_SECONDS | awk '{print "cpu_us=" $1 " user_us=" $2 " connections=" $3}')"
+  done
+done | tee $D/windows
+awk '
+  { split($1, r, "="); split($2, s, "="); split($3, c, "="); split($4, u, "=")
+    cpu[s[2], r[2]] += c[2]; user[s[2], r[2]] += u[2]; rounds = r[2] }
+  function median(v, n,   i, j, t) {
+    for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+  }
+  END {
+    for (i = 1; i <= rounds; i++) {
+      ca[i] = cpu["A", i] / 2; cb[i] = cpu["B", i] / 2; ua[i] = user["A", i] / 2; ub[i] = user["B", i] / 2
+      ratio[i] = cb[i] / ca[i]; uratio[i] = ub[i] / ua[i]
+      if (i == 1 || ratio[i] < lo) lo = ratio[i]; if (i == 1 || ratio[i] > hi) hi = ratio[i]
+    }
+    printf "median cpu_us A=%.0f B=%.0f; user_us A=%.0f B=%.0f\n", median(ca, rounds), median(cb, rounds), median(ua, rounds), median(ub, rounds)
+    printf "B/A per round: cpu median %.3f (%.3f-%.3f), user median %.3f\n", median(ratio, rounds), lo, hi, median(uratio, rounds)
+  }' $D/windows
