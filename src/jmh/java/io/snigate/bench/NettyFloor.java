@@ -227,6 +227,8 @@ public final class NettyFloor {
             }
         }
 
+        // This and closeOnceWritten are relay/Tunnel's own two helpers, written again: the floor
+        // measures Netty without snigate's stages, so it does not reach into the relay package.
         private static boolean nothingQueued(Channel side) {
             ChannelOutboundBuffer queued = side.unsafe().outboundBuffer();
             return queued != null && queued.totalPendingWriteBytes() == 0;
