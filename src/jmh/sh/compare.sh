@@ -27,6 +27,7 @@ ROUNDS=${ROUNDS:-8}
 TICK=$(getconf CLK_TCK)
 D=$(mktemp -d)
 PIDS=()
+declare -A PID PORT # by proxy name: its JVM and its listen port
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null
   wait 2>/dev/null
@@ -44,18 +45,17 @@ start() {
   # shellcheck disable=SC2086 # the arguments are word-split on purpose
   taskset -c 1 java $3 --config $D/$1.yaml >/dev/null 2>$D/$1.err &
   PIDS+=($!)
-  eval "PID_$1=$!"
+  PID[$1]=$!
+  PORT[$1]=$listen
   bench_await_ready $((listen + 1)) $! || { echo "$1 did not start: $(tail -3 $D/$1.err)" >&2; exit 1; }
 }
 start A 1 "$A"
 start B 2 "$B"
 # window NAME SECONDS: loads proxy NAME; prints "cpu user" µs per connection.
 window() {
-  local pid port c0 u0 c1 u1 n
-  eval "pid=\$PID_$1"
-  [ "$1" = A ] && port=$((P + 11)) || port=$((P + 21))
+  local pid=${PID[$1]} c0 u0 c1 u1 n
   c0=$(cpu_ticks $pid); u0=$(utime_ticks $pid)
-  n=$(taskset -c 0 $LG rate --connect 127.0.0.1:$port --hello $BENCH_HELLO --concurrency 64 \
+  n=$(taskset -c 0 $LG rate --connect 127.0.0.1:${PORT[$1]} --hello $BENCH_HELLO --concurrency 64 \
       --duration $2 2>/dev/null | grep -o 'ok=[0-9]*' | cut -d= -f2)
   c1=$(cpu_ticks $pid); u1=$(utime_ticks $pid)
   n=${n:-0}
