@@ -6,7 +6,9 @@
 # Needs nginx with its stream module, haproxy, sniproxy (each only when named), gcc, and for snigate
 # the jar of `mvn -B -DskipTests package` (target/snigate.jar; SNIGATE_JAR=... for another).
 # "nettyfloor" (only when named) is a bare Netty relay from target/benchmarks.jar (-Pjmh): the
-# floor under snigate's CPU per connection, not a peer.
+# floor under snigate's CPU per connection, not a peer; "handlefloor" the same relay with its upstream
+# side an io_uring handle instead of a channel (HandleUpstream), "ringfloor" a relay with no channel
+# at all (RingFloor). The "floors" are never peers.
 #
 # Each proxy gets a minimal config in a temp dir, listens on 127.0.0.1, routes
 # the SNI name a.bench.test to a plain-TCP backend (loadgen backend: no TLS, so
@@ -26,7 +28,7 @@
 #         at fixed rates for OPEN_SECONDS each (after OPEN_WARMUP_SECONDS at
 #         that rate, not counted), OPEN_LOADS percent (25 50 75)
 #         of the best peer's conn/s in this run's rate workload (the best of
-#         the proxies other than snigate, nettyfloor and direct), or the conn/s listed in
+#         the proxies other than snigate, the floors and direct), or the conn/s listed in
 #         OPEN_RATES; connection time p50/p99/p99.9/max from each
 #         connection's place in the schedule, failed connections counted and
 #         ranked slowest.
@@ -51,7 +53,7 @@
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
 # OPEN_SECONDS OPEN_WARMUP_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
-# BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and nettyfloor) SNIGATE_LAUNCHER (1: snigate started through
+# BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and the floors) SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
 # $RESULTS_DIR/$RESULTS_MD (default target/bench/results-peers.md) and raw
 # figures in the .tsv next to it.
@@ -247,6 +249,25 @@ proxy_nettyfloor() {
   echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR io.snigate.bench.NettyFloor --config $dir/snigate.yaml"
 }
 version_nettyfloor() { echo "io.snigate.bench.NettyFloor (bare Netty relay) on $(java -version 2>&1 | sed -n 1p)"; }
+
+# ---- handlefloor: the bare relay without an upstream channel, not a peer ----
+# NettyFloor with -Dsnigate.floor.upstream=handle: the client side a Netty channel as above, the
+# upstream socket an io_uring handle that submits its own operations (HandleUpstream; io_uring only).
+proxy_handlefloor() {
+  SNIGATE_JAVA_OPTS="${SNIGATE_JAVA_OPTS:-} -Dsnigate.floor.upstream=handle" proxy_nettyfloor "$@"
+}
+version_handlefloor() { echo "io.snigate.bench.NettyFloor, upstream an io_uring handle, on $(java -version 2>&1 | sed -n 1p)"; }
+
+# ---- ringfloor: a relay with no Netty channel, not a peer -------------------
+# io.snigate.bench.RingFloor: the listening socket and both sockets of each connection are io_uring
+# handles on one Netty event loop; what is left is the JVM, Netty's ring and the kernel.
+proxy_ringfloor() {
+  local listen=$1 backend=$2 sni=$3 dir=$4
+  [[ -f "$BENCHMARKS_JAR" ]] || { echo "no $BENCHMARKS_JAR: run mvn -B -Pjmh -DskipTests package, or set BENCHMARKS_JAR" >&2; return 1; }
+  bench_snigate_config "$listen" "$((listen + 50))" "$backend" "$sni" "$dir/snigate.yaml"
+  echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR io.snigate.bench.RingFloor --config $dir/snigate.yaml"
+}
+version_ringfloor() { echo "io.snigate.bench.RingFloor (no channels) on $(java -version 2>&1 | sed -n 1p)"; }
 
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
 version_direct() { echo "no proxy, loadgen straight to the backend: the rig's own limit"; }
@@ -598,7 +619,7 @@ idle_workload() {
 
 # The open workload's rates for run RUN, one per line as "LABEL RATE": OPEN_RATES as given, or
 # OPEN_LOADS percent of the best peer's conn/s in this run's rate workload (the best of the
-# proxies other than snigate, nettyfloor and direct; snigate's own when it ran alone).
+# proxies other than snigate, the floors and direct; snigate's own when it ran alone).
 open_rates() {
   local r n best="" best_cps=0 cps l
   if [[ -n "$OPEN_RATES" ]]; then
@@ -608,7 +629,7 @@ open_rates() {
   for pass in peers any; do
     for n in "${PROXIES[@]}"; do
       [[ "$n" == direct ]] && continue
-      [[ "$n" == nettyfloor ]] && continue
+      [[ "$n" == *floor ]] && continue
       [[ "$pass" == peers && "$n" == snigate ]] && continue
       cps=$(get "$RUN" "$n" rate_cps)
       [[ "$cps" == - ]] && continue
@@ -822,14 +843,14 @@ table_open() {
 }
 
 # One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
-# among the proxies other than snigate, nettyfloor and direct).
+# among the proxies other than snigate, the floors and direct).
 open_verdict() {
   local r=$1 i k n best bp99 bp999 v
   [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
   for i in $(open_levels "$r"); do
     k=open$i; best=""; bp99=""
     for n in "${PROXIES[@]}"; do
-      [[ "$n" == direct || "$n" == snigate || "$n" == nettyfloor ]] && continue
+      [[ "$n" == direct || "$n" == snigate || "$n" == *floor ]] && continue
       v=$(get "$r" "$n" "${k}_p99_ms")
       [[ "$v" =~ ^[0-9.]+$ ]] || continue
       if [[ -z "$bp99" ]] || awk -v a="$v" -v b="$bp99" 'BEGIN { exit !(a < b) }'; then best=$n; bp99=$v; fi
@@ -847,7 +868,7 @@ open_verdict() {
 
 stability() { # spread over runs and ratio to the first real proxy, for the key figures
   local ref="" n k
-  for n in "${PROXIES[@]}"; do [[ "$n" != direct && "$n" != nettyfloor && -z "$ref" ]] && ref=$n; done
+  for n in "${PROXIES[@]}"; do [[ "$n" != direct && "$n" != *floor && -z "$ref" ]] && ref=$n; done
   echo "| figure | proxy | per run | spread (max-min)/median | ratio to $ref per run |"
   echo "|---|---|---|--:|---|"
   for k in rate_cps cpu_us_per_conn user_us_per_conn total_p99_ms bulk_mib_s cpu_s_per_gib kib_per_tunnel open1_p99_ms open2_p99_ms open3_p99_ms; do

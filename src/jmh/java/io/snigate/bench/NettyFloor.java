@@ -37,24 +37,23 @@ import java.util.List;
  * close once both sides have sent theirs. No pre-read, parse, route, policy, log, metric or timer.
  * The admin address answers {@code /readyz} once the listener is bound, so the rig's scripts
  * drive it like snigate: {@code PROXY_MAIN=io.snigate.bench.NettyFloor src/jmh/sh/measure.sh cpu
- * target/benchmarks.jar} (performance page, "The Netty floor").
+ * target/benchmarks.jar} (performance page, "The Netty floor"). With
+ * {@code -Dsnigate.floor.upstream=handle} the upstream side is {@link HandleUpstream}, no channel.
  */
 public final class NettyFloor {
     private NettyFloor() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 2 || !args[0].equals("--config")) {
-            System.err.println("usage: NettyFloor --config routes.yaml");
-            System.exit(2);
-        }
-        // As snigate's Main: Netty's JFR events off unless asked for.
-        if (System.getProperty("io.netty.jfr.enabled") == null) {
-            System.setProperty("io.netty.jfr.enabled", "false");
-        }
-        ProxyConfig config = ConfigLoader.load(Path.of(args[1]));
+        ProxyConfig config = config("NettyFloor", args);
         InetSocketAddress listen = config.listeners().get(0).address().toResolvedLiteral();
         InetSocketAddress upstream = config.routes().get(0).upstream().hostPort().toResolvedLiteral();
         Transport transport = Transport.select();
+        boolean handleUpstream = "handle".equals(System.getProperty("snigate.floor.upstream", "channel"));
+        if (handleUpstream && !transport.name().equals("io_uring")) {
+            System.err.println("NettyFloor: -Dsnigate.floor.upstream=handle needs io_uring, not " + transport.name());
+            System.exit(2);
+        }
+        RingOps.Target handleTarget = handleUpstream ? new RingOps.Target(upstream) : null;
         EventLoopGroup loops = transport.newEventLoopGroup(1);
         new ServerBootstrap()
                 .group(loops)
@@ -65,24 +64,44 @@ public final class NettyFloor {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel client) {
-                        client.pipeline().addLast("dial", new DialOnFirstBytes(transport, upstream));
+                        client.pipeline().addLast("dial", handleUpstream
+                                ? new HandleUpstream(handleTarget)
+                                : new DialOnFirstBytes(transport, upstream));
                     }
                 })
                 .bind(listen)
                 .sync();
-        InetSocketAddress admin = config.admin().toResolvedLiteral();
-        HttpServer ready = HttpServer.create(admin, 16);
+        answerReady(config, loops);
+        System.err.println("NettyFloor on " + transport.name() + ", upstream " + (handleUpstream ? "an io_uring handle" : "a channel")
+                + ": " + listen + " -> " + upstream);
+        loops.terminationFuture().sync();
+    }
+
+    /** The config file named on the command line, read as snigate reads it. */
+    static ProxyConfig config(String name, String[] args) throws Exception {
+        if (args.length != 2 || !args[0].equals("--config")) {
+            System.err.println("usage: " + name + " --config routes.yaml");
+            System.exit(2);
+        }
+        // As snigate's Main: Netty's JFR events off unless asked for.
+        if (System.getProperty("io.netty.jfr.enabled") == null) {
+            System.setProperty("io.netty.jfr.enabled", "false");
+        }
+        return ConfigLoader.load(Path.of(args[1]));
+    }
+
+    /** Answers {@code /readyz} on the config's admin address, as the rig's scripts expect; stops with the loops. */
+    static void answerReady(ProxyConfig config, EventLoopGroup loops) throws IOException {
+        HttpServer ready = HttpServer.create(config.admin().toResolvedLiteral(), 16);
         ready.createContext("/readyz", exchange -> {
             exchange.sendResponseHeaders(200, -1);
             exchange.close();
         });
         ready.start();
-        System.err.println("NettyFloor on " + transport.name() + ": " + listen + " -> " + upstream);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             ready.stop(0);
             loops.shutdownGracefully();
         }));
-        loops.terminationFuture().sync();
     }
 
     /** Holds what the client sends first and dials the upstream; replaced by a relay once connected. */

@@ -1,0 +1,278 @@
+package io.snigate.bench;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.uring.IoUringIoEvent;
+import io.netty.channel.uring.IoUringIoHandle;
+import io.netty.channel.unix.Socket;
+import io.snigate.config.ProxyConfig;
+import io.snigate.transport.Transport;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+
+/**
+ * A relay with no Netty channel at all, on Netty's io_uring event loop: the listening socket and
+ * both sockets of each connection are handles that submit their own accept, receive, connect, send,
+ * shutdown and close, one buffer in flight per direction. What is left is the JVM, Netty's ring and
+ * the kernel: the floor under {@link NettyFloor} and {@link HandleUpstream} (performance page,
+ * "Below the floor"). Same command line and config as {@code NettyFloor}; io_uring, IPv4.
+ */
+public final class RingFloor {
+    private RingFloor() {}
+
+    public static void main(String[] args) throws Exception {
+        ProxyConfig config = NettyFloor.config("RingFloor", args);
+        InetSocketAddress listen = config.listeners().get(0).address().toResolvedLiteral();
+        InetSocketAddress upstream = config.routes().get(0).upstream().hostPort().toResolvedLiteral();
+        Transport transport = Transport.select();
+        if (!transport.name().equals("io_uring")) {
+            System.err.println("RingFloor needs io_uring, not " + transport.name());
+            System.exit(2);
+        }
+        MultiThreadIoEventLoopGroup loops = transport.newEventLoopGroup(1);
+        Socket listening = new Socket(RingOps.newSocket());
+        listening.setReuseAddress(true);
+        listening.setTcpNoDelay(true); // accepted sockets inherit it
+        listening.bind(listen);
+        listening.listen(4096);
+        IoEventLoop loop = (IoEventLoop) loops.next();
+        Acceptor acceptor = new Acceptor(loop, listening, new RingOps.Target(upstream));
+        acceptor.start(loop.register(acceptor).sync().getNow());
+        NettyFloor.answerReady(config, loops);
+        System.err.println("RingFloor on io_uring, no channels: " + listen + " -> " + upstream);
+        loops.terminationFuture().sync();
+    }
+
+    /** Accepts one connection at a time and hands each to its own {@link Connection}. */
+    private static final class Acceptor implements IoUringIoHandle {
+        private static final short ACCEPT = 1;
+        private final IoEventLoop loop;
+        private final Socket listening;
+        private final RingOps.Target target;
+        private IoRegistration registration;
+
+        Acceptor(IoEventLoop loop, Socket listening, RingOps.Target target) {
+            this.loop = loop;
+            this.listening = listening;
+            this.target = target;
+        }
+
+        void start(IoRegistration registration) {
+            this.registration = registration;
+            accept(); // submitted on the loop
+        }
+
+        private void accept() {
+            registration.submit(RingOps.accept(listening.intValue(), ACCEPT));
+        }
+
+        @Override
+        public void handle(IoRegistration ignored, IoEvent event) {
+            int fd = ((IoUringIoEvent) event).res();
+            if (fd >= 0) {
+                new Connection(fd, target).start(loop);
+            }
+            accept();
+        }
+
+        @Override
+        public void close() throws IOException {
+            listening.close();
+        }
+    }
+
+    /**
+     * Both sockets of one connection. Each direction holds one buffer: received from one side,
+     * sent whole to the other, then received into again, which is its backpressure. A FIN received
+     * is passed on by shutting the other side's output; once both directions have ended, or on any
+     * error, what is in flight is cancelled and both sockets closed.
+     */
+    private static final class Connection implements IoUringIoHandle {
+        // Tags: the low bit is the direction (0 from the client, 1 from the upstream).
+        private static final short RECV = 2, SEND = 4, SHUTDOWN = 6, CONNECT = 8, NODELAY = 10, CLOSE = 12, CANCEL = 14;
+        private static final int FIRST_READ_BYTES = 2048, MAX_READ_BYTES = 1 << 20;
+
+        private final int[] fds = {-1, -1}; // client, upstream
+        private final ByteBuf[] buffers = new ByteBuf[2];
+        private final long[] recvIds = new long[2], sendIds = new long[2];
+        private final int[] readBytes = {FIRST_READ_BYTES, FIRST_READ_BYTES};
+        private final boolean[] ended = new boolean[2];
+        private final RingOps.Target target;
+        private IoRegistration registration;
+        private long connectId;
+        private boolean connected, closing;
+        private int closesPending;
+
+        Connection(int clientFd, RingOps.Target target) {
+            fds[0] = clientFd;
+            this.target = target;
+        }
+
+        void start(IoEventLoop loop) {
+            loop.register(this).addListener(registered -> {
+                if (!registered.isSuccess()) {
+                    new Socket(fds[0]).close();
+                    return;
+                }
+                registration = (IoRegistration) registered.getNow();
+                receive(0);
+            });
+        }
+
+        private void receive(int from) {
+            ByteBuf buffer = ByteBufAllocator.DEFAULT.directBuffer(readBytes[from]);
+            buffers[from] = buffer;
+            recvIds[from] = registration.submit(RingOps.recv(fds[from], buffer, (short) (RECV | from)));
+        }
+
+        private void send(int from) {
+            sendIds[from] = registration.submit(RingOps.send(fds[1 - from], buffers[from], (short) (SEND | from)));
+        }
+
+        @Override
+        public void handle(IoRegistration ignored, IoEvent ioEvent) {
+            IoUringIoEvent event = (IoUringIoEvent) ioEvent;
+            int res = event.res();
+            int tag = event.data();
+            int side = tag & 1;
+            switch (tag & ~1) {
+                case RECV -> received(side, res);
+                case SEND -> sent(side, res);
+                case CONNECT -> connected(res);
+                case SHUTDOWN -> failIfNegative(res);
+                case CLOSE -> {
+                    if (--closesPending == 0) {
+                        registration.cancel(); // unregistered() follows once nothing is in flight
+                    }
+                }
+                default -> { } // NODELAY (its failure cancels the linked connect), CANCEL
+            }
+        }
+
+        private void received(int from, int res) {
+            recvIds[from] = 0;
+            ByteBuf buffer = buffers[from];
+            if (closing || res <= 0) {
+                buffers[from] = null;
+                buffer.release();
+                if (res == 0 && !closing) {
+                    ended(from);
+                } else {
+                    failIfNegative(res);
+                }
+                return;
+            }
+            buffer.writerIndex(res);
+            if (res == buffer.capacity() && readBytes[from] < MAX_READ_BYTES) {
+                readBytes[from] <<= 1;
+            }
+            if (connected) {
+                send(from);
+            } else if (fds[1] < 0) {
+                dial(); // the first bytes wait in buffers[0] until the upstream answers
+            }
+        }
+
+        private void dial() {
+            fds[1] = RingOps.newSocket();
+            registration.submit(RingOps.noDelayThen(fds[1], NODELAY));
+            connectId = registration.submit(RingOps.connect(fds[1], target, CONNECT));
+        }
+
+        private void connected(int res) {
+            connectId = 0;
+            if (closing) {
+                return;
+            }
+            if (res < 0) {
+                closeBoth();
+                return;
+            }
+            connected = true;
+            send(0);
+            receive(1);
+        }
+
+        private void sent(int from, int res) {
+            sendIds[from] = 0;
+            if (closing) {
+                return;
+            }
+            if (res < 0) {
+                closeBoth();
+                return;
+            }
+            ByteBuf buffer = buffers[from];
+            buffer.skipBytes(res);
+            if (buffer.isReadable()) {
+                send(from);
+                return;
+            }
+            buffers[from] = null;
+            buffer.release();
+            receive(from);
+        }
+
+        /** {@code from} sent FIN: passed on, and both closed once the other direction has ended too. */
+        private void ended(int from) {
+            ended[from] = true;
+            if (!connected || ended[1 - from]) {
+                closeBoth();
+            } else {
+                registration.submit(RingOps.shutdownOutput(fds[1 - from], (short) (SHUTDOWN | from)));
+            }
+        }
+
+        private void failIfNegative(int res) {
+            if (res < 0) {
+                closeBoth();
+            }
+        }
+
+        private void closeBoth() {
+            if (closing) {
+                return;
+            }
+            closing = true;
+            for (long id : new long[] {recvIds[0], recvIds[1], sendIds[0], sendIds[1], connectId}) {
+                if (id != 0) {
+                    registration.submit(RingOps.cancel(id, CANCEL));
+                }
+            }
+            for (int fd : fds) {
+                if (fd >= 0) {
+                    closesPending++;
+                    registration.submit(RingOps.close(fd, CLOSE));
+                }
+            }
+        }
+
+        /** The ring holds no more of this connection's operations: its buffers can go. */
+        @Override
+        public void unregistered() {
+            for (int i = 0; i < 2; i++) {
+                if (buffers[i] != null) {
+                    buffers[i].release();
+                    buffers[i] = null;
+                }
+            }
+        }
+
+        /** The event loop is shutting down with this connection open. */
+        @Override
+        public void close() throws IOException {
+            if (!closing) {
+                closing = true;
+                for (int fd : fds) {
+                    if (fd >= 0) {
+                        new Socket(fd).close();
+                    }
+                }
+            }
+        }
+    }
+}
