@@ -9,6 +9,10 @@
 #        each group of threads (event loops, compiler, GC, access-log writer) over the same 10 s
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
 #        3,000 connections): deterministic, unlike CPU time on a shared VM
+#   src/jmh/sh/measure.sh ringops [JAR [JAVA_OPTS...]]  io_uring operations per connection, by
+#        opcode, over 3,000 connections (the kernel's io_uring tracepoints, filtered to the proxy's
+#        threads; root): what io_uring does that strace cannot see. Also the completions that
+#        returned EAGAIN and the kernel's own poll arms (a receive that found no data waits on one)
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys [JAR [JAVA_OPTS...]]  system calls per MiB relayed (strace -c -f
@@ -30,14 +34,15 @@
 #        loopback connections at this rate show with any proxy, does not move it)
 # JAR defaults to target/snigate.jar. WARMUP_SECONDS (default 12), RATE_SECONDS (10), BULK_WARMUP (1G)
 # and BULK_BYTES (2G) shorten a run. PROXY_MAIN=CLASS runs that main class from JAR instead of the jar's own
-# (cpu, syscalls, bulk, bulksys, idle): io.snigate.bench.NettyFloor from target/benchmarks.jar is a bare
-# Netty relay, what snigate costs without its own stages. PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
+# (cpu, syscalls, ringops, bulk, bulksys, idle): io.snigate.bench.NettyFloor from target/benchmarks.jar is a bare
+# Netty relay, what snigate costs without its own stages (with -Dsnigate.floor.upstream=handle, its
+# upstream side no channel; io.snigate.bench.RingFloor, no channel at all). PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
 # redirects to it: transparent-cost.sh); UNPINNED=1 leaves every process free to use every core.
-# Needs gcc and bc; strace for syscalls and bulksys.
+# Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
-MODE=${1:?usage: measure.sh cpu|syscalls|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
+MODE=${1:?usage: measure.sh cpu|syscalls|ringops|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
 JAR=${2:-$SNIGATE_JAR}
 shift $(( $# < 2 ? $# : 2 ))
 LG=${LOADGEN:-$(bench_loadgen)} || exit 1
@@ -71,7 +76,7 @@ idlerss|warmup)
 esac
 case "$MODE" in
 idle|idlerss|warmup) ;;
-cpu|syscalls)
+cpu|syscalls|ringops)
   $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1 ;;
 bulk*)
   $(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_WARMUP >/dev/null 2>&1 ;;
@@ -149,6 +154,26 @@ warmup)
       printf "ready_s=%.2f steady_cps=%.0f first_s_at_90=%d warm_s_after_ready=%d warm_s_from_start=%.1f slices=%s\n",
              ready / 1000, steady, first, warm, ready / 1000 + warm, line
     }' $D/slices ;;
+ringops)
+  # A trace instance of its own (its own buffer, removed after), the proxy's threads only.
+  I=/sys/kernel/tracing/instances/snigate-ringops-$$
+  mkdir $I 2>/dev/null || { echo "ringops needs root and tracefs at /sys/kernel/tracing" >&2; exit 1; }
+  echo 65536 >$I/buffer_size_kb
+  threads=$(ls /proc/$PX/task | sed 's/^/common_pid == /' | paste -sd'|' | sed 's/|/ || /g')
+  for e in io_uring_submit_req io_uring_complete io_uring_poll_arm; do
+    echo "$threads" >$I/events/io_uring/$e/filter
+    echo 1 >$I/events/io_uring/$e/enable
+  done
+  $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
+  sleep 0.5
+  echo 0 >$I/tracing_on
+  awk '/ io_uring_submit_req: / {for (i = 1; i < NF; i++) if ($i == "opcode") {o = $(i + 1); sub(/,$/, "", o); op[o]++; n++}}
+       / io_uring_complete: / && / result -11,/ {eagain++}
+       / io_uring_poll_arm: / {arms++}
+       / overflow / {lost = 1}
+       END {for (o in op) printf "%s=%.2f ", o, op[o] / 3000; printf "ops=%.2f eagain=%.2f poll_arms=%.2f%s\n",
+              n / 3000, eagain / 3000, arms / 3000, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
+  rmdir $I ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &
   ST=$!
