@@ -242,11 +242,13 @@ version_snigate() {
 # upstream channel and passing FINs on, and none of its stages (no parse, route, log or metric).
 # What snigate would cost if its own code cost nothing; never the "best peer" of the open workload.
 # It forwards every name, so its "SNI routing" column says NO.
-proxy_nettyfloor() {
-  local listen=$1 backend=$2 sni=$3 dir=$4
+proxy_nettyfloor() { floor_command io.snigate.bench.NettyFloor "$@"; }
+# The command of a relay from the benchmarks jar: its main class, then proxy_NAME's arguments.
+floor_command() {
+  local main=$1 listen=$2 backend=$3 sni=$4 dir=$5
   [[ -f "$BENCHMARKS_JAR" ]] || { echo "no $BENCHMARKS_JAR: run mvn -B -Pjmh -DskipTests package, or set BENCHMARKS_JAR" >&2; return 1; }
   bench_snigate_config "$listen" "$((listen + 50))" "$backend" "$sni" "$dir/snigate.yaml"
-  echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR io.snigate.bench.NettyFloor --config $dir/snigate.yaml"
+  echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR $main --config $dir/snigate.yaml"
 }
 version_nettyfloor() { echo "io.snigate.bench.NettyFloor (bare Netty relay) on $(java -version 2>&1 | sed -n 1p)"; }
 
@@ -261,12 +263,7 @@ version_handlefloor() { echo "io.snigate.bench.NettyFloor, upstream an io_uring 
 # ---- ringfloor: a relay with no Netty channel, not a peer -------------------
 # io.snigate.bench.RingFloor: the listening socket and both sockets of each connection are io_uring
 # handles on one Netty event loop; what is left is the JVM, Netty's ring and the kernel.
-proxy_ringfloor() {
-  local listen=$1 backend=$2 sni=$3 dir=$4
-  [[ -f "$BENCHMARKS_JAR" ]] || { echo "no $BENCHMARKS_JAR: run mvn -B -Pjmh -DskipTests package, or set BENCHMARKS_JAR" >&2; return 1; }
-  bench_snigate_config "$listen" "$((listen + 50))" "$backend" "$sni" "$dir/snigate.yaml"
-  echo "java ${SNIGATE_JAVA_OPTS:-} -cp $BENCHMARKS_JAR io.snigate.bench.RingFloor --config $dir/snigate.yaml"
-}
+proxy_ringfloor() { floor_command io.snigate.bench.RingFloor "$@"; }
 version_ringfloor() { echo "io.snigate.bench.RingFloor (no channels) on $(java -version 2>&1 | sed -n 1p)"; }
 
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
