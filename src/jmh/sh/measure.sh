@@ -170,7 +170,7 @@ ringops)
   awk '/ io_uring_submit_req: / {for (i = 1; i < NF; i++) if ($i == "opcode") {o = $(i + 1); sub(/,$/, "", o); op[o]++; n++}}
        / io_uring_complete: / && / result -11,/ {eagain++}
        / io_uring_poll_arm: / {arms++}
-       / overflow / {lost = 1}
+       /^# entries-in-buffer\/entries-written:/ {split($3, e, "/"); lost = e[1] < e[2]}
        END {for (o in op) printf "%s=%.2f ", o, op[o] / 3000; printf "ops=%.2f eagain=%.2f poll_arms=%.2f%s\n",
               n / 3000, eagain / 3000, arms / 3000, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
   rmdir $I ;;

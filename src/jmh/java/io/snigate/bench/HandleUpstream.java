@@ -169,6 +169,9 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
 
     /** Sends the oldest held bytes, or passes the client's FIN on once nothing is held. */
     private void sendNext() {
+        if (closing) {
+            return; // its close is submitted, and the socket's number may soon be another's
+        }
         ByteBuf head = toSend.peek();
         if (head != null) {
             sendId = registration.submit(RingOps.send(fd, head, SEND));
@@ -199,6 +202,9 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     }
 
     private void receive() {
+        if (closing) {
+            return;
+        }
         reads.reset(client.config());
         receiving = reads.allocate(client.alloc());
         recvId = registration.submit(RingOps.recv(fd, receiving, RECV));
