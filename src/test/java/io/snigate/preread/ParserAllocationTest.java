@@ -27,6 +27,9 @@ import org.junit.jupiter.api.TestFactory;
  */
 class ParserAllocationTest {
 
+    /** Parses measured per hello; the least counts. */
+    private static final int PARSES = 5;
+
     private static final com.sun.management.ThreadMXBean THREADS =
             (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
@@ -72,9 +75,14 @@ class ParserAllocationTest {
         List<String> previousAlpn = facts.alpn;
         long counterCost = counterCost();
 
-        long before = THREADS.getCurrentThreadAllocatedBytes();
-        ClientHelloParser.parse(buf, DEFAULT_MAX_HELLO, false, facts);
-        long parse = THREADS.getCurrentThreadAllocatedBytes() - before - counterCost;
+        // The least of several parses: what a parse allocates, it allocates every time, while a
+        // one-off allocation on this thread (seen now and then, hundreds of bytes) lands in one.
+        long parse = Long.MAX_VALUE;
+        for (int i = 0; i < PARSES; i++) {
+            long before = THREADS.getCurrentThreadAllocatedBytes();
+            ClientHelloParser.parse(buf, DEFAULT_MAX_HELLO, false, facts);
+            parse = Math.min(parse, THREADS.getCurrentThreadAllocatedBytes() - before - counterCost);
+        }
 
         // Shared ALPN names and lists come back as the same instances parse after parse, and cost a
         // parse nothing; everything else the parse reports, it made.
@@ -86,7 +94,7 @@ class ParserAllocationTest {
         for (int i = 0; i < made.length; i++) {
             made[i] = protocols[i] == previousAlpn.get(i) ? null : protocols[i].getBytes(StandardCharsets.ISO_8859_1);
         }
-        before = THREADS.getCurrentThreadAllocatedBytes();
+        long before = THREADS.getCurrentThreadAllocatedBytes();
         Object sni = new String(sniBytes, StandardCharsets.ISO_8859_1);
         Object ja4 = new String(ja4Bytes, StandardCharsets.ISO_8859_1);
         for (int i = 0; i < made.length; i++) {
