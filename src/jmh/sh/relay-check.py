@@ -6,8 +6,10 @@ its own on 127.0.0.1:BACKEND_PORT (check-floors.sh starts the relay routed there
 
 The first byte a client sends tells the backend what to do: R answers 200 bytes and closes, H
 reads to the FIN and answers the length and SHA-256 of what it got, B sends 64 MiB and closes. Checked:
-short connections, half-close with 10 B, 300 kB and 5 MB, 64 MiB to a slow reader, a FIN right
-after the first bytes, clients that reset mid-transfer. Prints one line per check; exits 1 if any
+short connections, short connections closed from both ends at once by four clients side by side
+(a relay that closes a socket while an operation naming it is still queued ends another connection's
+stream early: HandleUpstream.closeWhenIdle), half-close with 10 B, 300 kB and 5 MB, 64 MiB to a slow
+reader, a FIN right after the first bytes, clients that reset mid-transfer. Prints one line per check; exits 1 if any
 failed."""
 import hashlib
 import os
@@ -78,6 +80,26 @@ for _ in range(300):
         c.sendall(b"Rhello")
         bad += read_to_eof(c) != b"x" * 200
 check("300 short connections, 200 bytes back each", bad == 0, f"{bad} wrong")
+wrong = []
+
+
+def closing_together(count):
+    for _ in range(count):
+        with dial() as c:
+            c.sendall(b"Rhello")
+            c.shutdown(socket.SHUT_WR)
+            got = read_to_eof(c)
+            if got != b"x" * 200:
+                wrong.append(len(got))
+
+
+clients = [threading.Thread(target=closing_together, args=(500,)) for _ in range(4)]
+for t in clients:
+    t.start()
+for t in clients:
+    t.join()
+check("2,000 short connections closed from both ends at once, 4 side by side, 200 bytes back each",
+      not wrong, f"{len(wrong)} wrong, lengths {sorted(set(wrong))[:10]}")
 for size in (10, 300_000, 5_000_000):
     body = os.urandom(size)
     with dial() as c:

@@ -45,7 +45,9 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     private int queuedBytes;
     private ByteBuf receiving;
     private long connectId, sendId, recvId; // 0 when that operation is not in flight
-    private boolean connected, clientDone, upstreamDone, closing;
+    /** Operations naming {@link #fd} not yet completed: the close waits for none (see {@link #closeWhenIdle}). */
+    private int onSocket;
+    private boolean connected, clientDone, upstreamDone, closing, closeSubmitted;
 
     HandleUpstream(RingOps.Target target) {
         this.target = target;
@@ -122,6 +124,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
             }
             registration = (IoRegistration) registered.getNow();
             // Linked: the connect is submitted only once the option is set, and cancelled if it failed.
+            onSocket += 2;
             registration.submit(RingOps.noDelayThen(fd, NODELAY));
             connectId = registration.submit(RingOps.connect(fd, target, CONNECT));
         });
@@ -131,7 +134,11 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     public void handle(IoRegistration ignored, IoEvent ioEvent) {
         IoUringIoEvent event = (IoUringIoEvent) ioEvent;
         int res = event.res();
-        switch (event.data()) {
+        short tag = event.data();
+        if (tag != CLOSE && tag != CANCEL) {
+            onSocket--;
+        }
+        switch (tag) {
             case NODELAY -> {
                 if (res < 0) {
                     System.err.println("HandleUpstream: setsockopt(TCP_NODELAY) failed: " + res);
@@ -147,6 +154,9 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
             }
             case CLOSE -> registration.cancel(); // unregistered() follows once nothing is in flight
             default -> { }
+        }
+        if (closing) {
+            closeWhenIdle();
         }
     }
 
@@ -174,8 +184,10 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
         }
         ByteBuf head = toSend.peek();
         if (head != null) {
+            onSocket++;
             sendId = registration.submit(RingOps.send(fd, head, SEND));
         } else if (clientDone) {
+            onSocket++;
             registration.submit(RingOps.shutdownOutput(fd, SHUTDOWN));
         }
     }
@@ -207,6 +219,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
         }
         reads.reset(client.config());
         receiving = reads.allocate(client.alloc());
+        onSocket++;
         recvId = registration.submit(RingOps.recv(fd, receiving, RECV));
     }
 
@@ -268,7 +281,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
         }
     }
 
-    /** Closes the client once its queue is written, and the upstream socket after cancelling what is in flight. */
+    /** Closes the client once its queue is written, and the upstream socket once what is in flight is cancelled or done. */
     private void closeBoth() {
         if (closing) {
             return;
@@ -290,7 +303,20 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
                 registration.submit(RingOps.cancel(id, CANCEL));
             }
         }
-        registration.submit(RingOps.close(fd, CLOSE));
+        closeWhenIdle();
+    }
+
+    /**
+     * Closes the socket once no operation naming it is left. An operation the kernel runs on its
+     * io-wq workers (a shutdown, always) looks the number up only when a worker takes it: submitted
+     * before a close, it can run after it, on whichever socket got the number next
+     * ({@link ShutdownRace}).
+     */
+    private void closeWhenIdle() {
+        if (onSocket == 0 && !closeSubmitted) {
+            closeSubmitted = true;
+            registration.submit(RingOps.close(fd, CLOSE));
+        }
     }
 
     /** The ring holds no more of this socket's operations: what they used can go. */

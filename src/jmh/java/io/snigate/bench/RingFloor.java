@@ -104,7 +104,9 @@ public final class RingFloor {
         private final RingOps.Target target;
         private IoRegistration registration;
         private long connectId;
-        private boolean connected, closing;
+        private boolean connected, closing, closesSubmitted;
+        /** Operations naming either socket not yet completed: the closes wait for none ({@link HandleUpstream#closeWhenIdle}). */
+        private int onSockets;
         private int closesPending;
 
         Connection(int clientFd, RingOps.Target target) {
@@ -126,10 +128,12 @@ public final class RingFloor {
         private void receive(int from) {
             ByteBuf buffer = ByteBufAllocator.DEFAULT.directBuffer(readBytes[from]);
             buffers[from] = buffer;
+            onSockets++;
             recvIds[from] = registration.submit(RingOps.recv(fds[from], buffer, (short) (RECV | from)));
         }
 
         private void send(int from) {
+            onSockets++;
             sendIds[from] = registration.submit(RingOps.send(fds[1 - from], buffers[from], (short) (SEND | from)));
         }
 
@@ -139,7 +143,11 @@ public final class RingFloor {
             int res = event.res();
             int tag = event.data();
             int side = tag & 1;
-            switch (tag & ~1) {
+            int op = tag & ~1;
+            if (op != CLOSE && op != CANCEL) {
+                onSockets--;
+            }
+            switch (op) {
                 case RECV -> received(side, res);
                 case SEND -> sent(side, res);
                 case CONNECT -> connected(res);
@@ -150,6 +158,9 @@ public final class RingFloor {
                     }
                 }
                 default -> { } // NODELAY (its failure cancels the linked connect), CANCEL
+            }
+            if (closing) {
+                closeWhenIdle();
             }
         }
 
@@ -179,6 +190,7 @@ public final class RingFloor {
 
         private void dial() {
             fds[1] = RingOps.newSocket();
+            onSockets += 2;
             registration.submit(RingOps.noDelayThen(fds[1], NODELAY));
             connectId = registration.submit(RingOps.connect(fds[1], target, CONNECT));
         }
@@ -223,6 +235,7 @@ public final class RingFloor {
             if (!connected || ended[1 - from]) {
                 closeBoth();
             } else {
+                onSockets++;
                 registration.submit(RingOps.shutdownOutput(fds[1 - from], (short) (SHUTDOWN | from)));
             }
         }
@@ -243,6 +256,14 @@ public final class RingFloor {
                     registration.submit(RingOps.cancel(id, CANCEL));
                 }
             }
+            closeWhenIdle();
+        }
+
+        private void closeWhenIdle() {
+            if (onSockets > 0 || closesSubmitted) {
+                return;
+            }
+            closesSubmitted = true;
             for (int fd : fds) {
                 if (fd >= 0) {
                     closesPending++;
