@@ -11,6 +11,7 @@ import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
 import io.snigate.proxyprotocol.ProxyHeaderSender;
 import io.snigate.relay.Relay;
+import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import java.net.InetSocketAddress;
@@ -63,7 +64,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         record,
                         connectTimeoutMillis.getAsLong(),
                         Relay::pendingUpstreamHandler)
-                .addListener((Future<Channel> connected) -> {
+                .addListener((Future<UpstreamLink> connected) -> {
                     if (!connected.isSuccess()) {
                         Reason reason = connected.cause() instanceof UpstreamException e
                                 ? e.reason()
@@ -71,18 +72,19 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         Rejection.reject(client, reason, record.recordVersion());
                         return;
                     }
-                    Channel upstream = connected.getNow();
+                    UpstreamLink upstream = connected.getNow();
                     if (!client.isActive()) {
                         upstream.close();
                         return;
                     }
-                    record.upstream((InetSocketAddress) upstream.remoteAddress());
+                    record.upstream(upstream.remoteAddress());
                     Delivery.ProxyProtocolVersion header = decision.delivery().sendProxyProtocol();
-                    if (header != null) {
+                    if (header != null) { // the connector gave a channel for it
                         InetSocketAddress destination = record.originalDst() != null
                                 ? record.originalDst()
                                 : (InetSocketAddress) client.localAddress();
-                        ProxyHeaderSender.send(upstream, header, record.client(), destination, record.sni());
+                        ProxyHeaderSender.send(((UpstreamLink.OfChannel) upstream).channel(), header, record.client(),
+                                destination, record.sni());
                     }
                     if (interceptsOwnTraffic.getAsBoolean()) {
                         ownUpstreams.add(upstream);

@@ -1,6 +1,6 @@
 package io.snigate.connect;
 
-import io.netty.channel.Channel;
+import io.snigate.relay.UpstreamLink;
 import java.net.InetSocketAddress;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,12 +23,13 @@ public final class OwnUpstreams {
     private final Set<Flow> open = ConcurrentHashMap.newKeySet();
 
     /** Remembers a connected upstream for as long as it stays open. */
-    void add(Channel upstream) {
-        if (upstream.localAddress() instanceof InetSocketAddress source
-                && upstream.remoteAddress() instanceof InetSocketAddress destination) {
+    void add(UpstreamLink upstream) {
+        InetSocketAddress source = upstream.localAddress();
+        InetSocketAddress destination = upstream.remoteAddress();
+        if (source != null && destination != null) {
             Flow flow = new Flow(source, destination);
             open.add(flow);
-            upstream.closeFuture().addListener(closed -> open.remove(flow));
+            upstream.whenClosed(() -> open.remove(flow));
         }
     }
 

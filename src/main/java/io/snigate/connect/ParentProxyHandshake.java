@@ -9,6 +9,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.relay.UpstreamLink;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -23,17 +24,17 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
     private static final int MAX_ANSWER_BYTES = 8192;
 
     private final ConnectionRecord record;
-    private final Promise<Channel> tunnel;
+    private final Promise<UpstreamLink> tunnel;
     private ByteBuf answer;
 
-    private ParentProxyHandshake(ConnectionRecord record, Promise<Channel> tunnel) {
+    private ParentProxyHandshake(ConnectionRecord record, Promise<UpstreamLink> tunnel) {
         this.record = record;
         this.tunnel = tunnel;
     }
 
     /** Starts the handshake on a connected {@code parent}; {@code tunnel} completes with it. */
     static void start(Channel parent, String authority, String authorization, ConnectionRecord record,
-            Promise<Channel> tunnel) {
+            Promise<UpstreamLink> tunnel) {
         ParentProxyHandshake handshake = new ParentProxyHandshake(record, tunnel);
         parent.pipeline().addFirst("parent-proxy-handshake", handshake);
         String request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n"
@@ -74,7 +75,7 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         } else {
             release();
             ctx.pipeline().remove(this);
-            tunnel.trySuccess(ctx.channel());
+            tunnel.trySuccess(new UpstreamLink.OfChannel(ctx.channel()));
         }
     }
 

@@ -24,6 +24,8 @@ import io.snigate.core.DestinationCheck;
 import io.snigate.core.Reason;
 import io.snigate.transport.Transport;
 import io.snigate.relay.RelayReads;
+import io.snigate.relay.UpstreamLink;
+import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -43,6 +45,12 @@ import java.util.function.Supplier;
 public final class UpstreamConnector {
     /** {@code SO_MARK} (SOL_SOCKET, 36): Netty names it for epoll only, io_uring takes it raw. */
     static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
+
+    /**
+     * Whether a direct upstream on io_uring is a socket the relay drives itself (the default) or a
+     * Netty channel ({@code -Dsnigate.upstream=channel}, the way every upstream is on epoll and NIO).
+     */
+    private static final boolean SOCKETS = !"channel".equals(System.getProperty("snigate.upstream"));
 
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
@@ -68,10 +76,10 @@ public final class UpstreamConnector {
      * fresh {@code handler} installed on each channel it tries. The returned future fails with an
      * {@link UpstreamException} that names the reason.
      */
-    public Future<Channel> connect(EventLoop loop, RouteDecision decision, ConnectionRecord record, long timeoutMillis,
-            Supplier<ChannelHandler> handler) {
+    public Future<UpstreamLink> connect(EventLoop loop, RouteDecision decision, ConnectionRecord record,
+            long timeoutMillis, Supplier<ChannelHandler> handler) {
         Upstream upstream = decision.upstream();
-        Promise<Channel> promise = loop.newPromise();
+        Promise<UpstreamLink> promise = loop.newPromise();
         Attempt attempt = new Attempt(loop, decision, record, System.nanoTime() + timeoutMillis * 1_000_000L, handler, promise);
         int port = upstream.usesOriginalPort() ? record.dialedPort() : upstream.port();
         boolean viaParent = decision.delivery().via() != null;
@@ -147,12 +155,12 @@ public final class UpstreamConnector {
         private final ConnectionRecord record;
         private final long deadline;
         private final Supplier<ChannelHandler> handler;
-        private final Promise<Channel> promise;
+        private final Promise<UpstreamLink> promise;
         /** {@code host:port} to ask the parent proxy for, once connected to it; null to dial directly. */
         private String parentAuthority;
 
         Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, long deadline,
-                Supplier<ChannelHandler> handler, Promise<Channel> promise) {
+                Supplier<ChannelHandler> handler, Promise<UpstreamLink> promise) {
             this.loop = loop;
             this.decision = decision;
             this.record = record;
@@ -254,6 +262,11 @@ public final class UpstreamConnector {
                 return;
             }
             InetSocketAddress target = addresses.get(index);
+            if (SOCKETS && parentAuthority == null && decision.delivery().sendProxyProtocol() == null
+                    && UpstreamSocket.usableOn(loop)) {
+                trySocket(addresses, index, target);
+                return;
+            }
             // What Netty's Bootstrap does, without its per-connection options map, resolver lookup
             // and the task it queues for the connect: this runs on the loop the channel joins.
             SocketChannel channel = transport.newSocketChannel(target);
@@ -281,7 +294,7 @@ public final class UpstreamConnector {
                     if (parentAuthority != null) {
                         ParentProxyHandshake.start(f.channel(), parentAuthority, decision.delivery().viaAuthorization(),
                                 record, promise);
-                    } else if (!promise.trySuccess(f.channel())) {
+                    } else if (!promise.trySuccess(new UpstreamLink.OfChannel(f.channel()))) {
                         f.channel().close();
                     }
                 } else if (!promise.isDone()) {
@@ -297,5 +310,28 @@ public final class UpstreamConnector {
                 });
             }
         }
-    }
+    
+        /** As {@link #tryAddresses}, with the upstream a socket the relay drives itself (io_uring, a direct route). */
+        private void trySocket(List<InetSocketAddress> addresses, int index, InetSocketAddress target) {
+            Promise<UpstreamSocket> attempt = loop.newPromise();
+            UpstreamSocket socket = UpstreamSocket.connect(loop, target, upstreamMark.getAsInt(), attempt);
+            attempt.addListener((Future<UpstreamSocket> f) -> {
+                if (f.isSuccess()) {
+                    if (!promise.trySuccess(f.getNow())) {
+                        f.getNow().close();
+                    }
+                } else if (!promise.isDone()) {
+                    tryAddresses(addresses, index + 1, f.cause());
+                }
+            });
+            if (!attempt.isDone() && socket != null) {
+                // The budget ran out while this attempt was still connecting: abandon it.
+                promise.addListener(done -> {
+                    if (!done.isSuccess()) {
+                        socket.close();
+                    }
+                });
+            }
+        }
+}
 }

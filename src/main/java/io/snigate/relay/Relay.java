@@ -10,7 +10,8 @@ import io.snigate.core.PipelineNames;
 
 /**
  * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
- * channel, into one tunnel that relays every byte both ways until both sides are done.
+ * (a channel, or on io_uring a socket of its own), into one tunnel that relays every byte both
+ * ways until both sides are done.
  */
 public final class Relay {
     private Relay() {}
@@ -28,17 +29,30 @@ public final class Relay {
      * stages leave it, the pre-read last: it holds the buffered ClientHello bytes, which then flow
      * to the upstream unchanged.
      */
-    public static void start(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
+    public static void start(Channel client, UpstreamLink upstream, ConnectionRecord record, long idleTimeoutMillis,
             long halfClosedTimeoutMillis) {
-        Tunnel tunnel = new Tunnel(client, upstream, record, idleTimeoutMillis, halfClosedTimeoutMillis);
-        upstream.pipeline().replace(PendingUpstream.class, PipelineNames.RELAY, new RelayHandler(tunnel));
         ChannelPipeline pipeline = client.pipeline();
-        pipeline.addLast(PipelineNames.RELAY, new RelayHandler(tunnel));
+        if (upstream instanceof UpstreamSocket socket) {
+            SocketTunnel tunnel = new SocketTunnel(client, socket, record, idleTimeoutMillis, halfClosedTimeoutMillis);
+            pipeline.addLast(PipelineNames.RELAY, tunnel);
+            removeStagesBeforeRelay(pipeline);
+            Tunnel.resumeReading(client);
+            tunnel.start();
+        } else {
+            Channel channel = ((UpstreamLink.OfChannel) upstream).channel();
+            Tunnel tunnel = new Tunnel(client, channel, record, idleTimeoutMillis, halfClosedTimeoutMillis);
+            channel.pipeline().replace(PendingUpstream.class, PipelineNames.RELAY, new RelayHandler(tunnel));
+            pipeline.addLast(PipelineNames.RELAY, new RelayHandler(tunnel));
+            removeStagesBeforeRelay(pipeline);
+            Tunnel.resumeReading(client);
+            Tunnel.resumeReading(channel);
+        }
+    }
+
+    private static void removeStagesBeforeRelay(ChannelPipeline pipeline) {
         for (String stage : PipelineNames.BEFORE_RELAY) {
             pipeline.remove(stage);
         }
-        Tunnel.resumeReading(client);
-        Tunnel.resumeReading(upstream);
     }
 
     /** Closes the upstream if it goes away before the relay starts; reads nothing. */

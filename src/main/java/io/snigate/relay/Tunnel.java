@@ -10,62 +10,26 @@ import io.netty.channel.unix.UnixChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import java.io.IOException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The two channels of one forwarded connection, and when to close them: a side that has stopped
  * sending (FIN) has its half-close passed on to the other, and the tunnel closes once both sides
  * have stopped sending, or at once when either side fails or the tunnel sits idle.
  */
-final class Tunnel extends TunnelClock.Entry {
+final class Tunnel extends TunnelTimeouts {
     final Channel client;
     final Channel upstream;
     final ConnectionRecord record;
-    private final long idleTimeoutNanos;
-    private final long halfClosedTimeoutNanos;
-    private long lastTrafficNanos;
-    /** When the first side sent FIN, or 0 while neither has. */
-    private long halfClosedSinceNanos;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
     /** A tunnel between two channels of one event loop; built on that loop's thread. */
     Tunnel(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
             long halfClosedTimeoutMillis) {
+        super(client.eventLoop(), idleTimeoutMillis, halfClosedTimeoutMillis);
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.idleTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(idleTimeoutMillis);
-        this.halfClosedTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(halfClosedTimeoutMillis);
-        this.lastTrafficNanos = System.nanoTime();
-        long shortest = shortestPositive(idleTimeoutNanos, halfClosedTimeoutNanos);
-        if (shortest > 0) {
-            TunnelClock.of(client.eventLoop()).join(this, shortest);
-        }
-    }
-
-    private static long shortestPositive(long a, long b) {
-        return a <= 0 ? b : b <= 0 ? a : Math.min(a, b);
-    }
-
-    /** Bytes moved in either direction: the tunnel is not idle. */
-    void sawTraffic() {
-        if (idleTimeoutNanos > 0) {
-            lastTrafficNanos = System.nanoTime();
-        }
-    }
-
-    @Override
-    Reason expiredAt(long nowNanos) {
-        if (idleTimeoutNanos > 0 && nowNanos - lastTrafficNanos >= idleTimeoutNanos) {
-            return Reason.IDLE_TIMEOUT;
-        }
-        // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
-        if (halfClosedSinceNanos != 0 && halfClosedTimeoutNanos > 0
-                && nowNanos - halfClosedSinceNanos >= halfClosedTimeoutNanos) {
-            return Reason.HALF_CLOSED_TIMEOUT;
-        }
-        return null;
     }
 
     @Override
@@ -103,10 +67,12 @@ final class Tunnel extends TunnelClock.Entry {
             closeAfterFlush();
             return;
         }
-        if (halfClosedSinceNanos == 0) {
-            halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
-        }
-        Channel peer = peerOf(side);
+        halfClosed();
+        finAfterWrites(peerOf(side), () -> close(Reason.CONNECTION_RESET));
+    }
+
+    /** Sends {@code peer} a FIN once what is queued for it is written; {@code failed} runs if that write fails. */
+    static void finAfterWrites(Channel peer, Runnable failed) {
         // With everything written already the FIN goes at once; shutdownOutput() drops writes still
         // queued (on io_uring, a write in flight counts), so otherwise it waits behind an empty write.
         if (nothingQueued(peer)) {
@@ -117,7 +83,7 @@ final class Tunnel extends TunnelClock.Entry {
             if (f.isSuccess()) {
                 shutdownOutput(peer);
             } else {
-                close(Reason.CONNECTION_RESET);
+                failed.run();
             }
         });
     }
@@ -170,7 +136,7 @@ final class Tunnel extends TunnelClock.Entry {
      * Closes {@code side} now when nothing waits to be written to it, which costs no empty write,
      * promise or listener; else behind an empty write.
      */
-    private static void closeOnceWritten(Channel side) {
+    static void closeOnceWritten(Channel side) {
         if (!side.isOpen() || nothingQueued(side)) {
             side.close();
         } else {

@@ -1,0 +1,56 @@
+package io.snigate.relay;
+
+import io.netty.channel.EventLoop;
+import io.snigate.core.Reason;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A tunnel's idle and half-closed timeouts, kept on its loop's {@link TunnelClock}: the tunnel
+ * records traffic and its first FIN, the clock's sweep asks whether time is up.
+ */
+abstract class TunnelTimeouts extends TunnelClock.Entry {
+    private final long idleTimeoutNanos;
+    private final long halfClosedTimeoutNanos;
+    private long lastTrafficNanos;
+    /** When the first side sent FIN, or 0 while neither has. */
+    private long halfClosedSinceNanos;
+
+    /** Joins {@code loop}'s clock if either timeout is set; on that loop's thread. */
+    TunnelTimeouts(EventLoop loop, long idleTimeoutMillis, long halfClosedTimeoutMillis) {
+        this.idleTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(idleTimeoutMillis);
+        this.halfClosedTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(halfClosedTimeoutMillis);
+        this.lastTrafficNanos = System.nanoTime();
+        long shortest = idleTimeoutNanos <= 0 ? halfClosedTimeoutNanos
+                : halfClosedTimeoutNanos <= 0 ? idleTimeoutNanos : Math.min(idleTimeoutNanos, halfClosedTimeoutNanos);
+        if (shortest > 0) {
+            TunnelClock.of(loop).join(this, shortest);
+        }
+    }
+
+    /** Bytes moved in either direction: the tunnel is not idle. */
+    final void sawTraffic() {
+        if (idleTimeoutNanos > 0) {
+            lastTrafficNanos = System.nanoTime();
+        }
+    }
+
+    /** One side sent FIN; the half-closed timeout runs from the first. */
+    final void halfClosed() {
+        if (halfClosedSinceNanos == 0) {
+            halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
+        }
+    }
+
+    @Override
+    final Reason expiredAt(long nowNanos) {
+        if (idleTimeoutNanos > 0 && nowNanos - lastTrafficNanos >= idleTimeoutNanos) {
+            return Reason.IDLE_TIMEOUT;
+        }
+        // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
+        if (halfClosedSinceNanos != 0 && halfClosedTimeoutNanos > 0
+                && nowNanos - halfClosedSinceNanos >= halfClosedTimeoutNanos) {
+            return Reason.HALF_CLOSED_TIMEOUT;
+        }
+        return null;
+    }
+}
