@@ -52,6 +52,11 @@ public final class UpstreamConnector {
      */
     private static final boolean SOCKETS = !"channel".equals(System.getProperty("snigate.upstream"));
 
+    /** How direct upstreams are built on {@code transport}, for the start-up log. */
+    public static String directUpstreams(Transport transport) {
+        return SOCKETS && transport.name().equals("io_uring") ? "sockets driven on the ring" : "channels";
+    }
+
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
     private final ConnectionObserver observer;

@@ -117,7 +117,8 @@ public final class ProxyServer implements AutoCloseable {
      */
     public ProxyServer start() throws InterruptedException, ConfigException {
         ProxyConfig config = active.get().config();
-        LOG.info("transport: {} ({})", transport.name(), transport.why());
+        LOG.info("transport: {} ({}); direct upstreams: {}", transport.name(), transport.why(),
+                UpstreamConnector.directUpstreams(transport));
         Interception.checkPossible(config, transport);
         metrics.registerBuildInfo(Version.current(), transport.name());
         for (Listener listener : config.listeners()) {

@@ -1,0 +1,147 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * What a tunnel's upstream side must do however it is built: on io_uring a direct route's
+ * upstream is a socket the relay drives itself ({@code relay.UpstreamSocket}), elsewhere a Netty
+ * channel, and this class runs on both (CI runs every test on io_uring and on epoll). Many short
+ * connections closed from both ends at once, side by side: a socket closed while an operation
+ * naming it is still queued ends whichever connection gets its number next (performance page,
+ * "Closing a socket driven by hand"). And an IPv6 upstream.
+ */
+@ExtendWith(NettyLeaks.class)
+class UpstreamSocketTest {
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
+    private static final int CLIENTS = 4, CONNECTIONS_EACH = 250, ANSWER_BYTES = 200;
+
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+    private final ConcurrentLinkedQueue<Throwable> upstreamFailures = new ConcurrentLinkedQueue<>();
+    private ServerSocket upstream;
+    private ProxyHarness proxy;
+
+    @AfterEach
+    void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (upstream != null) {
+            upstream.close();
+        }
+        threads.shutdownNow();
+        assertThat(threads.awaitTermination(10, TimeUnit.SECONDS)).as("the test's threads ended").isTrue();
+        assertThat(upstreamFailures).as("what the upstream's connections threw").isEmpty();
+    }
+
+    /**
+     * An upstream on {@code address} that, for every connection, reads the ClientHello, answers
+     * {@link #ANSWER_BYTES} bytes and closes. What it finds wrong reaches
+     * the test thread through {@link #upstreamFailures}.
+     */
+    private int startUpstream(InetAddress address) throws IOException {
+        upstream = new ServerSocket(0, 256, address);
+        threads.submit(() -> {
+            while (!upstream.isClosed()) {
+                Socket connection;
+                try {
+                    connection = upstream.accept();
+                } catch (IOException closed) {
+                    return;
+                }
+                threads.submit(() -> {
+                    try (Socket c = connection) {
+                        c.setSoTimeout(15_000);
+                        // Answers without waiting for the client's FIN, which the proxy is passing
+                        // on meanwhile: the proxy's last operations on the socket overlap its close.
+                        byte[] got = c.getInputStream().readNBytes(HELLO.length);
+                        assertThat(got).as("what reached the upstream").isEqualTo(HELLO);
+                        c.getOutputStream().write(answer());
+                    } catch (Throwable e) {
+                        upstreamFailures.add(e);
+                    }
+                });
+            }
+        });
+        return upstream.getLocalPort();
+    }
+
+    private static byte[] answer() {
+        byte[] answer = new byte[ANSWER_BYTES];
+        Arrays.fill(answer, (byte) 'x');
+        return answer;
+    }
+
+    /** Sends the ClientHello and FIN at once, and returns everything the proxy passes back until it closes. */
+    private byte[] oneConnection() throws IOException {
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(HELLO);
+            client.shutdownOutput();
+            return ProxyHarness.readUntilClosed(client);
+        }
+    }
+
+    @Test
+    void connectionsClosedFromBothEndsAtOnceSideBySideEachGetTheirWholeAnswer() throws Exception {
+        proxy = ProxyHarness.corpusTo(startUpstream(InetAddress.getLoopbackAddress()));
+        List<Future<List<String>>> clients = new ArrayList<>();
+        for (int i = 0; i < CLIENTS; i++) {
+            clients.add(threads.submit(() -> {
+                List<String> wrong = new ArrayList<>();
+                for (int n = 0; n < CONNECTIONS_EACH; n++) {
+                    byte[] got = oneConnection();
+                    if (!Arrays.equals(got, answer())) {
+                        wrong.add(got.length + " bytes");
+                    }
+                }
+                return wrong;
+            }));
+        }
+        List<String> wrong = new ArrayList<>();
+        for (Future<List<String>> client : clients) {
+            wrong.addAll(client.get(120, TimeUnit.SECONDS));
+        }
+        assertThat(wrong).as("answers that came back short or wrong").isEmpty();
+        for (int i = 0; i < CLIENTS * CONNECTIONS_EACH; i++) {
+            JsonNode log = proxy.nextLog();
+            assertThat(log.get("outcome").asText()).as(log.toString()).isEqualTo("forwarded");
+            assertThat(log.get("reason").isNull()).as(log.toString()).isTrue();
+            assertThat(log.get("bytes_from_client").asLong()).as(log.toString()).isEqualTo(HELLO.length);
+            assertThat(log.get("bytes_to_client").asLong()).as(log.toString()).isEqualTo(ANSWER_BYTES);
+        }
+    }
+
+    @Test
+    void relaysToAnIpv6Upstream() throws Exception {
+        int port = startUpstream(InetAddress.getByName("::1"));
+        proxy = ProxyHarness.start("""
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "[::1]:%d"
+                """.formatted(port));
+        assertThat(oneConnection()).isEqualTo(answer());
+        JsonNode log = proxy.nextLog();
+        assertThat(log.get("outcome").asText()).as(log.toString()).isEqualTo("forwarded");
+        assertThat(log.get("upstream").asText()).isEqualTo("[::1]:" + port);
+        assertThat(log.get("bytes_to_client").asLong()).isEqualTo(ANSWER_BYTES);
+    }
+}
