@@ -18,6 +18,7 @@ import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.snigate.relay.RelayReads;
+import io.snigate.transport.RingOps;
 import java.io.IOException;
 import java.util.ArrayDeque;
 
@@ -36,7 +37,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     /** The writes held before the client is paused, and the level at which it reads again. */
     private static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
-    private final RingOps.Target target;
+    private final BenchRing.Target target;
     private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
     private Channel client;
     private RecvByteBufAllocator.Handle reads;
@@ -49,7 +50,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     private int onSocket;
     private boolean connected, clientDone, upstreamDone, closing, closeSubmitted;
 
-    HandleUpstream(RingOps.Target target) {
+    HandleUpstream(BenchRing.Target target) {
         this.target = target;
     }
 
@@ -115,7 +116,7 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
     private void dial(Channel client) {
         this.client = client;
         this.reads = RelayReads.allocator().newHandle();
-        fd = RingOps.newSocket();
+        fd = RingOps.newSocket(target.address);
         ((IoEventLoop) client.eventLoop()).register(this).addListener(registered -> {
             if (!registered.isSuccess()) {
                 new Socket(fd).close();
@@ -125,8 +126,8 @@ final class HandleUpstream extends ChannelInboundHandlerAdapter implements IoUri
             registration = (IoRegistration) registered.getNow();
             // Linked: the connect is submitted only once the option is set, and cancelled if it failed.
             onSocket += 2;
-            registration.submit(RingOps.noDelayThen(fd, NODELAY));
-            connectId = registration.submit(RingOps.connect(fd, target, CONNECT));
+            registration.submit(BenchRing.noDelayThen(fd, target, NODELAY));
+            connectId = registration.submit(BenchRing.connect(fd, target, CONNECT));
         });
     }
 

@@ -53,7 +53,7 @@ public final class NettyFloor {
             System.err.println("NettyFloor: -Dsnigate.floor.upstream=handle needs io_uring, not " + transport.name());
             System.exit(2);
         }
-        RingOps.Target handleTarget = handleUpstream ? new RingOps.Target(upstream) : null;
+        BenchRing.Target handleTarget = handleUpstream ? new BenchRing.Target(upstream) : null;
         EventLoopGroup loops = transport.newEventLoopGroup(1);
         new ServerBootstrap()
                 .group(loops)

@@ -10,6 +10,7 @@ import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.Socket;
 import io.snigate.config.ProxyConfig;
+import io.snigate.transport.RingOps;
 import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -34,13 +35,13 @@ public final class RingFloor {
             System.exit(2);
         }
         MultiThreadIoEventLoopGroup loops = transport.newEventLoopGroup(1);
-        Socket listening = new Socket(RingOps.newSocket());
+        Socket listening = new Socket(RingOps.newSocket(listen));
         listening.setReuseAddress(true);
         listening.setTcpNoDelay(true); // accepted sockets inherit it
         listening.bind(listen);
         listening.listen(4096);
         IoEventLoop loop = (IoEventLoop) loops.next();
-        Acceptor acceptor = new Acceptor(loop, listening, new RingOps.Target(upstream));
+        Acceptor acceptor = new Acceptor(loop, listening, new BenchRing.Target(upstream));
         acceptor.start(loop.register(acceptor).sync().getNow());
         NettyFloor.answerReady(config, loops);
         System.err.println("RingFloor on io_uring, no channels: " + listen + " -> " + upstream);
@@ -52,10 +53,10 @@ public final class RingFloor {
         private static final short ACCEPT = 1;
         private final IoEventLoop loop;
         private final Socket listening;
-        private final RingOps.Target target;
+        private final BenchRing.Target target;
         private IoRegistration registration;
 
-        Acceptor(IoEventLoop loop, Socket listening, RingOps.Target target) {
+        Acceptor(IoEventLoop loop, Socket listening, BenchRing.Target target) {
             this.loop = loop;
             this.listening = listening;
             this.target = target;
@@ -67,7 +68,7 @@ public final class RingFloor {
         }
 
         private void accept() {
-            registration.submit(RingOps.accept(listening.intValue(), ACCEPT));
+            registration.submit(BenchRing.accept(listening.intValue(), ACCEPT));
         }
 
         @Override
@@ -101,7 +102,7 @@ public final class RingFloor {
         private final long[] recvIds = new long[2], sendIds = new long[2];
         private final int[] readBytes = {FIRST_READ_BYTES, FIRST_READ_BYTES};
         private final boolean[] ended = new boolean[2];
-        private final RingOps.Target target;
+        private final BenchRing.Target target;
         private IoRegistration registration;
         private long connectId;
         private boolean connected, closing, closesSubmitted;
@@ -109,7 +110,7 @@ public final class RingFloor {
         private int onSockets;
         private int closesPending;
 
-        Connection(int clientFd, RingOps.Target target) {
+        Connection(int clientFd, BenchRing.Target target) {
             fds[0] = clientFd;
             this.target = target;
         }
@@ -189,10 +190,10 @@ public final class RingFloor {
         }
 
         private void dial() {
-            fds[1] = RingOps.newSocket();
+            fds[1] = RingOps.newSocket(target.address);
             onSockets += 2;
-            registration.submit(RingOps.noDelayThen(fds[1], NODELAY));
-            connectId = registration.submit(RingOps.connect(fds[1], target, CONNECT));
+            registration.submit(BenchRing.noDelayThen(fds[1], target, NODELAY));
+            connectId = registration.submit(BenchRing.connect(fds[1], target, CONNECT));
         }
 
         private void connected(int res) {

@@ -7,6 +7,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.Socket;
+import io.snigate.transport.RingOps;
 import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -28,7 +29,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ShutdownRace implements IoUringIoHandle {
     private static final short CONNECT = 1, SHUTDOWN = 2, CLOSE = 3;
-    private final RingOps.Target target;
+    private final BenchRing.Target target;
     private final int rounds;
     private final CompletableFuture<Map<String, Integer>> outcomes = new CompletableFuture<>();
     private final Map<String, Integer> counts = new TreeMap<>();
@@ -36,7 +37,7 @@ public final class ShutdownRace implements IoUringIoHandle {
     private int round, fd, newFd = -1, shutdownResult;
     private boolean closed, shutDown;
 
-    private ShutdownRace(RingOps.Target target, int rounds) {
+    private ShutdownRace(BenchRing.Target target, int rounds) {
         this.target = target;
         this.rounds = rounds;
     }
@@ -57,7 +58,7 @@ public final class ShutdownRace implements IoUringIoHandle {
             MultiThreadIoEventLoopGroup loops = Transport.select().newEventLoopGroup(1);
             IoEventLoop loop = (IoEventLoop) loops.next();
             ShutdownRace race = new ShutdownRace(
-                    new RingOps.Target(new InetSocketAddress("127.0.0.1", server.getLocalPort())),
+                    new BenchRing.Target(new InetSocketAddress("127.0.0.1", server.getLocalPort())),
                     args.length > 0 ? Integer.parseInt(args[0]) : 2000);
             loop.execute(() -> loop.register(race).addListener(registered -> {
                 race.registration = (IoRegistration) registered.getNow();
@@ -74,8 +75,8 @@ public final class ShutdownRace implements IoUringIoHandle {
             return;
         }
         closed = shutDown = false;
-        fd = RingOps.newSocket();
-        registration.submit(RingOps.connect(fd, target, CONNECT));
+        fd = RingOps.newSocket(target.address);
+        registration.submit(BenchRing.connect(fd, target, CONNECT));
     }
 
     @Override
@@ -93,7 +94,7 @@ public final class ShutdownRace implements IoUringIoHandle {
             case CLOSE -> {
                 closed = true;
                 if (!shutDown) {
-                    newFd = RingOps.newSocket();
+                    newFd = RingOps.newSocket(target.address);
                 }
                 roundDone();
             }

@@ -85,9 +85,14 @@ final class SocketTunnel extends ChannelInboundHandlerAdapter implements Upstrea
 
     private void readUpstream() {
         if (upstream.canRead() && !upstreamDoneSending && client.isWritable()) {
-            reads.reset(client.config());
-            upstream.read(reads.allocate(client.alloc()));
+            upstream.read();
         }
+    }
+
+    @Override
+    public ByteBuf readBuffer() {
+        reads.reset(client.config());
+        return reads.allocate(client.alloc());
     }
 
     @Override

@@ -31,12 +31,16 @@ import java.util.ArrayDeque;
  */
 public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
     // What each completion is for, in the user data's 16 bits.
-    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, RECV = 4, SHUTDOWN = 5, CLOSE = 6, CANCEL = 7;
+    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5, SHUTDOWN = 6, CLOSE = 7,
+            CANCEL = 8;
     /** Queued bytes at which the client stops being read, and the level at which it reads again. */
     static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
     /** What the relay hears from its upstream socket, on the event loop. */
     interface Listener {
+        /** The socket is readable: the buffer to receive into, which the socket owns until it hands it back. */
+        ByteBuf readBuffer();
+
         /** Bytes arrived; the listener owns them. */
         void upstreamRead(ByteBuf bytes);
 
@@ -59,7 +63,7 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
     private Listener listener;
     private ByteBuf receiving;
     private Runnable whenClosed;
-    private long connectId, sendId, recvId; // 0 when that operation is not in flight
+    private long connectId, sendId, pollId, recvId; // 0 when that operation is not in flight
     /** Operations naming {@link #fd} not yet completed. */
     private int onSocket;
     private int queuedBytes;
@@ -131,16 +135,19 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
         this.listener = listener;
     }
 
-    /** Whether a receive can be submitted: relaying, none in flight, not closing. */
+    /** Whether a read can be asked for: relaying, none under way, not closing. */
     boolean canRead() {
-        return listener != null && recvId == 0 && !closing;
+        return listener != null && pollId == 0 && recvId == 0 && !closing;
     }
 
-    /** Receives into {@code into}, which the socket owns until it hands it to the listener. */
-    void read(ByteBuf into) {
-        receiving = into;
+    /**
+     * Reads once the socket is readable: a poll first, then a receive into the listener's buffer.
+     * A receive submitted at once would hold its buffer for as long as the upstream stays silent,
+     * a buffer on every idle tunnel.
+     */
+    void read() {
         onSocket++;
-        recvId = registration.submit(RingOps.recv(fd, into, RECV));
+        pollId = registration.submit(RingOps.pollIn(fd, POLL));
     }
 
     /** Queues {@code bytes} (direct, with a memory address) to be sent; the socket owns them. */
@@ -209,7 +216,7 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
         if (registration == null) {
             return; // registering: closed once registered
         }
-        for (long id : new long[] {connectId, sendId, recvId}) {
+        for (long id : new long[] {connectId, sendId, pollId, recvId}) {
             if (id != 0) {
                 registration.submit(RingOps.cancel(id, CANCEL));
             }
@@ -234,6 +241,7 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
         switch (tag) {
             case CONNECT -> connected(res);
             case SEND -> sent(res);
+            case POLL -> readable(res);
             case RECV -> received(res);
             case SHUTDOWN -> failedIfNegative(res);
             case CLOSE -> registration.cancel(); // unregistered() follows once nothing is in flight
@@ -295,6 +303,20 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
             listener.upstreamWritable();
         }
         sendNext();
+    }
+
+    private void readable(int res) {
+        pollId = 0;
+        if (closing) {
+            return;
+        }
+        if (res < 0) {
+            failedIfNegative(res);
+            return;
+        }
+        receiving = listener.readBuffer();
+        onSocket++;
+        recvId = registration.submit(RingOps.recv(fd, receiving, RECV));
     }
 
     private void received(int res) {

@@ -16,6 +16,7 @@ import java.nio.ByteOrder;
  * must stay until its completion.
  */
 public final class RingOps {
+    private static final byte OP_POLL_ADD = 6;
     private static final byte OP_ASYNC_CANCEL = 14;
     private static final byte OP_CONNECT = 16;
     private static final byte OP_CLOSE = 19;
@@ -27,6 +28,7 @@ public final class RingOps {
     private static final int SOCKET_URING_OP_SETSOCKOPT = 3;
     private static final long IPPROTO_TCP_TCP_NODELAY = 6L | (1L << 32); // level, then optname
     private static final int SHUT_WR = 1;
+    private static final int POLLIN = 0x1;
     private static final short AF_INET = 2, AF_INET6 = 10;
     /** Room for either address family's {@code sockaddr}, and after it the int an option reads. */
     public static final int SOCKADDR_AND_OPTION_BYTES = 32;
@@ -106,6 +108,12 @@ public final class RingOps {
     public static IoUringIoOps send(int fd, ByteBuf bytes, short tag) {
         return new IoUringIoOps(OP_SEND, (byte) 0, (short) 0, fd, 0L, bytes.memoryAddress() + bytes.readerIndex(),
                 bytes.readableBytes(), 0, tag, (short) 0, (short) 0, 0, 0);
+    }
+
+    /** Completes once the socket is readable (data, a FIN) or has failed: a one-shot poll. */
+    public static IoUringIoOps pollIn(int fd, short tag) {
+        return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN, tag,
+                (short) 0, (short) 0, 0, 0);
     }
 
     /** Receives into what {@code bytes} has writable. */
