@@ -1,14 +1,9 @@
 package io.snigate.connect;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.SocketChannelConfig;
-import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.Future;
@@ -23,7 +18,6 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
 import io.snigate.core.Reason;
 import io.snigate.transport.Transport;
-import io.snigate.relay.RelayReads;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
@@ -32,6 +26,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
@@ -43,20 +38,6 @@ import java.util.function.Supplier;
  * tunnel never need a lock or a hand-off between threads.
  */
 public final class UpstreamConnector {
-    /** {@code SO_MARK} (SOL_SOCKET, 36): Netty names it for epoll only, io_uring takes it raw. */
-    static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
-
-    /**
-     * Whether a direct upstream on io_uring is a socket the relay drives itself (the default) or a
-     * Netty channel ({@code -Dsnigate.upstream=channel}, the way every upstream is on epoll and NIO).
-     */
-    private static final boolean SOCKETS = !"channel".equals(System.getProperty("snigate.upstream"));
-
-    /** How direct upstreams are built on {@code transport}, for the start-up log. */
-    public static String directUpstreams(Transport transport) {
-        return SOCKETS && transport.name().equals("io_uring") ? "sockets driven on the ring" : "channels";
-    }
-
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
     private final ConnectionObserver observer;
@@ -267,76 +248,39 @@ public final class UpstreamConnector {
                 return;
             }
             InetSocketAddress target = addresses.get(index);
-            if (SOCKETS && parentAuthority == null && decision.delivery().sendProxyProtocol() == null
-                    && UpstreamSocket.usableOn(loop)) {
-                trySocket(addresses, index, target);
-                return;
-            }
-            // What Netty's Bootstrap does, without its per-connection options map, resolver lookup
-            // and the task it queues for the connect: this runs on the loop the channel joins.
-            SocketChannel channel = transport.newSocketChannel(target);
-            SocketChannelConfig config = channel.config();
-            config.setConnectTimeoutMillis(0); // the budget above is the only timeout
-            config.setAutoRead(false);
-            config.setAllowHalfClosure(true);
-            config.setRecvByteBufAllocator(RelayReads.allocator());
+            Consumer<Throwable> tryNext = cause -> {
+                if (!promise.isDone()) {
+                    tryAddresses(addresses, index + 1, cause);
+                }
+            };
             int mark = upstreamMark.getAsInt();
-            if (mark != 0) {
-                config.setOption(SO_MARK, mark);
-            }
-            channel.pipeline().addLast(handler.get());
-            ChannelPromise attempt = channel.newPromise();
-            loop.register(channel).addListener((ChannelFuture registered) -> {
-                if (registered.isSuccess()) {
-                    channel.connect(target, attempt);
-                } else {
-                    channel.unsafe().closeForcibly();
-                    attempt.setFailure(registered.cause());
-                }
-            });
-            attempt.addListener((ChannelFuture f) -> {
-                if (f.isSuccess()) {
+            Runnable abandon;
+            if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
+                UpstreamSocket socket = UpstreamDials.socket(loop, target, mark, connected -> {
+                    if (!promise.trySuccess(connected)) {
+                        connected.close();
+                    }
+                }, tryNext);
+                abandon = socket == null ? null : socket::close;
+            } else {
+                Channel channel = UpstreamDials.channel(transport, loop, target, mark, handler.get(), connected -> {
                     if (parentAuthority != null) {
-                        ParentProxyHandshake.start(f.channel(), parentAuthority, decision.delivery().viaAuthorization(),
+                        ParentProxyHandshake.start(connected, parentAuthority, decision.delivery().viaAuthorization(),
                                 record, promise);
-                    } else if (!promise.trySuccess(new UpstreamLink.OfChannel(f.channel()))) {
-                        f.channel().close();
+                    } else if (!promise.trySuccess(new UpstreamLink.OfChannel(connected))) {
+                        connected.close();
                     }
-                } else if (!promise.isDone()) {
-                    tryAddresses(addresses, index + 1, f.cause());
-                }
-            });
-            if (!attempt.isDone()) {
-                // The budget ran out while this attempt was still connecting: abandon it.
+                }, tryNext);
+                abandon = channel::close;
+            }
+            if (abandon != null && !promise.isDone()) {
+                // The budget may run out while this attempt is still connecting: then abandon it.
                 promise.addListener(done -> {
                     if (!done.isSuccess()) {
-                        attempt.channel().close();
+                        abandon.run();
                     }
                 });
             }
         }
-    
-        /** As {@link #tryAddresses}, with the upstream a socket the relay drives itself (io_uring, a direct route). */
-        private void trySocket(List<InetSocketAddress> addresses, int index, InetSocketAddress target) {
-            Promise<UpstreamSocket> attempt = loop.newPromise();
-            UpstreamSocket socket = UpstreamSocket.connect(loop, target, upstreamMark.getAsInt(), attempt);
-            attempt.addListener((Future<UpstreamSocket> f) -> {
-                if (f.isSuccess()) {
-                    if (!promise.trySuccess(f.getNow())) {
-                        f.getNow().close();
-                    }
-                } else if (!promise.isDone()) {
-                    tryAddresses(addresses, index + 1, f.cause());
-                }
-            });
-            if (!attempt.isDone() && socket != null) {
-                // The budget ran out while this attempt was still connecting: abandon it.
-                promise.addListener(done -> {
-                    if (!done.isSuccess()) {
-                        socket.close();
-                    }
-                });
-            }
-        }
-}
+    }
 }

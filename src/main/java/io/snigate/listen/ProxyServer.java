@@ -17,6 +17,7 @@ import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.OwnUpstreams;
 import io.snigate.connect.Resolvers;
 import io.snigate.connect.UpstreamConnector;
+import io.snigate.connect.UpstreamDials;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
 import io.snigate.core.Version;
@@ -118,7 +119,7 @@ public final class ProxyServer implements AutoCloseable {
     public ProxyServer start() throws InterruptedException, ConfigException {
         ProxyConfig config = active.get().config();
         LOG.info("transport: {} ({}); direct upstreams: {}", transport.name(), transport.why(),
-                UpstreamConnector.directUpstreams(transport));
+                UpstreamDials.directUpstreams(transport));
         Interception.checkPossible(config, transport);
         metrics.registerBuildInfo(Version.current(), transport.name());
         for (Listener listener : config.listeners()) {

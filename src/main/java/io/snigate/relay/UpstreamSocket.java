@@ -3,36 +3,26 @@ package io.snigate.relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
-import io.netty.channel.IoEvent;
-import io.netty.channel.IoEventLoop;
-import io.netty.channel.IoRegistration;
-import io.netty.channel.uring.IoUringIoEvent;
-import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.Promise;
 import io.snigate.transport.RingOps;
+import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 
 /**
- * The upstream side of a tunnel on io_uring without a Netty channel: a socket whose connect,
- * sends, receives, shutdown and close this handle submits to its event loop's ring itself. An
- * upstream channel costs each connection six more system calls, two poll operations, a pipeline,
- * an outbound buffer and promises (performance page, "Below the floor"). This keeps what the relay
- * needs of a channel: a write queue with water marks, one receive at a time, a FIN once the queue
- * is written, and a close.
- *
- * <p>The close is submitted only once no operation naming the socket is left, cancelled ones
- * included. The kernel runs a shutdown on an io-wq worker and looks the descriptor number up only
- * there; a socket closed before that would have its number, by then another connection's socket,
- * shut down (performance page, "Closing a socket driven by hand").
+ * The upstream side of a tunnel on io_uring without a Netty channel: a {@link RingSocket} whose
+ * connect, sends, receives and shutdown the relay submits to its event loop's ring. An upstream
+ * channel costs each connection six more system calls, a pipeline, an outbound buffer and
+ * promises (performance page, "The upstream as a socket"). This keeps what the relay needs of a
+ * channel: a write queue with water marks, one read at a time, a FIN once the queue is written,
+ * and a close that waits for the socket's last operation ({@link RingSocket}).
  */
-public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
+public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     // What each completion is for, in the user data's 16 bits.
-    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5, SHUTDOWN = 6, CLOSE = 7,
-            CANCEL = 8;
+    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5, SHUTDOWN = 6;
     /** Queued bytes at which the client stops being read, and the level at which it reads again. */
     static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
@@ -55,34 +45,29 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
     }
 
     private final InetSocketAddress remote;
-    private final int fd;
     private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
-    private IoRegistration registration;
-    private Promise<UpstreamSocket> connecting;
+    private final int mark;
+    private final Promise<UpstreamSocket> connecting;
     private ByteBuf sockaddr; // read by the kernel until the connect completes
     private Listener listener;
     private ByteBuf receiving;
     private Runnable whenClosed;
     private long connectId, sendId, pollId, recvId; // 0 when that operation is not in flight
-    /** Operations naming {@link #fd} not yet completed. */
-    private int onSocket;
     private int queuedBytes;
-    private boolean aboveHighWater, shutdownAsked, shutdownSubmitted, closeWhenWritten, closing, closeSubmitted, released;
+    private boolean aboveHighWater, shutdownAsked, shutdownSubmitted, closeWhenWritten;
 
-    private UpstreamSocket(InetSocketAddress remote, int fd) {
+    private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Promise<UpstreamSocket> connecting) {
+        super(fd);
         this.remote = remote;
-        this.fd = fd;
-    }
-
-    /** Whether sockets can be driven on {@code loop}'s ring: io_uring. */
-    public static boolean usableOn(EventLoop loop) {
-        return loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(UpstreamSocket.class);
+        this.mark = mark;
+        this.connecting = connecting;
     }
 
     /**
-     * Opens a socket on {@code loop} (which must be {@link #usableOn usable}, and the caller on it)
-     * and connects it to {@code target}; {@code connected} completes with it, or fails with the
-     * cause. Closing the returned socket abandons the connect.
+     * Opens a socket on {@code loop} (one {@link RingSocket#usableOn usable}, and the caller on
+     * its thread) and connects it to {@code target}, with {@code SO_MARK} set to {@code mark}
+     * unless 0; {@code connected} completes with it, or fails with the cause. Closing the returned
+     * socket abandons the connect; null when not even the socket could be made.
      */
     public static UpstreamSocket connect(EventLoop loop, InetSocketAddress target, int mark,
             Promise<UpstreamSocket> connected) {
@@ -93,39 +78,31 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
             connected.tryFailure(e);
             return null;
         }
-        UpstreamSocket socket = new UpstreamSocket(target, fd);
-        socket.connecting = connected;
-        try {
-            if (mark != 0) {
-                new Socket(fd).setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
-            }
-        } catch (IOException e) {
-            socket.closeNow();
-            connected.tryFailure(e);
-            return socket;
-        }
-        ((IoEventLoop) loop).register(socket).addListener(registered -> {
-            if (!registered.isSuccess()) {
-                socket.closeNow();
-                connected.tryFailure(registered.cause());
-                return;
-            }
-            socket.registration = (IoRegistration) registered.getNow();
-            if (socket.closing) {
-                socket.closeWhenIdle(); // abandoned before it was registered
-            } else {
-                socket.submitConnect();
-            }
-        });
+        UpstreamSocket socket = new UpstreamSocket(fd, target, mark, connected);
+        socket.register(loop);
         return socket;
     }
 
-    private void submitConnect() {
+    @Override
+    protected void ringReady() {
+        if (mark != 0) {
+            try {
+                new Socket(fd).setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
+            } catch (IOException e) {
+                connecting.tryFailure(e);
+                close();
+                return;
+            }
+        }
         sockaddr = ByteBufAllocator.DEFAULT.directBuffer(RingOps.SOCKADDR_AND_OPTION_BYTES);
         int length = RingOps.writeSockaddr(sockaddr, remote);
-        onSocket += 2;
-        registration.submit(RingOps.noDelayThen(fd, sockaddr, NODELAY)); // its failure cancels the connect
-        connectId = registration.submit(RingOps.connect(fd, sockaddr, length, CONNECT));
+        submit(RingOps.noDelayThen(fd, sockaddr, NODELAY)); // its failure cancels the connect
+        connectId = submit(RingOps.connect(fd, sockaddr, length, CONNECT));
+    }
+
+    @Override
+    protected void ringRefused(Throwable cause) {
+        connecting.tryFailure(cause);
     }
 
     // ---- what the relay asks ------------------------------------------------
@@ -137,7 +114,7 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
 
     /** Whether a read can be asked for: relaying, none under way, not closing. */
     boolean canRead() {
-        return listener != null && pollId == 0 && recvId == 0 && !closing;
+        return listener != null && pollId == 0 && recvId == 0 && !isClosing();
     }
 
     /**
@@ -146,13 +123,12 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
      * a buffer on every idle tunnel.
      */
     void read() {
-        onSocket++;
-        pollId = registration.submit(RingOps.pollIn(fd, POLL));
+        pollId = submit(RingOps.pollIn(fd, POLL));
     }
 
     /** Queues {@code bytes} (direct, with a memory address) to be sent; the socket owns them. */
     void write(ByteBuf bytes) {
-        if (closing || shutdownAsked) {
+        if (isClosing() || shutdownAsked) {
             bytes.release();
             return;
         }
@@ -185,6 +161,10 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
         }
     }
 
+    boolean isOpen() {
+        return !isClosing();
+    }
+
     // ---- UpstreamLink -----------------------------------------------------------
 
     @Override
@@ -194,61 +174,37 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
 
     @Override
     public InetSocketAddress localAddress() {
-        return closing ? null : new Socket(fd).localAddress();
+        return isClosing() ? null : new Socket(fd).localAddress();
     }
 
     @Override
     public void whenClosed(Runnable action) {
-        if (released) {
+        if (isReleased()) {
             action.run();
         } else {
             whenClosed = action;
         }
     }
 
-    /** Cancels what is in flight and closes the socket once nothing names it. */
     @Override
-    public void close() {
-        if (closing) {
-            return;
-        }
-        closing = true;
-        if (registration == null) {
-            return; // registering: closed once registered
-        }
-        for (long id : new long[] {connectId, sendId, pollId, recvId}) {
-            if (id != 0) {
-                registration.submit(RingOps.cancel(id, CANCEL));
-            }
-        }
-        closeWhenIdle();
+    protected void cancelInFlight() {
+        cancel(connectId);
+        cancel(sendId);
+        cancel(pollId);
+        cancel(recvId);
     }
 
-    boolean isOpen() {
-        return !closing;
-    }
-
-    // ---- the ring ---------------------------------------------------------------
+    // ---- completions ------------------------------------------------------------
 
     @Override
-    public void handle(IoRegistration ignored, IoEvent ioEvent) {
-        IoUringIoEvent event = (IoUringIoEvent) ioEvent;
-        int res = event.res();
-        short tag = event.data();
-        if (tag != CLOSE && tag != CANCEL) {
-            onSocket--;
-        }
+    protected void completed(short tag, int res) {
         switch (tag) {
             case CONNECT -> connected(res);
             case SEND -> sent(res);
             case POLL -> readable(res);
             case RECV -> received(res);
             case SHUTDOWN -> failedIfNegative(res);
-            case CLOSE -> registration.cancel(); // unregistered() follows once nothing is in flight
-            default -> { } // NODELAY (a failure cancels the linked connect), CANCEL
-        }
-        if (closing) {
-            closeWhenIdle();
+            default -> { } // NODELAY: a failure cancels the linked connect
         }
     }
 
@@ -259,33 +215,30 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
         if (res < 0) {
             connecting.tryFailure(new ConnectException("connect to " + remote + " failed: errno " + -res));
             close();
-        } else if (closing || !connecting.trySuccess(this)) {
+        } else if (isClosing() || !connecting.trySuccess(this)) {
             close(); // abandoned meanwhile
         }
-        connecting = null;
     }
 
     /** Sends the oldest queued bytes; once none are left, the FIN or the close that was asked for. */
     private void sendNext() {
-        if (closing) {
+        if (isClosing()) {
             return;
         }
         ByteBuf head = toSend.peek();
         if (head != null) {
-            onSocket++;
-            sendId = registration.submit(RingOps.send(fd, head, SEND));
+            sendId = submit(RingOps.send(fd, head, SEND));
         } else if (closeWhenWritten) {
             close();
         } else if (shutdownAsked && !shutdownSubmitted) {
             shutdownSubmitted = true;
-            onSocket++;
-            registration.submit(RingOps.shutdownOutput(fd, SHUTDOWN));
+            submit(RingOps.shutdownOutput(fd, SHUTDOWN));
         }
     }
 
     private void sent(int res) {
         sendId = 0;
-        if (closing) {
+        if (isClosing()) {
             return;
         }
         if (res < 0) {
@@ -307,7 +260,7 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
 
     private void readable(int res) {
         pollId = 0;
-        if (closing) {
+        if (isClosing()) {
             return;
         }
         if (res < 0) {
@@ -315,17 +268,16 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
             return;
         }
         receiving = listener.readBuffer();
-        onSocket++;
-        recvId = registration.submit(RingOps.recv(fd, receiving, RECV));
+        recvId = submit(RingOps.recv(fd, receiving, RECV));
     }
 
     private void received(int res) {
         recvId = 0;
         ByteBuf bytes = receiving;
         receiving = null;
-        if (closing || res <= 0) {
+        if (isClosing() || res <= 0) {
             bytes.release();
-            if (res == 0 && !closing) {
+            if (res == 0 && !isClosing()) {
                 listener.upstreamDoneSending();
             } else {
                 failedIfNegative(res);
@@ -337,38 +289,13 @@ public final class UpstreamSocket implements IoUringIoHandle, UpstreamLink {
     }
 
     private void failedIfNegative(int res) {
-        if (res < 0 && res != RingOps.CANCELED && !closing && listener != null) {
+        if (res < 0 && res != RingOps.CANCELED && !isClosing() && listener != null) {
             listener.upstreamFailed();
         }
     }
 
-    private void closeWhenIdle() {
-        if (onSocket == 0 && !closeSubmitted) {
-            closeSubmitted = true;
-            registration.submit(RingOps.close(fd, CLOSE));
-        }
-    }
-
-    /** The socket never reached the ring: closed by the system call. */
-    private void closeNow() {
-        closing = true;
-        closeSubmitted = true;
-        try {
-            new Socket(fd).close();
-        } catch (IOException ignored) {
-            // a socket that never connected; nothing is left to undo
-        }
-        released();
-    }
-
-    /** The ring holds no more of this socket's operations: what they used can go. */
     @Override
-    public void unregistered() {
-        released();
-    }
-
-    private void released() {
-        released = true;
+    protected void released() {
         ByteBuf held;
         while ((held = toSend.poll()) != null) {
             held.release();

@@ -1,0 +1,104 @@
+package io.snigate.connect;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.IntegerUnixChannelOption;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.snigate.relay.RelayReads;
+import io.snigate.relay.UpstreamSocket;
+import io.snigate.transport.RingSocket;
+import io.snigate.transport.Transport;
+import java.net.InetSocketAddress;
+import java.util.function.Consumer;
+
+/**
+ * One connect to one upstream address, in one of two forms: on io_uring, for a route that dials
+ * its upstream itself, a socket the relay drives itself ({@link UpstreamSocket}); otherwise a
+ * Netty channel, made as Netty's {@code Bootstrap} would without its per-connection options map,
+ * resolver lookup and queued connect task. Both run on the loop the connection lives on, and
+ * report on it.
+ */
+public final class UpstreamDials {
+    /** {@code SO_MARK} (SOL_SOCKET, 36): Netty names it for epoll only, io_uring takes it raw. */
+    static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
+
+    /**
+     * Whether a direct upstream on io_uring is a socket the relay drives itself (the default) or a
+     * Netty channel ({@code -Dsnigate.upstream=channel}, as every upstream is on epoll and NIO).
+     */
+    private static final boolean SOCKETS = !"channel".equals(System.getProperty("snigate.upstream"));
+
+    private UpstreamDials() {}
+
+    /** How direct upstreams are made on {@code transport}, for the start-up log. */
+    public static String directUpstreams(Transport transport) {
+        return SOCKETS && transport.name().equals("io_uring") ? "sockets driven on the ring" : "channels";
+    }
+
+    /**
+     * Whether an upstream on {@code loop} can be a socket: a direct route (no parent proxy, whose
+     * handshake is a pipeline handler; no PROXY header, which Netty's encoder writes to a channel).
+     */
+    static boolean socketFits(EventLoop loop, boolean viaParent, boolean sendsProxyHeader) {
+        return SOCKETS && !viaParent && !sendsProxyHeader && RingSocket.usableOn(loop);
+    }
+
+    /**
+     * Connects a socket to {@code target}; then {@code connected} or {@code failed} runs. Returns
+     * what to close to abandon the connect, or null when there is nothing to close.
+     */
+    static UpstreamSocket socket(EventLoop loop, InetSocketAddress target, int mark,
+            Consumer<UpstreamSocket> connected, Consumer<Throwable> failed) {
+        Promise<UpstreamSocket> attempt = loop.newPromise();
+        UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, attempt);
+        attempt.addListener((Future<UpstreamSocket> done) -> {
+            if (done.isSuccess()) {
+                connected.accept(done.getNow());
+            } else {
+                failed.accept(done.cause());
+            }
+        });
+        return socket;
+    }
+
+    /**
+     * Connects a channel to {@code target} with {@code handler} in its pipeline; then
+     * {@code connected} or {@code failed} runs. Returns the channel, to close to abandon it.
+     */
+    static Channel channel(Transport transport, EventLoop loop, InetSocketAddress target, int mark,
+            ChannelHandler handler, Consumer<Channel> connected, Consumer<Throwable> failed) {
+        SocketChannel channel = transport.newSocketChannel(target);
+        SocketChannelConfig config = channel.config();
+        config.setConnectTimeoutMillis(0); // the connector's budget is the only timeout
+        config.setAutoRead(false);
+        config.setAllowHalfClosure(true);
+        config.setRecvByteBufAllocator(RelayReads.allocator());
+        if (mark != 0) {
+            config.setOption(SO_MARK, mark);
+        }
+        channel.pipeline().addLast(handler);
+        ChannelPromise attempt = channel.newPromise();
+        loop.register(channel).addListener((ChannelFuture registered) -> {
+            if (registered.isSuccess()) {
+                channel.connect(target, attempt);
+            } else {
+                channel.unsafe().closeForcibly();
+                attempt.setFailure(registered.cause());
+            }
+        });
+        attempt.addListener((ChannelFuture done) -> {
+            if (done.isSuccess()) {
+                connected.accept(channel);
+            } else {
+                failed.accept(done.cause());
+            }
+        });
+        return channel;
+    }
+}

@@ -1,0 +1,157 @@
+package io.snigate.transport;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.uring.IoUringIoEvent;
+import io.netty.channel.uring.IoUringIoHandle;
+import io.netty.channel.uring.IoUringIoOps;
+import io.netty.channel.unix.Socket;
+import java.io.IOException;
+
+/**
+ * A socket driven on an io_uring event loop without a Netty channel. The operations submitted
+ * through {@link #submit} are counted until they complete, and {@link #close} submits the
+ * socket's close only once none is left, cancelled ones included. The kernel runs some
+ * operations (a shutdown, always) on an io-wq worker that looks the descriptor number up only when
+ * it takes them: a close that ran first would let them land on whichever socket got the number
+ * next, on any loop (performance page, "Closing a socket driven by hand"). Netty's own channels
+ * wait the same way.
+ */
+public abstract class RingSocket implements IoUringIoHandle {
+    /** The tags of this class's own operations; a subclass tags its operations below these. */
+    private static final short CLOSE = 0x7ffe, CANCEL = 0x7fff;
+
+    protected final int fd;
+    private IoRegistration registration;
+    /** Operations naming {@link #fd} not yet completed. */
+    private int inFlight;
+    private boolean closing, closeSubmitted, released;
+
+    protected RingSocket(int fd) {
+        this.fd = fd;
+    }
+
+    /** Whether sockets can be driven on {@code loop}'s ring: io_uring. */
+    public static boolean usableOn(EventLoop loop) {
+        return loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(RingSocket.class);
+    }
+
+    /**
+     * Registers with {@code loop}, whose thread the caller is on; then {@link #ringReady} runs,
+     * or, if the ring refused, {@link #ringRefused} once the socket is closed.
+     */
+    protected final void register(EventLoop loop) {
+        ((IoEventLoop) loop).register(this).addListener(done -> {
+            if (!done.isSuccess()) {
+                closeNow();
+                ringRefused(done.cause());
+                return;
+            }
+            registration = (IoRegistration) done.getNow();
+            if (closing) {
+                closeWhenIdle(); // closed while it was registering
+            } else {
+                ringReady();
+            }
+        });
+    }
+
+    protected abstract void ringReady();
+
+    protected abstract void ringRefused(Throwable cause);
+
+    /** Submits {@code op}, which names this socket; returns its id, for {@link #cancel}. */
+    protected final long submit(IoUringIoOps op) {
+        inFlight++;
+        return registration.submit(op);
+    }
+
+    /** Cancels the operation {@code id} (0: none); it then completes with {@link RingOps#CANCELED}. */
+    protected final void cancel(long id) {
+        if (id != 0) {
+            registration.submit(RingOps.cancel(id, CANCEL));
+        }
+    }
+
+    @Override
+    public final void handle(IoRegistration ignored, IoEvent ioEvent) {
+        IoUringIoEvent event = (IoUringIoEvent) ioEvent;
+        short tag = event.data();
+        if (tag == CLOSE) {
+            registration.cancel(); // unregistered() follows once nothing is in flight
+            return;
+        }
+        if (tag == CANCEL) {
+            return;
+        }
+        inFlight--;
+        completed(tag, event.res());
+        if (closing) {
+            closeWhenIdle();
+        }
+    }
+
+    /** The operation tagged {@code tag} completed with {@code res} (a negative errno on failure). */
+    protected abstract void completed(short tag, int res);
+
+    protected final boolean isClosing() {
+        return closing;
+    }
+
+    /** Cancels what is in flight ({@link #cancelInFlight}) and closes the socket once nothing names it. */
+    @Override
+    public void close() {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        if (registration != null) {
+            cancelInFlight();
+            closeWhenIdle();
+        }
+    }
+
+    /** {@link #cancel} every operation that may wait long: a connect, a poll, a receive, a send. */
+    protected abstract void cancelInFlight();
+
+    private void closeWhenIdle() {
+        if (inFlight == 0 && !closeSubmitted) {
+            closeSubmitted = true;
+            registration.submit(RingOps.close(fd, CLOSE));
+        }
+    }
+
+    /** Closes a socket that is not on the ring, by the system call. */
+    protected final void closeNow() {
+        closing = true;
+        closeSubmitted = true;
+        try {
+            new Socket(fd).close();
+        } catch (IOException ignored) {
+            // a socket that never connected; nothing is left to undo
+        }
+        release();
+    }
+
+    /** The ring holds no more of this socket's operations. */
+    @Override
+    public final void unregistered() {
+        release();
+    }
+
+    private void release() {
+        if (!released) {
+            released = true;
+            released();
+        }
+    }
+
+    /** Nothing names the socket any more: what its operations used can go. Runs once. */
+    protected abstract void released();
+
+    protected final boolean isReleased() {
+        return released;
+    }
+}
