@@ -31,11 +31,12 @@ import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 
 /**
- * Stage four: turns a routing decision into a connected upstream channel. A name is resolved
- * through the asynchronous DNS resolver (never the JDK's blocking lookup), the answers pass the
+ * Stage four: turns a routing decision into a connected upstream (a channel, or on io_uring a
+ * socket the relay drives itself: {@link UpstreamDials}). A name is resolved through the
+ * asynchronous DNS resolver (never the JDK's blocking lookup), the answers pass the
  * {@link DestinationPolicy}, then they are tried in order, all within one connect timeout that
- * covers both steps. The upstream channel lives on the client's event loop, so the two sides of a
- * tunnel never need a lock or a hand-off between threads.
+ * covers both steps. The upstream lives on the client's event loop, so the two sides of a tunnel
+ * never need a lock or a hand-off between threads.
  */
 public final class UpstreamConnector {
     private final Transport transport;
@@ -59,8 +60,8 @@ public final class UpstreamConnector {
 
     /**
      * Connects {@code record}'s client to where {@code decision} sends it, on {@code loop}, with a
-     * fresh {@code handler} installed on each channel it tries. The returned future fails with an
-     * {@link UpstreamException} that names the reason.
+     * fresh {@code handler} installed on each channel it tries (a socket has no pipeline). The
+     * returned future fails with an {@link UpstreamException} that names the reason.
      */
     public Future<UpstreamLink> connect(EventLoop loop, RouteDecision decision, ConnectionRecord record,
             long timeoutMillis, Supplier<ChannelHandler> handler) {
