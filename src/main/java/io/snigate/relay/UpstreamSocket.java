@@ -22,7 +22,7 @@ import java.util.ArrayDeque;
  */
 public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     // What each completion is for, in the user data's 16 bits.
-    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5, SHUTDOWN = 6;
+    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5;
     /** Queued bytes at which the client stops being read, and the level at which it reads again. */
     static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
@@ -54,7 +54,7 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     private Runnable whenClosed;
     private long connectId, sendId, pollId, recvId; // 0 when that operation is not in flight
     private int queuedBytes;
-    private boolean aboveHighWater, shutdownAsked, shutdownSubmitted, closeWhenWritten;
+    private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
 
     private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Promise<UpstreamSocket> connecting) {
         super(fd);
@@ -203,7 +203,6 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
             case SEND -> sent(res);
             case POLL -> readable(res);
             case RECV -> received(res);
-            case SHUTDOWN -> failedIfNegative(res);
             default -> { } // NODELAY: a failure cancels the linked connect
         }
     }
@@ -230,9 +229,9 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
             sendId = submit(RingOps.send(fd, head, SEND));
         } else if (closeWhenWritten) {
             close();
-        } else if (shutdownAsked && !shutdownSubmitted) {
-            shutdownSubmitted = true;
-            submit(RingOps.shutdownOutput(fd, SHUTDOWN));
+        } else if (shutdownAsked && !shutDown) {
+            shutDown = true;
+            shutdownOutputNow();
         }
     }
 
@@ -256,6 +255,19 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
             listener.upstreamWritable();
         }
         sendNext();
+    }
+
+    /**
+     * The FIN, by the system call rather than the ring: io_uring runs a shutdown on an io-wq worker
+     * that looks the descriptor number up only when it takes it, later than anything else this
+     * socket submits, and a socket closed meanwhile would have its number's next owner shut down.
+     */
+    private void shutdownOutputNow() {
+        try {
+            new Socket(fd).shutdown(false, true);
+        } catch (IOException notConnected) {
+            listener.upstreamFailed(); // the tunnel ends as on a failed send
+        }
     }
 
     private void readable(int res) {

@@ -16,14 +16,17 @@ import java.io.IOException;
  * socket's close only once none is left, cancelled ones included. The kernel runs some
  * operations (a shutdown, always) on an io-wq worker that looks the descriptor number up only when
  * it takes them: a close that ran first would let them land on whichever socket got the number
- * next, on any loop (performance page, "Closing a socket driven by hand"). Netty's own channels
- * wait the same way.
+ * next, on any loop (performance page, "Closing a socket driven by hand"). A subclass submits no
+ * such operation (the operations it does submit hold the socket from the moment the kernel reads
+ * them), so the wait is a second line; and when the event loop shuts down, which does not wait
+ * for late completions, the socket is closed at once by the system call.
  */
 public abstract class RingSocket implements IoUringIoHandle {
     /** The tags of this class's own operations; a subclass tags its operations below these. */
     private static final short CLOSE = 0x7ffe, CANCEL = 0x7fff;
 
     protected final int fd;
+    private EventLoop loop;
     private IoRegistration registration;
     /** Operations naming {@link #fd} not yet completed. */
     private int inFlight;
@@ -43,6 +46,7 @@ public abstract class RingSocket implements IoUringIoHandle {
      * or, if the ring refused, {@link #ringRefused} once the socket is closed.
      */
     protected final void register(EventLoop loop) {
+        this.loop = loop;
         ((IoEventLoop) loop).register(this).addListener(done -> {
             if (!done.isSuccess()) {
                 closeNow();
@@ -100,15 +104,29 @@ public abstract class RingSocket implements IoUringIoHandle {
         return closing;
     }
 
-    /** Cancels what is in flight ({@link #cancelInFlight}) and closes the socket once nothing names it. */
+    /**
+     * Cancels what is in flight ({@link #cancelInFlight}) and closes the socket once nothing names
+     * it. Netty calls this again when the event loop shuts down, for a socket still open or still
+     * waiting to close.
+     */
     @Override
     public void close() {
-        if (closing) {
-            return;
-        }
+        boolean first = !closing;
         closing = true;
-        if (registration != null) {
+        if (registration == null || closeSubmitted) {
+            return; // registering (closed once registered), or closed
+        }
+        if (first) {
             cancelInFlight();
+        }
+        if (loop.isShuttingDown()) {
+            // The loop tears its ring down without waiting for late completions: a close left
+            // for them would never run. The operations still in flight hold the socket itself,
+            // not its number, and the registration goes once they are done.
+            closeSubmitted = true;
+            closeFd();
+            registration.cancel();
+        } else {
             closeWhenIdle();
         }
     }
@@ -127,12 +145,16 @@ public abstract class RingSocket implements IoUringIoHandle {
     protected final void closeNow() {
         closing = true;
         closeSubmitted = true;
+        closeFd();
+        release();
+    }
+
+    private void closeFd() {
         try {
             new Socket(fd).close();
         } catch (IOException ignored) {
-            // a socket that never connected; nothing is left to undo
+            // nothing is left to undo for a socket that will not close
         }
-        release();
     }
 
     /** The ring holds no more of this socket's operations. */
