@@ -257,7 +257,7 @@ public final class UpstreamConnector {
             int mark = upstreamMark.getAsInt();
             Runnable abandon;
             if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
-                UpstreamSocket socket = UpstreamDials.socket(loop, target, mark, connected -> {
+                UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
                     if (!promise.trySuccess(connected)) {
                         connected.close();
                     }

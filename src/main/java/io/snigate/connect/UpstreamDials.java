@@ -8,8 +8,6 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.IntegerUnixChannelOption;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import io.snigate.relay.RelayReads;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.transport.RingSocket;
@@ -18,9 +16,9 @@ import java.net.InetSocketAddress;
 import java.util.function.Consumer;
 
 /**
- * One connect to one upstream address, in one of two forms: on io_uring, for a route that dials
- * its upstream itself, a socket the relay drives itself ({@link UpstreamSocket}); otherwise a
- * Netty channel, made as Netty's {@code Bootstrap} would without its per-connection options map,
+ * Which form one upstream connection takes: on io_uring, for a route that dials its upstream
+ * itself, a socket the relay drives itself ({@link UpstreamSocket#connect}); otherwise a Netty
+ * channel, made here as Netty's {@code Bootstrap} would without its per-connection options map,
  * resolver lookup and queued connect task. Both run on the loop the connection lives on, and
  * report on it.
  */
@@ -47,24 +45,6 @@ public final class UpstreamDials {
      */
     static boolean socketFits(EventLoop loop, boolean viaParent, boolean sendsProxyHeader) {
         return SOCKETS && !viaParent && !sendsProxyHeader && RingSocket.usableOn(loop);
-    }
-
-    /**
-     * Connects a socket to {@code target}; then {@code connected} or {@code failed} runs. Returns
-     * what to close to abandon the connect, or null when there is nothing to close.
-     */
-    static UpstreamSocket socket(EventLoop loop, InetSocketAddress target, int mark,
-            Consumer<UpstreamSocket> connected, Consumer<Throwable> failed) {
-        Promise<UpstreamSocket> attempt = loop.newPromise();
-        UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, attempt);
-        attempt.addListener((Future<UpstreamSocket> done) -> {
-            if (done.isSuccess()) {
-                connected.accept(done.getNow());
-            } else {
-                failed.accept(done.cause());
-            }
-        });
-        return socket;
     }
 
     /**

@@ -4,13 +4,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.Socket;
-import io.netty.util.concurrent.Promise;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.function.Consumer;
 
 /**
  * The upstream side of a tunnel on io_uring without a Netty channel: a {@link RingSocket} whose
@@ -47,7 +47,8 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     private final InetSocketAddress remote;
     private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
     private final int mark;
-    private final Promise<UpstreamSocket> connecting;
+    private final Consumer<UpstreamSocket> connected;
+    private final Consumer<Throwable> connectFailed;
     private ByteBuf sockaddr; // read by the kernel until the connect completes
     private Listener listener;
     private ByteBuf receiving;
@@ -56,29 +57,32 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     private int queuedBytes;
     private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
 
-    private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Promise<UpstreamSocket> connecting) {
+    private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Consumer<UpstreamSocket> connected,
+            Consumer<Throwable> connectFailed) {
         super(fd);
         this.remote = remote;
         this.mark = mark;
-        this.connecting = connecting;
+        this.connected = connected;
+        this.connectFailed = connectFailed;
     }
 
     /**
      * Opens a socket on {@code loop} (one {@link RingSocket#usableOn usable}, and the caller on
      * its thread) and connects it to {@code target}, with {@code SO_MARK} set to {@code mark}
-     * unless 0; {@code connected} completes with it, or fails with the cause. Closing the returned
-     * socket abandons the connect; null when not even the socket could be made.
+     * unless 0; then, on the loop, {@code connected} runs with it or {@code failed} with the cause
+     * (neither once it is closed before it connected). Closing the returned socket abandons the
+     * connect; null, after {@code failed}, when not even the socket could be made.
      */
     public static UpstreamSocket connect(EventLoop loop, InetSocketAddress target, int mark,
-            Promise<UpstreamSocket> connected) {
+            Consumer<UpstreamSocket> connected, Consumer<Throwable> failed) {
         int fd;
         try {
             fd = RingOps.newSocket(target);
         } catch (RuntimeException e) {
-            connected.tryFailure(e);
+            failed.accept(e);
             return null;
         }
-        UpstreamSocket socket = new UpstreamSocket(fd, target, mark, connected);
+        UpstreamSocket socket = new UpstreamSocket(fd, target, mark, connected, failed);
         socket.register(loop);
         return socket;
     }
@@ -89,8 +93,8 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
             try {
                 new Socket(fd).setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
             } catch (IOException e) {
-                connecting.tryFailure(e);
                 close();
+                connectFailed.accept(e);
                 return;
             }
         }
@@ -102,7 +106,7 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
 
     @Override
     protected void ringRefused(Throwable cause) {
-        connecting.tryFailure(cause);
+        connectFailed.accept(cause);
     }
 
     // ---- what the relay asks ------------------------------------------------
@@ -199,7 +203,7 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     @Override
     protected void completed(short tag, int res) {
         switch (tag) {
-            case CONNECT -> connected(res);
+            case CONNECT -> connectDone(res);
             case SEND -> sent(res);
             case POLL -> readable(res);
             case RECV -> received(res);
@@ -207,15 +211,18 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
         }
     }
 
-    private void connected(int res) {
+    private void connectDone(int res) {
         connectId = 0;
         sockaddr.release();
         sockaddr = null;
+        if (isClosing()) {
+            return; // abandoned meanwhile: whoever closed it has moved on
+        }
         if (res < 0) {
-            connecting.tryFailure(new ConnectException("connect to " + remote + " failed: errno " + -res));
             close();
-        } else if (isClosing() || !connecting.trySuccess(this)) {
-            close(); // abandoned meanwhile
+            connectFailed.accept(new ConnectException("connect to " + remote + " failed: errno " + -res));
+        } else {
+            connected.accept(this);
         }
     }
 
