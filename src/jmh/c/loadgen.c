@@ -19,7 +19,7 @@
  *
  *   loadgen open    --connect ADDR --hello FILE --rate R [--duration 10]
  *                   [--timeout 10] [--expect-prefix STR] [--max-inflight 8192]
- *                   [--progress]
+ *                   [--progress] [--timeline FILE]
  *       Open loop: starts R connections a second on a fixed schedule, however
  *       slowly the server answers, each doing what a rate connection does.
  *       Reports p50/p90/p99/p99.9/max of the connection time, counted from
@@ -31,7 +31,9 @@
  *       lag (actual start - scheduled start), the tool's own delay.  Runs
  *       --duration s or until SIGINT/SIGTERM, then lets the open connections
  *       finish (at most --timeout s).  --progress: a line of totals on stderr
- *       every second.
+ *       every second.  --timeline FILE: one line per connection that succeeded,
+ *       "SCHEDULED TOTAL": when it was due, in ns since the epoch (to line up
+ *       with a JFR recording or a log), and how long it took in ns.
  *
  *   loadgen bulk    --connect ADDR --hello FILE [--conns 4] [--bytes 2G]
  *       K connections send the ClientHello, then read BYTES/K bytes each as
@@ -297,6 +299,7 @@ struct opts {
     const char *hello_path;
     const char *expect_prefix;
     const char *ready_file;
+    const char *timeline;
     const char *release_file;
     const char *backend_mode;
     int concurrency;
@@ -328,6 +331,7 @@ static void usage(void)
         "                  [--max-seconds S] [--slice S]\n"
         "  loadgen open    --connect ADDR --hello FILE --rate R [--duration 10] [--resp-bytes 200]\n"
         "                  [--timeout 10] [--expect-prefix STR] [--max-inflight 8192] [--progress]\n"
+        "                  [--timeline FILE]\n"
         "  loadgen bulk    --connect ADDR --hello FILE [--conns 4] [--bytes 2G] [--copy] [--timeout 10]\n"
         "                  [--max-seconds 120]\n"
         "  loadgen idle    --connect ADDR --hello FILE [--conns 10000] [--hold 10] [--open-parallel 128]\n"
@@ -370,6 +374,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         else if (ARG("--hello")) o->hello_path = v;
         else if (ARG("--expect-prefix")) o->expect_prefix = v;
         else if (ARG("--ready-file")) o->ready_file = v;
+        else if (ARG("--timeline")) o->timeline = v;
         else if (ARG("--release-file")) o->release_file = v;
         else if (ARG("--mode")) o->backend_mode = v;
         else if (ARG("--concurrency") || ARG("-c")) o->concurrency = atoi(v);
@@ -792,6 +797,12 @@ static int run_open(const struct opts *o)
         die("--expect-prefix too long");
     raise_nofile((rlim_t)M + 64);
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+    FILE *timeline = NULL;
+    if (o->timeline && !(timeline = fopen(o->timeline, "w")))
+        die("cannot write %s: %s", o->timeline, strerror(errno));
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t to_epoch = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec - now_ns();
 
     struct cconn *cs;
     uint32_t *idle;
@@ -816,8 +827,12 @@ static int run_open(const struct opts *o)
         if (_k == NULL && !cconn_prefix_ok((c), o))                              \
             _k = &bad;                                                           \
         if (_k == NULL) {                                                        \
+            uint64_t _took = now_ns() - (c)->t0;                                 \
             ok++;                                                                \
-            sample_push(&total, now_ns() - (c)->t0);                             \
+            sample_push(&total, _took);                                          \
+            if (timeline)                                                        \
+                fprintf(timeline, "%llu %llu\n", (unsigned long long)((c)->t0 + to_epoch), \
+                        (unsigned long long)_took);                              \
         } else {                                                                 \
             (*_k)++;                                                             \
         }                                                                        \
@@ -894,6 +909,8 @@ static int run_open(const struct opts *o)
 #undef END
 #undef COUNT_ERRNO
 
+    if (timeline)
+        fclose(timeline);
     double sched_s = (double)((stopped ? stopped : now_ns()) - t_begin) / 1e9;
     long long failed = refused + reset + e_short + bad + timeout + late + other;
     qsort(total.v, total.n, sizeof *total.v, cmp_u32);

@@ -8,9 +8,10 @@
 #        the proxy's RSS after it (bulk too); THREADS=1 first prints the CPU µs per connection of
 #        each group of threads (event loops, compiler, GC, access-log writer) over the same 10 s
 #   src/jmh/sh/measure.sh syscalls [JAR [JAVA_OPTS...]] system calls per connection (strace -c -f over
-#        3,000 connections): deterministic, unlike CPU time on a shared VM
+#        3,000 connections; OPEN_RATE=R: R a second for 3 s, the open loop): deterministic, unlike
+#        CPU time on a shared VM
 #   src/jmh/sh/measure.sh ringops [JAR [JAVA_OPTS...]]  io_uring operations per connection, by
-#        opcode, over 3,000 connections (the kernel's io_uring tracepoints, filtered to the proxy's
+#        opcode, over 3,000 connections or OPEN_RATE's (the kernel's io_uring tracepoints, filtered to the proxy's
 #        threads; root): what io_uring does that strace cannot see. Also the completions that
 #        returned EAGAIN and the kernel's own poll arms (a receive that found no data waits on one)
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
@@ -61,6 +62,18 @@ TICK=$(getconf CLK_TCK)
 other_load() { echo "other_load_pct=$(( ($2 - $1) * 100 * 1000000000 / TICK / ($4 - $3 > 0 ? $4 - $3 : 1) ))"; }
 # UNPINNED=1 lets the proxy, the load tool and the backend share both cores (every event loop busy).
 pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
+# The short connections that syscalls and ringops count, echoing their number: 3,000 at 16 in
+# flight, or with OPEN_RATE=R, R a second for 3 s on a fixed schedule (the open loop, where each
+# connection is handled with fewer others than under full load).
+short_connections() {
+  if [ -n "${OPEN_RATE:-}" ]; then
+    $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $OPEN_RATE --duration 3 >/dev/null 2>&1
+    echo $((OPEN_RATE * 3))
+  else
+    $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
+    echo 3000
+  fi
+}
 BACKEND_MODE=rate; case "$MODE" in bulk*) BACKEND_MODE=bulk ;; idle*) BACKEND_MODE=idle ;; esac
 $(pin 0) $LG backend --listen 127.0.0.1:$P --mode $BACKEND_MODE --hello $HELLO --resp-bytes 200 --max-seconds 300 2>/dev/null &
 BK=$!
@@ -164,23 +177,23 @@ ringops)
     echo "$threads" >$I/events/io_uring/$e/filter
     echo 1 >$I/events/io_uring/$e/enable
   done
-  $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
+  UNITS=$(short_connections)
   sleep 0.5
   echo 0 >$I/tracing_on
-  awk '/ io_uring_submit_req: / {for (i = 1; i < NF; i++) if ($i == "opcode") {o = $(i + 1); sub(/,$/, "", o); op[o]++; n++}}
+  awk -v u=$UNITS '/ io_uring_submit_req: / {for (i = 1; i < NF; i++) if ($i == "opcode") {o = $(i + 1); sub(/,$/, "", o); op[o]++; n++}}
        / io_uring_complete: / && / result -11,/ {eagain++}
        / io_uring_poll_arm: / {arms++}
        /^# entries-in-buffer\/entries-written:/ {split($3, e, "/"); lost = e[1] < e[2]}
-       END {for (o in op) printf "%s=%.2f ", o, op[o] / 3000; printf "ops=%.2f eagain=%.2f poll_arms=%.2f%s\n",
-              n / 3000, eagain / 3000, arms / 3000, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
+       END {for (o in op) printf "%s=%.2f ", o, op[o] / u; printf "ops=%.2f eagain=%.2f poll_arms=%.2f%s\n",
+              n / u, eagain / u, arms / u, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
+  [ -n "${KEEP_TRACE:-}" ] && cp $I/trace $KEEP_TRACE
   rmdir $I ;;
 syscalls|bulksys)
   strace -f -c -p $PX -o $D/strace.txt 2>/dev/null &
   ST=$!
   sleep 1
   if [ "$MODE" = syscalls ]; then
-    UNITS=3000
-    $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 16 --count 3000 >/dev/null 2>&1
+    UNITS=$(short_connections)
   else
     UNITS=512
     $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes 512M >/dev/null 2>&1

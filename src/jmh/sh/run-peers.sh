@@ -23,10 +23,13 @@
 #   idle  RSS (VmRSS summed over its processes) before and while holding
 #         IDLE_CONNS tunnels, KiB per tunnel, and the fd count before, while
 #         and after (it must drop back);
-#   open  after the pass over every proxy, each one started again, warmed up
-#         like for rate, and loaded open-loop (loadgen open): new connections
-#         at fixed rates for OPEN_SECONDS each (after OPEN_WARMUP_SECONDS at
-#         that rate, not counted), OPEN_LOADS percent (25 50 75)
+#   open  after the pass over every proxy, all of them started again at once,
+#         each warmed up like for rate, and loaded open-loop (loadgen open)
+#         in turn: new connections at fixed rates for OPEN_SECONDS each (after
+#         OPEN_WARMUP_SECONDS at that rate, not counted), cut into OPEN_SLICES
+#         (3) slices per proxy taken in turns, so that every proxy meets the
+#         same minutes of the host (OPEN_SLICES=1: one proxy after the other,
+#         each started alone), at OPEN_LOADS percent (25 50 75)
 #         of the best peer's conn/s in this run's rate workload (the best of
 #         the proxies other than snigate, the floors and direct), or the conn/s listed in
 #         OPEN_RATES; connection time p50/p99/p99.9/max from each
@@ -51,7 +54,7 @@
 #
 # Knobs (environment): RUNS WORKLOADS RATE_CONC RATE_SECONDS WARMUP_SECONDS
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
-# OPEN_SECONDS OPEN_WARMUP_SECONDS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
+# OPEN_SECONDS OPEN_WARMUP_SECONDS OPEN_SLICES QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
 # BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and the floors) SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
@@ -72,6 +75,7 @@ OPEN_SECONDS=${OPEN_SECONDS:-15}
 # A JIT compiles for the traffic it sees: snigate's code paths for an event loop that sleeps between
 # connections are compiled only once it meets that traffic (performance.md, "Warm-up for each rate").
 OPEN_WARMUP_SECONDS=${OPEN_WARMUP_SECONDS:-10}
+OPEN_SLICES=${OPEN_SLICES:-3}
 SNIGATE_LAUNCHER=${SNIGATE_LAUNCHER:-0}
 RATE_CONC=${RATE_CONC:-64}
 RATE_SECONDS=${RATE_SECONDS:-15}
@@ -687,6 +691,82 @@ open_proxy() {
   stop_pid backend
 }
 
+# The open loop with OPEN_SLICES > 1: every proxy started at once (fresh, warmed up like for rate
+# and at each rate), then each rate's OPEN_SECONDS cut into OPEN_SLICES slices per proxy, taken in
+# turn (the order reversed every other round), so that every proxy meets the same minutes of the
+# host; the idle ones wait on the same core. Percentiles are over all of a proxy's slices
+# (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them.
+open_interleaved() {
+  local -A at pid_of tree_of sum
+  local label OPEN_RATE i=0 s k f el out c0 c1 f0 f1 slice_s names target pid tree
+  start_backend rate
+  for NAME in "${order[@]}"; do
+    [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
+    set_proxy_index
+    start_proxy || continue
+    at[$NAME]=$target; pid_of[$NAME]=$pid; tree_of[$NAME]=$tree
+    echo "== run $RUN: $NAME open loop on $target (interleaved, $OPEN_SLICES slices)" >&2
+    loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" --duration "$WARMUP_SECONDS" >/dev/null
+  done
+  names=(); for NAME in "${order[@]}"; do [[ -n "${at[$NAME]:-}" ]] && names+=("$NAME"); done
+  slice_s=$(calc "$OPEN_SECONDS / $OPEN_SLICES")
+  mkdir -p "$WORK/open"
+  while read -r label OPEN_RATE; do
+    i=$((i + 1)); k=open$i
+    for NAME in "${names[@]}"; do
+      rec "${k}_label" "$label"; rec "${k}_rate" "$OPEN_RATE"
+      if (( OPEN_WARMUP_SECONDS > 0 )); then
+        loadgen open --connect "${at[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" \
+            --duration "$OPEN_WARMUP_SECONDS" --expect-prefix "SNIBENCH OK" >/dev/null
+      fi
+    done
+    rec_all() { for NAME in "${names[@]}"; do rec "$1" "$2"; done; }
+    rec_all "${k}_quiet_wait_s" "$(wait_quiet)"
+    sum=()
+    for s in $(seq "$OPEN_SLICES"); do
+      local round=("${names[@]}")
+      if (( s % 2 == 0 )); then round=(); for (( j=${#names[@]}-1; j>=0; j-- )); do round+=("${names[j]}"); done; fi
+      for NAME in "${round[@]}"; do
+        pid=${pid_of[$NAME]}
+        if [[ -n "$pid" ]]; then tree=$(proc_tree "$pid" | tr '\n' ' '); fi
+        c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0); f0=$(foreign_ticks)
+        out=$(loadgen open --connect "${at[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$slice_s" \
+              --expect-prefix "SNIBENCH OK" --timeline "$WORK/open/$NAME.$k.$s")
+        f1=$(foreign_ticks); c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
+        el=$(kv "$out" seconds)
+        [[ -n "$el" ]] || { sum[$NAME.loadgen_failed]=1; continue; }
+        sum[$NAME.seconds]=$(calc "${sum[$NAME.seconds]:-0} + $el")
+        sum[$NAME.cpu]=$(( ${sum[$NAME.cpu]:-0} + c1 - c0 ))
+        sum[$NAME.foreign]=$(( ${sum[$NAME.foreign]:-0} + (f1 > f0 ? f1 - f0 : 0) ))
+        sum[$NAME.scheduled]=$(calc "${sum[$NAME.scheduled]:-0} + $(kv "$out" offered_cps) * $el")
+        for f in ok errors refused reset short bad timeout late other; do
+          sum[$NAME.$f]=$(( ${sum[$NAME.$f]:-0} + $(kv "$out" "$f") ))
+        done
+        v=$(kv "$out" lag_p99_us)
+        (( v > ${sum[$NAME.lag]:-0} )) && sum[$NAME.lag]=$v
+      done
+    done
+    for NAME in "${names[@]}"; do
+      if [[ -n "${sum[$NAME.loadgen_failed]:-}" || -z "${sum[$NAME.seconds]:-}" ]]; then rec "${k}_errors" loadgen-failed; continue; fi
+      el=${sum[$NAME.seconds]}
+      rec "${k}_other_load_pct" "$(calc "int(100 * ${sum[$NAME.foreign]} / $TICK / $el + 0.5)")"
+      rec "${k}_attempts" "$OPEN_SLICES slices"
+      rec "${k}_offered_cps" "$(calc "${sum[$NAME.scheduled]} / $el")"
+      for f in ok errors refused reset short bad timeout late other; do rec "${k}_$f" "${sum[$NAME.$f]}"; done
+      cat "$WORK/open/$NAME.$k".* | awk '{print int($2 / 1000)}' | sort -n | awk -v failed="${sum[$NAME.errors]}" '
+        { v[NR] = $1 }
+        function at(p,   n, rank) { n = NR + failed; rank = int(p / 100 * n + 0.999999); if (rank < 1) rank = 1
+                                    return (n == 0 || rank > NR) ? "inf" : v[rank] / 1000 }
+        END { print "p50_ms " at(50); print "p99_ms " at(99); print "p999_ms " at(99.9); print "max_ms " at(100) }' \
+        | while read -r f v; do rec "${k}_$f" "$v"; done
+      rec "${k}_lag_p99_ms" "$(calc "${sum[$NAME.lag]:-0} / 1000")"
+      if [[ -n "${pid_of[$NAME]}" ]]; then rec "${k}_proxy_cpu_pct" "$(calc "int(100 * ${sum[$NAME.cpu]} / $TICK / $el + 0.5)")"; fi
+    done
+  done <<<"$OPEN_LIST"
+  for NAME in "${names[@]}"; do [[ -n "${pid_of[$NAME]}" ]] && stop_pid "$NAME"; done
+  stop_pid backend
+}
+
 # ============================================================================
 # main
 # ============================================================================
@@ -727,10 +807,14 @@ for RUN in $(seq "$RUNS"); do
   if has_workload open; then
     RUN_T0=$(date +%s)
     OPEN_LIST=$(open_rates) || { echo "no rate for the open workload: no proxy's rate workload succeeded" >&2; continue; }
-    for NAME in "${order[@]}"; do
-      set_proxy_index
-      open_proxy
-    done
+    if (( OPEN_SLICES > 1 )); then
+      open_interleaved
+    else
+      for NAME in "${order[@]}"; do
+        set_proxy_index
+        open_proxy
+      done
+    fi
   fi
 done
 T_END=$(date +%s)
