@@ -697,14 +697,15 @@ open_proxy() {
 # host; the idle ones wait on the same core. Percentiles are over all of a proxy's slices
 # (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them.
 open_interleaved() {
-  local -A at pid_of tree_of sum
-  local label OPEN_RATE i=0 s k f el out c0 c1 f0 f1 slice_s names target pid tree
+  local -A at pid_of sum
+  local label OPEN_RATE i=0 s j k f v el out c0 c1 f0 f1 slice_s names target pid tree
   start_backend rate
   for NAME in "${order[@]}"; do
     [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
     set_proxy_index
+    target=""; pid=""; tree=""
     start_proxy || continue
-    at[$NAME]=$target; pid_of[$NAME]=$pid; tree_of[$NAME]=$tree
+    at[$NAME]=$target; pid_of[$NAME]=$pid
     echo "== run $RUN: $NAME open loop on $target (interleaved, $OPEN_SLICES slices)" >&2
     loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" --duration "$WARMUP_SECONDS" >/dev/null
   done
