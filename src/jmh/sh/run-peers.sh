@@ -18,6 +18,9 @@
 #   rate  connections/s at concurrency RATE_CONC for RATE_SECONDS (after a
 #         WARMUP_SECONDS run), latency p50/p99, and the proxy's CPU time per
 #         connection (utime+stime from /proc/PID/stat over its processes);
+#         after the pass over the other workloads, with all proxies started
+#         at once and RATE_SECONDS cut into RATE_SLICES (3) turns per proxy
+#         taken in turns, like open (RATE_SLICES=1: inside each proxy's pass);
 #   bulk  MiB/s through BULK_CONNS connections for BULK_BYTES in all, and the
 #         proxy's CPU seconds per GiB;
 #   idle  RSS (VmRSS summed over its processes) before and while holding
@@ -54,7 +57,7 @@
 #
 # Knobs (environment): RUNS WORKLOADS RATE_CONC RATE_SECONDS WARMUP_SECONDS
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
-# OPEN_SECONDS OPEN_WARMUP_SECONDS OPEN_SLICES QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
+# OPEN_SECONDS OPEN_WARMUP_SECONDS OPEN_SLICES RATE_SLICES QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
 # BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and the floors) SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
@@ -76,6 +79,7 @@ OPEN_SECONDS=${OPEN_SECONDS:-15}
 # connections are compiled only once it meets that traffic (performance.md, "Warm-up for each rate").
 OPEN_WARMUP_SECONDS=${OPEN_WARMUP_SECONDS:-10}
 OPEN_SLICES=${OPEN_SLICES:-3}
+RATE_SLICES=${RATE_SLICES:-3}
 SNIGATE_LAUNCHER=${SNIGATE_LAUNCHER:-0}
 RATE_CONC=${RATE_CONC:-64}
 RATE_SECONDS=${RATE_SECONDS:-15}
@@ -549,7 +553,7 @@ bench_proxy() {
 
   # --- rate (repeated, up to RETRIES more times, while other processes
   # used more than NOISY_PCT % of a core; the quietest attempt is kept)
-  if has_workload rate; then
+  if has_workload rate && (( RATE_SLICES <= 1 )); then
     loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" \
         --duration "$WARMUP_SECONDS" >/dev/null
     best_attempt rate_attempt
@@ -691,6 +695,67 @@ open_proxy() {
   stop_pid backend
 }
 
+# The rate workload with RATE_SLICES > 1: after the pass over the proxies (checks, bulk, idle), every
+# proxy started again at once and warmed up (WARMUP_SECONDS each), then measured in RATE_SLICES turns
+# of RATE_SECONDS / RATE_SLICES, the order reversed every other round, so that every proxy meets the
+# same minutes of the host. Connections/s and CPU per connection are over all of a proxy's turns;
+# the latency percentiles are the median of its turns' (the maximum for max).
+rate_interleaved() {
+  local -A at pid_of
+  local names=() round=() s j f target pid tree
+  start_backend rate
+  for NAME in "${order[@]}"; do
+    [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
+    set_proxy_index
+    target=""; pid=""; tree=""
+    start_proxy || continue
+    at[$NAME]=$target; pid_of[$NAME]=$pid; names+=("$NAME")
+    echo "== run $RUN: $NAME rate on $target (interleaved, $RATE_SLICES slices)" >&2
+    loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" --duration "$WARMUP_SECONDS" >/dev/null
+  done
+  local slice_s; slice_s=$(calc "$RATE_SECONDS / $RATE_SLICES")
+  local RATE_SECONDS=$slice_s # what rate_attempt runs for
+  mkdir -p "$WORK/rate"
+  for NAME in "${names[@]}"; do rec rate_quiet_wait_s "$(wait_quiet)"; break; done
+  for s in $(seq "$RATE_SLICES"); do
+    round=("${names[@]}")
+    if (( s % 2 == 0 )); then round=(); for (( j=${#names[@]}-1; j>=0; j-- )); do round+=("${names[j]}"); done; fi
+    for NAME in "${round[@]}"; do
+      target=${at[$NAME]}; pid=${pid_of[$NAME]}
+      rate_attempt >"$WORK/rate/$NAME.$s"
+    done
+  done
+  for NAME in "${names[@]}"; do
+    rec rate_attempts "$RATE_SLICES slices"
+    if grep -q '^rate_errors loadgen-failed' "$WORK/rate/$NAME".*; then rec rate_errors loadgen-failed; continue; fi
+    # Per turn: el = ok / cps seconds, n = ok + errors connections; sums weighted by them.
+    awk '{ v[FILENAME, $1] = $2; files[FILENAME] = 1 }
+      END {
+        for (f in files) {
+          ok = v[f, "rate_ok"]; n = ok + v[f, "rate_errors"]; el = ok / (v[f, "rate_cps"] > 0 ? v[f, "rate_cps"] : 1)
+          OK += ok; ERR += v[f, "rate_errors"]; N += n; EL += el
+          cpu += v[f, "cpu_us_per_conn"] * n; user += v[f, "user_us_per_conn"] * n
+          split("proxy_cpu_pct rate_cpu_proxy_busy rate_cpu_rig_busy rig_cpu_pct other_load_pct", wk, " ")
+          for (i in wk) S[wk[i]] += v[f, wk[i]] * el
+          if (v[f, "total_max_ms"] > mx) mx = v[f, "total_max_ms"]
+          m++
+          t50[m] = v[f, "ttfb_p50_ms"]; t99[m] = v[f, "ttfb_p99_ms"]; c50[m] = v[f, "total_p50_ms"]; c99[m] = v[f, "total_p99_ms"]
+        }
+        printf "rate_cps %.1f\nrate_ok %d\nrate_errors %d\n", OK / EL, OK, ERR
+        printf "ttfb_p50_ms %s\nttfb_p99_ms %s\ntotal_p50_ms %s\ntotal_p99_ms %s\ntotal_max_ms %s\n", med(t50, m), med(t99, m), med(c50, m), med(c99, m), mx
+        printf "rate_cpu_proxy_busy %d\nrate_cpu_rig_busy %d\nrig_cpu_pct %d\nrate_other_load_pct %d\n", \
+          S["rate_cpu_proxy_busy"] / EL + 0.5, S["rate_cpu_rig_busy"] / EL + 0.5, S["rig_cpu_pct"] / EL + 0.5, S["other_load_pct"] / EL + 0.5
+        if (cpu > 0) printf "cpu_us_per_conn %d\nuser_us_per_conn %d\nproxy_cpu_pct %d\n", cpu / N + 0.5, user / N + 0.5, S["proxy_cpu_pct"] / EL + 0.5
+      }
+      function med(a, n,   i, j, t) {
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+      }' "$WORK/rate/$NAME".* | while read -r f v; do rec "$f" "$v"; done
+  done
+  for NAME in "${names[@]}"; do [[ -n "${pid_of[$NAME]}" ]] && stop_pid "$NAME"; done
+  stop_pid backend
+}
+
 # The open loop with OPEN_SLICES > 1: every proxy started at once (fresh, warmed up like for rate
 # and at each rate), then each rate's OPEN_SECONDS cut into OPEN_SLICES slices per proxy, taken in
 # turn (the order reversed every other round), so that every proxy meets the same minutes of the
@@ -805,6 +870,9 @@ for RUN in $(seq "$RUNS"); do
     set_proxy_index
     bench_proxy
   done
+  if has_workload rate && (( RATE_SLICES > 1 )); then
+    rate_interleaved
+  fi
   if has_workload open; then
     RUN_T0=$(date +%s)
     OPEN_LIST=$(open_rates) || { echo "no rate for the open workload: no proxy's rate workload succeeded" >&2; continue; }
