@@ -60,6 +60,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ProxyServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
+    /** How long {@link #close()} waits for each group of event loops to stop. */
+    private static final Duration LOOPS_STOP_WAIT = Duration.ofSeconds(10);
 
     /** The config and what is built from it, swapped together by a reload. */
     private record Active(ProxyConfig config, RouteTable routes, boolean transparent) {
@@ -282,7 +284,19 @@ public final class ProxyServer implements AutoCloseable {
             admin.close();
         }
         resolvers.close();
-        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-        adminLoop.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        stop(workers, "worker", LOOPS_STOP_WAIT);
+        stop(adminLoop, "admin", LOOPS_STOP_WAIT);
+    }
+
+    /**
+     * Stops {@code loops}, waiting a bounded time: a loop stuck in a task must not keep a stopping
+     * proxy alive (Main exits the JVM after close), and the warning says which loops it left.
+     */
+    static boolean stop(EventLoopGroup loops, String name, Duration wait) {
+        if (loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(wait.toMillis())) {
+            return true;
+        }
+        LOG.warn("the {} event loops did not stop within {} ms; stopping without them", name, wait.toMillis());
+        return false;
     }
 }
