@@ -760,10 +760,11 @@ rate_interleaved() {
 # and at each rate), then each rate's OPEN_SECONDS cut into OPEN_SLICES slices per proxy, taken in
 # turn (the order reversed every other round), so that every proxy meets the same minutes of the
 # host; the idle ones wait on the same core. Percentiles are over all of a proxy's slices
-# (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them.
+# (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them; the start
+# lag is the largest of its slices' p99.
 open_interleaved() {
   local -A at pid_of sum
-  local label OPEN_RATE i=0 s j k f v el out c0 c1 f0 f1 slice_s names target pid tree
+  local label OPEN_RATE i=0 s j k f v el out c0 c1 f0 f1 slice_s names=() round=() target pid tree
   start_backend rate
   for NAME in "${order[@]}"; do
     [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
@@ -786,11 +787,11 @@ open_interleaved() {
             --duration "$OPEN_WARMUP_SECONDS" --expect-prefix "SNIBENCH OK" >/dev/null
       fi
     done
-    rec_all() { for NAME in "${names[@]}"; do rec "$1" "$2"; done; }
-    rec_all "${k}_quiet_wait_s" "$(wait_quiet)"
+    v=$(wait_quiet)
+    for NAME in "${names[@]}"; do rec "${k}_quiet_wait_s" "$v"; done
     sum=()
     for s in $(seq "$OPEN_SLICES"); do
-      local round=("${names[@]}")
+      round=("${names[@]}")
       if (( s % 2 == 0 )); then round=(); for (( j=${#names[@]}-1; j>=0; j-- )); do round+=("${names[j]}"); done; fi
       for NAME in "${round[@]}"; do
         pid=${pid_of[$NAME]}
