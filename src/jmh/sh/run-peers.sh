@@ -695,37 +695,57 @@ open_proxy() {
   stop_pid backend
 }
 
-# The rate workload with RATE_SLICES > 1: after the pass over the proxies (checks, bulk, idle), every
-# proxy started again at once and warmed up (WARMUP_SECONDS each), then measured in RATE_SLICES turns
-# of RATE_SECONDS / RATE_SLICES, the order reversed every other round, so that every proxy meets the
-# same minutes of the host. Connections/s and CPU per connection are over all of a proxy's turns;
-# the latency percentiles are the median of its turns' (the maximum for max).
-rate_interleaved() {
-  local -A at pid_of
-  local names=() round=() s j f target pid tree
+# Taking turns (the rate and open workloads with RATE_SLICES / OPEN_SLICES > 1): every proxy of this
+# run that passed its checks started at once on PROXY_CPU, each warmed up with WARMUP_SECONDS of the
+# rate workload. Sets TURN_NAMES (in this run's order), TURN_AT (address) and TURN_PID (empty for
+# direct); WHAT names the workload in the progress lines.
+declare -A TURN_AT=() TURN_PID=()
+TURN_NAMES=()
+start_for_turns() { # WHAT SLICES
+  local target pid tree
+  TURN_AT=(); TURN_PID=(); TURN_NAMES=()
   start_backend rate
   for NAME in "${order[@]}"; do
     [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
     set_proxy_index
     target=""; pid=""; tree=""
     start_proxy || continue
-    at[$NAME]=$target; pid_of[$NAME]=$pid; names+=("$NAME")
-    echo "== run $RUN: $NAME rate on $target (interleaved, $RATE_SLICES slices)" >&2
+    TURN_AT[$NAME]=$target; TURN_PID[$NAME]=$pid; TURN_NAMES+=("$NAME")
+    echo "== run $RUN: $NAME $1 on $target (in turns, $2 slices)" >&2
     loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" --duration "$WARMUP_SECONDS" >/dev/null
   done
+}
+# The proxies' order in round S: reversed every other round, so that none always goes first.
+turn_order() { # S
+  local j
+  if (( $1 % 2 == 1 )); then printf '%s\n' "${TURN_NAMES[@]}"; return; fi
+  for (( j=${#TURN_NAMES[@]}-1; j>=0; j-- )); do printf '%s\n' "${TURN_NAMES[j]}"; done
+}
+stop_turns() {
+  for NAME in "${TURN_NAMES[@]}"; do [[ -n "${TURN_PID[$NAME]}" ]] && stop_pid "$NAME"; done
+  stop_pid backend
+}
+
+# The rate workload with RATE_SLICES > 1: after the pass over the proxies (checks, bulk, idle), every
+# proxy started again at once and warmed up (WARMUP_SECONDS each), then measured in RATE_SLICES turns
+# of RATE_SECONDS / RATE_SLICES, the order reversed every other round, so that every proxy meets the
+# same minutes of the host. Connections/s and CPU per connection are over all of a proxy's turns;
+# the latency percentiles are the median of its turns' (the maximum for max).
+rate_interleaved() {
+  local s f v target pid tree
+  start_for_turns rate "$RATE_SLICES"
   local slice_s; slice_s=$(calc "$RATE_SECONDS / $RATE_SLICES")
   local RATE_SECONDS=$slice_s # what rate_attempt runs for
   mkdir -p "$WORK/rate"
-  for NAME in "${names[@]}"; do rec rate_quiet_wait_s "$(wait_quiet)"; break; done
+  v=$(wait_quiet)
+  for NAME in "${TURN_NAMES[@]}"; do rec rate_quiet_wait_s "$v"; done
   for s in $(seq "$RATE_SLICES"); do
-    round=("${names[@]}")
-    if (( s % 2 == 0 )); then round=(); for (( j=${#names[@]}-1; j>=0; j-- )); do round+=("${names[j]}"); done; fi
-    for NAME in "${round[@]}"; do
-      target=${at[$NAME]}; pid=${pid_of[$NAME]}
+    for NAME in $(turn_order "$s"); do
+      target=${TURN_AT[$NAME]}; pid=${TURN_PID[$NAME]}
       rate_attempt >"$WORK/rate/$NAME.$s"
     done
   done
-  for NAME in "${names[@]}"; do
+  for NAME in "${TURN_NAMES[@]}"; do
     rec rate_attempts "$RATE_SLICES slices"
     if grep -q '^rate_errors loadgen-failed' "$WORK/rate/$NAME".*; then rec rate_errors loadgen-failed; continue; fi
     # Per turn: el = ok / cps seconds, n = ok + errors connections; sums weighted by them.
@@ -752,8 +772,7 @@ rate_interleaved() {
         return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
       }' "$WORK/rate/$NAME".* | while read -r f v; do rec "$f" "$v"; done
   done
-  for NAME in "${names[@]}"; do [[ -n "${pid_of[$NAME]}" ]] && stop_pid "$NAME"; done
-  stop_pid backend
+  stop_turns
 }
 
 # The open loop with OPEN_SLICES > 1: every proxy started at once (fresh, warmed up like for rate
@@ -763,41 +782,29 @@ rate_interleaved() {
 # (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them; the start
 # lag is the largest of its slices' p99.
 open_interleaved() {
-  local -A at pid_of sum
-  local label OPEN_RATE i=0 s j k f v el out c0 c1 f0 f1 slice_s names=() round=() target pid tree
-  start_backend rate
-  for NAME in "${order[@]}"; do
-    [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
-    set_proxy_index
-    target=""; pid=""; tree=""
-    start_proxy || continue
-    at[$NAME]=$target; pid_of[$NAME]=$pid
-    echo "== run $RUN: $NAME open loop on $target (interleaved, $OPEN_SLICES slices)" >&2
-    loadgen rate --connect "$target" --hello "$HELLO" --concurrency "$RATE_CONC" --duration "$WARMUP_SECONDS" >/dev/null
-  done
-  names=(); for NAME in "${order[@]}"; do [[ -n "${at[$NAME]:-}" ]] && names+=("$NAME"); done
+  local -A sum
+  local label OPEN_RATE i=0 s k f v el out c0 c1 f0 f1 slice_s pid tree
+  start_for_turns "open loop" "$OPEN_SLICES"
   slice_s=$(calc "$OPEN_SECONDS / $OPEN_SLICES")
   mkdir -p "$WORK/open"
   while read -r label OPEN_RATE; do
     i=$((i + 1)); k=open$i
-    for NAME in "${names[@]}"; do
+    for NAME in "${TURN_NAMES[@]}"; do
       rec "${k}_label" "$label"; rec "${k}_rate" "$OPEN_RATE"
       if (( OPEN_WARMUP_SECONDS > 0 )); then
-        loadgen open --connect "${at[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" \
+        loadgen open --connect "${TURN_AT[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" \
             --duration "$OPEN_WARMUP_SECONDS" --expect-prefix "SNIBENCH OK" >/dev/null
       fi
     done
     v=$(wait_quiet)
-    for NAME in "${names[@]}"; do rec "${k}_quiet_wait_s" "$v"; done
+    for NAME in "${TURN_NAMES[@]}"; do rec "${k}_quiet_wait_s" "$v"; done
     sum=()
     for s in $(seq "$OPEN_SLICES"); do
-      round=("${names[@]}")
-      if (( s % 2 == 0 )); then round=(); for (( j=${#names[@]}-1; j>=0; j-- )); do round+=("${names[j]}"); done; fi
-      for NAME in "${round[@]}"; do
-        pid=${pid_of[$NAME]}
+      for NAME in $(turn_order "$s"); do
+        pid=${TURN_PID[$NAME]}
         if [[ -n "$pid" ]]; then tree=$(proc_tree "$pid" | tr '\n' ' '); fi
         c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0); f0=$(foreign_ticks)
-        out=$(loadgen open --connect "${at[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$slice_s" \
+        out=$(loadgen open --connect "${TURN_AT[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$slice_s" \
               --expect-prefix "SNIBENCH OK" --timeline "$WORK/open/$NAME.$k.$s")
         f1=$(foreign_ticks); c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
         el=$(kv "$out" seconds)
@@ -813,7 +820,7 @@ open_interleaved() {
         (( v > ${sum[$NAME.lag]:-0} )) && sum[$NAME.lag]=$v
       done
     done
-    for NAME in "${names[@]}"; do
+    for NAME in "${TURN_NAMES[@]}"; do
       if [[ -n "${sum[$NAME.loadgen_failed]:-}" || -z "${sum[$NAME.seconds]:-}" ]]; then rec "${k}_errors" loadgen-failed; continue; fi
       el=${sum[$NAME.seconds]}
       rec "${k}_other_load_pct" "$(calc "int(100 * ${sum[$NAME.foreign]} / $TICK / $el + 0.5)")"
@@ -827,11 +834,10 @@ open_interleaved() {
         END { print "p50_ms " at(50); print "p99_ms " at(99); print "p999_ms " at(99.9); print "max_ms " at(100) }' \
         | while read -r f v; do rec "${k}_$f" "$v"; done
       rec "${k}_lag_p99_ms" "$(calc "${sum[$NAME.lag]:-0} / 1000")"
-      if [[ -n "${pid_of[$NAME]}" ]]; then rec "${k}_proxy_cpu_pct" "$(calc "int(100 * ${sum[$NAME.cpu]} / $TICK / $el + 0.5)")"; fi
+      if [[ -n "${TURN_PID[$NAME]}" ]]; then rec "${k}_proxy_cpu_pct" "$(calc "int(100 * ${sum[$NAME.cpu]} / $TICK / $el + 0.5)")"; fi
     done
   done <<<"$OPEN_LIST"
-  for NAME in "${names[@]}"; do [[ -n "${pid_of[$NAME]}" ]] && stop_pid "$NAME"; done
-  stop_pid backend
+  stop_turns
 }
 
 # ============================================================================
