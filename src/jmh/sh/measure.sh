@@ -13,7 +13,8 @@
 #   src/jmh/sh/measure.sh ringops [JAR [JAVA_OPTS...]]  io_uring operations per connection, by
 #        opcode, over 3,000 connections or OPEN_RATE's (the kernel's io_uring tracepoints, filtered to the proxy's
 #        threads; root): what io_uring does that strace cannot see. Also the completions that
-#        returned EAGAIN and the kernel's own poll arms (a receive that found no data waits on one)
+#        returned EAGAIN and the kernel's own poll arms (a receive that found no data waits on one);
+#        KEEP_TRACE=FILE keeps the raw trace
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys [JAR [JAVA_OPTS...]]  system calls per MiB relayed (strace -c -f
