@@ -648,14 +648,14 @@ open_rates() {
 }
 
 # One open-loop run at OPEN_RATE for OPEN_SECONDS; prints "key value" lines, the keys prefixed
-# with OPEN_KEY. Uses $target, $pid, $tree.
+# with OPEN_KEY. Uses $target, $pid, $tree; OPEN_TIMELINE=FILE keeps loadgen's --timeline.
 open_attempt() {
   local c0 c1 f0 f1 out el k p v
   if [[ -n "$pid" ]]; then proxy_tree; fi
   c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
   f0=$(foreign_ticks)
   out=$(loadgen open --connect "$target" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$OPEN_SECONDS" \
-        --expect-prefix "SNIBENCH OK")
+        --expect-prefix "SNIBENCH OK" ${OPEN_TIMELINE:+--timeline "$OPEN_TIMELINE"})
   f1=$(foreign_ticks)
   c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
   el=$(kv "$out" seconds)
@@ -779,16 +779,16 @@ rate_interleaved() {
 # and at each rate), then each rate's OPEN_SECONDS cut into OPEN_SLICES slices per proxy, taken in
 # turn (the order reversed every other round), so that every proxy meets the same minutes of the
 # host; the idle ones wait on the same core. Percentiles are over all of a proxy's slices
-# (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them; the start
-# lag is the largest of its slices' p99.
+# (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them; counts are
+# summed over the slices, the start lag is the largest of its slices' p99.
 open_interleaved() {
-  local -A sum
-  local label OPEN_RATE i=0 s k f v el out c0 c1 f0 f1 slice_s pid tree
+  local label OPEN_RATE i=0 s k v target pid tree
   start_for_turns "open loop" "$OPEN_SLICES"
-  slice_s=$(calc "$OPEN_SECONDS / $OPEN_SLICES")
+  local slice_s; slice_s=$(calc "$OPEN_SECONDS / $OPEN_SLICES")
+  local OPEN_SECONDS=$slice_s # what open_attempt runs for
   mkdir -p "$WORK/open"
   while read -r label OPEN_RATE; do
-    i=$((i + 1)); k=open$i
+    i=$((i + 1)); OPEN_KEY=open$i; k=$OPEN_KEY
     for NAME in "${TURN_NAMES[@]}"; do
       rec "${k}_label" "$label"; rec "${k}_rate" "$OPEN_RATE"
       if (( OPEN_WARMUP_SECONDS > 0 )); then
@@ -798,43 +798,34 @@ open_interleaved() {
     done
     v=$(wait_quiet)
     for NAME in "${TURN_NAMES[@]}"; do rec "${k}_quiet_wait_s" "$v"; done
-    sum=()
     for s in $(seq "$OPEN_SLICES"); do
       for NAME in $(turn_order "$s"); do
-        pid=${TURN_PID[$NAME]}
-        if [[ -n "$pid" ]]; then tree=$(proc_tree "$pid" | tr '\n' ' '); fi
-        c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0); f0=$(foreign_ticks)
-        out=$(loadgen open --connect "${TURN_AT[$NAME]}" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$slice_s" \
-              --expect-prefix "SNIBENCH OK" --timeline "$WORK/open/$NAME.$k.$s")
-        f1=$(foreign_ticks); c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
-        el=$(kv "$out" seconds)
-        [[ -n "$el" ]] || { sum[$NAME.loadgen_failed]=1; continue; }
-        sum[$NAME.seconds]=$(calc "${sum[$NAME.seconds]:-0} + $el")
-        sum[$NAME.cpu]=$(( ${sum[$NAME.cpu]:-0} + c1 - c0 ))
-        sum[$NAME.foreign]=$(( ${sum[$NAME.foreign]:-0} + (f1 > f0 ? f1 - f0 : 0) ))
-        sum[$NAME.scheduled]=$(calc "${sum[$NAME.scheduled]:-0} + $(kv "$out" offered_cps) * $el")
-        for f in ok errors refused reset short bad timeout late other; do
-          sum[$NAME.$f]=$(( ${sum[$NAME.$f]:-0} + $(kv "$out" "$f") ))
-        done
-        v=$(kv "$out" lag_p99_us)
-        (( v > ${sum[$NAME.lag]:-0} )) && sum[$NAME.lag]=$v
+        target=${TURN_AT[$NAME]}; pid=${TURN_PID[$NAME]}
+        OPEN_TIMELINE="$WORK/open/$NAME.$k.$s.timeline" open_attempt >"$WORK/open/$NAME.$k.$s.kv"
       done
     done
     for NAME in "${TURN_NAMES[@]}"; do
-      if [[ -n "${sum[$NAME.loadgen_failed]:-}" || -z "${sum[$NAME.seconds]:-}" ]]; then rec "${k}_errors" loadgen-failed; continue; fi
-      el=${sum[$NAME.seconds]}
-      rec "${k}_other_load_pct" "$(calc "int(100 * ${sum[$NAME.foreign]} / $TICK / $el + 0.5)")"
       rec "${k}_attempts" "$OPEN_SLICES slices"
-      rec "${k}_offered_cps" "$(calc "${sum[$NAME.scheduled]} / $el")"
-      for f in ok errors refused reset short bad timeout late other; do rec "${k}_$f" "${sum[$NAME.$f]}"; done
-      cat "$WORK/open/$NAME.$k".* | awk '{print int($2 / 1000)}' | sort -n | awk -v failed="${sum[$NAME.errors]}" '
+      if grep -q "^${k}_errors loadgen-failed" "$WORK/open/$NAME.$k".*.kv; then rec "${k}_errors" loadgen-failed; continue; fi
+      # Counts summed over the slices, rates and CPU their mean (the slices are equally long), the
+      # start lag the largest; the percentiles below, over every connection of every slice.
+      awk -v k="$k" '{ sub("^" k "_", "", $1); n[$1]++; sum[$1] += $2; if ($2 > mx[$1]) mx[$1] = $2 }
+        END {
+          split("ok errors refused reset short bad timeout late other", c, " ")
+          for (i in c) print k "_" c[i], sum[c[i]] + 0
+          print k "_offered_cps", sum["offered_cps"] / n["offered_cps"]
+          print k "_other_load_pct", int(sum["other_load_pct"] / n["other_load_pct"] + 0.5)
+          print k "_lag_p99_ms", mx["lag_p99_ms"] + 0
+          if (n["proxy_cpu_pct"]) print k "_proxy_cpu_pct", int(sum["proxy_cpu_pct"] / n["proxy_cpu_pct"] + 0.5)
+        }' "$WORK/open/$NAME.$k".*.kv \
+        | while read -r f v; do rec "$f" "$v"; done
+      cat "$WORK/open/$NAME.$k".*.timeline | awk '{print int($2 / 1000)}' | sort -n \
+        | awk -v k="$k" -v failed="$(get "$RUN" "$NAME" "${k}_errors")" '
         { v[NR] = $1 }
         function at(p,   n, rank) { n = NR + failed; rank = int(p / 100 * n + 0.999999); if (rank < 1) rank = 1
                                     return (n == 0 || rank > NR) ? "inf" : v[rank] / 1000 }
-        END { print "p50_ms " at(50); print "p99_ms " at(99); print "p999_ms " at(99.9); print "max_ms " at(100) }' \
-        | while read -r f v; do rec "${k}_$f" "$v"; done
-      rec "${k}_lag_p99_ms" "$(calc "${sum[$NAME.lag]:-0} / 1000")"
-      if [[ -n "${TURN_PID[$NAME]}" ]]; then rec "${k}_proxy_cpu_pct" "$(calc "int(100 * ${sum[$NAME.cpu]} / $TICK / $el + 0.5)")"; fi
+        END { print k "_p50_ms", at(50); print k "_p99_ms", at(99); print k "_p999_ms", at(99.9); print k "_max_ms", at(100) }' \
+        | while read -r f v; do rec "$f" "$v"; done
     done
   done <<<"$OPEN_LIST"
   stop_turns
