@@ -385,10 +385,10 @@ wait_listen() { # PORT PID
 }
 
 BACKEND_PORT=$PORT_BASE
-start_backend() { # MODE
+start_backend() { # MODE [SECONDS: how long it may live at most, 600 unless given]
   stop_pid backend
   local cmd=(taskset -c "$RIG_CPU" "$LOADGEN" backend --listen "127.0.0.1:$BACKEND_PORT" --mode "$1"
-             --hello "$HELLO" --resp-bytes 200 --max-seconds 600)
+             --hello "$HELLO" --resp-bytes 200 --max-seconds "${2:-600}")
   logcmd "${cmd[*]}"
   "${cmd[@]}" >>"$WORK/logs/backend.out" 2>>"$WORK/logs/backend.err" &
   echo $! >"$WORK/pids/backend.pid"
@@ -698,13 +698,14 @@ open_proxy() {
 # Taking turns (the rate and open workloads with RATE_SLICES / OPEN_SLICES > 1): every proxy of this
 # run that passed its checks started at once on PROXY_CPU, each warmed up with WARMUP_SECONDS of the
 # rate workload. Sets TURN_NAMES (in this run's order), TURN_AT (address) and TURN_PID (empty for
-# direct); WHAT names the workload in the progress lines.
+# direct); WHAT names the workload in the progress lines, LOAD_SECONDS how long the phase loads the
+# proxies after their warm-ups, all turns together: the backend must outlive the whole phase.
 declare -A TURN_AT=() TURN_PID=()
 TURN_NAMES=()
-start_for_turns() { # WHAT SLICES
+start_for_turns() { # WHAT SLICES LOAD_SECONDS
   local target pid tree
   TURN_AT=(); TURN_PID=(); TURN_NAMES=()
-  start_backend rate
+  start_backend rate "$(calc "int(${#order[@]} * $WARMUP_SECONDS + $3 + 600)")"
   for NAME in "${order[@]}"; do
     [[ "$(get "$RUN" "$NAME" status)" == ok ]] || continue
     set_proxy_index
@@ -733,7 +734,7 @@ stop_turns() {
 # the latency percentiles are the median of its turns' (the maximum for max).
 rate_interleaved() {
   local s f v target pid tree
-  start_for_turns rate "$RATE_SLICES"
+  start_for_turns rate "$RATE_SLICES" "$(calc "${#order[@]} * $RATE_SECONDS")"
   local slice_s; slice_s=$(calc "$RATE_SECONDS / $RATE_SLICES")
   local RATE_SECONDS=$slice_s # what rate_attempt runs for
   mkdir -p "$WORK/rate"
@@ -782,8 +783,10 @@ rate_interleaved() {
 # (loadgen open --timeline), failed connections ranked slowest, as loadgen ranks them; counts are
 # summed over the slices, the start lag is the largest of its slices' p99.
 open_interleaved() {
-  local label OPEN_RATE i=0 s k v target pid tree
-  start_for_turns "open loop" "$OPEN_SLICES"
+  local label OPEN_RATE i=0 s k v target pid tree loads
+  loads=$(grep -c . <<<"$OPEN_LIST")
+  start_for_turns "open loop" "$OPEN_SLICES" \
+      "$(calc "$loads * (${#order[@]} * ($OPEN_WARMUP_SECONDS + $OPEN_SECONDS) + $QUIET_WAIT)")"
   local slice_s; slice_s=$(calc "$OPEN_SECONDS / $OPEN_SLICES")
   local OPEN_SECONDS=$slice_s # what open_attempt runs for
   mkdir -p "$WORK/open"
