@@ -106,11 +106,14 @@ thread_ticks() {
 # the 13th.
 read_cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 read_utime_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12}'; }
+# Voluntary context switches of all its threads: how often the process went to sleep and was woken.
+read_wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ {v += $2} END {print v + 0}'; }
 read_rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 read_fd_count() { ls "/proc/$1/fd" | wc -l; }
 cpu_ticks() { sum_over_pids read_cpu_ticks "$@"; }
 utime_ticks() { sum_over_pids read_utime_ticks "$@"; }
 rss_kib() { sum_over_pids read_rss_kib "$@"; }
+wakeups() { sum_over_pids read_wakeups "$@"; }
 fd_count() { sum_over_pids read_fd_count "$@"; }
 
 # PID and all its descendants

@@ -13,8 +13,9 @@
 #   src/jmh/sh/measure.sh ringops [JAR [JAVA_OPTS...]]  io_uring operations per connection, by
 #        opcode, over 3,000 connections or OPEN_RATE's (the kernel's io_uring tracepoints, filtered to the proxy's
 #        threads; root): what io_uring does that strace cannot see. Also the completions that
-#        returned EAGAIN and the kernel's own poll arms (a receive that found no data waits on one);
-#        KEEP_TRACE=FILE keeps the raw trace
+#        returned EAGAIN, the kernel's own poll arms (a receive that found no data waits on one) and
+#        the io_uring_enter calls; KEEP_TRACE=FILE keeps the raw trace (with OPEN_RATE=20, single
+#        connections one after the other: every step of one connection on the ring)
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys [JAR [JAVA_OPTS...]]  system calls per MiB relayed (strace -c -f
@@ -174,9 +175,9 @@ ringops)
   mkdir $I 2>/dev/null || { echo "ringops needs root and tracefs at /sys/kernel/tracing" >&2; exit 1; }
   echo 65536 >$I/buffer_size_kb
   threads=$(ls /proc/$PX/task | sed 's/^/common_pid == /' | paste -sd'|' | sed 's/|/ || /g')
-  for e in io_uring_submit_req io_uring_complete io_uring_poll_arm; do
-    echo "$threads" >$I/events/io_uring/$e/filter
-    echo 1 >$I/events/io_uring/$e/enable
+  for e in io_uring/io_uring_submit_req io_uring/io_uring_complete io_uring/io_uring_poll_arm syscalls/sys_enter_io_uring_enter; do
+    echo "$threads" >$I/events/$e/filter
+    echo 1 >$I/events/$e/enable
   done
   UNITS=$(short_connections)
   sleep 0.5
@@ -184,9 +185,10 @@ ringops)
   awk -v u=$UNITS '/ io_uring_submit_req: / {for (i = 1; i < NF; i++) if ($i == "opcode") {o = $(i + 1); sub(/,$/, "", o); op[o]++; n++}}
        / io_uring_complete: / && / result -11,/ {eagain++}
        / io_uring_poll_arm: / {arms++}
+       / sys_io_uring_enter\(/ {enters++}
        /^# entries-in-buffer\/entries-written:/ {split($3, e, "/"); lost = e[1] < e[2]}
-       END {for (o in op) printf "%s=%.2f ", o, op[o] / u; printf "ops=%.2f eagain=%.2f poll_arms=%.2f%s\n",
-              n / u, eagain / u, arms / u, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
+       END {for (o in op) printf "%s=%.2f ", o, op[o] / u; printf "ops=%.2f eagain=%.2f poll_arms=%.2f io_uring_enter=%.2f%s\n",
+              n / u, eagain / u, arms / u, enters / u, lost ? " (trace buffer overflowed: too few)" : ""}' $I/trace
   [ -n "${KEEP_TRACE:-}" ] && cp $I/trace $KEEP_TRACE
   rmdir $I ;;
 syscalls|bulksys)

@@ -37,7 +37,10 @@
 #         the proxies other than snigate, the floors and direct), or the conn/s listed in
 #         OPEN_RATES; connection time p50/p99/p99.9/max from each
 #         connection's place in the schedule, failed connections counted and
-#         ranked slowest.
+#         ranked slowest; the proxy's CPU per connection (and its user part),
+#         its wakeups per connection (voluntary context switches: how often it
+#         slept and was woken) and, as root with perf (COUNT_SYSCALLS), its
+#         system calls per connection, io_uring_enter among them.
 # WORKLOADS (default "rate bulk idle open") picks some of them; each runs in
 # that order, so "idle" alone measures RSS per tunnel in a fresh process.
 # "direct" is loadgen straight to the backend: the limit of the rig itself.
@@ -57,7 +60,7 @@
 #
 # Knobs (environment): RUNS WORKLOADS RATE_CONC RATE_SECONDS WARMUP_SECONDS
 # BULK_CONNS BULK_BYTES IDLE_CONNS IDLE_SETTLE OPEN_LOADS OPEN_RATES
-# OPEN_SECONDS OPEN_WARMUP_SECONDS OPEN_SLICES RATE_SLICES QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
+# OPEN_SECONDS OPEN_WARMUP_SECONDS OPEN_SLICES RATE_SLICES COUNT_SYSCALLS QUIET_WAIT QUIET_PCT NOISY_PCT RETRIES RUN_BUDGET PORT_BASE
 # PROXY_CPU RIG_CPU SNI HELLO RESULTS_DIR RESULTS_MD KEEP_WORK SNIGATE_JAR
 # BENCHMARKS_JAR SNIGATE_JAVA_OPTS (snigate and the floors) SNIGATE_LAUNCHER (1: snigate started through
 # deploy/bin/snigate, its flags and class-data archive, as deployed).  Output: a table on stdout, the same in
@@ -89,6 +92,13 @@ BULK_BYTES=${BULK_BYTES:-2G}
 IDLE_CONNS=${IDLE_CONNS:-auto}
 IDLE_SETTLE=${IDLE_SETTLE:-1}
 QUIET_WAIT=${QUIET_WAIT:-20}
+# The open loop's system calls per connection, counted by perf from the kernel's tracepoints: root
+# and perf needed; "auto" counts when both are there.
+COUNT_SYSCALLS=${COUNT_SYSCALLS:-auto}
+if [[ "$COUNT_SYSCALLS" == auto ]]; then
+  COUNT_SYSCALLS=0
+  if [[ $EUID == 0 ]] && perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then COUNT_SYSCALLS=1; fi
+fi
 QUIET_PCT=${QUIET_PCT:-5}
 NOISY_PCT=${NOISY_PCT:-15}
 RETRIES=${RETRIES:-2}
@@ -650,14 +660,25 @@ open_rates() {
 # One open-loop run at OPEN_RATE for OPEN_SECONDS; prints "key value" lines, the keys prefixed
 # with OPEN_KEY. Uses $target, $pid, $tree; OPEN_TIMELINE=FILE keeps loadgen's --timeline.
 open_attempt() {
-  local c0 c1 f0 f1 out el k p v
+  local c0 c1 u0 u1 w0 w1 f0 f1 out el k p v ok counter=""
   if [[ -n "$pid" ]]; then proxy_tree; fi
+  if [[ -n "$pid" && "$COUNT_SYSCALLS" == 1 ]]; then
+    perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter -p "$(tr ' ' '\n' <<<"$tree" | grep . | paste -sd,)" \
+        -o "$WORK/syscalls.csv" 2>/dev/null &
+    counter=$!
+    sleep 0.3 # attached before the load starts
+  fi
   c0=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
+  u0=$([[ -n "$pid" ]] && utime_ticks $tree || echo 0)
+  w0=$([[ -n "$pid" ]] && wakeups $tree || echo 0)
   f0=$(foreign_ticks)
   out=$(loadgen open --connect "$target" --hello "$HELLO" --rate "$OPEN_RATE" --duration "$OPEN_SECONDS" \
         --expect-prefix "SNIBENCH OK" ${OPEN_TIMELINE:+--timeline "$OPEN_TIMELINE"})
   f1=$(foreign_ticks)
   c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
+  u1=$([[ -n "$pid" ]] && utime_ticks $tree || echo 0)
+  w1=$([[ -n "$pid" ]] && wakeups $tree || echo 0)
+  if [[ -n "$counter" ]]; then kill -INT "$counter"; wait "$counter" 2>/dev/null || true; fi
   el=$(kv "$out" seconds)
   if [[ -z "$el" ]]; then echo "${OPEN_KEY}_errors loadgen-failed"; echo "other_load_pct 0"; return; fi
   echo "other_load_pct $(calc "int(100 * ($f1 - $f0 > 0 ? $f1 - $f0 : 0) / $TICK / $el + 0.5)")"
@@ -670,6 +691,16 @@ open_attempt() {
   done
   echo "${OPEN_KEY}_lag_p99_ms $(calc "$(kv "$out" lag_p99_us) / 1000")"
   if [[ -n "$pid" ]]; then echo "${OPEN_KEY}_proxy_cpu_pct $(calc "int(100 * ($c1 - $c0) / $TICK / $el + 0.5)")"; fi
+  ok=$(kv "$out" ok)
+  if [[ -n "$pid" ]] && (( ${ok:-0} > 0 )); then
+    echo "${OPEN_KEY}_cpu_us_per_conn $(calc "int(($c1 - $c0) * 1000000 / $TICK / $ok + 0.5)")"
+    echo "${OPEN_KEY}_user_us_per_conn $(calc "int(($u1 - $u0) * 1000000 / $TICK / $ok + 0.5)")"
+    echo "${OPEN_KEY}_wakeups_per_conn $(calc "($w1 - $w0) / $ok")"
+    if [[ -n "$counter" && -s "$WORK/syscalls.csv" ]]; then
+      awk -F, -v ok="$ok" -v k="$OPEN_KEY" '$3 == "raw_syscalls:sys_enter" {print k "_syscalls_per_conn", $1 / ok}
+        $3 == "syscalls:sys_enter_io_uring_enter" {print k "_uring_enters_per_conn", $1 / ok}' "$WORK/syscalls.csv"
+    fi
+  fi
 }
 
 # Proxy NAME again, fresh, warmed up like for rate, then each open rate.
@@ -820,6 +851,8 @@ open_interleaved() {
           print k "_other_load_pct", int(sum["other_load_pct"] / n["other_load_pct"] + 0.5)
           print k "_lag_p99_ms", mx["lag_p99_ms"] + 0
           if (n["proxy_cpu_pct"]) print k "_proxy_cpu_pct", int(sum["proxy_cpu_pct"] / n["proxy_cpu_pct"] + 0.5)
+          split("cpu_us_per_conn user_us_per_conn wakeups_per_conn syscalls_per_conn uring_enters_per_conn", m, " ")
+          for (i in m) if (n[m[i]]) print k "_" m[i], sum[m[i]] / n[m[i]]
         }' "$WORK/open/$NAME.$k".*.kv \
         | while read -r f v; do rec "$f" "$v"; done
       cat "$WORK/open/$NAME.$k".*.timeline | awk '{print int($2 / 1000)}' | sort -n \
@@ -967,8 +1000,8 @@ open_levels() { awk -F'\t' -v r="$1" '$1==r && $3 ~ /^open[0-9]+_label$/ { sub(/
 
 table_open() {
   local r=$1 n i k f fails
-  echo "| proxy | load | conn/s offered | ok | failed | p50 ms | p99 ms | p99.9 ms | max ms | start lag p99 ms | proxy CPU % | other load % (tries) |"
-  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  echo "| proxy | load | conn/s offered | ok | failed | p50 ms | p99 ms | p99.9 ms | max ms | start lag p99 ms | proxy CPU % | CPU µs/conn (user) | wakeups/conn | syscalls/conn (io_uring_enter) | other load % (tries) |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for n in "${PROXIES[@]}"; do
     row_ok "$r" "$n" || continue
     for i in $(open_levels "$r"); do
@@ -982,12 +1015,15 @@ table_open() {
         done
         fails="${fails%, })"
       fi
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
         "$(get "$r" "$n" "${k}_label")" "$(fmt "$(get "$r" "$n" "${k}_offered_cps")" 0)" \
         "$(get "$r" "$n" "${k}_ok")" "$fails" \
         "$(fmt "$(get "$r" "$n" "${k}_p50_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_p99_ms")" 2)" \
         "$(fmt "$(get "$r" "$n" "${k}_p999_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_max_ms")" 1)" \
         "$(fmt "$(get "$r" "$n" "${k}_lag_p99_ms")" 2)" "$(get "$r" "$n" "${k}_proxy_cpu_pct")" \
+        "$(fmt "$(get "$r" "$n" "${k}_cpu_us_per_conn")" 0) ($(fmt "$(get "$r" "$n" "${k}_user_us_per_conn")" 0))" \
+        "$(fmt "$(get "$r" "$n" "${k}_wakeups_per_conn")" 2)" \
+        "$(fmt "$(get "$r" "$n" "${k}_syscalls_per_conn")" 1) ($(fmt "$(get "$r" "$n" "${k}_uring_enters_per_conn")" 1))" \
         "$(get "$r" "$n" "${k}_other_load_pct") ($(get "$r" "$n" "${k}_attempts"))"
     done
   done
