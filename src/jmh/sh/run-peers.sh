@@ -663,6 +663,7 @@ open_attempt() {
   local c0 c1 u0 u1 w0 w1 f0 f1 out el k p v ok counter=""
   if [[ -n "$pid" ]]; then proxy_tree; fi
   if [[ -n "$pid" && "$COUNT_SYSCALLS" == 1 ]]; then
+    rm -f "$WORK/syscalls.csv"
     perf stat -x, -e raw_syscalls:sys_enter,syscalls:sys_enter_io_uring_enter -p "$(tr ' ' '\n' <<<"$tree" | grep . | paste -sd,)" \
         -o "$WORK/syscalls.csv" 2>/dev/null &
     counter=$!
