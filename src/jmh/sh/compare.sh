@@ -14,7 +14,9 @@
 # each; the proxy not under load sits idle. Each window gives CPU and user µs per connection; every
 # round gives the ratio B ÷ A of its two pairs' sums, so both sides of a ratio met the same minutes
 # of the host. Printed: each window, then the medians and the median of the ratios with its
-# range. PORT_BASE (24800) moves the ports. Needs gcc (loadgen) and a JDK.
+# range. OPEN_RATE=R loads each window open-loop instead, R new connections a second whatever the
+# proxy's pace (the warm-up stays the rate workload). PORT_BASE (24800) moves the ports. Needs gcc
+# (loadgen) and a JDK.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
 A=${1:?usage: compare.sh 'JAVA ARGS OF A' 'JAVA ARGS OF B'}
@@ -51,12 +53,15 @@ start() {
 }
 start A 1 "$A"
 start B 2 "$B"
-# window NAME SECONDS: loads proxy NAME; prints "cpu user" µs per connection.
+# window NAME SECONDS [measured]: loads proxy NAME (open-loop when measured and OPEN_RATE is set);
+# prints "cpu user" µs per connection and the connections.
 window() {
   local pid=${PID[$1]} c0 u0 c1 u1 n
   c0=$(cpu_ticks $pid); u0=$(utime_ticks $pid)
-  n=$(taskset -c 0 $LG rate --connect 127.0.0.1:${PORT[$1]} --hello $BENCH_HELLO --concurrency 64 \
-      --duration $2 2>/dev/null | grep -o 'ok=[0-9]*' | cut -d= -f2)
+  local load=(rate --concurrency 64)
+  [ -n "${OPEN_RATE:-}" ] && [ "${3:-}" = measured ] && load=(open --rate $OPEN_RATE)
+  n=$(taskset -c 0 $LG "${load[@]}" --connect 127.0.0.1:${PORT[$1]} --hello $BENCH_HELLO \
+      --duration $2 2>/dev/null | grep -o ' ok=[0-9]*' | cut -d= -f2)
   c1=$(cpu_ticks $pid); u1=$(utime_ticks $pid)
   n=${n:-0}
   echo "$(( (c1 - c0) * 1000000 / TICK / (n > 0 ? n : 1) )) $(( (u1 - u0) * 1000000 / TICK / (n > 0 ? n : 1) )) $n"
@@ -67,7 +72,7 @@ echo "A: $A"
 echo "B: $B"
 for r in $(seq 1 $ROUNDS); do
   for side in A B B A; do
-    echo "round=$r side=$side $(window $side $WINDOW_SECONDS | awk '{print "cpu_us=" $1 " user_us=" $2 " connections=" $3}')"
+    echo "round=$r side=$side $(window $side $WINDOW_SECONDS measured | awk '{print "cpu_us=" $1 " user_us=" $2 " connections=" $3}')"
   done
 done | tee $D/windows
 awk '
