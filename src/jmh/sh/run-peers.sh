@@ -679,7 +679,8 @@ open_attempt() {
   c1=$([[ -n "$pid" ]] && cpu_ticks $tree || echo 0)
   u1=$([[ -n "$pid" ]] && utime_ticks $tree || echo 0)
   w1=$([[ -n "$pid" ]] && wakeups $tree || echo 0)
-  if [[ -n "$counter" ]]; then kill -INT "$counter"; wait "$counter" 2>/dev/null || true; fi
+  # perf may have ended by itself (a process of the tree gone): that must not stop the rig (set -e).
+  if [[ -n "$counter" ]]; then kill -INT "$counter" 2>/dev/null || true; wait "$counter" 2>/dev/null || true; fi
   el=$(kv "$out" seconds)
   if [[ -z "$el" ]]; then echo "${OPEN_KEY}_errors loadgen-failed"; echo "other_load_pct 0"; return; fi
   echo "other_load_pct $(calc "int(100 * ($f1 - $f0 > 0 ? $f1 - $f0 : 0) / $TICK / $el + 0.5)")"
