@@ -1,11 +1,12 @@
 package io.snigate.log;
 
+import io.netty.util.internal.PlatformDependent;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
@@ -16,18 +17,22 @@ import java.util.function.Consumer;
  * batches. The event loop only offers a line to a bounded queue: it never waits on a terminal
  * or a pipe, and it never wakes the writer (the writer looks every {@code interval}), so logging
  * a connection costs no system call on the event loop. When the queue is full the line is
- * dropped and counted, rather than slowing every connection down.
+ * dropped and counted, rather than slowing every connection down. The queue takes no lock
+ * (Netty's multi-producer, single-consumer array queue): with a lock, an event loop that met the
+ * writer holding it had to wait for the writer to be scheduled again, on a busy core for
+ * milliseconds (performance page, "The access log's queue").
  */
 public final class BatchingLineWriter implements Consumer<String>, AutoCloseable {
-    private final ArrayBlockingQueue<String> queue;
+    private final Queue<String> queue;
     private final OutputStream out;
     private final long intervalNanos;
     private final LongAdder dropped = new LongAdder();
     private final Thread thread;
     private volatile boolean closing;
 
+    /** {@code capacity} lines at most are queued, rounded up to a power of two. */
     public BatchingLineWriter(OutputStream out, int capacity, Duration interval) {
-        this.queue = new ArrayBlockingQueue<>(capacity);
+        this.queue = PlatformDependent.newFixedMpscQueue(capacity);
         this.out = new BufferedOutputStream(out, 64 * 1024);
         this.intervalNanos = interval.toNanos();
         this.thread = new Thread(this::run, "snigate-access-log");

@@ -46,14 +46,14 @@ class BatchingLineWriterTest {
                 }
             }
         };
-        BatchingLineWriter writer = new BatchingLineWriter(blocked, 10, Duration.ofMillis(1));
+        BatchingLineWriter writer = new BatchingLineWriter(blocked, 16, Duration.ofMillis(1));
         writer.accept("first");
         assertThat(writerStuck.await(5, TimeUnit.SECONDS)).as("the writer is stuck in the stream").isTrue();
         for (int i = 0; i < 100; i++) {
             writer.accept("line " + i); // returns at once, whatever the stream does
         }
-        // The queue holds 10 while the writer is stuck: the other 90 are dropped and counted.
-        assertThat(writer.dropped()).isEqualTo(90);
+        // The queue holds 16 while the writer is stuck: the other 84 are dropped and counted.
+        assertThat(writer.dropped()).isEqualTo(84);
         release.countDown();
         writer.close();
     }
