@@ -79,8 +79,9 @@ OPEN_LOADS=${OPEN_LOADS:-25 50 75}
 OPEN_RATES=${OPEN_RATES:-}
 OPEN_SECONDS=${OPEN_SECONDS:-15}
 # A JIT compiles for the traffic it sees: snigate's code paths for an event loop that sleeps between
-# connections are compiled only once it meets that traffic (performance.md, "Warm-up for each rate").
-OPEN_WARMUP_SECONDS=${OPEN_WARMUP_SECONDS:-10}
+# connections are compiled only once it meets that traffic, over 15-20 s on one core
+# (performance.md, "Warm-up for each rate").
+OPEN_WARMUP_SECONDS=${OPEN_WARMUP_SECONDS:-30}
 OPEN_SLICES=${OPEN_SLICES:-3}
 RATE_SLICES=${RATE_SLICES:-3}
 SNIGATE_LAUNCHER=${SNIGATE_LAUNCHER:-0}
