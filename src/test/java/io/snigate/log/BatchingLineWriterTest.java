@@ -6,6 +6,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -24,6 +26,45 @@ class BatchingLineWriterTest {
         assertThat(lines[0]).isEqualTo("{\"n\":0}");
         assertThat(lines[499]).isEqualTo("{\"n\":499}");
         assertThat(writer.dropped()).isZero();
+    }
+
+    @Test
+    void everyLineOfSeveralEventLoopsIsWrittenOnceOrCountedAsDropped() throws Exception {
+        // Several event loops offer at once; the queue has room for fewer lines than they send,
+        // so some are dropped: every line must be written whole exactly once or counted.
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        BatchingLineWriter writer = new BatchingLineWriter(out, 256, Duration.ofMillis(1));
+        int loops = 4;
+        int linesEach = 20_000;
+        CountDownLatch start = new CountDownLatch(1);
+        Thread[] producers = new Thread[loops];
+        for (int t = 0; t < loops; t++) {
+            int loop = t;
+            producers[t] = new Thread(() -> {
+                try {
+                    start.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < linesEach; i++) {
+                    writer.accept(loop + ":" + i);
+                }
+            });
+            producers[t].start();
+        }
+        start.countDown();
+        for (Thread producer : producers) {
+            producer.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(producer.isAlive()).as("a producer is still offering after 30 s").isFalse();
+        }
+        writer.close();
+        String[] lines = out.toString(StandardCharsets.UTF_8).split("\n");
+        Set<String> distinct = new HashSet<>();
+        for (String line : lines) {
+            assertThat(line).matches("[0-3]:[0-9]+");
+            assertThat(distinct.add(line)).as("written twice: %s", line).isTrue();
+        }
+        assertThat(lines.length + writer.dropped()).isEqualTo((long) loops * linesEach);
     }
 
     @Test
