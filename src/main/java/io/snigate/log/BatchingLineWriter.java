@@ -18,9 +18,9 @@ import java.util.function.Consumer;
  * or a pipe, and it never wakes the writer (the writer looks every {@code interval}), so logging
  * a connection costs no system call on the event loop. When the queue is full the line is
  * dropped and counted, rather than slowing every connection down. The queue takes no lock
- * (Netty's multi-producer, single-consumer array queue): with a lock, an event loop that met the
- * writer holding it had to wait for the writer to be scheduled again, on a busy core for
- * milliseconds (performance page, "The access log's queue").
+ * (Netty's multi-producer, single-consumer array queue): an event loop that found a lock held by
+ * the writer would wait until the writer is scheduled again, on a busy core for milliseconds
+ * (performance page, "The access log's queue").
  */
 public final class BatchingLineWriter implements Consumer<String>, AutoCloseable {
     private final Queue<String> queue;
