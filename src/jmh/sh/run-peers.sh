@@ -5,6 +5,7 @@
 #
 # Needs nginx with its stream module, haproxy, sniproxy (each only when named), gcc, and for snigate
 # the jar of `mvn -B -DskipTests package` (target/snigate.jar; SNIGATE_JAR=... for another).
+# "nginxhc" (only when named) is nginx with proxy_half_close on, snigate's close semantics.
 # "nettyfloor" (only when named) is a bare Netty relay from target/benchmarks.jar (-Pjmh): the
 # floor under snigate's CPU per connection, not a peer; "handlefloor" the same relay with its upstream
 # side an io_uring handle instead of a channel (HandleUpstream), "ringfloor" a relay with no channel
@@ -175,6 +176,17 @@ EOF
   echo "nginx -p $dir -c $dir/nginx.conf -g 'daemon off;'"
 }
 version_nginx() { nginx -v 2>&1 | sed 's/^nginx version: //'; }
+
+# ---- nginxhc: nginx with proxy_half_close on (only when named) --------------
+# nginx closes both sides when either sends FIN unless proxy_half_close is on; snigate passes a FIN
+# on and keeps the other direction open until that side's own FIN, so this is nginx keeping
+# snigate's semantics (performance.md, "Wakeups in the open loop").
+proxy_nginxhc() {
+  local cmd; cmd=$(proxy_nginx "$@")
+  sed -i 's/^\( *\)proxy_timeout 120s;/&\n\1proxy_half_close on;/' "$4/nginx.conf"
+  echo "$cmd"
+}
+version_nginxhc() { echo "$(version_nginx), proxy_half_close on"; }
 
 # ---- HAProxy: mode tcp, inspect-delay, req.ssl_sni --------------------------
 proxy_haproxy() {
