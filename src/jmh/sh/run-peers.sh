@@ -15,7 +15,8 @@
 # the SNI name a.bench.test to a plain-TCP backend (loadgen backend: no TLS, so
 # only the proxy's own work is measured: accept, pre-read/parse the
 # ClientHello, route, connect upstream, relay, close), is checked with one
-# connection, then measured:
+# connection (and, by half-close-probe.py, which needs python3, for whether it
+# keeps half-close), then measured:
 #   rate  connections/s at concurrency RATE_CONC for RATE_SECONDS (after a
 #         WARMUP_SECONDS run), latency p50/p99, and the proxy's CPU time per
 #         connection (utime+stime from /proc/PID/stat over its processes);
@@ -572,6 +573,10 @@ bench_proxy() {
     out=$(loadgen rate --connect "$target" --hello "$OTHER_HELLO" --count 1 --concurrency 1 \
           --expect-prefix "SNIBENCH" --timeout 5)
     if [[ "$(kv "$out" ok)" == 0 ]]; then rec sni_routing yes; else rec sni_routing "NO: other name reached the backend"; fi
+    # --- check: half-close, with the probe as the backend for a moment
+    stop_pid backend
+    rec half_close "$(python3 "$BENCH_SH/half-close-probe.py" "${target##*:}" "$BACKEND_PORT" "$HELLO" 2>&1 | tail -1)"
+    start_backend rate
   fi
 
   # --- rate (repeated, up to RETRIES more times, while other processes
@@ -951,11 +956,13 @@ C_P="CPU$PROXY_CPU busy %"; C_R="CPU$RIG_CPU busy %"
 
 table_summary() { # RUN -> the short table
   local r=$1 n
-  echo "| proxy | SNI routing | conn/s | conn p50 ms | conn p99 ms | proxy CPU µs/conn | bulk MiB/s | proxy CPU s/GiB | KiB/tunnel | fds back | errors |"
-  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  local half
+  echo "| proxy | SNI routing | half-close | conn/s | conn p50 ms | conn p99 ms | proxy CPU µs/conn | bulk MiB/s | proxy CPU s/GiB | KiB/tunnel | fds back | errors |"
+  echo "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for n in "${PROXIES[@]}"; do
-    if ! row_ok "$r" "$n"; then echo "| $n | $(get "$r" "$n" status) | | | | | | | | | |"; continue; fi
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$(get "$r" "$n" sni_routing)" \
+    if ! row_ok "$r" "$n"; then echo "| $n | $(get "$r" "$n" status) | | | | | | | | | | |"; continue; fi
+    half=$(get "$r" "$n" half_close)
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" "$(get "$r" "$n" sni_routing)" "${half%%:*}" \
       "$(fmt "$(get "$r" "$n" rate_cps)" 0)" \
       "$(fmt "$(get "$r" "$n" total_p50_ms)" 2)" "$(fmt "$(get "$r" "$n" total_p99_ms)" 2)" \
       "$(fmt "$(get "$r" "$n" cpu_us_per_conn)" 0)" \
@@ -1112,7 +1119,7 @@ stability() { # spread over runs and ratio to the first real proxy, for the key 
   echo
   echo "## Workloads"
   echo
-  echo "- check: one connection with the ClientHello for $SNI must get the backend's \"SNIBENCH OK\" (the backend compares the bytes it got with the file); SNI routing = yes when the same ClientHello rewritten for $OTHER_SNI does not reach the backend."
+  echo "- check: one connection with the ClientHello for $SNI must get the backend's \"SNIBENCH OK\" (the backend compares the bytes it got with the file); SNI routing = yes when the same ClientHello rewritten for $OTHER_SNI does not reach the backend. half-close = yes when bytes a client sends after the backend's FIN still reach the backend, and an answer the backend sends after the client's FIN still reaches the client (\`src/jmh/sh/half-close-probe.py\`, with its own backend; the proxy's default unless the proxy's block sets otherwise)."
   echo "- rate: $RATE_CONC connections in flight for ${RATE_SECONDS} s after ${WARMUP_SECONDS} s warm-up; each sends the ClientHello, reads the backend's 200-byte reply until the proxy closes, closes. ttfb = connect() to first reply byte; conn = connect() to EOF."
   echo "- proxy CPU µs/conn = the proxy's utime+stime (all its processes, /proc/PID/stat) during the rate run / connections (of which user µs: utime alone, the proxy's own code; the rest is kernel work in its context: TCP, loopback delivery); proxy CPU % = the same / wall time. CPU$PROXY_CPU / CPU$RIG_CPU busy % = the whole core (/proc/stat, softirq included) during the run: CPU$RIG_CPU near 100 % means the rig (loadgen + backend), not the proxy, was the limit."
   echo "- other load % (tries): CPU used by processes that are not the benchmark's (other builds and tests), in % of one core, during the kept attempt; a rate or bulk measurement is repeated (at most $RETRIES more times) while that was above $NOISY_PCT %, and the quietest attempt is kept. Rows with a high figure are disturbed."
