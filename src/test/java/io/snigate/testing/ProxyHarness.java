@@ -30,6 +30,12 @@ import java.util.concurrent.TimeUnit;
  */
 public final class ProxyHarness implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * One client for every admin request: a client per request keeps its selector and its
+     * connection open until it is collected, and those descriptors coming and going would move
+     * the counts the resilience tests take of the proxy's own.
+     */
+    private static final HttpClient ADMIN_CLIENT = HttpClient.newHttpClient();
 
     private final ProxyServer server;
     private final ProxyMetrics metrics;
@@ -102,7 +108,7 @@ public final class ProxyHarness implements AutoCloseable {
         if (accept != null) {
             request.header("Accept", accept);
         }
-        return HttpClient.newHttpClient().send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return ADMIN_CLIENT.send(request.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** The next access-log line, parsed; fails after 15 s. */
