@@ -13,6 +13,7 @@ import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
+import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
@@ -121,9 +122,15 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     private void accept(ChannelHandlerContext ctx) {
         decide(ctx);
-        // Reading goes on while routing and connecting: a TLS client sends nothing more before
-        // the server answers, and pausing and resuming would cost two epoll_ctl calls on every
-        // connection. Whatever does arrive is buffered here, up to a bound (see channelRead).
+        // On epoll reading goes on while routing and connecting: a TLS client sends nothing more
+        // before the server answers, and pausing and resuming would cost two epoll_ctl calls on
+        // every connection. Whatever does arrive is buffered here, up to a bound (see channelRead).
+        // On io_uring pausing costs nothing, and a read left waiting would only be cancelled when
+        // the relay takes the socket off the channel (relay.HandOver); the channel still hears a
+        // FIN or a reset meanwhile (Netty keeps a POLLRDHUP armed).
+        if (RingSocket.usableOn(ctx.channel().eventLoop())) {
+            ctx.channel().config().setAutoRead(false);
+        }
         ctx.fireUserEventTriggered(ClientHelloEvent.INSTANCE);
     }
 

@@ -11,7 +11,8 @@ import io.snigate.core.PipelineNames;
 /**
  * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
  * (a channel, or on io_uring a socket of its own), into one tunnel that relays every byte both
- * ways until both sides are done.
+ * ways until both sides are done. With an upstream socket the client's socket leaves its channel
+ * too ({@link HandOver}), and the tunnel drives both on the ring.
  */
 public final class Relay {
     private Relay() {}
@@ -33,11 +34,10 @@ public final class Relay {
             long halfClosedTimeoutMillis) {
         ChannelPipeline pipeline = client.pipeline();
         if (upstream instanceof UpstreamSocket socket) {
-            SocketTunnel tunnel = new SocketTunnel(client, socket, record, idleTimeoutMillis, halfClosedTimeoutMillis);
-            pipeline.addLast(PipelineNames.RELAY, tunnel);
+            HandOver handOver = new HandOver(client, socket, record, idleTimeoutMillis, halfClosedTimeoutMillis);
+            pipeline.addLast(PipelineNames.RELAY, handOver);
             removeStagesBeforeRelay(pipeline);
-            Tunnel.resumeReading(client);
-            tunnel.start();
+            handOver.start();
         } else {
             Channel channel = ((UpstreamLink.OfChannel) upstream).channel();
             Tunnel tunnel = new Tunnel(client, channel, record, idleTimeoutMillis, halfClosedTimeoutMillis);

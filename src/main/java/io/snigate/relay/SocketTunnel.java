@@ -2,193 +2,140 @@ package io.snigate.relay;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.RecvByteBufAllocator;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
-import java.io.IOException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.List;
 
 /**
- * A tunnel whose upstream is an {@link UpstreamSocket}: the relay handler in the client's pipeline,
- * and the listener of the upstream socket. The rules are {@link Tunnel}'s: every byte is copied
- * with backpressure (the client is not read while the upstream's queue is over its high-water mark,
- * the upstream is not read while the client is not writable); a FIN is passed on once what came
- * before it is written; the tunnel closes once both sides have sent FIN, at once when either fails,
- * and on the idle and half-closed timeouts.
+ * A tunnel whose two sides are {@link RelaySocket}s on one io_uring event loop: the client's socket
+ * handed over by its channel ({@link HandOver}), and an {@link UpstreamSocket}. The rules are
+ * {@link Tunnel}'s: every byte is copied with backpressure (a side is not read while the other's
+ * queue is over its high-water mark); a FIN is passed on once what came before it is sent; the
+ * tunnel closes once both sides have sent FIN, at once when either fails, and on the idle and
+ * half-closed timeouts. The client's channel is closed last, once both sockets are: its close
+ * future ends the connection's record; closed from outside, it ends the tunnel.
  */
-final class SocketTunnel extends ChannelInboundHandlerAdapter implements UpstreamSocket.Listener {
-    private static final Logger LOG = LoggerFactory.getLogger(SocketTunnel.class);
-
-    private final Channel client;
-    private final UpstreamSocket upstream;
+final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener {
+    private final Channel channel;
+    private final RelaySocket client;
+    private final RelaySocket upstream;
     private final ConnectionRecord record;
-    private final Clock clock;
-    private final RecvByteBufAllocator.Handle reads = RelayReads.allocator().newHandle();
+    private final RecvByteBufAllocator.Handle clientReads, upstreamReads;
     private boolean clientDoneSending, upstreamDoneSending;
 
-    /** Built on the client's event loop, which the socket shares. */
-    SocketTunnel(Channel client, UpstreamSocket upstream, ConnectionRecord record, long idleTimeoutMillis,
-            long halfClosedTimeoutMillis) {
+    /** Built on the event loop the sockets share. */
+    SocketTunnel(Channel channel, RelaySocket client, UpstreamSocket upstream, ConnectionRecord record,
+            long idleTimeoutMillis, long halfClosedTimeoutMillis) {
+        super(channel.eventLoop(), idleTimeoutMillis, halfClosedTimeoutMillis);
+        this.channel = channel;
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.clock = new Clock(idleTimeoutMillis, halfClosedTimeoutMillis);
+        this.clientReads = RelayReads.allocator().newHandle();
+        this.upstreamReads = RelayReads.allocator().newHandle();
+        client.startRelay(this);
         upstream.startRelay(this);
+        // The channel closes once both sockets are closed; closed first (a drain, a stop), it ends the tunnel.
+        client.whenClosed(() -> upstream.whenClosed(channel::close));
+        channel.closeFuture().addListener(closed -> close(null));
     }
 
-    /** Starts reading the upstream; the client's bytes flow as soon as this is in its pipeline. */
-    void start() {
-        readUpstream();
-    }
-
-    // ---- client to upstream -------------------------------------------------
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        ByteBuf bytes = (ByteBuf) msg;
-        clock.sawTraffic();
-        record.addBytesFromClient(bytes.readableBytes());
-        if (!bytes.hasMemoryAddress()) {
-            // The kernel reads the bytes where they lie: a heap buffer is copied out first.
-            ByteBuf direct = ctx.alloc().directBuffer(bytes.readableBytes()).writeBytes(bytes);
-            bytes.release();
-            bytes = direct;
+    /**
+     * Sends {@code first} (what the client sent before the relay, the ClientHello first) to the
+     * upstream, passes on the client's FIN if it came already, and starts reading both sides.
+     */
+    void start(List<ByteBuf> first, boolean clientSentFin) {
+        for (ByteBuf bytes : first) {
+            bytesRead(client, bytes);
         }
-        upstream.write(bytes);
-        if (!upstream.isWritable()) {
-            client.config().setAutoRead(false);
+        if (clientSentFin) {
+            doneSending(client);
         }
+        readFrom(client);
+        readFrom(upstream);
     }
 
-    @Override
-    public void upstreamWritable() {
-        clock.sawTraffic(); // the receiver took what was queued for it: traffic, however slow
-        if (!clientDoneSending) {
-            Tunnel.resumeReading(client);
+    private RelaySocket peerOf(RelaySocket side) {
+        return side == client ? upstream : client;
+    }
+
+    private void readFrom(RelaySocket side) {
+        boolean done = side == client ? clientDoneSending : upstreamDoneSending;
+        if (side.canRead() && !done && peerOf(side).isWritable()) {
+            side.read();
         }
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
-            doneSending(true);
-        } else {
-            ctx.fireUserEventTriggered(evt);
-        }
-    }
-
-    // ---- upstream to client -------------------------------------------------
-
-    private void readUpstream() {
-        if (upstream.canRead() && !upstreamDoneSending && client.isWritable()) {
-            upstream.read();
-        }
+    public ByteBuf readBuffer(RelaySocket side) {
+        RecvByteBufAllocator.Handle reads = side == client ? clientReads : upstreamReads;
+        reads.reset(channel.config());
+        return reads.allocate(channel.alloc());
     }
 
     @Override
-    public ByteBuf readBuffer() {
-        reads.reset(client.config());
-        return reads.allocate(client.alloc());
-    }
-
-    @Override
-    public void upstreamRead(ByteBuf bytes) {
-        clock.sawTraffic();
+    public void bytesRead(RelaySocket side, ByteBuf bytes) {
+        sawTraffic();
         int n = bytes.readableBytes();
+        RecvByteBufAllocator.Handle reads = side == client ? clientReads : upstreamReads;
         reads.lastBytesRead(n);
         reads.readComplete();
-        record.addBytesToClient(n);
-        client.writeAndFlush(bytes, client.voidPromise());
-        readUpstream();
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        if (client.isWritable()) {
-            clock.sawTraffic();
-            readUpstream();
+        if (side == client) {
+            record.addBytesFromClient(n);
+        } else {
+            record.addBytesToClient(n);
         }
-        ctx.fireChannelWritabilityChanged();
+        peerOf(side).write(bytes);
+        readFrom(side);
     }
 
     @Override
-    public void upstreamDoneSending() {
-        doneSending(false);
+    public void writable(RelaySocket side) {
+        sawTraffic(); // the receiver took what was queued for it: traffic, however slow
+        readFrom(peerOf(side));
     }
 
-    // ---- the end ------------------------------------------------------------
-
-    /** One side sent FIN: pass it on once everything it sent before has been written. */
-    private void doneSending(boolean fromClient) {
-        if (fromClient) {
+    /** {@code side}'s peer sent FIN: pass it on once everything it sent before has been sent. */
+    @Override
+    public void doneSending(RelaySocket side) {
+        if (side == client) {
             clientDoneSending = true;
         } else {
             upstreamDoneSending = true;
         }
         if (clientDoneSending && upstreamDoneSending) {
-            closeAfterWrites();
+            client.closeAfterWrites();
+            upstream.closeAfterWrites();
             return;
         }
-        clock.halfClosed();
-        if (fromClient) {
-            upstream.shutdownOutput();
-        } else {
-            Tunnel.finAfterWrites(client, () -> close(Reason.CONNECTION_RESET));
-        }
+        halfClosed();
+        peerOf(side).shutdownOutput();
+    }
+
+    /**
+     * As with a client channel: a client that refuses what is sent to it has gone away, and the
+     * tunnel closes with whatever reason the record has; a reset read from either side, or a send
+     * the upstream refuses, ends it as {@code connection_reset}.
+     */
+    @Override
+    public void failed(RelaySocket side, boolean sending) {
+        close(side == client && sending ? null : Reason.CONNECTION_RESET);
     }
 
     @Override
-    public void upstreamFailed() {
-        close(Reason.CONNECTION_RESET);
+    boolean isOpen() {
+        return client.isOpen() || upstream.isOpen();
     }
 
+    /** Closes both sides now; {@code reason} is recorded unless null or an earlier one stands. */
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-        clock.unlink();
-        closeAfterWrites();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // As RelayHandler: an I/O error (a reset, most often) ends the tunnel; anything else is a bug.
-        if (!(cause instanceof IOException)) {
-            LOG.warn("closing tunnel for {} after an unexpected error", record.client(), cause);
-        }
-        close(Reason.CONNECTION_RESET);
-    }
-
-    /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
-    private void close(Reason reason) {
+    void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);
         }
+        unlink();
         client.close();
         upstream.close();
-    }
-
-    private void closeAfterWrites() {
-        Tunnel.closeOnceWritten(client);
-        upstream.closeAfterWrites();
-    }
-
-    /** The tunnel's timeouts; a {@link TunnelTimeouts} has to be a class of its own. */
-    private final class Clock extends TunnelTimeouts {
-        Clock(long idleTimeoutMillis, long halfClosedTimeoutMillis) {
-            super(client.eventLoop(), idleTimeoutMillis, halfClosedTimeoutMillis);
-        }
-
-        @Override
-        boolean isOpen() {
-            return client.isOpen() || upstream.isOpen();
-        }
-
-        @Override
-        void close(Reason reason) {
-            SocketTunnel.this.close(reason);
-        }
     }
 }

@@ -9,53 +9,22 @@ import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.util.ArrayDeque;
 import java.util.function.Consumer;
 
 /**
- * The upstream side of a tunnel on io_uring without a Netty channel: a {@link RingSocket} whose
- * connect, sends, receives and shutdown the relay submits to its event loop's ring. An upstream
- * channel costs each connection six more system calls, a pipeline, an outbound buffer and
- * promises (performance page, "The upstream as a socket"). This keeps what the relay needs of a
- * channel: a write queue with water marks, one read at a time, a FIN once the queue is written,
- * and a close that waits for the socket's last operation ({@link RingSocket}).
+ * The upstream side of a tunnel on io_uring without a Netty channel: a {@link RelaySocket} that
+ * opens its socket and connects it through the ring ({@link #connect}).
  */
-public final class UpstreamSocket extends RingSocket implements UpstreamLink {
-    // What each completion is for, in the user data's 16 bits.
-    private static final short NODELAY = 1, CONNECT = 2, SEND = 3, POLL = 4, RECV = 5;
-    /** Queued bytes at which the client stops being read, and the level at which it reads again. */
-    static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
-
-    /** What the relay hears from its upstream socket, on the event loop. */
-    interface Listener {
-        /** The socket is readable: the buffer to receive into, which the socket owns until it hands it back. */
-        ByteBuf readBuffer();
-
-        /** Bytes arrived; the listener owns them. */
-        void upstreamRead(ByteBuf bytes);
-
-        /** The upstream sent FIN. */
-        void upstreamDoneSending();
-
-        /** An operation failed (a reset, most often): the tunnel ends. */
-        void upstreamFailed();
-
-        /** The write queue fell below the low-water mark. */
-        void upstreamWritable();
-    }
+public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
+    // What each completion is for, in the user data's 16 bits (RelaySocket's own tags are above).
+    private static final short NODELAY = 1, CONNECT = 2;
 
     private final InetSocketAddress remote;
-    private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
     private final int mark;
     private final Consumer<UpstreamSocket> connected;
     private final Consumer<Throwable> connectFailed;
     private ByteBuf sockaddr; // read by the kernel until the connect completes
-    private Listener listener;
-    private ByteBuf receiving;
-    private Runnable whenClosed;
-    private long connectId, sendId, pollId, recvId; // 0 when that operation is not in flight
-    private int queuedBytes;
-    private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
+    private long connectId; // 0 when no connect is in flight
 
     private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Consumer<UpstreamSocket> connected,
             Consumer<Throwable> connectFailed) {
@@ -109,66 +78,6 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
         connectFailed.accept(cause);
     }
 
-    // ---- what the relay asks ------------------------------------------------
-
-    /** Starts relaying: {@code listener} hears from the socket from now on. */
-    void startRelay(Listener listener) {
-        this.listener = listener;
-    }
-
-    /** Whether a read can be asked for: relaying, none under way, not closing. */
-    boolean canRead() {
-        return listener != null && pollId == 0 && recvId == 0 && !isClosing();
-    }
-
-    /**
-     * Reads once the socket is readable: a poll first, then a receive into the listener's buffer.
-     * A receive submitted at once would hold its buffer for as long as the upstream stays silent,
-     * a buffer on every idle tunnel.
-     */
-    void read() {
-        pollId = submit(RingOps.pollIn(fd, POLL));
-    }
-
-    /** Queues {@code bytes} (direct, with a memory address) to be sent; the socket owns them. */
-    void write(ByteBuf bytes) {
-        if (isClosing() || shutdownAsked) {
-            bytes.release();
-            return;
-        }
-        toSend.add(bytes);
-        queuedBytes += bytes.readableBytes();
-        aboveHighWater |= queuedBytes >= HIGH_WATER;
-        if (sendId == 0) {
-            sendNext();
-        }
-    }
-
-    /** False from the high-water mark until the queue is back below the low one. */
-    boolean isWritable() {
-        return !aboveHighWater;
-    }
-
-    /** Sends FIN once what is queued has been sent. */
-    void shutdownOutput() {
-        shutdownAsked = true;
-        if (sendId == 0) {
-            sendNext();
-        }
-    }
-
-    /** Closes once what is queued has been sent. */
-    void closeAfterWrites() {
-        closeWhenWritten = true;
-        if (sendId == 0) {
-            sendNext();
-        }
-    }
-
-    boolean isOpen() {
-        return !isClosing();
-    }
-
     // ---- UpstreamLink -----------------------------------------------------------
 
     @Override
@@ -182,33 +91,16 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
     }
 
     @Override
-    public void whenClosed(Runnable action) {
-        if (isReleased()) {
-            action.run();
-        } else {
-            whenClosed = action;
-        }
-    }
-
-    @Override
     protected void cancelInFlight() {
         cancel(connectId);
-        cancel(sendId);
-        cancel(pollId);
-        cancel(recvId);
+        super.cancelInFlight();
     }
 
-    // ---- completions ------------------------------------------------------------
-
     @Override
-    protected void completed(short tag, int res) {
-        switch (tag) {
-            case CONNECT -> connectDone(res);
-            case SEND -> sent(res);
-            case POLL -> readable(res);
-            case RECV -> received(res);
-            default -> { } // NODELAY: a failure cancels the linked connect
-        }
+    protected void completedOther(short tag, int res) {
+        if (tag == CONNECT) {
+            connectDone(res);
+        } // NODELAY: a failure cancels the linked connect
     }
 
     private void connectDone(int res) {
@@ -226,111 +118,12 @@ public final class UpstreamSocket extends RingSocket implements UpstreamLink {
         }
     }
 
-    /** Sends the oldest queued bytes; once none are left, the FIN or the close that was asked for. */
-    private void sendNext() {
-        if (isClosing()) {
-            return;
-        }
-        ByteBuf head = toSend.peek();
-        if (head != null) {
-            sendId = submit(RingOps.send(fd, head, SEND));
-        } else if (closeWhenWritten) {
-            close();
-        } else if (shutdownAsked && !shutDown) {
-            shutDown = true;
-            shutdownOutputNow();
-        }
-    }
-
-    private void sent(int res) {
-        sendId = 0;
-        if (isClosing()) {
-            return;
-        }
-        if (res < 0) {
-            failedIfNegative(res);
-            return;
-        }
-        ByteBuf head = toSend.peek();
-        head.skipBytes(res);
-        queuedBytes -= res;
-        if (!head.isReadable()) {
-            toSend.poll().release();
-        }
-        if (aboveHighWater && queuedBytes < LOW_WATER) {
-            aboveHighWater = false;
-            listener.upstreamWritable();
-        }
-        sendNext();
-    }
-
-    /**
-     * The FIN, by the system call rather than the ring: io_uring runs a shutdown on an io-wq worker
-     * that looks the descriptor number up only when it takes it, later than anything else this
-     * socket submits, and a socket closed meanwhile would have its number's next owner shut down.
-     */
-    private void shutdownOutputNow() {
-        try {
-            new Socket(fd).shutdown(false, true);
-        } catch (IOException notConnected) {
-            listener.upstreamFailed(); // the tunnel ends as on a failed send
-        }
-    }
-
-    private void readable(int res) {
-        pollId = 0;
-        if (isClosing()) {
-            return;
-        }
-        if (res < 0) {
-            failedIfNegative(res);
-            return;
-        }
-        receiving = listener.readBuffer();
-        recvId = submit(RingOps.recv(fd, receiving, RECV));
-    }
-
-    private void received(int res) {
-        recvId = 0;
-        ByteBuf bytes = receiving;
-        receiving = null;
-        if (isClosing() || res <= 0) {
-            bytes.release();
-            if (res == 0 && !isClosing()) {
-                listener.upstreamDoneSending();
-            } else {
-                failedIfNegative(res);
-            }
-            return;
-        }
-        bytes.writerIndex(bytes.writerIndex() + res);
-        listener.upstreamRead(bytes);
-    }
-
-    private void failedIfNegative(int res) {
-        if (res < 0 && res != RingOps.CANCELED && !isClosing() && listener != null) {
-            listener.upstreamFailed();
-        }
-    }
-
     @Override
     protected void released() {
-        ByteBuf held;
-        while ((held = toSend.poll()) != null) {
-            held.release();
-        }
-        if (receiving != null) {
-            receiving.release();
-            receiving = null;
-        }
         if (sockaddr != null) {
             sockaddr.release();
             sockaddr = null;
         }
-        if (whenClosed != null) {
-            Runnable action = whenClosed;
-            whenClosed = null;
-            action.run();
-        }
+        super.released();
     }
 }

@@ -1,0 +1,43 @@
+package io.snigate.relay;
+
+import io.netty.channel.EventLoop;
+import java.util.function.Consumer;
+
+/**
+ * The client side of a tunnel on io_uring once its channel has handed the socket over
+ * ({@link HandOver}): a {@link RelaySocket} on a descriptor the channel no longer touches.
+ */
+final class ClientSocket extends RelaySocket {
+    private final Consumer<ClientSocket> ready;
+    private final Consumer<Throwable> refused;
+
+    private ClientSocket(int fd, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
+        super(fd);
+        this.ready = ready;
+        this.refused = refused;
+    }
+
+    /**
+     * Registers the socket {@code fd} with {@code loop}, on its thread; then {@code ready} runs with
+     * it (before this returns, when the loop registers at once), or {@code refused} once the socket
+     * is closed.
+     */
+    static void adopt(int fd, EventLoop loop, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
+        new ClientSocket(fd, ready, refused).register(loop);
+    }
+
+    @Override
+    protected void ringReady() {
+        ready.accept(this);
+    }
+
+    @Override
+    protected void ringRefused(Throwable cause) {
+        refused.accept(cause);
+    }
+
+    @Override
+    protected void completedOther(short tag, int res) {
+        // submits nothing of its own
+    }
+}

@@ -1,0 +1,132 @@
+package io.snigate.relay;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.util.concurrent.Future;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves a client's socket off its Netty channel once the upstream is an {@link UpstreamSocket},
+ * so that both sides of the tunnel are driven on the ring ({@link SocketTunnel}). The channel
+ * leaves the ring first ({@code deregister}, which completes once none of its operations is in
+ * flight); what it reads meanwhile, the ClientHello the pre-read held included, and a FIN, are
+ * kept here for the tunnel. From then on the channel only stands for the connection: the tunnel
+ * closes it once both sockets are closed (with nothing registered it closes no descriptor, and
+ * its close future ends the record), and closing it from outside (a drain, a stop) ends the
+ * tunnel.
+ */
+final class HandOver extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(HandOver.class);
+
+    private final Channel client;
+    private final UpstreamSocket upstream;
+    private final ConnectionRecord record;
+    private final long idleTimeoutMillis, halfClosedTimeoutMillis;
+    private final List<ByteBuf> held = new ArrayList<>(1);
+    private boolean clientDoneSending, over;
+
+    HandOver(Channel client, UpstreamSocket upstream, ConnectionRecord record, long idleTimeoutMillis,
+            long halfClosedTimeoutMillis) {
+        this.client = client;
+        this.upstream = upstream;
+        this.record = record;
+        this.idleTimeoutMillis = idleTimeoutMillis;
+        this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
+    }
+
+    /** Takes the socket off the channel; in the client's pipeline, after the stages before the relay have left. */
+    void start() {
+        client.config().setAutoRead(false);
+        EventLoop loop = client.eventLoop();
+        int fd = ((UnixChannel) client).fd().intValue();
+        client.deregister().addListener(done -> deregistered(done, loop, fd));
+    }
+
+    private void deregistered(Future<?> done, EventLoop loop, int fd) {
+        if (over) {
+            return; // closed meanwhile
+        }
+        if (!done.isSuccess() || !client.isOpen()) {
+            abandon(Reason.CONNECTION_RESET);
+            return;
+        }
+        ClientSocket.adopt(fd, loop, this::relay, refused -> abandon(Reason.CONNECTION_RESET));
+    }
+
+    private void relay(ClientSocket socket) {
+        over = true;
+        SocketTunnel tunnel = new SocketTunnel(client, socket, upstream, record, idleTimeoutMillis,
+                halfClosedTimeoutMillis);
+        List<ByteBuf> first = new ArrayList<>(held);
+        held.clear();
+        tunnel.start(first, clientDoneSending);
+    }
+
+    /**
+     * The connection ends before the tunnel stands: the upstream and the channel close;
+     * {@code reason} is recorded unless null or an earlier one stands.
+     */
+    private void abandon(Reason reason) {
+        if (over) {
+            return;
+        }
+        over = true;
+        if (reason != null) {
+            record.endedBecause(reason);
+        }
+        held.forEach(ByteBuf::release);
+        held.clear();
+        upstream.close();
+        client.close();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf bytes = (ByteBuf) msg;
+        if (over) {
+            bytes.release();
+            return;
+        }
+        if (!bytes.hasMemoryAddress()) {
+            // The kernel reads the bytes where they lie: a heap buffer is copied out first.
+            ByteBuf direct = ctx.alloc().directBuffer(bytes.readableBytes()).writeBytes(bytes);
+            bytes.release();
+            bytes = direct;
+        }
+        held.add(bytes);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            clientDoneSending = true;
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        abandon(null); // the client went away: its record says how
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // As RelayHandler: an I/O error (a reset, most often) ends the tunnel; anything else is a bug.
+        if (!(cause instanceof IOException)) {
+            LOG.warn("closing tunnel for {} after an unexpected error", record.client(), cause);
+        }
+        abandon(Reason.CONNECTION_RESET);
+    }
+}

@@ -1,0 +1,258 @@
+package io.snigate.relay;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.unix.Socket;
+import io.snigate.transport.RingOps;
+import io.snigate.transport.RingSocket;
+import java.io.IOException;
+import java.util.ArrayDeque;
+
+/**
+ * One side of a tunnel on io_uring without a Netty channel: a {@link RingSocket} whose sends,
+ * receives and FIN the relay submits to its event loop's ring. It keeps what the relay needs of a
+ * channel: a write queue with water marks, one read at a time, a FIN once the queue is written, and
+ * a close that waits for the socket's last operation. A channel costs each connection more system
+ * calls, a pipeline, an outbound buffer and promises (performance page, "The upstream as a socket",
+ * "The client side handed over").
+ */
+public abstract class RelaySocket extends RingSocket {
+    // What each completion is for, in the user data's 16 bits; a subclass uses tags below 16.
+    private static final short SEND = 16, POLL = 17, RECV = 18;
+    /** Queued bytes at which the other side stops being read, and the level at which it reads again. */
+    static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
+
+    /** What the relay hears from its sockets, on the event loop. */
+    interface Listener {
+        /** {@code socket} is readable: the buffer to receive into, which the socket owns until it hands it back. */
+        ByteBuf readBuffer(RelaySocket socket);
+
+        /** Bytes arrived on {@code socket}; the listener owns them. */
+        void bytesRead(RelaySocket socket, ByteBuf bytes);
+
+        /** The peer of {@code socket} sent FIN. */
+        void doneSending(RelaySocket socket);
+
+        /**
+         * An operation on {@code socket} failed (a reset, most often): the tunnel ends.
+         * {@code sending}: a send (or the FIN after the sends) failed, rather than a receive.
+         */
+        void failed(RelaySocket socket, boolean sending);
+
+        /** The write queue of {@code socket} fell below the low-water mark. */
+        void writable(RelaySocket socket);
+    }
+
+    private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
+    private Listener listener;
+    private ByteBuf receiving;
+    private Runnable whenClosed;
+    private long sendId, pollId, recvId; // 0 when that operation is not in flight
+    private int queuedBytes;
+    private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
+
+    protected RelaySocket(int fd) {
+        super(fd);
+    }
+
+    /** Starts relaying: {@code listener} hears from the socket from now on. */
+    final void startRelay(Listener listener) {
+        this.listener = listener;
+    }
+
+    /** Whether a read can be asked for: relaying, none under way, not closing. */
+    final boolean canRead() {
+        return listener != null && pollId == 0 && recvId == 0 && !isClosing();
+    }
+
+    /**
+     * Reads once the socket is readable: a poll first, then a receive into the listener's buffer.
+     * A receive submitted at once would hold its buffer for as long as the peer stays silent, a
+     * buffer on every idle tunnel.
+     */
+    final void read() {
+        pollId = submit(RingOps.pollIn(fd, POLL));
+    }
+
+    /** Queues {@code bytes} (direct, with a memory address) to be sent; the socket owns them. */
+    final void write(ByteBuf bytes) {
+        if (isClosing() || shutdownAsked) {
+            bytes.release();
+            return;
+        }
+        toSend.add(bytes);
+        queuedBytes += bytes.readableBytes();
+        aboveHighWater |= queuedBytes >= HIGH_WATER;
+        if (sendId == 0) {
+            sendNext();
+        }
+    }
+
+    /** False from the high-water mark until the queue is back below the low one. */
+    final boolean isWritable() {
+        return !aboveHighWater;
+    }
+
+    /** Sends FIN once what is queued has been sent. */
+    final void shutdownOutput() {
+        shutdownAsked = true;
+        if (sendId == 0) {
+            sendNext();
+        }
+    }
+
+    /** Closes once what is queued has been sent. */
+    final void closeAfterWrites() {
+        closeWhenWritten = true;
+        if (sendId == 0) {
+            sendNext();
+        }
+    }
+
+    final boolean isOpen() {
+        return !isClosing();
+    }
+
+    /**
+     * Runs {@code action} once nothing names the socket any more (at once if that is so now), after
+     * those asked for before.
+     */
+    public final void whenClosed(Runnable action) {
+        if (isReleased()) {
+            action.run();
+        } else if (whenClosed == null) {
+            whenClosed = action;
+        } else {
+            Runnable before = whenClosed;
+            whenClosed = () -> {
+                before.run();
+                action.run();
+            };
+        }
+    }
+
+    @Override
+    protected void cancelInFlight() {
+        cancel(sendId);
+        cancel(pollId);
+        cancel(recvId);
+    }
+
+    // ---- completions ------------------------------------------------------------
+
+    @Override
+    protected void completed(short tag, int res) {
+        switch (tag) {
+            case SEND -> sent(res);
+            case POLL -> readable(res);
+            case RECV -> received(res);
+            default -> completedOther(tag, res);
+        }
+    }
+
+    /** A subclass's own operation completed. */
+    protected abstract void completedOther(short tag, int res);
+
+    /** Sends the oldest queued bytes; once none are left, the FIN or the close that was asked for. */
+    private void sendNext() {
+        if (isClosing()) {
+            return;
+        }
+        ByteBuf head = toSend.peek();
+        if (head != null) {
+            sendId = submit(RingOps.send(fd, head, SEND));
+        } else if (closeWhenWritten) {
+            close();
+        } else if (shutdownAsked && !shutDown) {
+            shutDown = true;
+            shutdownOutputNow();
+        }
+    }
+
+    private void sent(int res) {
+        sendId = 0;
+        if (isClosing()) {
+            return;
+        }
+        if (res < 0) {
+            failedIfNegative(res, true);
+            return;
+        }
+        ByteBuf head = toSend.peek();
+        head.skipBytes(res);
+        queuedBytes -= res;
+        if (!head.isReadable()) {
+            toSend.poll().release();
+        }
+        if (aboveHighWater && queuedBytes < LOW_WATER) {
+            aboveHighWater = false;
+            listener.writable(this);
+        }
+        sendNext();
+    }
+
+    /**
+     * The FIN, by the system call rather than the ring: io_uring runs a shutdown on an io-wq worker
+     * that looks the descriptor number up only when it takes it, later than anything else this
+     * socket submits, and a socket closed meanwhile would have its number's next owner shut down.
+     */
+    private void shutdownOutputNow() {
+        try {
+            new Socket(fd).shutdown(false, true);
+        } catch (IOException notConnected) {
+            listener.failed(this, true); // the tunnel ends as on a failed send
+        }
+    }
+
+    private void readable(int res) {
+        pollId = 0;
+        if (isClosing()) {
+            return;
+        }
+        if (res < 0) {
+            failedIfNegative(res, false);
+            return;
+        }
+        receiving = listener.readBuffer(this);
+        recvId = submit(RingOps.recv(fd, receiving, RECV));
+    }
+
+    private void received(int res) {
+        recvId = 0;
+        ByteBuf bytes = receiving;
+        receiving = null;
+        if (isClosing() || res <= 0) {
+            bytes.release();
+            if (res == 0 && !isClosing()) {
+                listener.doneSending(this);
+            } else {
+                failedIfNegative(res, false);
+            }
+            return;
+        }
+        bytes.writerIndex(bytes.writerIndex() + res);
+        listener.bytesRead(this, bytes);
+    }
+
+    private void failedIfNegative(int res, boolean sending) {
+        if (res < 0 && res != RingOps.CANCELED && !isClosing() && listener != null) {
+            listener.failed(this, sending);
+        }
+    }
+
+    @Override
+    protected void released() {
+        ByteBuf held;
+        while ((held = toSend.poll()) != null) {
+            held.release();
+        }
+        if (receiving != null) {
+            receiving.release();
+            receiving = null;
+        }
+        if (whenClosed != null) {
+            Runnable action = whenClosed;
+            whenClosed = null;
+            action.run();
+        }
+    }
+}
