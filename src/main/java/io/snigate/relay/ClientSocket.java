@@ -8,8 +8,9 @@ import java.util.function.Consumer;
  * ({@link HandOver}): a {@link RelaySocket} on a descriptor the channel no longer touches.
  */
 final class ClientSocket extends RelaySocket {
-    private final Consumer<ClientSocket> ready;
-    private final Consumer<Throwable> refused;
+    /** Dropped once one has run: the tunnel holds the socket for as long as it lives, not these. */
+    private Consumer<ClientSocket> ready;
+    private Consumer<Throwable> refused;
 
     private ClientSocket(int fd, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
         super(fd);
@@ -28,12 +29,18 @@ final class ClientSocket extends RelaySocket {
 
     @Override
     protected void ringReady() {
-        ready.accept(this);
+        Consumer<ClientSocket> then = ready;
+        ready = null;
+        refused = null;
+        then.accept(this);
     }
 
     @Override
     protected void ringRefused(Throwable cause) {
-        refused.accept(cause);
+        Consumer<Throwable> then = refused;
+        ready = null;
+        refused = null;
+        then.accept(cause);
     }
 
     @Override

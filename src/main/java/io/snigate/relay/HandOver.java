@@ -66,11 +66,10 @@ final class HandOver extends ChannelInboundHandlerAdapter {
 
     private void relay(ClientSocket socket) {
         over = true;
+        client.pipeline().remove(this); // an idle tunnel should not keep it
         SocketTunnel tunnel = new SocketTunnel(client, socket, upstream, record, idleTimeoutMillis,
                 halfClosedTimeoutMillis);
-        List<ByteBuf> first = new ArrayList<>(held);
-        held.clear();
-        tunnel.start(first, clientDoneSending);
+        tunnel.start(held, clientDoneSending);
     }
 
     /**

@@ -42,7 +42,8 @@ public abstract class RelaySocket extends RingSocket {
         void writable(RelaySocket socket);
     }
 
-    private final ArrayDeque<ByteBuf> toSend = new ArrayDeque<>(2);
+    /** Made at the first write: an idle tunnel's sockets hold none. */
+    private ArrayDeque<ByteBuf> toSend;
     private Listener listener;
     private ByteBuf receiving;
     private Runnable whenClosed;
@@ -78,6 +79,9 @@ public abstract class RelaySocket extends RingSocket {
         if (isClosing() || shutdownAsked) {
             bytes.release();
             return;
+        }
+        if (toSend == null) {
+            toSend = new ArrayDeque<>(2);
         }
         toSend.add(bytes);
         queuedBytes += bytes.readableBytes();
@@ -157,7 +161,7 @@ public abstract class RelaySocket extends RingSocket {
         if (isClosing()) {
             return;
         }
-        ByteBuf head = toSend.peek();
+        ByteBuf head = toSend == null ? null : toSend.peek();
         if (head != null) {
             sendId = submit(RingOps.send(fd, head, SEND));
         } else if (closeWhenWritten) {
@@ -182,6 +186,9 @@ public abstract class RelaySocket extends RingSocket {
         queuedBytes -= res;
         if (!head.isReadable()) {
             toSend.poll().release();
+            if (toSend.isEmpty()) {
+                toSend = null;
+            }
         }
         if (aboveHighWater && queuedBytes < LOW_WATER) {
             aboveHighWater = false;
@@ -242,7 +249,7 @@ public abstract class RelaySocket extends RingSocket {
     @Override
     protected void released() {
         ByteBuf held;
-        while ((held = toSend.poll()) != null) {
+        while (toSend != null && (held = toSend.poll()) != null) {
             held.release();
         }
         if (receiving != null) {

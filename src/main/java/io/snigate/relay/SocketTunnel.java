@@ -32,7 +32,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.clientReads = RelayReads.allocator().newHandle();
+        this.clientReads = channel.unsafe().recvBufAllocHandle(); // the channel reads no more: its handle goes on
         this.upstreamReads = RelayReads.allocator().newHandle();
         client.startRelay(this);
         upstream.startRelay(this);
@@ -49,6 +49,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
         for (ByteBuf bytes : first) {
             bytesRead(client, bytes);
         }
+        first.clear();
         if (clientSentFin) {
             doneSending(client);
         }
