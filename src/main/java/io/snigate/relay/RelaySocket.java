@@ -42,7 +42,7 @@ public abstract class RelaySocket extends RingSocket {
         void writable(RelaySocket socket);
     }
 
-    /** Made at the first write: an idle tunnel's sockets hold none. */
+    /** Made at the first write, then kept: a client whose server has not answered holds none. */
     private ArrayDeque<ByteBuf> toSend;
     private Listener listener;
     private ByteBuf receiving;
@@ -186,9 +186,6 @@ public abstract class RelaySocket extends RingSocket {
         queuedBytes -= res;
         if (!head.isReadable()) {
             toSend.poll().release();
-            if (toSend.isEmpty()) {
-                toSend = null;
-            }
         }
         if (aboveHighWater && queuedBytes < LOW_WATER) {
             aboveHighWater = false;

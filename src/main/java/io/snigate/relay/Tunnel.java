@@ -72,7 +72,7 @@ final class Tunnel extends TunnelTimeouts {
     }
 
     /** Sends {@code peer} a FIN once what is queued for it is written; {@code failed} runs if that write fails. */
-    static void finAfterWrites(Channel peer, Runnable failed) {
+    private static void finAfterWrites(Channel peer, Runnable failed) {
         // With everything written already the FIN goes at once; shutdownOutput() drops writes still
         // queued (on io_uring, a write in flight counts), so otherwise it waits behind an empty write.
         if (nothingQueued(peer)) {
@@ -136,7 +136,7 @@ final class Tunnel extends TunnelTimeouts {
      * Closes {@code side} now when nothing waits to be written to it, which costs no empty write,
      * promise or listener; else behind an empty write.
      */
-    static void closeOnceWritten(Channel side) {
+    private static void closeOnceWritten(Channel side) {
         if (!side.isOpen() || nothingQueued(side)) {
             side.close();
         } else {
