@@ -1,6 +1,7 @@
 package io.snigate.relay;
 
 import io.netty.channel.EventLoop;
+import io.netty.channel.unix.Socket;
 import java.util.function.Consumer;
 
 /**
@@ -12,19 +13,19 @@ final class ClientSocket extends RelaySocket {
     private Consumer<ClientSocket> ready;
     private Consumer<Throwable> refused;
 
-    private ClientSocket(int fd, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
-        super(fd);
+    private ClientSocket(Socket socket, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
+        super(socket.intValue(), socket);
         this.ready = ready;
         this.refused = refused;
     }
 
     /**
-     * Registers the socket {@code fd} with {@code loop}, on its thread; then {@code ready} runs with
-     * it (before this returns, when the loop registers at once), or {@code refused} once the socket
-     * is closed.
+     * Registers {@code socket} (the channel's own object for it, which the channel no longer uses)
+     * with {@code loop}, on its thread; then {@code ready} runs with it (before this returns, when
+     * the loop registers at once), or {@code refused} once the socket is closed.
      */
-    static void adopt(int fd, EventLoop loop, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
-        new ClientSocket(fd, ready, refused).register(loop);
+    static void adopt(Socket socket, EventLoop loop, Consumer<ClientSocket> ready, Consumer<Throwable> refused) {
+        new ClientSocket(socket, ready, refused).register(loop);
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.util.concurrent.Future;
 import io.snigate.core.ConnectionRecord;
@@ -49,11 +50,11 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     void start() {
         client.config().setAutoRead(false);
         EventLoop loop = client.eventLoop();
-        int fd = ((UnixChannel) client).fd().intValue();
-        client.deregister().addListener(done -> deregistered(done, loop, fd));
+        Socket socket = (Socket) ((UnixChannel) client).fd(); // io_uring's channels hold a Socket
+        client.deregister().addListener(done -> deregistered(done, loop, socket));
     }
 
-    private void deregistered(Future<?> done, EventLoop loop, int fd) {
+    private void deregistered(Future<?> done, EventLoop loop, Socket socket) {
         if (over) {
             return; // closed meanwhile
         }
@@ -61,7 +62,7 @@ final class HandOver extends ChannelInboundHandlerAdapter {
             abandon(Reason.CONNECTION_RESET);
             return;
         }
-        ClientSocket.adopt(fd, loop, this::relay, refused -> abandon(Reason.CONNECTION_RESET));
+        ClientSocket.adopt(socket, loop, this::relay, refused -> abandon(Reason.CONNECTION_RESET));
     }
 
     private void relay(ClientSocket socket) {

@@ -50,9 +50,25 @@ public abstract class RelaySocket extends RingSocket {
     private long sendId, pollId, recvId; // 0 when that operation is not in flight
     private int queuedBytes;
     private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
+    /** Netty's object for the descriptor, for the calls not made on the ring; see {@link #socket()}. */
+    private Socket socket;
 
-    protected RelaySocket(int fd) {
+    /** {@code socket}: Netty's object for {@code fd} if one exists already, else null. */
+    protected RelaySocket(int fd, Socket socket) {
         super(fd);
+        this.socket = socket;
+    }
+
+    /**
+     * Netty's object for the descriptor, made at the first call if none was given: its constructor
+     * asks the kernel for the address family, a system call per socket that a client's channel
+     * has made already.
+     */
+    protected final Socket socket() {
+        if (socket == null) {
+            socket = new Socket(fd);
+        }
+        return socket;
     }
 
     /** Starts relaying: {@code listener} hears from the socket from now on. */
@@ -201,7 +217,7 @@ public abstract class RelaySocket extends RingSocket {
      */
     private void shutdownOutputNow() {
         try {
-            new Socket(fd).shutdown(false, true);
+            socket().shutdown(false, true);
         } catch (IOException notConnected) {
             listener.failed(this, true); // the tunnel ends as on a failed send
         }

@@ -3,7 +3,6 @@ package io.snigate.relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
-import io.netty.channel.unix.Socket;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
@@ -28,7 +27,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
 
     private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Consumer<UpstreamSocket> connected,
             Consumer<Throwable> connectFailed) {
-        super(fd);
+        super(fd, null);
         this.remote = remote;
         this.mark = mark;
         this.connected = connected;
@@ -60,7 +59,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
     protected void ringReady() {
         if (mark != 0) {
             try {
-                new Socket(fd).setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
+                socket().setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
             } catch (IOException e) {
                 close();
                 connectFailed.accept(e);
@@ -87,7 +86,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
 
     @Override
     public InetSocketAddress localAddress() {
-        return isClosing() ? null : new Socket(fd).localAddress();
+        return isClosing() ? null : socket().localAddress();
     }
 
     @Override
