@@ -301,6 +301,9 @@ version_ringfloor() { echo "io.snigate.bench.RingFloor (no channels) on $(java -
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
 version_direct() { echo "no proxy, loadgen straight to the backend: the rig's own limit"; }
 
+# cpu-by-dso.sh sources this file for the proxy blocks above and nothing after them.
+if [[ "${RUN_PEERS_BLOCKS_ONLY:-}" == 1 ]]; then return 0; fi
+
 # ============================================================================
 # plumbing
 # ============================================================================

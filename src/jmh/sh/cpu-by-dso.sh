@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Where one proxy's CPU per connection goes, by the object its samples fall in: the kernel, libc
+# (mostly the instructions of system calls), the proxy's own code (for snigate the JVM's compiled
+# code, the JVM and Netty's native library), under the rate workload or the open loop.
+#
+#   src/jmh/sh/cpu-by-dso.sh PROXY rate|open [CONN_PER_S]
+#
+# PROXY is any of run-peers.sh's proxies (its config and command from there), started pinned to
+# CPU 1 with loadgen and its backend on CPU 0, as in the rig; WARMUP_SECONDS (15) of the rate
+# workload, then MEASURE_SECONDS (10) of the workload named (open: CONN_PER_S, default 3500, new
+# connections a second, after OPEN_WARMUP_SECONDS (30) at that rate, as the rig) while perf
+# samples CPU 1 at 1999 Hz. Prints the proxy's CPU µs per connection from /proc, then µs per
+# connection for each object perf saw and their sum (on this VM about a tenth below /proc's
+# figure), then (TOP=N) the N kernel functions that took most. Needs root, perf and what
+# run-peers.sh needs for that proxy.
+set -euo pipefail
+NAME=${1:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
+MODE=${2:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
+RATE=${3:-3500}
+SH=$(cd "$(dirname "$0")" && pwd)
+MEASURE=${MEASURE_SECONDS:-10}
+WARMUP=${WARMUP_SECONDS:-15}
+OPEN_WARMUP=${OPEN_WARMUP_SECONDS:-30}
+set --
+RUN_PEERS_BLOCKS_ONLY=1 source "$SH/run-peers.sh"
+P=${PORT_BASE:-25600}
+LG=$(bench_loadgen)
+HELLO=$BENCH_HELLO
+NOFILE=$(ulimit -Hn); ulimit -n "$NOFILE"
+WORK=$(mktemp -d)
+declare -F "proxy_$NAME" >/dev/null || { echo "no proxy block for '$NAME' in run-peers.sh" >&2; exit 2; }
+taskset -c 0 "$LG" backend --listen 127.0.0.1:$P --mode rate --hello "$HELLO" --resp-bytes 200 \
+    --max-seconds $((WARMUP + OPEN_WARMUP + MEASURE + 120)) 2>/dev/null &
+BK=$!
+CMD=$("proxy_$NAME" $((P + 1)) $P a.bench.test "$WORK")
+( eval "exec taskset -c 1 $CMD" ) >/dev/null 2>"$WORK/proxy.err" &
+PX=$!
+trap 'kill $PX $BK 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+for i in $(seq 100); do [[ -n "$(ss -Htln "sport = :$((P + 1))")" ]] && break; sleep 0.2; done
+sleep 1
+taskset -c 0 "$LG" rate --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --concurrency 64 \
+    --duration "$WARMUP" >/dev/null 2>&1
+if [[ "$MODE" == open ]]; then LOAD=(open --rate "$RATE"); else LOAD=(rate --concurrency 64); fi
+if [[ "$MODE" == open ]]; then # as the rig: a JIT compiles for the traffic it meets
+  taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" \
+      --duration "$OPEN_WARMUP" >/dev/null 2>&1
+fi
+TREE=$(proc_tree $PX | tr '\n' ' ')
+c0=$(cpu_ticks $TREE)
+# perf runs the load tool, so the samples cover exactly the connections it counts.
+perf record -q -C 1 -F 1999 -o "$WORK/perf.data" -- taskset -c 0 "$LG" "${LOAD[@]}" \
+    --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration "$MEASURE" >"$WORK/load.txt" 2>/dev/null
+c1=$(cpu_ticks $TREE)
+OK=$(grep -o ' ok=[0-9]*' "$WORK/load.txt" | head -1 | cut -d= -f2)
+[[ "${OK:-0}" -gt 0 ]] || { echo "no connection succeeded" >&2; cat "$WORK/proxy.err" >&2; exit 1; }
+echo "proxy=$NAME mode=$MODE connections=$OK cpu_us_per_conn=$(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / OK ))"
+# Per object: µs per connection = samples / 1999 Hz / connections. JIT code shows as "[JIT] tid N".
+perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -n 2>/dev/null | grep -v '^#' | grep . \
+  | awk -v ok="$OK" '{n = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); sub(/ tid [0-9]+$/, ""); us = n * 1e6 / 1999 / ok
+                       t += us; if (us >= 0.05) printf "%8.2f  %s\n", us, $0} END {printf "%8.2f  (all)\n", t}'
+if [[ -n "${TOP:-}" ]]; then
+  echo "-- kernel functions, µs per connection --"
+  perf report -i "$WORK/perf.data" --no-children --dsos '[kernel.kallsyms]' --sort sym --stdio -n 2>/dev/null \
+    | grep -v '^#' | grep . | head -n "$TOP" | awk -v ok="$OK" '{printf "%8.2f  %s\n", $2 * 1e6 / 1999 / ok, $NF}'
+fi
