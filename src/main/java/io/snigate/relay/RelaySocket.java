@@ -49,7 +49,7 @@ public abstract class RelaySocket extends RingSocket {
     private Runnable whenClosed;
     private long sendId, pollId, recvId; // 0 when that operation is not in flight
     private int queuedBytes;
-    private boolean aboveHighWater, shutdownAsked, shutDown, closeWhenWritten;
+    private boolean aboveHighWater, shutdownAsked, closeWhenWritten;
     /** Netty's object for the descriptor, for the calls not made on the ring; see {@link #socket()}. */
     private Socket socket;
 
@@ -182,8 +182,7 @@ public abstract class RelaySocket extends RingSocket {
             sendId = submit(RingOps.send(fd, head, SEND));
         } else if (closeWhenWritten) {
             close();
-        } else if (shutdownAsked && !shutDown) {
-            shutDown = true;
+        } else if (shutdownAsked && !socket().isOutputShutdown()) { // Socket keeps that state
             shutdownOutputNow();
         }
     }
