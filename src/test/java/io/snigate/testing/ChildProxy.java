@@ -8,9 +8,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import org.awaitility.core.ConditionTimeoutException;
 
@@ -27,6 +29,8 @@ public final class ChildProxy implements AutoCloseable {
     private final int adminPort;
     private final int[] listenPorts;
     private final Path dir;
+    /** What the last poll of the admin port got, for a failure's message. */
+    private volatile String lastAnswer = "none yet";
 
     private ChildProxy(Process process, int adminPort, int[] listenPorts, Path dir) {
         this.process = process;
@@ -66,8 +70,9 @@ public final class ChildProxy implements AutoCloseable {
                 await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
                         .until(() -> !process.isAlive() || proxy.status("/readyz") == 200);
             } catch (ConditionTimeoutException e) {
+                String state = proxy.stateForFailure();
                 process.destroyForcibly();
-                throw new AssertionError("no 200 from /readyz in 30 s; the proxy's standard error:\n" + proxy.stderr(), e);
+                throw new AssertionError("no 200 from /readyz in 30 s; " + state, e);
             }
             if (process.isAlive()) {
                 return proxy;
@@ -115,13 +120,44 @@ public final class ChildProxy implements AutoCloseable {
     /** The status a GET on the admin endpoint answers, or -1 when none answers. */
     public int status(String path) {
         try {
-            return get(path).statusCode();
+            int status = get(path).statusCode();
+            lastAnswer = path + ": " + status;
+            return status;
         } catch (IOException e) {
+            lastAnswer = path + ": " + e;
             return -1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
         }
+    }
+
+    /**
+     * What a child that never became ready was doing: the last answer on the admin port, whether
+     * its ports take connections, its threads (jcmd), the end of its standard output and its
+     * standard error.
+     */
+    private String stateForFailure() throws IOException {
+        StringBuilder state = new StringBuilder("the last answer ").append(lastAnswer)
+                .append("; the admin port ").append(adminPort)
+                .append(LoopbackPorts.accepts(adminPort) ? " accepts" : " refuses");
+        for (int port : listenPorts) {
+            state.append(", listen port ").append(port).append(LoopbackPorts.accepts(port) ? " accepts" : " refuses");
+        }
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        try {
+            Process dump = new ProcessBuilder(jcmd, Long.toString(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).start();
+            String threads = new String(dump.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            dump.waitFor(10, TimeUnit.SECONDS);
+            state.append("\nthe child's threads:\n").append(threads);
+        } catch (IOException | InterruptedException e) {
+            state.append("\nno thread dump: ").append(e);
+        }
+        String stdout = stdout();
+        return state.append("\nthe end of the proxy's standard output:\n")
+                .append(stdout, Math.max(0, stdout.length() - 2_000), stdout.length())
+                .append("\nthe proxy's standard error:\n").append(stderr()).toString();
     }
 
     public String stdout() throws IOException {
