@@ -64,6 +64,18 @@ bench_launch() {
   SNIGATE_JAR=$SNIGATE_JAR SNIGATE_CDS_ARCHIVE=$archive SNIGATE_JAVA_OPTS="$*" \
     exec ${LAUNCH_CPU:+taskset -c "$LAUNCH_CPU"} sh "$BENCH_REPO/deploy/bin/snigate" --config "$config"
 }
+# bench_ports_free PORT...: fails, naming the port, when something listens on one of them. snigate
+# binds with SO_REUSEPORT, so a proxy left running from an earlier run would share the port and
+# take part of the load (and answer /readyz) without a word.
+bench_ports_free() {
+  local port
+  for port in "$@"; do
+    if [ -n "$(ss -Htln "sport = :$port")" ]; then
+      echo "port $port is already in use (a proxy left from an earlier run?): $(ss -Htlnp "sport = :$port" | grep -o 'pid=[0-9]*' | sort -u | tr '\n' ' ')" >&2
+      return 1
+    fi
+  done
+}
 bench_await_ready() {
   local admin=$1 pid=$2 i
   for i in $(seq 1 $((${3:-30} * 50))); do

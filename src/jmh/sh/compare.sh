@@ -27,6 +27,7 @@ WARMUP_SECONDS=${WARMUP_SECONDS:-15}
 WINDOW_SECONDS=${WINDOW_SECONDS:-5}
 ROUNDS=${ROUNDS:-8}
 TICK=$(getconf CLK_TCK)
+bench_ports_free $P $((P + 11)) $((P + 12)) $((P + 21)) $((P + 22)) || exit 1
 D=$(mktemp -d)
 PIDS=()
 declare -A PID PORT # by proxy name: its JVM and its listen port

@@ -56,7 +56,14 @@ RATE_SECONDS=${RATE_SECONDS:-10}
 BULK_WARMUP=${BULK_WARMUP:-1G}
 BULK_BYTES=${BULK_BYTES:-2G}
 CONNECT_PORT=${CONNECT_PORT:-$((P + 1))}
+if [ "$MODE" = ringops ] && [ ! -w /sys/kernel/tracing/instances ]; then
+  echo "ringops needs root and tracefs at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)" >&2
+  exit 1
+fi
+bench_ports_free $P $((P + 1)) $((P + 2)) || exit 1
 D=$(mktemp -d)
+BK= PX=
+trap 'kill $PX $BK 2>/dev/null; wait 2>/dev/null; rm -rf "$D"' EXIT
 bench_snigate_config $((P + 1)) $((P + 2)) $P a.bench.test $D/cfg.yaml
 TICK=$(getconf CLK_TCK)
 # "other_load_pct=N": what processes other than this script's used, in % of one core, from the
@@ -172,7 +179,7 @@ warmup)
 ringops)
   # A trace instance of its own (its own buffer, removed after), the proxy's threads only.
   I=/sys/kernel/tracing/instances/snigate-ringops-$$
-  mkdir $I 2>/dev/null || { echo "ringops needs root and tracefs at /sys/kernel/tracing" >&2; exit 1; }
+  mkdir $I 2>/dev/null || { echo "ringops could not make a trace instance at $I" >&2; exit 1; }
   echo 65536 >$I/buffer_size_kb
   threads=$(ls /proc/$PX/task | sed 's/^/common_pid == /' | paste -sd'|' | sed 's/|/ || /g')
   for e in io_uring/io_uring_submit_req io_uring/io_uring_complete io_uring/io_uring_poll_arm syscalls/sys_enter_io_uring_enter; do
