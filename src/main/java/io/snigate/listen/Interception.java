@@ -1,6 +1,5 @@
 package io.snigate.listen;
 
-import io.snigate.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
@@ -8,6 +7,9 @@ import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.snigate.config.ConfigException;
 import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
+import io.snigate.transport.RingListener;
+import io.snigate.transport.Transport;
+import java.io.IOException;
 import java.net.Inet6Address;
 
 /**
@@ -70,9 +72,24 @@ final class Interception {
      */
     static void checkBound(Channel channel, Listener listener, String source) throws ConfigException {
         if (listener.originalDst() == Listener.OriginalDst.TPROXY && !isTransparent(channel, listener)) {
-            throw new ConfigException(source, listener.line(), "listener " + listener.name() + " could not be made"
-                    + " transparent (IP_TRANSPARENT) for original_dst: tproxy; " + CAPABILITY_HINT);
+            throw notTransparent(listener, source);
         }
+    }
+
+    /** Sets what a TPROXY listener accepting on the ring needs, or says why it cannot. */
+    static void makeTransparent(RingListener ring, Listener listener, String source) throws ConfigException {
+        if (listener.originalDst() == Listener.OriginalDst.TPROXY) {
+            try {
+                ring.transparent(true);
+            } catch (IOException e) {
+                throw notTransparent(listener, source);
+            }
+        }
+    }
+
+    private static ConfigException notTransparent(Listener listener, String source) {
+        return new ConfigException(source, listener.line(), "listener " + listener.name() + " could not be made"
+                + " transparent (IP_TRANSPARENT) for original_dst: tproxy; " + CAPABILITY_HINT);
     }
 
     /** Applies a reload's change of {@code original_dst} to a listener that stays bound. */
@@ -86,6 +103,28 @@ final class Interception {
                 throw new ConfigException(source, after.line(), "listener " + after.name() + " could not change to"
                         + " original_dst: " + after.originalDst().label() + ": " + e.getMessage() + "; " + CAPABILITY_HINT);
             }
+        }
+    }
+
+    /** {@link #change} for a listener that accepts on the ring. */
+    static void change(RingListener ring, Listener before, Listener after, String source) throws ConfigException {
+        boolean isTproxy = after.originalDst() == Listener.OriginalDst.TPROXY;
+        if ((before.originalDst() == Listener.OriginalDst.TPROXY) != isTproxy) {
+            try {
+                ring.transparent(isTproxy);
+            } catch (IOException e) {
+                throw new ConfigException(source, after.line(), "listener " + after.name() + " could not change to"
+                        + " original_dst: " + after.originalDst().label() + ": " + e.getMessage() + "; " + CAPABILITY_HINT);
+            }
+        }
+    }
+
+    /** Undoes {@link #change} when the rest of a reload fails. */
+    static void changeBack(RingListener ring, Listener after, Listener before) {
+        try {
+            change(ring, after, before, "");
+        } catch (ConfigException e) {
+            // Setting back what was set a moment ago does not fail for want of a capability.
         }
     }
 

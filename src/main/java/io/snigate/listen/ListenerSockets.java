@@ -2,6 +2,7 @@ package io.snigate.listen;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -9,7 +10,10 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.Listener;
 import io.snigate.handover.ReusePort;
 import io.snigate.relay.RelayReads;
+import io.snigate.transport.RingListener;
+import io.snigate.transport.RingSocket;
 import io.snigate.transport.Transport;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,15 +22,29 @@ import java.util.List;
  * One listen address, bound once per event loop, every socket with {@code SO_REUSEPORT}: the
  * kernel spreads new connections over the sockets, and each connection lives on the loop whose
  * socket accepted it, so accepting takes no hand-off between threads (nginx's, HAProxy's and
- * Envoy's way of using all cores).
+ * Envoy's way of using all cores). On io_uring the sockets accept through the ring themselves
+ * ({@link RingListener}); on epoll and NIO they are Netty's server channels.
  */
 final class ListenerSockets {
+    /** {@code -Dsnigate.accept=channel} accepts through Netty's server channel on io_uring too (for measurements). */
+    private static final int BACKLOG = 4096;
+    private static final boolean ACCEPT_ON_RING = !"channel".equals(System.getProperty("snigate.accept"));
+
+    /** Netty's server channels (epoll, NIO), or none. */
     private final List<Channel> sockets;
+    /** The listeners that accept through the ring (io_uring), or none. */
+    private final List<RingListener> rings;
     private final ClientInitializer initializer;
 
-    private ListenerSockets(List<Channel> sockets, ClientInitializer initializer) {
+    private ListenerSockets(List<Channel> sockets, List<RingListener> rings, ClientInitializer initializer) {
         this.sockets = sockets;
+        this.rings = rings;
         this.initializer = initializer;
+    }
+
+    /** How client connections are accepted on {@code transport}, for the start-up log. */
+    static String accepts(Transport transport) {
+        return ACCEPT_ON_RING && transport.name().equals("io_uring") ? "on the ring" : "by Netty's server channel";
     }
 
     /**
@@ -35,6 +53,9 @@ final class ListenerSockets {
      */
     static ListenerSockets bind(Listener listener, EventLoopGroup workers, Transport transport,
             ClientInitializer initializer, String source) throws InterruptedException, ConfigException {
+        if (ACCEPT_ON_RING && RingSocket.usableOn(workers.next())) {
+            return bindRings(listener, workers, initializer, source);
+        }
         List<Channel> sockets = new ArrayList<>();
         InetSocketAddress address = listener.address().toResolvedLiteral();
         try {
@@ -43,7 +64,7 @@ final class ListenerSockets {
                 ServerBootstrap bootstrap = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
                         .group(loop, loop)
                         .channel(transport.serverChannelClass())
-                        .option(ChannelOption.SO_BACKLOG, 4096)
+                        .option(ChannelOption.SO_BACKLOG, BACKLOG)
                         .option(ChannelOption.SO_REUSEADDR, true)
                         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                         .childOption(ChannelOption.RECVBUF_ALLOCATOR, RelayReads.allocator())
@@ -60,7 +81,31 @@ final class ListenerSockets {
             throw e;
         }
         initializer.boundTo(address);
-        return new ListenerSockets(List.copyOf(sockets), initializer);
+        return new ListenerSockets(List.copyOf(sockets), List.of(), initializer);
+    }
+
+    private static ListenerSockets bindRings(Listener listener, EventLoopGroup workers, ClientInitializer initializer,
+            String source) throws InterruptedException, ConfigException {
+        List<RingListener> rings = new ArrayList<>();
+        InetSocketAddress address = listener.address().toResolvedLiteral();
+        try {
+            for (var executor : workers) {
+                RingListener ring;
+                try {
+                    ring = RingListener.bind((EventLoop) executor, address, BACKLOG, initializer, RelayReads.allocator());
+                } catch (IOException e) {
+                    throw new ChannelException(e); // as Netty's bind reports it: "Address already in use"
+                }
+                rings.add(ring);
+                Interception.makeTransparent(ring, listener, source);
+                address = ring.address();
+            }
+        } catch (InterruptedException | ConfigException | RuntimeException e) {
+            rings.forEach(RingListener::stop);
+            throw e;
+        }
+        initializer.boundTo(address);
+        return new ListenerSockets(List.of(), List.copyOf(rings), initializer);
     }
 
     ClientInitializer initializer() {
@@ -69,13 +114,16 @@ final class ListenerSockets {
 
     /** The address bound, with the port the kernel chose for port 0. */
     InetSocketAddress address() {
-        return (InetSocketAddress) sockets.get(0).localAddress();
+        return rings.isEmpty() ? (InetSocketAddress) sockets.get(0).localAddress() : rings.get(0).address();
     }
 
     /** Applies a reload's change of {@code original_dst} to every socket. */
     void change(Listener before, Listener after, String source) throws ConfigException {
         for (Channel socket : sockets) {
             Interception.change(socket, before, after, source);
+        }
+        for (RingListener ring : rings) {
+            Interception.change(ring, before, after, source);
         }
     }
 
@@ -84,9 +132,13 @@ final class ListenerSockets {
         for (Channel socket : sockets) {
             Interception.changeBack(socket, after, before);
         }
+        for (RingListener ring : rings) {
+            Interception.changeBack(ring, after, before);
+        }
     }
 
     void close() {
         sockets.forEach(Channel::close);
+        rings.forEach(RingListener::stop);
     }
 }

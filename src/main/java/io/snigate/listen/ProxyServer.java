@@ -120,8 +120,8 @@ public final class ProxyServer implements AutoCloseable {
      */
     public ProxyServer start() throws InterruptedException, ConfigException {
         ProxyConfig config = active.get().config();
-        LOG.info("transport: {} ({}); direct upstreams: {}", transport.name(), transport.why(),
-                UpstreamDials.directUpstreams(transport));
+        LOG.info("transport: {} ({}); clients accepted {}; direct upstreams: {}", transport.name(), transport.why(),
+                ListenerSockets.accepts(transport), UpstreamDials.directUpstreams(transport));
         Interception.checkPossible(config, transport);
         metrics.registerBuildInfo(Version.current(), transport.name());
         for (Listener listener : config.listeners()) {

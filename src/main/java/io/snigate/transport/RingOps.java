@@ -19,6 +19,9 @@ public final class RingOps {
     private static final byte OP_POLL_ADD = 6;
     private static final byte OP_ASYNC_CANCEL = 14;
     private static final byte OP_CONNECT = 16;
+    private static final byte OP_ACCEPT = 13;
+    private static final short IORING_RECVSEND_POLL_FIRST = 1;
+    private static final int SOCK_NONBLOCK_CLOEXEC = 04000 | 02000000;
     private static final byte OP_CLOSE = 19;
     private static final byte OP_SEND = 26;
     private static final byte OP_RECV = 27;
@@ -120,6 +123,23 @@ public final class RingOps {
     public static IoUringIoOps recv(int fd, ByteBuf bytes, short tag) {
         return new IoUringIoOps(OP_RECV, (byte) 0, (short) 0, fd, 0L, bytes.memoryAddress() + bytes.writerIndex(),
                 bytes.writableBytes(), 0, tag, (short) 0, (short) 0, 0, 0);
+    }
+
+    /** Receives into what {@code bytes} has writable; the kernel polls the socket first (a fresh socket is empty). */
+    public static IoUringIoOps recvPollFirst(int fd, ByteBuf bytes, short tag) {
+        return new IoUringIoOps(OP_RECV, (byte) 0, IORING_RECVSEND_POLL_FIRST, fd, 0L,
+                bytes.memoryAddress() + bytes.writerIndex(), bytes.writableBytes(), 0, tag, (short) 0, (short) 0, 0, 0);
+    }
+
+    /** Accepts one connection; the peer's address into {@code sockaddr}, its length at {@code lengthAddress}. */
+    public static IoUringIoOps accept(int fd, long sockaddr, long lengthAddress, short tag) {
+        return new IoUringIoOps(OP_ACCEPT, (byte) 0, (short) 0, fd, lengthAddress, sockaddr, 0, SOCK_NONBLOCK_CLOEXEC,
+                tag, (short) 0, (short) 0, 0, 0);
+    }
+
+    /** A listening socket's descriptor for {@code address}'s family. */
+    public static int newListener(boolean ipv6) {
+        return Sockets.newStream(ipv6);
     }
 
     /**

@@ -12,6 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import org.awaitility.core.ConditionTimeoutException;
@@ -51,6 +53,12 @@ public final class ChildProxy implements AutoCloseable {
      */
     public static ChildProxy start(Path dir, int listenPorts, BiFunction<Integer, int[], String> config)
             throws IOException {
+        return start(dir, listenPorts, config, List.of());
+    }
+
+    /** {@link #start(Path, int, BiFunction)} with {@code launcher} before the java command (e.g. prlimit). */
+    public static ChildProxy start(Path dir, int listenPorts, BiFunction<Integer, int[], String> config,
+            List<String> launcher) throws IOException {
         for (int start = 1; ; start++) {
             int adminPort = LoopbackPorts.free();
             int[] listen = new int[listenPorts];
@@ -62,8 +70,10 @@ public final class ChildProxy implements AutoCloseable {
             }
             Path file = Files.writeString(dir.resolve("routes.yaml"), config.apply(adminPort, listen));
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            Process process = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                    Main.class.getName(), "--config", file.toString())
+            List<String> command = new ArrayList<>(launcher);
+            command.addAll(List.of(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                    "--config", file.toString()));
+            Process process = new ProcessBuilder(command)
                     .redirectError(dir.resolve("stderr.txt").toFile())
                     .redirectOutput(dir.resolve("stdout.txt").toFile())
                     .start();

@@ -1,0 +1,351 @@
+package io.snigate.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.AbstractChannel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelMetadata;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoEvent;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.Socket;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.channel.uring.IoUringIoEvent;
+import io.netty.channel.uring.IoUringIoHandle;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * A connection a {@link RingListener} accepted, as a Netty channel: the pipeline and its stages
+ * see a {@code SocketChannel} as on any transport, while the channel asks the kernel nothing the
+ * accept already said (Netty's own io_uring channel asks the address family and the local address
+ * and sets {@code TCP_NODELAY}, which the accepted socket inherits), arms no {@code POLLRDHUP} and
+ * reads with a {@code RECV} that the kernel polls for itself rather than a poll and then a
+ * receive. Writes go one buffer at a time: this channel carries a ClientHello's answer (a TLS
+ * alert) and, on the routes whose upstream is a channel, a relay.
+ *
+ * <p>Taken off the ring while open ({@code deregister}, the hand-over to the relay's own socket),
+ * it leaves the descriptor to its new owner; otherwise closing it closes the descriptor once no
+ * operation of its own names it. (Longer than this project's classes usually are: most of it is
+ * the surface Netty's {@code SocketChannel} asks for.)
+ */
+public final class RingClientChannel extends AbstractChannel implements SocketChannel, UnixChannel {
+    private static final ChannelMetadata METADATA = new ChannelMetadata(false);
+    private static final short READ = 1, WRITE = 2, CANCEL = 3;
+    private static final int IORING_CQE_F_SOCK_NONEMPTY = 1 << 2;
+
+    private final int fd;
+    private final InetSocketAddress remote;
+    private InetSocketAddress local;
+    /** A deregistration waiting for the read in flight to complete. */
+    private ChannelPromise deregisterWhenReadDone;
+    private final RingClientConfig config;
+    private final Handle handle = new Handle();
+    private IoRegistration registration;
+    private Socket socket;
+    private boolean open = true, inputShutdown, handedOver, closeFdWhenIdle, socketMayHaveMore;
+    private long readId, writeId;
+    private ByteBuf readBuffer;
+    private int inFlight;
+
+    /** {@code local}: null when only the socket can tell (a wildcard or transparent listener). */
+    RingClientChannel(int fd, InetSocketAddress local, InetSocketAddress remote) {
+        super(null);
+        this.fd = fd;
+        this.local = local;
+        this.remote = remote;
+        this.config = new RingClientConfig(this);
+    }
+
+    /** Closes a descriptor no channel was made for. */
+    static void closeDescriptor(int fd) {
+        try {
+            new Socket(fd).close();
+        } catch (IOException ignored) {
+            // nothing is left to undo for a socket that will not close
+        }
+    }
+
+    @Override
+    public FileDescriptor fd() {
+        if (socket == null) {
+            socket = new Socket(fd);
+        }
+        return socket;
+    }
+
+    @Override
+    protected AbstractUnsafe newUnsafe() {
+        return new AbstractUnsafe() {
+            @Override
+            public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
+                promise.setFailure(new UnsupportedOperationException("an accepted socket"));
+            }
+
+            /** Once no read is in flight: the new owner must be the only one reading. */
+            @Override
+            public void deregister(ChannelPromise promise) {
+                if (readId != 0 && open) {
+                    deregisterWhenReadDone = promise;
+                    registration.submit(RingOps.cancel(readId, CANCEL));
+                    return;
+                }
+                super.deregister(promise);
+            }
+        };
+    }
+
+    @Override
+    protected boolean isCompatible(EventLoop loop) {
+        return loop instanceof IoEventLoop ioLoop && ioLoop.isCompatible(Handle.class);
+    }
+
+    @Override
+    protected void doRegister(ChannelPromise promise) {
+        ((IoEventLoop) eventLoop()).register(handle).addListener(done -> {
+            if (done.isSuccess()) {
+                registration = (IoRegistration) done.getNow();
+                promise.setSuccess();
+            } else {
+                promise.setFailure(done.cause());
+            }
+        });
+    }
+
+    @Override
+    protected void doBeginRead() {
+        if (readId != 0 || inputShutdown || registration == null || !open) {
+            return;
+        }
+        RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
+        allocHandle.reset(config);
+        readBuffer = allocHandle.allocate(alloc());
+        inFlight++;
+        // A receive the kernel polls for first when the socket is likely empty (its first read,
+        // or the last one took everything); otherwise it tries at once.
+        readId = registration.submit(socketMayHaveMore
+                ? RingOps.recv(fd, readBuffer, READ)
+                : RingOps.recvPollFirst(fd, readBuffer, READ));
+    }
+
+    private void readDone(int res) {
+        readId = 0;
+        ByteBuf bytes = readBuffer;
+        readBuffer = null;
+        if (deregisterWhenReadDone != null) {
+            ChannelPromise deregistered = deregisterWhenReadDone;
+            deregisterWhenReadDone = null;
+            if (res > 0) {
+                bytes.writerIndex(bytes.writerIndex() + res);
+                pipeline().fireChannelRead(bytes); // read before the cancel took: the new owner's
+            } else {
+                bytes.release();
+            }
+            unsafe().deregister(deregistered);
+            return;
+        }
+        if (res > 0 && open) {
+            RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
+            allocHandle.lastBytesRead(res);
+            allocHandle.incMessagesRead(1);
+            bytes.writerIndex(bytes.writerIndex() + res);
+            pipeline().fireChannelRead(bytes);
+            allocHandle.readComplete();
+            pipeline().fireChannelReadComplete(); // reads again while autoRead is on
+            return;
+        }
+        bytes.release();
+        if (res == RingOps.CANCELED || !open) {
+            return;
+        }
+        if (res == 0) {
+            inputShutdown = true;
+            if (config.isAllowHalfClosure()) {
+                pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+                pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
+            } else {
+                unsafe().close(unsafe().voidPromise());
+            }
+            return;
+        }
+        pipeline().fireExceptionCaught(new IOException("recv failed: errno " + -res));
+        unsafe().close(unsafe().voidPromise());
+    }
+
+    @Override
+    protected Object filterOutboundMessage(Object msg) {
+        if (msg instanceof ByteBuf bytes && !bytes.hasMemoryAddress()) {
+            ByteBuf direct = alloc().directBuffer(bytes.readableBytes()).writeBytes(bytes);
+            bytes.release();
+            return direct;
+        }
+        return msg;
+    }
+
+    @Override
+    protected void doWrite(ChannelOutboundBuffer in) {
+        if (writeId != 0 || registration == null) {
+            return;
+        }
+        Object msg = in.current();
+        if (msg == null) {
+            return;
+        }
+        if (!(msg instanceof ByteBuf bytes) || !bytes.isReadable()) {
+            in.remove();
+            doWrite(in);
+            return;
+        }
+        inFlight++;
+        writeId = registration.submit(RingOps.send(fd, bytes, WRITE));
+    }
+
+    private void writeDone(int res) {
+        writeId = 0;
+        ChannelOutboundBuffer in = unsafe().outboundBuffer();
+        if (in == null) {
+            return;
+        }
+        if (res < 0) {
+            in.remove(new IOException("send failed: errno " + -res));
+            unsafe().close(unsafe().voidPromise());
+            return;
+        }
+        in.removeBytes(res);
+        if (!in.isEmpty() && open) {
+            unsafe().flush();
+        }
+    }
+
+    @Override
+    protected void doClose() {
+        open = false;
+        if (handedOver) {
+            return; // the descriptor is the relay's now
+        }
+        if (registration == null || inFlight == 0) {
+            closeFd();
+            return;
+        }
+        if (readId != 0) {
+            registration.submit(RingOps.cancel(readId, CANCEL));
+        }
+        if (writeId != 0) {
+            registration.submit(RingOps.cancel(writeId, CANCEL));
+        }
+        closeFdWhenIdle = true;
+    }
+
+    @Override
+    protected void doDeregister() {
+        if (registration == null) {
+            return;
+        }
+        // Taken off the ring while open: another owner drives the socket from here on.
+        handedOver = open;
+        registration.cancel();
+        registration = null;
+    }
+
+    private void closeFd() {
+        if (socket != null) {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // nothing is left to undo for a socket that will not close
+            }
+        } else {
+            closeDescriptor(fd);
+        }
+    }
+
+    /** The channel's place on the ring: its operations' completions. */
+    private final class Handle implements IoUringIoHandle {
+        @Override
+        public void handle(IoRegistration ignored, IoEvent ioEvent) {
+            IoUringIoEvent event = (IoUringIoEvent) ioEvent;
+            short tag = event.data();
+            if (tag == CANCEL) {
+                return;
+            }
+            inFlight--;
+            if (tag == READ) {
+                socketMayHaveMore = (event.flags() & IORING_CQE_F_SOCK_NONEMPTY) != 0;
+                readDone(event.res());
+            } else if (tag == WRITE) {
+                writeDone(event.res());
+            }
+            if (closeFdWhenIdle && inFlight == 0) {
+                closeFdWhenIdle = false;
+                closeFd();
+            }
+        }
+
+        /** The event loop shuts down: it tears the ring down without waiting for late completions. */
+        @Override
+        public void close() {
+            if (open) {
+                unsafe().close(unsafe().voidPromise());
+            }
+            if (closeFdWhenIdle) {
+                closeFdWhenIdle = false;
+                closeFd();
+            }
+            if (readBuffer != null) {
+                readBuffer.release();
+                readBuffer = null;
+            }
+        }
+
+        @Override
+        public void unregistered() {}
+    }
+
+    @Override
+    protected SocketAddress localAddress0() {
+        if (local == null && open && !handedOver) {
+            local = ((Socket) fd()).localAddress();
+        }
+        return local;
+    }
+
+    @Override protected SocketAddress remoteAddress0() { return remote; }
+    @Override protected void doBind(SocketAddress localAddress) { throw new UnsupportedOperationException(); }
+    @Override protected void doDisconnect() { doClose(); }
+    @Override public boolean isOpen() { return open; }
+    @Override public boolean isActive() { return open; }
+    @Override public ChannelMetadata metadata() { return METADATA; }
+    @Override public SocketChannelConfig config() { return config; }
+    @Override public ServerSocketChannel parent() { return null; }
+    @Override public InetSocketAddress localAddress() { return (InetSocketAddress) super.localAddress(); }
+    @Override public InetSocketAddress remoteAddress() { return (InetSocketAddress) super.remoteAddress(); }
+    @Override public boolean isInputShutdown() { return inputShutdown; }
+    /** As the socket recorded it: the relay may shut it down directly (relay/Tunnel). */
+    @Override public boolean isOutputShutdown() { return socket != null && socket.isOutputShutdown(); }
+    @Override public boolean isShutdown() { return inputShutdown && isOutputShutdown(); }
+    @Override public ChannelFuture shutdownInput() { return shutdownInput(newPromise()); }
+    @Override public ChannelFuture shutdownInput(ChannelPromise promise) { return promise.setFailure(new UnsupportedOperationException()); }
+    @Override public ChannelFuture shutdownOutput() { return shutdownOutput(newPromise()); }
+    @Override public ChannelFuture shutdown() { return shutdownOutput(); }
+    @Override public ChannelFuture shutdown(ChannelPromise promise) { return shutdownOutput(promise); }
+
+    @Override
+    public ChannelFuture shutdownOutput(ChannelPromise promise) {
+        try {
+            ((Socket) fd()).shutdown(false, true);
+            return promise.setSuccess();
+        } catch (IOException e) {
+            return promise.setFailure(e);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+package io.snigate.transport;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.unix.Socket;
+import io.netty.util.concurrent.Promise;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteOrder;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A listening socket on one io_uring event loop that accepts through the ring, one {@code ACCEPT}
+ * at a time, and hands each connection to the pipeline as a {@link RingClientChannel}: what
+ * Netty's server channel and {@code ServerBootstrap} do, without a child channel that asks the
+ * kernel again what the accept already said.
+ */
+public final class RingListener extends RingSocket {
+    private static final short ACCEPT = 1;
+    private static final int SOCKADDR_BYTES = 128; // a sockaddr_storage, then its length
+    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
+    private static final long ACCEPT_PAUSE_MILLIS = 1_000;
+    private static final int EINTR = 4, EAGAIN = 11, ECONNABORTED = 103;
+    private static final int SOL_IP = 0, IP_TRANSPARENT = 19, SOL_IPV6 = 41, IPV6_TRANSPARENT = 75;
+
+    private final EventLoop loop;
+    private final Socket socket;
+    private final InetSocketAddress local;
+    private final ChannelHandler childHandler;
+    private final RecvByteBufAllocator reads;
+    private final ByteBuf sockaddr = PooledByteBufAllocator.DEFAULT.directBuffer(SOCKADDR_BYTES + 4);
+    private final Promise<Void> registered;
+    private long acceptId;
+    /** Whether {@code IP_TRANSPARENT} is set: a connection's local address is then where it was going. */
+    private volatile boolean transparent;
+
+    private RingListener(EventLoop loop, Socket socket, InetSocketAddress local, ChannelHandler childHandler,
+            RecvByteBufAllocator reads) {
+        super(socket.intValue());
+        this.loop = loop;
+        this.registered = loop.newPromise();
+        this.socket = socket;
+        this.local = local;
+        this.childHandler = childHandler;
+        this.reads = reads;
+    }
+
+    /**
+     * Binds {@code address} with {@code SO_REUSEPORT} (one listener per loop) and starts accepting
+     * on {@code loop}; each connection gets {@code childHandler} and reads through {@code reads}.
+     */
+    public static RingListener bind(EventLoop loop, InetSocketAddress address, int backlog,
+            ChannelHandler childHandler, RecvByteBufAllocator reads) throws IOException, InterruptedException {
+        Socket socket = new Socket(RingOps.newListener(address.getAddress() instanceof Inet6Address));
+        try {
+            socket.setReuseAddress(true);
+            socket.setReusePort(true);
+            socket.bind(address);
+            socket.listen(backlog);
+        } catch (IOException e) {
+            socket.close();
+            throw e;
+        }
+        RingListener listener = new RingListener(loop, socket, socket.localAddress(), childHandler, reads);
+        loop.execute(() -> listener.register(loop));
+        listener.registered.sync(); // throws what the ring refused with; the socket is closed by then
+        return listener;
+    }
+
+    /** The address bound, with the port the kernel chose for port 0. */
+    public InetSocketAddress address() {
+        return local;
+    }
+
+    /** Sets or clears {@code IP_TRANSPARENT} (TPROXY) on the listening socket. */
+    public void transparent(boolean transparent) throws IOException {
+        if (local.getAddress() instanceof Inet6Address) {
+            socket.setIntOpt(SOL_IPV6, IPV6_TRANSPARENT, transparent ? 1 : 0);
+        } else {
+            socket.setIntOpt(SOL_IP, IP_TRANSPARENT, transparent ? 1 : 0);
+        }
+        this.transparent = transparent;
+    }
+
+    /** Stops accepting: the pending accept is cancelled and the socket closed, on its loop. */
+    public void stop() {
+        loop.execute(this::close);
+    }
+
+    @Override
+    protected void ringReady() {
+        registered.setSuccess(null);
+        acceptNext();
+    }
+
+    @Override
+    protected void ringRefused(Throwable cause) {
+        registered.setFailure(cause);
+    }
+
+    /** A failure of one connection only (it was reset while queued), not of accepting. */
+    private static boolean passing(int res) {
+        return res == -ECONNABORTED || res == -EINTR || res == -EAGAIN;
+    }
+
+    private void acceptNext() {
+        if (isClosing()) {
+            return;
+        }
+        if (LITTLE_ENDIAN) { // the kernel reads and writes the length as a native int
+            sockaddr.setIntLE(SOCKADDR_BYTES, SOCKADDR_BYTES);
+        } else {
+            sockaddr.setInt(SOCKADDR_BYTES, SOCKADDR_BYTES);
+        }
+        acceptId = submit(RingOps.accept(fd, sockaddr.memoryAddress(), sockaddr.memoryAddress() + SOCKADDR_BYTES, ACCEPT));
+    }
+
+    @Override
+    protected void completed(short tag, int res) {
+        acceptId = 0;
+        if (res < 0 && res != RingOps.CANCELED && !isClosing() && !passing(res)) {
+            // Out of descriptors or memory, most likely: every accept would fail at once again.
+            // Like Netty's ServerBootstrap, pause a second rather than spin.
+            if (LOG.isWarnEnabled()) {
+                LOG.warn("accepting on {} failed (errno {}); trying again in 1 s", local, -res);
+            }
+            loop.schedule(this::acceptNext, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
+            return;
+        }
+        if (res >= 0) {
+            if (isClosing()) {
+                RingClientChannel.closeDescriptor(res);
+                return;
+            }
+            // A wildcard or transparent listener's connections are addressed to more than its address.
+            InetSocketAddress knownLocal = transparent || local.getAddress().isAnyLocalAddress() ? null : local;
+            RingClientChannel child = new RingClientChannel(res, knownLocal, peer());
+            child.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            child.config().setRecvByteBufAllocator(reads);
+            child.pipeline().addLast(childHandler);
+            loop.register(child);
+        }
+        if (!isClosing()) {
+            acceptNext();
+        }
+    }
+
+    @Override
+    protected void cancelInFlight() {
+        cancel(acceptId);
+    }
+
+    @Override
+    protected void released() {
+        sockaddr.release();
+    }
+
+    /** The peer's address as the accept wrote it: a sockaddr_in or sockaddr_in6. */
+    private InetSocketAddress peer() {
+        int family = LITTLE_ENDIAN ? sockaddr.getShortLE(0) : sockaddr.getShort(0);
+        int port = sockaddr.getUnsignedShort(2);
+        byte[] address = new byte[family == 10 ? 16 : 4];
+        sockaddr.getBytes(family == 10 ? 8 : 4, address);
+        try {
+            // An IPv4-mapped IPv6 address comes back as the IPv4 address it maps.
+            return new InetSocketAddress(InetAddress.getByAddress(address), port);
+        } catch (UnknownHostException impossible) {
+            throw new IllegalStateException(impossible);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.snigate.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.snigate.testing.ChildProxy;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.ProxyHarness;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A proxy out of file descriptors cannot accept: it says so, pauses accepting for a second at a
+ * time instead of retrying at once in a loop that would hold its core, and accepts again once
+ * descriptors are free. The proxy runs in a child JVM with a descriptor limit of its own
+ * ({@code prlimit}); the clients that use its descriptors up send nothing and wait in pre-read.
+ */
+class AcceptPauseTest {
+    private static final int DESCRIPTORS = 400;
+    private static final byte[] HELLO = Corpus.resource("corpus/captured/curl-default.bin");
+
+    @TempDir
+    Path dir;
+
+    private final List<Socket> clients = new ArrayList<>();
+
+    @AfterEach
+    void closeClients() throws IOException {
+        for (Socket client : clients) {
+            client.close();
+        }
+    }
+
+    @Test
+    void outOfDescriptorsAcceptingPausesAndResumes() throws Exception {
+        try (ChildProxy proxy = ChildProxy.start(dir, 1, (admin, listen) -> """
+                listen: ["127.0.0.1:%d"]
+                admin: "127.0.0.1:%d"
+                timeouts: { preread: 120s }
+                routes:
+                  - match: "*.elsewhere.test"
+                    upstream: "127.0.0.1:9"
+                """.formatted(listen[0], admin), List.of("prlimit", "--nofile=" + DESCRIPTORS))) {
+            // What follows runs each path once first: with no descriptor free the child could not
+            // open a class file it has not loaded yet (the test's class path is mostly folders).
+            assertThat(rejected(proxy)).as("a TLS alert record").startsWith(21);
+            new Socket(InetAddress.getLoopbackAddress(), proxy.listenPort()).close();
+            await().atMost(Duration.ofSeconds(10)).until(() -> proxy.stdout().lines().count() >= 2);
+
+            long pid = proxy.process().pid();
+            int free = DESCRIPTORS - openDescriptors(pid);
+            for (int i = 0; i < free + 20; i++) {
+                clients.add(new Socket(InetAddress.getLoopbackAddress(), proxy.listenPort()));
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> proxy.stderr().contains("failed (errno 24)"));
+
+            // Paused, not spinning: a loop that retried every failed accept at once would use
+            // about a core for as long as the descriptors are out.
+            long before = cpuTicks(pid);
+            Thread.sleep(2_000);
+            assertThat(cpuTicks(pid) - before).as("CPU ticks (1/100 s) in 2 s while out of descriptors")
+                    .isLessThan(100);
+
+            for (Socket client : clients) {
+                client.close();
+            }
+            clients.clear();
+            // The queued connections were closed by their clients; the next one is accepted and
+            // answered (no route for its name: an alert).
+            assertThat(rejected(proxy)).as("a TLS alert record; the proxy said:\n%s", proxy.stderr()).startsWith(21);
+        }
+    }
+
+    /** What the proxy answers a ClientHello whose name no route matches. */
+    private static byte[] rejected(ChildProxy proxy) throws IOException {
+        try (Socket client = new Socket(InetAddress.getLoopbackAddress(), proxy.listenPort())) {
+            client.setSoTimeout(20_000);
+            client.getOutputStream().write(HELLO);
+            return ProxyHarness.readUntilClosed(client);
+        }
+    }
+
+    private static int openDescriptors(long pid) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return (int) fds.count();
+        }
+    }
+
+    /** User and system time of {@code pid}, in clock ticks. */
+    private static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    }
+}
