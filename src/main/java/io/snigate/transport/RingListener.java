@@ -1,7 +1,7 @@
 package io.snigate.transport;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -38,7 +38,7 @@ public final class RingListener extends RingSocket {
     private final InetSocketAddress local;
     private final ChannelHandler childHandler;
     private final RecvByteBufAllocator reads;
-    private final ByteBuf sockaddr = PooledByteBufAllocator.DEFAULT.directBuffer(SOCKADDR_BYTES + 4);
+    private final ByteBuf sockaddr = Unpooled.directBuffer(SOCKADDR_BYTES + 4);
     private final Promise<Void> registered;
     private long acceptId;
     /** Whether {@code IP_TRANSPARENT} is set: a connection's local address is then where it was going. */
