@@ -94,44 +94,45 @@ final class Interception {
 
     /** Applies a reload's change of {@code original_dst} to a listener that stays bound. */
     static void change(Channel channel, Listener before, Listener after, String source) throws ConfigException {
-        boolean wasTproxy = before.originalDst() == Listener.OriginalDst.TPROXY;
-        boolean isTproxy = after.originalDst() == Listener.OriginalDst.TPROXY;
-        if (wasTproxy != isTproxy) {
-            try {
-                channel.config().setOption(transparentOption(after), isTproxy ? 1 : 0);
-            } catch (ChannelException e) {
-                throw new ConfigException(source, after.line(), "listener " + after.name() + " could not change to"
-                        + " original_dst: " + after.originalDst().label() + ": " + e.getMessage() + "; " + CAPABILITY_HINT);
-            }
-        }
+        change(on -> channel.config().setOption(transparentOption(after), on ? 1 : 0), before, after, source);
     }
 
     /** {@link #change} for a listener that accepts on the ring. */
     static void change(RingListener ring, Listener before, Listener after, String source) throws ConfigException {
+        change(ring::transparent, before, after, source);
+    }
+
+    /** Undoes {@link #change} when the rest of a reload fails. */
+    static void changeBack(Channel channel, Listener after, Listener before) {
+        changeBack(on -> channel.config().setOption(transparentOption(before), on ? 1 : 0), after, before);
+    }
+
+    /** Undoes {@link #change} when the rest of a reload fails. */
+    static void changeBack(RingListener ring, Listener after, Listener before) {
+        changeBack(ring::transparent, after, before);
+    }
+
+    /** Sets or clears {@code IP_TRANSPARENT} on one listening socket. */
+    private interface Transparency {
+        void set(boolean on) throws IOException;
+    }
+
+    private static void change(Transparency socket, Listener before, Listener after, String source)
+            throws ConfigException {
         boolean isTproxy = after.originalDst() == Listener.OriginalDst.TPROXY;
         if ((before.originalDst() == Listener.OriginalDst.TPROXY) != isTproxy) {
             try {
-                ring.transparent(isTproxy);
-            } catch (IOException e) {
+                socket.set(isTproxy);
+            } catch (IOException | ChannelException e) {
                 throw new ConfigException(source, after.line(), "listener " + after.name() + " could not change to"
                         + " original_dst: " + after.originalDst().label() + ": " + e.getMessage() + "; " + CAPABILITY_HINT);
             }
         }
     }
 
-    /** Undoes {@link #change} when the rest of a reload fails. */
-    static void changeBack(RingListener ring, Listener after, Listener before) {
+    private static void changeBack(Transparency socket, Listener after, Listener before) {
         try {
-            change(ring, after, before, "");
-        } catch (ConfigException e) {
-            // Setting back what was set a moment ago does not fail for want of a capability.
-        }
-    }
-
-    /** Undoes {@link #change} when the rest of a reload fails. */
-    static void changeBack(Channel channel, Listener after, Listener before) {
-        try {
-            change(channel, after, before, "");
+            change(socket, after, before, "");
         } catch (ConfigException e) {
             // Setting back what was set a moment ago does not fail for want of a capability.
         }

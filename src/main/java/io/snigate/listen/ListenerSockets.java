@@ -26,8 +26,8 @@ import java.util.List;
  * ({@link RingListener}); on epoll and NIO they are Netty's server channels.
  */
 final class ListenerSockets {
-    /** {@code -Dsnigate.accept=channel} accepts through Netty's server channel on io_uring too (for measurements). */
     private static final int BACKLOG = 4096;
+    /** {@code -Dsnigate.accept=channel} accepts through Netty's server channel on io_uring too (for measurements). */
     private static final boolean ACCEPT_ON_RING = !"channel".equals(System.getProperty("snigate.accept"));
 
     /** Netty's server channels (epoll, NIO), or none. */

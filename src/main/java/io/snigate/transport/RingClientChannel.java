@@ -67,15 +67,6 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
         this.config = new RingClientConfig(this);
     }
 
-    /** Closes a descriptor no channel was made for. */
-    static void closeDescriptor(int fd) {
-        try {
-            new Socket(fd).close();
-        } catch (IOException ignored) {
-            // nothing is left to undo for a socket that will not close
-        }
-    }
-
     @Override
     public FileDescriptor fd() {
         if (socket == null) {
@@ -265,7 +256,7 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
                 // nothing is left to undo for a socket that will not close
             }
         } else {
-            closeDescriptor(fd);
+            RingSocket.closeDescriptor(fd);
         }
     }
 
@@ -336,8 +327,18 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
     @Override public ChannelFuture shutdownInput() { return shutdownInput(newPromise()); }
     @Override public ChannelFuture shutdownInput(ChannelPromise promise) { return promise.setFailure(new UnsupportedOperationException()); }
     @Override public ChannelFuture shutdownOutput() { return shutdownOutput(newPromise()); }
-    @Override public ChannelFuture shutdown() { return shutdownOutput(); }
-    @Override public ChannelFuture shutdown(ChannelPromise promise) { return shutdownOutput(promise); }
+    @Override public ChannelFuture shutdown() { return shutdown(newPromise()); }
+
+    @Override
+    public ChannelFuture shutdown(ChannelPromise promise) {
+        try {
+            ((Socket) fd()).shutdown(true, true);
+            inputShutdown = true;
+            return promise.setSuccess();
+        } catch (IOException e) {
+            return promise.setFailure(e);
+        }
+    }
 
     @Override
     public ChannelFuture shutdownOutput(ChannelPromise promise) {

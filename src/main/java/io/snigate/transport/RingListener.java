@@ -3,7 +3,6 @@ package io.snigate.transport;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.unix.Socket;
@@ -139,13 +138,13 @@ public final class RingListener extends RingSocket {
         }
         if (res >= 0) {
             if (isClosing()) {
-                RingClientChannel.closeDescriptor(res);
+                closeDescriptor(res);
                 return;
             }
             // A wildcard or transparent listener's connections are addressed to more than its address.
             InetSocketAddress knownLocal = transparent || local.getAddress().isAnyLocalAddress() ? null : local;
             RingClientChannel child = new RingClientChannel(res, knownLocal, peer());
-            child.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+            child.config().setAllowHalfClosure(true);
             child.config().setRecvByteBufAllocator(reads);
             child.pipeline().addLast(childHandler);
             loop.register(child);

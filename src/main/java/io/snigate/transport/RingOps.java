@@ -17,16 +17,16 @@ import java.nio.ByteOrder;
  */
 public final class RingOps {
     private static final byte OP_POLL_ADD = 6;
+    private static final byte OP_ACCEPT = 13;
     private static final byte OP_ASYNC_CANCEL = 14;
     private static final byte OP_CONNECT = 16;
-    private static final byte OP_ACCEPT = 13;
-    private static final short IORING_RECVSEND_POLL_FIRST = 1;
-    private static final int SOCK_NONBLOCK_CLOEXEC = 04000 | 02000000;
     private static final byte OP_CLOSE = 19;
     private static final byte OP_SEND = 26;
     private static final byte OP_RECV = 27;
     private static final byte OP_SHUTDOWN = 34;
     private static final byte OP_URING_CMD = 46;
+    private static final short IORING_RECVSEND_POLL_FIRST = 1;
+    private static final int SOCK_NONBLOCK_CLOEXEC = 04000 | 02000000;
     private static final byte IOSQE_IO_LINK = 1 << 2;
     private static final int SOCKET_URING_OP_SETSOCKOPT = 3;
     private static final long IPPROTO_TCP_TCP_NODELAY = 6L | (1L << 32); // level, then optname

@@ -150,6 +150,11 @@ public abstract class RingSocket implements IoUringIoHandle {
     }
 
     private void closeFd() {
+        closeDescriptor(fd);
+    }
+
+    /** Closes {@code fd} by the system call; nothing of this package's may name it any more. */
+    static void closeDescriptor(int fd) {
         try {
             new Socket(fd).close();
         } catch (IOException ignored) {
