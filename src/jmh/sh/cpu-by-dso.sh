@@ -11,7 +11,9 @@
 # connections a second, after OPEN_WARMUP_SECONDS (30) at that rate, as the rig) while perf
 # samples CPU 1 at 1999 Hz. Prints the proxy's CPU µs per connection from /proc, then µs per
 # connection for each object perf saw and their sum (on this VM about a tenth below /proc's
-# figure), then (TOP=N) the N kernel functions that took most. Needs root, perf and what
+# figure), then (TOP=N) the N kernel functions that took most, and (EVENTS=ev1,ev2,... any perf
+# events, e.g. sched:sched_wakeup,irq_vectors:reschedule_entry) each event's count per connection
+# on each CPU over the same seconds, with CPU 0's idle share. Needs root, perf and what
 # run-peers.sh needs for that proxy.
 set -euo pipefail
 NAME=${1:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
@@ -47,10 +49,15 @@ if [[ "$MODE" == open ]]; then # as the rig: a JIT compiles for the traffic it m
 fi
 TREE=$(proc_tree $PX | tr '\n' ' ')
 c0=$(cpu_ticks $TREE)
+idle0() { awk '$1 == "cpu0" {print $5}' /proc/stat; }
+i0=$(idle0)
+STAT=()
+[[ -n "${EVENTS:-}" ]] && STAT=(perf stat -a -A -x, -e "$EVENTS" -o "$WORK/stat.txt" --)
 # perf runs the load tool, so the samples cover exactly the connections it counts.
-perf record -q -C 1 -F 1999 -o "$WORK/perf.data" -- taskset -c 0 "$LG" "${LOAD[@]}" \
+"${STAT[@]}" perf record -q -C 1 -F 1999 -o "$WORK/perf.data" -- taskset -c 0 "$LG" "${LOAD[@]}" \
     --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration "$MEASURE" >"$WORK/load.txt" 2>/dev/null
 c1=$(cpu_ticks $TREE)
+i1=$(idle0)
 OK=$(grep -o ' ok=[0-9]*' "$WORK/load.txt" | head -1 | cut -d= -f2)
 [[ "${OK:-0}" -gt 0 ]] || { echo "no connection succeeded" >&2; cat "$WORK/proxy.err" >&2; exit 1; }
 echo "proxy=$NAME mode=$MODE connections=$OK cpu_us_per_conn=$(( (c1 - c0) * 1000000 / $(getconf CLK_TCK) / OK ))"
@@ -62,4 +69,8 @@ if [[ -n "${TOP:-}" ]]; then
   echo "-- kernel functions, µs per connection --"
   perf report -i "$WORK/perf.data" --no-children --dsos '[kernel.kallsyms]' --sort sym --stdio -n 2>/dev/null \
     | grep -v '^#' | grep . | head -n "$TOP" | awk -v ok="$OK" '{printf "%8.2f  %s\n", $2 * 1e6 / 1999 / ok, $NF}'
+fi
+if [[ -n "${EVENTS:-}" ]]; then
+  echo "-- events per connection, by CPU (CPU 0 idle $(( (i1 - i0) * 100 / $(getconf CLK_TCK) / MEASURE )) % of the time) --"
+  awk -F, -v ok="$OK" '/^CPU/ {printf "%-5s %10.3f  %s\n", $1, $2 / ok, $4}' "$WORK/stat.txt"
 fi

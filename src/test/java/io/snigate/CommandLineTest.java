@@ -58,6 +58,26 @@ class CommandLineTest {
     }
 
     @Test
+    void nettysLeakDetectorSamplesOneBufferIn4096UnlessToldOtherwise() {
+        String given = System.getProperty(Main.LEAK_SAMPLING_INTERVAL);
+        try {
+            System.clearProperty(Main.LEAK_SAMPLING_INTERVAL);
+            Main.setNettyDefaults();
+            assertThat(System.getProperty(Main.LEAK_SAMPLING_INTERVAL)).isEqualTo("4096");
+
+            System.setProperty(Main.LEAK_SAMPLING_INTERVAL, "128");
+            Main.setNettyDefaults();
+            assertThat(System.getProperty(Main.LEAK_SAMPLING_INTERVAL)).isEqualTo("128");
+        } finally {
+            if (given == null) {
+                System.clearProperty(Main.LEAK_SAMPLING_INTERVAL);
+            } else {
+                System.setProperty(Main.LEAK_SAMPLING_INTERVAL, given);
+            }
+        }
+    }
+
+    @Test
     void helpPrintsTheUsageAndExitsZero() throws InterruptedException {
         Checked help = run("--help");
         assertThat(help.exitCode()).isZero();

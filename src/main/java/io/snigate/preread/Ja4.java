@@ -40,7 +40,8 @@ import java.util.Arrays;
  * of every list, signature algorithms included: Chrome puts a fresh GREASE value there on every
  * connection, and a fingerprint that kept it would change every time (FoxIO ja4#305).
  *
- * <p>One instance per thread (see {@link ParseScratch}); a fingerprint costs its one string.
+ * <p>One instance per thread (see {@link ParseScratch}); a fingerprint costs its one string, and
+ * none when the thread has computed it before ({@link Ja4Memory}).
  */
 final class Ja4 {
     /** Every JA4 fingerprint has this many characters. */
@@ -51,14 +52,28 @@ final class Ja4 {
     /** How much list text is hashed at a time: a list has no length limit of its own. */
     private static final int TEXT_CHUNK = 256;
     private static final int NO_SEPARATOR = -1;
+    /** The characters between the leading {@code t} and the first hash: version to ALPN. */
+    private static final int PREFIX = 9;
 
     private final MessageDigest sha256;
     private final byte[] digest = new byte[32];
     private final byte[] text = new byte[TEXT_CHUNK];
     private int textLength;
     private final byte[] fingerprint = new byte[LENGTH];
-    /** The values of the list being sorted; grows with the hello, which the size limit bounds. */
-    private int[] values = new int[64];
+    private final Ja4Memory memory = new Ja4Memory();
+    /**
+     * Everything the fingerprint is computed from, what {@link Ja4Memory} compares: the
+     * {@link #PREFIX} characters; the number of cipher suites and the suites; the number of
+     * extension types and the types, sorted; the signature algorithms in the client's order, to the
+     * end. GREASE left out of every list. Grows with the hello, which the size limit bounds.
+     */
+    private int[] input = new int[128];
+    private int ciphersAt;
+    private int extensionsAt;
+    private int algorithmsAt;
+    private int inputLength;
+    /** The cipher suites, sorted for their hash. */
+    private int[] sorted = new int[64];
 
     Ja4() {
         try {
@@ -75,9 +90,6 @@ final class Ja4 {
      * @param version the version it names: supported_versions' highest, else legacy_version
      */
     String fingerprint(ByteBuf b, HelloLayout hello, int version) {
-        // Nothing is left over from a fingerprint that failed half-way.
-        textLength = 0;
-        sha256.reset();
         byte[] out = fingerprint;
         out[0] = 't';
         versionCode(version, out, 1);
@@ -86,19 +98,40 @@ final class Ja4 {
         twoDigits(ciphers, out, 4);
         twoDigits(hello.extensionCount(), out, 6);
         alpnCharacters(b, hello.alpn(), out, 8);
+        for (int i = 0; i < PREFIX; i++) {
+            input[i] = out[1 + i];
+        }
+        extensionTypes(hello);
+        signatureAlgorithms(b, hello.signatureAlgorithms());
+        String known = memory.find(input, inputLength);
+        if (known != null) {
+            return known;
+        }
+        String computed = computeHashes(out);
+        memory.remember(input, inputLength, computed);
+        return computed;
+    }
+
+    /** The fingerprint from its first characters, already in {@code out}, and {@link #input}'s lists. */
+    private String computeHashes(byte[] out) {
+        // Nothing is left over from a fingerprint that failed half-way.
+        textLength = 0;
+        sha256.reset();
         out[10] = '_';
-        Arrays.sort(values, 0, ciphers);
-        hashValues(ciphers, out, 11);
+        int ciphers = input[ciphersAt - 1];
+        sorted = ensureCapacity(sorted, ciphers);
+        System.arraycopy(input, ciphersAt, sorted, 0, ciphers);
+        Arrays.sort(sorted, 0, ciphers);
+        hashValues(sorted, ciphers, out, 11);
         out[23] = '_';
-        int extensions = hello.otherTypeCount();
-        values = ensureCapacity(values, extensions);
-        System.arraycopy(hello.otherTypes(), 0, values, 0, extensions);
-        Arrays.sort(values, 0, extensions);
+        int extensions = input[extensionsAt - 1];
         if (extensions == 0) {
             Arrays.fill(out, 24, LENGTH, (byte) '0');
         } else {
-            appendList(extensions);
-            appendSignatureAlgorithms(b, hello.signatureAlgorithms());
+            appendList(input, extensionsAt, extensions);
+            for (int i = algorithmsAt; i < inputLength; i++) {
+                appendHex(i == algorithmsAt ? '_' : ',', input[i]);
+            }
             finishHash(out, 24);
         }
         return new String(out, 0, LENGTH, StandardCharsets.ISO_8859_1);
@@ -127,19 +160,56 @@ final class Ja4 {
         out[at + 1] = (byte) ('0' + n % 10);
     }
 
-    /** Puts the cipher suites but GREASE in {@link #values}, in the client's order; returns how many. */
+    /**
+     * Puts the cipher suites but GREASE in {@link #input}, in the client's order (a client sends
+     * them in the same order every time; they are sorted for the hash), after their number;
+     * returns how many.
+     */
     private int cipherSuites(ByteBuf b, HelloLayout hello) {
         int start = hello.cipherSuitesStart();
         int end = hello.cipherSuitesEnd();
-        values = ensureCapacity(values, (end - start) / 2);
-        int count = 0;
+        ciphersAt = PREFIX + 1;
+        input = ensureCapacity(input, ciphersAt + (end - start) / 2);
+        int at = ciphersAt;
         for (int p = start; p < end; p += 2) {
             int suite = b.getUnsignedShort(p);
             if (!TlsWire.isGrease(suite)) {
-                values[count++] = suite;
+                input[at++] = suite;
             }
         }
+        int count = at - ciphersAt;
+        input[ciphersAt - 1] = count;
         return count;
+    }
+
+    /** Puts the extension types but GREASE, server_name and ALPN in {@link #input}, sorted, after their number. */
+    private void extensionTypes(HelloLayout hello) {
+        int count = hello.otherTypeCount();
+        extensionsAt = ciphersAt + input[ciphersAt - 1] + 1;
+        input = ensureCapacity(input, extensionsAt + count);
+        input[extensionsAt - 1] = count;
+        System.arraycopy(hello.otherTypes(), 0, input, extensionsAt, count);
+        Arrays.sort(input, extensionsAt, extensionsAt + count);
+        algorithmsAt = extensionsAt + count;
+        inputLength = algorithmsAt;
+    }
+
+    /** Puts the signature algorithms but GREASE in {@link #input}, in the client's order, to its end. */
+    private void signatureAlgorithms(ByteBuf b, int extension) {
+        if (extension == ABSENT) {
+            return;
+        }
+        int start = extension + 6;
+        int end = start + b.getUnsignedShort(extension + 4);
+        input = ensureCapacity(input, algorithmsAt + (end - start) / 2);
+        int at = algorithmsAt;
+        for (int p = start; p < end; p += 2) {
+            int scheme = b.getUnsignedShort(p);
+            if (!TlsWire.isGrease(scheme)) {
+                input[at++] = scheme;
+            }
+        }
+        inputLength = at;
     }
 
     private static void alpnCharacters(ByteBuf b, int alpn, byte[] out, int at) {
@@ -165,37 +235,20 @@ final class Ja4 {
         return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z';
     }
 
-    /** Writes the hash of the first {@code count} of {@link #values} at {@code out[at]}. */
-    private void hashValues(int count, byte[] out, int at) {
+    /** Writes the hash of the first {@code count} of {@code values} at {@code out[at]}. */
+    private void hashValues(int[] values, int count, byte[] out, int at) {
         if (count == 0) {
             Arrays.fill(out, at, at + HASH_CHARS, (byte) '0');
             return;
         }
-        appendList(count);
+        appendList(values, 0, count);
         finishHash(out, at);
     }
 
-    /** Appends the first {@code count} of {@link #values} to the text being hashed, comma-separated. */
-    private void appendList(int count) {
+    /** Appends {@code count} of {@code values} from {@code from} to the text being hashed, comma-separated. */
+    private void appendList(int[] values, int from, int count) {
         for (int i = 0; i < count; i++) {
-            appendHex(i == 0 ? NO_SEPARATOR : ',', values[i]);
-        }
-    }
-
-    /** Appends {@code _} and the algorithms but GREASE, in the client's order, if any is left. */
-    private void appendSignatureAlgorithms(ByteBuf b, int extension) {
-        if (extension == ABSENT) {
-            return;
-        }
-        int start = extension + 6;
-        int end = start + b.getUnsignedShort(extension + 4);
-        int separator = '_';
-        for (int p = start; p < end; p += 2) {
-            int scheme = b.getUnsignedShort(p);
-            if (!TlsWire.isGrease(scheme)) {
-                appendHex(separator, scheme);
-                separator = ',';
-            }
+            appendHex(i == 0 ? NO_SEPARATOR : ',', values[from + i]);
         }
     }
 
@@ -232,7 +285,8 @@ final class Ja4 {
         }
     }
 
+    /** {@code array}, or a copy with room for {@code length} values. */
     private static int[] ensureCapacity(int[] array, int length) {
-        return array.length >= length ? array : new int[Math.max(length, 2 * array.length)];
+        return array.length >= length ? array : Arrays.copyOf(array, Math.max(length, 2 * array.length));
     }
 }

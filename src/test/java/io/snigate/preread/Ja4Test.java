@@ -345,6 +345,75 @@ class Ja4Test {
         }
     }
 
+    /**
+     * The fingerprints a thread remembers ({@link Ja4Memory}): every hello is fingerprinted
+     * several times over on this thread, so most answers below come from the memory, and each must
+     * still be what the second computation says.
+     */
+    @Nested
+    class TheMemory {
+
+        @Test
+        void givesAFingerprintBackOnlyForTheSameLists() {
+            List<byte[]> neighbours = List.of(
+                    specExample(false, SPEC_SIGNATURE_ALGORITHMS).record(),
+                    specExample(true, SPEC_SIGNATURE_ALGORITHMS).record(),
+                    specExample(false, 0x0804, 0x0403, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601).record(),
+                    specExample(false, 0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806).record(),
+                    specExample(false, 0x1a1a).record(),
+                    hello().cipherSuites(0x1301, 0x1302).sni("a.example").otherExtension(0x0017).record(),
+                    hello().cipherSuites(0x1301).sni("a.example").otherExtension(0x0017).otherExtension(0x1302).record(),
+                    hello().cipherSuites(0x1301, 0x1302).sni("a.example").alpn("h2").otherExtension(0x0017).record(),
+                    hello().cipherSuites(0x1301, 0x1302).alpn("h2").otherExtension(0x0017).record());
+            for (int round = 0; round < 3; round++) {
+                for (byte[] hello : neighbours) {
+                    assertThat(ja4(hello)).as("round %d", round).isEqualTo(NaiveJa4.of(hello));
+                }
+            }
+            assertThat(neighbours.stream().map(NaiveJa4::of).distinct()).hasSize(neighbours.size() - 1);
+        }
+
+        @Test
+        void moreKindsOfClientThanItHasSlots() {
+            Random seeds = new Random(0x6a4_5107L);
+            long[] shapes = seeds.longs(3L * Ja4Memory.SLOTS).toArray();
+            for (int round = 0; round < 2; round++) {
+                for (long shape : shapes) {
+                    byte[] hello = randomHello(shape, null);
+                    assertThat(ja4(hello)).as("shape %d, round %d", shape, round).isEqualTo(NaiveJa4.of(hello));
+                }
+            }
+        }
+
+        @Test
+        void inputsThatShareASlotAreToldApart() {
+            Ja4Memory memory = new Ja4Memory();
+            // 31 * (31 * 1 + 0) + 31 == 31 * (31 * 1 + 1) + 0: one hash, one slot.
+            int[] one = {0, 31};
+            int[] other = {1, 0};
+            memory.remember(one, 2, "one");
+
+            assertThat(memory.find(one, 2)).isEqualTo("one");
+            assertThat(memory.find(other, 2)).isNull();
+            assertThat(memory.find(new int[] {0, 31, 7}, 2)).as("only the length given counts").isEqualTo("one");
+            assertThat(memory.find(new int[] {0}, 1)).isNull();
+            memory.remember(other, 2, "other");
+            assertThat(memory.find(other, 2)).isEqualTo("other");
+            assertThat(memory.find(one, 2)).as("its slot now holds the other").isNull();
+        }
+
+        @Test
+        void rememberNothingLongerThanItsBound() {
+            Ja4Memory memory = new Ja4Memory();
+            int[] longest = new int[Ja4Memory.MAX_INPUT + 1];
+            memory.remember(longest, Ja4Memory.MAX_INPUT + 1, "long");
+            memory.remember(longest, Ja4Memory.MAX_INPUT, "at the bound");
+
+            assertThat(memory.find(longest, Ja4Memory.MAX_INPUT + 1)).isNull();
+            assertThat(memory.find(longest, Ja4Memory.MAX_INPUT)).isEqualTo("at the bound");
+        }
+    }
+
     private static final int[] CIPHER_POOL = {
         0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c, 0x009d,
         0x002f, 0x0035, 0x000a, 0x00ff, 0x5600, 0xfe00, 0xfeff, 0x0000, 0xffff
