@@ -42,7 +42,12 @@
 #         ranked slowest; the proxy's CPU per connection (and its user part),
 #         its wakeups per connection (voluntary context switches: how often it
 #         slept and was woken) and, as root with perf (COUNT_SYSCALLS), its
-#         system calls per connection, io_uring_enter among them.
+#         system calls per connection, io_uring_enter among them. A line per
+#         rate then sets snigate's p99 and p99.9 beside the best peer's, and its
+#         CPU per connection beside the least of the peers' at that rate: the
+#         same offered load (under the rate workload the slower proxy also pays
+#         for waking a load tool that waits on it: performance page, "At equal
+#         load").
 # WORKLOADS (default "rate bulk idle open") picks some of them; each runs in
 # that order, so "idle" alone measures RSS per tunnel in a fresh process.
 # "direct" is loadgen straight to the backend: the limit of the rig itself.
@@ -1055,9 +1060,11 @@ table_open() {
 }
 
 # One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
-# among the proxies other than snigate, the floors and direct).
+# among the proxies other than snigate, the floors and direct), and its CPU per connection against
+# the least of the peers' at that rate: the same offered load, where the rate workload's figure
+# also charges the slower proxy for waking a load tool that waits on it.
 open_verdict() {
-  local r=$1 i k n best bp99 bp999 v
+  local r=$1 i k n best bp99 bp999 v cheapest ccpu c
   [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
   for i in $(open_levels "$r"); do
     k=open$i; best=""; bp99=""
@@ -1070,11 +1077,21 @@ open_verdict() {
     [[ -n "$best" ]] || continue
     bp999=$(get "$r" "$best" "${k}_p999_ms")
     v=$(get "$r" snigate "${k}_p99_ms")
-    printf -- '- at %s (%s conn/s): snigate p99 %s ms, %s× the best peer'"'"'s (%s, %s ms); p99.9 %s ms against %s ms; snigate failed %s of %s\n' \
+    cheapest=""; ccpu=""
+    for n in "${PROXIES[@]}"; do
+      [[ "$n" == direct || "$n" == snigate || "$n" == *floor ]] && continue
+      c=$(get "$r" "$n" "${k}_cpu_us_per_conn")
+      [[ "$c" =~ ^[0-9.]+$ ]] || continue
+      if [[ -z "$ccpu" ]] || awk -v a="$c" -v b="$ccpu" 'BEGIN { exit !(a < b) }'; then cheapest=$n; ccpu=$c; fi
+    done
+    c=$(get "$r" snigate "${k}_cpu_us_per_conn")
+    printf -- '- at %s (%s conn/s): snigate p99 %s ms, %s× the best peer'"'"'s (%s, %s ms); p99.9 %s ms against %s ms; snigate failed %s of %s; CPU %s µs per connection, %s× the least of the peers'"'"' (%s, %s µs)\n' \
       "$(get "$r" snigate "${k}_label")" "$(get "$r" snigate "${k}_rate")" "$(fmt "$v" 2)" \
       "$([[ "$v" =~ ^[0-9.]+$ ]] && calc "int(100 * $v / $bp99 + 0.5) / 100" || echo inf)" "$best" "$(fmt "$bp99" 2)" \
       "$(fmt "$(get "$r" snigate "${k}_p999_ms")" 2)" "$(fmt "$bp999" 2)" \
-      "$(get "$r" snigate "${k}_errors")" "$(( $(get "$r" snigate "${k}_ok") + $(get "$r" snigate "${k}_errors") ))"
+      "$(get "$r" snigate "${k}_errors")" "$(( $(get "$r" snigate "${k}_ok") + $(get "$r" snigate "${k}_errors") ))" \
+      "$(fmt "$c" 0)" "$([[ "$c" =~ ^[0-9.]+$ && -n "$ccpu" ]] && calc "int(100 * $c / $ccpu + 0.5) / 100" || echo -)" \
+      "${cheapest:--}" "$(fmt "${ccpu:--}" 0)"
   done
 }
 
