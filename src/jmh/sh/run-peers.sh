@@ -1059,31 +1059,33 @@ table_open() {
   done
 }
 
+# "PROXY VALUE" of the peer (not snigate, a floor or direct) with the least numeric FIGURE in run R;
+# nothing when none has one.
+least_peer() { # R FIGURE
+  local n v best="" least=""
+  for n in "${PROXIES[@]}"; do
+    [[ "$n" == direct || "$n" == snigate || "$n" == *floor ]] && continue
+    v=$(get "$1" "$n" "$2")
+    [[ "$v" =~ ^[0-9.]+$ ]] || continue
+    if [[ -z "$least" ]] || awk -v a="$v" -v b="$least" 'BEGIN { exit !(a < b) }'; then best=$n; least=$v; fi
+  done
+  [[ -n "$best" ]] && echo "$best $least"
+}
+
 # One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
 # among the proxies other than snigate, the floors and direct), and its CPU per connection against
 # the least of the peers' at that rate: the same offered load, where the rate workload's figure
 # also charges the slower proxy for waking a load tool that waits on it.
 open_verdict() {
-  local r=$1 i k n best bp99 bp999 v cheapest ccpu c
+  local r=$1 i k best bp99 bp999 v cheapest ccpu c
   [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
   for i in $(open_levels "$r"); do
-    k=open$i; best=""; bp99=""
-    for n in "${PROXIES[@]}"; do
-      [[ "$n" == direct || "$n" == snigate || "$n" == *floor ]] && continue
-      v=$(get "$r" "$n" "${k}_p99_ms")
-      [[ "$v" =~ ^[0-9.]+$ ]] || continue
-      if [[ -z "$bp99" ]] || awk -v a="$v" -v b="$bp99" 'BEGIN { exit !(a < b) }'; then best=$n; bp99=$v; fi
-    done
+    k=open$i
+    read -r best bp99 <<<"$(least_peer "$r" "${k}_p99_ms")"
     [[ -n "$best" ]] || continue
     bp999=$(get "$r" "$best" "${k}_p999_ms")
     v=$(get "$r" snigate "${k}_p99_ms")
-    cheapest=""; ccpu=""
-    for n in "${PROXIES[@]}"; do
-      [[ "$n" == direct || "$n" == snigate || "$n" == *floor ]] && continue
-      c=$(get "$r" "$n" "${k}_cpu_us_per_conn")
-      [[ "$c" =~ ^[0-9.]+$ ]] || continue
-      if [[ -z "$ccpu" ]] || awk -v a="$c" -v b="$ccpu" 'BEGIN { exit !(a < b) }'; then cheapest=$n; ccpu=$c; fi
-    done
+    read -r cheapest ccpu <<<"$(least_peer "$r" "${k}_cpu_us_per_conn")"
     c=$(get "$r" snigate "${k}_cpu_us_per_conn")
     printf -- '- at %s (%s conn/s): snigate p99 %s ms, %s× the best peer'"'"'s (%s, %s ms); p99.9 %s ms against %s ms; snigate failed %s of %s; CPU %s µs per connection, %s× the least of the peers'"'"' (%s, %s µs)\n' \
       "$(get "$r" snigate "${k}_label")" "$(get "$r" snigate "${k}_rate")" "$(fmt "$v" 2)" \

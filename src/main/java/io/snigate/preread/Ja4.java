@@ -166,18 +166,8 @@ final class Ja4 {
      * returns how many.
      */
     private int cipherSuites(ByteBuf b, HelloLayout hello) {
-        int start = hello.cipherSuitesStart();
-        int end = hello.cipherSuitesEnd();
         ciphersAt = PREFIX + 1;
-        input = ensureCapacity(input, ciphersAt + (end - start) / 2);
-        int at = ciphersAt;
-        for (int p = start; p < end; p += 2) {
-            int suite = b.getUnsignedShort(p);
-            if (!TlsWire.isGrease(suite)) {
-                input[at++] = suite;
-            }
-        }
-        int count = at - ciphersAt;
+        int count = appendValues(b, hello.cipherSuitesStart(), hello.cipherSuitesEnd(), ciphersAt) - ciphersAt;
         input[ciphersAt - 1] = count;
         return count;
     }
@@ -200,16 +190,22 @@ final class Ja4 {
             return;
         }
         int start = extension + 6;
-        int end = start + b.getUnsignedShort(extension + 4);
-        input = ensureCapacity(input, algorithmsAt + (end - start) / 2);
-        int at = algorithmsAt;
+        inputLength = appendValues(b, start, start + b.getUnsignedShort(extension + 4), algorithmsAt);
+    }
+
+    /**
+     * Puts the 16-bit values of {@code b[start, end)} but GREASE in {@link #input} from {@code at},
+     * in their order; returns where they end.
+     */
+    private int appendValues(ByteBuf b, int start, int end, int at) {
+        input = ensureCapacity(input, at + (end - start) / 2);
         for (int p = start; p < end; p += 2) {
-            int scheme = b.getUnsignedShort(p);
-            if (!TlsWire.isGrease(scheme)) {
-                input[at++] = scheme;
+            int value = b.getUnsignedShort(p);
+            if (!TlsWire.isGrease(value)) {
+                input[at++] = value;
             }
         }
-        inputLength = at;
+        return at;
     }
 
     private static void alpnCharacters(ByteBuf b, int alpn, byte[] out, int at) {
