@@ -54,6 +54,8 @@ final class Ja4 {
     private static final int NO_SEPARATOR = -1;
     /** The characters between the leading {@code t} and the first hash: version to ALPN. */
     private static final int PREFIX = 9;
+    /** Where the cipher suites start in {@link #input}: after the prefix and their number. */
+    private static final int CIPHERS_AT = PREFIX + 1;
 
     private final MessageDigest sha256;
     private final byte[] digest = new byte[32];
@@ -68,7 +70,6 @@ final class Ja4 {
      * end. GREASE left out of every list. Grows with the hello, which the size limit bounds.
      */
     private int[] input = new int[128];
-    private int ciphersAt;
     private int extensionsAt;
     private int algorithmsAt;
     private int inputLength;
@@ -118,9 +119,9 @@ final class Ja4 {
         textLength = 0;
         sha256.reset();
         out[10] = '_';
-        int ciphers = input[ciphersAt - 1];
+        int ciphers = input[CIPHERS_AT - 1];
         sorted = ensureCapacity(sorted, ciphers);
-        System.arraycopy(input, ciphersAt, sorted, 0, ciphers);
+        System.arraycopy(input, CIPHERS_AT, sorted, 0, ciphers);
         Arrays.sort(sorted, 0, ciphers);
         hashValues(sorted, ciphers, out, 11);
         out[23] = '_';
@@ -166,16 +167,15 @@ final class Ja4 {
      * returns how many.
      */
     private int cipherSuites(ByteBuf b, HelloLayout hello) {
-        ciphersAt = PREFIX + 1;
-        int count = appendValues(b, hello.cipherSuitesStart(), hello.cipherSuitesEnd(), ciphersAt) - ciphersAt;
-        input[ciphersAt - 1] = count;
+        int count = appendValues(b, hello.cipherSuitesStart(), hello.cipherSuitesEnd(), CIPHERS_AT) - CIPHERS_AT;
+        input[CIPHERS_AT - 1] = count;
         return count;
     }
 
     /** Puts the extension types but GREASE, server_name and ALPN in {@link #input}, sorted, after their number. */
     private void extensionTypes(HelloLayout hello) {
         int count = hello.otherTypeCount();
-        extensionsAt = ciphersAt + input[ciphersAt - 1] + 1;
+        extensionsAt = CIPHERS_AT + input[CIPHERS_AT - 1] + 1;
         input = ensureCapacity(input, extensionsAt + count);
         input[extensionsAt - 1] = count;
         System.arraycopy(hello.otherTypes(), 0, input, extensionsAt, count);
