@@ -2,11 +2,13 @@ package io.snigate.relay;
 
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.Socket;
+import io.snigate.transport.RingClientChannel;
 import java.util.function.Consumer;
 
 /**
  * The client side of a tunnel on io_uring once its channel has handed the socket over
- * ({@link HandOver}): a {@link RelaySocket} on a descriptor the channel no longer touches.
+ * ({@link HandOver}): a {@link RelaySocket} on a descriptor the channel no longer touches, on the
+ * channel's own place on the ring ({@link RingClientChannel}) or registered anew (Netty's channel).
  */
 final class ClientSocket extends RelaySocket {
     /** Dropped once one has run: the tunnel holds the socket for as long as it lives, not these. */
@@ -17,6 +19,16 @@ final class ClientSocket extends RelaySocket {
         super(socket.intValue(), socket);
         this.ready = ready;
         this.refused = refused;
+    }
+
+    /**
+     * Takes the socket and its place on the ring from {@code channel} ({@link
+     * RingClientChannel#handOver}), on its event loop; then {@code ready} runs with it (before this
+     * returns, unless a read of the channel's was in flight). A channel closed first hands nothing
+     * over, and neither runs.
+     */
+    static void takeOver(RingClientChannel channel, Consumer<ClientSocket> ready) {
+        channel.handOver(new ClientSocket((Socket) channel.fd(), ready, cause -> {}));
     }
 
     /**

@@ -11,6 +11,7 @@ import io.netty.channel.unix.UnixChannel;
 import io.netty.util.concurrent.Future;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.transport.RingClientChannel;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,10 +20,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Moves a client's socket off its Netty channel once the upstream is an {@link UpstreamSocket},
- * so that both sides of the tunnel are driven on the ring ({@link SocketTunnel}). The channel
- * leaves the ring first ({@code deregister}, which completes once none of its operations is in
- * flight); what it reads meanwhile, the ClientHello the pre-read held included, and a FIN, are
- * kept here for the tunnel. From then on the channel only stands for the connection: the tunnel
+ * so that both sides of the tunnel are driven on the ring ({@link SocketTunnel}). A channel
+ * snigate accepted on the ring hands over its place on the ring with the socket ({@link
+ * RingClientChannel#handOver}); Netty's own channel leaves the ring first ({@code deregister}).
+ * Either completes once none of the channel's operations is in flight; what it reads meanwhile,
+ * the ClientHello the pre-read held included, and a FIN, are kept here for the tunnel. From then on the channel only stands for the connection: the tunnel
  * closes it once both sockets are closed (with nothing registered it closes no descriptor, and
  * its close future ends the record), and closing it from outside (a drain, a stop) ends the
  * tunnel.
@@ -49,6 +51,10 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     /** Takes the socket off the channel; in the client's pipeline, after the stages before the relay have left. */
     void start() {
         client.config().setAutoRead(false);
+        if (client instanceof RingClientChannel ring) {
+            ClientSocket.takeOver(ring, this::relay); // closed first, the channel's inactive event abandons
+            return;
+        }
         EventLoop loop = client.eventLoop();
         Socket socket = (Socket) ((UnixChannel) client).fd(); // io_uring's channels hold a Socket
         client.deregister().addListener(done -> deregistered(done, loop, socket));

@@ -34,33 +34,33 @@ import java.net.SocketAddress;
  * receive. Writes go one buffer at a time: this channel carries a ClientHello's answer (a TLS
  * alert) and, on the routes whose upstream is a channel, a relay.
  *
- * <p>Taken off the ring while open ({@code deregister}, the hand-over to the relay's own socket),
- * it leaves the descriptor to its new owner; otherwise closing it closes the descriptor once no
- * operation of its own names it. (Longer than this project's classes usually are: most of it is
- * the surface Netty's {@code SocketChannel} asks for.)
+ * <p>Once it has handed its socket and its place on the ring to the relay's own socket
+ * ({@link #handOver}), closing it leaves the descriptor to its new owner; otherwise closing it
+ * closes the descriptor once no operation of its own names it. (Longer than this project's classes
+ * usually are: most of it is the surface Netty's {@code SocketChannel} asks for.)
  */
 public final class RingClientChannel extends AbstractChannel implements SocketChannel, UnixChannel {
     private static final ChannelMetadata METADATA = new ChannelMetadata(false);
-    private static final short READ = 1, WRITE = 2, CANCEL = 3;
+    private static final short READ = 1, WRITE = 2, CANCEL = RingSocket.HANDED_OVER_CANCEL;
     private static final int IORING_CQE_F_SOCK_NONEMPTY = 1 << 2;
 
     private final int fd;
     private final InetSocketAddress remote;
     private InetSocketAddress local;
-    /** A deregistration waiting for the read in flight to complete. */
-    private ChannelPromise deregisterWhenReadDone;
+    /** The socket to hand over to once no operation of the channel's is in flight; then the one handed to. */
+    private RingSocket handOverTo, handedTo;
     private final RingClientConfig config;
     private final Handle handle = new Handle();
     private IoRegistration registration;
     private Socket socket;
-    private boolean open = true, inputShutdown, handedOver, closeFdWhenIdle, socketMayHaveMore;
+    private boolean open = true, inputShutdown, closeFdWhenIdle, socketMayHaveMore;
     private long readId, writeId;
     private ByteBuf readBuffer;
     private int inFlight;
 
     /** {@code local}: null when only the socket can tell (a wildcard or transparent listener). */
     RingClientChannel(int fd, InetSocketAddress local, InetSocketAddress remote) {
-        super(null);
+        super(null, SequentialChannelId.next());
         this.fd = fd;
         this.local = local;
         this.remote = remote;
@@ -82,18 +82,34 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
             public void connect(SocketAddress remoteAddress, SocketAddress localAddress, ChannelPromise promise) {
                 promise.setFailure(new UnsupportedOperationException("an accepted socket"));
             }
-
-            /** Once no read is in flight: the new owner must be the only one reading. */
-            @Override
-            public void deregister(ChannelPromise promise) {
-                if (readId != 0 && open) {
-                    deregisterWhenReadDone = promise;
-                    registration.submit(RingOps.cancel(readId, CANCEL));
-                    return;
-                }
-                super.deregister(promise);
-            }
         };
+    }
+
+    /**
+     * Gives the socket, and the channel's place on the ring with it, to {@code next} (the relay's
+     * own socket) once no operation of the channel's is in flight: a read in flight is cancelled,
+     * and what it read before the cancel took goes down the pipeline first. Then {@code next} is
+     * ready (before this returns, when nothing was in flight), every completion on the ring for the
+     * socket is {@code next}'s, and the channel only stands for the connection: closing it closes
+     * nothing. Keeping the registration spares a deregistration, its task and promise, and a new
+     * registration. A channel closed first hands nothing over. On the event loop, with auto-read off.
+     */
+    public void handOver(RingSocket next) {
+        if (!open || registration == null || handOverTo != null || handedTo != null) {
+            return;
+        }
+        handOverTo = next;
+        if (readId != 0) {
+            registration.submit(RingOps.cancel(readId, CANCEL));
+        } else if (inFlight == 0) {
+            handOverNow();
+        }
+    }
+
+    private void handOverNow() {
+        handedTo = handOverTo;
+        handOverTo = null;
+        handedTo.adopt(eventLoop(), registration);
     }
 
     @Override
@@ -115,7 +131,7 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
 
     @Override
     protected void doBeginRead() {
-        if (readId != 0 || inputShutdown || registration == null || !open) {
+        if (readId != 0 || inputShutdown || registration == null || !open || handOverTo != null || handedTo != null) {
             return;
         }
         RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
@@ -133,16 +149,13 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
         readId = 0;
         ByteBuf bytes = readBuffer;
         readBuffer = null;
-        if (deregisterWhenReadDone != null) {
-            ChannelPromise deregistered = deregisterWhenReadDone;
-            deregisterWhenReadDone = null;
+        if (handOverTo != null) {
             if (res > 0) {
                 bytes.writerIndex(bytes.writerIndex() + res);
                 pipeline().fireChannelRead(bytes); // read before the cancel took: the new owner's
             } else {
-                bytes.release();
+                bytes.release(); // a FIN or an error is there for the new owner to read again
             }
-            unsafe().deregister(deregistered);
             return;
         }
         if (res > 0 && open) {
@@ -185,7 +198,7 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) {
-        if (writeId != 0 || registration == null) {
+        if (writeId != 0 || registration == null || handedTo != null) {
             return;
         }
         Object msg = in.current();
@@ -221,7 +234,8 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
     @Override
     protected void doClose() {
         open = false;
-        if (handedOver) {
+        handOverTo = null; // closed first: nothing is handed over
+        if (handedTo != null) {
             return; // the descriptor is the relay's now
         }
         if (registration == null || inFlight == 0) {
@@ -239,12 +253,9 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
 
     @Override
     protected void doDeregister() {
-        if (registration == null) {
-            return;
+        if (registration != null && handedTo == null) { // handed over, the registration is the new owner's
+            registration.cancel();
         }
-        // Taken off the ring while open: another owner drives the socket from here on.
-        handedOver = open;
-        registration.cancel();
         registration = null;
     }
 
@@ -263,10 +274,14 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
     /** The channel's place on the ring: its operations' completions. */
     private final class Handle implements IoUringIoHandle {
         @Override
-        public void handle(IoRegistration ignored, IoEvent ioEvent) {
+        public void handle(IoRegistration registration, IoEvent ioEvent) {
             IoUringIoEvent event = (IoUringIoEvent) ioEvent;
             short tag = event.data();
             if (tag == CANCEL) {
+                return;
+            }
+            if (handedTo != null) {
+                handedTo.handle(registration, ioEvent);
                 return;
             }
             inFlight--;
@@ -279,12 +294,18 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
             if (closeFdWhenIdle && inFlight == 0) {
                 closeFdWhenIdle = false;
                 closeFd();
+            } else if (handOverTo != null && inFlight == 0) {
+                handOverNow();
             }
         }
 
         /** The event loop shuts down: it tears the ring down without waiting for late completions. */
         @Override
         public void close() {
+            if (handedTo != null) {
+                handedTo.close();
+                return;
+            }
             if (open) {
                 unsafe().close(unsafe().voidPromise());
             }
@@ -299,12 +320,16 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
         }
 
         @Override
-        public void unregistered() {}
+        public void unregistered() {
+            if (handedTo != null) {
+                handedTo.unregistered();
+            }
+        }
     }
 
     @Override
     protected SocketAddress localAddress0() {
-        if (local == null && open && !handedOver) {
+        if (local == null && open && handedTo == null) {
             local = ((Socket) fd()).localAddress();
         }
         return local;

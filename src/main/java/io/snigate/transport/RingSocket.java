@@ -22,8 +22,16 @@ import java.io.IOException;
  * for late completions, the socket is closed at once by the system call.
  */
 public abstract class RingSocket implements IoUringIoHandle {
-    /** The tags of this class's own operations; a subclass tags its operations below these. */
+    /**
+     * The tags of this class's own operations; a subclass tags its operations below
+     * {@link #HANDED_OVER_CANCEL}.
+     */
     private static final short CLOSE = 0x7ffe, CANCEL = 0x7fff;
+    /**
+     * The tag of a cancel that a {@link RingClientChannel} submitted for its last read and that may
+     * complete after it handed its place on the ring to a socket ({@link #adopt}): never the socket's.
+     */
+    static final short HANDED_OVER_CANCEL = 0x7ffd;
 
     protected final int fd;
     private EventLoop loop;
@@ -60,6 +68,17 @@ public abstract class RingSocket implements IoUringIoHandle {
                 ringReady();
             }
         });
+    }
+
+    /**
+     * Takes over {@code registration}, a channel's place on {@code loop}'s ring that the channel
+     * handed over with its socket ({@link RingClientChannel#handOver}); then {@link #ringReady} runs.
+     * On the loop's thread.
+     */
+    final void adopt(EventLoop loop, IoRegistration registration) {
+        this.loop = loop;
+        this.registration = registration;
+        ringReady();
     }
 
     protected abstract void ringReady();

@@ -1,0 +1,212 @@
+package io.snigate.transport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link RingClientChannel#handOver}: the channel gives its socket and its place on the ring to a
+ * {@link RingSocket}, which from then on hears every completion for the socket and nothing of the
+ * channel's own (the cancel of its last read included), and keeps the socket when the channel is
+ * closed; a channel closed first hands nothing over and closes its socket.
+ */
+class RingClientChannelTest {
+    private MultiThreadIoEventLoopGroup group;
+    private RingListener listener;
+    /** What the handler and the echo socket saw that they should not have, on the event loop. */
+    private final List<String> problems = new CopyOnWriteArrayList<>();
+    private final List<String> channelReads = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void ioUring() {
+        String problem = Transport.ioUringProblem();
+        assumeTrue(problem == null, () -> "io_uring does not work here: " + problem);
+        group = Transport.select("io_uring", () -> null, () -> null).newEventLoopGroup(1);
+    }
+
+    @AfterEach
+    void stop() {
+        if (listener != null) {
+            listener.stop();
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Listens; on each connection, once the channel is active and reading (a read in flight, since
+     * the client has sent nothing), {@code whenActive} runs on the event loop.
+     */
+    private InetSocketAddress listen(Consumer<RingClientChannel> whenActive) throws Exception {
+        ChannelInitializer<SocketChannel> initializer = new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(SocketChannel child) {
+                child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        ctx.fireChannelActive();
+                        // Auto-read submits the channel's first read once the event has passed
+                        // the whole pipeline: the task after it finds the read in flight.
+                        ctx.channel().eventLoop().execute(() -> {
+                            ctx.channel().config().setAutoRead(false);
+                            whenActive.accept((RingClientChannel) ctx.channel());
+                        });
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        ByteBuf bytes = (ByteBuf) msg;
+                        channelReads.add(bytes.toString(StandardCharsets.US_ASCII));
+                        bytes.release();
+                    }
+                });
+            }
+        };
+        listener = RingListener.bind((EventLoop) group.next(), new InetSocketAddress("127.0.0.1", 0), 16, initializer,
+                new AdaptiveRecvByteBufAllocator());
+        return listener.address();
+    }
+
+    @Test
+    void theSocketTakingOverAfterAReadInFlightHearsOnlyItsOwnCompletions() throws Exception {
+        CompletableFuture<Echo> echoes = new CompletableFuture<>();
+        InetSocketAddress address = listen(channel -> {
+            Echo echo = new Echo(channel);
+            echoes.complete(echo);
+            channel.handOver(echo);
+        });
+
+        Echo echo;
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.setSoTimeout(5_000);
+            echo = echoes.get(5, TimeUnit.SECONDS);
+            echo.ready.get(5, TimeUnit.SECONDS);
+            client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(client.getInputStream().readNBytes(4)).asString(StandardCharsets.US_ASCII).isEqualTo("ping");
+            client.shutdownOutput();
+            assertThat(client.getInputStream().read()).as("closed by the socket that took over").isEqualTo(-1);
+        }
+        echo.released.get(5, TimeUnit.SECONDS);
+        assertThat(channelReads).as("the channel's read was cancelled before anything came").isEmpty();
+        assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void theChannelClosedAfterTheHandOverLeavesTheSocketToItsNewOwner() throws Exception {
+        CompletableFuture<Echo> echoes = new CompletableFuture<>();
+        CompletableFuture<Boolean> channelClosed = new CompletableFuture<>();
+        InetSocketAddress address = listen(channel -> {
+            Echo echo = new Echo(channel);
+            echoes.complete(echo);
+            channel.handOver(echo);
+            echo.ready.thenRun(() -> channel.close().addListener(closed -> channelClosed.complete(closed.isSuccess())));
+        });
+
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.setSoTimeout(5_000);
+            assertThat(channelClosed.get(5, TimeUnit.SECONDS)).isTrue();
+            client.getOutputStream().write("pong".getBytes(StandardCharsets.US_ASCII));
+            assertThat(client.getInputStream().readNBytes(4)).asString(StandardCharsets.US_ASCII).isEqualTo("pong");
+        }
+        echoes.get().released.get(5, TimeUnit.SECONDS);
+        assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void aChannelClosedBeforeItsReadCompletesHandsNothingOver() throws Exception {
+        CompletableFuture<Echo> echoes = new CompletableFuture<>();
+        InetSocketAddress address = listen(channel -> {
+            Echo echo = new Echo(channel);
+            echoes.complete(echo);
+            channel.handOver(echo); // waits for the read in flight to complete
+            channel.close();
+        });
+
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.setSoTimeout(5_000);
+            assertThat(client.getInputStream().read()).as("closed by the channel").isEqualTo(-1);
+        }
+        // The channel's last completions (its read, cancelled, and the cancel) have come by now
+        // unless the loop is slow: a hand-over would have run on the first of them.
+        group.next().submit(() -> {}).get(5, TimeUnit.SECONDS);
+        assertThat(echoes.get().ready).as("handed over").isNotDone();
+        assertThat(problems).isEmpty();
+    }
+
+    /** Echoes what it receives on the socket it took over; closes at the client's FIN. */
+    private final class Echo extends RingSocket {
+        private static final short RECV = 16, SEND = 17; // apart from the channel's own tags
+        final CompletableFuture<Void> ready = new CompletableFuture<>();
+        final CompletableFuture<Void> released = new CompletableFuture<>();
+        private ByteBuf buffer;
+
+        Echo(RingClientChannel channel) {
+            super(channel.fd().intValue());
+        }
+
+        private void receive() {
+            buffer = Unpooled.directBuffer(64);
+            submit(RingOps.recv(fd, buffer, RECV));
+        }
+
+        @Override
+        protected void ringReady() {
+            receive();
+            ready.complete(null);
+        }
+
+        @Override
+        protected void ringRefused(Throwable cause) {
+            problems.add("refused: " + cause);
+        }
+
+        @Override
+        protected void completed(short tag, int res) {
+            if (tag == RECV && res > 0) {
+                buffer.writerIndex(res);
+                submit(RingOps.send(fd, buffer, SEND));
+            } else if (tag == RECV) {
+                buffer.release();
+                buffer = null;
+                close();
+            } else if (tag == SEND && res > 0) {
+                buffer.release();
+                receive();
+            } else {
+                problems.add("completion tagged " + tag + " with " + res);
+            }
+        }
+
+        @Override
+        protected void cancelInFlight() {}
+
+        @Override
+        protected void released() {
+            if (buffer != null) {
+                buffer.release();
+            }
+            released.complete(null);
+        }
+    }
+}
