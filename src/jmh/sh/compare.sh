@@ -9,7 +9,8 @@
 #       one jar with and without a JVM option.
 #
 # Both JVMs run at once, pinned to CPU 1, each with bench-lib.sh's config and its own ports in front
-# of one loadgen backend (CPU 0). After WARMUP_SECONDS (15) of the rate workload on each, ROUNDS (8)
+# of one loadgen backend (CPU 0). After WARMUP_SECONDS (15) of the rate workload on each, and 3 s
+# more of the workload measured on each once the other's warm-up has left it idle, ROUNDS (8)
 # rounds load A, then B, then B, then A (ABBA, so neither always goes first) for WINDOW_SECONDS (5)
 # each; the proxy not under load sits idle. Each window gives CPU and user µs per connection; every
 # round gives the ratio B ÷ A of its two pairs' sums, so both sides of a ratio met the same minutes
@@ -39,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 taskset -c 0 $LG backend --listen 127.0.0.1:$P --mode rate --hello $BENCH_HELLO --resp-bytes 200 \
-    --max-seconds $((2 * WARMUP_SECONDS + 4 * ROUNDS * WINDOW_SECONDS + 120)) 2>/dev/null &
+    --max-seconds $((2 * WARMUP_SECONDS + 6 + 4 * ROUNDS * WINDOW_SECONDS + 120)) 2>/dev/null &
 PIDS+=($!)
 # start NAME INDEX ARGS: proxy INDEX listens on P+10*INDEX+1, admin on +2.
 start() {
@@ -69,6 +70,11 @@ window() {
 }
 window A $WARMUP_SECONDS >/dev/null
 window B $WARMUP_SECONDS >/dev/null
+# Each has now been idle once (while the other warmed up), when a JIT's guesses about a loop that
+# is never idle fail and it compiles again (performance page, "The measured seconds after an idle
+# moment"): a few seconds more each, so that this falls before the rounds.
+window A 3 measured >/dev/null
+window B 3 measured >/dev/null
 echo "A: $A"
 echo "B: $B"
 for r in $(seq 1 $ROUNDS); do

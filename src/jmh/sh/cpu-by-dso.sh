@@ -7,8 +7,9 @@
 #
 # PROXY is any of run-peers.sh's proxies (its config and command from there), started pinned to
 # CPU 1 with loadgen and its backend on CPU 0, as in the rig; WARMUP_SECONDS (15) of the rate
-# workload, then MEASURE_SECONDS (10) of the workload named (open: CONN_PER_S, default 3500, new
-# connections a second, after OPEN_WARMUP_SECONDS (30) at that rate, as the rig) while perf
+# workload, 2 s idle, then MEASURE_SECONDS (10) of the workload named (open: CONN_PER_S, default
+# 3500, new connections a second, after OPEN_WARMUP_SECONDS (30) at that rate, as the rig; rate:
+# after 5 s more of it) while perf
 # samples CPU 1 at 1999 Hz. Prints the proxy's CPU µs per connection from /proc, then µs per
 # connection for each object perf saw and their sum (on this VM about a tenth below /proc's
 # figure), then (TOP=N) the N kernel functions that took most, and (EVENTS=ev1,ev2,... any perf
@@ -43,9 +44,16 @@ sleep 1
 taskset -c 0 "$LG" rate --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --concurrency 64 \
     --duration "$WARMUP" >/dev/null 2>&1
 if [[ "$MODE" == open ]]; then LOAD=(open --rate "$RATE"); else LOAD=(rate --concurrency 64); fi
+# Idle once before the workload measured warms up: the first time a JVM proxy's loop goes idle and
+# busy again (its timer queue empty, no tunnel left) the JIT's guesses fail and it compiles again,
+# which would otherwise fall at the start of the measured seconds (performance page, "The
+# measured seconds after an idle moment"). The rig's turns go idle long before they are measured.
+sleep 2
 if [[ "$MODE" == open ]]; then # as the rig: a JIT compiles for the traffic it meets
   taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" \
       --duration "$OPEN_WARMUP" >/dev/null 2>&1
+else
+  taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration 5 >/dev/null 2>&1
 fi
 TREE=$(proc_tree $PX | tr '\n' ' ')
 c0=$(cpu_ticks $TREE)

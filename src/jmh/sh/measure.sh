@@ -3,7 +3,8 @@
 # one figure at a time: for comparing two builds or JVM options in interleaved runs, where
 # run-peers.sh compares proxies.
 #   src/jmh/sh/measure.sh cpu [JAR [JAVA_OPTS...]]      proxy CPU µs per connection: snigate pinned to
-#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 10 s measured (of it
+#        CPU 1, loadgen and its backend to CPU 0, 64 connections in flight, 12 s warm-up, 2 s idle and
+#        3 s more, 10 s measured (of it
 #        user CPU: snigate's own code); and
 #        the proxy's RSS after it (bulk too); THREADS=1 first prints the CPU µs per connection of
 #        each group of threads (event loops, compiler, GC, access-log writer) over the same 10 s
@@ -99,7 +100,11 @@ esac
 case "$MODE" in
 idle|idlerss|warmup) ;;
 cpu|syscalls|ringops)
-  $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1 ;;
+  $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1
+  if [ "$MODE" = cpu ]; then # idle once, then busy again, before measuring (performance page,
+    sleep 2                  # "The measured seconds after an idle moment")
+    $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration 3 >/dev/null 2>&1
+  fi ;;
 bulk*)
   $(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_WARMUP >/dev/null 2>&1 ;;
 esac
