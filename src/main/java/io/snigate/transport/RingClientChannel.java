@@ -1,9 +1,6 @@
 package io.snigate.transport;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.AbstractChannel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelMetadata;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
@@ -13,12 +10,7 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
-import io.netty.channel.socket.ServerSocketChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
-import io.netty.channel.unix.FileDescriptor;
-import io.netty.channel.unix.Socket;
-import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import java.io.IOException;
@@ -36,43 +28,32 @@ import java.net.SocketAddress;
  *
  * <p>Once it has handed its socket and its place on the ring to the relay's own socket
  * ({@link #handOver}), closing it leaves the descriptor to its new owner; otherwise closing it
- * closes the descriptor once no operation of its own names it. (Longer than this project's classes
- * usually are: most of it is the surface Netty's {@code SocketChannel} asks for.)
+ * closes the descriptor once no operation of its own names it. The rest of what a
+ * {@code SocketChannel} is, {@link AcceptedSocketChannel} is.
  */
-public final class RingClientChannel extends AbstractChannel implements SocketChannel, UnixChannel {
-    private static final ChannelMetadata METADATA = new ChannelMetadata(false);
+public final class RingClientChannel extends AcceptedSocketChannel {
     private static final short READ = 1, WRITE = 2, CANCEL = RingSocket.HANDED_OVER_CANCEL;
     private static final int IORING_CQE_F_SOCK_NONEMPTY = 1 << 2;
 
-    private final int fd;
-    private final InetSocketAddress remote;
-    private InetSocketAddress local;
     /** The socket to hand over to once no operation of the channel's is in flight; then the one handed to. */
     private RingSocket handOverTo, handedTo;
     private final RingClientConfig config;
     private final Handle handle = new Handle();
     private IoRegistration registration;
-    private Socket socket;
-    private boolean open = true, inputShutdown, closeFdWhenIdle, socketMayHaveMore;
+    private boolean open = true, closeFdWhenIdle, socketMayHaveMore;
     private long readId, writeId;
     private ByteBuf readBuffer;
     private int inFlight;
 
     /** {@code local}: null when only the socket can tell (a wildcard or transparent listener). */
     RingClientChannel(int fd, InetSocketAddress local, InetSocketAddress remote) {
-        super(null, SequentialChannelId.next());
-        this.fd = fd;
-        this.local = local;
-        this.remote = remote;
+        super(fd, local, remote);
         this.config = new RingClientConfig(this);
     }
 
     @Override
-    public FileDescriptor fd() {
-        if (socket == null) {
-            socket = new Socket(fd);
-        }
-        return socket;
+    protected boolean ownsSocket() {
+        return open && handedTo == null;
     }
 
     @Override
@@ -259,18 +240,6 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
         registration = null;
     }
 
-    private void closeFd() {
-        if (socket != null) {
-            try {
-                socket.close();
-            } catch (IOException ignored) {
-                // nothing is left to undo for a socket that will not close
-            }
-        } else {
-            RingSocket.closeDescriptor(fd);
-        }
-    }
-
     /** The channel's place on the ring: its operations' completions. */
     private final class Handle implements IoUringIoHandle {
         @Override
@@ -327,51 +296,8 @@ public final class RingClientChannel extends AbstractChannel implements SocketCh
         }
     }
 
-    @Override
-    protected SocketAddress localAddress0() {
-        if (local == null && open && handedTo == null) {
-            local = ((Socket) fd()).localAddress();
-        }
-        return local;
-    }
-
-    @Override protected SocketAddress remoteAddress0() { return remote; }
-    @Override protected void doBind(SocketAddress localAddress) { throw new UnsupportedOperationException(); }
     @Override protected void doDisconnect() { doClose(); }
     @Override public boolean isOpen() { return open; }
     @Override public boolean isActive() { return open; }
-    @Override public ChannelMetadata metadata() { return METADATA; }
     @Override public SocketChannelConfig config() { return config; }
-    @Override public ServerSocketChannel parent() { return null; }
-    @Override public InetSocketAddress localAddress() { return (InetSocketAddress) super.localAddress(); }
-    @Override public InetSocketAddress remoteAddress() { return (InetSocketAddress) super.remoteAddress(); }
-    @Override public boolean isInputShutdown() { return inputShutdown; }
-    /** As the socket recorded it: the relay may shut it down directly (relay/Tunnel). */
-    @Override public boolean isOutputShutdown() { return socket != null && socket.isOutputShutdown(); }
-    @Override public boolean isShutdown() { return inputShutdown && isOutputShutdown(); }
-    @Override public ChannelFuture shutdownInput() { return shutdownInput(newPromise()); }
-    @Override public ChannelFuture shutdownInput(ChannelPromise promise) { return promise.setFailure(new UnsupportedOperationException()); }
-    @Override public ChannelFuture shutdownOutput() { return shutdownOutput(newPromise()); }
-    @Override public ChannelFuture shutdown() { return shutdown(newPromise()); }
-
-    @Override
-    public ChannelFuture shutdown(ChannelPromise promise) {
-        try {
-            ((Socket) fd()).shutdown(true, true);
-            inputShutdown = true;
-            return promise.setSuccess();
-        } catch (IOException e) {
-            return promise.setFailure(e);
-        }
-    }
-
-    @Override
-    public ChannelFuture shutdownOutput(ChannelPromise promise) {
-        try {
-            ((Socket) fd()).shutdown(false, true);
-            return promise.setSuccess();
-        } catch (IOException e) {
-            return promise.setFailure(e);
-        }
-    }
 }
