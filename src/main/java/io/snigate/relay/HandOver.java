@@ -52,7 +52,11 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     void start() {
         client.config().setAutoRead(false);
         if (client instanceof RingClientChannel ring) {
-            ClientSocket.takeOver(ring, this::relay); // closed first, the channel's inactive event abandons
+            if (!ring.isOpen()) { // it hands nothing over, and its inactive event has passed
+                abandon(Reason.CONNECTION_RESET);
+                return;
+            }
+            ClientSocket.takeOver(ring, this::relay); // closed meanwhile, its inactive event abandons
             return;
         }
         EventLoop loop = client.eventLoop();
