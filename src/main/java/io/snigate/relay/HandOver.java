@@ -24,10 +24,10 @@ import org.slf4j.LoggerFactory;
  * snigate accepted on the ring hands over its place on the ring with the socket ({@link
  * RingClientChannel#handOver}); Netty's own channel leaves the ring first ({@code deregister}).
  * Either completes once none of the channel's operations is in flight; what it reads meanwhile,
- * the ClientHello the pre-read held included, and a FIN, are kept here for the tunnel. From then on the channel only stands for the connection: the tunnel
- * closes it once both sockets are closed (with nothing registered it closes no descriptor, and
- * its close future ends the record), and closing it from outside (a drain, a stop) ends the
- * tunnel.
+ * the ClientHello the pre-read held included, and a FIN, are kept here for the tunnel. From then
+ * on the channel only stands for the connection: the tunnel closes it once both sockets are closed
+ * (handed over or deregistered, it closes no descriptor, and its close future ends the record),
+ * and closing it from outside (a drain, a stop) ends the tunnel.
  */
 final class HandOver extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(HandOver.class);

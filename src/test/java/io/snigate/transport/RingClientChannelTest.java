@@ -1,17 +1,11 @@
 package io.snigate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -19,9 +13,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,72 +23,52 @@ import org.junit.jupiter.api.Test;
  * channel's own (the cancel of its last read included), and keeps the socket when the channel is
  * closed; a channel closed first hands nothing over and closes its socket.
  */
-class RingClientChannelTest {
-    private MultiThreadIoEventLoopGroup group;
-    private RingListener listener;
+class RingClientChannelTest extends RingLoop {
     /** What the handler and the echo socket saw that they should not have, on the event loop. */
     private final List<String> problems = new CopyOnWriteArrayList<>();
     private final List<String> channelReads = new CopyOnWriteArrayList<>();
-
-    @BeforeEach
-    void ioUring() {
-        String problem = Transport.ioUringProblem();
-        assumeTrue(problem == null, () -> "io_uring does not work here: " + problem);
-        group = Transport.select("io_uring", () -> null, () -> null).newEventLoopGroup(1);
-    }
-
-    @AfterEach
-    void stop() {
-        if (listener != null) {
-            listener.stop();
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
-        }
-    }
 
     /**
      * Listens; on each connection, once the channel is active and reading (a read in flight, since
      * the client has sent nothing), {@code whenActive} runs on the event loop.
      */
-    private InetSocketAddress listen(Consumer<RingClientChannel> whenActive) throws Exception {
-        ChannelInitializer<SocketChannel> initializer = new ChannelInitializer<>() {
+    private InetSocketAddress listenHandingOver(Consumer<RingClientChannel> whenActive) throws Exception {
+        return listen(child -> child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
-            protected void initChannel(SocketChannel child) {
-                child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                    @Override
-                    public void channelActive(ChannelHandlerContext ctx) {
-                        ctx.fireChannelActive();
-                        // Auto-read submits the channel's first read once the event has passed
-                        // the whole pipeline: the task after it finds the read in flight.
-                        ctx.channel().eventLoop().execute(() -> {
-                            ctx.channel().config().setAutoRead(false);
-                            whenActive.accept((RingClientChannel) ctx.channel());
-                        });
-                    }
-
-                    @Override
-                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                        ByteBuf bytes = (ByteBuf) msg;
-                        channelReads.add(bytes.toString(StandardCharsets.US_ASCII));
-                        bytes.release();
-                    }
+            public void channelActive(ChannelHandlerContext ctx) {
+                ctx.fireChannelActive();
+                // Auto-read submits the channel's first read once the event has passed
+                // the whole pipeline: the task after it finds the read in flight.
+                ctx.channel().eventLoop().execute(() -> {
+                    ctx.channel().config().setAutoRead(false);
+                    whenActive.accept((RingClientChannel) ctx.channel());
                 });
             }
-        };
-        listener = RingListener.bind((EventLoop) group.next(), new InetSocketAddress("127.0.0.1", 0), 16, initializer,
-                new AdaptiveRecvByteBufAllocator());
-        return listener.address();
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ByteBuf bytes = (ByteBuf) msg;
+                channelReads.add(bytes.toString(StandardCharsets.US_ASCII));
+                bytes.release();
+            }
+        }));
+    }
+
+    /** Hands each connection over to an {@link Echo}, which {@code echoes} gets; then {@code then} runs. */
+    private InetSocketAddress listenHandingOverToEcho(CompletableFuture<Echo> echoes,
+            BiConsumer<RingClientChannel, Echo> then) throws Exception {
+        return listenHandingOver(channel -> {
+            Echo echo = new Echo(channel);
+            echoes.complete(echo);
+            channel.handOver(echo);
+            then.accept(channel, echo);
+        });
     }
 
     @Test
     void theSocketTakingOverAfterAReadInFlightHearsOnlyItsOwnCompletions() throws Exception {
         CompletableFuture<Echo> echoes = new CompletableFuture<>();
-        InetSocketAddress address = listen(channel -> {
-            Echo echo = new Echo(channel);
-            echoes.complete(echo);
-            channel.handOver(echo);
-        });
+        InetSocketAddress address = listenHandingOverToEcho(echoes, (channel, echo) -> {});
 
         Echo echo;
         try (Socket client = new Socket(address.getAddress(), address.getPort())) {
@@ -116,12 +89,8 @@ class RingClientChannelTest {
     void theChannelClosedAfterTheHandOverLeavesTheSocketToItsNewOwner() throws Exception {
         CompletableFuture<Echo> echoes = new CompletableFuture<>();
         CompletableFuture<Boolean> channelClosed = new CompletableFuture<>();
-        InetSocketAddress address = listen(channel -> {
-            Echo echo = new Echo(channel);
-            echoes.complete(echo);
-            channel.handOver(echo);
-            echo.ready.thenRun(() -> channel.close().addListener(closed -> channelClosed.complete(closed.isSuccess())));
-        });
+        InetSocketAddress address = listenHandingOverToEcho(echoes, (channel, echo) ->
+                echo.ready.thenRun(() -> channel.close().addListener(closed -> channelClosed.complete(closed.isSuccess()))));
 
         try (Socket client = new Socket(address.getAddress(), address.getPort())) {
             client.setSoTimeout(5_000);
@@ -136,12 +105,8 @@ class RingClientChannelTest {
     @Test
     void aChannelClosedBeforeItsReadCompletesHandsNothingOver() throws Exception {
         CompletableFuture<Echo> echoes = new CompletableFuture<>();
-        InetSocketAddress address = listen(channel -> {
-            Echo echo = new Echo(channel);
-            echoes.complete(echo);
-            channel.handOver(echo); // waits for the read in flight to complete
-            channel.close();
-        });
+        // The hand-over waits for the read in flight to complete; the close comes first.
+        InetSocketAddress address = listenHandingOverToEcho(echoes, (channel, echo) -> channel.close());
 
         try (Socket client = new Socket(address.getAddress(), address.getPort())) {
             client.setSoTimeout(5_000);

@@ -1,26 +1,16 @@
 package io.snigate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.EventLoop;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.socket.SocketChannel;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,39 +18,7 @@ import org.junit.jupiter.api.Test;
  * {@code ChannelInitializer}, as the proxy's) adds see every event from registration on, and an
  * initialiser that throws leaves no connection open.
  */
-class RingListenerTest {
-    private MultiThreadIoEventLoopGroup group;
-    private RingListener listener;
-
-    @BeforeEach
-    void ioUring() {
-        String problem = Transport.ioUringProblem();
-        assumeTrue(problem == null, () -> "io_uring does not work here: " + problem);
-        group = Transport.select("io_uring", () -> null, () -> null).newEventLoopGroup(1);
-    }
-
-    @AfterEach
-    void stop() {
-        if (listener != null) {
-            listener.stop();
-        }
-        if (group != null) {
-            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).syncUninterruptibly();
-        }
-    }
-
-    private InetSocketAddress listen(Consumer<SocketChannel> initChild) throws Exception {
-        ChannelInitializer<SocketChannel> initializer = new ChannelInitializer<>() {
-            @Override
-            protected void initChannel(SocketChannel child) {
-                initChild.accept(child);
-            }
-        };
-        listener = RingListener.bind((EventLoop) group.next(), new InetSocketAddress("127.0.0.1", 0), 16, initializer,
-                new AdaptiveRecvByteBufAllocator());
-        return listener.address();
-    }
-
+class RingListenerTest extends RingLoop {
     @Test
     void theHandlersAddedOnRegistrationSeeEveryEvent() throws Exception {
         List<String> events = new CopyOnWriteArrayList<>();
