@@ -135,7 +135,7 @@ public final class RingClientChannel extends AcceptedSocketChannel {
                 bytes.writerIndex(bytes.writerIndex() + res);
                 pipeline().fireChannelRead(bytes); // read before the cancel took: the new owner's
             } else {
-                bytes.release(); // a FIN or an error is there for the new owner to read again
+                bytes.release(); // a FIN reads again for the new owner; after a reset, so does an end of stream
             }
             return;
         }
