@@ -48,13 +48,10 @@ if [[ "$MODE" == open ]]; then LOAD=(open --rate "$RATE"); else LOAD=(rate --con
 # busy again (its timer queue empty, no tunnel left) the JIT's guesses fail and it compiles again,
 # which would otherwise fall at the start of the measured seconds (performance page, "The
 # measured seconds after an idle moment"). The rig's turns go idle long before they are measured.
+# The open loop warms up at its rate as the rig does (a JIT compiles for the traffic it meets).
 sleep 2
-if [[ "$MODE" == open ]]; then # as the rig: a JIT compiles for the traffic it meets
-  taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" \
-      --duration "$OPEN_WARMUP" >/dev/null 2>&1
-else
-  taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration 5 >/dev/null 2>&1
-fi
+REWARM=5; [[ "$MODE" == open ]] && REWARM=$OPEN_WARMUP
+taskset -c 0 "$LG" "${LOAD[@]}" --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration "$REWARM" >/dev/null 2>&1
 TREE=$(proc_tree $PX | tr '\n' ' ')
 c0=$(cpu_ticks $TREE)
 idle0() { awk '$1 == "cpu0" {print $5}' /proc/stat; }
