@@ -1,9 +1,11 @@
 package io.snigate.log;
 
 import io.netty.util.internal.PlatformDependent;
-import java.io.BufferedOutputStream;
+import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Queue;
@@ -24,7 +26,7 @@ import java.util.function.Consumer;
  */
 public final class BatchingLineWriter implements Consumer<String>, AutoCloseable {
     private final Queue<String> queue;
-    private final OutputStream out;
+    private final Writer out;
     private final long intervalNanos;
     private final LongAdder dropped = new LongAdder();
     private final Thread thread;
@@ -33,7 +35,8 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
     /** {@code capacity} lines at most are queued, rounded up to a power of two. */
     public BatchingLineWriter(OutputStream out, int capacity, Duration interval) {
         this.queue = PlatformDependent.newFixedMpscQueue(capacity);
-        this.out = new BufferedOutputStream(out, 64 * 1024);
+        // Characters are encoded into the writer's own buffer: no array per line.
+        this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 64 * 1024);
         this.intervalNanos = interval.toNanos();
         this.thread = new Thread(this::run, "snigate-access-log");
         thread.setDaemon(true);
@@ -69,7 +72,7 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
 
     private void write(String line) {
         try {
-            out.write(line.getBytes(StandardCharsets.UTF_8));
+            out.write(line);
             out.write('\n');
         } catch (IOException e) {
             dropped.increment();
