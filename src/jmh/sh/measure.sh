@@ -17,6 +17,12 @@
 #        returned EAGAIN, the kernel's own poll arms (a receive that found no data waits on one) and
 #        the io_uring_enter calls; KEEP_TRACE=FILE keeps the raw trace (with OPEN_RATE=20, single
 #        connections one after the other: every step of one connection on the ring)
+#   src/jmh/sh/measure.sh gc [JAR [JAVA_OPTS...]]       the collector in the open loop: pinned like
+#        cpu, after its warm-up, OPEN_RATE (15000) new connections a second for 30 s not counted
+#        and 30 s measured (the load tool's --timeline, the JVM's -Xlog:gc with wall-clock times):
+#        garbage per connection, the young pauses (count, mean, max), the connection time's
+#        p50/p99/p99.9, and how many of the connections slower than the p99 were due within
+#        20 ms of a pause's end, beside the share of the run those windows cover
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys [JAR [JAVA_OPTS...]]  system calls per MiB relayed (strace -c -f
@@ -46,7 +52,7 @@
 # Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
-MODE=${1:?usage: measure.sh cpu|syscalls|ringops|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
+MODE=${1:?usage: measure.sh cpu|syscalls|ringops|gc|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
 JAR=${2:-$SNIGATE_JAR}
 shift $(( $# < 2 ? $# : 2 ))
 LG=${LOADGEN:-$(bench_loadgen)} || exit 1
@@ -71,7 +77,7 @@ TICK=$(getconf CLK_TCK)
 # foreign_ticks F0 to F1 over the nanosecond times T0 to T1 (this machine is shared).
 other_load() { echo "other_load_pct=$(( ($2 - $1) * 100 * 1000000000 / TICK / ($4 - $3 > 0 ? $4 - $3 : 1) ))"; }
 # UNPINNED=1 lets the proxy, the load tool and the backend share both cores (every event loop busy).
-pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
+pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|gc|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
 # The short connections that syscalls and ringops count, echoing their number: 3,000 at 16 in
 # flight, or with OPEN_RATE=R, R a second for 3 s on a fixed schedule (the open loop, where each
 # connection is handled with fewer others than under full load).
@@ -93,16 +99,17 @@ idlerss|warmup)
   bench_launch_train $D/snigate.jsa $D/cfg.yaml $((P + 2)) "$@" || { echo "no class-data archive" >&2; exit 1; } ;;
 *)
   if [ -n "${PROXY_MAIN:-}" ]; then RUN=(-cp "$JAR" "$PROXY_MAIN"); else RUN=(-jar "$JAR"); fi
+  [ "$MODE" = gc ] && set -- "$@" "-Xlog:gc:file=$D/gc.log:timemillis"
   $(pin 1) java "$@" "${RUN[@]}" --config $D/cfg.yaml > /dev/null 2> $D/err &
   PX=$!
   bench_await_ready $((P + 2)) $PX ;;
 esac
 case "$MODE" in
 idle|idlerss|warmup) ;;
-cpu|syscalls|ringops)
+cpu|syscalls|ringops|gc)
   $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1
-  if [ "$MODE" = cpu ]; then # idle once, then busy again, before measuring (performance page,
-    sleep 2                  # "The measured seconds after an idle moment")
+  if [ "$MODE" = cpu ] || [ "$MODE" = gc ]; then # idle once, then busy again, before measuring
+    sleep 2                                       # (performance page, "The measured seconds after an idle moment")
     $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration 3 >/dev/null 2>&1
   fi ;;
 bulk*)
@@ -122,6 +129,15 @@ cpu)
       $D/threads0 $D/threads1 | sort -t: -k2 -rn
   fi
   echo "connections=$conns cpu_us_per_conn=$(( (c1-c0) * 1000000 / TICK / (conns>0?conns:1) )) user_us_per_conn=$(( (u1-u0) * 1000000 / TICK / (conns>0?conns:1) )) rss_after_kib=$(rss_kib $PX) $(other_load $f0 $f1 $t0 $t1)" ;;
+gc)
+  RATE=${OPEN_RATE:-15000}
+  $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration 30 >/dev/null 2>&1
+  f0=$(foreign_ticks); t0=$(date +%s%N)
+  $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration 30 \
+      --timeline $D/timeline >/dev/null 2>&1
+  f1=$(foreign_ticks); t1=$(date +%s%N)
+  python3 "$(dirname "$0")/gc-tail.py" $D/gc.log $D/timeline $RATE
+  other_load $f0 $f1 $t0 $t1 ;;
 bulk)
   c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
   R=$($(pin 0) $LG bulk --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --conns 4 --bytes $BULK_BYTES 2>/dev/null)
