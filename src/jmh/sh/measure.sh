@@ -49,7 +49,7 @@
 # upstream side no channel; io.snigate.bench.RingFloor, no channel at all). PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
 # redirects to it: transparent-cost.sh); UNPINNED=1 leaves every process free to use every core.
-# Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops.
+# Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops; python3 for gc.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
 MODE=${1:?usage: measure.sh cpu|syscalls|ringops|gc|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
