@@ -57,13 +57,17 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
 
     private void run() {
         while (true) {
+            // Read before polling: once close() has been called, a queue found empty holds none of
+            // the lines offered before it. Read after, it would let a flush that took a while end
+            // the thread with the lines offered meanwhile still queued.
+            boolean last = closing;
             String line = queue.poll();
             if (line != null) {
                 write(line);
                 continue;
             }
             flush();
-            if (closing) {
+            if (last) {
                 return;
             }
             LockSupport.parkNanos(this, intervalNanos);

@@ -10,6 +10,7 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class BatchingLineWriterTest {
@@ -65,6 +66,53 @@ class BatchingLineWriterTest {
             assertThat(distinct.add(line)).as("written twice: %s", line).isTrue();
         }
         assertThat(lines.length + writer.dropped()).isEqualTo((long) loops * linesEach);
+    }
+
+    @Test
+    void linesOfferedWhileTheWriterFlushesAreWrittenBeforeItStops() throws Exception {
+        // The writer finds the queue empty and flushes; lines come in and close() is called
+        // while that flush lasts. The writer must not take the close for "nothing left".
+        CountDownLatch flushing = new CountDownLatch(1);
+        CountDownLatch finishFlush = new CountDownLatch(1);
+        ByteArrayOutputStream out = new ByteArrayOutputStream() {
+            @Override
+            public void flush() {
+                if (flushing.getCount() > 0) {
+                    flushing.countDown();
+                    try {
+                        finishFlush.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+            }
+        };
+        BatchingLineWriter writer = new BatchingLineWriter(out, 16, Duration.ofMillis(1));
+        assertThat(flushing.await(10, TimeUnit.SECONDS)).as("the writer's first flush").isTrue();
+        for (int i = 0; i < 10; i++) {
+            writer.accept("line " + i);
+        }
+        AtomicReference<Throwable> closeFailed = new AtomicReference<>();
+        Thread closer = new Thread(() -> {
+            try {
+                writer.close();
+            } catch (Throwable e) {
+                closeFailed.set(e);
+            }
+        });
+        closer.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (closer.getState() != Thread.State.TIMED_WAITING && System.nanoTime() < deadline) {
+            Thread.onSpinWait(); // until close() has said it is closing and waits for the writer
+        }
+        assertThat(closer.getState()).as("close() waiting for the writer").isEqualTo(Thread.State.TIMED_WAITING);
+        finishFlush.countDown();
+        closer.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(closeFailed.get()).isNull();
+        assertThat(out.toString(StandardCharsets.UTF_8).split("\n"))
+                .containsExactly("line 0", "line 1", "line 2", "line 3", "line 4",
+                        "line 5", "line 6", "line 7", "line 8", "line 9");
+        assertThat(writer.dropped()).isZero();
     }
 
     @Test
