@@ -78,12 +78,7 @@ class BatchingLineWriterTest {
             @Override
             public void flush() {
                 if (flushing.getCount() > 0) {
-                    flushing.countDown();
-                    try {
-                        finishFlush.await();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
+                    hold(flushing, finishFlush);
                 }
             }
         };
@@ -127,12 +122,7 @@ class BatchingLineWriterTest {
 
             @Override
             public void write(byte[] bytes, int offset, int length) {
-                writerStuck.countDown();
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+                hold(writerStuck, release);
             }
         };
         BatchingLineWriter writer = new BatchingLineWriter(blocked, 16, Duration.ofMillis(1));
@@ -145,5 +135,15 @@ class BatchingLineWriterTest {
         assertThat(writer.dropped()).isEqualTo(84);
         release.countDown();
         writer.close();
+    }
+
+    /** Tells the test the writer is in the stream, then keeps it there until {@code release}. */
+    private static void hold(CountDownLatch entered, CountDownLatch release) {
+        entered.countDown();
+        try {
+            release.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
