@@ -73,7 +73,7 @@ perf report -i "$WORK/perf.data" --no-children --sort dso --stdio -n 2>/dev/null
 if [[ -n "${TOP:-}" ]]; then
   echo "-- kernel functions, µs per connection --"
   perf report -i "$WORK/perf.data" --no-children --dsos '[kernel.kallsyms]' --sort sym --stdio -n 2>/dev/null \
-    | grep -v '^#' | grep . | head -n "$TOP" | awk -v ok="$OK" '{printf "%8.2f  %s\n", $2 * 1e6 / 1999 / ok, $NF}'
+    | grep -v '^#' | grep . | awk -v ok="$OK" -v top="$TOP" 'NR <= top {printf "%8.2f  %s\n", $2 * 1e6 / 1999 / ok, $NF}'
 fi
 if [[ -n "${EVENTS:-}" ]]; then
   echo "-- events per connection, by CPU (CPU 0 idle $(( (i1 - i0) * 100 / $(getconf CLK_TCK) / MEASURE )) % of the time) --"
