@@ -71,7 +71,10 @@ class HandoverIT {
                 ProcessRunner.Result ready = ProcessRunner.run(90, launcher(ns,
                         "--await-ready", Long.toString(second.process.pid()), "--config", dir.resolve("second.yaml").toString())
                         .toArray(String[]::new));
-                assertThat(ready.exitCode()).as("--await-ready: %s; second's log:%n%s", ready.stderr(), second.log()).isZero();
+                if (ready.exitCode() != 0) {
+                    throw new AssertionError("--await-ready exited " + ready.exitCode() + ": " + ready.stderr()
+                            + "\nsecond's log:\n" + second.log() + "\nsecond's threads:\n" + second.threads());
+                }
                 assertThat(second.log()).contains("ready with");
                 await().atMost(START).until(() -> second.forwarded() > 0 && first.forwarded() > 0);
 
@@ -149,16 +152,25 @@ class HandoverIT {
             try {
                 await().atMost(START).until(() -> pattern.matcher(log()).find() || !process.isAlive());
             } catch (ConditionTimeoutException e) {
-                // A process that says nothing for so long: what its threads are doing says why.
-                ProcessRunner.Result threads = ProcessRunner.run(30,
-                        Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
                 throw new AssertionError(name + " logged no match for " + regex + " within " + START + "; its log:\n" + log()
-                        + "\nits threads:\n" + threads.stdout() + threads.stderr(), e);
+                        + "\nits threads:\n" + threads(), e);
             }
             Matcher matcher = pattern.matcher(log());
             assertThat(matcher.find()).as("%s's log (the process %s):%n%s", name,
                     process.isAlive() ? "runs" : "exited " + process.exitValue(), log()).isTrue();
             return matcher;
+        }
+
+        /**
+         * What the process is and its threads are doing: why a process says nothing for so long
+         * (the command line shows whether the launcher has reached the JVM).
+         */
+        String threads() throws IOException, InterruptedException {
+            Path proc = Path.of("/proc", Long.toString(process.pid()));
+            String command = Files.exists(proc) ? Files.readString(proc.resolve("cmdline")).replace('\0', ' ') : "(exited)";
+            ProcessRunner.Result threads = ProcessRunner.run(30,
+                    Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
+            return command + "\n" + threads.stdout() + threads.stderr();
         }
 
         String log() throws IOException {
