@@ -14,8 +14,10 @@
 # connection for each object perf saw and their sum (on this VM about a tenth below /proc's
 # figure), then (TOP=N) the N kernel functions that took most, and (EVENTS=ev1,ev2,... any perf
 # events, e.g. sched:sched_wakeup,irq_vectors:reschedule_entry) each event's count per connection
-# on each CPU over the same seconds, with CPU 0's idle share. Needs root, perf and what
-# run-peers.sh needs for that proxy.
+# on each CPU over the same seconds, with CPU 0's idle share, and (WAKES=N) the N most frequent
+# wakeups per connection by the waking thread's CPU and name and the woken thread's name (the
+# scheduler's sched_waking on all CPUs; "multiThreadIoEv" is an event loop of snigate's or a floor's).
+# Needs root, perf and what run-peers.sh needs for that proxy.
 set -euo pipefail
 NAME=${1:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
 MODE=${2:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
@@ -58,6 +60,7 @@ idle0() { awk '$1 == "cpu0" {print $5}' /proc/stat; }
 i0=$(idle0)
 STAT=()
 [[ -n "${EVENTS:-}" ]] && STAT=(perf stat -a -A -x, -e "$EVENTS" -o "$WORK/stat.txt" --)
+[[ -n "${WAKES:-}" ]] && STAT+=(perf record -q -a -e sched:sched_waking -o "$WORK/wakes.data" --)
 # perf runs the load tool, so the samples cover exactly the connections it counts.
 "${STAT[@]}" perf record -q -C 1 -F 1999 -o "$WORK/perf.data" -- taskset -c 0 "$LG" "${LOAD[@]}" \
     --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration "$MEASURE" >"$WORK/load.txt" 2>/dev/null
@@ -78,4 +81,10 @@ fi
 if [[ -n "${EVENTS:-}" ]]; then
   echo "-- events per connection, by CPU (CPU 0 idle $(( (i1 - i0) * 100 / $(getconf CLK_TCK) / MEASURE )) % of the time) --"
   awk -F, -v ok="$OK" '/^CPU/ {printf "%-5s %10.3f  %s\n", $1, $2 / ok, $4}' "$WORK/stat.txt"
+fi
+if [[ -n "${WAKES:-}" ]]; then
+  echo "-- wakeups per connection: CPU, waking thread -> woken thread --"
+  perf script -i "$WORK/wakes.data" -F comm,cpu,trace 2>/dev/null \
+    | sed -E 's/^ *(.*[^ ]) +\[([0-9]+)\] +comm=(.*) pid=.*/CPU\2 \1 -> \3/' \
+    | sort | uniq -c | sort -rn | awk -v ok="$OK" -v top="$WAKES" 'NR <= top {n = $1; $1 = ""; printf "%8.3f %s\n", n / ok, $0}'
 fi
