@@ -19,6 +19,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -162,15 +163,29 @@ class HandoverIT {
         }
 
         /**
-         * What the process is and its threads are doing: why a process says nothing for so long
-         * (the command line shows whether the launcher has reached the JVM).
+         * What the process is and its threads are doing: why a process says nothing for so long.
+         * The command line shows whether the launcher has reached the JVM, each thread's kernel
+         * stack where a system call waits (as root), jcmd where the Java code is.
          */
         String threads() throws IOException, InterruptedException {
             Path proc = Path.of("/proc", Long.toString(process.pid()));
-            String command = Files.exists(proc) ? Files.readString(proc.resolve("cmdline")).replace('\0', ' ') : "(exited)";
+            if (!Files.exists(proc)) {
+                return "(exited)";
+            }
+            StringBuilder report = new StringBuilder(Files.readString(proc.resolve("cmdline")).replace('\0', ' ')).append('\n');
+            try (Stream<Path> tasks = Files.list(proc.resolve("task"))) {
+                for (Path task : tasks.sorted().toList()) {
+                    try {
+                        report.append(Files.readString(task.resolve("comm")).strip()).append(":\n")
+                                .append(Files.readString(task.resolve("stack")));
+                    } catch (IOException gone) {
+                        report.append(task.getFileName()).append(": ").append(gone).append('\n');
+                    }
+                }
+            }
             ProcessRunner.Result threads = ProcessRunner.run(30,
                     Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
-            return command + "\n" + threads.stdout() + threads.stderr();
+            return report + threads.stdout() + threads.stderr();
         }
 
         String log() throws IOException {
