@@ -16,7 +16,11 @@
 # events, e.g. sched:sched_wakeup,irq_vectors:reschedule_entry) each event's count per connection
 # on each CPU over the same seconds, with CPU 0's idle share, and (WAKES=N) the N most frequent
 # wakeups per connection by the waking thread's CPU and name and the woken thread's name (the
-# scheduler's sched_waking on all CPUs; "multiThreadIoEv" is an event loop of snigate's or a floor's).
+# scheduler's sched_waking on all CPUs; "multiThreadIoEv" is an event loop of snigate's or a floor's);
+# with WAKE_CAUSES=1 also (call chains recorded, which costs the proxy's core time in the same
+# seconds) the wakeups of the load tool from the proxy's CPU by what the proxy's kernel was doing:
+# data (tcp_data_queue), a FIN (tcp_fin), a connection the backend's listener can accept
+# (tcp_child_process).
 # Needs root, perf and what run-peers.sh needs for that proxy.
 set -euo pipefail
 NAME=${1:?usage: cpu-by-dso.sh PROXY rate|open [CONN_PER_S]}
@@ -60,7 +64,8 @@ idle0() { awk '$1 == "cpu0" {print $5}' /proc/stat; }
 i0=$(idle0)
 STAT=()
 [[ -n "${EVENTS:-}" ]] && STAT=(perf stat -a -A -x, -e "$EVENTS" -o "$WORK/stat.txt" --)
-[[ -n "${WAKES:-}" ]] && STAT+=(perf record -q -a -e sched:sched_waking -o "$WORK/wakes.data" --)
+CALLS=(); [[ -n "${WAKE_CAUSES:-}" ]] && CALLS=(-g)
+[[ -n "${WAKES:-}" ]] && STAT+=(perf record -q -a "${CALLS[@]}" -e sched:sched_waking -o "$WORK/wakes.data" --)
 # perf runs the load tool, so the samples cover exactly the connections it counts.
 "${STAT[@]}" perf record -q -C 1 -F 1999 -o "$WORK/perf.data" -- taskset -c 0 "$LG" "${LOAD[@]}" \
     --connect 127.0.0.1:$((P + 1)) --hello "$HELLO" --duration "$MEASURE" >"$WORK/load.txt" 2>/dev/null
@@ -87,4 +92,15 @@ if [[ -n "${WAKES:-}" ]]; then
   perf script -i "$WORK/wakes.data" -F comm,cpu,trace 2>/dev/null \
     | sed -E 's/^ *(.*[^ ]) +\[([0-9]+)\] +comm=(.*) pid=.*/CPU\2 \1 -> \3/' \
     | sort | uniq -c | sort -rn | awk -v ok="$OK" -v top="$WAKES" 'NR <= top {n = $1; $1 = ""; printf "%8.3f %s\n", n / ok, $0}'
+  if [[ -n "${WAKE_CAUSES:-}" ]]; then
+    echo "-- wakeups of the load tool from CPU 1 per connection, by cause --"
+    perf script -i "$WORK/wakes.data" -F comm,pid,cpu,trace,ip,sym 2>/dev/null | awk -v ok="$OK" -v RS= '
+      /\[001\] comm=loadgen / {
+        cause = "other"
+        if (/ tcp_fin\n/) cause = "FIN"; else if (/ tcp_child_process\n/) cause = "connection for the listener"
+        else if (/ tcp_data_queue\n/) cause = "data"
+        n[cause]++
+      }
+      END {for (c in n) printf "%8.3f  %s\n", n[c] / ok, c}' | sort -rn
+  fi
 fi
