@@ -103,6 +103,7 @@ class BatchingLineWriterTest {
         assertThat(closer.getState()).as("close() waiting for the writer").isEqualTo(Thread.State.TIMED_WAITING);
         finishFlush.countDown();
         closer.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(closer.isAlive()).as("close() returned").isFalse();
         assertThat(closeFailed.get()).isNull();
         assertThat(out.toString(StandardCharsets.UTF_8).split("\n"))
                 .containsExactly("line 0", "line 1", "line 2", "line 3", "line 4",

@@ -169,11 +169,11 @@ class HandoverIT {
          */
         String threads() throws IOException, InterruptedException {
             Path proc = Path.of("/proc", Long.toString(process.pid()));
-            if (!Files.exists(proc)) {
-                return "(exited)";
-            }
-            StringBuilder report = new StringBuilder(Files.readString(proc.resolve("cmdline")).replace('\0', ' ')).append('\n');
+            StringBuilder report = new StringBuilder();
+            // The report goes into a failure's message: a process that exits meanwhile must not
+            // turn it into an exception of its own.
             try (Stream<Path> tasks = Files.list(proc.resolve("task"))) {
+                report.append(Files.readString(proc.resolve("cmdline")).replace('\0', ' ')).append('\n');
                 for (Path task : tasks.sorted().toList()) {
                     try {
                         report.append(Files.readString(task.resolve("comm")).strip()).append(":\n")
@@ -182,6 +182,8 @@ class HandoverIT {
                         report.append(task.getFileName()).append(": ").append(gone).append('\n');
                     }
                 }
+            } catch (IOException exited) {
+                report.append("(the process is gone: ").append(exited).append(")\n");
             }
             ProcessRunner.Result threads = ProcessRunner.run(30,
                     Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "Thread.print");
