@@ -1,6 +1,7 @@
 package io.snigate.relay;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
@@ -28,6 +29,9 @@ public abstract class RelaySocket extends RingSocket {
 
         /** Bytes arrived on {@code socket}; the listener owns them. */
         void bytesRead(RelaySocket socket, ByteBuf bytes);
+
+        /** Bytes arrived on {@code socket}, and after them its peer's FIN; the listener owns them. */
+        void lastBytesRead(RelaySocket socket, ByteBuf bytes);
 
         /** The peer of {@code socket} sent FIN. */
         void doneSending(RelaySocket socket);
@@ -71,6 +75,11 @@ public abstract class RelaySocket extends RingSocket {
         return socket;
     }
 
+    /** The descriptor for a read or a write by system call, which needs no address family: no system call to make. */
+    private FileDescriptor descriptor() {
+        return socket != null ? socket : new FileDescriptor(fd);
+    }
+
     /** Starts relaying: {@code listener} hears from the socket from now on. */
     final void startRelay(Listener listener) {
         this.listener = listener;
@@ -110,6 +119,38 @@ public abstract class RelaySocket extends RingSocket {
     /** False from the high-water mark until the queue is back below the low one. */
     final boolean isWritable() {
         return !aboveHighWater;
+    }
+
+    /**
+     * Sends {@code bytes} (direct, with a memory address), then FIN. With nothing queued both go at
+     * once by system calls, as a C proxy sends its last bytes and FIN in one turn: a send left to
+     * the ring goes out at the loop's next submission and the FIN only at its completion, a turn or
+     * more later, and a peer that read the bytes meanwhile sleeps and is woken again for the FIN
+     * (performance page, "The last bytes and FIN together"). Bytes the socket does not take at once
+     * are queued, the FIN after them.
+     */
+    final void writeAndShutdown(ByteBuf bytes) {
+        if (isClosing() || shutdownAsked) {
+            bytes.release();
+            return;
+        }
+        if (sendId == 0 && (toSend == null || toSend.isEmpty())) {
+            try {
+                bytes.skipBytes(descriptor().writeAddress(bytes.memoryAddress(), bytes.readerIndex(), bytes.writerIndex()));
+            } catch (IOException refused) {
+                bytes.release();
+                listener.failed(this, true);
+                return;
+            }
+            if (!bytes.isReadable()) {
+                bytes.release();
+                shutdownAsked = true;
+                shutdownOutputNow();
+                return;
+            }
+        }
+        write(bytes);
+        shutdownOutput();
     }
 
     /** Sends FIN once what is queued has been sent. */
@@ -160,11 +201,11 @@ public abstract class RelaySocket extends RingSocket {
     // ---- completions ------------------------------------------------------------
 
     @Override
-    protected void completed(short tag, int res) {
+    protected void completed(short tag, int res, int flags) {
         switch (tag) {
             case SEND -> sent(res);
             case POLL -> readable(res);
-            case RECV -> received(res);
+            case RECV -> received(res, flags);
             default -> completedOther(tag, res);
         }
     }
@@ -235,7 +276,7 @@ public abstract class RelaySocket extends RingSocket {
         recvId = submit(RingOps.recv(fd, receiving, RECV));
     }
 
-    private void received(int res) {
+    private void received(int res, int flags) {
         recvId = 0;
         ByteBuf bytes = receiving;
         receiving = null;
@@ -249,6 +290,35 @@ public abstract class RelaySocket extends RingSocket {
             return;
         }
         bytes.writerIndex(bytes.writerIndex() + res);
+        if ((flags & RingOps.SOCK_NONEMPTY) != 0 && bytes.isWritable()) {
+            receivedMore(bytes);
+        } else {
+            listener.bytesRead(this, bytes);
+        }
+    }
+
+    /**
+     * A receive that left room in its buffer and still the socket is not empty: what is left is
+     * most often the peer's FIN (a server that answers and closes), so it is read at once by the
+     * system call, and a FIN goes to the listener with the bytes before it rather than a poll and a
+     * receive later.
+     */
+    private void receivedMore(ByteBuf bytes) {
+        int more;
+        try {
+            more = descriptor().readAddress(bytes.memoryAddress(), bytes.writerIndex(), bytes.capacity());
+        } catch (IOException reset) {
+            listener.bytesRead(this, bytes);
+            if (!isClosing()) {
+                listener.failed(this, false);
+            }
+            return;
+        }
+        if (more < 0) { // end of stream
+            listener.lastBytesRead(this, bytes);
+            return;
+        }
+        bytes.writerIndex(bytes.writerIndex() + more);
         listener.bytesRead(this, bytes);
     }
 

@@ -57,6 +57,14 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
         readFrom(upstream);
     }
 
+    private void markDoneSending(RelaySocket side) {
+        if (side == client) {
+            clientDoneSending = true;
+        } else {
+            upstreamDoneSending = true;
+        }
+    }
+
     private RelaySocket peerOf(RelaySocket side) {
         return side == client ? upstream : client;
     }
@@ -77,6 +85,26 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
 
     @Override
     public void bytesRead(RelaySocket side, ByteBuf bytes) {
+        counted(side, bytes);
+        peerOf(side).write(bytes);
+        readFrom(side);
+    }
+
+    /** As {@link #bytesRead} and then {@link #doneSending}, but the bytes and the FIN go on together. */
+    @Override
+    public void lastBytesRead(RelaySocket side, ByteBuf bytes) {
+        counted(side, bytes);
+        if (side == client ? upstreamDoneSending : clientDoneSending) {
+            peerOf(side).write(bytes);
+            doneSending(side);
+            return;
+        }
+        markDoneSending(side);
+        halfClosed();
+        peerOf(side).writeAndShutdown(bytes);
+    }
+
+    private void counted(RelaySocket side, ByteBuf bytes) {
         sawTraffic();
         int n = bytes.readableBytes();
         RecvByteBufAllocator.Handle reads = side == client ? clientReads : upstreamReads;
@@ -87,8 +115,6 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
         } else {
             record.addBytesToClient(n);
         }
-        peerOf(side).write(bytes);
-        readFrom(side);
     }
 
     @Override
@@ -100,11 +126,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener 
     /** {@code side}'s peer sent FIN: pass it on once everything it sent before has been sent. */
     @Override
     public void doneSending(RelaySocket side) {
-        if (side == client) {
-            clientDoneSending = true;
-        } else {
-            upstreamDoneSending = true;
-        }
+        markDoneSending(side);
         if (clientDoneSending && upstreamDoneSending) {
             client.closeAfterWrites();
             upstream.closeAfterWrites();

@@ -33,7 +33,6 @@ import java.net.SocketAddress;
  */
 public final class RingClientChannel extends AcceptedSocketChannel {
     private static final short READ = 1, WRITE = 2, CANCEL = RingSocket.HANDED_OVER_CANCEL;
-    private static final int IORING_CQE_F_SOCK_NONEMPTY = 1 << 2;
 
     /** The socket to hand over to once no operation of the channel's is in flight; then the one handed to. */
     private RingSocket handOverTo, handedTo;
@@ -255,7 +254,7 @@ public final class RingClientChannel extends AcceptedSocketChannel {
             }
             inFlight--;
             if (tag == READ) {
-                socketMayHaveMore = (event.flags() & IORING_CQE_F_SOCK_NONEMPTY) != 0;
+                socketMayHaveMore = (event.flags() & RingOps.SOCK_NONEMPTY) != 0;
                 readDone(event.res());
             } else if (tag == WRITE) {
                 writeDone(event.res());

@@ -125,7 +125,7 @@ public final class RingListener extends RingSocket {
     }
 
     @Override
-    protected void completed(short tag, int res) {
+    protected void completed(short tag, int res, int flags) {
         acceptId = 0;
         if (res < 0 && res != RingOps.CANCELED && !isClosing() && !passing(res)) {
             // Out of descriptors or memory, most likely: every accept would fail at once again.

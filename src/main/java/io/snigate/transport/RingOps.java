@@ -38,6 +38,12 @@ public final class RingOps {
     private static final int OPTION_OFFSET = 28;
     /** {@code -ECANCELED}: the completion of an operation that was cancelled. */
     public static final int CANCELED = -125;
+    /**
+     * {@code IORING_CQE_F_SOCK_NONEMPTY}, a receive's completion flag: the socket had more to read
+     * when the receive returned, bytes or the peer's FIN (the kernel counts a FIN not yet read as
+     * one byte, {@code tcp_inq_hint}).
+     */
+    public static final int SOCK_NONEMPTY = 1 << 2;
 
     private RingOps() {}
 

@@ -110,14 +110,17 @@ public abstract class RingSocket implements IoUringIoHandle {
             return;
         }
         inFlight--;
-        completed(tag, event.res());
+        completed(tag, event.res(), event.flags());
         if (closing) {
             closeWhenIdle();
         }
     }
 
-    /** The operation tagged {@code tag} completed with {@code res} (a negative errno on failure). */
-    protected abstract void completed(short tag, int res);
+    /**
+     * The operation tagged {@code tag} completed with {@code res} (a negative errno on failure) and
+     * the completion's {@code flags} ({@code IORING_CQE_F_*}).
+     */
+    protected abstract void completed(short tag, int res, int flags);
 
     protected final boolean isClosing() {
         return closing;

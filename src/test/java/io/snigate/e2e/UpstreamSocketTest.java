@@ -32,8 +32,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * channel, and this class runs on both (CI runs every test on io_uring and on epoll). Many short
  * connections closed from both ends at once, side by side: a socket closed while an operation
  * naming it is still queued ends whichever connection gets its number next (performance page,
- * "Closing a socket driven by hand"). A proxy stopped with tunnels open, which must close every
- * socket it had. And an IPv6 upstream.
+ * "Closing a socket driven by hand"), and as many whose upstream answers and closes while the
+ * client still sends, whose answer and FIN the relay passes on together. A proxy stopped with
+ * tunnels open, which must close every socket it had. And an IPv6 upstream.
  */
 @ExtendWith(NettyLeaks.class)
 class UpstreamSocketTest {
@@ -96,24 +97,42 @@ class UpstreamSocketTest {
         return answer;
     }
 
-    /** Sends the ClientHello and FIN at once, and returns everything the proxy passes back until it closes. */
-    private byte[] oneConnection() throws IOException {
+    /**
+     * Sends the ClientHello, and FIN at once if {@code finFirst}, and returns everything the proxy
+     * passes back until it closes; without {@code finFirst} the client closes only after that.
+     */
+    private byte[] oneConnection(boolean finFirst) throws IOException {
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
-            client.shutdownOutput();
+            if (finFirst) {
+                client.shutdownOutput();
+            }
             return ProxyHarness.readUntilClosed(client);
         }
     }
 
     @Test
     void connectionsClosedFromBothEndsAtOnceSideBySideEachGetTheirWholeAnswer() throws Exception {
+        manyConnectionsSideBySide(true);
+    }
+
+    /**
+     * The upstream's answer and FIN arrive together while the client still sends: the relay sends
+     * both on at once (the client's FIN comes later, to a half-closed tunnel).
+     */
+    @Test
+    void connectionsTheUpstreamAnswersAndClosesFirstEachGetTheirWholeAnswerAndItsEnd() throws Exception {
+        manyConnectionsSideBySide(false);
+    }
+
+    private void manyConnectionsSideBySide(boolean finFirst) throws Exception {
         proxy = ProxyHarness.corpusTo(startUpstream(InetAddress.getLoopbackAddress()));
         List<Future<List<String>>> clients = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
             clients.add(threads.submit(() -> {
                 List<String> wrong = new ArrayList<>();
                 for (int n = 0; n < CONNECTIONS_EACH; n++) {
-                    byte[] got = oneConnection();
+                    byte[] got = oneConnection(finFirst);
                     if (!Arrays.equals(got, answer())) {
                         wrong.add(got.length + " bytes");
                     }
@@ -189,7 +208,7 @@ class UpstreamSocketTest {
                   - match: "*.corpus.test"
                     upstream: "[::1]:%d"
                 """.formatted(port));
-        assertThat(oneConnection()).isEqualTo(answer());
+        assertThat(oneConnection(true)).isEqualTo(answer());
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).as(log.toString()).isEqualTo("forwarded");
         assertThat(log.get("upstream").asText()).isEqualTo("[::1]:" + port);

@@ -147,7 +147,7 @@ class RingClientChannelTest extends RingLoop {
         }
 
         @Override
-        protected void completed(short tag, int res) {
+        protected void completed(short tag, int res, int flags) {
             if (tag == RECV && res > 0) {
                 buffer.writerIndex(res);
                 submit(RingOps.send(fd, buffer, SEND));
