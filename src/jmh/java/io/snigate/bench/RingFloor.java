@@ -8,6 +8,7 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.snigate.config.ProxyConfig;
 import io.snigate.transport.RingOps;
@@ -17,8 +18,9 @@ import java.net.InetSocketAddress;
 
 /**
  * A relay with no Netty channel at all, on Netty's io_uring event loop: the listening socket and
- * both sockets of each connection are handles that submit their own accept, receive, connect, send,
- * shutdown and close, one buffer in flight per direction. What is left is the JVM, Netty's ring and
+ * both sockets of each connection are handles that submit their own accept, receive, connect, send
+ * and close, one buffer in flight per direction; the FIN goes by the system call, with the last
+ * bytes when it came behind them, as in snigate's relay ({@code RelaySocket}). What is left is the JVM, Netty's ring and
  * the kernel: the floor under {@link NettyFloor} and {@link HandleUpstream} (performance page,
  * "Below the floor"). Same command line and config as {@code NettyFloor}; io_uring, IPv4.
  */
@@ -94,7 +96,7 @@ public final class RingFloor {
      */
     private static final class Connection implements IoUringIoHandle {
         // Tags: the low bit is the direction (0 from the client, 1 from the upstream).
-        private static final short RECV = 2, SEND = 4, SHUTDOWN = 6, CONNECT = 8, NODELAY = 10, CLOSE = 12, CANCEL = 14;
+        private static final short RECV = 2, SEND = 4, CONNECT = 8, NODELAY = 10, CLOSE = 12, CANCEL = 14;
         private static final int FIRST_READ_BYTES = 2048, MAX_READ_BYTES = 1 << 20;
 
         private final int[] fds = {-1, -1}; // client, upstream
@@ -102,6 +104,10 @@ public final class RingFloor {
         private final long[] recvIds = new long[2], sendIds = new long[2];
         private final int[] readBytes = {FIRST_READ_BYTES, FIRST_READ_BYTES};
         private final boolean[] ended = new boolean[2];
+        /** The direction's FIN came behind the bytes being sent: passed on once they are. */
+        private final boolean[] finAfterSend = new boolean[2];
+        /** Netty's object for each descriptor, made at its first shutdown (it asks the address family). */
+        private final Socket[] sockets = new Socket[2];
         private final BenchRing.Target target;
         private IoRegistration registration;
         private long connectId;
@@ -149,10 +155,9 @@ public final class RingFloor {
                 onSockets--;
             }
             switch (op) {
-                case RECV -> received(side, res);
+                case RECV -> received(side, res, event.flags());
                 case SEND -> sent(side, res);
                 case CONNECT -> connected(res);
-                case SHUTDOWN -> failIfNegative(res);
                 case CLOSE -> {
                     if (--closesPending == 0) {
                         registration.cancel(); // unregistered() follows once nothing is in flight
@@ -165,7 +170,7 @@ public final class RingFloor {
             }
         }
 
-        private void received(int from, int res) {
+        private void received(int from, int res, int flags) {
             recvIds[from] = 0;
             ByteBuf buffer = buffers[from];
             if (closing || res <= 0) {
@@ -181,6 +186,20 @@ public final class RingFloor {
             buffer.writerIndex(res);
             if (res == buffer.capacity() && readBytes[from] < MAX_READ_BYTES) {
                 readBytes[from] <<= 1;
+            }
+            if (connected && (flags & RingOps.SOCK_NONEMPTY) != 0 && buffer.isWritable()) {
+                try {
+                    int more = new FileDescriptor(fds[from]).readAddress(buffer.memoryAddress(), buffer.writerIndex(),
+                            buffer.capacity());
+                    if (more < 0) {
+                        sendThenEnd(from);
+                        return;
+                    }
+                    buffer.writerIndex(buffer.writerIndex() + more);
+                } catch (IOException reset) {
+                    closeBoth();
+                    return;
+                }
             }
             if (connected) {
                 send(from);
@@ -210,6 +229,26 @@ public final class RingFloor {
             receive(1);
         }
 
+        /** The bytes by a system call and, once all are written, the FIN after them, in this turn. */
+        private void sendThenEnd(int from) {
+            ByteBuf buffer = buffers[from];
+            try {
+                buffer.skipBytes(new FileDescriptor(fds[1 - from]).writeAddress(buffer.memoryAddress(),
+                        buffer.readerIndex(), buffer.writerIndex()));
+            } catch (IOException refused) {
+                closeBoth();
+                return;
+            }
+            if (buffer.isReadable()) {
+                finAfterSend[from] = true;
+                send(from);
+                return;
+            }
+            buffers[from] = null;
+            buffer.release();
+            ended(from);
+        }
+
         private void sent(int from, int res) {
             sendIds[from] = 0;
             if (closing) {
@@ -227,7 +266,11 @@ public final class RingFloor {
             }
             buffers[from] = null;
             buffer.release();
-            receive(from);
+            if (finAfterSend[from]) {
+                ended(from);
+            } else {
+                receive(from);
+            }
         }
 
         /** {@code from} sent FIN: passed on, and both closed once the other direction has ended too. */
@@ -236,8 +279,14 @@ public final class RingFloor {
             if (!connected || ended[1 - from]) {
                 closeBoth();
             } else {
-                onSockets++;
-                registration.submit(RingOps.shutdownOutput(fds[1 - from], (short) (SHUTDOWN | from)));
+                try {
+                    if (sockets[1 - from] == null) {
+                        sockets[1 - from] = new Socket(fds[1 - from]);
+                    }
+                    sockets[1 - from].shutdown(false, true);
+                } catch (IOException notConnected) {
+                    closeBoth();
+                }
             }
         }
 
