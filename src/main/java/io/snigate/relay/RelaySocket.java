@@ -22,33 +22,9 @@ public abstract class RelaySocket extends RingSocket {
     /** Queued bytes at which the other side stops being read, and the level at which it reads again. */
     static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
-    /** What the relay hears from its sockets, on the event loop. */
-    interface Listener {
-        /** {@code socket} is readable: the buffer to receive into, which the socket owns until it hands it back. */
-        ByteBuf readBuffer(RelaySocket socket);
-
-        /** Bytes arrived on {@code socket}; the listener owns them. */
-        void bytesRead(RelaySocket socket, ByteBuf bytes);
-
-        /** Bytes arrived on {@code socket}, and after them its peer's FIN; the listener owns them. */
-        void lastBytesRead(RelaySocket socket, ByteBuf bytes);
-
-        /** The peer of {@code socket} sent FIN. */
-        void doneSending(RelaySocket socket);
-
-        /**
-         * An operation on {@code socket} failed (a reset, most often): the tunnel ends.
-         * {@code sending}: a send (or the FIN after the sends) failed, rather than a receive.
-         */
-        void failed(RelaySocket socket, boolean sending);
-
-        /** The write queue of {@code socket} fell below the low-water mark. */
-        void writable(RelaySocket socket);
-    }
-
     /** Made at the first write, then kept: a client whose server has not answered holds none. */
     private ArrayDeque<ByteBuf> toSend;
-    private Listener listener;
+    private RelayListener listener;
     private ByteBuf receiving;
     private Runnable whenClosed;
     private long sendId, pollId, recvId; // 0 when that operation is not in flight
@@ -81,7 +57,7 @@ public abstract class RelaySocket extends RingSocket {
     }
 
     /** Starts relaying: {@code listener} hears from the socket from now on. */
-    final void startRelay(Listener listener) {
+    final void startRelay(RelayListener listener) {
         this.listener = listener;
     }
 

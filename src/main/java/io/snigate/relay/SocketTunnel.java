@@ -16,7 +16,7 @@ import java.util.List;
  * half-closed timeouts. The client's channel is closed last, once both sockets are: its close
  * future ends the connection's record; closed from outside, it ends the tunnel.
  */
-final class SocketTunnel extends TunnelTimeouts implements RelaySocket.Listener {
+final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     private final Channel channel;
     private final RelaySocket client;
     private final RelaySocket upstream;

@@ -193,7 +193,7 @@ class RelaySocketTest {
     }
 
     /** Records what the socket tells its listener; reads into small direct buffers. */
-    private final class Recorder implements RelaySocket.Listener {
+    private final class Recorder implements RelayListener {
         @Override
         public ByteBuf readBuffer(RelaySocket from) {
             return ByteBufAllocator.DEFAULT.directBuffer(2048);
