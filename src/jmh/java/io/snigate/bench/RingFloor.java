@@ -20,9 +20,10 @@ import java.net.InetSocketAddress;
  * A relay with no Netty channel at all, on Netty's io_uring event loop: the listening socket and
  * both sockets of each connection are handles that submit their own accept, receive, connect, send
  * and close, one buffer in flight per direction; the FIN goes by the system call, with the last
- * bytes when it came behind them, as in snigate's relay ({@code RelaySocket}). What is left is the JVM, Netty's ring and
- * the kernel: the floor under {@link NettyFloor} and {@link HandleUpstream} (performance page,
- * "Below the floor"). Same command line and config as {@code NettyFloor}; io_uring, IPv4.
+ * bytes when it came behind them, as in snigate's relay ({@code RelaySocket}). What is left is the
+ * JVM, Netty's ring and the kernel: the floor under {@link NettyFloor} and {@link HandleUpstream}
+ * (performance page, "Below the floor"). Same command line and config as {@code NettyFloor};
+ * io_uring, IPv4.
  */
 public final class RingFloor {
     private RingFloor() {}
