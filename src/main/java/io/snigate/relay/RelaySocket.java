@@ -6,6 +6,7 @@ import io.netty.channel.unix.Socket;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
+import java.nio.channels.NotYetConnectedException;
 import java.util.ArrayDeque;
 
 /**
@@ -230,11 +231,12 @@ public abstract class RelaySocket extends RingSocket {
      * The FIN, by the system call rather than the ring: io_uring runs a shutdown on an io-wq worker
      * that looks the descriptor number up only when it takes it, later than anything else this
      * socket submits, and a socket closed meanwhile would have its number's next owner shut down.
+     * On a socket its peer has reset, shutdown(2) answers ENOTCONN, which Netty throws unchecked.
      */
     private void shutdownOutputNow() {
         try {
             socket().shutdown(false, true);
-        } catch (IOException notConnected) {
+        } catch (IOException | NotYetConnectedException notConnected) {
             listener.failed(this, true); // the tunnel ends as on a failed send
         }
     }

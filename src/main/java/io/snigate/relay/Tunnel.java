@@ -10,6 +10,7 @@ import io.netty.channel.unix.UnixChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import java.io.IOException;
+import java.nio.channels.NotYetConnectedException;
 
 /**
  * The two channels of one forwarded connection, and when to close them: a side that has stopped
@@ -102,9 +103,10 @@ final class Tunnel extends TunnelTimeouts {
             try {
                 socket.shutdown(false, true);
                 return;
-            } catch (IOException e) {
-                // Not connected any more: Netty's own path below fails the same way and closes
-                // the output in its books; the read side sees the reset.
+            } catch (IOException | NotYetConnectedException e) {
+                // Not connected any more (a reset peer's ENOTCONN is Netty's unchecked exception):
+                // Netty's own path below fails the same way and closes the output in its books;
+                // the read side sees the reset.
             }
         }
         ((SocketChannel) peer).shutdownOutput();

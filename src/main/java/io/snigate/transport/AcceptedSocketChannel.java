@@ -10,6 +10,7 @@ import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import java.io.IOException;
+import java.nio.channels.NotYetConnectedException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 
@@ -90,7 +91,7 @@ abstract class AcceptedSocketChannel extends AbstractChannel implements SocketCh
             ((Socket) fd()).shutdown(true, true);
             inputShutdown = true;
             return promise.setSuccess();
-        } catch (IOException e) {
+        } catch (IOException | NotYetConnectedException e) { // ENOTCONN, a reset peer's, is unchecked in Netty
             return promise.setFailure(e);
         }
     }
@@ -100,7 +101,7 @@ abstract class AcceptedSocketChannel extends AbstractChannel implements SocketCh
         try {
             ((Socket) fd()).shutdown(false, true);
             return promise.setSuccess();
-        } catch (IOException e) {
+        } catch (IOException | NotYetConnectedException e) { // ENOTCONN, a reset peer's, is unchecked in Netty
             return promise.setFailure(e);
         }
     }

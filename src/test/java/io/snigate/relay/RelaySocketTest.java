@@ -35,8 +35,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * A {@link RelaySocket}'s last bytes and FIN, on a real io_uring loop and a loopback connection to
  * a plain socket (the peer): a FIN that is already there when the last bytes are received reaches
  * the listener with them, and bytes followed by FIN are sent by system calls before the loop's
- * next turn when nothing is queued, behind what is queued otherwise. Skipped where io_uring does
- * not work (CI's epoll pass), as the relay sockets are io_uring's.
+ * next turn when nothing is queued, behind what is queued otherwise; a FIN to a peer that has
+ * reset ends as a failed send. Skipped where io_uring does not work (CI's epoll pass), as the
+ * relay sockets are io_uring's.
  */
 @ExtendWith(NettyLeaks.class)
 class RelaySocketTest {
@@ -149,6 +150,18 @@ class RelaySocketTest {
         assertThat(all.length).isEqualTo(filled + 4);
         assertThat(new String(all, all.length - 4, 4, StandardCharsets.US_ASCII)).isEqualTo("tail");
         assertThat(heard).isEmpty();
+    }
+
+    @Test
+    void aFinToAPeerThatHasResetEndsAsAFailedSend() throws Exception {
+        peer.setOption(StandardSocketOptions.SO_LINGER, 0);
+        peer.close(); // on loopback the reset is there once this returns: shutdown(2) answers ENOTCONN
+        peer = null;
+        onLoop(() -> {
+            socket.shutdownOutput();
+            return null;
+        });
+        assertThat(heard).containsExactly("failed, sending: true");
     }
 
     /** Runs {@code task} on the loop and returns its result; what it throws is thrown here. */

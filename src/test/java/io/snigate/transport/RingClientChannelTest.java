@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.channels.NotYetConnectedException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -21,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * {@link RingClientChannel#handOver}: the channel gives its socket and its place on the ring to a
  * {@link RingSocket}, which from then on hears every completion for the socket and nothing of the
  * channel's own (the cancel of its last read included), and keeps the socket when the channel is
- * closed; a channel closed first hands nothing over and closes its socket.
+ * closed; a channel closed first hands nothing over and closes its socket. A FIN to a client that
+ * has reset fails its future rather than throwing.
  */
 class RingClientChannelTest extends RingLoop {
     /** What the handler and the echo socket saw that they should not have, on the event loop. */
@@ -117,6 +121,22 @@ class RingClientChannelTest extends RingLoop {
         group.next().submit(() -> {}).get(5, TimeUnit.SECONDS);
         assertThat(echoes.get().ready).as("handed over").isNotDone();
         assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void aFinToAClientThatHasResetFailsItsFutureAndThrowsNothing() throws Exception {
+        CompletableFuture<SocketChannel> channels = new CompletableFuture<>();
+        InetSocketAddress address = listen(child -> {
+            child.config().setAutoRead(false); // no read in flight: the reset alone does not close the channel
+            channels.complete(child);
+        });
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            SocketChannel channel = channels.get(5, TimeUnit.SECONDS);
+            client.setSoLinger(true, 0);
+            client.close(); // on loopback the reset is there once this returns: shutdown(2) answers ENOTCONN
+            ChannelFuture shut = channel.eventLoop().submit(() -> channel.shutdownOutput()).get(5, TimeUnit.SECONDS);
+            assertThat(shut.cause()).isInstanceOf(NotYetConnectedException.class);
+        }
     }
 
     /** Echoes what it receives on the socket it took over; closes at the client's FIN. */
