@@ -300,6 +300,15 @@ public abstract class RelaySocket extends RingSocket {
         listener.bytesRead(this, bytes);
     }
 
+    /** The tunnel ends with the socket, as on a failed read. */
+    @Override
+    protected void completionThrew(short tag, RuntimeException bug) {
+        super.completionThrew(tag, bug);
+        if (listener != null) {
+            listener.failed(this, false);
+        }
+    }
+
     private void failedIfNegative(int res, boolean sending) {
         if (res < 0 && res != RingOps.CANCELED && !isClosing() && listener != null) {
             listener.failed(this, sending);

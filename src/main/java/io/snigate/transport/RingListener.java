@@ -154,6 +154,15 @@ public final class RingListener extends RingSocket {
         }
     }
 
+    /** Logged, and the listener goes on accepting: closing it would refuse every client after. */
+    @Override
+    protected void completionThrew(short tag, RuntimeException bug) {
+        LOG.error("accepting on {} threw; accepting the next connection", local, bug);
+        if (!isClosing() && acceptId == 0) {
+            acceptNext();
+        }
+    }
+
     @Override
     protected void cancelInFlight() {
         cancel(acceptId);

@@ -9,6 +9,8 @@ import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringIoOps;
 import io.netty.channel.unix.Socket;
 import java.io.IOException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A socket driven on an io_uring event loop without a Netty channel. The operations submitted
@@ -22,6 +24,7 @@ import java.io.IOException;
  * for late completions, the socket is closed at once by the system call.
  */
 public abstract class RingSocket implements IoUringIoHandle {
+    private static final Logger LOG = LoggerFactory.getLogger(RingSocket.class);
     /**
      * The tags of this class's own operations; a subclass tags its operations below
      * {@link #HANDED_OVER_CANCEL}.
@@ -110,7 +113,11 @@ public abstract class RingSocket implements IoUringIoHandle {
             return;
         }
         inFlight--;
-        completed(tag, event.res(), event.flags());
+        try {
+            completed(tag, event.res(), event.flags());
+        } catch (RuntimeException bug) {
+            completionThrew(tag, bug);
+        }
         if (closing) {
             closeWhenIdle();
         }
@@ -121,6 +128,16 @@ public abstract class RingSocket implements IoUringIoHandle {
      * the completion's {@code flags} ({@code IORING_CQE_F_*}).
      */
     protected abstract void completed(short tag, int res, int flags);
+
+    /**
+     * {@link #completed} threw {@code bug}. Left to Netty, the loop would log it and sleep 100 ms,
+     * every socket on it waiting, and this one would be left half-handled: it is logged here and
+     * the socket closed. A subclass ends what the socket is part of as well.
+     */
+    protected void completionThrew(short tag, RuntimeException bug) {
+        LOG.error("completion tagged {} on socket {} threw; closing the socket", tag, fd, bug);
+        close();
+    }
 
     protected final boolean isClosing() {
         return closing;

@@ -36,12 +36,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * a plain socket (the peer): a FIN that is already there when the last bytes are received reaches
  * the listener with them, and bytes followed by FIN are sent by system calls before the loop's
  * next turn when nothing is queued, behind what is queued otherwise; a FIN to a peer that has
- * reset ends as a failed send. Skipped where io_uring does not work (CI's epoll pass), as the
- * relay sockets are io_uring's.
+ * reset ends as a failed send, and a listener that throws hears of a failed read. Skipped where
+ * io_uring does not work (CI's epoll pass), as the relay sockets are io_uring's.
  */
 @ExtendWith(NettyLeaks.class)
 class RelaySocketTest {
     private final List<String> heard = new CopyOnWriteArrayList<>();
+    private volatile boolean listenerThrows;
     private EventLoopGroup group;
     private EventLoop loop;
     private ServerSocketChannel server;
@@ -164,6 +165,18 @@ class RelaySocketTest {
         assertThat(heard).containsExactly("failed, sending: true");
     }
 
+    @Test
+    void aListenerThatThrowsOnBytesHearsTheSocketFail() throws Exception {
+        listenerThrows = true;
+        peer.write(ascii("bytes a listener chokes on"));
+        onLoop(() -> {
+            socket.read();
+            return null;
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> !heard.isEmpty());
+        assertThat(heard).containsExactly("failed, sending: false");
+    }
+
     /** Runs {@code task} on the loop and returns its result; what it throws is thrown here. */
     private <T> T onLoop(Callable<T> task) throws Exception {
         return loop.submit(task).get(30, TimeUnit.SECONDS);
@@ -214,6 +227,10 @@ class RelaySocketTest {
 
         @Override
         public void bytesRead(RelaySocket from, ByteBuf bytes) {
+            if (listenerThrows) {
+                bytes.release();
+                throw new IllegalStateException("a bug in the listener");
+            }
             heard.add("bytes: " + consumed(bytes));
         }
 

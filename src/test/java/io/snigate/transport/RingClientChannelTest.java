@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * {@link RingSocket}, which from then on hears every completion for the socket and nothing of the
  * channel's own (the cancel of its last read included), and keeps the socket when the channel is
  * closed; a channel closed first hands nothing over and closes its socket. A FIN to a client that
- * has reset fails its future rather than throwing.
+ * has reset fails its future rather than throwing; a socket whose completion throws is closed.
  */
 class RingClientChannelTest extends RingLoop {
     /** What the handler and the echo socket saw that they should not have, on the event loop. */
@@ -139,8 +139,30 @@ class RingClientChannelTest extends RingLoop {
         }
     }
 
+    @Test
+    void aCompletionThatThrowsClosesItsSocket() throws Exception {
+        CompletableFuture<Echo> echoes = new CompletableFuture<>();
+        InetSocketAddress address = listenHandingOver(channel -> {
+            Echo faulty = new Echo(channel) {
+                @Override
+                protected void completed(short tag, int res, int flags) {
+                    throw new IllegalStateException("a bug in a completion");
+                }
+            };
+            echoes.complete(faulty);
+            channel.handOver(faulty);
+        });
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.setSoTimeout(5_000);
+            echoes.get(5, TimeUnit.SECONDS).ready.get(5, TimeUnit.SECONDS);
+            client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(client.getInputStream().read()).as("closed by the socket whose completion threw").isEqualTo(-1);
+        }
+        echoes.get().released.get(5, TimeUnit.SECONDS);
+    }
+
     /** Echoes what it receives on the socket it took over; closes at the client's FIN. */
-    private final class Echo extends RingSocket {
+    private class Echo extends RingSocket {
         private static final short RECV = 16, SEND = 17; // apart from the channel's own tags
         final CompletableFuture<Void> ready = new CompletableFuture<>();
         final CompletableFuture<Void> released = new CompletableFuture<>();
