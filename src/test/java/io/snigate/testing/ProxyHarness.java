@@ -115,10 +115,25 @@ public final class ProxyHarness implements AutoCloseable {
     public JsonNode nextLog() throws InterruptedException, IOException {
         String line = accessLog.poll(15, TimeUnit.SECONDS);
         if (line == null) {
-            throw new AssertionError("no access-log line within 15 s; earlier lines: " + seen);
+            throw new AssertionError("no access-log line within 15 s; earlier lines: " + seen + "; connections open: "
+                    + server.openConnections() + "; the event loops: " + eventLoopStacks());
         }
         seen.add(line);
         return JSON.readTree(line);
+    }
+
+    /** Where each event-loop thread of this JVM is, for a test that waited in vain. */
+    private static String eventLoopStacks() {
+        StringBuilder out = new StringBuilder();
+        Thread.getAllStackTraces().forEach((thread, stack) -> {
+            if (thread.getName().contains("EventLoop") || thread.getName().contains("ioEventLoop")) {
+                out.append("\n").append(thread.getName()).append(' ').append(thread.getState());
+                for (int i = 0; i < Math.min(8, stack.length); i++) {
+                    out.append("\n    at ").append(stack[i]);
+                }
+            }
+        });
+        return out.toString();
     }
 
     /** Takes every access-log line written so far, so that the next {@link #nextLog} is newer. */
