@@ -57,11 +57,16 @@ final class ConnectionLimits implements ConnectionObserver {
     boolean admitClient(ConnectionRecord connection) {
         Limits current = limits.get();
         int perClientLimit = current.maxConnectionsPerClient();
+        if (perClientLimit == 0) {
+            // No budget, nothing counted: a map entry every client's connections would update
+            // from every event loop. A limit a reload sets counts the connections after it.
+            return true;
+        }
         boolean[] admitted = {true};
         InetAddress client = clientOf(connection.client().getAddress(), current.clientIpv6Prefix());
         perClient.compute(client, (ip, count) -> {
             int n = count == null ? 0 : count;
-            if (perClientLimit > 0 && n >= perClientLimit) {
+            if (n >= perClientLimit) {
                 admitted[0] = false;
                 return count;
             }

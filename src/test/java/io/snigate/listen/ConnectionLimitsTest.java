@@ -2,10 +2,17 @@ package io.snigate.listen;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.snigate.config.Limits;
+import io.snigate.core.ConnectionEvent;
+import io.snigate.core.ConnectionRecord;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
-/** Who counts as one client for {@code max_connections_per_client}. */
+/** Who counts as one client for {@code max_connections_per_client}, and what is counted when. */
 class ConnectionLimitsTest {
     private static InetAddress ip(String text) throws Exception {
         return InetAddress.getByName(text);
@@ -28,5 +35,36 @@ class ConnectionLimitsTest {
         byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 192, 0, 2, 7};
         assertThat(ConnectionLimits.clientOf(java.net.Inet6Address.getByAddress(null, mapped, -1), 64))
                 .isEqualTo(ip("192.0.2.7"));
+    }
+
+    @Test
+    void withNoPerClientLimitNothingIsCountedAndALimitAReloadSetsCountsTheConnectionsAfterIt() {
+        AtomicReference<Limits> current = new AtomicReference<>(Limits.DEFAULTS); // no per-client limit
+        ConnectionLimits limits = new ConnectionLimits(current::get);
+        ConnectionRecord before = admitted(limits);
+        assertThat(limits.admitClient(before)).isTrue();
+        assertThat(before.countedAsClient()).as("counted with no limit").isNull();
+
+        current.set(new Limits(16384, 10000, 1, 4096, 64)); // a reload: one connection a client
+        ConnectionRecord first = admitted(limits);
+        assertThat(limits.admitClient(first)).isTrue();
+        assertThat(limits.admitClient(admitted(limits))).as("over the budget of one").isFalse();
+        limits.on(ConnectionEvent.CLOSED, before, 0);
+        assertThat(limits.admitClient(admitted(limits))).as("an uncounted connection gives nothing back").isFalse();
+        limits.on(ConnectionEvent.CLOSED, first, 0);
+        assertThat(limits.admitClient(admitted(limits))).as("the counted one does").isTrue();
+    }
+
+    /** A connection from 192.0.2.7, admitted to the budgets in all and in pre-read. */
+    private static ConnectionRecord admitted(ConnectionLimits limits) {
+        EmbeddedChannel channel = new EmbeddedChannel() {
+            @Override
+            public SocketAddress remoteAddress() {
+                return new InetSocketAddress("192.0.2.7", 40000);
+            }
+        };
+        ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, c, nanos) -> {});
+        assertThat(limits.admit(record)).isTrue();
+        return record;
     }
 }
