@@ -1,7 +1,8 @@
 package io.snigate.listen;
 
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.snigate.config.Listener;
@@ -17,6 +18,8 @@ import io.snigate.proxyprotocol.ProxyHeaderReceived;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import java.net.InetSocketAddress;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one place where a client connection's pipeline is composed, for the connections of one
@@ -26,7 +29,9 @@ import java.util.function.Supplier;
  *
  * <p>A reload may change the listener's settings; connections accepted after it use the new ones.
  */
-final class ClientInitializer extends ChannelInitializer<SocketChannel> {
+@ChannelHandler.Sharable
+final class ClientInitializer extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(ClientInitializer.class);
     private final Supplier<ProxyConfig> config;
     private final ConnectionLimits limits;
     private final ConnectionObserver observer;
@@ -63,8 +68,39 @@ final class ClientInitializer extends ChannelInitializer<SocketChannel> {
         this.boundPort = address.getPort();
     }
 
+    /**
+     * Composes the pipeline once the channel is registered, then leaves it, as Netty's
+     * {@code ChannelInitializer} does, without the set of contexts being initialised that it keeps
+     * against re-entry: a {@code ConcurrentHashMap} that every event loop updated twice a
+     * connection, its size counter shared (performance page, "Trims of the accept").
+     */
     @Override
-    protected void initChannel(SocketChannel ch) {
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isRegistered()) {
+            compose(ctx);
+        }
+    }
+
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) {
+        compose(ctx); // added before the channel was registered
+        ctx.fireChannelRegistered();
+    }
+
+    private void compose(ChannelHandlerContext ctx) {
+        try {
+            initChannel((SocketChannel) ctx.channel());
+        } catch (RuntimeException e) {
+            LOG.warn("could not compose the pipeline of {}; closing it", ctx.channel(), e);
+            ctx.close();
+        } finally {
+            if (!ctx.isRemoved()) {
+                ctx.pipeline().remove(this);
+            }
+        }
+    }
+
+    private void initChannel(SocketChannel ch) {
         Listener current = listener;
         ConnectionRecord record = ConnectionRecord.attach(ch, name, observer);
         clients.add(ch);

@@ -13,6 +13,7 @@ import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -99,14 +100,21 @@ public final class RingClientChannel extends AcceptedSocketChannel {
 
     @Override
     protected void doRegister(ChannelPromise promise) {
-        ((IoEventLoop) eventLoop()).register(handle).addListener(done -> {
-            if (done.isSuccess()) {
-                registration = (IoRegistration) done.getNow();
-                promise.setSuccess();
-            } else {
-                promise.setFailure(done.cause());
-            }
-        });
+        Future<IoRegistration> registering = ((IoEventLoop) eventLoop()).register(handle);
+        if (registering.isDone()) {
+            registered(registering, promise); // on the loop's thread, at once: no listener to add and call
+        } else {
+            registering.addListener(done -> registered(registering, promise));
+        }
+    }
+
+    private void registered(Future<IoRegistration> done, ChannelPromise promise) {
+        if (done.isSuccess()) {
+            registration = done.getNow();
+            promise.setSuccess();
+        } else {
+            promise.setFailure(done.cause());
+        }
     }
 
     @Override

@@ -8,6 +8,7 @@ import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.uring.IoUringIoOps;
 import io.netty.channel.unix.Socket;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,19 +59,26 @@ public abstract class RingSocket implements IoUringIoHandle {
      */
     protected final void register(EventLoop loop) {
         this.loop = loop;
-        ((IoEventLoop) loop).register(this).addListener(done -> {
-            if (!done.isSuccess()) {
-                closeNow();
-                ringRefused(done.cause());
-                return;
-            }
-            registration = (IoRegistration) done.getNow();
-            if (closing) {
-                closeWhenIdle(); // closed while it was registering
-            } else {
-                ringReady();
-            }
-        });
+        Future<IoRegistration> registering = ((IoEventLoop) loop).register(this);
+        if (registering.isDone()) {
+            registered(registering); // on the loop's thread, at once: no listener to add and call
+        } else {
+            registering.addListener(done -> registered(registering));
+        }
+    }
+
+    private void registered(Future<IoRegistration> done) {
+        if (!done.isSuccess()) {
+            closeNow();
+            ringRefused(done.cause());
+            return;
+        }
+        registration = done.getNow();
+        if (closing) {
+            closeWhenIdle(); // closed while it was registering
+        } else {
+            ringReady();
+        }
     }
 
     /**
