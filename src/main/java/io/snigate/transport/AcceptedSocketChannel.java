@@ -10,9 +10,9 @@ import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import java.io.IOException;
-import java.nio.channels.NotYetConnectedException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.nio.channels.NotYetConnectedException;
 
 /**
  * What Netty's {@code SocketChannel} asks of a channel for a socket a listener accepted, apart from
