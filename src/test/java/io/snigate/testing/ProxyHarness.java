@@ -126,7 +126,7 @@ public final class ProxyHarness implements AutoCloseable {
     private static String eventLoopStacks() {
         StringBuilder out = new StringBuilder();
         Thread.getAllStackTraces().forEach((thread, stack) -> {
-            if (thread.getName().contains("EventLoop") || thread.getName().contains("ioEventLoop")) {
+            if (thread.getName().contains("EventLoop")) {
                 out.append("\n").append(thread.getName()).append(' ').append(thread.getState());
                 for (int i = 0; i < Math.min(8, stack.length); i++) {
                     out.append("\n    at ").append(stack[i]);
