@@ -23,6 +23,11 @@
 #        garbage per connection, the young pauses (count, mean, max), the connection time's
 #        p50/p99/p99.9, and how many of the connections slower than the p99 were due within
 #        20 ms of a pause's end, beside the share of the run those windows cover
+#   src/jmh/sh/measure.sh tail [JAR [JAVA_OPTS...]]     what else ran on the proxy's core while its slowest
+#        connections waited: pinned like cpu, after its warm-up, OPEN_RATE (15000) new connections a
+#        second for OPEN_WARMUP (30) s not counted and 15 s measured under `perf sched record` on CPU 1;
+#        each connection at or above the p99, and as many at random, put down to the thread other than
+#        the event loops that ran longest on the core during it (core-tail.py; root and perf)
 #   src/jmh/sh/measure.sh bulk [JAR [JAVA_OPTS...]]     MiB/s and proxy CPU s/GiB for 2 GiB through
 #        4 tunnels (the rig's bulk workload), after a 1 GiB warm-up, pinned like cpu
 #   src/jmh/sh/measure.sh bulksys [JAR [JAVA_OPTS...]]  system calls per MiB relayed (strace -c -f
@@ -49,10 +54,11 @@
 # upstream side no channel; io.snigate.bench.RingFloor, no channel at all). PORT_BASE (default 24600) moves the three ports, so that two measurements can run side by
 # side; CONNECT_PORT makes the load tool dial another port than the proxy's (one a firewall rule
 # redirects to it: transparent-cost.sh); UNPINNED=1 leaves every process free to use every core.
-# Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops; python3 for gc.
+# Needs gcc and bc; strace for syscalls and bulksys; root and tracefs for ringops; python3 for gc;
+# root, perf and python3 for tail.
 set -u
 source "$(dirname "$0")/bench-lib.sh"
-MODE=${1:?usage: measure.sh cpu|syscalls|ringops|gc|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
+MODE=${1:?usage: measure.sh cpu|syscalls|ringops|gc|tail|bulk|bulksys|idle|idlerss|warmup [JAR [JAVA_OPTS...]]}
 JAR=${2:-$SNIGATE_JAR}
 shift $(( $# < 2 ? $# : 2 ))
 LG=${LOADGEN:-$(bench_loadgen)} || exit 1
@@ -63,12 +69,17 @@ RATE_SECONDS=${RATE_SECONDS:-10}
 BULK_WARMUP=${BULK_WARMUP:-1G}
 BULK_BYTES=${BULK_BYTES:-2G}
 CONNECT_PORT=${CONNECT_PORT:-$((P + 1))}
+if [ "$MODE" = tail ] && { [ -n "${UNPINNED:-}" ] || ! perf sched record -o /dev/null -- true >/dev/null 2>&1; }; then
+  echo "tail needs root and perf, and the proxy pinned (no UNPINNED)" >&2
+  exit 1
+fi
 if [ "$MODE" = ringops ] && [ ! -w /sys/kernel/tracing/instances ]; then
   echo "ringops needs root and tracefs at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)" >&2
   exit 1
 fi
 bench_ports_free $P $((P + 1)) $((P + 2)) || exit 1
 D=$(mktemp -d)
+mkdir $D/log # what the run writes, apart from the config's folder, which the proxy watches for changes
 BK= PX=
 trap 'kill $PX $BK 2>/dev/null; wait 2>/dev/null; rm -rf "$D"' EXIT
 bench_snigate_config $((P + 1)) $((P + 2)) $P a.bench.test $D/cfg.yaml
@@ -77,7 +88,7 @@ TICK=$(getconf CLK_TCK)
 # foreign_ticks F0 to F1 over the nanosecond times T0 to T1 (this machine is shared).
 other_load() { echo "other_load_pct=$(( ($2 - $1) * 100 * 1000000000 / TICK / ($4 - $3 > 0 ? $4 - $3 : 1) ))"; }
 # UNPINNED=1 lets the proxy, the load tool and the backend share both cores (every event loop busy).
-pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|gc|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
+pin() { [ -n "${UNPINNED:-}" ] && return; case "$MODE" in cpu|gc|tail|bulk|idle|warmup) echo "taskset -c $1" ;; esac; }
 # The short connections that syscalls and ringops count, echoing their number: 3,000 at 16 in
 # flight, or with OPEN_RATE=R, R a second for 3 s on a fixed schedule (the open loop, where each
 # connection is handled with fewer others than under full load).
@@ -99,16 +110,16 @@ idlerss|warmup)
   bench_launch_train $D/snigate.jsa $D/cfg.yaml $((P + 2)) "$@" || { echo "no class-data archive" >&2; exit 1; } ;;
 *)
   if [ -n "${PROXY_MAIN:-}" ]; then RUN=(-cp "$JAR" "$PROXY_MAIN"); else RUN=(-jar "$JAR"); fi
-  [ "$MODE" = gc ] && set -- "$@" "-Xlog:gc:file=$D/gc.log:timemillis"
+  [ "$MODE" = gc ] && set -- "$@" "-Xlog:gc:file=$D/log/gc.log:timemillis"
   $(pin 1) java "$@" "${RUN[@]}" --config $D/cfg.yaml > /dev/null 2> $D/err &
   PX=$!
   bench_await_ready $((P + 2)) $PX ;;
 esac
 case "$MODE" in
 idle|idlerss|warmup) ;;
-cpu|syscalls|ringops|gc)
+cpu|syscalls|ringops|gc|tail)
   $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration $WARMUP_SECONDS >/dev/null 2>&1
-  if [ "$MODE" = cpu ] || [ "$MODE" = gc ]; then # idle once, then busy again, before measuring
+  if [ "$MODE" = cpu ] || [ "$MODE" = gc ] || [ "$MODE" = tail ]; then # idle once, then busy again, before measuring
     sleep 2                                       # (performance page, "The measured seconds after an idle moment")
     $(pin 0) $LG rate --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --concurrency 64 --duration 3 >/dev/null 2>&1
   fi ;;
@@ -134,9 +145,24 @@ gc)
   $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration 30 >/dev/null 2>&1
   f0=$(foreign_ticks); t0=$(date +%s%N)
   $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration 30 \
-      --timeline $D/timeline >/dev/null 2>&1
+      --timeline $D/log/timeline >/dev/null 2>&1
   f1=$(foreign_ticks); t1=$(date +%s%N)
-  python3 "$(dirname "$0")/gc-tail.py" $D/gc.log $D/timeline $RATE
+  python3 "$(dirname "$0")/gc-tail.py" $D/log/gc.log $D/log/timeline $RATE
+  other_load $f0 $f1 $t0 $t1 ;;
+tail)
+  RATE=${OPEN_RATE:-15000}
+  $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration ${OPEN_WARMUP:-30} >/dev/null 2>&1
+  perf sched record -k CLOCK_MONOTONIC -C 1 -o $D/log/sched.data -- sleep 17 >/dev/null 2>&1 &
+  PF=$!
+  sleep 1
+  python3 -c 'import time; print(time.time_ns() - time.monotonic_ns())' >$D/log/offset
+  f0=$(foreign_ticks); t0=$(date +%s%N)
+  $(pin 0) $LG open --connect 127.0.0.1:$CONNECT_PORT --hello $HELLO --rate $RATE --duration 15 \
+      --timeline $D/log/timeline >/dev/null 2>&1
+  f1=$(foreign_ticks); t1=$(date +%s%N)
+  wait $PF
+  perf script -i $D/log/sched.data >$D/log/sched.txt 2>/dev/null
+  python3 "$(dirname "$0")/core-tail.py" $D/log/sched.txt $D/log/offset $D/log/timeline
   other_load $f0 $f1 $t0 $t1 ;;
 bulk)
   c0=$(cpu_ticks $PX); f0=$(foreign_ticks); t0=$(date +%s%N)
