@@ -45,8 +45,8 @@ final class ConnectionMeters {
      * time, which on a small host is the event loop's core (performance page, "The open-loop tail,
      * by thread on the core").
      */
-    static final Duration MAX_SLICE = Duration.ofSeconds(5);
-    static final int MAX_SLICES = 24;
+    private static final Duration MAX_SLICE = Duration.ofSeconds(5);
+    private static final int MAX_SLICES = 24;
 
     static Timer.Builder latencyTimer(String name) {
         return Timer.builder(name).serviceLevelObjectives(LATENCY_BUCKETS).maximumExpectedValue(Duration.ofSeconds(30))

@@ -2,6 +2,7 @@ package io.snigate.relay;
 
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.core.Reason;
 import java.util.concurrent.TimeUnit;
 
@@ -13,8 +14,14 @@ import java.util.concurrent.TimeUnit;
  * {@code IdleStateHandler}, its pipeline context and a timer task (about 300 bytes).
  *
  * <p>A timeout fires between its deadline and one tick later. The tick is a quarter of the
- * shortest timeout among the tunnels that joined since the loop last had none, between 10 ms and
- * 1 s. Only the event loop's own thread touches a clock, so nothing here is locked.
+ * shortest timeout of any tunnel that joined, between 10 ms and 1 s; a join that needs a shorter
+ * one brings the next sweep forward. Once a tunnel has joined, the sweep runs every tick for as
+ * long as the loop does, with tunnels or without: a join then never finds it stopped. A branch
+ * taken only when a loop's first tunnel after an idle moment joined was compiled by the JIT as
+ * never happening, and each time cost a deoptimisation of the whole hot path and a quarter of a
+ * second of recompiling on the loop's core (performance page, "The open-loop tail, by thread on
+ * the core"). An idle loop wakes once a tick for it. Only the event loop's own thread touches a
+ * clock, so nothing here is locked.
  */
 final class TunnelClock {
     private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -40,7 +47,8 @@ final class TunnelClock {
         void close(Reason reason) {}
     };
     private long tickNanos = MAX_TICK_NANOS;
-    private boolean sweepScheduled;
+    /** The sweep to come; null until the first tunnel joined. */
+    private ScheduledFuture<?> nextSweep;
 
     private TunnelClock(EventLoop loop) {
         this.loop = loop;
@@ -59,10 +67,13 @@ final class TunnelClock {
     /** Starts watching {@code tunnel}, which has at least one timeout. */
     void join(Entry tunnel, long shortestTimeoutNanos) {
         tunnel.linkAfter(tunnels);
-        tickNanos = Math.min(tickNanos, Math.max(MIN_TICK_NANOS, shortestTimeoutNanos / 4));
-        if (!sweepScheduled) {
-            sweepScheduled = true;
-            loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+        long tick = Math.max(MIN_TICK_NANOS, shortestTimeoutNanos / 4);
+        if (tick < tickNanos || nextSweep == null) { // the first join, or shorter timeouts than before
+            tickNanos = Math.min(tickNanos, tick);
+            if (nextSweep != null) {
+                nextSweep.cancel(false);
+            }
+            nextSweep = loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -83,11 +94,8 @@ final class TunnelClock {
             }
             tunnel = next;
         }
-        if (tunnels.next == tunnels) {
-            sweepScheduled = false;
-            tickNanos = MAX_TICK_NANOS;
-        } else {
-            loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+        if (!loop.isShuttingDown()) {
+            nextSweep = loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
         }
     }
 

@@ -1,0 +1,92 @@
+package io.snigate.relay;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.channel.EventLoop;
+import io.snigate.core.Reason;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class TunnelClockTest {
+    private final EventLoop loop = new DefaultEventLoop();
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+    }
+
+    /** A tunnel whose time is up {@code timeoutMillis} after it joined; completes with when it was closed. */
+    private final class Tunnel extends TunnelClock.Entry {
+        final long joinedNanos = System.nanoTime();
+        final long timeoutNanos;
+        final CompletableFuture<Long> closedAfterMillis = new CompletableFuture<>();
+        volatile boolean open = true;
+
+        Tunnel(long timeoutMillis) {
+            timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        }
+
+        @Override
+        boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        Reason expiredAt(long nowNanos) {
+            return nowNanos - joinedNanos >= timeoutNanos ? Reason.IDLE_TIMEOUT : null;
+        }
+
+        @Override
+        void close(Reason reason) {
+            closedAfterMillis.complete(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - joinedNanos));
+        }
+    }
+
+    private Tunnel join(long timeoutMillis) throws Exception {
+        return loop.submit(() -> {
+            Tunnel tunnel = new Tunnel(timeoutMillis);
+            TunnelClock.of(loop).join(tunnel, tunnel.timeoutNanos);
+            return tunnel;
+        }).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aTunnelIsClosedBetweenItsDeadlineAndATickLater() throws Exception {
+        long after = join(400).closedAfterMillis.get(5, TimeUnit.SECONDS);
+
+        assertTrue(after >= 400 && after < 400 + 100 + 300, "closed after " + after + " ms (tick 100 ms, 300 ms of slack)");
+    }
+
+    @Test
+    void aShorterTimeoutBringsTheNextSweepForward() throws Exception {
+        Tunnel slow = join(4_000); // a tick of 1 s, the sweep a second away
+        long after = join(100).closedAfterMillis.get(5, TimeUnit.SECONDS);
+
+        assertTrue(after >= 100 && after < 100 + 25 + 300, "closed after " + after + " ms, not at the first tick's sweep");
+        assertTrue(!slow.closedAfterMillis.isDone());
+    }
+
+    @Test
+    void theSweepGoesOnWhenTheLoopHasNoTunnelLeft() throws Exception {
+        Tunnel first = join(200);
+        first.closedAfterMillis.get(5, TimeUnit.SECONDS);
+        Thread.sleep(300); // sweeps over no tunnel
+
+        long after = join(200).closedAfterMillis.get(5, TimeUnit.SECONDS);
+
+        assertTrue(after >= 200 && after < 200 + 50 + 300, "closed after " + after + " ms");
+    }
+
+    @Test
+    void aClosedTunnelLeavesWithoutBeingClosedAgain() throws Exception {
+        Tunnel gone = join(100);
+        gone.open = false;
+        Tunnel other = join(100);
+
+        other.closedAfterMillis.get(5, TimeUnit.SECONDS);
+        assertTrue(!gone.closedAfterMillis.isDone());
+    }
+}
