@@ -38,10 +38,10 @@ final class ConnectionMeters {
     /**
      * A timer's {@code _max} is the largest value of the last {@code MAX_SLICES} slices of
      * {@code MAX_SLICE}: about the last two minutes, moved on every 5 s. Every record on an event
-     * loop checks whether the window is due to move, and the JIT compiles the hot path as it found
-     * it in the first seconds of traffic. With the Prometheus registry's default (three slices of
-     * a minute) the first move came a minute after the start, had been compiled as never
-     * happening, and cost a deoptimisation and a recompile of the path: about 90 ms of compiler
+     * loop checks whether the window is due to move, and the JIT compiles the hot path as it finds
+     * it in the first seconds of traffic. A move that first comes later than that, as with the
+     * Prometheus registry's default of three slices of a minute, has been compiled as never
+     * happening, and costs a deoptimisation and a recompile of the path: about 90 ms of compiler
      * time, which on a small host is the event loop's core (performance page, "The open-loop tail,
      * by thread on the core").
      */

@@ -16,11 +16,10 @@ import java.util.concurrent.TimeUnit;
  * <p>A timeout fires between its deadline and one tick later. The tick is a quarter of the
  * shortest timeout of any tunnel that joined, between 10 ms and 1 s; a join that needs a shorter
  * one brings the next sweep forward. Once a tunnel has joined, the sweep runs every tick for as
- * long as the loop does, with tunnels or without: a join then never finds it stopped. A branch
- * taken only when a loop's first tunnel after an idle moment joined was compiled by the JIT as
- * never happening, and each time cost a deoptimisation of the whole hot path and a quarter of a
- * second of recompiling on the loop's core (performance page, "The open-loop tail, by thread on
- * the core"). An idle loop wakes once a tick for it. Only the event loop's own thread touches a
+ * long as the loop does, with tunnels or without, so a join never finds it stopped: a branch
+ * taken only by a loop's first tunnel after an idle moment is one the JIT compiles as never taken,
+ * and taking it deoptimises the whole hot path and recompiles it on the loop's core (performance
+ * page, "The open-loop tail, by thread on the core"). An idle loop wakes once a tick for it. Only the event loop's own thread touches a
  * clock, so nothing here is locked.
  */
 final class TunnelClock {

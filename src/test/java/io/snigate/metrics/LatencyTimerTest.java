@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.micrometer.core.instrument.MockClock;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.distribution.CountAtBucket;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
@@ -39,11 +41,15 @@ class LatencyTimerTest {
     }
 
     @Test
-    void theHistogramStillCountsEveryValueEver() {
+    void theHistogramsBucketsStillCountEveryValueEver() {
         timer.record(Duration.ofMillis(300));
         clock.add(Duration.ofMinutes(10));
         timer.record(Duration.ofMillis(100));
 
+        // A histogram windowed like the _max (as other registries window it) would have lost the first.
+        CountAtBucket halfSecond = Arrays.stream(timer.takeSnapshot().histogramCounts())
+                .filter(bucket -> bucket.bucket(TimeUnit.MILLISECONDS) == 500).findFirst().orElseThrow();
+        assertEquals(2, halfSecond.count());
         assertEquals(2, timer.count());
         assertEquals(0.4, timer.totalTime(TimeUnit.SECONDS), 1e-9);
     }
