@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -99,16 +100,38 @@ class TransparentInterceptionTest {
         snigate = network.start(network.gateway(), dir.resolve("snigate-launch.log"), "sh", "-c",
                 "exec " + java + " -cp " + System.getProperty("java.class.path") + " " + Main.class.getName()
                         + " --config " + config + " > " + accessLog + " 2> " + dir.resolve("snigate.err"));
-        await().atMost(Duration.ofSeconds(60)).until(() ->
-                Files.exists(dir.resolve("snigate.err")) && Files.readString(dir.resolve("snigate.err")).contains("ready with")
-                        || !snigate.isAlive());
-        assertThat(snigate.isAlive()).as("snigate started: " + Files.readString(dir.resolve("snigate.err"))).isTrue();
+        awaitReady();
         for (String ip : List.of(TestNetwork.SERVER, TestNetwork.SERVER6)) {
             for (int port : new int[] {443, 8443}) {
                 await().atMost(Duration.ofSeconds(30)).until(() -> servedBy("real", ip, port));
             }
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> servedBy("rogue", TestNetwork.ROGUE, 443));
+    }
+
+    /**
+     * Waits for snigate's "ready" line. A child still starting after a minute gets a SIGQUIT first,
+     * so that the failure shows where each of its threads was (the JVM prints them on stdout,
+     * here the access log).
+     */
+    private static void awaitReady() throws Exception {
+        Path err = dir.resolve("snigate.err");
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (snigate.isAlive() && System.nanoTime() < deadline
+                && !(Files.exists(err) && Files.readString(err).contains("ready with"))) {
+            Thread.sleep(100);
+        }
+        if (snigate.isAlive() && !Files.readString(err).contains("ready with")) {
+            ProcessRunner.run(10, "kill", "-QUIT", Long.toString(snigate.pid()));
+            Thread.sleep(2_000);
+            // CI shows the end of the output only: the two threads that take part in the start.
+            String threads = Stream.of(Files.readString(accessLog).split("\n\n"))
+                    .filter(block -> block.startsWith("\"main\"") || block.startsWith("\"snigate-start\""))
+                    .collect(Collectors.joining("\n"));
+            throw new AssertionError("snigate not ready after 60 s (all its threads: " + accessLog + "); its stderr:\n"
+                    + Files.readString(err) + "\nwhere it starts:\n" + threads);
+        }
+        assertThat(snigate.isAlive()).as("snigate started: " + Files.readString(err)).isTrue();
     }
 
     private static void tlsServer(String at, String name) throws IOException {
