@@ -112,9 +112,7 @@ public final class Main {
     private int call() throws InterruptedException {
         if (!check) {
             // The transport does not depend on the config: find it on a second core meanwhile.
-            Thread prepare = new Thread(Transport::prepare, "snigate-start");
-            prepare.setDaemon(true);
-            prepare.start();
+            Transport.prepareInBackground();
         }
         ProxyConfig loaded;
         try {

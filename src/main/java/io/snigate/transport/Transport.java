@@ -21,6 +21,7 @@ import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.concurrent.TimeUnit;
@@ -89,6 +90,23 @@ public record Transport(
         if (Machine.IO_URING_PROBLEM != null) {
             epollProblem(); // the fallback, then
         }
+    }
+
+    /**
+     * Starts {@link #prepare} on a daemon thread of its own, {@code snigate-start}, after
+     * initialising {@link InetAddress} on the calling thread. Netty's io_uring library, while it
+     * loads, initialises its {@code LinuxSocket}, whose static fields need {@code InetAddress};
+     * the JDK holds its one lock for loading native libraries meanwhile, and {@code InetAddress}'s
+     * own initialisation takes that lock to load {@code libnet}. A caller that began to initialise
+     * {@code InetAddress} in that window (parsing an address of the config) would wait for the lock
+     * and the loading thread for the caller: both for ever (netty/netty#13871, which Netty fixed
+     * for epoll only; {@code TransportPrepareDeadlockTest}).
+     */
+    public static void prepareInBackground() {
+        InetAddress.getLoopbackAddress();
+        Thread prepare = new Thread(Transport::prepare, "snigate-start");
+        prepare.setDaemon(true);
+        prepare.start();
     }
 
     /** Found once per process: the class initialisation makes a concurrent caller wait for it. */
