@@ -123,7 +123,7 @@ class TransparentInterceptionTest {
         }
         if (snigate.isAlive() && !Files.readString(err).contains("ready with")) {
             ProcessRunner.run(10, "kill", "-QUIT", Long.toString(snigate.pid()));
-            Thread.sleep(2_000);
+            await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(accessLog).contains("JNI global refs"));
             // CI shows the end of the output only: the two threads that take part in the start.
             String threads = Stream.of(Files.readString(accessLog).split("\n\n"))
                     .filter(block -> block.startsWith("\"main\"") || block.startsWith("\"snigate-start\""))

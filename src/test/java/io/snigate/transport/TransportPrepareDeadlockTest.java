@@ -8,10 +8,9 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Transport#prepareInBackground} while the starting thread initialises
- * {@link InetAddress}, as {@code Main} does when it parses the config's addresses: the two once
- * waited for each other for ever, and the proxy never became ready (CI at 04d6f76: no ready line
- * within a minute; {@code .ci/check-deploy}: no {@code /readyz} within 20 s).
+ * {@link Transport#prepareInBackground} while the starting thread makes its first address, as
+ * {@code Main} does from the config's: unless {@code InetAddress} is initialised before the
+ * thread starts, the two wait for each other for ever, and the proxy never becomes ready.
  *
  * <p>The window is the loading of Netty's io_uring library, a few milliseconds: a fresh JVM
  * ({@link Child}) watches the {@code snigate-start} thread and touches {@code InetAddress} for the
@@ -53,7 +52,7 @@ class TransportPrepareDeadlockTest {
             while (start != null && start.isAlive() && !inWindow && System.nanoTime() < deadline) {
                 inWindow = loadingNettysLibrary(start.getStackTrace());
             }
-            // The config's first address, parsed as ConfigLoader does.
+            // The first address this thread makes, as Main's would be one of the config's.
             InetAddress.getByName("192.0.2.1");
             if (start != null) {
                 start.join();
