@@ -19,8 +19,8 @@ import java.util.concurrent.TimeUnit;
  * long as the loop does, with tunnels or without, so a join never finds it stopped: a branch
  * taken only by a loop's first tunnel after an idle moment is one the JIT compiles as never taken,
  * and taking it deoptimises the whole hot path and recompiles it on the loop's core (performance
- * page, "The open-loop tail, by thread on the core"). An idle loop wakes once a tick for it. Only the event loop's own thread touches a
- * clock, so nothing here is locked.
+ * page, "The open-loop tail, by thread on the core"). An idle loop wakes once a tick for it.
+ * Only the event loop's own thread touches a clock, so nothing here is locked.
  */
 final class TunnelClock {
     private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -74,6 +74,11 @@ final class TunnelClock {
             }
             nextSweep = loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
         }
+    }
+
+    /** Whether a sweep is to come; asked on the loop. */
+    boolean sweepScheduled() {
+        return nextSweep != null && !nextSweep.isDone();
     }
 
     private void sweep() {

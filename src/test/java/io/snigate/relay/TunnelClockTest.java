@@ -72,12 +72,11 @@ class TunnelClockTest {
 
     @Test
     void theSweepGoesOnWhenTheLoopHasNoTunnelLeft() throws Exception {
-        Tunnel first = join(200);
-        first.closedAfterMillis.get(5, TimeUnit.SECONDS);
-        Thread.sleep(300); // sweeps over no tunnel
+        join(200).closedAfterMillis.get(5, TimeUnit.SECONDS);
 
+        // Asked after the sweep that closed the loop's last tunnel has ended.
+        assertTrue(loop.submit(() -> TunnelClock.of(loop).sweepScheduled()).get(5, TimeUnit.SECONDS));
         long after = join(200).closedAfterMillis.get(5, TimeUnit.SECONDS);
-
         assertTrue(after >= 200 && after < 200 + 50 + 500, "closed after " + after + " ms");
     }
 
