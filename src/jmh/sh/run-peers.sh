@@ -9,7 +9,8 @@
 # "nettyfloor" (only when named) is a bare Netty relay from target/benchmarks.jar (-Pjmh): the
 # floor under snigate's CPU per connection, not a peer; "handlefloor" the same relay with its upstream
 # side an io_uring handle instead of a channel (HandleUpstream), "ringfloor" a relay with no channel
-# at all (RingFloor). The "floors" are never peers.
+# at all (RingFloor), "stagefloor" that relay running snigate's own stages (FloorStages). The
+# "floors" are never peers.
 #
 # Each proxy gets a minimal config in a temp dir, listens on 127.0.0.1, routes
 # the SNI name a.bench.test to a plain-TCP backend (loadgen backend: no TLS, so
@@ -304,6 +305,14 @@ version_handlefloor() { echo "io.snigate.bench.NettyFloor, upstream an io_uring 
 # handles on one Netty event loop; what is left is the JVM, Netty's ring and the kernel.
 proxy_ringfloor() { floor_command io.snigate.bench.RingFloor "$@"; }
 version_ringfloor() { echo "io.snigate.bench.RingFloor (no channels) on $(java -version 2>&1 | sed -n 1p)"; }
+
+# ---- stagefloor: the relay with no channel, running snigate's stages, not a peer
+# RingFloor with -Dsnigate.floor.stages=on (FloorStages): snigate's record, pre-read and JA4, route,
+# timers, metrics and access log, without its Netty channel and pipeline for the accepted socket.
+proxy_stagefloor() {
+  SNIGATE_JAVA_OPTS="${SNIGATE_JAVA_OPTS:-} -Dsnigate.floor.stages=on" proxy_ringfloor "$@"
+}
+version_stagefloor() { echo "io.snigate.bench.RingFloor with snigate's stages, on $(java -version 2>&1 | sed -n 1p)"; }
 
 # ---- direct: no proxy (loadgen straight to the backend) ---------------------
 version_direct() { echo "no proxy, loadgen straight to the backend: the rig's own limit"; }

@@ -11,6 +11,7 @@ import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.Socket;
 import io.snigate.config.ProxyConfig;
+import io.snigate.core.Reason;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.Transport;
 import java.io.IOException;
@@ -23,7 +24,8 @@ import java.net.InetSocketAddress;
  * bytes when it came behind them, as in snigate's relay ({@code RelaySocket}). What is left is the
  * JVM, Netty's ring and the kernel: the floor under {@link NettyFloor} and {@link HandleUpstream}
  * (performance page, "Below the floor"). Same command line and config as {@code NettyFloor};
- * io_uring, IPv4.
+ * io_uring, IPv4. With {@code -Dsnigate.floor.stages=on} it also runs snigate's own stages
+ * ({@link FloorStages}): the rig's {@code stagefloor}.
  */
 public final class RingFloor {
     private RingFloor() {}
@@ -44,25 +46,33 @@ public final class RingFloor {
         listening.bind(listen);
         listening.listen(4096);
         IoEventLoop loop = (IoEventLoop) loops.next();
-        Acceptor acceptor = new Acceptor(loop, listening, new BenchRing.Target(upstream));
+        FloorStages stages = "on".equals(System.getProperty("snigate.floor.stages")) ? new FloorStages(config) : null;
+        Acceptor acceptor = new Acceptor(loop, listening, new BenchRing.Target(upstream), stages);
         acceptor.start(loop.register(acceptor).sync().getNow());
         NettyFloor.answerReady(config, loops);
-        System.err.println("RingFloor on io_uring, no channels: " + listen + " -> " + upstream);
+        System.err.println("RingFloor on io_uring, no channels" + (stages == null ? "" : ", snigate's stages")
+                + ": " + listen + " -> " + upstream);
         loops.terminationFuture().sync();
     }
 
-    /** Accepts one connection at a time and hands each to its own {@link Connection}. */
+    /**
+     * Accepts one connection at a time and hands each to its own {@link Connection}; with the
+     * stages, the accept also writes the client's address, as snigate's does.
+     */
     private static final class Acceptor implements IoUringIoHandle {
         private static final short ACCEPT = 1;
         private final IoEventLoop loop;
         private final Socket listening;
         private final BenchRing.Target target;
+        private final FloorStages stages;
+        private final ByteBuf sockaddr = FloorStages.newSockaddr();
         private IoRegistration registration;
 
-        Acceptor(IoEventLoop loop, Socket listening, BenchRing.Target target) {
+        Acceptor(IoEventLoop loop, Socket listening, BenchRing.Target target, FloorStages stages) {
             this.loop = loop;
             this.listening = listening;
             this.target = target;
+            this.stages = stages;
         }
 
         void start(IoRegistration registration) {
@@ -71,14 +81,20 @@ public final class RingFloor {
         }
 
         private void accept() {
-            registration.submit(BenchRing.accept(listening.intValue(), ACCEPT));
+            if (stages == null) {
+                registration.submit(BenchRing.accept(listening.intValue(), ACCEPT));
+                return;
+            }
+            sockaddr.setIntLE(128, 128);
+            registration.submit(RingOps.accept(listening.intValue(), sockaddr.memoryAddress(),
+                    sockaddr.memoryAddress() + 128, ACCEPT));
         }
 
         @Override
         public void handle(IoRegistration ignored, IoEvent event) {
             int fd = ((IoUringIoEvent) event).res();
             if (fd >= 0) {
-                new Connection(fd, target).start(loop);
+                new Connection(fd, target).start(loop, stages == null ? null : FloorStages.peer(sockaddr), stages);
             }
             accept();
         }
@@ -111,6 +127,9 @@ public final class RingFloor {
         private final Socket[] sockets = new Socket[2];
         private final BenchRing.Target target;
         private IoRegistration registration;
+        private IoEventLoop loop;
+        /** snigate's stages for this connection, or null without them. */
+        private FloorStages.Connection stages;
         private long connectId;
         private boolean connected, closing, closesSubmitted;
         /** Operations naming either socket not yet completed: the closes wait for none ({@link HandleUpstream#closeWhenIdle}). */
@@ -122,10 +141,17 @@ public final class RingFloor {
             this.target = target;
         }
 
-        void start(IoEventLoop loop) {
+        void start(IoEventLoop loop, InetSocketAddress peer, FloorStages allStages) {
+            this.loop = loop;
+            if (allStages != null) {
+                stages = allStages.new Connection(peer, loop, this::timedOut);
+            }
             loop.register(this).addListener(registered -> {
                 if (!registered.isSuccess()) {
                     new Socket(fds[0]).close();
+                    if (stages != null) {
+                        stages.closed();
+                    }
                     return;
                 }
                 registration = (IoRegistration) registered.getNow();
@@ -205,6 +231,10 @@ public final class RingFloor {
             if (connected) {
                 send(from);
             } else if (fds[1] < 0) {
+                if (stages != null && !stages.hello(buffer, loop, this::timedOut)) {
+                    closeBoth();
+                    return;
+                }
                 dial(); // the first bytes wait in buffers[0] until the upstream answers
             }
         }
@@ -222,10 +252,16 @@ public final class RingFloor {
                 return;
             }
             if (res < 0) {
+                if (stages != null) {
+                    stages.failed(Reason.UPSTREAM_UNREACHABLE);
+                }
                 closeBoth();
                 return;
             }
             connected = true;
+            if (stages != null) {
+                stages.connected(target.address);
+            }
             send(0);
             receive(1);
         }
@@ -234,8 +270,12 @@ public final class RingFloor {
         private void sendThenEnd(int from) {
             ByteBuf buffer = buffers[from];
             try {
-                buffer.skipBytes(new FileDescriptor(fds[1 - from]).writeAddress(buffer.memoryAddress(),
-                        buffer.readerIndex(), buffer.writerIndex()));
+                int written = new FileDescriptor(fds[1 - from]).writeAddress(buffer.memoryAddress(),
+                        buffer.readerIndex(), buffer.writerIndex());
+                buffer.skipBytes(written);
+                if (stages != null) {
+                    stages.relayed(from == 0, written);
+                }
             } catch (IOException refused) {
                 closeBoth();
                 return;
@@ -261,6 +301,9 @@ public final class RingFloor {
             }
             ByteBuf buffer = buffers[from];
             buffer.skipBytes(res);
+            if (stages != null) {
+                stages.relayed(from == 0, res);
+            }
             if (buffer.isReadable()) {
                 send(from);
                 return;
@@ -289,6 +332,12 @@ public final class RingFloor {
                     closeBoth();
                 }
             }
+        }
+
+        /** snigate's pre-read timeout or connect budget ran out. */
+        private void timedOut() {
+            stages.failed(fds[1] < 0 ? Reason.PREREAD_TIMEOUT : Reason.UPSTREAM_TIMEOUT);
+            closeBoth();
         }
 
         private void failIfNegative(int res) {
@@ -331,6 +380,9 @@ public final class RingFloor {
                     buffers[i].release();
                     buffers[i] = null;
                 }
+            }
+            if (stages != null) {
+                stages.closed();
             }
         }
 
