@@ -903,6 +903,20 @@ open_interleaved() {
                                     return (n == 0 || rank > NR) ? "inf" : v[rank] / 1000 }
         END { print k "_p50_ms", at(50); print k "_p99_ms", at(99); print k "_p999_ms", at(99.9); print k "_max_ms", at(100) }' \
         | while read -r f v; do rec "$f" "$v"; done
+      # Each slice's own p99 (its failed connections ranked slowest), then their median and range:
+      # one slice that met a stall of the host moves the pooled p99 above, not this median.
+      for s in $(seq "$OPEN_SLICES"); do
+        awk '{ print int($2 / 1000) }' "$WORK/open/$NAME.$k.$s.timeline" | sort -n \
+          | awk -v failed="$(awk -v f="${k}_errors" '$1 == f { print $2 + 0 }' "$WORK/open/$NAME.$k.$s.kv")" '
+            { v[NR] = $1 }
+            END { n = NR + failed; rank = int(0.99 * n + 0.999999); if (rank < 1) rank = 1
+                  print (n == 0 || rank > NR) ? "inf" : v[rank] / 1000 }'
+      done | sort -g | awk -v k="$k" '
+        { v[NR] = $1 }
+        END { if (!NR) exit
+              print k "_slice_p99_median_ms", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              print k "_slice_p99_range_ms", v[1] "-" v[NR] }' \
+        | while read -r f v; do rec "$f" "$v"; done
     done
   done <<<"$OPEN_LIST"
   stop_turns
@@ -1042,9 +1056,9 @@ table_idle() {
 open_levels() { awk -F'\t' -v r="$1" '$1==r && $3 ~ /^open[0-9]+_label$/ { sub(/^open/, "", $3); sub(/_label$/, "", $3); print $3 }' "$TSV" | sort -un; }
 
 table_open() {
-  local r=$1 n i k f fails
-  echo "| proxy | load | conn/s offered | ok | failed | p50 ms | p99 ms | p99.9 ms | max ms | start lag p99 ms | proxy CPU % | CPU µs/conn (user) | wakeups/conn | syscalls/conn (io_uring_enter) | other load % (tries) |"
-  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  local r=$1 n i k f fails slices
+  echo "| proxy | load | conn/s offered | ok | failed | p50 ms | p99 ms | p99 ms by slice: median (range) | p99.9 ms | max ms | start lag p99 ms | proxy CPU % | CPU µs/conn (user) | wakeups/conn | syscalls/conn (io_uring_enter) | other load % (tries) |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   for n in "${PROXIES[@]}"; do
     row_ok "$r" "$n" || continue
     for i in $(open_levels "$r"); do
@@ -1058,10 +1072,12 @@ table_open() {
         done
         fails="${fails%, })"
       fi
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
+      slices=$(get "$r" "$n" "${k}_slice_p99_range_ms")
+      [[ "$slices" == - ]] || slices="$(fmt "$(get "$r" "$n" "${k}_slice_p99_median_ms")" 2) ($(fmt "${slices%-*}" 2)–$(fmt "${slices#*-}" 2))"
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$n" \
         "$(get "$r" "$n" "${k}_label")" "$(fmt "$(get "$r" "$n" "${k}_offered_cps")" 0)" \
         "$(get "$r" "$n" "${k}_ok")" "$fails" \
-        "$(fmt "$(get "$r" "$n" "${k}_p50_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_p99_ms")" 2)" \
+        "$(fmt "$(get "$r" "$n" "${k}_p50_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_p99_ms")" 2)" "$slices" \
         "$(fmt "$(get "$r" "$n" "${k}_p999_ms")" 2)" "$(fmt "$(get "$r" "$n" "${k}_max_ms")" 1)" \
         "$(fmt "$(get "$r" "$n" "${k}_lag_p99_ms")" 2)" "$(get "$r" "$n" "${k}_proxy_cpu_pct")" \
         "$(fmt "$(get "$r" "$n" "${k}_cpu_us_per_conn")" 0) ($(fmt "$(get "$r" "$n" "${k}_user_us_per_conn")" 0))" \
@@ -1088,7 +1104,8 @@ least_peer() { # R FIGURE
 # One line per open-loop level: snigate's p99 and p99.9 against the best peer's (the lowest p99
 # among the proxies other than snigate, the floors and direct), and its CPU per connection against
 # the least of the peers' at that rate: the same offered load, where the rate workload's figure
-# also charges the slower proxy for waking a load tool that waits on it.
+# also charges the slower proxy for waking a load tool that waits on it. With slices, a second
+# line: the median of snigate's slices' p99 against the least such median of a peer.
 open_verdict() {
   local r=$1 i k best bp99 bp999 v cheapest ccpu c
   [[ "$(get "$r" snigate "open1_p99_ms")" == - ]] && return 0
@@ -1107,6 +1124,11 @@ open_verdict() {
       "$(get "$r" snigate "${k}_errors")" "$(( $(get "$r" snigate "${k}_ok") + $(get "$r" snigate "${k}_errors") ))" \
       "$(fmt "$c" 0)" "$([[ "$c" =~ ^[0-9.]+$ && -n "$ccpu" ]] && calc "int(100 * $c / $ccpu + 0.5) / 100" || echo -)" \
       "${cheapest:--}" "$(fmt "${ccpu:--}" 0)"
+    read -r best bp99 <<<"$(least_peer "$r" "${k}_slice_p99_median_ms")"
+    v=$(get "$r" snigate "${k}_slice_p99_median_ms")
+    [[ -n "$best" && "$v" =~ ^[0-9.]+$ ]] || continue
+    printf -- '  the median of the slices'"'"' p99: snigate %s ms, %s× the best peer'"'"'s (%s, %s ms)\n' \
+      "$(fmt "$v" 2)" "$(calc "int(100 * $v / $bp99 + 0.5) / 100")" "$best" "$(fmt "$bp99" 2)"
   done
 }
 
