@@ -83,9 +83,21 @@ final class FloorStages {
         connectMillis = config.timeouts().connect().toMillis();
     }
 
+    /** The room for the client's address that an accept is given: a {@code sockaddr_storage}. */
+    static final int SOCKADDR_BYTES = 128;
+
     /** A direct buffer an accept writes the client's address into: a sockaddr, then its length. */
     static ByteBuf newSockaddr() {
-        return Unpooled.directBuffer(132);
+        return Unpooled.directBuffer(SOCKADDR_BYTES + 4);
+    }
+
+    /** Tells the next accept how much room {@code sockaddr} has (a length in the machine's order after it). */
+    static void roomForAccept(ByteBuf sockaddr) {
+        if (LITTLE_ENDIAN) {
+            sockaddr.setIntLE(SOCKADDR_BYTES, SOCKADDR_BYTES);
+        } else {
+            sockaddr.setInt(SOCKADDR_BYTES, SOCKADDR_BYTES);
+        }
     }
 
     /** The client's address as the accept wrote it into {@code sockaddr}. */

@@ -85,9 +85,9 @@ public final class RingFloor {
                 registration.submit(BenchRing.accept(listening.intValue(), ACCEPT));
                 return;
             }
-            sockaddr.setIntLE(128, 128);
+            FloorStages.roomForAccept(sockaddr);
             registration.submit(RingOps.accept(listening.intValue(), sockaddr.memoryAddress(),
-                    sockaddr.memoryAddress() + 128, ACCEPT));
+                    sockaddr.memoryAddress() + FloorStages.SOCKADDR_BYTES, ACCEPT));
         }
 
         @Override
