@@ -914,7 +914,8 @@ open_interleaved() {
       done | sort -g | awk -v k="$k" '
         { v[NR] = $1 }
         END { if (!NR) exit
-              print k "_slice_p99_median_ms", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              lo = v[int((NR + 1) / 2)]; hi = v[int(NR / 2) + 1] # the same slice when NR is odd
+              print k "_slice_p99_median_ms", (lo == "inf" || hi == "inf") ? "inf" : (lo + hi) / 2
               print k "_slice_p99_range_ms", v[1] "-" v[NR] }' \
         | while read -r f v; do rec "$f" "$v"; done
     done

@@ -39,9 +39,11 @@ import java.util.concurrent.TimeUnit;
  * the ClientHello, the ClientHello parsed with its JA4, the route decided on the config's route
  * table, the connect budget armed and cancelled, the bytes counted, and the record finished at the
  * close. What it leaves out is snigate's Netty channel for the accepted socket, its pipeline and
- * promises, the drain's set of open connections and the tunnels' idle sweep. So the figure it
- * gives, against {@code ringfloor}, is what the stages cost, and against snigate, what a client
- * side without a channel could save at most (performance page, "The stages on the floor").
+ * promises, the hand-over to the relay, the relay's polls before it reads, the drain's set of open
+ * connections, the tunnels' idle sweep and the check against dialing its own listeners. So the
+ * figure it gives, against {@code ringfloor}, is what the stages cost, and against snigate, the
+ * most that a client side without a channel could save (performance page, "snigate's stages on
+ * the floor").
  *
  * <p>The record is started and finished through its private constructor and {@code finish},
  * which only a channel reaches in snigate; a method handle keeps that out of snigate's API.
