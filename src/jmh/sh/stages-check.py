@@ -35,11 +35,15 @@ def serve(listener):
 
 
 def exchange(first):
+    """What came back before the proxy's FIN; None if neither came within 10 s."""
     with socket.create_connection(("127.0.0.1", PROXY), timeout=10) as s:
         s.sendall(first)
         got = b""
-        while data := s.recv(65536):
-            got += data
+        try:
+            while data := s.recv(65536):
+                got += data
+        except TimeoutError:
+            return None
         return got
 
 
@@ -78,8 +82,9 @@ check(f"{SHORT} access-log lines, forwarded with both byte counts", len(lines) =
       f"{len(lines)} lines, {len(forwarded)} as expected; first: {lines[:1]}")
 
 other = HELLO.replace(b"a.bench.test", b"b.bench.test")
-check("another name is refused", other != HELLO and exchange(other) == b"", "an answer came back")
-check("plain HTTP is refused", exchange(b"GET / HTTP/1.1\r\nHost: a.bench.test\r\n\r\n") == b"", "an answer came back")
+check("another name is refused", other != HELLO and exchange(other) == b"", "an answer came back, or no close")
+check("plain HTTP is refused", exchange(b"GET / HTTP/1.1\r\nHost: a.bench.test\r\n\r\n") == b"",
+      "an answer came back, or no close")
 lines = log_lines(SHORT + 2)
 reasons = [l["reason"] for l in lines[SHORT:]]
 check("logged as no_route and plain_http", sorted(map(str, reasons)) == ["no_route", "plain_http"], f"{reasons}")
