@@ -1,7 +1,6 @@
 package io.snigate.bench;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.config.ProxyConfig;
@@ -23,10 +22,7 @@ import java.io.FileOutputStream;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +45,6 @@ import java.util.concurrent.TimeUnit;
  * which only a channel reaches in snigate; a method handle keeps that out of snigate's API.
  */
 final class FloorStages {
-    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
     private static final MethodHandle NEW_RECORD, FINISH;
 
     static {
@@ -83,35 +78,6 @@ final class FloorStages {
         maxClientHelloBytes = config.limits().maxClientHelloBytes();
         prereadMillis = config.timeouts().preread().toMillis();
         connectMillis = config.timeouts().connect().toMillis();
-    }
-
-    /** The room for the client's address that an accept is given: a {@code sockaddr_storage}. */
-    static final int SOCKADDR_BYTES = 128;
-
-    /** A direct buffer an accept writes the client's address into: a sockaddr, then its length. */
-    static ByteBuf newSockaddr() {
-        return Unpooled.directBuffer(SOCKADDR_BYTES + 4);
-    }
-
-    /** Tells the next accept how much room {@code sockaddr} has (a length in the machine's order after it). */
-    static void roomForAccept(ByteBuf sockaddr) {
-        if (LITTLE_ENDIAN) {
-            sockaddr.setIntLE(SOCKADDR_BYTES, SOCKADDR_BYTES);
-        } else {
-            sockaddr.setInt(SOCKADDR_BYTES, SOCKADDR_BYTES);
-        }
-    }
-
-    /** The client's address as the accept wrote it into {@code sockaddr}. */
-    static InetSocketAddress peer(ByteBuf sockaddr) {
-        int family = LITTLE_ENDIAN ? sockaddr.getShortLE(0) : sockaddr.getShort(0);
-        byte[] address = new byte[family == 10 ? 16 : 4];
-        sockaddr.getBytes(family == 10 ? 8 : 4, address);
-        try {
-            return new InetSocketAddress(InetAddress.getByAddress(address), sockaddr.getUnsignedShort(2));
-        } catch (UnknownHostException impossible) {
-            throw new IllegalStateException(impossible);
-        }
     }
 
     /** One connection's stages; its methods run on the connection's event loop. */

@@ -65,7 +65,7 @@ public final class RingFloor {
         private final Socket listening;
         private final BenchRing.Target target;
         private final FloorStages stages;
-        private final ByteBuf sockaddr = FloorStages.newSockaddr();
+        private final ByteBuf sockaddr = RingOps.newAcceptSockaddr();
         private IoRegistration registration;
 
         Acceptor(IoEventLoop loop, Socket listening, BenchRing.Target target, FloorStages stages) {
@@ -85,16 +85,14 @@ public final class RingFloor {
                 registration.submit(BenchRing.accept(listening.intValue(), ACCEPT));
                 return;
             }
-            FloorStages.roomForAccept(sockaddr);
-            registration.submit(RingOps.accept(listening.intValue(), sockaddr.memoryAddress(),
-                    sockaddr.memoryAddress() + FloorStages.SOCKADDR_BYTES, ACCEPT));
+            registration.submit(RingOps.accept(listening.intValue(), sockaddr, ACCEPT));
         }
 
         @Override
         public void handle(IoRegistration ignored, IoEvent event) {
             int fd = ((IoUringIoEvent) event).res();
             if (fd >= 0) {
-                new Connection(fd, target).start(loop, stages == null ? null : FloorStages.peer(sockaddr), stages);
+                new Connection(fd, target).start(loop, stages == null ? null : RingOps.acceptedPeer(sockaddr), stages);
             }
             accept();
         }

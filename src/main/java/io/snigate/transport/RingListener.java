@@ -1,7 +1,6 @@
 package io.snigate.transport;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
 import io.netty.channel.RecvByteBufAllocator;
@@ -9,10 +8,7 @@ import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.Promise;
 import java.io.IOException;
 import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,8 +21,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class RingListener extends RingSocket {
     private static final short ACCEPT = 1;
-    private static final int SOCKADDR_BYTES = 128; // a sockaddr_storage, then its length
-    private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
     private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
     private static final long ACCEPT_PAUSE_MILLIS = 1_000;
     private static final int EINTR = 4, EAGAIN = 11, ECONNABORTED = 103;
@@ -37,7 +31,7 @@ public final class RingListener extends RingSocket {
     private final InetSocketAddress local;
     private final ChannelHandler childHandler;
     private final RecvByteBufAllocator reads;
-    private final ByteBuf sockaddr = Unpooled.directBuffer(SOCKADDR_BYTES + 4);
+    private final ByteBuf sockaddr = RingOps.newAcceptSockaddr();
     private final Promise<Void> registered;
     private long acceptId;
     /** Whether {@code IP_TRANSPARENT} is set: a connection's local address is then where it was going. */
@@ -116,12 +110,7 @@ public final class RingListener extends RingSocket {
         if (isClosing()) {
             return;
         }
-        if (LITTLE_ENDIAN) { // the kernel reads and writes the length as a native int
-            sockaddr.setIntLE(SOCKADDR_BYTES, SOCKADDR_BYTES);
-        } else {
-            sockaddr.setInt(SOCKADDR_BYTES, SOCKADDR_BYTES);
-        }
-        acceptId = submit(RingOps.accept(fd, sockaddr.memoryAddress(), sockaddr.memoryAddress() + SOCKADDR_BYTES, ACCEPT));
+        acceptId = submit(RingOps.accept(fd, sockaddr, ACCEPT));
     }
 
     @Override
@@ -143,7 +132,7 @@ public final class RingListener extends RingSocket {
             }
             // A wildcard or transparent listener's connections are addressed to more than its address.
             InetSocketAddress knownLocal = transparent || local.getAddress().isAnyLocalAddress() ? null : local;
-            RingClientChannel child = new RingClientChannel(res, knownLocal, peer());
+            RingClientChannel child = new RingClientChannel(res, knownLocal, RingOps.acceptedPeer(sockaddr));
             child.config().setAllowHalfClosure(true);
             child.config().setRecvByteBufAllocator(reads);
             child.pipeline().addLast(childHandler);
@@ -171,19 +160,5 @@ public final class RingListener extends RingSocket {
     @Override
     protected void released() {
         sockaddr.release();
-    }
-
-    /** The peer's address as the accept wrote it: a sockaddr_in or sockaddr_in6. */
-    private InetSocketAddress peer() {
-        int family = LITTLE_ENDIAN ? sockaddr.getShortLE(0) : sockaddr.getShort(0);
-        int port = sockaddr.getUnsignedShort(2);
-        byte[] address = new byte[family == 10 ? 16 : 4];
-        sockaddr.getBytes(family == 10 ? 8 : 4, address);
-        try {
-            // An IPv4-mapped IPv6 address comes back as the IPv4 address it maps.
-            return new InetSocketAddress(InetAddress.getByAddress(address), port);
-        } catch (UnknownHostException impossible) {
-            throw new IllegalStateException(impossible);
-        }
     }
 }

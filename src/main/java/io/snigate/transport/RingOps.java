@@ -1,11 +1,14 @@
 package io.snigate.transport;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.uring.IoUringIoOps;
 import io.netty.channel.unix.Socket;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.nio.ByteOrder;
 
 /**
@@ -85,6 +88,7 @@ public final class RingOps {
     }
 
     private static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    private static final int ACCEPT_SOCKADDR_BYTES = 128;
 
     private static void setNativeShort(ByteBuf into, int index, short value) {
         if (LITTLE_ENDIAN) {
@@ -137,10 +141,30 @@ public final class RingOps {
                 bytes.memoryAddress() + bytes.writerIndex(), bytes.writableBytes(), 0, tag, (short) 0, (short) 0, 0, 0);
     }
 
-    /** Accepts one connection; the peer's address into {@code sockaddr}, its length at {@code lengthAddress}. */
-    public static IoUringIoOps accept(int fd, long sockaddr, long lengthAddress, short tag) {
-        return new IoUringIoOps(OP_ACCEPT, (byte) 0, (short) 0, fd, lengthAddress, sockaddr, 0, SOCK_NONBLOCK_CLOEXEC,
-                tag, (short) 0, (short) 0, 0, 0);
+    /** A direct buffer for {@link #accept}: room for any peer's address (a sockaddr_storage), then its length. */
+    public static ByteBuf newAcceptSockaddr() {
+        return Unpooled.directBuffer(ACCEPT_SOCKADDR_BYTES + 4);
+    }
+
+    /** Accepts one connection, the peer's address into {@code sockaddr} ({@link #newAcceptSockaddr}). */
+    public static IoUringIoOps accept(int fd, ByteBuf sockaddr, short tag) {
+        setNativeInt(sockaddr, ACCEPT_SOCKADDR_BYTES, ACCEPT_SOCKADDR_BYTES); // the room the kernel may fill
+        long address = sockaddr.memoryAddress();
+        return new IoUringIoOps(OP_ACCEPT, (byte) 0, (short) 0, fd, address + ACCEPT_SOCKADDR_BYTES, address, 0,
+                SOCK_NONBLOCK_CLOEXEC, tag, (short) 0, (short) 0, 0, 0);
+    }
+
+    /** The peer's address an {@link #accept} wrote into {@code sockaddr}: a sockaddr_in or sockaddr_in6. */
+    public static InetSocketAddress acceptedPeer(ByteBuf sockaddr) {
+        int family = LITTLE_ENDIAN ? sockaddr.getShortLE(0) : sockaddr.getShort(0);
+        byte[] address = new byte[family == AF_INET6 ? 16 : 4];
+        sockaddr.getBytes(family == AF_INET6 ? 8 : 4, address);
+        try {
+            // An IPv4-mapped IPv6 address comes back as the IPv4 address it maps.
+            return new InetSocketAddress(InetAddress.getByAddress(address), sockaddr.getUnsignedShort(2));
+        } catch (UnknownHostException impossible) {
+            throw new IllegalStateException(impossible);
+        }
     }
 
     /** A listening socket's descriptor for {@code address}'s family. */
