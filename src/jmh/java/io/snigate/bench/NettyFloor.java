@@ -83,10 +83,12 @@ public final class NettyFloor {
             System.err.println("usage: " + name + " --config routes.yaml");
             System.exit(2);
         }
-        // As snigate's Main: Netty's JFR events off unless asked for.
+        // As snigate's Main: Netty's JFR events off unless asked for, and its leak detector
+        // sampling one buffer in 4,096 (one in 128 cost the stage floor about 4 % of its user time).
         if (System.getProperty("io.netty.jfr.enabled") == null) {
             System.setProperty("io.netty.jfr.enabled", "false");
         }
+        System.getProperties().putIfAbsent("io.netty.leakDetection.samplingInterval", "4096");
         return ConfigLoader.load(Path.of(args[1]));
     }
 
