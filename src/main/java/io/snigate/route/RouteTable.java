@@ -127,15 +127,20 @@ public final class RouteTable {
      * @param transparentListener whether the client came through a transparent listener, where
      *     audit mode forwards an unmatched name to where the client was going
      * @param ech whether the ClientHello carries Encrypted Client Hello: with an ECH provider's
-     *     cover name as SNI it is refused (never audited), unless a route's match names that cover
-     *     name exactly
+     *     cover name as SNI it is refused (never audited), unless a route names that cover name
+     *     exactly (in {@code match} or a {@code match_file}) for the dialed port
      */
     public RouteDecision decide(String sni, List<String> clientAlpn, int dialedPort, InetAddress client,
             int tlsVersion, boolean transparentListener, boolean ech) {
-        if (ech && !exactNames.containsKey(sni) && echPublicNames.contains(sni)) {
-            return ECH_PUBLIC_NAME;
+        PatternRoutes match;
+        if (ech && echPublicNames.contains(sni)) {
+            match = exactly(sni, dialedPort);
+            if (match == null) {
+                return ECH_PUBLIC_NAME;
+            }
+        } else {
+            match = mostSpecific(sni, dialedPort);
         }
-        PatternRoutes match = mostSpecific(sni, dialedPort);
         if (match != null) {
             return match.decide(clientAlpn, dialedPort, client, tlsVersion);
         }
@@ -144,6 +149,12 @@ public final class RouteTable {
     }
 
     private PatternRoutes mostSpecific(String sni, int port) {
+        PatternRoutes exact = exactly(sni, port);
+        return exact != null ? exact : longestWildcard(sni, port);
+    }
+
+    /** The routes that name {@code sni} itself, in {@code match} or a list, and have a route for {@code port}. */
+    private PatternRoutes exactly(String sni, int port) {
         PatternRoutes exact = exactNames.get(sni);
         if (exact != null && exact.acceptsPort(port)) {
             return exact;
@@ -156,7 +167,7 @@ public final class RouteTable {
                 }
             }
         }
-        return longestWildcard(sni, port);
+        return null;
     }
 
     /**

@@ -141,4 +141,32 @@ class PolicyDecisionTest {
                 .as("the same exact name: match wins").isEqualTo("exact.example.org");
         assertThat(table.route("other.example.org", null, 443).rejectReason()).isEqualTo(Reason.NO_ROUTE);
     }
+
+    @Test
+    void anEchCoverNameIsLetThroughOnlyByARouteNamingItExactlyForThePortDialed() throws Exception {
+        Files.writeString(dir.resolve("cover.list"), "listed-ech.example\n");
+        RouteTable table = RouteTable.from(ConfigLoader.parse("""
+                listen: "127.0.0.1:8443"
+                ech: { public_names: ["cloudflare-ech.com", "listed-ech.example", "wild-ech.example"] }
+                default: "192.0.2.9:443"
+                routes:
+                  - match: "cloudflare-ech.com"
+                    ports: [8443]
+                    upstream: "192.0.2.1:443"
+                  - match_file: "%s"
+                    upstream: "192.0.2.2:443"
+                  - match: "*.example"
+                    upstream: "192.0.2.3:443"
+                """.formatted(dir.resolve("cover.list")), "routes.yaml"));
+        assertThat(table.decide("cloudflare-ech.com", null, 8443, null, TLS_1_3, false, true).routeLabel())
+                .isEqualTo("cloudflare-ech.com");
+        assertThat(table.decide("cloudflare-ech.com", null, 443, null, TLS_1_3, false, true).rejectReason())
+                .as("its exact route is for 8443 only: not to the default").isEqualTo(Reason.ECH_PUBLIC_NAME);
+        assertThat(table.decide("listed-ech.example", null, 443, null, TLS_1_3, false, true).routeLabel())
+                .as("an exact name in a list").isEqualTo(dir.resolve("cover.list").toString());
+        assertThat(table.decide("wild-ech.example", null, 443, null, TLS_1_3, false, true).rejectReason())
+                .as("a wildcard does not count").isEqualTo(Reason.ECH_PUBLIC_NAME);
+        assertThat(table.decide("wild-ech.example", null, 443, null, TLS_1_3, false, false).routeLabel())
+                .as("without ECH it routes as usual").isEqualTo("*.example");
+    }
 }
