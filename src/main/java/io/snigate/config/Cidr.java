@@ -8,8 +8,13 @@ import java.util.Arrays;
 /** An address range such as {@code 10.0.0.0/8} or {@code fd00::/8}. */
 public record Cidr(byte[] network, int prefixLength, String text) {
 
+    /** The bits in front of the IPv4 address in {@code ::ffff:a.b.c.d}. */
+    private static final int MAPPED_PREFIX = 96;
+
     /**
-     * Parses {@code address/prefix}; a bare address is a range of one.
+     * Parses {@code address/prefix}; a bare address is a range of one. An IPv4-mapped range
+     * ({@code ::ffff:10.1.0.0/112}) is the IPv4 range it spells ({@code 10.1.0.0/16}): a dual-stack
+     * socket's IPv4 peer is judged as an IPv4 address, so the mapped form would never match.
      *
      * @throws IllegalArgumentException whose message says what is wrong but not where
      */
@@ -33,7 +38,27 @@ public record Cidr(byte[] network, int prefixLength, String text) {
                 throw new IllegalArgumentException("prefix length " + prefix + " is more than " + bits);
             }
         }
+        if (isIpv4Mapped(bytes)) {
+            if (prefix < MAPPED_PREFIX) {
+                throw new IllegalArgumentException("an IPv4-mapped range needs a prefix length of at least "
+                        + MAPPED_PREFIX + "; write the IPv4 range itself, like 10.0.0.0/8");
+            }
+            bytes = Arrays.copyOfRange(bytes, 12, 16);
+            prefix -= MAPPED_PREFIX;
+        }
         return new Cidr(mask(bytes, prefix), prefix, text);
+    }
+
+    private static boolean isIpv4Mapped(byte[] bytes) {
+        if (bytes.length != 16 || bytes[10] != (byte) 0xff || bytes[11] != (byte) 0xff) {
+            return false;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (bytes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Whether {@code address} is in this range (an IPv4 address never is in an IPv6 range). */

@@ -19,16 +19,18 @@ import java.util.Set;
  * internet into the proxy's network (the loopback interface, RFC 1918 ranges, cloud metadata at
  * 169.254.169.254) and a way to make the proxy dial itself in a loop.
  *
- * <p>So a {@code $sni} upstream may only be dialed at a public address, or at one inside its
- * route's {@code allow_destinations}; and no DNS-resolved upstream may be dialed at one of the
- * proxy's own listen sockets. The check is made on the very address then dialed: there is no
+ * <p>So a {@code $sni} upstream may only be dialed at a public address that is not one of this
+ * host's own, or at one inside its route's {@code allow_destinations}; and no DNS-resolved
+ * upstream may be dialed at one of the proxy's own listen sockets. (A connection from the proxy to
+ * the host's own public address stays on the host, where firewalls usually trust it: every service
+ * of the host would be one SNI name away.) The check is made on the very address then dialed: there is no
  * second lookup between the check and the connect for a rebinding DNS server to exploit.
  */
 public final class DestinationPolicy {
     private final List<InetSocketAddress> listeners;
     private final Set<InetAddress> localAddresses;
 
-    private DestinationPolicy(List<InetSocketAddress> listeners, Set<InetAddress> localAddresses) {
+    DestinationPolicy(List<InetSocketAddress> listeners, Set<InetAddress> localAddresses) {
         this.listeners = List.copyOf(listeners);
         this.localAddresses = Set.copyOf(localAddresses);
     }
@@ -56,7 +58,7 @@ public final class DestinationPolicy {
      *     its original destination): such an address must be public or within {@code allowed}
      * @return {@link Reason#LOOP_DETECTED} for one of the proxy's own listen sockets, whatever else
      *     is allowed; {@link Reason#FORBIDDEN_DESTINATION} for a client-chosen address that is not
-     *     public and not allowed
+     *     allowed and is not public or is one of this host's own
      */
     public Reason refusal(InetSocketAddress target, boolean clientChosen, List<Cidr> allowed) {
         if (isOwnListener(target)) {
@@ -71,7 +73,7 @@ public final class DestinationPolicy {
                 return null;
             }
         }
-        return isPublic(address) ? null : Reason.FORBIDDEN_DESTINATION;
+        return isPublic(address) && !localAddresses.contains(address) ? null : Reason.FORBIDDEN_DESTINATION;
     }
 
     /** Is {@code target} one of this proxy's own listen sockets? Dialing it would be a loop. */
@@ -86,7 +88,11 @@ public final class DestinationPolicy {
 
     /**
      * Public unicast: not loopback, unspecified, link-local, private (RFC 1918, RFC 6598 shared
-     * address space, IPv6 unique local), multicast or broadcast.
+     * address space, IPv6 unique local), multicast, broadcast, or one of the ranges that IANA's
+     * special-purpose registries mark as reachable only locally (this network, IETF protocol
+     * assignments, benchmarking, reserved, the local-use NAT64 prefix, discard-only). The
+     * documentation ranges count as public: they are never routed, so refusing them protects
+     * nothing.
      */
     static boolean isPublic(InetAddress address) {
         if (address.isLoopbackAddress() || address.isAnyLocalAddress() || address.isLinkLocalAddress()
@@ -97,12 +103,27 @@ public final class DestinationPolicy {
         if (address instanceof Inet4Address) {
             int first = b[0] & 0xff;
             int second = b[1] & 0xff;
+            int third = b[2] & 0xff;
             boolean thisNetwork = first == 0;
             boolean sharedAddressSpace = first == 100 && (second & 0xc0) == 64; // 100.64.0.0/10
+            boolean protocolAssignments = first == 192 && second == 0 && third == 0; // 192.0.0.0/24
+            boolean benchmarking = first == 198 && (second & 0xfe) == 18; // 198.18.0.0/15
             boolean reserved = first >= 240; // 240.0.0.0/4 and 255.255.255.255
-            return !thisNetwork && !sharedAddressSpace && !reserved;
+            return !thisNetwork && !sharedAddressSpace && !protocolAssignments && !benchmarking && !reserved;
         }
         boolean uniqueLocal = (b[0] & 0xfe) == 0xfc; // fc00::/7
-        return !uniqueLocal;
+        boolean localUseNat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
+                && b[4] == 0 && b[5] == 1; // 64:ff9b:1::/48
+        boolean discardOnly = b[0] == 1 && isZero(b, 1, 8); // 100::/64
+        return !uniqueLocal && !localUseNat64 && !discardOnly;
+    }
+
+    private static boolean isZero(byte[] bytes, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (bytes[i] != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -126,9 +126,10 @@ public final class UpstreamConnector {
             }
             record.destinationChecked(DestinationCheck.MISMATCH);
             if (decision.audited()) {
-                // Audit mode dials the address the client chose, and reports what enforce would do.
+                // Audit mode goes to the address the client chose, the way the route goes anywhere
+                // (through its parent, if it has one), and reports what enforce would do.
                 record.wouldReject(Reason.SNI_DESTINATION_MISMATCH);
-                attempt.dial(List.of(original));
+                attempt.dialChosen(original);
             } else {
                 attempt.fail(Reason.SNI_DESTINATION_MISMATCH, null);
             }

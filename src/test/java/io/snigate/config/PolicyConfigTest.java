@@ -189,5 +189,9 @@ class PolicyConfigTest {
         assertThat(tenSlash8.admits(mappedClient)).as("::ffff:10.0.0.7 is matched as 10.0.0.7").isTrue();
         ClientRules ipv6Only = new ClientRules(List.of(Cidr.parse("::/0")), List.of());
         assertThat(ipv6Only.admits(mappedClient)).isFalse();
+        ClientRules mappedDeny = new ClientRules(List.of(), List.of(Cidr.parse("::ffff:10.0.0.0/104")));
+        assertThat(mappedDeny.admits(mappedClient)).as("a rule written mapped is the IPv4 range it spells").isFalse();
+        assertThat(mappedDeny.admits(ip("10.9.9.9"))).isFalse();
+        assertThat(mappedDeny.admits(ip("11.0.0.1"))).isTrue();
     }
 }

@@ -1,12 +1,14 @@
 package io.snigate.connect;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.snigate.config.Cidr;
 import io.snigate.core.Reason;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -26,7 +28,8 @@ class DestinationPolicyTest {
         "127.0.0.1", "127.8.9.10", "0.0.0.0", "0.1.2.3", "10.1.2.3", "172.16.0.1", "172.31.255.255",
         "192.168.1.1", "100.64.0.1", "100.127.255.255", "169.254.169.254", "224.0.0.1", "239.1.1.1",
         "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
-        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1"
+        "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1",
+        "192.0.0.170", "198.18.0.1", "198.19.255.254", "64:ff9b:1::a00:1", "100::1"
     })
     void refusesNonPublicAddressesInEverySpelling(String ip) throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
@@ -34,7 +37,8 @@ class DestinationPolicyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1", "64:ff9b::808:808"})
+    @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1",
+        "64:ff9b::808:808", "192.0.1.1", "198.17.255.255", "198.20.0.1", "64:ff9b:2::1", "100:0:0:1::1"})
     void allowsPublicAddresses(String ip) throws Exception {
         assertThat(allows(DestinationPolicy.forListeners(List.of()), at(ip, 443), List.of())).as(ip).isTrue();
     }
@@ -64,11 +68,32 @@ class DestinationPolicyTest {
     }
 
     @Test
+    void theHostsOwnPublicAddressesAreForbiddenUnlessARouteAllowsThem() throws Exception {
+        DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 443)),
+                Set.of(address("198.51.100.7"), address("2001:db8:5::7")));
+        assertThat(policy.refusal(at("198.51.100.7", 22), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("2001:db8:5::7", 6443), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("198.51.100.8", 22), true, List.of())).as("a neighbour").isNull();
+        assertThat(policy.refusal(at("198.51.100.7", 22), true, List.of(Cidr.parse("198.51.100.7"))))
+                .as("listed in allow_destinations").isNull();
+        assertThat(policy.refusal(at("198.51.100.7", 22), false, List.of())).as("written in the config: trusted").isNull();
+        assertThat(policy.refusal(at("198.51.100.7", 443), true, List.of(Cidr.parse("198.51.100.7"))))
+                .isEqualTo(Reason.LOOP_DETECTED);
+    }
+
+    @Test
     void parsesRanges() {
         assertThat(Cidr.parse("10.0.0.0/8").contains(address("10.255.0.1"))).isTrue();
         assertThat(Cidr.parse("10.0.0.1").contains(address("10.0.0.2"))).isFalse();
         assertThat(Cidr.parse("0.0.0.0/0").contains(address("203.0.113.9"))).isTrue();
         assertThat(Cidr.parse("0.0.0.0/0").contains(address("2001:db8::1"))).isFalse();
+        Cidr mapped = Cidr.parse("::ffff:10.1.66.0/120");
+        assertThat(mapped.contains(address("10.1.66.7"))).as("the IPv4 range it spells").isTrue();
+        assertThat(mapped.contains(address("10.1.67.7"))).isFalse();
+        assertThat(mapped).isEqualTo(Cidr.parse("10.1.66.0/24"));
+        assertThat(Cidr.parse("::ffff:10.1.66.7").contains(address("10.1.66.7"))).isTrue();
+        assertThatThrownBy(() -> Cidr.parse("::ffff:0:0/80")).hasMessage(
+                "an IPv4-mapped range needs a prefix length of at least 96; write the IPv4 range itself, like 10.0.0.0/8");
     }
 
     private static InetAddress address(String ip) {

@@ -49,7 +49,7 @@ class TransparentInterceptionTest {
             upstream_mark: 0x539
             timeouts: { connect: 3s }
             routes:
-              - match: "allowed.test"
+              - match: ["allowed.test", "self.test"]
                 upstream: "$sni:$port"
               - match: "verify.test"
                 upstream: "$original_dst"
@@ -59,6 +59,10 @@ class TransparentInterceptionTest {
               - match: "audit.test"
                 upstream: "$original_dst"
                 mode: audit
+              - match: "parent.test"
+                upstream: "$original_dst"
+                mode: audit
+                via: "http://127.0.0.1:3128"
             """;
 
     @TempDir
@@ -77,7 +81,7 @@ class TransparentInterceptionTest {
                     "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                     "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString(),
                     "-subj", "/CN=" + name + "-server",
-                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test");
+                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test,DNS:parent.test");
             assertThat(made.exitCode()).as(made.stderr()).isZero();
         }
         for (String at : List.of(TestNetwork.SERVER + ":443", TestNetwork.SERVER + ":8443",
@@ -90,9 +94,22 @@ class TransparentInterceptionTest {
                 "--port=53", "--user=root", "--log-facility=-",
                 "--address=/allowed.test/" + TestNetwork.SERVER, "--address=/allowed.test/" + TestNetwork.SERVER6,
                 "--address=/verify.test/" + TestNetwork.SERVER, "--address=/trust.test/" + TestNetwork.SERVER,
-                "--address=/audit.test/" + TestNetwork.SERVER,
+                "--address=/audit.test/" + TestNetwork.SERVER, "--address=/parent.test/" + TestNetwork.SERVER,
+                "--address=/self.test/" + TestNetwork.GATEWAY_UPLINK,
                 "--address=/private.test/10.99.0.10");
         network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
+        // A real parent proxy on the gateway, for the route with via; it goes anywhere.
+        Path squidConfig = Files.writeString(dir.resolve("squid.conf"), """
+                http_port 127.0.0.1:3128
+                pid_filename none
+                access_log none
+                cache_log /dev/null
+                cache deny all
+                cache_mem 8 MB
+                dns_nameservers 127.0.0.1
+                http_access allow all
+                """);
+        network.start(network.gateway(), dir.resolve("squid.log"), "squid", "-N", "-f", squidConfig.toString());
 
         Path config = Files.writeString(dir.resolve("routes.yaml"), CONFIG);
         accessLog = dir.resolve("access.log");
@@ -107,6 +124,8 @@ class TransparentInterceptionTest {
             }
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> servedBy("rogue", TestNetwork.ROGUE, 443));
+        await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS",
+                "-o", "/dev/null", "--max-time", "3", "http://127.0.0.1:3128/").exitCode() == 0);
     }
 
     /**
@@ -244,6 +263,25 @@ class TransparentInterceptionTest {
                 "http://127.0.0.1:19090/metrics").stdout();
         assertThat(metrics).contains("snigate_policy_would_reject_total{listener=\"[::]:15001\","
                 + "reason=\"sni_destination_mismatch\",route=\"audit.test\"} 1.0");
+    }
+
+    @Test
+    void anAuditedMismatchOnARouteWithAParentGoesThroughTheParent() throws Exception {
+        assertThat(curl("parent.test", TestNetwork.ROGUE, 443, "rogue")).as("the rogue server's certificate").isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("dst_check").asText()).isEqualTo("mismatch");
+        assertThat(line.get("would_reject").asText()).isEqualTo("sni_destination_mismatch");
+        assertThat(line.get("upstream").asText()).as("the parent, never the client's address directly")
+                .isEqualTo("127.0.0.1:3128");
+        assertThat(line.get("parent_status").asInt()).isEqualTo(200);
+    }
+
+    @Test
+    void aNameThatResolvesToTheGatewaysOwnAddressIsForbidden() throws Exception {
+        assertThat(curl("self.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(line.get("upstream").isNull()).isTrue();
     }
 
     @Test
