@@ -128,7 +128,7 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         }
         // Refused before it costs anything more than the accept; behind a PROXY header, the
         // client's own budget once the header is in.
-        if (!limits.admit(record) || (proxyProtocol == null && !limits.admitClient(record))) {
+        if (!limits.admit(record, proxyProtocol == null)) {
             closeAtAccept(ch, record, Reason.CONNECTION_LIMIT);
             return;
         }

@@ -33,10 +33,10 @@ final class ConnectionLimits implements ConnectionObserver {
     }
 
     /**
-     * Counts {@code connection} in the budgets in all and in pre-read, or returns false (counting
-     * nothing) when over one of them.
+     * Counts {@code connection} in the budgets in all and in pre-read and, when {@code clientKnown},
+     * in its client's, or returns false (counting nothing) when over one of them.
      */
-    boolean admit(ConnectionRecord connection) {
+    boolean admit(ConnectionRecord connection, boolean clientKnown) {
         Limits current = limits.get();
         if (!take(open, current.maxConnections())) {
             return false;
@@ -45,14 +45,19 @@ final class ConnectionLimits implements ConnectionObserver {
             open.decrementAndGet();
             return false;
         }
+        if (clientKnown && !admitClient(connection)) {
+            inPreread.decrementAndGet();
+            open.decrementAndGet();
+            return false;
+        }
         connection.admitted();
         return true;
     }
 
     /**
-     * Counts {@code connection} in its client's budget, or returns false (counting nothing) when
-     * the client is over it. Separate from {@link #admit}: behind a PROXY header, the client is
-     * known only once the header has arrived.
+     * Counts {@code connection}, already admitted, in its client's budget, or returns false
+     * (counting nothing) when the client is over it. Separate from {@link #admit}: behind a PROXY
+     * header, the client is known only once the header has arrived.
      */
     boolean admitClient(ConnectionRecord connection) {
         Limits current = limits.get();

@@ -192,6 +192,35 @@ class HardeningTest {
     }
 
     @Test
+    void aConnectionRefusedOverItsClientsLimitLeavesThePrereadBudgetWhole() throws Exception {
+        proxy = ProxyHarness.corpusTo(upstream.port(), """
+                limits: { max_connections_per_client: 1, max_preread_connections: 2 }
+                """);
+        Socket forwarded = proxy.connect();
+        held.add(forwarded);
+        upstream.expectBytes(CURL.length);
+        forwarded.getOutputStream().write(CURL);
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(CURL);
+        for (int i = 0; i < 2; i++) {
+            try (Socket refused = proxy.connect()) {
+                assertThat(ProxyHarness.readUntilClosed(refused)).isEmpty();
+            }
+            assertThat(log().get("reason").asText()).isEqualTo("connection_limit");
+        }
+        held.remove(forwarded);
+        forwarded.close();
+        assertThat(log().get("outcome").asText()).isEqualTo("forwarded");
+        for (int i = 0; i < 2; i++) {
+            upstream.expectBytes(CURL.length);
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(CURL);
+                assertThat(upstream.nextReceived(10_000)).as("connection %d after the refusals", i).isEqualTo(CURL);
+            }
+            assertThat(log().get("outcome").asText()).isEqualTo("forwarded");
+        }
+    }
+
+    @Test
     void closesConnectionsOverThePrereadBudget() throws Exception {
         proxy = ProxyHarness.corpusTo(upstream.port(), """
                 limits: { max_preread_connections: 3 }

@@ -55,16 +55,41 @@ class ConnectionLimitsTest {
         assertThat(limits.admitClient(admitted(limits))).as("the counted one does").isTrue();
     }
 
+    @Test
+    void aClientOverItsBudgetAtAcceptIsCountedNowhere() {
+        ConnectionLimits limits = new ConnectionLimits(() -> new Limits(16384, 3, 1, 2, 64));
+        ConnectionRecord first = record();
+        assertThat(limits.admit(first, true)).isTrue();
+        limits.on(ConnectionEvent.PREREAD_DONE, first, 0);
+        for (int i = 0; i < 3; i++) {
+            ConnectionRecord refused = record();
+            assertThat(limits.admit(refused, true)).as("the client's second connection").isFalse();
+            assertThat(refused.isAdmitted()).isFalse();
+            limits.on(ConnectionEvent.CLOSED, refused, 0);
+        }
+        assertThat(limits.open()).isEqualTo(1);
+        limits.on(ConnectionEvent.CLOSED, first, 0);
+        assertThat(limits.open()).isZero();
+        ConnectionRecord[] next = {record(), record()};
+        assertThat(limits.admit(next[0], false)).as("the pre-read budget of two is whole again").isTrue();
+        assertThat(limits.admit(next[1], false)).isTrue();
+    }
+
     /** A connection from 192.0.2.7, admitted to the budgets in all and in pre-read. */
     private static ConnectionRecord admitted(ConnectionLimits limits) {
+        ConnectionRecord record = record();
+        assertThat(limits.admit(record, false)).isTrue();
+        return record;
+    }
+
+    /** A connection from 192.0.2.7, not yet counted anywhere. */
+    private static ConnectionRecord record() {
         EmbeddedChannel channel = new EmbeddedChannel() {
             @Override
             public SocketAddress remoteAddress() {
                 return new InetSocketAddress("192.0.2.7", 40000);
             }
         };
-        ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, c, nanos) -> {});
-        assertThat(limits.admit(record)).isTrue();
-        return record;
+        return ConnectionRecord.attach(channel, "test", (event, c, nanos) -> {});
     }
 }
