@@ -43,6 +43,11 @@ public final class RingClientChannel extends AcceptedSocketChannel {
     private boolean open = true, closeFdWhenIdle, socketMayHaveMore;
     private long readId, writeId;
     private ByteBuf readBuffer;
+    /**
+     * The buffer a send in flight reads from, retained until its completion: closing the channel
+     * releases what it had still to write, and the kernel may not have finished with it yet.
+     */
+    private ByteBuf sending;
     private int inFlight;
 
     /** {@code local}: null when only the socket can tell (a wildcard or transparent listener). */
@@ -199,11 +204,14 @@ public final class RingClientChannel extends AcceptedSocketChannel {
             return;
         }
         inFlight++;
+        sending = bytes.retain();
         writeId = registration.submit(RingOps.send(fd, bytes, WRITE));
     }
 
     private void writeDone(int res) {
         writeId = 0;
+        sending.release();
+        sending = null;
         ChannelOutboundBuffer in = unsafe().outboundBuffer();
         if (in == null) {
             return;
@@ -292,6 +300,10 @@ public final class RingClientChannel extends AcceptedSocketChannel {
             if (readBuffer != null) {
                 readBuffer.release();
                 readBuffer = null;
+            }
+            if (sending != null) {
+                sending.release();
+                sending = null;
             }
         }
 

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
  * {@link RingClientChannel#handOver}: the channel gives its socket and its place on the ring to a
  * {@link RingSocket}, which from then on hears every completion for the socket and nothing of the
  * channel's own (the cancel of its last read included), and keeps the socket when the channel is
- * closed; a channel closed first hands nothing over and closes its socket. A FIN to a client that
+ * closed; a channel closed first hands nothing over and closes its socket. A channel closed while
+ * a send is in flight keeps that send's buffer until its completion. A FIN to a client that
  * has reset fails its future rather than throwing; a socket whose completion throws is closed.
  */
 class RingClientChannelTest extends RingLoop {
@@ -121,6 +122,34 @@ class RingClientChannelTest extends RingLoop {
         group.next().submit(() -> {}).get(5, TimeUnit.SECONDS);
         assertThat(echoes.get().ready).as("handed over").isNotDone();
         assertThat(problems).isEmpty();
+    }
+
+    @Test
+    void aSendInFlightKeepsItsBufferUntilItsCompletionWhenTheChannelClosesFirst() throws Exception {
+        CompletableFuture<SocketChannel> channels = new CompletableFuture<>();
+        InetSocketAddress address = listen(child -> {
+            child.config().setAutoRead(false);
+            channels.complete(child);
+        });
+        try (Socket client = new Socket()) {
+            client.setReceiveBufferSize(4096); // and never reads: the send waits for room
+            client.connect(address);
+            SocketChannel channel = channels.get(5, TimeUnit.SECONDS);
+            int size = 16 << 20; // more than loopback's socket buffers take
+            ByteBuf bytes = Unpooled.directBuffer(size).writeZero(size);
+            channel.eventLoop().submit(() -> channel.writeAndFlush(bytes)).get(5, TimeUnit.SECONDS);
+            Thread.sleep(200); // the send is waiting for the client's window by now
+            int heldAfterClose = channel.eventLoop().submit(() -> {
+                channel.close();
+                return bytes.refCnt();
+            }).get(5, TimeUnit.SECONDS);
+            assertThat(heldAfterClose).as("the kernel may still read it: held by the send in flight").isEqualTo(1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (channel.eventLoop().submit(bytes::refCnt).get(5, TimeUnit.SECONDS) != 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(bytes.refCnt()).as("released once the cancelled send completed").isZero();
+        }
     }
 
     @Test
