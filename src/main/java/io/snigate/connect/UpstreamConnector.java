@@ -273,7 +273,7 @@ public final class UpstreamConnector {
                         connected.close();
                     }
                 }, tryNext);
-                abandon = channel::close;
+                abandon = channel == null ? null : channel::close;
             }
             if (abandon != null && !promise.isDone()) {
                 // The budget may run out while this attempt is still connecting: then abandon it.

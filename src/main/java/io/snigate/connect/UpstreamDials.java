@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPromise;
@@ -49,18 +50,32 @@ public final class UpstreamDials {
 
     /**
      * Connects a channel to {@code target} with {@code handler} in its pipeline; then
-     * {@code connected} or {@code failed} runs. Returns the channel, to close to abandon it.
+     * {@code connected} or {@code failed} runs. Returns the channel, to close to abandon it, or
+     * null when no channel could be made ({@code failed} has run: no descriptor left, a socket
+     * option refused).
      */
     static Channel channel(Transport transport, EventLoop loop, InetSocketAddress target, int mark,
             ChannelHandler handler, Consumer<Channel> connected, Consumer<Throwable> failed) {
-        SocketChannel channel = transport.newSocketChannel(target);
-        SocketChannelConfig config = channel.config();
-        config.setConnectTimeoutMillis(0); // the connector's budget is the only timeout
-        config.setAutoRead(false);
-        config.setAllowHalfClosure(true);
-        config.setRecvByteBufAllocator(RelayReads.allocator());
-        if (mark != 0) {
-            config.setOption(SO_MARK, mark);
+        SocketChannel channel;
+        try {
+            channel = transport.newSocketChannel(target);
+        } catch (ChannelException e) {
+            failed.accept(e);
+            return null;
+        }
+        try {
+            SocketChannelConfig config = channel.config();
+            config.setConnectTimeoutMillis(0); // the connector's budget is the only timeout
+            config.setAutoRead(false);
+            config.setAllowHalfClosure(true);
+            config.setRecvByteBufAllocator(RelayReads.allocator());
+            if (mark != 0) {
+                config.setOption(SO_MARK, mark);
+            }
+        } catch (ChannelException e) {
+            channel.unsafe().closeForcibly();
+            failed.accept(e);
+            return null;
         }
         channel.pipeline().addLast(handler);
         ChannelPromise attempt = channel.newPromise();
