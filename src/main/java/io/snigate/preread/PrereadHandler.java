@@ -97,12 +97,16 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!decided && cause instanceof IOException) {
+        if (!(cause instanceof IOException)) {
+            ctx.fireExceptionCaught(cause);
+        } else if (!decided) {
             // Reset by the client before the ClientHello was complete.
             reject(ctx, Reason.CLIENT_CLOSED, 0);
-            return;
+        } else {
+            // Reset while its upstream is being dialed (on epoll the channel reads on meanwhile):
+            // the connect stage finds the client gone and closes what it dialed.
+            ctx.close();
         }
-        ctx.fireExceptionCaught(cause);
     }
 
     private void classify(ChannelHandlerContext ctx, boolean endOfStream) {

@@ -91,6 +91,19 @@ class PrereadHandlerTest {
     }
 
     @Test
+    void aResetWhileTheDecidedConnectionIsRoutedOrConnectingClosesItQuietly() throws Exception {
+        channel.writeInbound(Unpooled.wrappedBuffer(hello().sni("reset.example").records(1)));
+        assertThat(events).as("decided").hasSize(1);
+
+        // On epoll the channel reads on while the upstream is dialed: a reset comes as an exception.
+        channel.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+
+        channel.checkException(); // nothing reached the pipeline's tail
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(events).hasSize(1);
+    }
+
+    @Test
     void clientClosingBeforeTheLastRecordIsWholeIsMalformed() {
         byte[] wire = hello().sni("whole.example").records(2);
 
