@@ -19,7 +19,8 @@ import java.util.function.Predicate;
  * Takes the PROXY header Netty's decoder parsed: its source becomes the connection's client (the
  * socket's own remote address stays as the peer), then the header stages leave the pipeline and
  * whatever followed the header flows on to the pre-read. A {@code LOCAL} header (a balancer's health
- * check) ends the connection quietly as {@link Reason#CLIENT_CLOSED}.
+ * check) ends the connection quietly as {@link Reason#CLIENT_CLOSED}; after a header that ends the
+ * connection, nothing flows on.
  */
 public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     private final ConnectionRecord record;
@@ -38,7 +39,8 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (!(msg instanceof HAProxyMessage header)) {
-            ctx.fireChannelRead(msg);
+            // What followed a header that ended the connection: the pre-read never sees it.
+            ReferenceCountUtil.release(msg);
             return;
         }
         try {
@@ -58,8 +60,9 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
+        // The decoder leaves by itself once this returns, and passes on what followed the header
+        // in the same read (a ClientHello) to the stage after this one.
         ctx.pipeline().remove(PipelineNames.PROXY_HEADER);
-        ctx.pipeline().remove(PipelineNames.PROXY_DECODER);
         ctx.pipeline().remove(this);
     }
 

@@ -172,6 +172,31 @@ class ProxyProtocolTest {
     }
 
     @Test
+    void aHeaderAndARefusedHelloInOneWriteGetTheAlertAndALingeringClose() throws Exception {
+        startProxy();
+        byte[] header = v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of());
+        byte[] noSni = Corpus.resource("corpus/crafted/no-sni-curl.bin");
+        byte[] both = java.util.Arrays.copyOf(header, header.length + noSni.length);
+        System.arraycopy(noSni, 0, both, header.length, noSni.length);
+        try (Socket client = proxy.connect()) {
+            client.setSoTimeout(5_000);
+            OutputStream out = client.getOutputStream();
+            out.write(both);
+            byte[] alert = client.getInputStream().readNBytes(7);
+            assertThat(alert[0]).as("an alert record").isEqualTo((byte) 21);
+            assertThat(alert[6]).as("handshake_failure").isEqualTo((byte) 40);
+            assertThat(client.getInputStream().read()).as("then the proxy's FIN").isEqualTo(-1);
+            // A lingering close reads and drops what the client still sends; a closed socket
+            // would answer it with a reset, and the writes after it would fail.
+            for (int i = 0; i < 5; i++) {
+                out.write(new byte[1024]);
+                Thread.sleep(20);
+            }
+        }
+        assertReason("no_sni");
+    }
+
+    @Test
     void aPeerOutsideTrustedIsClosedBeforeAByteIsRead() throws Exception {
         startProxy("{ trusted: [\"127.0.0.9/32\", \"::1/128\"] }", "{}");
         try (Socket client = proxy.connect()) {
@@ -284,6 +309,17 @@ class ProxyProtocolTest {
         assertThat(refused.get("reason").asText()).as("the peer 127.0.0.1 is trusted, the client is not").isEqualTo("client_not_allowed");
         assertThat(refused.get("client").asText()).isEqualTo("198.51.100.9:40000");
         assertThat(refused.get("sni").isNull()).as("refused before the ClientHello").isTrue();
+        try (Socket outsideWithHello = proxy.connect()) {
+            byte[] header = v2Header(HAProxyCommand.PROXY, "198.51.100.9", List.of());
+            byte[] both = java.util.Arrays.copyOf(header, header.length + HELLO.length);
+            System.arraycopy(HELLO, 0, both, header.length, HELLO.length);
+            outsideWithHello.getOutputStream().write(both);
+            readUntilClosedOrReset(outsideWithHello);
+        }
+        JsonNode refusedWithHello = proxy.nextLog();
+        assertThat(refusedWithHello.get("reason").asText()).isEqualTo("client_not_allowed");
+        assertThat(refusedWithHello.get("sni").isNull()).as("the hello in the header's read is never pre-read").isTrue();
+        assertThat(refusedWithHello.get("route").isNull()).as("nor routed").isTrue();
         try (Socket inside = proxy.connect()) {
             inside.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
             inside.getOutputStream().write(HELLO);
