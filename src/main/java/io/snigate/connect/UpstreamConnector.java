@@ -67,7 +67,8 @@ public final class UpstreamConnector {
             long timeoutMillis, Supplier<ChannelHandler> handler) {
         Upstream upstream = decision.upstream();
         Promise<UpstreamLink> promise = loop.newPromise();
-        Attempt attempt = new Attempt(loop, decision, record, System.nanoTime() + timeoutMillis * 1_000_000L, handler, promise);
+        Attempt attempt = new Attempt(loop, decision, record, handler, promise);
+        attempt.budget(timeoutMillis);
         int port = upstream.usesOriginalPort() ? record.dialedPort() : upstream.port();
         boolean viaParent = decision.delivery().via() != null;
         switch (upstream.kind()) {
@@ -141,20 +142,34 @@ public final class UpstreamConnector {
         private final EventLoop loop;
         private final RouteDecision decision;
         private final ConnectionRecord record;
-        private final long deadline;
         private final Supplier<ChannelHandler> handler;
         private final Promise<UpstreamLink> promise;
         /** {@code host:port} to ask the parent proxy for, once connected to it; null to dial directly. */
         private String parentAuthority;
+        /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
+        private boolean resolving;
 
-        Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, long deadline,
-                Supplier<ChannelHandler> handler, Promise<UpstreamLink> promise) {
+        Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, Supplier<ChannelHandler> handler,
+                Promise<UpstreamLink> promise) {
             this.loop = loop;
             this.decision = decision;
             this.record = record;
-            this.deadline = deadline;
             this.handler = handler;
             this.promise = promise;
+        }
+
+        /**
+         * One budget for the lookups and the dials together. It is one timer of ours rather than
+         * Netty's per-channel connect timeout: Netty's channel keeps its cancelled timeout task for
+         * the channel's whole life, about 90 bytes on every open tunnel. (A lookup tries each
+         * resolver in turn, each with the connect timeout of its own: without this timer a silent
+         * resolver list would stretch the stage to as many timeouts.)
+         */
+        void budget(long timeoutMillis) {
+            ScheduledFuture<?> budget = loop.schedule(() -> fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
+                    new ConnectTimeoutException("no upstream connected within " + timeoutMillis + " ms")),
+                    timeoutMillis, TimeUnit.MILLISECONDS);
+            promise.addListener(done -> budget.cancel(false));
         }
 
         void fail(Reason reason, Throwable cause) {
@@ -188,11 +203,16 @@ public final class UpstreamConnector {
         void resolveThen(String host, int port, java.util.function.Consumer<List<InetSocketAddress>> next) {
             AddressResolver<InetSocketAddress> resolver = resolvers.getResolver(loop);
             long resolveStarted = System.nanoTime();
+            resolving = true;
             resolver.resolveAll(InetSocketAddress.createUnresolved(host, port))
                     .addListener((Future<List<InetSocketAddress>> resolved) -> {
+                        resolving = false;
                         boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
                         observer.on(found ? ConnectionEvent.DNS_FOUND : ConnectionEvent.DNS_FAILED, record,
                                 System.nanoTime() - resolveStarted);
+                        if (promise.isDone()) {
+                            return; // the budget ran out meanwhile
+                        }
                         if (found) {
                             next.accept(resolved.getNow());
                         } else {
@@ -224,22 +244,8 @@ public final class UpstreamConnector {
             }
         }
 
-        /**
-         * Dials the addresses in turn until one connects, all within what is left of the budget.
-         * The budget is one timer of ours rather than Netty's per-channel connect timeout: Netty's
-         * channel keeps its cancelled timeout task for the channel's whole life, about 90 bytes on
-         * every open tunnel.
-         */
+        /** Dials the addresses in turn until one connects, all within what is left of the budget. */
         void dial(List<InetSocketAddress> addresses) {
-            long remainingNanos = deadline - System.nanoTime();
-            if (remainingNanos <= 0) {
-                fail(Reason.UPSTREAM_TIMEOUT, null);
-                return;
-            }
-            ScheduledFuture<?> budget = loop.schedule(
-                    () -> fail(Reason.UPSTREAM_TIMEOUT, new ConnectTimeoutException("no upstream address connected in time")),
-                    remainingNanos, TimeUnit.NANOSECONDS);
-            promise.addListener(done -> budget.cancel(false));
             tryAddresses(addresses, 0, null);
         }
 

@@ -326,6 +326,36 @@ class HardeningTest {
     }
 
     @Test
+    void aLookupThatEveryResolverLeavesUnansweredEndsWithinOneConnectTimeout() throws Exception {
+        List<TestDnsServer> silent = new ArrayList<>();
+        try {
+            List<String> resolvers = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                TestDnsServer server = new TestDnsServer().behave("curl.corpus.test", TestDnsServer.Behaviour.SILENT);
+                silent.add(server);
+                resolvers.add("\"" + server.hostPort() + "\"");
+            }
+            proxy = ProxyHarness.start("""
+                    resolvers: [%s]
+                    timeouts: { connect: 1s }
+                    routes:
+                      - match: "*.corpus.test"
+                        upstream: "$sni:443"
+                    """.formatted(String.join(", ", resolvers)));
+            long started = System.nanoTime();
+            assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
+            // Each resolver in turn has the connect timeout too: four silent ones would take 4 s.
+            assertThat((System.nanoTime() - started) / 1_000_000).as("one connect timeout for the whole stage")
+                    .isLessThan(2_500);
+            assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
+        } finally {
+            for (TestDnsServer server : silent) {
+                server.close();
+            }
+        }
+    }
+
+    @Test
     void upstreamThatNeverReadsEndsAtTheIdleTimeoutWithoutUnboundedBuffering() throws Exception {
         CountDownLatch testOver = new CountDownLatch(1);
         try (ServerSocket neverReads = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
