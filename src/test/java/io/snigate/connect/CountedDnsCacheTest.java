@@ -1,0 +1,45 @@
+package io.snigate.connect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.DefaultEventLoop;
+import io.netty.handler.codec.dns.DnsRecord;
+import java.net.InetAddress;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link CountedDnsCache}: the names it counts for the gauge, and that expired ones leave even when
+ * nobody reads the gauge.
+ */
+class CountedDnsCacheTest {
+    private static final DnsRecord[] NONE = new DnsRecord[0];
+    private final DefaultEventLoop loop = new DefaultEventLoop();
+
+    @AfterEach
+    void stop() {
+        loop.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    @Test
+    void countsNamesUntilTheirLongestTtlRunsOut() throws Exception {
+        CountedDnsCache cache = new CountedDnsCache();
+        InetAddress address = InetAddress.getByName("192.0.2.1");
+        cache.cache("kept.example", NONE, address, 300, loop);
+        cache.cache("kept.example", NONE, address, 0, loop);
+        cache.cache("gone.example", NONE, address, 0, loop);
+        assertThat(cache.size()).isEqualTo(1);
+    }
+
+    @Test
+    void expiredNamesArePrunedWithoutAScrape() throws Exception {
+        CountedDnsCache cache = new CountedDnsCache();
+        InetAddress address = InetAddress.getByName("192.0.2.1");
+        cache.cache("kept.example", NONE, address, 300, loop);
+        for (int i = 0; i < 10 * CountedDnsCache.PRUNE_AFTER; i++) {
+            cache.cache("name" + i + ".example", NONE, address, 0, loop); // expired at once
+        }
+        assertThat(cache.held()).as("never more than a prune's worth of expired names").isLessThanOrEqualTo(CountedDnsCache.PRUNE_AFTER);
+        assertThat(cache.size()).isEqualTo(1);
+    }
+}
