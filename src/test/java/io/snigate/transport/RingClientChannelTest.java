@@ -138,7 +138,6 @@ class RingClientChannelTest extends RingLoop {
             int size = 16 << 20; // more than loopback's socket buffers take
             ByteBuf bytes = Unpooled.directBuffer(size).writeZero(size);
             channel.eventLoop().submit(() -> channel.writeAndFlush(bytes)).get(5, TimeUnit.SECONDS);
-            Thread.sleep(200); // the send is waiting for the client's window by now
             int heldAfterClose = channel.eventLoop().submit(() -> {
                 channel.close();
                 return bytes.refCnt();
