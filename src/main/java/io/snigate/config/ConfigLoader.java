@@ -25,11 +25,11 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * message with the file and the line.
  */
 public final class ConfigLoader {
-    private static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
+    static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
             "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark", "ech");
-    private static final List<String> ECH_KEYS = List.of("public_names");
-    private static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
-    private static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes", "max_connections",
+    static final List<String> ECH_KEYS = List.of("public_names");
+    static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
+    static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes", "max_connections",
             "max_connections_per_client", "max_preread_connections", "client_ipv6_prefix");
     private static final String REJECT = "reject";
     /** SO_MARK is an unsigned 32-bit value. */

@@ -14,8 +14,8 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * how it finds where clients were going, the PROXY header it requires, and which clients it admits.
  */
 final class ListenersReader {
-    private static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol", "clients");
-    private static final List<String> PROXY_PROTOCOL_KEYS = List.of("trusted", "timeout");
+    static final List<String> LISTENER_KEYS = List.of("address", "original_dst", "proxy_protocol", "clients");
+    static final List<String> PROXY_PROTOCOL_KEYS = List.of("trusted", "timeout");
 
     private final YamlNodes nodes;
     private final PolicyReader policyReader;

@@ -14,8 +14,8 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * {@code audit} of the file wherever it stands.
  */
 final class PolicyReader {
-    private static final List<String> POLICY_KEYS = List.of("mode", "audit_upstream", "allow_audit");
-    private static final List<String> CLIENT_KEYS = List.of("allow", "deny");
+    static final List<String> POLICY_KEYS = List.of("mode", "audit_upstream", "allow_audit");
+    static final List<String> CLIENT_KEYS = List.of("allow", "deny");
 
     private final YamlNodes nodes;
     /** The line of {@code allow_audit: false}, or 0 when audit is allowed. */

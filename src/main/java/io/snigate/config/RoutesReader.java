@@ -17,7 +17,7 @@ import org.yaml.snakeyaml.nodes.SequenceNode;
 
 /** Reads {@code routes:} and upstreams: the contract of one route, with every mistake's line. */
 final class RoutesReader {
-    private static final List<String> ROUTE_KEYS = List.of("match", "match_file", "alpn", "ports", "upstream",
+    static final List<String> ROUTE_KEYS = List.of("match", "match_file", "alpn", "ports", "upstream",
             "allow_destinations", "verify_destination", "clients", "mode", "min_tls_version", "max_connections",
             "send_proxy_protocol", "via", "via_credentials");
 

@@ -6,7 +6,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -46,6 +51,49 @@ class ConfigLoaderTest {
         assertThat(config.routes()).isNotEmpty();
         assertThat(config.timeouts()).isEqualTo(Timeouts.DEFAULTS);
         assertThat(config.limits()).isEqualTo(Limits.DEFAULTS);
+    }
+
+    /**
+     * The shipped routes.yaml is the reference of every key: each top-level key the loader accepts
+     * has a "# key --" section there that gives its default, and each key of a nested mapping is
+     * named in the section of the top-level key it belongs under.
+     */
+    @Test
+    void theShippedRoutesYamlDocumentsEveryKeyTheReadersAccept() throws Exception {
+        String text = Files.readString(Path.of("routes.yaml"));
+        Map<String, String> sections = new LinkedHashMap<>();
+        Matcher header = Pattern.compile("(?m)^# ([a-z_]+) -- ").matcher(text);
+        String key = null;
+        int start = 0;
+        while (header.find()) {
+            if (key != null) {
+                sections.put(key, text.substring(start, header.start()));
+            }
+            key = header.group(1);
+            start = header.start();
+        }
+        if (key != null) {
+            sections.put(key, text.substring(start));
+        }
+        assertThat(sections.keySet()).as("the top-level keys with a \"# key --\" section in routes.yaml")
+                .containsExactlyInAnyOrderElementsOf(ConfigLoader.TOP_LEVEL_KEYS);
+        sections.forEach((name, section) -> assertThat(section).as("the section of %s in routes.yaml", name)
+                .contains("Default"));
+        Map<String, List<List<String>>> nested = Map.of(
+                "listen", List.of(ListenersReader.LISTENER_KEYS, ListenersReader.PROXY_PROTOCOL_KEYS, PolicyReader.CLIENT_KEYS),
+                "routes", List.of(RoutesReader.ROUTE_KEYS, PolicyReader.CLIENT_KEYS),
+                "policy", List.of(PolicyReader.POLICY_KEYS),
+                "timeouts", List.of(ConfigLoader.TIMEOUT_KEYS),
+                "limits", List.of(ConfigLoader.LIMIT_KEYS),
+                "ech", List.of(ConfigLoader.ECH_KEYS));
+        List<String> missing = new ArrayList<>();
+        nested.forEach((parent, keySets) -> keySets.stream().flatMap(List::stream).forEach(nestedKey -> {
+            String section = sections.getOrDefault(parent, "");
+            if (!Pattern.compile("(?<![a-z_])" + nestedKey + "(?![a-z_])").matcher(section).find()) {
+                missing.add(parent + "." + nestedKey);
+            }
+        }));
+        assertThat(missing).as("keys the readers accept that routes.yaml does not name in their section").isEmpty();
     }
 
     @Test
