@@ -28,7 +28,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The README's tables against what they describe: the reasons against {@link Reason}, the access
- * log's fields against a real line, and every relative link of the README and of the pages under
+ * log's fields against a real line and the example lines of the README and the pages, and every relative link of the README and of the pages under
  * src/site/markdown against the files of the repository, so that a user who clones it can follow
  * each one ({@code mvn site} turns the links between pages into links between rendered pages).
  * The operations page's metrics are checked by {@link OperationsDocTest}; the testing page's
@@ -89,7 +89,7 @@ class DocumentationTest {
     }
 
     @Test
-    void theAccessLogTableListsTheFieldsOfARealLineAndOfTheExample() throws Exception {
+    void theAccessLogTableListsTheFieldsOfARealLineAndOfEveryExample() throws Exception {
         Set<String> documented = new LinkedHashSet<>();
         for (String[] row : table("Access log")) {
             Matcher field = BACKTICKED.matcher(row[0]);
@@ -109,12 +109,30 @@ class DocumentationTest {
         assertThat(line.get("reason").asText()).isEqualTo("plain_http");
         assertThat(fields(line)).as("the fields of a real access-log line").containsExactlyElementsOf(documented);
 
-        String readme = Files.readString(README);
-        int example = readme.indexOf("```json\n");
-        assertThat(example).as("an example line in %s", README).isPositive();
-        String json = readme.substring(example + 8, readme.indexOf("\n```", example));
-        assertThat(fields(new ObjectMapper().readTree(json))).as("the fields of the README's example line")
-                .containsExactlyElementsOf(documented);
+        Map<String, List<String>> examples = new LinkedHashMap<>();
+        for (Path document : documents()) {
+            String text = Files.readString(document);
+            int n = 0;
+            for (int example = text.indexOf("```json\n"); example >= 0; example = text.indexOf("```json\n", example + 1)) {
+                String json = text.substring(example + 8, text.indexOf("\n```", example));
+                if (json.startsWith("{\"time\"")) {
+                    examples.put(document + " example " + ++n, fields(new ObjectMapper().readTree(json)));
+                }
+            }
+        }
+        assertThat(examples.keySet()).as("access-log examples in the README and the site's pages")
+                .contains(README + " example 1");
+        examples.forEach((where, fields) -> assertThat(fields).as("the fields of the access-log line in %s", where)
+                .containsExactlyElementsOf(documented));
+    }
+
+    /** The README, then the site's pages in name order. */
+    private static List<Path> documents() throws IOException {
+        List<Path> documents = new ArrayList<>(List.of(README));
+        try (Stream<Path> pages = Files.list(Path.of("src/site/markdown"))) {
+            pages.filter(page -> page.toString().endsWith(".md")).sorted().forEach(documents::add);
+        }
+        return documents;
     }
 
     private static List<String> fields(JsonNode line) {
@@ -127,10 +145,7 @@ class DocumentationTest {
 
     @Test
     void everyRelativeLinkLeadsToAFileOfTheRepository() throws IOException {
-        List<Path> documents = new ArrayList<>(List.of(README));
-        try (Stream<Path> pages = Files.list(Path.of("src/site/markdown"))) {
-            pages.filter(page -> page.toString().endsWith(".md")).sorted().forEach(documents::add);
-        }
+        List<Path> documents = documents();
         assertThat(documents).as("the README and the site's pages").hasSizeGreaterThan(4);
         Set<String> broken = new TreeSet<>();
         int links = 0;
