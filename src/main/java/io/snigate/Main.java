@@ -31,7 +31,7 @@ public final class Main {
             Usage: snigate [--check] [-c FILE]
                    snigate explain [-c FILE] --sni NAME [...]   (snigate explain --help)
             Layer-4 TLS passthrough proxy that routes by SNI.
-              -c, --config FILE   The routes file (default: routes.yaml).
+              -c, --config FILE   The routes file (default: routes.yaml); also --config=FILE.
                   --check         Validate the config file, print the result, and exit 0 or 1.
               -h, --help          Show this help and exit.
               -V, --version       Print the version and exit.

@@ -81,7 +81,7 @@ class CommandLineTest {
     void helpPrintsTheUsageAndExitsZero() throws InterruptedException {
         Checked help = run("--help");
         assertThat(help.exitCode()).isZero();
-        assertThat(help.output()).startsWith("Usage: snigate [--check] [-c FILE]").contains("--config FILE");
+        assertThat(help.output()).startsWith("Usage: snigate [--check] [-c FILE]").contains("--config FILE").contains("--config=FILE");
     }
 
     @Test
