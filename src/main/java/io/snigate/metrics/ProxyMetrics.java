@@ -87,6 +87,8 @@ public final class ProxyMetrics implements ConnectionObserver {
                 "1 while policy.mode is audit: names no route matches are forwarded, not refused");
         gauge(POLICY_AUDIT_ROUTES, auditRoutes,
                 "Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)");
+        // The route of connections no route took, at zero like the config's routes.
+        routeMeters(NONE);
     }
 
     private void gauge(String name, AtomicLong value, String description) {

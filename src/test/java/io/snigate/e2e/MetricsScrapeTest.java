@@ -33,6 +33,8 @@ class MetricsScrapeTest {
     private static RecordingServer upstream;
     private static TestDnsServer dns;
     private static ProxyHarness proxy;
+    /** The scrape before the first connection. */
+    private static String firstScrape;
 
     @TempDir
     static Path dir;
@@ -53,6 +55,7 @@ class MetricsScrapeTest {
                   - match: "openssl-tls13.corpus.test"
                     upstream: "missing.dns.test:443"
                 """.formatted(dns.hostPort(), upstream.port()));
+        firstScrape = scrape();
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(UNRESOLVABLE);
             ProxyHarness.readUntilClosed(client);
@@ -122,9 +125,16 @@ class MetricsScrapeTest {
 
     @Test
     void everyReasonHasASeriesFromTheStart() throws Exception {
-        String metrics = scrape();
         for (Reason reason : Reason.values()) {
-            assertThat(metrics).contains("reason=\"" + reason.label() + "\"");
+            assertThat(firstScrape).contains("reason=\"" + reason.label() + "\"");
+        }
+        // The route meters too, of every route and of "none" (no route took the connection).
+        for (String route : new String[] {"*.corpus.test", "openssl-tls13.corpus.test", "none"}) {
+            assertThat(firstScrape).as("the series of route %s before the first connection", route)
+                    .contains("snigate_bytes_total{direction=\"from_client\",route=\"" + route + "\"} 0.0")
+                    .contains("snigate_bytes_total{direction=\"to_client\",route=\"" + route + "\"} 0.0")
+                    .contains("snigate_connection_duration_seconds_count{route=\"" + route + "\"} 0")
+                    .contains("snigate_upstream_connect_duration_seconds_count{route=\"" + route + "\"} 0");
         }
     }
 
