@@ -127,6 +127,7 @@ public final class ConfigLoader {
                     limitsNode == null ? Limits.DEFAULTS : readLimits(limitsNode),
                     resolversNode == null ? List.of() : readResolvers(resolversNode),
                     markNode == null ? 0 : readMark(markNode),
+                    markNode == null ? 0 : YamlNodes.line(markNode),
                     echNode == null ? Set.of() : readEchPublicNames(echNode),
                     policy);
         }

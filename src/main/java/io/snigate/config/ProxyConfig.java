@@ -15,6 +15,7 @@ import java.util.Set;
  * @param resolvers DNS servers for upstream names; empty to use the system's
  * @param upstreamMark the {@code SO_MARK} put on every upstream socket, so that firewall rules can
  *     tell the proxy's own traffic apart; 0 for none
+ * @param upstreamMarkLine the line of {@code upstream_mark} in the file, for messages; 0 for none
  * @param echPublicNames the cover names ECH providers put in the outer SNI ({@code ech.public_names}),
  *     normalized: a ClientHello with ECH and one of these names is refused unless a route names it
  * @param policy the policy defaults: mode, audit upstream, TLS floor
@@ -29,6 +30,7 @@ public record ProxyConfig(
         Limits limits,
         List<HostPort> resolvers,
         int upstreamMark,
+        int upstreamMarkLine,
         Set<String> echPublicNames,
         Policy policy) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);

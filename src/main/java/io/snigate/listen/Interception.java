@@ -50,12 +50,14 @@ final class Interception {
             }
         }
         if (config.upstreamMark() != 0 && nio) {
-            throw new ConfigException(config.source(), 0, "upstream_mark needs the native epoll or io_uring transport,"
-                    + " but this process runs on NIO (" + transport.why() + ")");
+            throw new ConfigException(config.source(), config.upstreamMarkLine(), "upstream_mark needs the native"
+                    + " epoll or io_uring transport, but this process runs on NIO (" + transport.why() + "); run on"
+                    + " Linux x86-64 or aarch64 without -Dsnigate.transport=nio, or remove upstream_mark");
         }
         if (config.upstreamMark() != 0 && !mayIntercept) {
-            throw new ConfigException(config.source(), 0, "upstream_mark needs the capability CAP_NET_ADMIN (or"
-                    + " CAP_NET_RAW) that this process does not have; " + CAPABILITY_HINT);
+            throw new ConfigException(config.source(), config.upstreamMarkLine(), "upstream_mark needs the capability"
+                    + " CAP_NET_ADMIN (or CAP_NET_RAW) that this process does not have; " + CAPABILITY_HINT
+                    + ", or remove upstream_mark");
         }
     }
 

@@ -105,13 +105,17 @@ class TransparentListenerTest {
                 """, "routes.yaml");
         Transport nio = Transport.select("nio", () -> null, () -> null);
         try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), new AccessLog(line -> {}), nio)) {
-            assertThatThrownBy(server::start).hasMessageStartingWith("routes.yaml: upstream_mark needs the native epoll");
+            assertThatThrownBy(server::start)
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessage("routes.yaml:3: upstream_mark needs the native epoll or io_uring transport, but this"
+                            + " process runs on NIO (asked for with -Dsnigate.transport=nio); run on Linux x86-64 or"
+                            + " aarch64 without -Dsnigate.transport=nio, or remove upstream_mark");
         }
     }
 
     /** The real main class, started without CAP_NET_ADMIN and CAP_NET_RAW by {@code setpriv}. */
     @Test
-    void tproxyWithoutTheCapabilityIsAClearStartUpError() throws Exception {
+    void tproxyOrAnUpstreamMarkWithoutTheCapabilityIsAClearStartUpError() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")) || "true".equals(System.getenv("CI")),
                 "needs root, to drop a capability it holds");
         Path config = Files.writeString(dir.resolve("routes.yaml"), """
@@ -127,6 +131,19 @@ class TransparentListenerTest {
         assertThat(result.stderr()).contains("snigate: cannot start: " + config + ":2: listener 127.0.0.1:0 has"
                 + " original_dst: tproxy, which needs the capability CAP_NET_ADMIN (or CAP_NET_RAW) that this process"
                 + " does not have; run snigate as root, or give it the capability").doesNotContain("Exception");
+
+        Files.writeString(config, """
+                listen: "127.0.0.1:0"
+                admin: "127.0.0.1:0"
+                upstream_mark: 0x539
+                default: "$sni:443"
+                """);
+        result = ProcessRunner.run(60, "setpriv", "--bounding-set=-net_admin,-net_raw", "--",
+                java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--config", config.toString());
+        assertThat(result.exitCode()).as(result.stderr()).isEqualTo(1);
+        assertThat(result.stderr()).contains("snigate: cannot start: " + config + ":3: upstream_mark needs the"
+                + " capability CAP_NET_ADMIN (or CAP_NET_RAW) that this process does not have; run snigate as root,"
+                + " or give it the capability").contains(", or remove upstream_mark").doesNotContain("Exception");
     }
 
     @Test

@@ -259,6 +259,6 @@ class RouteTableTest {
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {
         return new ProxyConfig("test", List.of(Listener.plain(new HostPort("127.0.0.1", 8443), 1)),
                 ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), 0,
-                Set.of(), Policy.DEFAULTS);
+                0, Set.of(), Policy.DEFAULTS);
     }
 }
