@@ -3,6 +3,7 @@ package io.snigate.config;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Map;
@@ -69,7 +70,13 @@ final class DeliveryReader {
      */
     private String readCredentials(Node node) throws ConfigException {
         String written = nodes.text(node, "via_credentials");
-        Path file = baseDir.resolve(written);
+        Path file;
+        try {
+            file = baseDir.resolve(written);
+        } catch (InvalidPathException e) {
+            throw nodes.error(node, "via_credentials \"" + written + "\" is not a path (" + e.getReason() + ");"
+                    + " write the path of a file, relative to this file's folder or absolute");
+        }
         String content;
         try {
             if (Files.size(file) > MAX_CREDENTIALS_BYTES) {

@@ -15,6 +15,9 @@ public final class MatchFiles {
     /**
      * The regular files {@code path} names, sorted by name; empty when there are none; null when
      * a wildcard stands anywhere but in the file name.
+     *
+     * @throws java.util.regex.PatternSyntaxException when the file name is not a valid glob, such
+     *     as {@code [a.list}: the config loader reports it with the line of {@code match_file}
      */
     public static List<Path> expand(Path path) {
         Path parent = path.getParent();

@@ -10,6 +10,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.PatternSyntaxException;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
@@ -120,12 +121,20 @@ final class RoutesReader {
         try {
             path = baseDir.resolve(written);
         } catch (InvalidPathException e) {
-            throw nodes.error(node, "match_file \"" + written + "\" is not a path: " + e.getMessage());
+            throw nodes.error(node, "match_file \"" + written + "\" is not a path (" + e.getReason() + "); write the"
+                    + " path of a file, relative to this file's folder or absolute");
         }
-        List<Path> files = MatchFiles.expand(path);
+        List<Path> files;
+        try {
+            files = MatchFiles.expand(path);
+        } catch (PatternSyntaxException e) {
+            throw nodes.error(node, "match_file \"" + written + "\": its file name is not a valid glob ("
+                    + e.getDescription() + "); close every [ with ] and every { with }, as in \"allow.d/*.list\" or"
+                    + " \"allow.d/{corp,vendor}.list\"");
+        }
         if (files == null) {
-            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards (* ? [ ]),"
-                    + " as in \"/etc/snigate/allow.d/*.list\"");
+            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards"
+                    + " (* ? [ ] { }), as in \"/etc/snigate/allow.d/*.list\"");
         }
         if (files.isEmpty()) {
             throw nodes.error(node, "match_file \"" + written + "\" names no file (looked for " + path + ");"

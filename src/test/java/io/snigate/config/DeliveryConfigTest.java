@@ -100,6 +100,10 @@ class DeliveryConfigTest {
         assertThatThrownBy(() -> ConfigLoader.parse(route + "    via: \"http://proxy.corp.example:3128\"\n"
                         + "    via_credentials: \"" + dir.resolve("missing.cred") + "\"\n", "routes.yaml"))
                 .hasMessageContaining("cannot be read (NoSuchFileException)");
+        // \0 in double quotes is YAML's escape for a NUL character, which no path may hold.
+        assertError(route + "    via: \"http://proxy.corp.example:3128\"\n    via_credentials: \"parent\\0.cred\"\n",
+                "routes.yaml:6: via_credentials \"parent\0.cred\" is not a path (Nul character not allowed); write the"
+                        + " path of a file, relative to this file's folder or absolute");
     }
 
     private static void assertError(String yaml, String expectedMessage) {

@@ -110,7 +110,29 @@ class MatchFileTest {
                         + dir.resolve("missing.list") + "); create it (it may be empty), or fix the path");
         assertThatThrownBy(() -> load("*/allow.list")).isInstanceOf(ConfigException.class)
                 .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"*/allow.list\": only the file name may"
-                        + " have wildcards (* ? [ ]), as in \"/etc/snigate/allow.d/*.list\"");
+                        + " have wildcards (* ? [ ] { }), as in \"/etc/snigate/allow.d/*.list\"");
+        assertThatThrownBy(() -> load("{a,b}/allow.list")).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith(dir.resolve("routes.yaml") + ":3: match_file \"{a,b}/allow.list\": only the"
+                        + " file name may have wildcards");
+    }
+
+    @Test
+    void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
+        Files.createDirectories(dir.resolve("allow.d"));
+        for (String[] bad : new String[][] {
+            {"allow.d/[a.list", "Missing ']"},
+            {"allow.d/{a", "Missing '}"},
+            {"allow.d/{a,{b}}.list", "Cannot nest groups"},
+        }) {
+            assertThatThrownBy(() -> load(bad[0])).isInstanceOf(ConfigException.class)
+                    .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"" + bad[0] + "\": its file name is not a"
+                            + " valid glob (" + bad[1] + "); close every [ with ] and every { with }, as in"
+                            + " \"allow.d/*.list\" or \"allow.d/{corp,vendor}.list\"");
+        }
+        // \0 in double quotes is YAML's escape for a NUL character, which no path may hold.
+        assertThatThrownBy(() -> load("allow\\0.list")).isInstanceOf(ConfigException.class)
+                .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"allow\0.list\" is not a path (Nul character"
+                        + " not allowed); write the path of a file, relative to this file's folder or absolute");
     }
 
     @Test
