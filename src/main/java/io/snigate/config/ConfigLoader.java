@@ -137,17 +137,17 @@ public final class ConfigLoader {
                     nodes.keys(nodes.mapping(node, "timeouts", "preread: 10s, connect: 5s"), "in timeouts", TIMEOUT_KEYS);
             Timeouts defaults = Timeouts.DEFAULTS;
             return new Timeouts(
-                    duration(keys, "preread", true, defaults.preread()),
-                    duration(keys, "connect", true, defaults.connect()),
-                    duration(keys, "idle", false, defaults.idle()),
-                    duration(keys, "drain", false, defaults.drain()),
-                    duration(keys, "half_closed", false, defaults.halfClosed()));
+                    duration(keys, "preread", true, Timeouts.MAX_WAIT, defaults.preread()),
+                    duration(keys, "connect", true, Timeouts.MAX_WAIT, defaults.connect()),
+                    duration(keys, "idle", false, Timeouts.MAX_TUNNEL_WAIT, defaults.idle()),
+                    duration(keys, "drain", false, Timeouts.MAX_TUNNEL_WAIT, defaults.drain()),
+                    duration(keys, "half_closed", false, Timeouts.MAX_TUNNEL_WAIT, defaults.halfClosed()));
         }
 
         private java.time.Duration duration(Map<String, NodeTuple> keys, String key, boolean positive,
-                java.time.Duration fallback) throws ConfigException {
+                java.time.Duration max, java.time.Duration fallback) throws ConfigException {
             Node node = YamlNodes.value(keys, key);
-            return node == null ? fallback : nodes.duration(node, "timeouts." + key, positive);
+            return node == null ? fallback : nodes.duration(node, "timeouts." + key, positive, max);
         }
 
         private Limits readLimits(Node node) throws ConfigException {

@@ -90,7 +90,7 @@ final class ListenersReader {
         Node timeoutNode = YamlNodes.value(keys, "timeout");
         return new Listener.ProxyProtocol(trusted, timeoutNode == null
                 ? Listener.DEFAULT_PROXY_PROTOCOL_TIMEOUT
-                : nodes.duration(timeoutNode, "proxy_protocol.timeout", true));
+                : nodes.duration(timeoutNode, "proxy_protocol.timeout", true, Timeouts.MAX_WAIT));
     }
 
     private Listener.OriginalDst readOriginalDst(Node node) throws ConfigException {

@@ -14,6 +14,16 @@ import java.util.Objects;
  *     off
  */
 public record Timeouts(Duration preread, Duration connect, Duration idle, Duration drain, Duration halfClosed) {
+    /**
+     * The longest {@code preread}, {@code connect} and {@code proxy_protocol.timeout}: a peer that
+     * has not sent or answered within an hour will not.
+     */
+    public static final Duration MAX_WAIT = Duration.ofHours(1);
+    /**
+     * The longest {@code idle}, {@code half_closed} and {@code drain}: a week. Much longer values
+     * would overflow the timers' arithmetic at run time, so the loader refuses them.
+     */
+    public static final Duration MAX_TUNNEL_WAIT = Duration.ofDays(7);
     public static final Timeouts DEFAULTS = new Timeouts(
             Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(15), Duration.ofSeconds(30),
             Duration.ofSeconds(60));

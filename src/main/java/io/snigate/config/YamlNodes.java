@@ -165,8 +165,11 @@ final class YamlNodes {
         return number;
     }
 
-    /** A duration such as {@code 10s}; {@link Durations} messages already quote the text. */
-    Duration duration(Node node, String what, boolean positive) throws ConfigException {
+    /**
+     * A duration such as {@code 10s}, at most {@code max} (a whole number of hours); more than 0
+     * when {@code positive}. {@link Durations} messages already quote the text.
+     */
+    Duration duration(Node node, String what, boolean positive, Duration max) throws ConfigException {
         String text = text(node, what);
         Duration value;
         try {
@@ -176,6 +179,11 @@ final class YamlNodes {
         }
         if (positive && value.isZero()) {
             throw error(node, what + " must be more than 0");
+        }
+        if (value.compareTo(max) > 0) {
+            long hours = max.toHours();
+            throw error(node, what + " \"" + text + "\" is too long: it must be " + (positive ? "1ms" : "0s") + " to "
+                    + hours + "h" + (hours >= 48 ? " (" + max.toDays() + " days)" : ""));
         }
         return value;
     }

@@ -266,6 +266,37 @@ class ConfigLoaderTest {
                 "routes.yaml:6: timeouts.connect must be more than 0");
     }
 
+    /**
+     * Durations have an upper bound, checked at load: a client or upstream that has not answered
+     * within an hour will not, no tunnel needs to wait more than a week, and beyond such values
+     * the timers' arithmetic overflows at run time.
+     */
+    @Test
+    void durationsAboveTheirBoundAreRefusedWithTheRange() throws Exception {
+        for (String key : List.of("preread", "connect")) {
+            assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  " + key + ": 2600000h\n",
+                    "routes.yaml:6: timeouts." + key + " \"2600000h\" is too long: it must be 1ms to 1h");
+            assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  " + key + ": 3601s\n",
+                    "routes.yaml:6: timeouts." + key + " \"3601s\" is too long: it must be 1ms to 1h");
+        }
+        for (String key : List.of("idle", "drain", "half_closed")) {
+            assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  " + key + ": 2600000h\n",
+                    "routes.yaml:6: timeouts." + key + " \"2600000h\" is too long: it must be 0s to 168h (7 days)");
+            assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts:\n  " + key + ": 169h\n",
+                    "routes.yaml:6: timeouts." + key + " \"169h\" is too long: it must be 0s to 168h (7 days)");
+        }
+        assertError("listen:\n  - { address: \"0.0.0.0:443\", proxy_protocol: { trusted: [\"10.0.0.0/8\"], timeout: 61m } }\n"
+                        + ROUTE,
+                "routes.yaml:2: proxy_protocol.timeout \"61m\" is too long: it must be 1ms to 1h");
+        ProxyConfig atTheBounds = ConfigLoader.parse("listen:\n  - { address: \"0.0.0.0:443\", proxy_protocol:"
+                + " { trusted: [\"10.0.0.0/8\"], timeout: 1h } }\n" + ROUTE
+                + "timeouts: { preread: 60m, connect: 3600s, idle: 168h, drain: 10080m, half_closed: 604800000ms }\n",
+                "routes.yaml");
+        assertThat(atTheBounds.timeouts()).isEqualTo(new Timeouts(Duration.ofHours(1), Duration.ofHours(1),
+                Duration.ofDays(7), Duration.ofDays(7), Duration.ofDays(7)));
+        assertThat(atTheBounds.listeners().get(0).proxyProtocol().timeout()).isEqualTo(Duration.ofHours(1));
+    }
+
     @Test
     void zeroIdleTimeoutTurnsItOff() throws Exception {
         ProxyConfig config = ConfigLoader.parse(
