@@ -154,9 +154,13 @@ final class YamlNodes {
     int wholeNumber(Node node, String what, String unit, int min, int max, int example) throws ConfigException {
         String text = text(node, what);
         String range = "it must be " + min + " to " + max + (min == 0 ? " (0 means no limit)" : "");
-        if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        if (text.isEmpty() || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw error(node, what + " \"" + text + "\" is not a whole number of " + unit + "; " + range
                     + ", e.g. " + example);
+        }
+        // No bound has more than 9 digits: a longer number (leading zeros aside) is above any range.
+        if (text.replaceFirst("^0+(?=.)", "").length() > 9) {
+            throw error(node, what + " is " + text + "; " + range);
         }
         int number = Integer.parseInt(text);
         if (number < min || number > max) {

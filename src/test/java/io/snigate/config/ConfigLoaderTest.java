@@ -312,6 +312,9 @@ class ConfigLoaderTest {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "limits: { max_client_hello_bytes: 16k }\n",
                 "routes.yaml:5: limits.max_client_hello_bytes \"16k\" is not a whole number of bytes; "
                         + "it must be 512 to 65536, e.g. 16384");
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "limits: { max_connections: 10000000000 }\n",
+                "routes.yaml:5: limits.max_connections is 10000000000; it must be 0 to " + Limits.MAX_CONNECTIONS
+                        + " (0 means no limit)");
     }
 
     @Test
