@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import java.nio.charset.StandardCharsets;
@@ -36,7 +37,7 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
     static void start(Channel parent, String authority, String authorization, ConnectionRecord record,
             Promise<UpstreamLink> tunnel) {
         ParentProxyHandshake handshake = new ParentProxyHandshake(record, tunnel);
-        parent.pipeline().addFirst("parent-proxy-handshake", handshake);
+        parent.pipeline().addFirst(PipelineNames.PARENT_PROXY_HANDSHAKE, handshake);
         String request = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n"
                 + (authorization == null ? "" : "Proxy-Authorization: " + authorization + "\r\n") + "\r\n";
         parent.writeAndFlush(Unpooled.copiedBuffer(request, StandardCharsets.US_ASCII));

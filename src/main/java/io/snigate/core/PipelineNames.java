@@ -1,9 +1,10 @@
 package io.snigate.core;
 
 /**
- * The names of the handlers in a connection's pipelines, one per stage, in the order a client
- * connection meets them. The pipeline is composed by {@code listen.ClientInitializer}; the stages
- * that come later find and remove the earlier ones by these names.
+ * The names of the handlers in a connection's pipelines: first the client's, one per stage, in the
+ * order a client connection meets them, then the ones only an upstream channel has. The client
+ * pipeline is composed by {@code listen.ClientInitializer}; the stages that come later find and
+ * remove the earlier ones by these names.
  */
 public final class PipelineNames {
     /** Lets a whole, valid PROXY protocol header through, within its timeout ({@code proxyprotocol.ProxyHeaderGate}). */
@@ -20,6 +21,17 @@ public final class PipelineNames {
     public static final String RELAY = "relay";
     /** Discards what a rejected client still sends until it closes ({@code core.Rejection}). */
     public static final String LINGERING_CLOSE = "lingering-close";
+
+    /**
+     * On an upstream channel, Netty's {@code HAProxyMessageEncoder} for the moment it writes the
+     * PROXY header sent upstream ({@code proxyprotocol.ProxyHeaderSender}).
+     */
+    public static final String PROXY_HEADER_ENCODER = "proxy-header-encoder";
+    /**
+     * On a parent proxy's channel, the {@code CONNECT} request and its answer, until the tunnel
+     * stands ({@code connect.ParentProxyHandshake}).
+     */
+    public static final String PARENT_PROXY_HANDSHAKE = "parent-proxy-handshake";
 
     /** The pre-relay stages of a client pipeline, in the order they leave it when the relay starts. */
     public static final String[] BEFORE_RELAY = {ROUTE, PREREAD};

@@ -10,6 +10,7 @@ import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
 import io.netty.util.NetUtil;
 import io.snigate.config.Delivery;
+import io.snigate.core.PipelineNames;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -24,7 +25,6 @@ import java.util.List;
  * side IPv4-mapped.
  */
 public final class ProxyHeaderSender {
-    private static final String ENCODER = "proxy-header-encoder";
     private static final byte TLV_AUTHORITY = 0x02;
 
     private ProxyHeaderSender() {}
@@ -42,9 +42,9 @@ public final class ProxyHeaderSender {
                 ipv4 ? HAProxyProxiedProtocol.TCP4 : HAProxyProxiedProtocol.TCP6,
                 text(client.getAddress(), ipv4), text(destination.getAddress(), ipv4),
                 client.getPort(), destination.getPort(), tlvs);
-        upstream.pipeline().addFirst(ENCODER, HAProxyMessageEncoder.INSTANCE);
+        upstream.pipeline().addFirst(PipelineNames.PROXY_HEADER_ENCODER, HAProxyMessageEncoder.INSTANCE);
         upstream.write(header, upstream.voidPromise());
-        upstream.pipeline().remove(ENCODER);
+        upstream.pipeline().remove(PipelineNames.PROXY_HEADER_ENCODER);
     }
 
     private static String text(InetAddress address, boolean ipv4) {
