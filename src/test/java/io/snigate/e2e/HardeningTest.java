@@ -311,18 +311,23 @@ class HardeningTest {
     void dnsServfailAndSilenceEndAsDnsFailure() throws Exception {
         dns.behave("servfail.corpus.test", TestDnsServer.Behaviour.SERVFAIL);
         dns.behave("curl.corpus.test", TestDnsServer.Behaviour.SILENT);
-        proxy = ProxyHarness.start("""
-                resolvers: ["%s"]
-                timeouts: { connect: 1s }
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "$sni:443"
-                """.formatted(dns.hostPort()));
+        startSniRouteWithConnectTimeoutOf1s("\"" + dns.hostPort() + "\"");
         long started = System.nanoTime();
         assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
         assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isLessThan(5_000);
         assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
         assertThat(dns.queries()).isPositive();
+    }
+
+    /** {@code *.corpus.test} to {@code $sni:443}, names resolved by {@code resolvers} (quoted, comma-separated). */
+    private void startSniRouteWithConnectTimeoutOf1s(String resolvers) throws Exception {
+        proxy = ProxyHarness.start("""
+                resolvers: [%s]
+                timeouts: { connect: 1s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:443"
+                """.formatted(resolvers));
     }
 
     @Test
@@ -335,13 +340,7 @@ class HardeningTest {
                 silent.add(server);
                 resolvers.add("\"" + server.hostPort() + "\"");
             }
-            proxy = ProxyHarness.start("""
-                    resolvers: [%s]
-                    timeouts: { connect: 1s }
-                    routes:
-                      - match: "*.corpus.test"
-                        upstream: "$sni:443"
-                    """.formatted(String.join(", ", resolvers)));
+            startSniRouteWithConnectTimeoutOf1s(String.join(", ", resolvers));
             long started = System.nanoTime();
             assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
             // Each resolver in turn has the connect timeout too: four silent ones would take 4 s.
