@@ -41,7 +41,7 @@ import java.util.concurrent.TimeUnit;
 final class Explain {
     static final String USAGE = """
             Usage: snigate explain [--config FILE] --sni NAME [--alpn LIST] [--client IP] [--port N]
-                                   [--tls VERSION] [--listener ADDRESS] [--resolve] [--json]
+                                   [--tls VERSION] [--ech] [--listener ADDRESS] [--resolve] [--json]
             Prints what snigate would do with such a connection, by the proxy's own routes and policy.
               -c, --config FILE     The routes file (default: routes.yaml).
                   --sni NAME        The server name the client sends (required).
@@ -51,6 +51,7 @@ final class Explain {
                   --port N          The port it dialed (default: the listener's port; 443 behind a
                                     transparent listener).
                   --tls VERSION     The highest TLS version it offers: 1.0, 1.1, 1.2 or 1.3 (default: 1.3).
+                  --ech             It sends Encrypted Client Hello: NAME is the provider's cover name.
                   --listener ADDR   The listen address as written in the config (default: the first).
                   --resolve         Resolve the upstream with snigate's resolver and judge each address.
                   --json            Print one JSON object instead of text.
@@ -118,6 +119,7 @@ final class Explain {
         facts.put("client", question.client() == null ? null : question.client().getHostAddress());
         facts.put("port", port);
         facts.put("tls_version", TlsVersions.name(question.tls()));
+        facts.put("ech", question.ech());
         facts.put("listener", listener.name());
         facts.put("listener_line", listener.line());
         facts.put("listener_clients", listener.clients().restricts() ? listener.clients().toString() : "any");
@@ -128,7 +130,7 @@ final class Explain {
             return refused(Reason.CLIENT_NOT_ALLOWED, "accept");
         }
         RouteDecision decision = RouteTable.from(config).decide(sni, question.alpn(), port, question.client(),
-                question.tls(), listener.isTransparent(), false);
+                question.tls(), listener.isTransparent(), question.ech());
         describeRoute(decision, sni);
         facts.put("policy_mode", decision.mode().label());
         facts.put("would_reject", decision.wouldReject() == null ? null : decision.wouldReject().label());
@@ -236,7 +238,8 @@ final class Explain {
         text.append('\n');
         line(text, "asked", "alpn " + (facts.get("alpn") == null ? "none" : String.join(",", question.alpn()))
                 + ", client " + (facts.get("client") == null ? "not given" : facts.get("client"))
-                + ", port " + facts.get("port") + ", highest TLS version " + facts.get("tls_version"));
+                + ", port " + facts.get("port") + ", highest TLS version " + facts.get("tls_version")
+                + (question.ech() ? ", ECH" : ""));
         line(text, "listener", facts.get("listener") + " (" + config.source() + ":" + facts.get("listener_line")
                 + "), clients " + facts.get("listener_clients"));
         if (facts.containsKey("route")) {

@@ -16,9 +16,11 @@ import java.util.List;
  * @param port the port dialed, or null for the listener's
  * @param tls the highest TLS version offered, as on the wire
  * @param listener the listen address as written, or null for the first listener
+ * @param ech whether the ClientHello carries an Encrypted Client Hello extension (its SNI then the
+ *     provider's cover name)
  */
 record ExplainQuestion(Path config, String sni, List<String> alpn, InetAddress client, Integer port, int tls,
-        String listener, boolean resolve, boolean json) {
+        String listener, boolean ech, boolean resolve, boolean json) {
 
     /**
      * Parses the arguments after {@code explain}; null for {@code --help}.
@@ -33,6 +35,7 @@ record ExplainQuestion(Path config, String sni, List<String> alpn, InetAddress c
         Integer port = null;
         int tls = TlsVersions.TLS_1_3;
         String listener = null;
+        boolean ech = false;
         boolean resolve = false;
         boolean json = false;
         for (int i = 0; i < args.size(); i++) {
@@ -41,6 +44,7 @@ record ExplainQuestion(Path config, String sni, List<String> alpn, InetAddress c
                 case "-h", "--help" -> {
                     return null;
                 }
+                case "--ech" -> ech = true;
                 case "--resolve" -> resolve = true;
                 case "--json" -> json = true;
                 case "-c", "--config" -> config = Path.of(value(args, i++));
@@ -57,7 +61,7 @@ record ExplainQuestion(Path config, String sni, List<String> alpn, InetAddress c
         if (sni == null) {
             throw new IllegalArgumentException("--sni NAME is required: the server name the client sends");
         }
-        return new ExplainQuestion(config, sni, alpn, client, port, tls, listener, resolve, json);
+        return new ExplainQuestion(config, sni, alpn, client, port, tls, listener, ech, resolve, json);
     }
 
     private static String value(List<String> args, int at) {

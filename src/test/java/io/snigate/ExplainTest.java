@@ -141,6 +141,21 @@ class ExplainTest {
     }
 
     @Test
+    void anEchCoverNameIsRefusedOnlyWithEch() throws Exception {
+        String config = testConfig("ech: { public_names: [\"ok.example\", \"cover.partner.example\"] }", 443).toString();
+        JsonNode cover = explain("-c", config, "--sni", "cover.partner.example", "--ech", "--json").json();
+        assertThat(cover.get("reason").asText()).isEqualTo("ech_public_name");
+        assertThat(cover.get("tls_alert").asText()).isEqualTo("access_denied");
+        assertThat(cover.get("ech").asBoolean()).isTrue();
+        assertThat(explain("-c", config, "--sni", "cover.partner.example", "--ech").out())
+                .contains("highest TLS version TLSv1.3, ECH\n");
+        assertThat(explain("-c", config, "--sni", "cover.partner.example", "--json").json().get("outcome").asText())
+                .as("without ECH the list's wildcard routes it").isEqualTo("forwarded");
+        assertThat(explain("-c", config, "--sni", "ok.example", "--ech", "--json").json().get("outcome").asText())
+                .as("the list names it exactly").isEqualTo("forwarded");
+    }
+
+    @Test
     void aNameFromAListShowsTheListsLine() throws Exception {
         String config = testConfig("", 443).toString();
         Answer listed = explain("-c", config, "--sni", "shop.partner.example");
