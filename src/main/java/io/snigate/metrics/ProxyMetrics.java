@@ -54,6 +54,8 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final AtomicLong lastReloadSuccessEpochSeconds = new AtomicLong(System.currentTimeMillis() / 1000);
     private final AtomicLong auditMode = new AtomicLong();
     private final AtomicLong auditRoutes = new AtomicLong();
+    /** Held here: a function counter keeps only a weak reference to what it reads. */
+    private LongSupplier accessLogDrops;
 
     public ProxyMetrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -200,6 +202,7 @@ public final class ProxyMetrics implements ConnectionObserver {
 
     /** Publishes how many access-log lines were dropped because the writer fell behind. */
     public void registerAccessLogDrops(LongSupplier dropped) {
+        accessLogDrops = dropped;
         FunctionCounter.builder(ACCESS_LOG_DROPPED, dropped, LongSupplier::getAsLong)
                 .description("Access-log lines dropped because standard output could not keep up")
                 .register(registry);

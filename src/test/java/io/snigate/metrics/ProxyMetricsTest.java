@@ -1,0 +1,24 @@
+package io.snigate.metrics;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** {@link ProxyMetrics}' meters that read a value from elsewhere keep reading it for the process's life. */
+class ProxyMetricsTest {
+    @Test
+    void theAccessLogsDropCounterOutlivesAGarbageCollection() throws Exception {
+        ProxyMetrics metrics = new ProxyMetrics();
+        AtomicLong dropped = new AtomicLong();
+        metrics.registerAccessLogDrops(() -> dropped.get()); // a new object, held by nothing else
+        dropped.set(5);
+        assertThat(metrics.registry().scrape()).contains("snigate_access_log_dropped_total 5.0");
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(50);
+        }
+        dropped.set(105);
+        assertThat(metrics.registry().scrape()).contains("snigate_access_log_dropped_total 105.0");
+    }
+}
