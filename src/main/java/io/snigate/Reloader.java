@@ -53,7 +53,10 @@ final class Reloader {
         try {
             byte[] bytes = Files.readAllBytes(file);
             ProxyConfig config = ConfigLoader.load(file);
-            server.reload(config);
+            if (!server.reload(config)) {
+                LOG.info("reload ({}) not applied: the proxy is draining", why);
+                return false;
+            }
             lastLoaded = bytes;
             watchListFolders(config);
             metrics.configReloaded(true);

@@ -111,6 +111,31 @@ class ReloadTest {
     }
 
     @Test
+    void aReloadWhileDrainingBindsNothingAgain() throws Exception {
+        Socket open = proxy.connect(); // keeps the drain going
+        await().atMost(Duration.ofSeconds(5)).until(() -> proxy.server().openConnections() == 1);
+        Thread drain = new Thread(() -> {
+            try {
+                proxy.server().drain(Duration.ofSeconds(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        drain.start();
+        try {
+            await().atMost(Duration.ofSeconds(5)).until(() -> proxy.server().listenAddresses().isEmpty());
+            Files.writeString(config, configText(corpusRoute(upstream.port())));
+            assertThat(reloader.reload("test")).isFalse();
+            assertThat(proxy.server().listenAddresses()).as("a draining proxy accepts nothing new").isEmpty();
+            assertThat(proxy.admin("/metrics", null).body()).as("not a failed reload either")
+                    .contains("snigate_config_reloads_total{result=\"failure\"} 0.0");
+        } finally {
+            open.close();
+            drain.join(15_000);
+        }
+    }
+
+    @Test
     void atomicRenameOntoTheWatchedFileIsPickedUp() throws Exception {
         reloader.watch();
         replaceAtomically(configText(corpusRoute(upstream.port())));

@@ -87,6 +87,8 @@ public final class ProxyServer implements AutoCloseable {
     private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel admin;
     private volatile boolean ready;
+    /** Set once by {@link #drain}, under this object's lock, as {@link #reload} reads it. */
+    private boolean draining;
 
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog, Transport transport) {
         this.active = new AtomicReference<>(new Active(config));
@@ -154,11 +156,16 @@ public final class ProxyServer implements AutoCloseable {
      * connections still in pre-read use the new table when they are routed. Listen addresses that
      * appear are bound and those that disappear are closed (their open connections go on).
      *
+     * @return false, changing nothing, once the proxy is draining: a stopping proxy binds no
+     *     listener again
      * @throws InterruptedException if interrupted while binding
      * @throws io.netty.channel.ChannelException if a new listen address cannot be bound; the
      *     config is then not swapped
      */
-    public synchronized void reload(ProxyConfig config) throws InterruptedException, ConfigException {
+    public synchronized boolean reload(ProxyConfig config) throws InterruptedException, ConfigException {
+        if (draining) {
+            return false;
+        }
         Interception.checkPossible(config, transport);
         List<String> bound = new ArrayList<>();
         List<Runnable> undo = new ArrayList<>();
@@ -198,6 +205,7 @@ public final class ProxyServer implements AutoCloseable {
             return true;
         });
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
+        return true;
     }
 
     /**
@@ -207,6 +215,7 @@ public final class ProxyServer implements AutoCloseable {
     public void drain(Duration timeout) throws InterruptedException {
         ready = false;
         synchronized (this) {
+            draining = true;
             listeners.values().forEach(ListenerSockets::close);
             listeners.clear();
         }
@@ -275,6 +284,7 @@ public final class ProxyServer implements AutoCloseable {
     public void close() {
         ready = false;
         synchronized (this) {
+            draining = true;
             listeners.values().forEach(ListenerSockets::close);
         }
         // Closed, and their closing finished, before the event loops stop: a close still queued
