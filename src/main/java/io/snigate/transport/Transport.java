@@ -27,6 +27,8 @@ import java.nio.channels.spi.SelectorProvider;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -149,8 +151,21 @@ public record Transport(
         return nio(ioUring + ", and " + epoll);
     }
 
+    /**
+     * The oldest Linux whose io_uring does all that snigate submits to a ring itself: socket
+     * options as ring commands ({@code SOCKET_URING_OP_SETSOCKOPT}, Linux 6.7), linked before the
+     * upstream's connect, and receives the kernel polls for first (5.19). Netty's own check passes
+     * on older kernels, where every direct upstream's connect would then fail.
+     */
+    static final int[] OLDEST_KERNEL = {6, 7};
+    private static final Pattern KERNEL_VERSION = Pattern.compile("^(\\d+)\\.(\\d+)");
+
     /** What keeps io_uring from being used here, or {@code null} when it can be. */
     static String ioUringProblem() {
+        String tooOld = kernelTooOld(System.getProperty("os.version", ""));
+        if (tooOld != null) {
+            return tooOld;
+        }
         try {
             if (!IoUring.isAvailable()) {
                 return "io_uring is unavailable: " + describe(IoUring.unavailabilityCause());
@@ -168,6 +183,23 @@ public record Transport(
         } catch (Exception | LinkageError e) {
             return "io_uring failed to start: " + describe(e);
         }
+    }
+
+    /**
+     * Why a kernel of version {@code osVersion} ({@code os.version}, such as {@code 6.1.0-18-amd64})
+     * is too old for snigate's io_uring, or null when it is not, or when the version does not read
+     * as one.
+     */
+    static String kernelTooOld(String osVersion) {
+        Matcher version = KERNEL_VERSION.matcher(osVersion);
+        if (!version.find()) {
+            return null;
+        }
+        int major = Integer.parseInt(version.group(1));
+        int minor = Integer.parseInt(version.group(2));
+        boolean older = major < OLDEST_KERNEL[0] || (major == OLDEST_KERNEL[0] && minor < OLDEST_KERNEL[1]);
+        return older ? "io_uring is left out: snigate's ring code needs Linux " + OLDEST_KERNEL[0] + "."
+                + OLDEST_KERNEL[1] + " or later, and this kernel is " + osVersion : null;
     }
 
     /** What keeps epoll from being used here, or {@code null} when it can be. */

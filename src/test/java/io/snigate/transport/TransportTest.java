@@ -28,6 +28,21 @@ class TransportTest {
     }
 
     @Test
+    void aKernelOlderThanSnigatesRingCodeNeedsLeavesIoUringOut() {
+        assertThat(Transport.kernelTooOld("6.1.0-18-amd64")).isEqualTo("io_uring is left out: snigate's ring code"
+                + " needs Linux 6.7 or later, and this kernel is 6.1.0-18-amd64");
+        assertThat(Transport.kernelTooOld("5.15.0-91-generic")).isNotNull();
+        assertThat(Transport.kernelTooOld("6.6.30")).isNotNull();
+        assertThat(Transport.kernelTooOld("6.7.0")).isNull();
+        assertThat(Transport.kernelTooOld("6.18.44-fc-v1252")).isNull();
+        assertThat(Transport.kernelTooOld("7.0.1")).isNull();
+        assertThat(Transport.kernelTooOld("")).as("no version to read").isNull();
+        Transport transport = Transport.select("", () -> Transport.kernelTooOld("6.1.0-18-amd64"), WORKS);
+        assertThat(transport.name()).isEqualTo("epoll");
+        assertThat(transport.why()).contains("needs Linux 6.7 or later");
+    }
+
+    @Test
     void theDefaultIsIoUringWhereItWorks() {
         assumeIoUringWorksHere();
         Transport transport = Transport.select("", WORKS, never("epoll"));
