@@ -68,7 +68,11 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        tunnel.ended();
+        // The other side may still wait for bytes queued for a client that does not read: the
+        // clock keeps the tunnel until both sides are closed, and its timeouts still end it.
+        if (!tunnel.isOpen()) {
+            tunnel.ended();
+        }
         tunnel.closeAfterFlush();
     }
 

@@ -38,7 +38,7 @@ final class Tunnel extends TunnelTimeouts {
         return client.isOpen() || upstream.isOpen();
     }
 
-    /** Either side closed: the clock has nothing more to watch. */
+    /** Both sides closed: the clock has nothing more to watch. */
     void ended() {
         unlink();
     }
