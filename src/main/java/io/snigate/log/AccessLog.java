@@ -157,7 +157,12 @@ public final class AccessLog implements ConnectionObserver {
 
     private record SecondPrefix(long second, String text) {}
 
-    /** A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the client's bytes. */
+    private static final char[] HEX = "0123456789abcdef".toCharArray();
+
+    /**
+     * A JSON string; every control or non-ASCII character is escaped, since SNI and ALPN are the
+     * client's bytes (up to a whole ClientHello of them: no formatter per character).
+     */
     public static void string(StringBuilder json, String value) {
         if (value == null) {
             json.append("null");
@@ -175,7 +180,8 @@ public final class AccessLog implements ConnectionObserver {
                 case '\\' -> json.append("\\\\");
                 default -> {
                     if (ch < 0x20 || ch > 0x7e) {
-                        json.append(String.format("\\u%04x", (int) ch));
+                        json.append("\\u").append(HEX[(ch >> 12) & 0xf]).append(HEX[(ch >> 8) & 0xf])
+                                .append(HEX[(ch >> 4) & 0xf]).append(HEX[ch & 0xf]);
                     } else {
                         json.append(ch);
                     }

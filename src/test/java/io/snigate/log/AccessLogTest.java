@@ -45,6 +45,7 @@ class AccessLogTest {
         assertThat(json("a\nb\u0000")).isEqualTo("\"a\\u000ab\\u0000\"");
         assertThat(json("\u007f é")).isEqualTo("\"\\u007f \\u00e9\"");
         assertThat(json("h2\u2028")).isEqualTo("\"h2\\u2028\"");
+        assertThat(json("\uffff\ud800\u0abc")).isEqualTo("\"\\uffff\\ud800\\u0abc\"");
     }
 
     @Test
