@@ -44,6 +44,10 @@ public final class ConfigLoader {
             if (Files.isDirectory(file)) {
                 throw new ConfigException(name, 0, "is a directory, not a configuration file");
             }
+            if (Files.exists(file) && !Files.isRegularFile(file)) {
+                // A FIFO or a device would be read without end (a FIFO blocks until a writer comes).
+                throw new ConfigException(name, 0, "is not a regular file (a pipe or a device?); pass the path of routes.yaml");
+            }
             if (Files.size(file) > YamlNodes.MAX_FILE_CHARS * 4L) {
                 throw new ConfigException(name, 0, "is larger than the 1 MiB a configuration may have");
             }

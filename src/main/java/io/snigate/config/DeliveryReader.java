@@ -79,6 +79,10 @@ final class DeliveryReader {
         }
         String content;
         try {
+            if (Files.exists(file) && !Files.isRegularFile(file)) {
+                throw nodes.error(node, "via_credentials \"" + written + "\" is not a regular file (a pipe or a device?);"
+                        + " it must be a file holding one line, user:password");
+            }
             if (Files.size(file) > MAX_CREDENTIALS_BYTES) {
                 throw nodes.error(node, "via_credentials \"" + written + "\" is not a credentials file: it should"
                         + " hold one line, user:password");

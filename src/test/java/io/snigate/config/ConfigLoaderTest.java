@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class ConfigLoaderTest {
@@ -482,6 +483,16 @@ class ConfigLoaderTest {
     void emptyFile() {
         assertError("", "routes.yaml: the file has no settings; it needs at least listen: and routes:");
         assertError("# only a comment\n", "routes.yaml: the file has no settings; it needs at least listen: and routes:");
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // without the check, opening it waits for a writer
+    void aPipeIsRefusedRatherThanWaitedFor(@TempDir Path dir) throws Exception {
+        Path fifo = dir.resolve("routes.yaml");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThatThrownBy(() -> ConfigLoader.load(fifo))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(fifo + ": is not a regular file (a pipe or a device?); pass the path of routes.yaml");
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The keys about who is on the wire: a PROXY header received and sent, a parent proxy and its credentials. */
@@ -104,6 +105,17 @@ class DeliveryConfigTest {
         assertError(route + "    via: \"http://proxy.corp.example:3128\"\n    via_credentials: \"parent\\0.cred\"\n",
                 "routes.yaml:6: via_credentials \"parent\0.cred\" is not a path (Nul character not allowed); write the"
                         + " path of a file, relative to this file's folder or absolute");
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // without the check, opening it waits for a writer
+    void credentialsFromAPipeAreRefusedRatherThanWaitedFor() throws Exception {
+        Path fifo = dir.resolve("parent.fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        String route = "listen: 127.0.0.1:8443\nroutes:\n  - match: a.example.com\n    upstream: $sni:443\n";
+        assertError(route + "    via: \"http://proxy.corp.example:3128\"\n    via_credentials: \"" + fifo + "\"\n",
+                "routes.yaml:6: via_credentials \"" + fifo + "\" is not a regular file (a pipe or a device?); it must"
+                        + " be a file holding one line, user:password");
     }
 
     private static void assertError(String yaml, String expectedMessage) {
