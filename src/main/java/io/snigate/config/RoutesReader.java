@@ -49,8 +49,16 @@ final class RoutesReader {
             for (String pattern : route.match()) {
                 routesByPattern.computeIfAbsent(pattern, p -> new ArrayList<>()).add(route);
             }
+            if (route.names() != null) {
+                routesByPattern.computeIfAbsent(listKey(route.names()), p -> new ArrayList<>()).add(route);
+            }
         }
         return routes;
+    }
+
+    /** A list's place among the patterns: no name pattern can hold a colon. */
+    private static String listKey(NameList names) {
+        return "match_file:" + names.pattern();
     }
 
     private Route readRoute(Node node, Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
@@ -75,6 +83,16 @@ final class RoutesReader {
         List<Integer> ports = portsNode == null ? List.of() : readPorts(portsNode);
         List<String> patterns = matchNode == null ? List.of() : readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
         NameList names = matchFileNode == null ? null : readMatchFile(matchFileNode);
+        if (names != null) {
+            for (Route earlier : earlierRoutesByPattern.getOrDefault(listKey(names), List.of())) {
+                String clash = clash(earlier, alpn, ports);
+                if (clash != null) {
+                    throw nodes.error(matchFileNode, "match_file \"" + names.label() + "\" is also the list of the route"
+                            + " at line " + earlier.line() + ", " + clash + "; a list may be in several routes only with"
+                            + " alpn lists or ports that do not overlap");
+                }
+            }
+        }
 
         Upstream upstream = readUpstream(upstreamNode, "upstream");
         List<Cidr> allowed = List.of();

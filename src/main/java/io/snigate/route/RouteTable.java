@@ -8,6 +8,7 @@ import io.snigate.config.Route;
 import io.snigate.config.Upstream;
 import io.snigate.core.Reason;
 import java.net.InetAddress;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -81,17 +82,24 @@ public final class RouteTable {
     public static RouteTable from(ProxyConfig config) {
         Policy policy = config.policy();
         Map<String, List<Route>> routesByPattern = new LinkedHashMap<>();
-        List<NameList> lists = new ArrayList<>();
-        List<PatternRoutes> listRoutes = new ArrayList<>();
+        // The routes of each list, by the files it names: routes that share a list split it by
+        // alpn or ports, as routes that share a pattern do.
+        Map<Path, List<Route>> routesByList = new LinkedHashMap<>();
         for (Route route : config.routes()) {
             for (String pattern : route.match()) {
                 routesByPattern.computeIfAbsent(pattern, p -> new ArrayList<>()).add(route);
             }
             if (route.names() != null) {
-                lists.add(route.names());
-                listRoutes.add(new PatternRoutes(route.names().label(), List.of(route), policy));
+                routesByList.computeIfAbsent(route.names().pattern(), p -> new ArrayList<>()).add(route);
             }
         }
+        List<NameList> lists = new ArrayList<>();
+        List<PatternRoutes> listRoutes = new ArrayList<>();
+        routesByList.values().forEach(routes -> {
+            NameList names = routes.get(0).names();
+            lists.add(names);
+            listRoutes.add(new PatternRoutes(names.label(), routes, policy));
+        });
         Map<String, PatternRoutes> exactNames = new HashMap<>();
         Map<String, PatternRoutes> wildcards = new HashMap<>();
         routesByPattern.forEach((pattern, routes) -> {

@@ -117,6 +117,23 @@ class MatchFileTest {
     }
 
     @Test
+    void aListInTwoRoutesThatAcceptTheSameClientsIsAnError() throws Exception {
+        Files.writeString(dir.resolve("allow.list"), "a.example\n");
+        assertThatThrownBy(() -> ConfigLoader.parse("""
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match_file: "%1$s"
+                    upstream: "192.0.2.1:443"
+                  - match_file: "%1$s"
+                    upstream: "192.0.2.2:443"
+                """.formatted(dir.resolve("allow.list")), "routes.yaml"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("routes.yaml:5: match_file \"" + dir.resolve("allow.list") + "\" is also the list of the route"
+                        + " at line 3, and both accept any client; a list may be in several routes only with alpn lists"
+                        + " or ports that do not overlap");
+    }
+
+    @Test
     void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
         Files.createDirectories(dir.resolve("allow.d"));
         for (String[] bad : new String[][] {

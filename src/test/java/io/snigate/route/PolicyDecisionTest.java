@@ -169,4 +169,22 @@ class PolicyDecisionTest {
         assertThat(table.decide("wild-ech.example", null, 443, null, TLS_1_3, false, false).routeLabel())
                 .as("without ECH it routes as usual").isEqualTo("*.example");
     }
+
+    @Test
+    void routesSharingAListSplitItByAlpnAsRoutesSharingAPatternDo() throws Exception {
+        Files.writeString(dir.resolve("shared.list"), "a.example\n");
+        RouteTable table = RouteTable.from(ConfigLoader.parse("""
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match_file: "%1$s"
+                    alpn: ["h2"]
+                    upstream: "192.0.2.1:443"
+                  - match_file: "%1$s"
+                    upstream: "192.0.2.2:443"
+                """.formatted(dir.resolve("shared.list")), "routes.yaml"));
+        assertThat(table.route("a.example", H2, 443).upstream().label()).isEqualTo("192.0.2.1:443");
+        assertThat(table.route("a.example", List.of("http/1.1"), 443).upstream().label())
+                .as("the second route of the list, not alpn_not_allowed").isEqualTo("192.0.2.2:443");
+        assertThat(table.route("a.example", null, 443).upstream().label()).isEqualTo("192.0.2.2:443");
+    }
 }
