@@ -165,8 +165,28 @@ public final class NameList {
         return hash;
     }
 
-    static int spread(int hash) {
-        return hash ^ (hash >>> 16);
+    /**
+     * The slot bits of a backward hash: MurmurHash3's finalizer, so that names that differ only in
+     * their first characters, whose hashes differ only in their low bits, land apart rather than
+     * in one run of slots that every miss nearby would walk. The route table's suffixes use it too.
+     */
+    public static int spread(int hash) {
+        int h = hash ^ (hash >>> 16);
+        h *= 0x85ebca6b;
+        h ^= h >>> 13;
+        h *= 0xc2b2ae35;
+        return h ^ (h >>> 16);
+    }
+
+    /** The longest run of occupied slots: what a miss may walk at most. */
+    int longestProbeRun() {
+        int longest = 0;
+        int run = 0;
+        for (int i = 0; i < slots.length * 2; i++) { // twice round: a run may wrap
+            run = slots[i & mask] != 0 ? run + 1 : 0;
+            longest = Math.max(longest, Math.min(run, slots.length));
+        }
+        return longest;
     }
 
     /** Whether {@code name[from, end)}, whose backward hash is {@code hash}, is held with {@code kind}. */

@@ -28,7 +28,7 @@ final class SuffixTable {
         mask = capacity - 1;
         entries.forEach((suffix, value) -> {
             int hash = NameList.hash(suffix, 0);
-            int slot = spread(hash) & mask;
+            int slot = NameList.spread(hash) & mask;
             while (keys[slot] != null) {
                 slot = (slot + 1) & mask;
             }
@@ -41,7 +41,7 @@ final class SuffixTable {
     /** The routes of the suffix {@code name[from, end)}, whose backward hash is {@code hash}, or null. */
     PatternRoutes get(String name, int from, int hash) {
         int length = name.length() - from;
-        for (int slot = spread(hash) & mask; keys[slot] != null; slot = (slot + 1) & mask) {
+        for (int slot = NameList.spread(hash) & mask; keys[slot] != null; slot = (slot + 1) & mask) {
             String key = keys[slot];
             if (hashes[slot] == hash && key.length() == length && name.regionMatches(from, key, 0, length)) {
                 return values[slot];
@@ -50,7 +50,4 @@ final class SuffixTable {
         return null;
     }
 
-    private static int spread(int hash) {
-        return hash ^ (hash >>> 16);
-    }
 }

@@ -134,6 +134,30 @@ class MatchFileTest {
     }
 
     @Test
+    void namesThatDifferOnlyInTheirFirstCharactersSpreadOverTheTable() throws Exception {
+        // Every three-character .com name and every four-letter .net name: their backward hashes
+        // differ in their low bits only, which a weak spread packs into a few long runs.
+        StringBuilder text = new StringBuilder();
+        String chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for (char a : chars.toCharArray()) {
+            for (char b : chars.toCharArray()) {
+                for (char c : chars.toCharArray()) {
+                    text.append(a).append(b).append(c).append(".com\n");
+                }
+            }
+        }
+        for (int i = 0; i < 26 * 26 * 26 * 26; i++) {
+            text.append((char) ('a' + i / 17576)).append((char) ('a' + i / 676 % 26)).append((char) ('a' + i / 26 % 26))
+                    .append((char) ('a' + i % 26)).append(".net\n");
+        }
+        NameList list = list(text.toString());
+        assertThat(list.size()).isEqualTo(36 * 36 * 36 + 26 * 26 * 26 * 26);
+        assertThat(list.longestProbeRun()).as("the most slots a miss can walk").isLessThan(100);
+        assertThat(holds(list, "zzzz.net", NameList.EXACT)).isTrue();
+        assertThat(holds(list, "zzzzz.net", NameList.EXACT)).isFalse();
+    }
+
+    @Test
     void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
         Files.createDirectories(dir.resolve("allow.d"));
         for (String[] bad : new String[][] {
