@@ -20,8 +20,13 @@ import java.util.List;
  * the errors.
  */
 final class NameListReader {
-    /** Far above a million names (about 20 MiB); keeps a wrong path from filling the heap. */
+    /**
+     * Far above a million names (about 20 MiB), for all the files of a {@code match_file}
+     * together; keeps a wrong path from filling the heap.
+     */
     static final long MAX_FILE_BYTES = 256L << 20;
+    /** Ten times the million names measured; a list's arrays are sized for its names up front. */
+    static final int MAX_NAMES = 10_000_000;
 
     private final String label;
     private byte[] arena = new byte[0];
@@ -52,13 +57,17 @@ final class NameListReader {
         String stamp = MatchFiles.stamp(paths);
         String[] texts = new String[paths.size()];
         long totalChars = 0;
-        int maxEntries = 0;
+        long maxEntries = 0;
         for (int i = 0; i < paths.size(); i++) {
-            texts[i] = readFile(paths.get(i));
+            texts[i] = readFile(paths.get(i), MAX_FILE_BYTES - totalChars);
             totalChars += texts[i].length();
-            maxEntries += lineCount(texts[i]);
+            maxEntries += linesWithText(texts[i]);
+            if (maxEntries > MAX_NAMES) {
+                throw new ConfigException(paths.get(i).toString(), 0, "brings the names of match_file \"" + label
+                        + "\" over " + MAX_NAMES + "; split them among routes, or check the path");
+            }
         }
-        reader.presize(totalChars, maxEntries);
+        reader.presize(totalChars, (int) maxEntries);
         for (int i = 0; i < paths.size(); i++) {
             reader.readLines(paths.get(i), i, texts[i]);
             texts[i] = null;
@@ -66,11 +75,15 @@ final class NameListReader {
         return reader.finish(pattern, paths, stamp);
     }
 
-    /** The file as text, one char per byte: a name is ASCII, and anything else is reported as bytes. */
-    private static String readFile(Path path) throws ConfigException {
+    /**
+     * The file as text, one char per byte: a name is ASCII, and anything else is reported as bytes.
+     * {@code room}: what is left of the list's {@link #MAX_FILE_BYTES}.
+     */
+    private static String readFile(Path path, long room) throws ConfigException {
         try {
-            if (Files.size(path) > MAX_FILE_BYTES) {
-                throw new ConfigException(path.toString(), 0, "is larger than the 256 MiB a match_file may have");
+            if (Files.size(path) > room) {
+                throw new ConfigException(path.toString(), 0, "brings its match_file over the 256 MiB that all"
+                        + " the files of a match_file may hold together");
             }
             return new String(Files.readAllBytes(path), StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
@@ -79,12 +92,27 @@ final class NameListReader {
         }
     }
 
-    private static int lineCount(String text) {
-        int lines = 1;
-        for (int at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) {
-            lines++;
+    /**
+     * The lines of {@code text} with something before any {@code #} other than blanks: at least
+     * as many as the names it holds, and no more room is taken for blank and comment lines.
+     */
+    private static long linesWithText(String text) {
+        long lines = 0;
+        boolean hasText = false;
+        boolean inComment = false;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\n') {
+                lines += hasText ? 1 : 0;
+                hasText = false;
+                inComment = false;
+            } else if (c == '#') {
+                inComment = true;
+            } else if (!inComment && c != ' ' && c != '\t' && c != '\r') {
+                hasText = true;
+            }
         }
-        return lines;
+        return lines + (hasText ? 1 : 0);
     }
 
     private void presize(long totalChars, int maxEntries) {
@@ -169,7 +197,7 @@ final class NameListReader {
         for (Path path : list.files()) {
             String[] found = new String[1];
             try {
-                String text = readFile(path);
+                String text = readFile(path, MAX_FILE_BYTES);
                 NameListLine parsed = new NameListLine();
                 NameListLine.forEachLine(text, (from, end, line) -> {
                     if (parsed.parseIfValid(text, from, end, path, line) && parsed.name(text).equals(name)

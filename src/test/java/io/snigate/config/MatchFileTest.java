@@ -158,6 +158,25 @@ class MatchFileTest {
     }
 
     @Test
+    void blankLinesTakeNoRoomAndTooManyNamesAreRefused() throws Exception {
+        byte[] blank = new byte[64 << 20];
+        java.util.Arrays.fill(blank, (byte) '\n');
+        Files.write(dir.resolve("allow.list"), blank);
+        assertThat(load("allow.list").routes().get(0).names().size())
+                .as("64 MiB of blank lines, sized per line, would not fit the tests' heap").isZero();
+
+        byte[] names = new byte[2 * (NameListReader.MAX_NAMES + 1)];
+        for (int i = 0; i < names.length; i += 2) {
+            names[i] = 'a';
+            names[i + 1] = '\n';
+        }
+        Path file = Files.write(dir.resolve("allow.list"), names);
+        assertThatThrownBy(() -> load("allow.list")).isInstanceOf(ConfigException.class)
+                .hasMessage(file + ": brings the names of match_file \"allow.list\" over 10000000; split them among"
+                        + " routes, or check the path");
+    }
+
+    @Test
     void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
         Files.createDirectories(dir.resolve("allow.d"));
         for (String[] bad : new String[][] {
