@@ -8,6 +8,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -23,6 +24,8 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.timeout.ReadTimeoutHandler;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
 import io.snigate.handover.ReusePort;
@@ -36,9 +39,15 @@ import java.util.function.BooleanSupplier;
  * scraper asks for it), {@code /healthz} (200 while the process can serve) and {@code /readyz}
  * (200 once every listener is bound and the config is loaded, 503 while draining). It runs on
  * its own event loop, so a scrape never delays a proxied connection's I/O.
+ *
+ * <p>A connection gets one request answered at a time: the next is read once the answer is
+ * written, so a client that pipelines scrapes and reads nothing costs a scrape or two, not one
+ * per request it sent, and the probes on other connections keep their answers. A connection
+ * silent for {@link #IDLE_SECONDS} is closed; a request Netty could not decode gets a 400.
  */
 public final class AdminServer {
     private static final int MAX_REQUEST_BYTES = 8192;
+    static final int IDLE_SECONDS = 30;
     private static final long PID = ProcessHandle.current().pid();
 
     private final PrometheusMeterRegistry registry;
@@ -55,12 +64,15 @@ public final class AdminServer {
         return ReusePort.on(new ServerBootstrap(), channelClass)
                 .group(group)
                 .channel(channelClass)
+                .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline()
+                                .addLast(new ReadTimeoutHandler(IDLE_SECONDS))
                                 .addLast(new HttpServerCodec())
                                 .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                                .addLast(new FlowControlHandler()) // one decoded request per read()
                                 .addLast(new Endpoints());
                     }
                 })
@@ -70,8 +82,31 @@ public final class AdminServer {
     }
 
     private final class Endpoints extends SimpleChannelInboundHandler<FullHttpRequest> {
+        /** A request is being answered: the next is read once its answer is written. */
+        private boolean answering;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ctx.read(); // the first request
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (!answering) {
+                ctx.read(); // a request not whole yet: read on
+            }
+            ctx.fireChannelReadComplete();
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) throws IOException {
+            answering = true;
+            if (!request.decoderResult().isSuccess()) {
+                ctx.writeAndFlush(text(ctx, HttpResponseStatus.BAD_REQUEST, "not a request this endpoint can read\n"))
+                        .addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
             String path = new QueryStringDecoder(request.uri()).path();
             FullHttpResponse response;
             if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
@@ -95,6 +130,13 @@ public final class AdminServer {
             var written = ctx.writeAndFlush(response);
             if (!keepAlive) {
                 written.addListener(ChannelFutureListener.CLOSE);
+            } else {
+                written.addListener((ChannelFutureListener) f -> {
+                    answering = false;
+                    if (f.isSuccess()) {
+                        f.channel().read(); // the next request, once this answer is out
+                    }
+                });
             }
         }
 
