@@ -38,6 +38,19 @@ public final class ConfigLoader {
     private ConfigLoader() {}
 
     public static ProxyConfig load(Path file) throws ConfigException {
+        return parse(readText(file), file.toString());
+    }
+
+    /**
+     * The {@code admin} address of {@code file}, read with its {@code listen} (which it must not
+     * clash with) and nothing else: no route, no list. For {@code --await-ready}, which runs in a
+     * small heap and only asks a running proxy whether it is ready.
+     */
+    public static HostPort loadAdmin(Path file) throws ConfigException {
+        return new Reader(new YamlNodes(file.toString())).readAdmin(readText(file));
+    }
+
+    private static String readText(Path file) throws ConfigException {
         String name = file.toString();
         String text;
         try {
@@ -61,7 +74,7 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(name, 0, "cannot be read: " + e, e);
         }
-        return parse(text, name);
+        return text;
     }
 
     public static ProxyConfig parse(String yamlText, String fileName) throws ConfigException {
@@ -79,24 +92,10 @@ public final class ConfigLoader {
         }
 
         ProxyConfig read(String text) throws ConfigException {
-            Node root = nodes.compose(text);
-            if (root == null) {
-                throw new ConfigException(nodes.file(), 0, "the file has no settings; it needs at least listen: and routes:");
-            }
-            if (!(root instanceof MappingNode)) {
-                throw nodes.error(root, "the file must be a mapping of settings (listen:, routes:, ...), but it is "
-                        + YamlNodes.kind(root));
-            }
-            Map<String, NodeTuple> top = nodes.keys((MappingNode) root, "at the top level", TOP_LEVEL_KEYS);
-
-            Node listenNode = YamlNodes.value(top, "listen");
-            if (listenNode == null) {
-                throw new ConfigException(nodes.file(), 0, "no listen address; add for example listen: [\"0.0.0.0:443\"]");
-            }
+            Map<String, NodeTuple> top = topLevel(text);
             ListenersReader listenersReader = new ListenersReader(nodes, policyReader);
-            List<Listener> listeners = listenersReader.readListen(listenNode);
-            Node adminNode = YamlNodes.value(top, "admin");
-            HostPort admin = adminNode == null ? ProxyConfig.DEFAULT_ADMIN : listenersReader.readAdmin(adminNode, listeners);
+            List<Listener> listeners = listeners(top, listenersReader);
+            HostPort admin = admin(top, listenersReader, listeners);
 
             Path baseDir = Path.of(nodes.file()).toAbsolutePath().getParent();
             RoutesReader routesReader = new RoutesReader(nodes, listeners, policyReader, baseDir);
@@ -134,6 +133,39 @@ public final class ConfigLoader {
                     markNode == null ? 0 : YamlNodes.line(markNode),
                     echNode == null ? Set.of() : readEchPublicNames(echNode),
                     policy);
+        }
+
+        HostPort readAdmin(String text) throws ConfigException {
+            Map<String, NodeTuple> top = topLevel(text);
+            ListenersReader listenersReader = new ListenersReader(nodes, policyReader);
+            return admin(top, listenersReader, listeners(top, listenersReader));
+        }
+
+        private Map<String, NodeTuple> topLevel(String text) throws ConfigException {
+            Node root = nodes.compose(text);
+            if (root == null) {
+                throw new ConfigException(nodes.file(), 0, "the file has no settings; it needs at least listen: and routes:");
+            }
+            if (!(root instanceof MappingNode)) {
+                throw nodes.error(root, "the file must be a mapping of settings (listen:, routes:, ...), but it is "
+                        + YamlNodes.kind(root));
+            }
+            return nodes.keys((MappingNode) root, "at the top level", TOP_LEVEL_KEYS);
+        }
+
+        private List<Listener> listeners(Map<String, NodeTuple> top, ListenersReader listenersReader)
+                throws ConfigException {
+            Node listenNode = YamlNodes.value(top, "listen");
+            if (listenNode == null) {
+                throw new ConfigException(nodes.file(), 0, "no listen address; add for example listen: [\"0.0.0.0:443\"]");
+            }
+            return listenersReader.readListen(listenNode);
+        }
+
+        private HostPort admin(Map<String, NodeTuple> top, ListenersReader listenersReader, List<Listener> listeners)
+                throws ConfigException {
+            Node adminNode = YamlNodes.value(top, "admin");
+            return adminNode == null ? ProxyConfig.DEFAULT_ADMIN : listenersReader.readAdmin(adminNode, listeners);
         }
 
         private Timeouts readTimeouts(Node node) throws ConfigException {

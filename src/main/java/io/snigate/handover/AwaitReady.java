@@ -54,7 +54,7 @@ public final class AwaitReady {
         }
         InetSocketAddress admin;
         try {
-            admin = reachable(ConfigLoader.load(config).admin().toResolvedLiteral());
+            admin = reachable(ConfigLoader.loadAdmin(config).toResolvedLiteral());
         } catch (ConfigException e) {
             System.err.println("snigate: " + e.getMessage());
             return 2;
