@@ -13,17 +13,15 @@ public final class MatchFiles {
     private MatchFiles() {}
 
     /**
-     * The regular files {@code path} names, sorted by name; empty when there are none; null when
-     * a wildcard stands anywhere but in the file name.
+     * The regular files {@code path} names, sorted by name; empty when there are none. Only the
+     * file name is a glob: the folders are taken as they are, whatever characters they hold (the
+     * config loader refuses wildcards written in them).
      *
      * @throws java.util.regex.PatternSyntaxException when the file name is not a valid glob, such
      *     as {@code [a.list}: the config loader reports it with the line of {@code match_file}
      */
     public static List<Path> expand(Path path) {
         Path parent = path.getParent();
-        if (parent != null && isGlob(parent.toString())) {
-            return null;
-        }
         String name = path.getFileName() == null ? "" : path.getFileName().toString();
         if (!isGlob(name)) {
             return Files.isRegularFile(path) ? List.of(path) : List.of();
@@ -69,7 +67,7 @@ public final class MatchFiles {
         return stamp.toString();
     }
 
-    private static boolean isGlob(String text) {
+    static boolean isGlob(String text) {
         return text.indexOf('*') >= 0 || text.indexOf('?') >= 0 || text.indexOf('[') >= 0 || text.indexOf('{') >= 0;
     }
 }

@@ -117,8 +117,7 @@ public final class NameList {
 
     /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
     public boolean changedOnDisk() {
-        List<Path> now = MatchFiles.expand(pattern);
-        return now == null || !MatchFiles.stamp(now).equals(stamp);
+        return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
     }
 
     /** The number of distinct names. */

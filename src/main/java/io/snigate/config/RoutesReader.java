@@ -136,11 +136,17 @@ final class RoutesReader {
     private NameList readMatchFile(Node node) throws ConfigException {
         String written = nodes.text(node, "match_file");
         Path path;
+        Path writtenFolder;
         try {
             path = baseDir.resolve(written);
+            writtenFolder = Path.of(written).getParent();
         } catch (InvalidPathException e) {
             throw nodes.error(node, "match_file \"" + written + "\" is not a path (" + e.getReason() + "); write the"
                     + " path of a file, relative to this file's folder or absolute");
+        }
+        if (writtenFolder != null && MatchFiles.isGlob(writtenFolder.toString())) {
+            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards"
+                    + " (* ? [ ] { }), as in \"/etc/snigate/allow.d/*.list\"");
         }
         List<Path> files;
         try {
@@ -149,10 +155,6 @@ final class RoutesReader {
             throw nodes.error(node, "match_file \"" + written + "\": its file name is not a valid glob ("
                     + e.getDescription() + "); close every [ with ] and every { with }, as in \"allow.d/*.list\" or"
                     + " \"allow.d/{corp,vendor}.list\"");
-        }
-        if (files == null) {
-            throw nodes.error(node, "match_file \"" + written + "\": only the file name may have wildcards"
-                    + " (* ? [ ] { }), as in \"/etc/snigate/allow.d/*.list\"");
         }
         if (files.isEmpty()) {
             throw nodes.error(node, "match_file \"" + written + "\" names no file (looked for " + path + ");"

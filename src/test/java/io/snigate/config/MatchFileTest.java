@@ -177,6 +177,21 @@ class MatchFileTest {
     }
 
     @Test
+    void wildcardCharactersInTheConfigsOwnFolderAreJustCharacters() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("app[1]"));
+        Files.writeString(folder.resolve("allow.list"), "a.example\n");
+        Path config = Files.writeString(folder.resolve("routes.yaml"), """
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match_file: "allow.list"
+                    upstream: "$sni:443"
+                """);
+        NameList list = ConfigLoader.load(config).routes().get(0).names();
+        assertThat(holds(list, "a.example", NameList.EXACT)).isTrue();
+        assertThat(list.changedOnDisk()).isFalse();
+    }
+
+    @Test
     void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
         Files.createDirectories(dir.resolve("allow.d"));
         for (String[] bad : new String[][] {
