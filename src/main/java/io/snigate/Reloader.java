@@ -39,6 +39,8 @@ final class Reloader {
     private final ProxyMetrics metrics;
     private final Set<Path> watchedFolders = new HashSet<>();
     private byte[] lastLoaded;
+    /** The last reload failed: a file put back as it was then reloads too, and says it succeeded. */
+    private boolean lastFailed;
     private WatchService watcher;
 
     Reloader(Path file, ProxyServer server, ProxyMetrics metrics) throws IOException {
@@ -58,14 +60,17 @@ final class Reloader {
                 return false;
             }
             lastLoaded = bytes;
+            lastFailed = false;
             watchListFolders(config);
             metrics.configReloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
         } catch (ConfigException e) {
+            lastFailed = true;
             metrics.configReloaded(false);
             LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.getMessage());
         } catch (IOException | RuntimeException e) {
+            lastFailed = true;
             metrics.configReloaded(false);
             LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.toString());
         } catch (InterruptedException e) {
@@ -75,6 +80,9 @@ final class Reloader {
     }
 
     private synchronized boolean changedOnDisk() {
+        if (lastFailed) {
+            return true;
+        }
         try {
             return !Arrays.equals(lastLoaded, Files.readAllBytes(file))
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);

@@ -136,6 +136,18 @@ class ReloadTest {
     }
 
     @Test
+    void aBadEditPutBackAsItWasReportsTheReloadSucceededAgain() throws Exception {
+        reloader.watch();
+        String running = Files.readString(config);
+        replaceAtomically(running + "  - match: \"*\"\n    upstream: x\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_last_reload_successful 0.0"));
+        replaceAtomically(running);
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_last_reload_successful 1.0"));
+    }
+
+    @Test
     void atomicRenameOntoTheWatchedFileIsPickedUp() throws Exception {
         reloader.watch();
         replaceAtomically(configText(corpusRoute(upstream.port())));
