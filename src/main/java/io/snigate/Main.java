@@ -14,6 +14,7 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.time.Duration;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -115,8 +116,10 @@ public final class Main {
             Transport.prepareInBackground();
         }
         ProxyConfig loaded;
+        String text;
         try {
-            loaded = ConfigLoader.load(config);
+            text = ConfigLoader.readText(config);
+            loaded = ConfigLoader.parse(text, config.toString());
         } catch (ConfigException e) {
             System.err.println("snigate: " + e.getMessage());
             return 1;
@@ -146,13 +149,19 @@ public final class Main {
         Signal.handle(new Signal("TERM"), onStop);
         Signal.handle(new Signal("INT"), onStop);
         AtomicReference<Reloader> reloads = new AtomicReference<>();
+        AtomicBoolean hupWhileStarting = new AtomicBoolean();
         Signal.handle(new Signal("HUP"), signal -> {
             Reloader reloader = reloads.get();
             if (reloader == null) {
-                LOG.warn("SIGHUP before the proxy finished starting: ignored");
-            } else {
-                reloader.reload("SIGHUP");
+                // Kept for once the proxy has started, unless it started meanwhile.
+                hupWhileStarting.set(true);
+                reloader = reloads.get();
+                if (reloader == null || !hupWhileStarting.getAndSet(false)) {
+                    LOG.info("SIGHUP while the proxy starts: it reloads once started");
+                    return;
+                }
             }
+            reloader.reload("SIGHUP");
         });
         ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog), Transport.select());
         try {
@@ -167,9 +176,12 @@ public final class Main {
             return 1;
         }
         try {
-            Reloader reloader = new Reloader(config, server, metrics);
+            Reloader reloader = new Reloader(config, server, metrics, text.getBytes(StandardCharsets.UTF_8));
             reloader.watch();
             reloads.set(reloader);
+            if (hupWhileStarting.getAndSet(false)) {
+                reloader.reload("SIGHUP while starting");
+            }
         } catch (IOException e) {
             LOG.error("cannot watch {} for changes: {}", config, e.toString());
             server.close();

@@ -43,11 +43,12 @@ final class Reloader {
     private boolean lastFailed;
     private WatchService watcher;
 
-    Reloader(Path file, ProxyServer server, ProxyMetrics metrics) throws IOException {
+    /** {@code running}: the bytes of the file that the proxy was started with. */
+    Reloader(Path file, ProxyServer server, ProxyMetrics metrics, byte[] running) {
         this.file = file;
         this.server = server;
         this.metrics = metrics;
-        this.lastLoaded = Files.readAllBytes(file);
+        this.lastLoaded = running.clone();
     }
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
@@ -142,5 +143,9 @@ final class Reloader {
         }, "snigate-config-watch");
         thread.setDaemon(true);
         thread.start();
+        // A change made while the proxy started came before the watch could see it.
+        if (changedOnDisk()) {
+            reload("changed while starting");
+        }
     }
 }

@@ -68,7 +68,7 @@ class ReloadTest {
         upstream.expectBytes(HELLO.length);
         config = Files.writeString(dir.resolve("routes.yaml"), configText(""));
         proxy = ProxyHarness.startFile(config);
-        reloader = new Reloader(config, proxy.server(), proxy.metrics());
+        reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
     }
 
     @AfterEach
@@ -133,6 +133,14 @@ class ReloadTest {
             open.close();
             drain.join(15_000);
         }
+    }
+
+    @Test
+    void aChangeWhileTheProxyStartedIsAppliedOnceItWatches() throws Exception {
+        byte[] startedWith = Files.readAllBytes(config);
+        replaceAtomically(configText(corpusRoute(upstream.port()))); // before the watch, after the start's read
+        new Reloader(config, proxy.server(), proxy.metrics(), startedWith).watch();
+        assertThat(connectAndLogReason()).isEqualTo("forwarded");
     }
 
     @Test

@@ -50,7 +50,8 @@ public final class ConfigLoader {
         return new Reader(new YamlNodes(file.toString())).readAdmin(readText(file));
     }
 
-    private static String readText(Path file) throws ConfigException {
+    /** The text of {@code file}, checked as {@link #load} checks it; parse it with {@link #parse}. */
+    public static String readText(Path file) throws ConfigException {
         String name = file.toString();
         String text;
         try {
