@@ -248,7 +248,10 @@ public final class ConfigLoader {
             boolean hex = text.startsWith("0x") || text.startsWith("0X");
             String digits = hex ? text.substring(2) : text;
             long mark = -1;
-            if (!digits.isEmpty() && digits.length() <= 10) {
+            // Digits only: no sign, and no leading zero, which iptables and nft read as octal.
+            boolean plain = digits.chars().allMatch(c -> hex ? Character.digit(c, 16) >= 0 : c >= '0' && c <= '9')
+                    && (hex || !digits.startsWith("0"));
+            if (plain && !digits.isEmpty() && digits.length() <= 10) {
                 try {
                     mark = Long.parseLong(digits, hex ? 16 : 10);
                 } catch (NumberFormatException e) {
@@ -257,7 +260,7 @@ public final class ConfigLoader {
             }
             if (mark < 1 || mark > MAX_MARK) {
                 throw nodes.error(node, "upstream_mark \"" + text + "\" must be a firewall mark from 1 to 0xffffffff,"
-                        + " such as 0x539; leave the key out for no mark");
+                        + " in hex (0x539) or decimal without a leading zero (1337); leave the key out for no mark");
             }
             return (int) mark;
         }

@@ -66,11 +66,14 @@ class TransparentConfigTest {
                 .upstreamMark()).isEqualTo(1337);
         assertThat(ConfigLoader.parse("listen: 127.0.0.1:8443\ndefault: $sni:443\nupstream_mark: 0xffffffff\n", "r.yaml")
                 .upstreamMark()).isEqualTo(-1);
-        for (String bad : List.of("0", "0x", "0x100000000", "-1", "mark", "0x53g")) {
+        // "+5" and "0777": a sign, and a leading zero that iptables and nft read as octal (511).
+        for (String bad : List.of("0", "0x", "0x100000000", "-1", "mark", "0x53g", "+5", "0777", "0x-5")) {
             assertError("listen: 127.0.0.1:8443\ndefault: $sni:443\nupstream_mark: \"" + bad + "\"\n",
-                    "routes.yaml:3: upstream_mark \"" + bad + "\" must be a firewall mark from 1 to 0xffffffff, such as"
-                            + " 0x539; leave the key out for no mark");
+                    "routes.yaml:3: upstream_mark \"" + bad + "\" must be a firewall mark from 1 to 0xffffffff, in hex"
+                            + " (0x539) or decimal without a leading zero (1337); leave the key out for no mark");
         }
+        assertThat(ConfigLoader.parse("listen: 127.0.0.1:8443\ndefault: $sni:443\nupstream_mark: 0x0539\n", "r.yaml")
+                .upstreamMark()).as("hex may have leading zeros").isEqualTo(0x539);
     }
 
     @Test
