@@ -19,6 +19,11 @@ public record Cidr(byte[] network, int prefixLength, String text) {
      * @throws IllegalArgumentException whose message says what is wrong but not where
      */
     public static Cidr parse(String text) {
+        if (text.indexOf('%') >= 0) {
+            // Netty's parser would drop the zone, and the range would hold the address on every interface.
+            throw new IllegalArgumentException("\"" + text + "\" has a zone (%...), which a range cannot hold;"
+                    + " write the range alone, like fe80::/10");
+        }
         int slash = text.indexOf('/');
         String address = slash < 0 ? text : text.substring(0, slash);
         byte[] bytes = NetUtil.createByteArrayFromIpAddressString(address);

@@ -92,6 +92,8 @@ class DestinationPolicyTest {
         assertThat(mapped.contains(address("10.1.67.7"))).isFalse();
         assertThat(mapped).isEqualTo(Cidr.parse("10.1.66.0/24"));
         assertThat(Cidr.parse("::ffff:10.1.66.7").contains(address("10.1.66.7"))).isTrue();
+        assertThatThrownBy(() -> Cidr.parse("fe80::1%eth0")).hasMessage(
+                "\"fe80::1%eth0\" has a zone (%...), which a range cannot hold; write the range alone, like fe80::/10");
         assertThatThrownBy(() -> Cidr.parse("::ffff:0:0/80")).hasMessage(
                 "an IPv4-mapped range needs a prefix length of at least 96; write the IPv4 range itself, like 10.0.0.0/8");
     }
