@@ -34,6 +34,12 @@ import java.net.SocketAddress;
  */
 public final class RingClientChannel extends AcceptedSocketChannel {
     private static final short READ = 1, WRITE = 2, CANCEL = RingSocket.HANDED_OVER_CANCEL;
+    /**
+     * The buffer of a receive that waits for the socket to have something: the size a connection's
+     * reads start at. Sized by the allocator's guess instead, an idle tunnel whose guess grew on a
+     * large transfer would hold up to a megabyte while it waits.
+     */
+    private static final int WAITING_READ_BYTES = 2048;
 
     /** The socket to hand over to once no operation of the channel's is in flight; then the one handed to. */
     private RingSocket handOverTo, handedTo;
@@ -43,6 +49,8 @@ public final class RingClientChannel extends AcceptedSocketChannel {
     private boolean open = true, closeFdWhenIdle, socketMayHaveMore;
     private long readId, writeId;
     private ByteBuf readBuffer;
+    /** Whether the read in flight is sized by the allocator's guess, which its result then feeds. */
+    private boolean guessedRead;
     /**
      * The buffer a send in flight reads from, retained until its completion: closing the channel
      * releases what it had still to write, and the kernel may not have finished with it yet.
@@ -127,13 +135,19 @@ public final class RingClientChannel extends AcceptedSocketChannel {
         if (readId != 0 || inputShutdown || registration == null || !open || handOverTo != null || handedTo != null) {
             return;
         }
-        RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
-        allocHandle.reset(config);
-        readBuffer = allocHandle.allocate(alloc());
-        inFlight++;
         // A receive the kernel polls for first when the socket is likely empty (its first read,
-        // or the last one took everything); otherwise it tries at once.
-        readId = registration.submit(socketMayHaveMore
+        // or the last one took everything), into a small buffer; otherwise it tries at once, into
+        // a buffer of the allocator's guess.
+        guessedRead = socketMayHaveMore;
+        if (guessedRead) {
+            RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
+            allocHandle.reset(config);
+            readBuffer = allocHandle.allocate(alloc());
+        } else {
+            readBuffer = alloc().directBuffer(WAITING_READ_BYTES);
+        }
+        inFlight++;
+        readId = registration.submit(guessedRead
                 ? RingOps.recv(fd, readBuffer, READ)
                 : RingOps.recvPollFirst(fd, readBuffer, READ));
     }
@@ -153,11 +167,15 @@ public final class RingClientChannel extends AcceptedSocketChannel {
         }
         if (res > 0 && open) {
             RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
-            allocHandle.lastBytesRead(res);
-            allocHandle.incMessagesRead(1);
+            if (guessedRead) {
+                allocHandle.lastBytesRead(res);
+                allocHandle.incMessagesRead(1);
+            }
             bytes.writerIndex(bytes.writerIndex() + res);
             pipeline().fireChannelRead(bytes);
-            allocHandle.readComplete();
+            if (guessedRead) {
+                allocHandle.readComplete();
+            }
             pipeline().fireChannelReadComplete(); // reads again while autoRead is on
             return;
         }

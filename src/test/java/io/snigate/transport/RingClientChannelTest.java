@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
  * {@link RingSocket}, which from then on hears every completion for the socket and nothing of the
  * channel's own (the cancel of its last read included), and keeps the socket when the channel is
  * closed; a channel closed first hands nothing over and closes its socket. A channel closed while
- * a send is in flight keeps that send's buffer until its completion. A FIN to a client that
+ * a send is in flight keeps that send's buffer until its completion, and a read waiting for an idle
+ * client holds a small buffer. A FIN to a client that
  * has reset fails its future rather than throwing; a socket whose completion throws is closed.
  */
 class RingClientChannelTest extends RingLoop {
@@ -149,6 +150,51 @@ class RingClientChannelTest extends RingLoop {
             }
             assertThat(bytes.refCnt()).as("released once the cancelled send completed").isZero();
         }
+    }
+
+    @Test
+    void aReadWaitingForAnIdleClientHoldsASmallBufferWhateverTheGuess() throws Exception {
+        List<Integer> allocated = new CopyOnWriteArrayList<>();
+        io.netty.buffer.ByteBufAllocator recording = new io.netty.buffer.AbstractByteBufAllocator(true) {
+            @Override
+            protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
+                return io.netty.buffer.UnpooledByteBufAllocator.DEFAULT.heapBuffer(initialCapacity, maxCapacity);
+            }
+
+            @Override
+            protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
+                allocated.add(initialCapacity);
+                return io.netty.buffer.UnpooledByteBufAllocator.DEFAULT.directBuffer(initialCapacity, maxCapacity);
+            }
+
+            @Override
+            public boolean isDirectBufferPooled() {
+                return false;
+            }
+        };
+        InetSocketAddress address = listen(child -> {
+            child.config().setAllocator(recording);
+            // A guess grown as on a large transfer: a read sized by it would be 1 MiB.
+            child.config().setRecvByteBufAllocator(new io.netty.channel.FixedRecvByteBufAllocator(1 << 20));
+            child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    channelReads.add(((ByteBuf) msg).toString(StandardCharsets.US_ASCII));
+                    ((ByteBuf) msg).release();
+                }
+            });
+        });
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while ((channelReads.isEmpty() || allocated.size() < 2) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            group.next().submit(() -> {}).get(5, TimeUnit.SECONDS);
+        }
+        assertThat(channelReads).containsExactly("ping");
+        assertThat(allocated).as("the first read, then the one waiting for more").hasSizeGreaterThanOrEqualTo(2)
+                .allMatch(capacity -> capacity <= 2048);
     }
 
     @Test
