@@ -84,7 +84,16 @@ public record HostPort(String host, int port) {
             if (host.isEmpty()) {
                 throw new IllegalArgumentException("the host is missing; " + FORMAT_HINT);
             }
-            if (!NetUtil.isValidIpV4Address(host)) {
+            if (NetUtil.isValidIpV4Address(host)) {
+                // Netty reads 010.0.0.1 as 10.0.0.1; inet_aton, and so a parent proxy asked for
+                // it, reads 8.0.0.1.
+                for (String octet : host.split("\\.")) {
+                    if (octet.length() > 1 && octet.startsWith("0")) {
+                        throw new IllegalArgumentException("\"" + host + "\" has a leading zero, which some tools read"
+                                + " as octal; write each part of the address without one");
+                    }
+                }
+            } else {
                 String name = HostNames.normalize(host);
                 if (!HostNames.isValid(name)) {
                     throw new IllegalArgumentException(

@@ -44,6 +44,9 @@ class ConfigRecordsTest {
                 .hasMessage("\"2001:db8::zz\" is not a valid IPv6 address");
         assertThatThrownBy(() -> HostPort.parse("256.0.0.1:443"))
                 .hasMessage("\"256.0.0.1\" is neither an IP address nor a valid host name");
+        assertThatThrownBy(() -> HostPort.parse("010.0.0.1:3128")).hasMessage("\"010.0.0.1\" has a leading zero,"
+                + " which some tools read as octal; write each part of the address without one");
+        assertThat(HostPort.parse("10.0.0.1:3128").host()).isEqualTo("10.0.0.1");
     }
 
     @Test
