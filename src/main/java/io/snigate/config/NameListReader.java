@@ -27,6 +27,8 @@ final class NameListReader {
     static final long MAX_FILE_BYTES = 256L << 20;
     /** Ten times the million names measured; a list's arrays are sized for its names up front. */
     static final int MAX_NAMES = 10_000_000;
+    /** EF BB BF, read one char per byte. */
+    private static final String UTF8_BOM = "\u00ef\u00bb\u00bf";
 
     private final String label;
     private byte[] arena = new byte[0];
@@ -85,7 +87,9 @@ final class NameListReader {
                 throw new ConfigException(path.toString(), 0, "brings its match_file over the 256 MiB that all"
                         + " the files of a match_file may hold together");
             }
-            return new String(Files.readAllBytes(path), StandardCharsets.ISO_8859_1);
+            String text = new String(Files.readAllBytes(path), StandardCharsets.ISO_8859_1);
+            // A UTF-8 byte-order mark, as some editors write: no part of the first name.
+            return text.startsWith(UTF8_BOM) ? text.substring(UTF8_BOM.length()) : text;
         } catch (IOException e) {
             throw new ConfigException(path.toString(), 0, "cannot be read: " + e.getMessage()
                     + "; the proxy's user must be able to read every file match_file names", e);

@@ -2,6 +2,7 @@ package io.snigate.config;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -155,6 +156,10 @@ final class RoutesReader {
             throw nodes.error(node, "match_file \"" + written + "\": its file name is not a valid glob ("
                     + e.getDescription() + "); close every [ with ] and every { with }, as in \"allow.d/*.list\" or"
                     + " \"allow.d/{corp,vendor}.list\"");
+        }
+        if (files.isEmpty() && Files.isDirectory(path)) {
+            throw nodes.error(node, "match_file \"" + written + "\" is a folder; name its files, as in \""
+                    + written.replaceAll("/+$", "") + "/*.list\"");
         }
         if (files.isEmpty()) {
             throw nodes.error(node, "match_file \"" + written + "\" names no file (looked for " + path + ");"

@@ -192,6 +192,21 @@ class MatchFileTest {
     }
 
     @Test
+    void aByteOrderMarkIsSkippedAndAFolderIsNamedAsOne() throws Exception {
+        byte[] bom = {(byte) 0xef, (byte) 0xbb, (byte) 0xbf};
+        byte[] text = "a.example\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] both = java.util.Arrays.copyOf(bom, bom.length + text.length);
+        System.arraycopy(text, 0, both, bom.length, text.length);
+        Files.write(dir.resolve("allow.list"), both);
+        assertThat(holds(load("allow.list").routes().get(0).names(), "a.example", NameList.EXACT)).isTrue();
+
+        Files.createDirectories(dir.resolve("allow.d"));
+        assertThatThrownBy(() -> load("allow.d")).isInstanceOf(ConfigException.class)
+                .hasMessage(dir.resolve("routes.yaml") + ":3: match_file \"allow.d\" is a folder; name its files, as in"
+                        + " \"allow.d/*.list\"");
+    }
+
+    @Test
     void aBadGlobOrANulIsAnErrorOfTheConfigLine() throws Exception {
         Files.createDirectories(dir.resolve("allow.d"));
         for (String[] bad : new String[][] {
