@@ -115,6 +115,24 @@ final class Reloader {
                 StandardWatchEventKinds.ENTRY_DELETE);
     }
 
+    /**
+     * The watch on {@code folder} ended: the folder was deleted or replaced. A list's folder is
+     * watched again by the next reload that loads a list from it; the config's own folder at once,
+     * if it is there again.
+     */
+    private synchronized void watchEnded(Path folder, Path configFolder) {
+        watchedFolders.remove(folder);
+        if (!folder.equals(configFolder)) {
+            return;
+        }
+        try {
+            register(folder);
+            watchedFolders.add(folder);
+        } catch (IOException e) {
+            LOG.warn("{} can no longer be watched ({}); reload with SIGHUP", folder, e.toString());
+        }
+    }
+
     /** Starts a daemon thread that reloads when the file's content, or a list's, changes. */
     void watch() throws IOException {
         Path dir = file.toAbsolutePath().getParent();
@@ -130,11 +148,18 @@ final class Reloader {
                 while (true) {
                     WatchKey key = watcher.take();
                     key.pollEvents();
-                    key.reset();
+                    if (!key.reset()) {
+                        watchEnded((Path) key.watchable(), dir);
+                    }
                     // Editors write in several steps: let them finish before reading.
                     Thread.sleep(200);
-                    if (changedOnDisk()) {
-                        reload("file changed");
+                    try {
+                        if (changedOnDisk()) {
+                            reload("file changed");
+                        }
+                    } catch (RuntimeException e) {
+                        // This thread is the only one that reloads on a change: it goes on.
+                        LOG.error("watching {}: {}", file, e.toString(), e);
                     }
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {

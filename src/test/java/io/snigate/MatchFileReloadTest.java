@@ -87,6 +87,31 @@ class MatchFileReloadTest {
     }
 
     @Test
+    void aListsFolderDeletedAndMadeAgainIsWatchedAgain() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("lists"));
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
+        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
+        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
+        assertThat(reloader.reload("the list in its folder")).isTrue();
+        reloader.watch();
+
+        Files.delete(folder.resolve("allow.list"));
+        Files.delete(folder);
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_last_reload_successful 0.0")); // the list is gone
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_last_reload_successful 1.0")); // seen through the config's folder
+        // Written in place, twice: the events of the folder's making may still carry the first;
+        // only a watch on the new folder sees the second.
+        Files.writeString(folder.resolve("allow.list"), ".corpus.test\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));
+    }
+
+    @Test
     void aBadListKeepsTheOldTableAndSaysWhere() throws Exception {
         Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
         replaceListAtomically("*.corpus.test\n");
