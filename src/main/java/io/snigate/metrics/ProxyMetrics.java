@@ -220,7 +220,12 @@ public final class ProxyMetrics implements ConnectionObserver {
     public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
         switch (event) {
             case OPENED -> listenerMeters(connection.listener()).active.incrementAndGet();
-            case PREREAD_DONE -> prereadDuration.record(nanos, TimeUnit.NANOSECONDS);
+            case PREREAD_DONE -> {
+                // A connection ended before its pre-read (by the PROXY header's stage) had none to time.
+                if (connection.reason() == null) {
+                    prereadDuration.record(nanos, TimeUnit.NANOSECONDS);
+                }
+            }
             case DNS_FOUND -> dnsFound.record(nanos, TimeUnit.NANOSECONDS);
             case DNS_FAILED -> dnsNotFound.record(nanos, TimeUnit.NANOSECONDS);
             case UPSTREAM_CONNECTED -> routeMeters(routeLabel(connection)).connectDuration.record(nanos, TimeUnit.NANOSECONDS);

@@ -213,6 +213,8 @@ class ProxyProtocolTest {
         }
         assertThat((System.nanoTime() - started) / 1_000_000).isBetween(250L, 5_000L);
         assertReason("proxy_protocol_timeout");
+        assertThat(proxy.admin("/metrics", null).body()).as("no pre-read to time")
+                .contains("snigate_preread_duration_seconds_count 0");
     }
 
     @Test
