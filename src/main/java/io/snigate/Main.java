@@ -14,7 +14,6 @@ import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.time.Duration;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -176,7 +175,7 @@ public final class Main {
             return 1;
         }
         try {
-            Reloader reloader = new Reloader(config, server, metrics, text.getBytes(StandardCharsets.UTF_8));
+            Reloader reloader = new Reloader(config, server, metrics, text);
             reloader.watch();
             reloads.set(reloader);
             if (hupWhileStarting.getAndSet(false)) {

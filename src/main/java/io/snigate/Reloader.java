@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -38,29 +37,30 @@ final class Reloader {
     private final ProxyServer server;
     private final ProxyMetrics metrics;
     private final Set<Path> watchedFolders = new HashSet<>();
-    private byte[] lastLoaded;
+    /** The text of the config now serving. */
+    private String lastLoaded;
     /** The last reload failed: a file put back as it was then reloads too, and says it succeeded. */
     private boolean lastFailed;
     private WatchService watcher;
 
-    /** {@code running}: the bytes of the file that the proxy was started with. */
-    Reloader(Path file, ProxyServer server, ProxyMetrics metrics, byte[] running) {
+    /** {@code running}: the text of the file that the proxy was started with. */
+    Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
         this.file = file;
         this.server = server;
         this.metrics = metrics;
-        this.lastLoaded = running.clone();
+        this.lastLoaded = running;
     }
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
     synchronized boolean reload(String why) {
         try {
-            byte[] bytes = Files.readAllBytes(file);
-            ProxyConfig config = ConfigLoader.load(file);
+            String text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
+            ProxyConfig config = ConfigLoader.parse(text, file.toString());
             if (!server.reload(config)) {
                 LOG.info("reload ({}) not applied: the proxy is draining", why);
                 return false;
             }
-            lastLoaded = bytes;
+            lastLoaded = text;
             lastFailed = false;
             watchListFolders(config);
             metrics.configReloaded(true);
@@ -70,7 +70,7 @@ final class Reloader {
             lastFailed = true;
             metrics.configReloaded(false);
             LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.getMessage());
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             lastFailed = true;
             metrics.configReloaded(false);
             LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.toString());
@@ -85,11 +85,12 @@ final class Reloader {
             return true;
         }
         try {
-            return !Arrays.equals(lastLoaded, Files.readAllBytes(file))
+            return !lastLoaded.equals(ConfigLoader.readText(file))
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
-        } catch (IOException e) {
-            // Mid-rename, or gone: the next event will tell.
-            return false;
+        } catch (ConfigException e) {
+            // Mid-rename, or gone: the next event will tell. Otherwise too large, or not text:
+            // changed, and the reload says why.
+            return Files.exists(file);
         }
     }
 

@@ -76,7 +76,7 @@ class MatchFileReloadTest {
 
     @Test
     void aListReplacedByAtomicRenameIsPickedUpByTheWatch() throws Exception {
-        new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config)).watch();
+        new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config)).watch();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
         replaceListAtomically("unrelated.example\n.corpus.test\n");
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
@@ -91,7 +91,7 @@ class MatchFileReloadTest {
         Path folder = Files.createDirectories(dir.resolve("lists"));
         Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
         Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
-        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
+        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
         assertThat(reloader.reload("the list in its folder")).isTrue();
         reloader.watch();
 
@@ -113,7 +113,7 @@ class MatchFileReloadTest {
 
     @Test
     void aBadListKeepsTheOldTableAndSaysWhere() throws Exception {
-        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
+        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
         replaceListAtomically("*.corpus.test\n");
         assertThat(reloader.reload("test")).isTrue();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
@@ -136,7 +136,7 @@ class MatchFileReloadTest {
             Files.writeString(list, name + "\n");
             Files.writeString(config, Files.readString(config).replace(
                     "127.0.0.1:" + upstream.port(), "127.0.0.1:" + server.port()));
-            Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
+            Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
             assertThat(reloader.reload("small list")).isTrue();
 
             Path big = dir.resolve("big.tmp");

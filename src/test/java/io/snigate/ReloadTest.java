@@ -68,7 +68,7 @@ class ReloadTest {
         upstream.expectBytes(HELLO.length);
         config = Files.writeString(dir.resolve("routes.yaml"), configText(""));
         proxy = ProxyHarness.startFile(config);
-        reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readAllBytes(config));
+        reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
     }
 
     @AfterEach
@@ -137,7 +137,7 @@ class ReloadTest {
 
     @Test
     void aChangeWhileTheProxyStartedIsAppliedOnceItWatches() throws Exception {
-        byte[] startedWith = Files.readAllBytes(config);
+        String startedWith = Files.readString(config);
         replaceAtomically(configText(corpusRoute(upstream.port()))); // before the watch, after the start's read
         new Reloader(config, proxy.server(), proxy.metrics(), startedWith).watch();
         assertThat(connectAndLogReason()).isEqualTo("forwarded");
