@@ -9,6 +9,8 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -16,8 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code snigate_dns_cache_entries} gauge (Netty's cache has no size). A name counts until its
  * longest TTL runs out, which is when Netty drops it too. Expired names are pruned when the gauge
  * is read and, so that a proxy nobody scrapes does not keep every name it ever resolved, whenever
- * as many names have been cached since the last prune as it left (at least {@value #PRUNE_AFTER}):
- * each prune costs no more per name than the caching of the names that led to it.
+ * as many names have been cached since the last prune as it left (at least {@value #PRUNE_AFTER}).
+ * That prune walks every name, so it runs on the common pool, not on the event loop that cached
+ * the name.
  */
 public final class CountedDnsCache implements DnsCache {
     static final int PRUNE_AFTER = 1024;
@@ -26,6 +29,7 @@ public final class CountedDnsCache implements DnsCache {
     private final Map<String, Long> expiresAtNanos = new ConcurrentHashMap<>();
     private final AtomicInteger cachedSincePrune = new AtomicInteger();
     private volatile int leftByPrune;
+    private final AtomicBoolean pruning = new AtomicBoolean();
 
     /** Names with an unexpired answer; prunes expired ones as it counts. */
     public int size() {
@@ -67,8 +71,14 @@ public final class CountedDnsCache implements DnsCache {
             String hostname, DnsRecord[] additionals, InetAddress address, long originalTtl, EventLoop loop) {
         long expiry = System.nanoTime() + originalTtl * 1_000_000_000L;
         expiresAtNanos.merge(hostname, expiry, Math::max);
-        if (cachedSincePrune.incrementAndGet() >= Math.max(PRUNE_AFTER, leftByPrune)) {
-            prune();
+        if (cachedSincePrune.incrementAndGet() >= Math.max(PRUNE_AFTER, leftByPrune) && pruning.compareAndSet(false, true)) {
+            ForkJoinPool.commonPool().execute(() -> {
+                try {
+                    prune();
+                } finally {
+                    pruning.set(false);
+                }
+            });
         }
         return delegate.cache(hostname, additionals, address, originalTtl, loop);
     }
