@@ -1,6 +1,7 @@
 package io.snigate.config;
 
 import io.netty.util.NetUtil;
+import io.snigate.core.Addresses;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.Arrays;
@@ -43,7 +44,7 @@ public record Cidr(byte[] network, int prefixLength, String text) {
                 throw new IllegalArgumentException("prefix length " + prefix + " is more than " + bits);
             }
         }
-        if (isIpv4Mapped(bytes)) {
+        if (Addresses.isIpv4Mapped(bytes)) {
             if (prefix < MAPPED_PREFIX) {
                 throw new IllegalArgumentException("an IPv4-mapped range needs a prefix length of at least "
                         + MAPPED_PREFIX + "; write the IPv4 range itself, like 10.0.0.0/8");
@@ -54,17 +55,6 @@ public record Cidr(byte[] network, int prefixLength, String text) {
         return new Cidr(mask(bytes, prefix), prefix, text);
     }
 
-    private static boolean isIpv4Mapped(byte[] bytes) {
-        if (bytes.length != 16 || bytes[10] != (byte) 0xff || bytes[11] != (byte) 0xff) {
-            return false;
-        }
-        for (int i = 0; i < 10; i++) {
-            if (bytes[i] != 0) {
-                return false;
-            }
-        }
-        return true;
-    }
 
     /** Whether {@code address} is in this range (an IPv4 address never is in an IPv6 range). */
     public boolean contains(InetAddress address) {

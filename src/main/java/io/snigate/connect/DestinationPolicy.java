@@ -112,18 +112,8 @@ public final class DestinationPolicy {
             return !thisNetwork && !sharedAddressSpace && !protocolAssignments && !benchmarking && !reserved;
         }
         boolean uniqueLocal = (b[0] & 0xfe) == 0xfc; // fc00::/7
-        boolean localUseNat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b
-                && b[4] == 0 && b[5] == 1; // 64:ff9b:1::/48
-        boolean discardOnly = b[0] == 1 && isZero(b, 1, 8); // 100::/64
+        boolean localUseNat64 = Addresses.startsLikeNat64(b) && b[4] == 0 && b[5] == 1; // 64:ff9b:1::/48
+        boolean discardOnly = b[0] == 1 && Addresses.isZero(b, 1, 8); // 100::/64
         return !uniqueLocal && !localUseNat64 && !discardOnly;
-    }
-
-    private static boolean isZero(byte[] bytes, int from, int to) {
-        for (int i = from; i < to; i++) {
-            if (bytes[i] != 0) {
-                return false;
-            }
-        }
-        return true;
     }
 }

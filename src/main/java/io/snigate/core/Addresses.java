@@ -41,7 +41,7 @@ public final class Addresses {
         }
         byte[] b = address.getAddress();
         boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
-        boolean nat64 = b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b && isZero(b, 4, 12);
+        boolean nat64 = startsLikeNat64(b) && isZero(b, 4, 12);
         return compatible || nat64 ? lastFourBytes(b, address) : address;
     }
 
@@ -54,8 +54,20 @@ public final class Addresses {
             return address;
         }
         byte[] b = address.getAddress();
-        boolean mapped = isZero(b, 0, 10) && b[10] == (byte) 0xff && b[11] == (byte) 0xff;
-        return mapped ? lastFourBytes(b, address) : address;
+        return isIpv4Mapped(b) ? lastFourBytes(b, address) : address;
+    }
+
+    /** Whether the address bytes {@code b} are an IPv4-mapped IPv6 address, {@code ::ffff:a.b.c.d}. */
+    public static boolean isIpv4Mapped(byte[] b) {
+        return b.length == 16 && isZero(b, 0, 10) && b[10] == (byte) 0xff && b[11] == (byte) 0xff;
+    }
+
+    /**
+     * Whether the IPv6 address bytes {@code b} begin as the NAT64 prefixes do, {@code 64:ff9b}:
+     * the well-known {@code 64:ff9b::/96} and the local-use {@code 64:ff9b:1::/48}.
+     */
+    public static boolean startsLikeNat64(byte[] b) {
+        return b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b;
     }
 
     /** The IPv4 address in the last four bytes of an IPv6 address's {@code b}. */
@@ -67,7 +79,8 @@ public final class Addresses {
         }
     }
 
-    private static boolean isZero(byte[] bytes, int from, int to) {
+    /** Whether {@code bytes[from, to)} are all zero. */
+    public static boolean isZero(byte[] bytes, int from, int to) {
         for (int i = from; i < to; i++) {
             if (bytes[i] != 0) {
                 return false;
