@@ -1,17 +1,23 @@
 package io.snigate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.NotYetConnectedException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -144,27 +150,24 @@ class RingClientChannelTest extends RingLoop {
                 return bytes.refCnt();
             }).get(5, TimeUnit.SECONDS);
             assertThat(heldAfterClose).as("the kernel may still read it: held by the send in flight").isEqualTo(1);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while (channel.eventLoop().submit(bytes::refCnt).get(5, TimeUnit.SECONDS) != 0 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            assertThat(bytes.refCnt()).as("released once the cancelled send completed").isZero();
+            // Released once the cancelled send has completed.
+            await().atMost(Duration.ofSeconds(5)).until(() -> channel.eventLoop().submit(bytes::refCnt).get() == 0);
         }
     }
 
     @Test
     void aReadWaitingForAnIdleClientHoldsASmallBufferWhateverTheGuess() throws Exception {
         List<Integer> allocated = new CopyOnWriteArrayList<>();
-        io.netty.buffer.ByteBufAllocator recording = new io.netty.buffer.AbstractByteBufAllocator(true) {
+        ByteBufAllocator recording = new AbstractByteBufAllocator(true) {
             @Override
             protected ByteBuf newHeapBuffer(int initialCapacity, int maxCapacity) {
-                return io.netty.buffer.UnpooledByteBufAllocator.DEFAULT.heapBuffer(initialCapacity, maxCapacity);
+                return UnpooledByteBufAllocator.DEFAULT.heapBuffer(initialCapacity, maxCapacity);
             }
 
             @Override
             protected ByteBuf newDirectBuffer(int initialCapacity, int maxCapacity) {
                 allocated.add(initialCapacity);
-                return io.netty.buffer.UnpooledByteBufAllocator.DEFAULT.directBuffer(initialCapacity, maxCapacity);
+                return UnpooledByteBufAllocator.DEFAULT.directBuffer(initialCapacity, maxCapacity);
             }
 
             @Override
@@ -175,7 +178,7 @@ class RingClientChannelTest extends RingLoop {
         InetSocketAddress address = listen(child -> {
             child.config().setAllocator(recording);
             // A guess grown as on a large transfer: a read sized by it would be 1 MiB.
-            child.config().setRecvByteBufAllocator(new io.netty.channel.FixedRecvByteBufAllocator(1 << 20));
+            child.config().setRecvByteBufAllocator(new FixedRecvByteBufAllocator(1 << 20));
             child.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -186,15 +189,11 @@ class RingClientChannelTest extends RingLoop {
         });
         try (Socket client = new Socket(address.getAddress(), address.getPort())) {
             client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-            while ((channelReads.isEmpty() || allocated.size() < 2) && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            group.next().submit(() -> {}).get(5, TimeUnit.SECONDS);
+            // The first read, then the one waiting for more.
+            await().atMost(Duration.ofSeconds(5)).until(() -> !channelReads.isEmpty() && allocated.size() >= 2);
         }
         assertThat(channelReads).containsExactly("ping");
-        assertThat(allocated).as("the first read, then the one waiting for more").hasSizeGreaterThanOrEqualTo(2)
-                .allMatch(capacity -> capacity <= 2048);
+        assertThat(allocated).allMatch(capacity -> capacity <= 2048);
     }
 
     @Test
