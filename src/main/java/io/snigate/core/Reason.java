@@ -82,7 +82,12 @@ public enum Reason {
     IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
     /** One side stopped sending and the other did not finish within {@code timeouts.half_closed}. */
     HALF_CLOSED_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
-    CONNECTION_RESET(Outcome.FORWARDED, Alerts.NONE);
+    CONNECTION_RESET(Outcome.FORWARDED, Alerts.NONE),
+    /**
+     * Still open when {@code timeouts.drain} ran out after SIGTERM: closed by the proxy, a tunnel
+     * mid-stream or a client still being pre-read.
+     */
+    DRAIN_TIMEOUT(Outcome.FORWARDED, Alerts.NONE);
 
     /** TLS alert descriptions used above (RFC 8446 §6.2). */
     public static final class Alerts {

@@ -20,6 +20,8 @@ import io.snigate.connect.UpstreamConnector;
 import io.snigate.connect.UpstreamDials;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
 import io.snigate.core.Version;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.route.RouteConnections;
@@ -28,6 +30,7 @@ import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
 import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.ChannelGroupFuture;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.time.Duration;
@@ -228,7 +231,17 @@ public final class ProxyServer implements AutoCloseable {
         }
         if (!clients.isEmpty()) {
             LOG.info("drain timeout: closing {} connections still open", clients.size());
-            clients.close().await(5, TimeUnit.SECONDS);
+            ChannelGroupFuture closed = clients.newCloseFuture();
+            // On each channel's own loop: the record is that loop's, and the reason must be
+            // recorded before the close logs it.
+            clients.forEach(client -> client.eventLoop().execute(() -> {
+                ConnectionRecord record = ConnectionRecord.of(client);
+                if (record != null) {
+                    record.endedBecause(Reason.DRAIN_TIMEOUT);
+                }
+                client.close();
+            }));
+            closed.await(5, TimeUnit.SECONDS);
         }
     }
 

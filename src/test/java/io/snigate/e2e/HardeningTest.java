@@ -274,6 +274,26 @@ class HardeningTest {
     }
 
     @Test
+    void whatIsStillOpenWhenTheDrainRunsOutIsLoggedAsDrainTimeout() throws Exception {
+        proxy = ProxyHarness.corpusTo(upstream.port());
+        Socket tunnel = proxy.connect();
+        held.add(tunnel);
+        tunnel.getOutputStream().write(CURL);
+        await().atMost(Duration.ofSeconds(5)).until(() -> upstream.accepted() == 1);
+        held.add(proxy.connect()); // sends nothing: still in its pre-read
+        await().atMost(Duration.ofSeconds(5)).until(() -> proxy.server().openConnections() == 2);
+        proxy.server().drain(Duration.ofMillis(200));
+        List<JsonNode> logs = List.of(log(), log());
+        assertThat(logs).as(logs.toString()).extracting(line -> line.get("reason").asText())
+                .containsOnly("drain_timeout");
+        assertThat(logs).extracting(line -> line.get("outcome").asText())
+                .containsExactlyInAnyOrder("forwarded", "rejected");
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\","
+                        + "reason=\"drain_timeout\",route=\"*.corpus.test\"} 1.0");
+    }
+
+    @Test
     void trafficInEitherDirectionKeepsATunnelPastItsIdleTimeout() throws Exception {
         try (ServerSocket trickles = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             // The upstream sends one byte every 100 ms for 1.2 s: four idle timeouts' worth, but

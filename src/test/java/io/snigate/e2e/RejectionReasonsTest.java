@@ -64,6 +64,7 @@ class RejectionReasonsTest {
             Map.entry(Reason.SNI_DESTINATION_MISMATCH, "TransparentInterceptionTest#originalDstWithVerificationRefusesARogueAddress"),
             Map.entry(Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides"),
             Map.entry(Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong"),
+            Map.entry(Reason.DRAIN_TIMEOUT, "HardeningTest#whatIsStillOpenWhenTheDrainRunsOutIsLoggedAsDrainTimeout"),
             Map.entry(Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream"));
 
     @BeforeAll
