@@ -12,7 +12,6 @@ import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.IOException;
 import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
@@ -174,17 +173,11 @@ public final class Main {
             server.close();
             return 1;
         }
-        try {
-            Reloader reloader = new Reloader(config, server, metrics, text);
-            reloader.watch();
-            reloads.set(reloader);
-            if (hupWhileStarting.getAndSet(false)) {
-                reloader.reload("SIGHUP while starting");
-            }
-        } catch (IOException e) {
-            LOG.error("cannot watch {} for changes: {}", config, e.toString());
-            server.close();
-            return 1;
+        Reloader reloader = new Reloader(config, server, metrics, text);
+        reloader.watch();
+        reloads.set(reloader);
+        if (hupWhileStarting.getAndSet(false)) {
+            reloader.reload("SIGHUP while starting");
         }
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         metrics.bindJvmAndProcessMetrics();

@@ -134,14 +134,31 @@ final class Reloader {
         }
     }
 
-    /** Starts a daemon thread that reloads when the file's content, or a list's, changes. */
-    void watch() throws IOException {
+    /**
+     * Starts a daemon thread that reloads when the file's content, or a list's, changes. If the
+     * system refuses a watch (out of inotify instances, a common limit on shared hosts), the proxy
+     * goes on serving and reloads on SIGHUP only: ending a proxy that already answered /readyz
+     * would refuse every client over a convenience.
+     */
+    void watch() {
         Path dir = file.toAbsolutePath().getParent();
-        WatchService watcher = FileSystems.getDefault().newWatchService();
+        WatchService watcher;
+        try {
+            watcher = FileSystems.getDefault().newWatchService();
+        } catch (IOException e) {
+            LOG.error("cannot watch {} for changes ({}): edits are applied on SIGHUP only; raise "
+                    + "fs.inotify.max_user_instances to have them applied when saved", file, e.toString());
+            reloadIfChangedWhileStarting();
+            return;
+        }
         synchronized (this) {
             this.watcher = watcher;
-            register(dir);
-            watchedFolders.add(dir);
+            try {
+                register(dir);
+                watchedFolders.add(dir);
+            } catch (IOException e) {
+                LOG.error("cannot watch {} for changes to {} ({}): edits are applied on SIGHUP only", dir, file, e.toString());
+            }
         }
         watchListFolders(server.currentConfig());
         Thread thread = new Thread(() -> {
@@ -169,7 +186,11 @@ final class Reloader {
         }, "snigate-config-watch");
         thread.setDaemon(true);
         thread.start();
-        // A change made while the proxy started came before the watch could see it.
+        reloadIfChangedWhileStarting();
+    }
+
+    /** A change made while the proxy started came before any watch could see it. */
+    private void reloadIfChangedWhileStarting() {
         if (changedOnDisk()) {
             reload("changed while starting");
         }

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -236,6 +237,32 @@ class CommandLineTest {
                 assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
                 assertThat(proxy.exitValue()).isEqualTo(1);
             }
+        }
+    }
+
+    /**
+     * Out of inotify instances (128 a user on many distributions, shared by every container of a
+     * node), the proxy keeps serving what /readyz promised and reloads on SIGHUP. The child runs
+     * in a user namespace of its own whose inotify limit is 0, so the host's limit is untouched.
+     */
+    @Test
+    void withoutAFileWatchTheProxyServesOnAndReloadsOnSighup() throws Exception {
+        List<String> noInotify = List.of("unshare", "--user", "--map-root-user", "sh", "-c",
+                "echo 0 > /proc/sys/user/max_inotify_instances && exec \"$0\" \"$@\"");
+        try (ChildProxy started = ChildProxy.start(dir, 1, (admin, listen) -> """
+                listen: ["127.0.0.1:%d"]
+                admin: "127.0.0.1:%d"
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:9"
+                """.formatted(listen[0], admin), noInotify)) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> started.stderr().contains("edits are applied on SIGHUP only"));
+            await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2))
+                    .until(() -> started.process().isAlive() && started.status("/readyz") == 200);
+            Path config = dir.resolve("routes.yaml");
+            Files.writeString(config, Files.readString(config).replace("*.corpus.test", "*.other.test"));
+            assertThat(ProcessRunner.run(5, "kill", "-HUP", Long.toString(started.process().pid())).exitCode()).isZero();
+            await().atMost(Duration.ofSeconds(10)).until(() -> started.stderr().contains("reloaded " + config + " (SIGHUP)"));
         }
     }
 }
