@@ -99,6 +99,25 @@ class ReloadTest {
     }
 
     @Test
+    void aRouteRemovedByReloadTakesItsSeriesOutOfTheScrape() throws Exception {
+        Files.writeString(config, configText(corpusRoute(upstream.port())));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(connectAndLogReason()).isEqualTo("forwarded");
+        String series = "route=\"*.corpus.test\"";
+        assertThat(proxy.admin("/metrics", null).body()).contains(series);
+        Files.writeString(config, configText(""));
+        assertThat(reloader.reload("test")).isTrue();
+        String scrape = proxy.admin("/metrics", null).body();
+        assertThat(scrape).doesNotContain(series)
+                .contains("route=\"unrelated.example.com\"").contains("route=\"none\"");
+        // Put back, the route's series start again from zero.
+        Files.writeString(config, configText(corpusRoute(upstream.port())));
+        assertThat(reloader.reload("test")).isTrue();
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.corpus.test\"} 0.0");
+    }
+
+    @Test
     void invalidFileLeavesTheOldRoutesServingAndReportsTheError() throws Exception {
         Files.writeString(config, configText(corpusRoute(upstream.port())));
         assertThat(reloader.reload("test")).isTrue();

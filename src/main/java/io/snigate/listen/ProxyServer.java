@@ -194,8 +194,10 @@ public final class ProxyServer implements AutoCloseable {
         }
         // The new routes' meters exist before any connection can be routed by them: one that
         // ended first would make them on its event loop, under the registry's lock.
-        metrics.registerRoutes(routeLabels(config));
+        List<String> routeLabels = routeLabels(config);
+        metrics.registerRoutes(routeLabels);
         ProxyConfig previous = active.getAndSet(new Active(config)).config();
+        metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");

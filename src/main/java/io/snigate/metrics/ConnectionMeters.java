@@ -4,6 +4,7 @@ import static io.snigate.metrics.MetricNames.*;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.snigate.core.Outcome;
@@ -12,8 +13,11 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 /**
  * The meters of listeners and routes, each created with every series at zero, so that a rate
@@ -76,6 +80,11 @@ final class ConnectionMeters {
             return byRoute.computeIfAbsent(route, r -> new ByReason(registry, listener, r));
         }
 
+        /** Deletes the counters of routes not in {@code kept}. */
+        void retireRoutesOtherThan(Set<String> kept) {
+            retire(byRoute, kept, registry);
+        }
+
         Counter[] originalDestinations() {
             Counter[] counters = originalDestinations;
             if (counters == null) {
@@ -98,7 +107,7 @@ final class ConnectionMeters {
      * Every outcome and reason of one listener and route, and every policy verdict audit mode can
      * forward on them.
      */
-    static final class ByReason {
+    static final class ByReason implements RouteSeries {
         private final Counter forwardedNormally;
         private final Counter[] byReason = new Counter[REASONS.length];
         private final Counter[] wouldRejectByReason = new Counter[REASONS.length];
@@ -116,6 +125,13 @@ final class ConnectionMeters {
                         .tag(REASON, reason.label())
                         .register(registry);
             }
+        }
+
+        @Override
+        public Stream<Meter> meters() {
+            return Stream.of(new Counter[] {forwardedNormally}, byReason, wouldRejectByReason)
+                    .<Meter>flatMap(Arrays::stream)
+                    .filter(Objects::nonNull);
         }
 
         void count(Reason reason) {
@@ -139,7 +155,7 @@ final class ConnectionMeters {
     }
 
     /** A route's bytes and durations. */
-    static final class Route {
+    static final class Route implements RouteSeries {
         final Counter bytesFromClient;
         final Counter bytesToClient;
         final Timer connectDuration;
@@ -158,6 +174,11 @@ final class ConnectionMeters {
                     .register(registry);
         }
 
+        @Override
+        public Stream<Meter> meters() {
+            return Stream.of(bytesFromClient, bytesToClient, connectDuration, connectionDuration);
+        }
+
         private static Counter bytes(MeterRegistry registry, String route, String direction) {
             return Counter.builder(BYTES)
                     .description("Bytes relayed, counted when the connection ends")
@@ -166,5 +187,27 @@ final class ConnectionMeters {
                     .tag(DIRECTION, direction)
                     .register(registry);
         }
+    }
+
+    /**
+     * Deletes the meters of every route in {@code byRoute} not in {@code kept}. Each goes inside
+     * the map's lock on its key: a connection ending on that route meanwhile either counts on the
+     * old meters before they go, or makes new ones after, never new ones the registry still holds
+     * as the old.
+     */
+    static void retire(Map<String, ? extends RouteSeries> byRoute, Set<String> kept, MeterRegistry registry) {
+        for (String route : List.copyOf(byRoute.keySet())) {
+            if (!kept.contains(route)) {
+                byRoute.computeIfPresent(route, (name, meters) -> {
+                    meters.meters().forEach(registry::remove);
+                    return null;
+                });
+            }
+        }
+    }
+
+    /** The meters kept for one route. */
+    interface RouteSeries {
+        Stream<Meter> meters();
     }
 }

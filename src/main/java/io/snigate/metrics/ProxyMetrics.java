@@ -24,8 +24,10 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -198,6 +200,18 @@ public final class ProxyMetrics implements ConnectionObserver {
             routeMeters(route);
             listeners.values().forEach(listener -> listener.countersFor(route));
         }
+    }
+
+    /**
+     * Deletes the series of routes no longer in the config, so that a config whose routes come and
+     * go does not grow the scrape without bound. A connection still open on such a route brings
+     * its series back, from zero, when it ends; the next reload deletes them again.
+     */
+    public void retireRoutesOtherThan(List<String> routeLabels) {
+        Set<String> kept = new HashSet<>(routeLabels);
+        kept.add(NONE);
+        ConnectionMeters.retire(routes, kept, registry);
+        listeners.values().forEach(listener -> listener.retireRoutesOtherThan(kept));
     }
 
     /** Publishes how many access-log lines were dropped because the writer fell behind. */
