@@ -25,7 +25,6 @@ import io.snigate.core.Reason;
 import io.snigate.core.Version;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.route.RouteConnections;
-import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
@@ -132,7 +131,7 @@ public final class ProxyServer implements AutoCloseable {
         for (Listener listener : config.listeners()) {
             bind(listener);
         }
-        metrics.registerRoutes(routeLabels(config));
+        metrics.registerRoutes(RouteTable.labelsOf(config));
         publishPolicy(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
         admin = new AdminServer(metrics.registry(), () -> ready)
@@ -194,7 +193,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         // The new routes' meters exist before any connection can be routed by them: one that
         // ended first would make them on its event loop, under the registry's lock.
-        List<String> routeLabels = routeLabels(config);
+        List<String> routeLabels = RouteTable.labelsOf(config);
         metrics.registerRoutes(routeLabels);
         ProxyConfig previous = active.getAndSet(new Active(config)).config();
         metrics.retireRoutesOtherThan(routeLabels);
@@ -249,20 +248,6 @@ public final class ProxyServer implements AutoCloseable {
 
     public int openConnections() {
         return clients.size();
-    }
-
-    private static List<String> routeLabels(ProxyConfig config) {
-        List<String> labels = new ArrayList<>();
-        config.routes().forEach(route -> {
-            labels.addAll(route.match());
-            if (route.names() != null) {
-                labels.add(route.names().label());
-            }
-        });
-        if (config.defaultUpstream() != null) {
-            labels.add(RouteDecision.DEFAULT_LABEL);
-        }
-        return labels;
     }
 
     /** Tells the metrics what runs in audit mode, and the log what the match files held. */

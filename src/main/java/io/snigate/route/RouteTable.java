@@ -212,4 +212,19 @@ public final class RouteTable {
         }
         return null;
     }
+
+    /** Every {@code route} label a connection routed by {@code config} can have, {@code none} aside. */
+    public static List<String> labelsOf(ProxyConfig config) {
+        List<String> labels = new ArrayList<>();
+        config.routes().forEach(route -> {
+            labels.addAll(route.match());
+            if (route.names() != null) {
+                labels.add(route.names().label());
+            }
+        });
+        if (config.defaultUpstream() != null) {
+            labels.add(RouteDecision.DEFAULT_LABEL);
+        }
+        return labels;
+    }
 }
