@@ -39,6 +39,8 @@ public final class TestDnsServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
     private final AtomicInteger queries = new AtomicInteger();
+    /** Queries by the name asked, lower case and without the trailing dot. */
+    private final Map<String, AtomicInteger> queriesByName = new ConcurrentHashMap<>();
     private final Channel channel;
 
     public TestDnsServer() throws InterruptedException {
@@ -70,6 +72,12 @@ public final class TestDnsServer implements AutoCloseable {
 
     public int queries() {
         return queries.get();
+    }
+
+    /** How many queries (A and AAAA together) asked for {@code name}. */
+    public int queriesFor(String name) {
+        AtomicInteger count = queriesByName.get(name.toLowerCase(Locale.ROOT));
+        return count == null ? 0 : count.get();
     }
 
     public TestDnsServer answer(String name, InetAddress address, int ttlSeconds) {
@@ -105,6 +113,9 @@ public final class TestDnsServer implements AutoCloseable {
         protected void channelRead0(ChannelHandlerContext ctx, DatagramDnsQuery query) {
             queries.incrementAndGet();
             DnsQuestion question = query.recordAt(DnsSection.QUESTION);
+            String asked = question.name().toLowerCase(Locale.ROOT);
+            asked = asked.endsWith(".") ? asked.substring(0, asked.length() - 1) : asked;
+            queriesByName.computeIfAbsent(asked, name -> new AtomicInteger()).incrementAndGet();
             Entry entry = lookup(question.name());
             if (entry.behaviour() == Behaviour.SILENT) {
                 return;
