@@ -86,7 +86,7 @@ class EchTest {
             ProcessRunner.run(60, "timeout", "40", "chromium", "--headless=new", "--no-sandbox", "--disable-gpu",
                     "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--user-data-dir=" + dir.resolve("chromium"), "--ignore-certificate-errors",
-                    "--host-resolver-rules=MAP " + name + " 127.0.0.1:" + proxy.port(), "--timeout=10000",
+                    "--host-resolver-rules=MAP " + name + " 127.0.0.1:" + proxy.port() + ", MAP * ~NOTFOUND", "--timeout=10000",
                     "--dump-dom", "https://" + name + "/");
             JsonNode line = proxy.nextLog();
             assertThat(line.get("sni").asText()).isEqualTo(name);

@@ -138,7 +138,7 @@ class PrereadThroughProxyTest {
                         "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                         "--disable-component-update", "--disable-sync", "--user-data-dir=" + dir.resolve("run" + run),
                         "--ignore-certificate-errors", "--host-resolver-rules=MAP " + name + " 127.0.0.1:"
-                                + browserProxy.port(), "--timeout=10000", "--dump-dom", "https://" + name + "/");
+                                + browserProxy.port() + ", MAP * ~NOTFOUND", "--timeout=10000", "--dump-dom", "https://" + name + "/");
                 JsonNode line = browserProxy.nextLog();
                 assertThat(line.get("sni").asText()).isEqualTo(name);
                 assertThat(line.get("ja4").asText()).as(line.toString()).isEqualTo(Ja4Test.CHROMIUM_152_JA4);
