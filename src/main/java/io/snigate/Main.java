@@ -182,6 +182,7 @@ public final class Main {
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         metrics.bindJvmAndProcessMetrics();
         stop.await();
+        reloader.close();
         server.drain(server.currentConfig().timeouts().drain());
         server.close();
         accessLog.close();

@@ -30,7 +30,7 @@ import org.slf4j.LoggerFactory;
  * <p>Loading runs on the thread that asked (the watcher's, or the signal's), never on an event
  * loop: a million-name list is read and indexed while the old table keeps routing.
  */
-final class Reloader {
+final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
 
     private final Path file;
@@ -193,6 +193,19 @@ final class Reloader {
     private void reloadIfChangedWhileStarting() {
         if (changedOnDisk()) {
             reload("changed while starting");
+        }
+    }
+
+    /** Stops watching; the watching thread ends. SIGHUP still reloads. */
+    @Override
+    public synchronized void close() {
+        if (watcher != null) {
+            try {
+                watcher.close();
+            } catch (IOException e) {
+                LOG.warn("closing the watch of {}: {}", file, e.toString());
+            }
+            watcher = null;
         }
     }
 }

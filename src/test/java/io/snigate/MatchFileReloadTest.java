@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,6 +46,7 @@ class MatchFileReloadTest {
 
     private RecordingServer upstream;
     private ProxyHarness proxy;
+    private final List<Reloader> reloaders = new ArrayList<>();
     private Path config;
     private Path list;
 
@@ -65,8 +67,16 @@ class MatchFileReloadTest {
 
     @AfterEach
     void stop() throws IOException {
+        reloaders.forEach(Reloader::close);
         proxy.close();
         upstream.close();
+    }
+
+    /** A reloader of the proxy's config, closed after the test: its watch must not outlive it. */
+    private Reloader reloader() throws IOException {
+        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
+        reloaders.add(reloader);
+        return reloader;
     }
 
     private void replaceListAtomically(String text) throws IOException {
@@ -76,7 +86,7 @@ class MatchFileReloadTest {
 
     @Test
     void aListReplacedByAtomicRenameIsPickedUpByTheWatch() throws Exception {
-        new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config)).watch();
+        reloader().watch();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
         replaceListAtomically("unrelated.example\n.corpus.test\n");
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
@@ -91,7 +101,7 @@ class MatchFileReloadTest {
         Path folder = Files.createDirectories(dir.resolve("lists"));
         Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
         Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
-        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
+        Reloader reloader = reloader();
         assertThat(reloader.reload("the list in its folder")).isTrue();
         reloader.watch();
 
@@ -113,7 +123,7 @@ class MatchFileReloadTest {
 
     @Test
     void aBadListKeepsTheOldTableAndSaysWhere() throws Exception {
-        Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
+        Reloader reloader = reloader();
         replaceListAtomically("*.corpus.test\n");
         assertThat(reloader.reload("test")).isTrue();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
@@ -136,7 +146,7 @@ class MatchFileReloadTest {
             Files.writeString(list, name + "\n");
             Files.writeString(config, Files.readString(config).replace(
                     "127.0.0.1:" + upstream.port(), "127.0.0.1:" + server.port()));
-            Reloader reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
+            Reloader reloader = reloader();
             assertThat(reloader.reload("small list")).isTrue();
 
             Path big = dir.resolve("big.tmp");

@@ -73,6 +73,7 @@ class ReloadTest {
 
     @AfterEach
     void stop() throws IOException {
+        reloader.close();
         proxy.close();
         upstream.close();
     }
@@ -158,7 +159,8 @@ class ReloadTest {
     void aChangeWhileTheProxyStartedIsAppliedOnceItWatches() throws Exception {
         String startedWith = Files.readString(config);
         replaceAtomically(configText(corpusRoute(upstream.port()))); // before the watch, after the start's read
-        new Reloader(config, proxy.server(), proxy.metrics(), startedWith).watch();
+        reloader = new Reloader(config, proxy.server(), proxy.metrics(), startedWith);
+        reloader.watch();
         assertThat(connectAndLogReason()).isEqualTo("forwarded");
     }
 
