@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,7 +45,7 @@ class AwaitReadyTest {
                     """.formatted(admin.getLocalPort()));
 
             assertThat(AwaitReady.run(Long.toString(pid), "--config", config.toString(), "--timeout", "10")).isZero();
-            answers.get(); // the answer was sent, and nothing went wrong on the way
+            answers.get(10, TimeUnit.SECONDS); // the answer was sent, and nothing went wrong on the way
         }
     }
 }
