@@ -6,6 +6,7 @@ import static io.snigate.preread.TlsWire.ECH_TYPE_OUTER;
 import io.netty.buffer.ByteBuf;
 import io.snigate.core.ClientHelloSink;
 import io.snigate.core.Reason;
+import io.snigate.core.TlsVersions;
 import java.util.List;
 
 /**
@@ -53,7 +54,8 @@ final class ClientHelloFields {
         }
 
         // The hello parses: from here on its facts are reported, whatever the verdict.
-        int tlsVersion = highestSupported != NO_VERSION ? highestSupported : hello.legacyVersion();
+        int highestTls = hello.supportedVersions() != ABSENT ? highestTlsVersion(b, hello.supportedVersions()) : NO_VERSION;
+        int tlsVersion = highestTls != NO_VERSION ? highestTls : hello.legacyVersion();
         // JA4 takes the version from supported_versions whenever the hello has one, even one of
         // GREASE alone (see Ja4).
         int ja4Version = hello.supportedVersions() != ABSENT ? highestSupported : hello.legacyVersion();
@@ -71,6 +73,24 @@ final class ClientHelloFields {
         }
         sink.clientHello(sni, protocols, tlsVersion, ech, recordVersion, ja4);
         return PrereadVerdict.COMPLETE;
+    }
+
+    /**
+     * The highest TLS version (SSL 3.0 to TLS 1.3) in a well-formed supported_versions extension,
+     * or {@link #NO_VERSION}. Other values are ignored as a server ignores them: a client offering
+     * an unknown {@code 0x0a0b} and TLS 1.0 gets TLS 1.0, and must meet {@code min_tls_version} as such.
+     */
+    private static int highestTlsVersion(ByteBuf b, int extension) {
+        int data = extension + 4;
+        int listLength = b.getUnsignedByte(data);
+        int highest = NO_VERSION;
+        for (int p = data + 1; p < data + 1 + listLength; p += 2) {
+            int version = b.getUnsignedShort(p);
+            if (version >= TlsVersions.SSL_3_0 && version <= TlsVersions.TLS_1_3 && version > highest) {
+                highest = version;
+            }
+        }
+        return highest;
     }
 
     /**

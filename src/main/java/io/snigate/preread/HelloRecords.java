@@ -25,8 +25,9 @@ import io.snigate.core.Reason;
  */
 final class HelloRecords {
     /**
-     * How many record headers a ClientHello may spend on top of its own size. Real clients use one
-     * or two records; a hello cut into more pieces than this is buffered no further.
+     * How many records a ClientHello may be cut into. Real clients use one or two; a hello not
+     * complete after this many is {@link Reason#CLIENT_HELLO_TOO_LARGE}. Each read parses the
+     * records from the first, so the count bounds that work as the byte limit bounds the buffer.
      */
     static final int MAX_FRAMING_RECORDS = 64;
 
@@ -98,6 +99,9 @@ final class HelloRecords {
             records++;
             if (handshakeBytesAfter == messageLength) {
                 return parseHandshakeMessage(buf, start, records, (int) messageLength, recordVersion, sink);
+            }
+            if (records == MAX_FRAMING_RECORDS) {
+                return PrereadVerdict.reject(Reason.CLIENT_HELLO_TOO_LARGE);
             }
             handshakeBytesBefore = handshakeBytesAfter;
             pos = fragmentStart + fragmentLength;

@@ -20,7 +20,11 @@ final class ServerNames {
 
     /**
      * The offset of the single host_name entry's 2-byte length in the server_name extension whose
-     * header is at {@code extension}, {@link #NO_HOST_NAME} or {@link #INVALID}.
+     * header is at {@code extension}, or {@link #INVALID}. An entry of another type is invalid, as
+     * OpenSSL and BoringSSL hold: no other type exists, and SNI routers behind snigate that read
+     * only the first entry (HAProxy's {@code req.ssl_sni}, nginx's {@code ssl_preread}) would see
+     * no name in a list that opens with one, and route by their default instead of the name
+     * snigate allowed.
      */
     static int findHostNameEntry(ByteBuf b, int extension) {
         int length = HelloLayout.extensionLength(b, extension);
@@ -39,12 +43,10 @@ final class ServerNames {
             if (end - p - 3 < nameLength) {
                 return INVALID;
             }
-            if (nameType == SNI_TYPE_HOST_NAME) {
-                if (hostName != NO_HOST_NAME) {
-                    return INVALID;
-                }
-                hostName = p + 1;
+            if (nameType != SNI_TYPE_HOST_NAME || hostName != NO_HOST_NAME) {
+                return INVALID;
             }
+            hostName = p + 1;
             p += 3 + nameLength;
         }
         return hostName;

@@ -266,6 +266,26 @@ class ClientHelloParserTest {
             assertThat(parse(wire, handshake.length, false).reason()).isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
         }
 
+        /**
+         * A count, not only bytes: every read parses the records from the first, so a hello in
+         * thousands of one-byte records would cost each read a walk over all of them.
+         */
+        @Test
+        void aHelloWellUnderTheLimitIsRefusedPastMaxFramingRecords() {
+            byte[] handshake = hello().sni("tiny-records.example").handshake();
+            int[] ones = new int[HelloRecords.MAX_FRAMING_RECORDS - 1];
+            Arrays.fill(ones, 1);
+            assertThat(parse(TestHellos.frame(handshake, TlsVersions.TLS_1_0, ones), false).status())
+                    .as("64 records").isEqualTo(Status.COMPLETE);
+            ones = new int[HelloRecords.MAX_FRAMING_RECORDS];
+            Arrays.fill(ones, 1);
+            byte[] wire = TestHellos.frame(handshake, TlsVersions.TLS_1_0, ones);
+            assertThat(parse(wire, false).reason()).as("65 records").isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
+            int sixtyFourRecords = HelloRecords.MAX_FRAMING_RECORDS * (TlsWire.RECORD_HEADER_LENGTH + 1);
+            assertThat(parse(wire, 0, sixtyFourRecords, DEFAULT_MAX_HELLO, false).reason())
+                    .as("refused at the 64th whole record, before the 65th arrives").isEqualTo(Reason.CLIENT_HELLO_TOO_LARGE);
+        }
+
         @Test
         void rejectsOtherHandshakeMessage() {
             assertRejected(hello().handshakeType(2).sni("x.example").record(), Reason.MALFORMED);
@@ -330,15 +350,27 @@ class ClientHelloParserTest {
         @Test
         void greaseIsTheSixteenValuesOfRfc8701AndNothingLikeThem() {
             // 0x0a1a has GREASE's shape in each byte but is not one of the sixteen values.
-            byte[] wire = hello().sni("a.example").supportedVersions(0x0303, 0x0a1a).record();
-
-            assertThat(complete(wire).hello().tlsVersion()).isEqualTo(0x0a1a);
             for (int grease = 0x0a0a; grease <= 0xfafa; grease += 0x1010) {
                 assertThat(TlsWire.isGrease(grease)).as("0x%04x", grease).isTrue();
             }
             assertThat(TlsWire.isGrease(0x0a1a)).isFalse();
             assertThat(TlsWire.isGrease(0x1a0a)).isFalse();
             assertThat(TlsWire.isGrease(0x0b0b)).isFalse();
+        }
+
+        /**
+         * A server ignores what it does not know and picks from the rest: a client offering an
+         * unknown value and TLS 1.0 gets TLS 1.0, so that is its version, for the log and for
+         * {@code min_tls_version}.
+         */
+        @Test
+        void valuesThatAreNoTlsVersionAreIgnoredAsAServerIgnoresThem() {
+            assertThat(complete(hello().sni("a.example").legacyVersion(0x0301).supportedVersions(0x0a0b, 0x0301).record())
+                    .hello().tlsVersion()).isEqualTo(TlsVersions.TLS_1_0);
+            assertThat(complete(hello().sni("a.example").supportedVersions(0x0303, 0x0a1a, 0xfefd).record())
+                    .hello().tlsVersion()).as("0x0a1a, not GREASE; DTLS 1.2").isEqualTo(TlsVersions.TLS_1_2);
+            assertThat(complete(hello().sni("a.example").legacyVersion(0x0302).supportedVersions(0x0a0b).record())
+                    .hello().tlsVersion()).as("nothing known: the legacy version").isEqualTo(TlsVersions.TLS_1_1);
         }
 
         @Test
@@ -422,12 +454,12 @@ class ClientHelloParserTest {
         }
 
         @Test
-        void ignoresNameTypesOtherThanHostName() {
-            byte[] wire = hello().serverNameEntries(serverNameEntry(7, ascii("other")), serverNameEntry(0, ascii("a.example")))
-                    .record();
-
-            assertThat(complete(wire).hello().sni()).isEqualTo("a.example");
-            assertRejected(hello().serverNameEntries(serverNameEntry(7, ascii("other"))).record(), Reason.NO_SNI);
+        void refusesNameTypesOtherThanHostNameAsOpenSslDoes() {
+            assertRejected(hello().serverNameEntries(serverNameEntry(7, ascii("other")), serverNameEntry(0, ascii("a.example")))
+                    .record(), Reason.MALFORMED);
+            assertRejected(hello().serverNameEntries(serverNameEntry(0, ascii("a.example")), serverNameEntry(7, ascii("other")))
+                    .record(), Reason.MALFORMED);
+            assertRejected(hello().serverNameEntries(serverNameEntry(7, ascii("other"))).record(), Reason.MALFORMED);
         }
 
         @Test

@@ -202,13 +202,12 @@ class Ja4Test {
         }
 
         @Test
-        void sniMarksAServerNameExtensionWhateverItHolds() {
+        void sniMarksAServerNameExtensionWhateverNameItHolds() {
             assertThat(ja4(hello().sni("a.example").record()).charAt(3)).isEqualTo('d');
             assertThat(ja4(hello().alpn("h2").record()).charAt(3)).isEqualTo('i');
-            Parsed otherNameType = parse(hello().serverNameEntries(TestHellos.serverNameEntry(7, new byte[] {'x'}))
-                    .record(), false);
-            assertThat(otherNameType.reason()).isEqualTo(Reason.NO_SNI);
-            assertThat(otherNameType.hello().ja4().charAt(3)).isEqualTo('d');
+            Parsed invalidName = parse(hello().sni("bad name.example").record(), false);
+            assertThat(invalidName.reason()).isEqualTo(Reason.INVALID_SNI);
+            assertThat(invalidName.hello().ja4().charAt(3)).isEqualTo('d');
         }
 
         @Test
