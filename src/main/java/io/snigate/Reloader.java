@@ -32,6 +32,7 @@ import org.slf4j.LoggerFactory;
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
+    private static final String FILE_CHANGED = "file changed";
 
     private final Path file;
     private final ProxyServer server;
@@ -41,6 +42,12 @@ final class Reloader implements AutoCloseable {
     private String lastLoaded;
     /** The last reload failed: a file put back as it was then reloads too, and says it succeeded. */
     private boolean lastFailed;
+    /**
+     * Why the last reload failed. The same failure again, on a change of another file in a watched
+     * folder, is neither logged nor counted again: a log written into the config's folder would
+     * otherwise make each error line the event of the next attempt, an error every 200 ms.
+     */
+    private String lastFailure;
     private WatchService watcher;
 
     /** {@code running}: the text of the file that the proxy was started with. */
@@ -62,22 +69,29 @@ final class Reloader implements AutoCloseable {
             }
             lastLoaded = text;
             lastFailed = false;
+            lastFailure = null;
             watchListFolders(config);
             metrics.configReloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
         } catch (ConfigException e) {
-            lastFailed = true;
-            metrics.configReloaded(false);
-            LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.getMessage());
+            failed(why, e.getMessage());
         } catch (RuntimeException e) {
-            lastFailed = true;
-            metrics.configReloaded(false);
-            LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, e.toString());
+            failed(why, e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         return false;
+    }
+
+    private void failed(String why, String failure) {
+        lastFailed = true;
+        if (failure.equals(lastFailure) && why.equals(FILE_CHANGED)) {
+            return; // told already
+        }
+        lastFailure = failure;
+        metrics.configReloaded(false);
+        LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
     }
 
     private synchronized boolean changedOnDisk() {
@@ -173,7 +187,7 @@ final class Reloader implements AutoCloseable {
                     Thread.sleep(200);
                     try {
                         if (changedOnDisk()) {
-                            reload("file changed");
+                            reload(FILE_CHANGED);
                         }
                     } catch (RuntimeException e) {
                         // This thread is the only one that reloads on a change: it goes on.

@@ -17,6 +17,7 @@ import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Random;
@@ -162,6 +163,29 @@ class ReloadTest {
         reloader = new Reloader(config, proxy.server(), proxy.metrics(), startedWith);
         reloader.watch();
         assertThat(connectAndLogReason()).isEqualTo("forwarded");
+    }
+
+    /**
+     * A log written into the config's folder: each line is an event in the watched folder. The
+     * same failure again is not counted (nor logged) again, or each error line would be the next
+     * attempt's event.
+     */
+    @Test
+    void theSameFailureAgainOnOtherFilesChangingIsCountedOnce() throws Exception {
+        reloader.watch();
+        String running = Files.readString(config);
+        replaceAtomically(running + "  - match: \"*\"\n    upstream: x\n");
+        String failedOnce = "snigate_config_reloads_total{result=\"failure\"} 1.0";
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body().contains(failedOnce));
+        Path log = dir.resolve("snigate.log");
+        for (int line = 0; line < 5; line++) {
+            Files.writeString(log, "a line\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5))
+                    .until(() -> proxy.admin("/metrics", null).body().contains(failedOnce));
+        }
+        replaceAtomically(running);
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_last_reload_successful 1.0"));
     }
 
     @Test
