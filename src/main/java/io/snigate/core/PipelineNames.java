@@ -33,6 +33,13 @@ public final class PipelineNames {
      */
     public static final String PARENT_PROXY_HANDSHAKE = "parent-proxy-handshake";
 
+    /**
+     * On a listening channel (epoll, NIO), after Netty's acceptor: logs a failed accept, out of
+     * descriptors most likely, which the acceptor pauses accepting for 1 s on
+     * ({@code listen.ListenerSockets}).
+     */
+    public static final String ACCEPT_FAILURES = "accept-failures";
+
     /** The pre-relay stages of a client pipeline, in the order they leave it when the relay starts. */
     public static final String[] BEFORE_RELAY = {ROUTE, PREREAD};
 

@@ -3,11 +3,14 @@ package io.snigate.listen;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.snigate.config.ConfigException;
 import io.snigate.config.Listener;
+import io.snigate.core.PipelineNames;
 import io.snigate.handover.ReusePort;
 import io.snigate.relay.RelayReads;
 import io.snigate.transport.RingListener;
@@ -17,6 +20,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One listen address, bound once per event loop, every socket with {@code SO_REUSEPORT}: the
@@ -26,6 +31,7 @@ import java.util.List;
  * ({@link RingListener}); on epoll and NIO they are Netty's server channels.
  */
 final class ListenerSockets {
+    private static final Logger LOG = LoggerFactory.getLogger(ListenerSockets.class);
     private static final int BACKLOG = 4096;
     /** {@code -Dsnigate.accept=channel} accepts through Netty's server channel on io_uring too (for measurements). */
     private static final boolean ACCEPT_ON_RING = !"channel".equals(System.getProperty("snigate.accept"));
@@ -73,6 +79,8 @@ final class ListenerSockets {
                 Interception.prepare(bootstrap, listener);
                 Channel socket = bootstrap.bind(address).sync().channel();
                 sockets.add(socket);
+                // Behind the acceptor, which the bind has added by now.
+                socket.pipeline().addLast(PipelineNames.ACCEPT_FAILURES, new AcceptFailures());
                 Interception.checkBound(socket, listener, source);
                 address = (InetSocketAddress) socket.localAddress();
             }
@@ -140,5 +148,16 @@ final class ListenerSockets {
     void close() {
         sockets.forEach(Channel::close);
         rings.forEach(RingListener::stop);
+    }
+
+    /**
+     * Netty's acceptor passes a failed accept on after pausing accepting for 1 s; said here as the
+     * ring's listener says it, in one line, instead of at the pipeline's tail with a stack trace.
+     */
+    private static final class AcceptFailures extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.warn("accepting on {} failed ({}); trying again in 1 s", ctx.channel().localAddress(), cause.getMessage());
+        }
     }
 }

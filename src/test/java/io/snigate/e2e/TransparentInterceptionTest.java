@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snigate.Main;
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.TestNetwork;
 import java.io.IOException;
@@ -115,7 +116,8 @@ class TransparentInterceptionTest {
         accessLog = dir.resolve("access.log");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         snigate = network.start(network.gateway(), dir.resolve("snigate-launch.log"), "sh", "-c",
-                "exec " + java + " -cp " + System.getProperty("java.class.path") + " " + Main.class.getName()
+                "exec " + java + " " + String.join(" ", ChildProxy.jvmOptions()) + " -cp "
+                        + System.getProperty("java.class.path") + " " + Main.class.getName()
                         + " --config " + config + " > " + accessLog + " 2> " + dir.resolve("snigate.err"));
         awaitReady();
         for (String ip : List.of(TestNetwork.SERVER, TestNetwork.SERVER6)) {
@@ -170,6 +172,10 @@ class TransparentInterceptionTest {
     static void stopTheNetwork() throws Exception {
         if (network != null) {
             network.close();
+        }
+        Path log = dir == null ? null : dir.resolve("snigate.err");
+        if (log != null && Files.exists(log)) {
+            ChildProxy.assertNoLeakOrUnhandledException(Files.readString(log));
         }
     }
 

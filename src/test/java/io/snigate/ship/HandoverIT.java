@@ -3,6 +3,7 @@ package io.snigate.ship;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.ProcessRunner;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -132,6 +133,7 @@ class HandoverIT {
      */
     private static List<String> launcher(NetNamespace ns, String... args) {
         List<String> command = new ArrayList<>(List.of("env", "SNIGATE_JAR=" + JAR, "SNIGATE_CDS_ARCHIVE=", "JAVA=" + JAVA,
+                "SNIGATE_JAVA_OPTS=" + String.join(" ", ChildProxy.transportOption()),
                 "sh", LAUNCHER.toString()));
         command.addAll(List.of(args));
         return ns.command(command.toArray(String[]::new));

@@ -1,9 +1,11 @@
 package io.snigate.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.snigate.Main;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -71,7 +73,9 @@ public final class ChildProxy implements AutoCloseable {
             Path file = Files.writeString(dir.resolve("routes.yaml"), config.apply(adminPort, listen));
             String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
             List<String> command = new ArrayList<>(launcher);
-            command.addAll(List.of(java, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+            command.add(java);
+            command.addAll(jvmOptions());
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
                     "--config", file.toString()));
             Process process = new ProcessBuilder(command)
                     .redirectError(dir.resolve("stderr.txt").toFile())
@@ -187,9 +191,43 @@ public final class ChildProxy implements AutoCloseable {
         return Files.readString(dir.resolve("stderr.txt"));
     }
 
-    /** Kills the child if it still runs (a test that stops it checks how it stopped itself). */
+    /**
+     * Options for every snigate a test starts in a JVM of its own: the transport of this pass of
+     * the suite (the epoll pass must reach children too), and the leak detector at its strictest.
+     */
+    public static List<String> jvmOptions() {
+        List<String> options = new ArrayList<>(transportOption());
+        options.add("-Dio.netty.leakDetection.level=paranoid");
+        return options;
+    }
+
+    /** The transport of this pass of the suite, for a child under load, where the leak detector would weigh. */
+    public static List<String> transportOption() {
+        String transport = System.getProperty("snigate.transport");
+        return transport == null ? List.of() : List.of("-Dsnigate.transport=" + transport);
+    }
+
+    /** Fails if a child's operational log reports a leaked buffer, or an exception no stage handled. */
+    public static void assertNoLeakOrUnhandledException(String stderr) {
+        assertThat(stderr).as("the child proxy's standard error")
+                .doesNotContain("LEAK:")
+                .doesNotContain("reached at the tail of the pipeline");
+    }
+
+    /**
+     * Kills the child if it still runs (a test that stops it checks how it stopped itself), then
+     * fails if its log reports a leak or an unhandled exception.
+     */
     @Override
     public void close() {
         process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+            assertNoLeakOrUnhandledException(stderr());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
