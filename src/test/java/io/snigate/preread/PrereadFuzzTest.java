@@ -46,11 +46,14 @@ class PrereadFuzzTest {
                 ctx.fireChannelRead(msg); // to the channel's inbound queue, read back below
             }
         });
+        List<ByteBuf> written = new ArrayList<>();
         for (byte b : input) {
             if (!channel.isOpen() || !events.isEmpty()) {
                 break;
             }
-            channel.writeInbound(Unpooled.wrappedBuffer(new byte[] {b}));
+            ByteBuf one = Unpooled.buffer(1).writeByte(b);
+            written.add(one);
+            channel.writeInbound(one);
         }
         if (channel.isOpen() && events.isEmpty()) {
             channel.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
@@ -75,5 +78,7 @@ class PrereadFuzzTest {
             assertThat(record.reason()).isNotNull().isNotEqualTo(Reason.PREREAD_TIMEOUT);
         }
         channel.finishAndReleaseAll();
+        assertThat(written).as("every buffer written is released or handed on, and released there")
+                .allSatisfy(buffer -> assertThat(buffer.refCnt()).isZero());
     }
 }
