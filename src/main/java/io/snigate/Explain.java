@@ -12,6 +12,7 @@ import io.snigate.config.Route;
 import io.snigate.config.Upstream;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.Resolvers;
+import io.snigate.listen.ProxyServer;
 import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import io.snigate.core.TlsVersions;
@@ -224,7 +225,8 @@ final class Explain {
             var lookup = resolver.resolveAll(host).await();
             return lookup.isSuccess() && !lookup.getNow().isEmpty() ? lookup.getNow() : null;
         } finally {
-            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            // With the quiet period the resolver's channel finishes closing first (ProxyServer.stop).
+            loop.shutdownGracefully(ProxyServer.QUIET_PERIOD_MILLIS, 1_000, TimeUnit.MILLISECONDS).await(5, TimeUnit.SECONDS);
         }
     }
 

@@ -59,9 +59,21 @@ final class ListenerSockets {
      */
     static ListenerSockets bind(Listener listener, EventLoopGroup workers, Transport transport,
             ClientInitializer initializer, String source) throws InterruptedException, ConfigException {
-        if (ACCEPT_ON_RING && RingSocket.usableOn(workers.next())) {
-            return bindRings(listener, workers, initializer, source);
+        InetSocketAddress address = listener.address().toResolvedLiteral();
+        BindChecks.warnIfServed(address, "listen");
+        try {
+            return ACCEPT_ON_RING && RingSocket.usableOn(workers.next())
+                    ? bindRings(listener, workers, initializer, source)
+                    : bindChannels(listener, workers, transport, initializer, source);
+        } catch (InterruptedException | ConfigException e) {
+            throw e;
+        } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
+            throw BindChecks.failed(source, "listen", address, e);
         }
+    }
+
+    private static ListenerSockets bindChannels(Listener listener, EventLoopGroup workers, Transport transport,
+            ClientInitializer initializer, String source) throws InterruptedException, ConfigException {
         List<Channel> sockets = new ArrayList<>();
         InetSocketAddress address = listener.address().toResolvedLiteral();
         try {

@@ -64,6 +64,8 @@ public final class ProxyServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
     /** How long {@link #close()} waits for each group of event loops to stop. */
     private static final Duration LOOPS_STOP_WAIT = Duration.ofSeconds(10);
+    /** How long a stopping event loop must have had no new task before it ends ({@link #stop}). */
+    public static final long QUIET_PERIOD_MILLIS = 100;
 
     /** The config and what is built from it, swapped together by a reload. */
     private record Active(ProxyConfig config, RouteTable routes, boolean transparent) {
@@ -134,8 +136,15 @@ public final class ProxyServer implements AutoCloseable {
         metrics.registerRoutes(RouteTable.labelsOf(config));
         publishPolicy(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
-        admin = new AdminServer(metrics.registry(), () -> ready)
-                .bind(adminLoop, transport.serverChannelClass(), config.admin().toResolvedLiteral());
+        InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
+        BindChecks.warnIfServed(adminAddress, "admin");
+        try {
+            admin = new AdminServer(metrics.registry(), () -> ready).bind(adminLoop, transport.serverChannelClass(), adminAddress);
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
+            throw BindChecks.failed(config.source(), "serve admin", adminAddress, e);
+        }
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
         ready = true;
         return this;
@@ -302,10 +311,13 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Stops {@code loops}, waiting a bounded time: a loop stuck in a task must not keep a stopping
-     * proxy alive (Main exits the JVM after close), and the warning says which loops it left.
+     * proxy alive (Main exits the JVM after close), and the warning says which loops it left. The
+     * quiet period lets the closes just asked for finish first: on io_uring a channel's close waits
+     * for the ring to confirm its cancelled operations, and one finished by the loop's last cleanup
+     * can no longer deregister (Netty warns, with a stack trace).
      */
     static boolean stop(EventLoopGroup loops, String name, Duration wait) {
-        if (loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(wait.toMillis())) {
+        if (loops.shutdownGracefully(QUIET_PERIOD_MILLIS, 2_000, TimeUnit.MILLISECONDS).awaitUninterruptibly(wait.toMillis())) {
             return true;
         }
         LOG.warn("the {} event loops did not stop within {} ms; stopping without them", name, wait.toMillis());

@@ -9,6 +9,7 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.PipelineTails;
 import io.snigate.transport.RingSocket;
 import io.snigate.transport.Transport;
 import java.io.ByteArrayOutputStream;
@@ -167,6 +168,7 @@ class RelaySocketTest {
 
     @Test
     void aListenerThatThrowsOnBytesHearsTheSocketFail() throws Exception {
+        PipelineTails.expectInThisClass("threw; closing the socket");
         listenerThrows = true;
         peer.write(ascii("bytes a listener chokes on"));
         onLoop(() -> {

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.slf4j.LoggerFactory;
 
 /**
- * Fails a test class when Netty's leak detector reports a leaked buffer during it. The surefire
+ * Fails a test class when Netty's leak detector reports a leaked buffer during it; registered for
+ * every test class, as {@link PipelineTails} is. The surefire
  * configuration runs every test with the detector at PARANOID, which tracks every buffer; a leak
  * is reported when the leaked buffer is garbage-collected, so this collects garbage and allocates
  * a few buffers (which is when reports are made) before it looks.
@@ -34,7 +35,12 @@ public final class NettyLeaks implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) {
-        LEAKS.clear();
+        if (!LEAKS.isEmpty()) {
+            List<String> before = List.copyOf(LEAKS);
+            LEAKS.clear();
+            throw new AssertionError("Netty reported " + before.size() + " leaked buffer(s) after the last class ended:\n"
+                    + String.join("\n\n", before));
+        }
     }
 
     @Override
@@ -48,7 +54,9 @@ public final class NettyLeaks implements BeforeAllCallback, AfterAllCallback {
             }
         }
         if (!LEAKS.isEmpty()) {
-            throw new AssertionError("Netty reported " + LEAKS.size() + " leaked buffer(s):\n" + String.join("\n\n", LEAKS));
+            List<String> found = List.copyOf(LEAKS);
+            LEAKS.clear();
+            throw new AssertionError("Netty reported " + found.size() + " leaked buffer(s):\n" + String.join("\n\n", found));
         }
     }
 

@@ -13,6 +13,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.socket.SocketChannel;
+import io.snigate.testing.PipelineTails;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.NotYetConnectedException;
@@ -214,6 +215,7 @@ class RingClientChannelTest extends RingLoop {
 
     @Test
     void aCompletionThatThrowsClosesItsSocket() throws Exception {
+        PipelineTails.expectInThisClass("threw; closing the socket");
         CompletableFuture<Echo> echoes = new CompletableFuture<>();
         InetSocketAddress address = listenHandingOver(channel -> {
             Echo faulty = new Echo(channel) {

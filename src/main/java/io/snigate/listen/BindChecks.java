@@ -1,0 +1,71 @@
+package io.snigate.listen;
+
+import io.snigate.config.ConfigException;
+import io.snigate.config.HostPort;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What an operator needs to hear about binding a listening address: that another process already
+ * listens there (snigate binds with {@code SO_REUSEPORT}, so the kernel would quietly split the
+ * connections between the two), and, when a bind fails, which address, why, and what to do.
+ */
+final class BindChecks {
+    private static final Logger LOG = LoggerFactory.getLogger(BindChecks.class);
+
+    private BindChecks() {}
+
+    /**
+     * Warns when {@code address} already has a listener: a bind without {@code SO_REUSEPORT}
+     * fails there exactly then. Expected while a restart hands over; otherwise a forgotten
+     * process, or another instance whose port this config names, would take part of the traffic.
+     */
+    static void warnIfServed(InetSocketAddress address, String what) {
+        if (address.getPort() == 0) {
+            return;
+        }
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(address, 1);
+        } catch (IOException e) {
+            if (String.valueOf(e.getMessage()).contains("Address already in use")) {
+                LOG.warn("{} {} is already listened on by another process: the kernel will split new connections "
+                        + "between it and this snigate. Expected only while a restart hands over (deploy/README.md); "
+                        + "otherwise stop the other process (ss -ltnp 'sport = :{}') or choose another port",
+                        what, HostPort.format(address), address.getPort());
+            }
+            // Anything else (a transparent listener's foreign address, a port below 1024) the bind tells.
+        }
+    }
+
+    /** The failure of binding {@code address} as a config error: the address, the reason, the fix. */
+    static ConfigException failed(String source, String what, InetSocketAddress address, Throwable failure) {
+        String reason = rootMessage(failure);
+        String hint;
+        if (reason.contains("Address already in use")) {
+            hint = "another process listens there without sharing it (ss -ltnp 'sport = :" + address.getPort()
+                    + "'): stop it, or choose another port";
+        } else if (reason.contains("Permission denied")) {
+            hint = "a port below 1024 needs root or CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it)";
+        } else if (reason.contains("Cannot assign requested address")) {
+            hint = address.getAddress().getHostAddress() + " is not an address of this host";
+        } else {
+            hint = "check the address";
+        }
+        return new ConfigException(source, 0, "cannot " + what + " on " + HostPort.format(address) + ": " + reason
+                + "; " + hint, failure);
+    }
+
+    private static String rootMessage(Throwable failure) {
+        Throwable cause = failure;
+        while (cause.getCause() != null && cause.getCause() != cause) {
+            cause = cause.getCause();
+        }
+        String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        int errno = message.indexOf("failed with error(");
+        int colon = message.indexOf("): ", errno);
+        return errno >= 0 && colon > errno ? message.substring(colon + 3) : message;
+    }
+}

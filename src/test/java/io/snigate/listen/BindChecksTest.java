@@ -1,0 +1,99 @@
+package io.snigate.listen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.snigate.config.ConfigException;
+import io.snigate.config.ConfigLoader;
+import io.snigate.log.AccessLog;
+import io.snigate.metrics.ProxyMetrics;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.transport.Transport;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.StandardSocketOptions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An address another process already listens on: shared quietly through {@code SO_REUSEPORT}
+ * unless snigate says so, and a bind that fails names the address, the reason and the fix.
+ */
+class BindChecksTest {
+    private static final String ROUTE = "routes:\n  - match: \"a.example\"\n    upstream: \"127.0.0.1:9\"\n";
+
+    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    private final Logger logger = (Logger) LoggerFactory.getLogger(BindChecks.class);
+
+    @BeforeEach
+    void listen() {
+        logged.start();
+        logger.addAppender(logged);
+    }
+
+    @AfterEach
+    void stopListening() {
+        logger.detachAppender(logged);
+    }
+
+    @Test
+    void aPortAnotherProcessSharesIsSaidAtStartAndAFreeOneIsNot() throws Exception {
+        try (ServerSocket other = new ServerSocket()) {
+            other.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            other.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            try (ProxyHarness proxy = ProxyHarness.start("listen: [\"127.0.0.1:" + other.getLocalPort() + "\"]\n" + ROUTE)) {
+                assertThat(proxy.port()).isEqualTo(other.getLocalPort());
+            }
+        }
+        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).singleElement().asString()
+                .contains("listen 127.0.0.1:").contains("is already listened on by another process");
+
+        logged.list.clear();
+        try (ProxyHarness proxy = ProxyHarness.start(ROUTE)) {
+            assertThat(logged.list).as("port 0, and the admin's port 0").isEmpty();
+            BindChecks.warnIfServed(new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort()), "listen");
+            assertThat(logged.list).as("a free port").isEmpty();
+        }
+    }
+
+    @Test
+    void aPortTakenWithoutSharingStopsTheStartWithTheAddressAndTheFix() throws Exception {
+        try (ServerSocket other = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            assertThatThrownBy(() -> start("listen: [\"127.0.0.1:" + other.getLocalPort() + "\"]\nadmin: \"127.0.0.1:0\"\n"))
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessage("test.yaml: cannot listen on 127.0.0.1:%d: Address already in use; another process listens "
+                            + "there without sharing it (ss -ltnp 'sport = :%d'): stop it, or choose another port",
+                            other.getLocalPort(), other.getLocalPort());
+            assertThatThrownBy(() -> start("listen: [\"127.0.0.1:0\"]\nadmin: \"127.0.0.1:" + other.getLocalPort() + "\"\n"))
+                    .isInstanceOf(ConfigException.class)
+                    .hasMessageStartingWith("test.yaml: cannot serve admin on 127.0.0.1:" + other.getLocalPort()
+                            + ": Address already in use; another process listens there");
+        }
+        assertThatThrownBy(() -> start("listen: [\"192.0.2.77:8443\"]\nadmin: \"127.0.0.1:0\"\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage("test.yaml: cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
+                        + "192.0.2.77 is not an address of this host");
+    }
+
+    private static void start(String yaml) throws Exception {
+        ProxyServer server = new ProxyServer(ConfigLoader.parse(yaml + ROUTE, "test.yaml"), new ProxyMetrics(),
+                new AccessLog(line -> {}), Transport.select());
+        try {
+            server.start();
+        } finally {
+            server.close();
+        }
+    }
+
+    private static int freePort() throws Exception {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+}
