@@ -256,6 +256,7 @@ public final class UpstreamConnector {
                 return;
             }
             InetSocketAddress target = addresses.get(index);
+            record.dialing(target);
             Consumer<Throwable> tryNext = cause -> {
                 if (!promise.isDone()) {
                     tryAddresses(addresses, index + 1, cause);

@@ -170,6 +170,12 @@ public final class ConnectionRecord implements ClientHelloSink {
         return routeConnections;
     }
 
+    /** The address being dialed: the access log names it whichever way the connect ends. */
+    public void dialing(InetSocketAddress target) {
+        this.upstream = target;
+    }
+
+    /** The upstream connected: the connection is forwarded. */
     public void upstream(InetSocketAddress upstream) {
         this.upstream = upstream;
         this.forwarded = true;
@@ -277,8 +283,13 @@ public final class ConnectionRecord implements ClientHelloSink {
         return route;
     }
 
+    /** The upstream connected, or the last address dialed when none connected; null before. */
     public InetSocketAddress upstream() {
         return upstream;
+    }
+
+    public boolean isForwarded() {
+        return forwarded;
     }
 
     /** {@code enforce} or {@code audit} once routed, else null. */

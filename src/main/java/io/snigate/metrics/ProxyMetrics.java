@@ -259,7 +259,7 @@ public final class ProxyMetrics implements ConnectionObserver {
         ConnectionMeters.Route route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());
         route.bytesToClient.increment(connection.bytesToClient());
-        if (connection.upstream() != null) {
+        if (connection.isForwarded()) {
             route.connectionDuration.record(System.nanoTime() - connection.acceptedAtNanos(), TimeUnit.NANOSECONDS);
         }
     }

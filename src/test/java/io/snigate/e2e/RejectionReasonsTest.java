@@ -288,11 +288,14 @@ class RejectionReasonsTest {
     void failsWithUpstreamUnreachableOnAClosedPort() throws Exception {
         JsonNode log = assertHandshakeRefusedWith("closed.port.test", "internal_error", "upstream_unreachable");
         assertThat(log.get("outcome").asText()).isEqualTo("failed");
+        assertThat(log.get("upstream").asText()).as("the address that refused").isEqualTo("127.0.0.1:" + closedPort);
     }
 
     @Test
     void failsWithUpstreamTimeoutWhenTheSynIsNeverAnswered() throws Exception {
-        assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
+        JsonNode log = assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
+        assertThat(log.get("upstream").asText()).as("the address that never answered")
+                .isEqualTo("127.0.0.1:" + fullBacklog.getLocalPort());
     }
 
     @Test
