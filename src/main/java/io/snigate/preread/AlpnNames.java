@@ -24,6 +24,14 @@ final class AlpnNames {
     /** Each known protocol offered alone, as a list, by its index in {@link #KNOWN_PROTOCOLS}. */
     private static final List<List<String>> KNOWN_ALONE = Arrays.stream(KNOWN_PROTOCOLS).map(List::of).toList();
 
+    /**
+     * How many protocols, and how many of their bytes, a connection keeps, logs and is routed by.
+     * Real clients offer one to four; a hello of sixty names of 255 bytes would otherwise hold
+     * 15 KiB for the tunnel's life and write a log line of 90 KB.
+     */
+    static final int MAX_PROTOCOLS = 16;
+    static final int MAX_PROTOCOL_BYTES = 512;
+
     private AlpnNames() {}
 
     /**
@@ -54,7 +62,8 @@ final class AlpnNames {
 
     /**
      * Decodes a well-formed extension into an immutable list, one char per byte (ISO-8859-1), so
-     * that every byte survives into the log.
+     * that every byte survives into the log: its first {@link #MAX_PROTOCOLS} protocols, while
+     * their bytes stay within {@link #MAX_PROTOCOL_BYTES}.
      *
      * @param text scratch space for one name's bytes
      */
@@ -62,7 +71,13 @@ final class AlpnNames {
         int end = extension + 4 + HelloLayout.extensionLength(b, extension);
         int first = firstProtocol(extension);
         int count = 0;
+        int bytes = 0;
         for (int p = first; p < end; p += 1 + b.getUnsignedByte(p)) {
+            bytes += b.getUnsignedByte(p);
+            if (count == MAX_PROTOCOLS || bytes > MAX_PROTOCOL_BYTES) {
+                end = p; // the rest is not kept
+                break;
+            }
             count++;
         }
         // One or two protocols, as real clients send, fit in List.of's fields without an array.

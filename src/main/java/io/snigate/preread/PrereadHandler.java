@@ -63,8 +63,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
                 : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), buffered, in);
         if (!decided) {
             classify(ctx, false);
-        } else if (buffered.readableBytes() > 2 * maxClientHelloBytes) {
-            // Sending more than a ClientHello's worth before the upstream answered: make it wait.
+        } else {
+            // Sending on before the upstream answered (no TLS client does, but 0-RTT early data):
+            // make it wait, so that a connection being dialed holds at most one read more.
             ctx.channel().config().setAutoRead(false);
         }
     }
@@ -128,7 +129,7 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         decide(ctx);
         // On epoll reading goes on while routing and connecting: a TLS client sends nothing more
         // before the server answers, and pausing and resuming would cost two epoll_ctl calls on
-        // every connection. Whatever does arrive is buffered here, up to a bound (see channelRead).
+        // every connection. Whatever does arrive is buffered here, and pauses reading (channelRead).
         // On io_uring pausing costs nothing, and a read left waiting would only be cancelled when
         // the relay takes the socket off the channel (relay.HandOver); the channel still hears a
         // FIN or a reset meanwhile (Netty keeps a POLLRDHUP armed).

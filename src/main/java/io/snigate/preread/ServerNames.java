@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 final class ServerNames {
     /** A server_name list that names no host. */
     static final int NO_HOST_NAME = -1;
+    /** More than the longest valid host name (253): enough to see what was sent. */
+    static final int MAX_LOGGED_NAME_BYTES = 300;
     /** A server_name extension whose lengths do not add up, or that names two hosts. */
     static final int INVALID = -2;
 
@@ -77,19 +79,24 @@ final class ServerNames {
 
     /**
      * The name of a host_name entry as sent, lower-cased, with every byte that could confuse a log
-     * reader (controls, space, non-ASCII and the backslash itself) written as {@code \xNN}.
+     * reader (controls, space, non-ASCII and the backslash itself) written as {@code \xNN}; past
+     * {@link #MAX_LOGGED_NAME_BYTES}, only how many bytes more there were.
      */
     static String rawNameForLog(ByteBuf b, int hostNameEntry) {
         int start = hostNameEntry + 2;
         int length = b.getUnsignedShort(hostNameEntry);
-        StringBuilder out = new StringBuilder(length + 8);
-        for (int i = start; i < start + length; i++) {
+        int logged = Math.min(length, MAX_LOGGED_NAME_BYTES);
+        StringBuilder out = new StringBuilder(logged + 24);
+        for (int i = start; i < start + logged; i++) {
             int c = b.getUnsignedByte(i);
             if (isPrintableAscii(c) && c != '\\') {
                 out.append((char) (c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c));
             } else {
                 out.append("\\x").append(Character.forDigit(c >>> 4, 16)).append(Character.forDigit(c & 0xf, 16));
             }
+        }
+        if (logged < length) {
+            out.append("...(+").append(length - logged).append(" bytes)");
         }
         return out.toString();
     }

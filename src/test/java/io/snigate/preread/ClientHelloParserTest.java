@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -328,6 +329,18 @@ class ClientHelloParserTest {
             assertThat(complete(hello().sni("a.example").alpn("h4").record()).hello().alpn()).containsExactly("h4");
         }
 
+        /** Routed, kept and logged: the first 16 protocols, while their bytes stay within 512. */
+        @Test
+        void keepsNoMoreThanSixteenAlpnProtocolsOr512BytesOfThem() {
+            String[] many = IntStream.range(0, 40).mapToObj(i -> "p" + i).toArray(String[]::new);
+            assertThat(complete(hello().sni("a.example").alpn(many).record()).hello().alpn())
+                    .containsExactly(Arrays.copyOf(many, 16));
+            String[] long255 = IntStream.range(0, 60).mapToObj(i -> Character.toString('a' + i % 26).repeat(255))
+                    .toArray(String[]::new);
+            assertThat(complete(hello().sni("a.example").alpn(long255).record()).hello().alpn())
+                    .as("two of 255 bytes fit in 512, a third does not").containsExactly(long255[0], long255[1]);
+        }
+
         @Test
         void keepsOneOrTwoAlpnProtocols() {
             assertThat(complete(hello().sni("a.example").alpn("h2").record()).hello().alpn()).isEqualTo(List.of("h2"));
@@ -606,6 +619,17 @@ class ClientHelloParserTest {
 
             assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
             assertThat(verdict.rawSni()).isEqualTo("bad\\x00name\\x5c.example\\xff\\x20");
+        }
+
+        @Test
+        void logsNoMoreThan300BytesOfAnInvalidName() {
+            byte[] name = new byte[16_000];
+            Arrays.fill(name, (byte) 1);
+
+            Parsed verdict = parse(hello().sni(name).record(), false);
+
+            assertThat(verdict.reason()).isEqualTo(Reason.INVALID_SNI);
+            assertThat(verdict.rawSni()).isEqualTo("\\x01".repeat(300) + "...(+15700 bytes)");
         }
 
         @Test

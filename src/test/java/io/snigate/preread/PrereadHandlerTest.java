@@ -91,6 +91,22 @@ class PrereadHandlerTest {
         assertThat(readAllInbound()).isEqualTo(wire);
     }
 
+    /** On epoll the channel reads on while the upstream is dialed: bytes then pause it at once. */
+    @Test
+    void bytesAfterTheDecidedHelloPauseReadingUntilTheRelay() {
+        byte[] wire = hello().sni("early.example").records(1);
+        channel.writeInbound(tracked(wire));
+        assertThat(events).as("decided").hasSize(1);
+        assertThat(channel.config().isAutoRead()).as("nothing more came: reading goes on").isTrue();
+
+        byte[] early = new byte[100];
+        channel.writeInbound(tracked(early));
+
+        assertThat(channel.config().isAutoRead()).isFalse();
+        channel.pipeline().remove(preread);
+        assertThat(readAllInbound()).hasSize(wire.length + early.length);
+    }
+
     @Test
     void aResetWhileTheDecidedConnectionIsRoutedOrConnectingClosesItQuietly() throws Exception {
         channel.writeInbound(tracked(hello().sni("reset.example").records(1)));
