@@ -32,6 +32,9 @@ public record Cidr(byte[] network, int prefixLength, String text) {
             throw new IllegalArgumentException("\"" + address + "\" is not an IP address; write a range like"
                     + " 10.0.0.0/8 or fd00::/8");
         }
+        if (NetUtil.isValidIpV4Address(address)) {
+            HostPort.refuseLeadingZeros(address);
+        }
         int bits = bytes.length * 8;
         int prefix = bits;
         if (slash >= 0) {
@@ -52,7 +55,21 @@ public record Cidr(byte[] network, int prefixLength, String text) {
             bytes = Arrays.copyOfRange(bytes, 12, 16);
             prefix -= MAPPED_PREFIX;
         }
-        return new Cidr(mask(bytes, prefix), prefix, text);
+        byte[] network = mask(bytes, prefix);
+        if (!Arrays.equals(network, bytes)) {
+            // As nginx warns: bits past the prefix say nothing, and were likely meant to.
+            throw new IllegalArgumentException("\"" + text + "\" has bits set past its /" + prefix + "; write the range's"
+                    + " first address (" + rangeText(network, prefix) + "), or the one address (" + address + ")");
+        }
+        return new Cidr(network, prefix, text);
+    }
+
+    private static String rangeText(byte[] network, int prefix) {
+        try {
+            return NetUtil.toAddressString(InetAddress.getByAddress(network)) + "/" + prefix;
+        } catch (UnknownHostException impossible) {
+            return "?";
+        }
     }
 
 

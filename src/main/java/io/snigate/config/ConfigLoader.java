@@ -67,7 +67,8 @@ public final class ConfigLoader {
             }
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
-            throw new ConfigException(name, 0, "no such file; pass the path of routes.yaml", e);
+            throw new ConfigException(name, 0, "no such file in " + file.toAbsolutePath().getParent()
+                    + "; pass the path of routes.yaml with --config FILE", e);
         } catch (AccessDeniedException e) {
             throw new ConfigException(name, 0, "permission denied; the proxy's user must be able to read it", e);
         } catch (CharacterCodingException e) {

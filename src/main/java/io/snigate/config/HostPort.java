@@ -85,14 +85,7 @@ public record HostPort(String host, int port) {
                 throw new IllegalArgumentException("the host is missing; " + FORMAT_HINT);
             }
             if (NetUtil.isValidIpV4Address(host)) {
-                // Netty reads 010.0.0.1 as 10.0.0.1; inet_aton, and so a parent proxy asked for
-                // it, reads 8.0.0.1.
-                for (String octet : host.split("\\.")) {
-                    if (octet.length() > 1 && octet.startsWith("0")) {
-                        throw new IllegalArgumentException("\"" + host + "\" has a leading zero, which some tools read"
-                                + " as octal; write each part of the address without one");
-                    }
-                }
+                refuseLeadingZeros(host);
             } else {
                 String name = HostNames.normalize(host);
                 if (!HostNames.isValid(name)) {
@@ -169,5 +162,18 @@ public record HostPort(String host, int port) {
         }
         InetAddress ip = address.getAddress();
         return formatHost(ip == null ? address.getHostString() : NetUtil.toAddressString(ip)) + ":" + address.getPort();
+    }
+
+    /**
+     * Refuses an IPv4 literal with a leading zero in a part: Netty reads 010.0.0.1 as 10.0.0.1;
+     * inet_aton, and so a parent proxy asked for it or a firewall given the same range, 8.0.0.1.
+     */
+    static void refuseLeadingZeros(String ipv4) {
+        for (String octet : ipv4.split("\\.")) {
+            if (octet.length() > 1 && octet.startsWith("0")) {
+                throw new IllegalArgumentException("\"" + ipv4 + "\" has a leading zero, which some tools read"
+                        + " as octal; write each part of the address without one");
+            }
+        }
     }
 }

@@ -60,10 +60,28 @@ final class YamlNodes {
             if (e.getProblem() != null && e.getContext() != null && e.getContextMark() != null) {
                 problem += " (" + oneLine(e.getContext()) + " at line " + (e.getContextMark().getLine() + 1) + ")";
             }
-            throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1, "not valid YAML: " + problem, e);
+            throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1,
+                    "not valid YAML: " + problem + advice(e), e);
         } catch (YAMLException e) {
             throw new ConfigException(file, 0, "not valid YAML: " + oneLine(e.getMessage()), e);
         }
+    }
+
+    /** What to do about the parser's likeliest complaints, in the words of this file's keys. */
+    private static String advice(MarkedYAMLException e) {
+        String problem = String.valueOf(e.getProblem()) + " " + e.getContext();
+        if (problem.contains("while scanning an alias")) {
+            return "; a value that starts with * must be quoted: match: \"*.example.com\"";
+        }
+        if (problem.contains("expected <block end>")) {
+            int above = e.getContextMark() == null ? 0 : e.getContextMark().getLine() + 1;
+            return "; this line is indented differently from the lines it belongs with" + (above > 0 ? " (from line " + above
+                    + ")" : "") + ": the keys of one route must start in the same column";
+        }
+        if (problem.contains("mapping values are not allowed here")) {
+            return "; a key on this line or the one before lacks its ':', or a value holds an unquoted ': '";
+        }
+        return "";
     }
 
     /**

@@ -479,6 +479,21 @@ class ConfigLoaderTest {
                         + "(while parsing a flow sequence at line 1)");
     }
 
+    /** The slips likeliest at 3 a.m. get what to do, not only the parser's words. */
+    @Test
+    void commonYamlSlipsGetAdvice() {
+        assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: *.example.com\n    upstream: \"192.0.2.1:443\"\n",
+                "routes.yaml:3: not valid YAML: unexpected character found .(46) (while scanning an alias at line 3); "
+                        + "a value that starts with * must be quoted: match: \"*.example.com\"");
+        assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match \"a.example.com\"\n    upstream: \"192.0.2.1:443\"\n",
+                "routes.yaml:4: not valid YAML: mapping values are not allowed here; a key on this line or the one before "
+                        + "lacks its ':', or a value holds an unquoted ': '");
+        assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: \"a.example.com\"\n     upstream: \"192.0.2.1:443\"\n",
+                "routes.yaml:4: not valid YAML: expected <block end>, but found '<block mapping start>' (while parsing a "
+                        + "block mapping at line 3); this line is indented differently from the lines it belongs with "
+                        + "(from line 3): the keys of one route must start in the same column");
+    }
+
     @Test
     void emptyFile() {
         assertError("", "routes.yaml: the file has no settings; it needs at least listen: and routes:");
@@ -501,7 +516,7 @@ class ConfigLoaderTest {
 
         assertThatThrownBy(() -> ConfigLoader.load(missing))
                 .isInstanceOf(ConfigException.class)
-                .hasMessage(missing + ": no such file; pass the path of routes.yaml")
+                .hasMessage(missing + ": no such file in " + dir + "; pass the path of routes.yaml with --config FILE")
                 .satisfies(e -> assertThat(((ConfigException) e).line()).isZero());
     }
 

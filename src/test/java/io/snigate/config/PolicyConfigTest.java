@@ -194,4 +194,17 @@ class PolicyConfigTest {
         assertThat(mappedDeny.admits(ip("10.9.9.9"))).isFalse();
         assertThat(mappedDeny.admits(ip("11.0.0.1"))).isTrue();
     }
+
+    /** Slips that an allowlist must not take silently: octal-looking parts, and bits past the prefix. */
+    @Test
+    void rangesWithALeadingZeroOrBitsPastThePrefixAreRefusedWithTheFix() {
+        assertThatThrownBy(() -> Cidr.parse("010.0.0.0/8")).hasMessage(
+                "\"010.0.0.0\" has a leading zero, which some tools read as octal; write each part of the address without one");
+        assertThatThrownBy(() -> Cidr.parse("10.1.2.3/16")).hasMessage(
+                "\"10.1.2.3/16\" has bits set past its /16; write the range's first address (10.1.0.0/16), or the one "
+                        + "address (10.1.2.3)");
+        assertThatThrownBy(() -> Cidr.parse("fd00::1/8")).hasMessageContaining("(fd00::/8)");
+        assertThat(Cidr.parse("10.1.0.0/16")).isEqualTo(Cidr.parse("10.1.0.0/16"));
+        assertThat(Cidr.parse("10.1.2.3")).as("an address alone is its /32").isEqualTo(Cidr.parse("10.1.2.3/32"));
+    }
 }
