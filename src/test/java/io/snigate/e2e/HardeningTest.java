@@ -293,37 +293,54 @@ class HardeningTest {
                         + "reason=\"drain_timeout\",route=\"*.corpus.test\"} 1.0");
     }
 
-    @Test
-    void trafficInEitherDirectionKeepsATunnelPastItsIdleTimeout() throws Exception {
-        try (ServerSocket trickles = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            // The upstream sends one byte every 100 ms for 1.2 s: four idle timeouts' worth, but
-            // never 300 ms of silence. Then it stays silent until the proxy gives up on it.
-            CompletableFuture.runAsync(() -> {
-                try (Socket socket = trickles.accept()) {
+    /**
+     * One byte every 100 ms for 2.5 s, from one side: ten idle timeouts' worth of tunnel, but never
+     * a second of silence; then silence until the proxy gives up. Either side's bytes count.
+     */
+    @ParameterizedTest(name = "bytes from the {0}")
+    @ValueSource(strings = {"upstream", "client"})
+    void trafficInEitherDirectionKeepsATunnelPastItsIdleTimeout(String sender) throws Exception {
+        int trickled = 25;
+        boolean fromUpstream = sender.equals("upstream");
+        try (ServerSocket upstreamSide = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Integer> upstreamGot = CompletableFuture.supplyAsync(() -> {
+                try (Socket socket = upstreamSide.accept()) {
                     socket.getInputStream().readNBytes(CURL.length);
-                    for (int i = 0; i < 12; i++) {
-                        socket.getOutputStream().write('x');
-                        Thread.sleep(100);
+                    if (fromUpstream) {
+                        trickle(socket.getOutputStream(), trickled);
                     }
-                    socket.getInputStream().read(); // until the proxy closes
+                    return socket.getInputStream().readAllBytes().length; // until the proxy closes
                 } catch (IOException | InterruptedException e) {
-                    // Gone: the end either way.
+                    return -1;
                 }
             }, runnable -> new Thread(runnable).start());
-            proxy = ProxyHarness.corpusTo(trickles.getLocalPort(), """
-                    timeouts: { idle: 300ms }
+            proxy = ProxyHarness.corpusTo(upstreamSide.getLocalPort(), """
+                    timeouts: { idle: 1s }
                     """);
             long started = System.nanoTime();
             try (Socket client = proxy.connect()) {
                 client.getOutputStream().write(CURL);
-                assertThat(new String(ProxyHarness.readUntilClosed(client), StandardCharsets.US_ASCII))
-                        .isEqualTo("x".repeat(12));
+                if (!fromUpstream) {
+                    trickle(client.getOutputStream(), trickled);
+                }
+                assertThat(ProxyHarness.readUntilClosed(client)).hasSize(fromUpstream ? trickled : 0);
             }
             long elapsedMillis = (System.nanoTime() - started) / 1_000_000;
-            assertThat(elapsedMillis).as("open while bytes flowed, closed after 300 ms of silence").isBetween(1_300L, 6_000L);
+            assertThat(elapsedMillis).as("open while bytes flowed, closed after 1 s of silence").isBetween(3_000L, 10_000L);
+            assertThat(upstreamGot.get(10, TimeUnit.SECONDS)).isEqualTo(fromUpstream ? 0 : trickled);
             JsonNode log = log();
             assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo("idle_timeout");
-            assertThat(log.get("bytes_to_client").asLong()).isEqualTo(12);
+            assertThat(log.get(fromUpstream ? "bytes_to_client" : "bytes_from_client").asLong())
+                    .isEqualTo(fromUpstream ? trickled : CURL.length + trickled);
+        }
+    }
+
+    /** Writes {@code count} bytes, one every 100 ms. */
+    private static void trickle(OutputStream out, int count) throws IOException, InterruptedException {
+        for (int i = 0; i < count; i++) {
+            out.write('x');
+            out.flush();
+            Thread.sleep(100);
         }
     }
 
