@@ -1,5 +1,7 @@
 package io.snigate.config;
 
+import java.net.Inet4Address;
+import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -107,12 +109,26 @@ final class ListenersReader {
     HostPort readAdmin(Node node, List<Listener> listeners) throws ConfigException {
         HostPort admin = localAddress(node, "admin address");
         for (Listener listener : listeners) {
-            if (admin.port() != 0 && listener.address().toResolvedLiteral().equals(admin.toResolvedLiteral())) {
+            if (admin.port() != 0 && overlap(listener.address().toResolvedLiteral(), admin.toResolvedLiteral())) {
                 throw nodes.error(node, "admin address \"" + admin + "\" is also a listen address (line "
                         + listener.line() + "); give the admin endpoint its own port");
             }
         }
         return admin;
+    }
+
+    /**
+     * Whether two bound addresses take the same connections: equal, or one a wildcard whose
+     * family holds the other ({@code [::]} holds IPv4 too, on a dual-stack host). With
+     * {@code SO_REUSEPORT} both would bind, and the more specific would take what the other meant.
+     */
+    private static boolean overlap(InetSocketAddress a, InetSocketAddress b) {
+        return a.getPort() == b.getPort() && (a.equals(b) || holds(a, b) || holds(b, a));
+    }
+
+    private static boolean holds(InetSocketAddress wildcard, InetSocketAddress other) {
+        return wildcard.getAddress().isAnyLocalAddress()
+                && (wildcard.getAddress() instanceof Inet6Address || other.getAddress() instanceof Inet4Address);
     }
 
     /** An address this host binds: it must be an IP literal, as names would need DNS to bind. */

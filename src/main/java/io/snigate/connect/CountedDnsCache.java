@@ -9,7 +9,8 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -19,11 +20,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * longest TTL runs out, which is when Netty drops it too. Expired names are pruned when the gauge
  * is read and, so that a proxy nobody scrapes does not keep every name it ever resolved, whenever
  * as many names have been cached since the last prune as it left (at least {@value #PRUNE_AFTER}).
- * That prune walks every name, so it runs on the common pool, not on the event loop that cached
- * the name.
+ * That prune walks every name, so it runs on a thread of its own, not on the event loop that
+ * cached the name, nor on the common pool, where any blocking task could hold it off.
  */
 public final class CountedDnsCache implements DnsCache {
     static final int PRUNE_AFTER = 1024;
+    private static final Executor PRUNER = Executors.newSingleThreadExecutor(task -> {
+        Thread thread = new Thread(task, "snigate-dns-cache-prune");
+        thread.setDaemon(true);
+        return thread;
+    });
 
     private final DnsCache delegate = new DefaultDnsCache();
     private final Map<String, Long> expiresAtNanos = new ConcurrentHashMap<>();
@@ -43,10 +49,14 @@ public final class CountedDnsCache implements DnsCache {
     }
 
     private void prune() {
+        cachedSincePrune.set(0); // first: names cached while it walks count towards the next prune
         long now = System.nanoTime();
         expiresAtNanos.values().removeIf(expiry -> expiry - now <= 0);
-        cachedSincePrune.set(0);
         leftByPrune = expiresAtNanos.size();
+    }
+
+    private boolean pruneDue() {
+        return cachedSincePrune.get() >= Math.max(PRUNE_AFTER, leftByPrune);
     }
 
     @Override
@@ -71,10 +81,13 @@ public final class CountedDnsCache implements DnsCache {
             String hostname, DnsRecord[] additionals, InetAddress address, long originalTtl, EventLoop loop) {
         long expiry = System.nanoTime() + originalTtl * 1_000_000_000L;
         expiresAtNanos.merge(hostname, expiry, Math::max);
-        if (cachedSincePrune.incrementAndGet() >= Math.max(PRUNE_AFTER, leftByPrune) && pruning.compareAndSet(false, true)) {
-            ForkJoinPool.commonPool().execute(() -> {
+        cachedSincePrune.incrementAndGet();
+        if (pruneDue() && pruning.compareAndSet(false, true)) {
+            PRUNER.execute(() -> {
                 try {
-                    prune();
+                    do { // again if enough names came while it walked: their trigger found it busy
+                        prune();
+                    } while (pruneDue());
                 } finally {
                     pruning.set(false);
                 }

@@ -40,8 +40,12 @@ final class BindChecks {
         }
     }
 
-    /** The failure of binding {@code address} as a config error: the address, the reason, the fix. */
-    static ConfigException failed(String source, String what, InetSocketAddress address, Throwable failure) {
+    /**
+     * The failure of binding {@code address} as a config error: the address, the reason, the fix.
+     *
+     * @param line the line of the config that asked for it, or 0
+     */
+    static ConfigException failed(String source, int line, String what, InetSocketAddress address, Throwable failure) {
         String reason = rootMessage(failure);
         String hint;
         if (reason.contains("Address already in use")) {
@@ -54,7 +58,7 @@ final class BindChecks {
         } else {
             hint = "check the address";
         }
-        return new ConfigException(source, 0, "cannot " + what + " on " + HostPort.format(address) + ": " + reason
+        return new ConfigException(source, line, "cannot " + what + " on " + HostPort.format(address) + ": " + reason
                 + "; " + hint, failure);
     }
 

@@ -68,7 +68,7 @@ final class ListenerSockets {
         } catch (InterruptedException | ConfigException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
-            throw BindChecks.failed(source, "listen", address, e);
+            throw BindChecks.failed(source, listener.line(), "listen", address, e);
         }
     }
 

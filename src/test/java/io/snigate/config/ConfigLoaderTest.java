@@ -242,10 +242,19 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void adminOnAListenAddress() {
+    void adminOnAListenAddress() throws ConfigException {
         assertError("listen: 127.0.0.1:8443\nadmin: 127.0.0.1:8443\n" + ROUTE,
                 "routes.yaml:2: admin address \"127.0.0.1:8443\" is also a listen address (line 1); "
                         + "give the admin endpoint its own port");
+        // A wildcard on the same port takes the other's connections, whichever is the admin.
+        assertError("listen: 0.0.0.0:8443\nadmin: 127.0.0.1:8443\n" + ROUTE,
+                "routes.yaml:2: admin address \"127.0.0.1:8443\" is also a listen address (line 1); "
+                        + "give the admin endpoint its own port");
+        assertError("listen: 127.0.0.1:8443\nadmin: \"[::]:8443\"\n" + ROUTE,
+                "routes.yaml:2: admin address \"[::]:8443\" is also a listen address (line 1); "
+                        + "give the admin endpoint its own port");
+        assertThat(ConfigLoader.parse("listen: \"[::1]:8443\"\nadmin: 0.0.0.0:8443\n" + ROUTE, "routes.yaml").admin().port())
+                .as("an IPv4 wildcard holds no IPv6 address").isEqualTo(8443);
     }
 
     @Test

@@ -216,10 +216,13 @@ class ResilienceTest {
                 return null;
             }));
         }
-        for (Future<?> f : done) {
-            f.get(10, TimeUnit.MINUTES);
+        try {
+            for (Future<?> f : done) {
+                f.get(10, TimeUnit.MINUTES);
+            }
+        } finally {
+            pool.shutdownNow();
         }
-        pool.shutdown();
         // The access log of the harness keeps every line; forget them as we go.
         proxy.drainLog();
     }

@@ -67,7 +67,7 @@ class BindChecksTest {
         try (ServerSocket other = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             assertThatThrownBy(() -> start("listen: [\"127.0.0.1:" + other.getLocalPort() + "\"]\nadmin: \"127.0.0.1:0\"\n"))
                     .isInstanceOf(ConfigException.class)
-                    .hasMessage("test.yaml: cannot listen on 127.0.0.1:%d: Address already in use; another process listens "
+                    .hasMessage("test.yaml:1: cannot listen on 127.0.0.1:%d: Address already in use; another process listens "
                             + "there without sharing it (ss -ltnp 'sport = :%d'): stop it, or choose another port",
                             other.getLocalPort(), other.getLocalPort());
             assertThatThrownBy(() -> start("listen: [\"127.0.0.1:0\"]\nadmin: \"127.0.0.1:" + other.getLocalPort() + "\"\n"))
@@ -77,7 +77,7 @@ class BindChecksTest {
         }
         assertThatThrownBy(() -> start("listen: [\"192.0.2.77:8443\"]\nadmin: \"127.0.0.1:0\"\n"))
                 .isInstanceOf(ConfigException.class)
-                .hasMessage("test.yaml: cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
+                .hasMessage("test.yaml:1: cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
                         + "192.0.2.77 is not an address of this host");
     }
 

@@ -3,6 +3,7 @@ package io.snigate.ship;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.StaleNamespaces;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,7 @@ final class NetNamespace implements AutoCloseable {
      * Makes the namespace, or skips the test when this machine cannot (not root, no iproute2):
      * except under {@code CI=true}, where that fails the test, since .ci/run provides both.
      */
-    static NetNamespace create(String name) throws IOException, InterruptedException {
+    static NetNamespace create(String name) throws Exception {
         String missing = !"root".equals(System.getProperty("user.name")) ? "not root"
                 : ProcessRunner.run(10, "sh", "-c", "command -v ip").exitCode() != 0 ? "no ip command (iproute2)" : null;
         if (missing != null) {
@@ -33,7 +34,8 @@ final class NetNamespace implements AutoCloseable {
             }
             Assumptions.abort("needs a network namespace of its own: " + missing);
         }
-        ProcessRunner.run(10, "ip", "netns", "delete", name); // a leftover of a killed run, if any
+        StaleNamespaces.sweep(); // leftovers of killed runs
+        ProcessRunner.run(10, "ip", "netns", "delete", name);
         expectSuccess(ProcessRunner.run(10, "ip", "netns", "add", name), "ip netns add " + name);
         NetNamespace ns = new NetNamespace(name);
         ns.run("ip", "link", "set", "lo", "up");

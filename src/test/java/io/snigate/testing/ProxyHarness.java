@@ -147,6 +147,7 @@ public final class ProxyHarness implements AutoCloseable {
     public Socket connect() throws IOException {
         Socket socket = new Socket(address().getAddress(), port());
         socket.setSoTimeout(15_000);
+        socket.setTcpNoDelay(true); // a test's separate writes are separate segments
         return socket;
     }
 

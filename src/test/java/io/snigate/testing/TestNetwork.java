@@ -53,6 +53,7 @@ public final class TestNetwork implements AutoCloseable {
             }
             Assumptions.abort("network namespace tests skipped: " + missing);
         }
+        StaleNamespaces.sweep();
         TestNetwork network = new TestNetwork("sg" + (ProcessHandle.current().pid() % 100_000));
         try {
             network.build();
@@ -67,7 +68,7 @@ public final class TestNetwork implements AutoCloseable {
         if (!"root".equals(System.getProperty("user.name"))) {
             return "not root";
         }
-        for (String tool : new String[] {"ip", "nft", "iptables-restore", "ip6tables-restore", "dnsmasq", "openssl", "curl"}) {
+        for (String tool : new String[] {"ip", "nft", "iptables-restore", "ip6tables-restore", "dnsmasq", "squid", "openssl", "curl"}) {
             try {
                 Process which = new ProcessBuilder("sh", "-c", "command -v " + tool).start();
                 if (!which.waitFor(10, TimeUnit.SECONDS) || which.exitValue() != 0) {
