@@ -5,13 +5,17 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Asks a parent HTTP proxy for a tunnel: {@code CONNECT host:port HTTP/1.1} on a freshly
@@ -21,6 +25,7 @@ import java.nio.charset.StandardCharsets;
  * {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout covers it all.
  */
 final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(ParentProxyHandshake.class);
     /** Far above a real proxy's answer to CONNECT. */
     private static final int MAX_ANSWER_BYTES = 8192;
 
@@ -112,6 +117,11 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // An I/O error or an answer Netty cannot decode is the parent's; anything else is a bug,
+        // said as RelayHandler says it, and the dial still fails cleanly.
+        if (!(cause instanceof IOException) && !(cause instanceof DecoderException)) {
+            LOG.warn("parent proxy handshake for {} failed after an unexpected error", record.client(), cause);
+        }
         fail(ctx, Reason.UPSTREAM_UNREACHABLE);
     }
 

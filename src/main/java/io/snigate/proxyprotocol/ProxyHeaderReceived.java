@@ -2,6 +2,7 @@ package io.snigate.proxyprotocol;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
@@ -10,10 +11,13 @@ import io.netty.util.ReferenceCountUtil;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Takes the PROXY header Netty's decoder parsed: its source becomes the connection's client (the
@@ -23,6 +27,7 @@ import java.util.function.Predicate;
  * connection, nothing flows on.
  */
 public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxyHeaderReceived.class);
     private final ConnectionRecord record;
     private final Predicate<ConnectionRecord> clientKnown;
 
@@ -69,6 +74,10 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // The decoder refused the header (it closes the connection itself); nothing goes further.
+        // Anything else is a bug, said as RelayHandler says it; the connection still closes.
+        if (!(cause instanceof DecoderException) && !(cause instanceof IOException)) {
+            LOG.warn("closing {} after an unexpected error in its PROXY header's stage", ctx.channel().remoteAddress(), cause);
+        }
         record.endedBecause(Reason.PROXY_PROTOCOL_INVALID);
         ctx.close();
     }
