@@ -133,9 +133,21 @@ public enum Reason {
         return label;
     }
 
-    /** The outcome a connection ending for this reason is counted under. */
+    /**
+     * The outcome a connection ending for this reason is counted under; for
+     * {@link #endsUnforwardedToo() a reason that also ends unforwarded connections}, those count
+     * as {@link Outcome#REJECTED}.
+     */
     public Outcome outcome() {
         return outcome;
+    }
+
+    /**
+     * Whether this reason of a forwarded tunnel's end can also end a connection that was never
+     * forwarded: the drain's deadline closes clients still in pre-read or being dialed too.
+     */
+    public boolean endsUnforwardedToo() {
+        return this == DRAIN_TIMEOUT;
     }
 
     /**

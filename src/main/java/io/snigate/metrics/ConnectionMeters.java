@@ -110,12 +110,18 @@ final class ConnectionMeters {
     static final class ByReason implements RouteSeries {
         private final Counter forwardedNormally;
         private final Counter[] byReason = new Counter[REASONS.length];
+        /** For the reasons that {@link Reason#endsUnforwardedToo() end unforwarded connections too}. */
+        private final Counter[] unforwardedByReason = new Counter[REASONS.length];
         private final Counter[] wouldRejectByReason = new Counter[REASONS.length];
 
         ByReason(MeterRegistry registry, String listener, String route) {
             forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
             for (Reason reason : REASONS) {
                 byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
+                if (reason.endsUnforwardedToo()) {
+                    unforwardedByReason[reason.ordinal()] =
+                            connections(registry, listener, route, Outcome.REJECTED, reason.label());
+                }
             }
             for (Reason reason : POLICY_VERDICTS) {
                 wouldRejectByReason[reason.ordinal()] = Counter.builder(POLICY_WOULD_REJECT)
@@ -129,13 +135,20 @@ final class ConnectionMeters {
 
         @Override
         public Stream<Meter> meters() {
-            return Stream.of(new Counter[] {forwardedNormally}, byReason, wouldRejectByReason)
+            return Stream.of(new Counter[] {forwardedNormally}, byReason, unforwardedByReason, wouldRejectByReason)
                     .<Meter>flatMap(Arrays::stream)
                     .filter(Objects::nonNull);
         }
 
-        void count(Reason reason) {
-            (reason == null ? forwardedNormally : byReason[reason.ordinal()]).increment();
+        /** Counts a connection that ended for {@code reason} (null: forwarded and closed normally). */
+        void count(Reason reason, boolean forwarded) {
+            if (reason == null) {
+                forwardedNormally.increment();
+            } else if (!forwarded && reason.endsUnforwardedToo()) {
+                unforwardedByReason[reason.ordinal()].increment();
+            } else {
+                byReason[reason.ordinal()].increment();
+            }
         }
 
         void wouldReject(Reason reason) {

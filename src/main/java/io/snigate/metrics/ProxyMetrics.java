@@ -252,7 +252,7 @@ public final class ProxyMetrics implements ConnectionObserver {
         meters.active.decrementAndGet();
         String routeLabel = routeLabel(connection);
         ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
-        counters.count(connection.reason());
+        counters.count(connection.reason(), connection.isForwarded());
         if (connection.wouldReject() != null) {
             counters.wouldReject(connection.wouldReject());
         }

@@ -290,7 +290,12 @@ class HardeningTest {
                 .containsExactlyInAnyOrder("forwarded", "rejected");
         assertThat(proxy.admin("/metrics", null).body())
                 .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\","
-                        + "reason=\"drain_timeout\",route=\"*.corpus.test\"} 1.0");
+                        + "reason=\"drain_timeout\",route=\"*.corpus.test\"} 1.0")
+                .as("the one never forwarded, as its log line says")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"rejected\","
+                        + "reason=\"drain_timeout\",route=\"none\"} 1.0")
+                .contains("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\","
+                        + "reason=\"drain_timeout\",route=\"none\"} 0.0");
     }
 
     /**
