@@ -25,9 +25,10 @@ final class AlpnNames {
     private static final List<List<String>> KNOWN_ALONE = Arrays.stream(KNOWN_PROTOCOLS).map(List::of).toList();
 
     /**
-     * How many protocols, and how many of their bytes, a connection keeps, logs and is routed by.
-     * Real clients offer one to four; a hello of sixty names of 255 bytes would otherwise hold
-     * 15 KiB for the tunnel's life and write a log line of 90 KB.
+     * How many protocols, and how many of their bytes, a hello may offer. Real clients offer one
+     * to four; sixty names of 255 bytes would hold 15 KiB for the tunnel's life and write a log
+     * line of 90 KB. More is refused rather than cut: routes choose by the whole list, which the
+     * upstream receives too.
      */
     static final int MAX_PROTOCOLS = 16;
     static final int MAX_PROTOCOL_BYTES = 512;
@@ -36,7 +37,8 @@ final class AlpnNames {
 
     /**
      * Whether the extension whose header is at {@code extension} holds a non-empty list of
-     * non-empty names that fills it exactly.
+     * non-empty names that fills it exactly, within {@link #MAX_PROTOCOLS} and
+     * {@link #MAX_PROTOCOL_BYTES}.
      */
     static boolean wellFormed(ByteBuf b, int extension) {
         int length = HelloLayout.extensionLength(b, extension);
@@ -45,14 +47,15 @@ final class AlpnNames {
             return false;
         }
         int end = data + length;
-        for (int p = data + 2; p != end; ) {
+        int count = 0;
+        for (int p = data + 2; p != end; count++) {
             int protocolLength = b.getUnsignedByte(p++);
             if (protocolLength == 0 || end - p < protocolLength) {
                 return false;
             }
             p += protocolLength;
         }
-        return true;
+        return count <= MAX_PROTOCOLS && length - 2 - count <= MAX_PROTOCOL_BYTES;
     }
 
     /** Where the first protocol name's length byte is, in a well-formed extension. */
@@ -62,8 +65,7 @@ final class AlpnNames {
 
     /**
      * Decodes a well-formed extension into an immutable list, one char per byte (ISO-8859-1), so
-     * that every byte survives into the log: its first {@link #MAX_PROTOCOLS} protocols, while
-     * their bytes stay within {@link #MAX_PROTOCOL_BYTES}.
+     * that every byte survives into the log.
      *
      * @param text scratch space for one name's bytes
      */
@@ -71,13 +73,7 @@ final class AlpnNames {
         int end = extension + 4 + HelloLayout.extensionLength(b, extension);
         int first = firstProtocol(extension);
         int count = 0;
-        int bytes = 0;
         for (int p = first; p < end; p += 1 + b.getUnsignedByte(p)) {
-            bytes += b.getUnsignedByte(p);
-            if (count == MAX_PROTOCOLS || bytes > MAX_PROTOCOL_BYTES) {
-                end = p; // the rest is not kept
-                break;
-            }
             count++;
         }
         // One or two protocols, as real clients send, fit in List.of's fields without an array.

@@ -329,16 +329,20 @@ class ClientHelloParserTest {
             assertThat(complete(hello().sni("a.example").alpn("h4").record()).hello().alpn()).containsExactly("h4");
         }
 
-        /** Routed, kept and logged: the first 16 protocols, while their bytes stay within 512. */
+        /**
+         * More than 16 protocols, or more than 512 bytes of them, is refused: routes choose by the
+         * whole list, and the connection keeps it for its log.
+         */
         @Test
-        void keepsNoMoreThanSixteenAlpnProtocolsOr512BytesOfThem() {
-            String[] many = IntStream.range(0, 40).mapToObj(i -> "p" + i).toArray(String[]::new);
-            assertThat(complete(hello().sni("a.example").alpn(many).record()).hello().alpn())
-                    .containsExactly(Arrays.copyOf(many, 16));
-            String[] long255 = IntStream.range(0, 60).mapToObj(i -> Character.toString('a' + i % 26).repeat(255))
-                    .toArray(String[]::new);
-            assertThat(complete(hello().sni("a.example").alpn(long255).record()).hello().alpn())
-                    .as("two of 255 bytes fit in 512, a third does not").containsExactly(long255[0], long255[1]);
+        void refusesAnAlpnListOfMoreThanSixteenProtocolsOr512Bytes() {
+            String[] sixteen = IntStream.range(0, 16).mapToObj(i -> "p" + i).toArray(String[]::new);
+            assertThat(complete(hello().sni("a.example").alpn(sixteen).record()).hello().alpn()).containsExactly(sixteen);
+            String[] seventeen = IntStream.range(0, 17).mapToObj(i -> "p" + i).toArray(String[]::new);
+            assertRejected(hello().sni("a.example").alpn(seventeen).record(), Reason.MALFORMED);
+            String two255 = "a".repeat(255);
+            assertThat(complete(hello().sni("a.example").alpn(two255, two255, "b").record()).hello().alpn())
+                    .as("511 bytes").hasSize(3);
+            assertRejected(hello().sni("a.example").alpn(two255, two255, "bc").record(), Reason.MALFORMED);
         }
 
         @Test
