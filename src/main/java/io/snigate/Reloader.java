@@ -16,7 +16,10 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,7 +35,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
-    private static final String FILE_CHANGED = "file changed";
 
     private final Path file;
     private final ProxyServer server;
@@ -40,14 +42,14 @@ final class Reloader implements AutoCloseable {
     private final Set<Path> watchedFolders = new HashSet<>();
     /** The text of the config now serving. */
     private String lastLoaded;
-    /** The last reload failed: a file put back as it was then reloads too, and says it succeeded. */
-    private boolean lastFailed;
     /**
-     * Why the last reload failed. The same failure again, on a change of another file in a watched
-     * folder, is neither logged nor counted again: a log written into the config's folder would
-     * otherwise make each error line the event of the next attempt, an error every 200 ms.
+     * What the files looked like when the last reload failed, or null when it did not fail. A
+     * change in a watched folder retries only if it changed that: another writer in the folder (a
+     * log written there, whose every error line would be the next attempt's event) does not.
      */
-    private String lastFailure;
+    private String failedState;
+    /** The file the last failure named, when not the config itself (a list's line), else null. */
+    private Path failedFile;
     private WatchService watcher;
 
     /** {@code running}: the text of the file that the proxy was started with. */
@@ -60,43 +62,43 @@ final class Reloader implements AutoCloseable {
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
     synchronized boolean reload(String why) {
+        String text = null;
         try {
-            String text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
+            text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
             if (!server.reload(config)) {
                 LOG.info("reload ({}) not applied: the proxy is draining", why);
                 return false;
             }
             lastLoaded = text;
-            lastFailed = false;
-            lastFailure = null;
+            failedState = null;
+            failedFile = null;
             watchListFolders(config);
             metrics.configReloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
         } catch (ConfigException e) {
-            failed(why, e.getMessage());
+            failed(why, e.getMessage(), e.file(), text);
         } catch (RuntimeException e) {
-            failed(why, e.toString());
+            failed(why, e.toString(), null, text);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         return false;
     }
 
-    private void failed(String why, String failure) {
-        lastFailed = true;
-        if (failure.equals(lastFailure) && why.equals(FILE_CHANGED)) {
-            return; // told already
-        }
-        lastFailure = failure;
+    /** {@code text}: the config's text the attempt parsed, or null if reading it failed. */
+    private void failed(String why, String failure, String named, String text) {
+        failedFile = named == null || Path.of(named).equals(file) ? null : Path.of(named);
+        // Unreadable: the reading's error stands for the text, as stateOnDisk writes it then.
+        failedState = stateOnDisk(text != null ? text : failure);
         metrics.configReloaded(false);
         LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
     }
 
     private synchronized boolean changedOnDisk() {
-        if (lastFailed) {
-            return true;
+        if (failedState != null) {
+            return !stateOnDisk(null).equals(failedState);
         }
         try {
             return !lastLoaded.equals(ConfigLoader.readText(file))
@@ -106,6 +108,36 @@ final class Reloader implements AutoCloseable {
             // changed, and the reload says why.
             return Files.exists(file);
         }
+    }
+
+    /**
+     * What a retry after a failure depends on: the file the failure named (a list), the config's
+     * text ({@code text}, or read now when null), the lists the running config loaded, and which
+     * files the watched folders hold (a list that a glob or a name now finds).
+     */
+    private String stateOnDisk(String text) {
+        StringBuilder state = new StringBuilder();
+        if (failedFile != null) {
+            state.append(MatchFiles.stamp(List.of(failedFile)));
+        }
+        if (text != null) {
+            state.append(text);
+        } else {
+            try {
+                state.append(ConfigLoader.readText(file));
+            } catch (ConfigException e) {
+                state.append(e.getMessage());
+            }
+        }
+        server.currentConfig().nameLists().forEach(names -> state.append(MatchFiles.stamp(names.files())));
+        for (Path folder : new TreeSet<>(watchedFolders)) {
+            try (Stream<Path> names = Files.list(folder)) {
+                names.map(Path::getFileName).sorted().forEach(name -> state.append(name).append('/'));
+            } catch (IOException e) {
+                state.append(folder).append(": ").append(e.getMessage());
+            }
+        }
+        return state.toString();
     }
 
     /** Watches the folders of the config's lists too; a folder stays watched once it was. */
@@ -187,7 +219,7 @@ final class Reloader implements AutoCloseable {
                     Thread.sleep(200);
                     try {
                         if (changedOnDisk()) {
-                            reload(FILE_CHANGED);
+                            reload("file changed");
                         }
                     } catch (RuntimeException e) {
                         // This thread is the only one that reloads on a change: it goes on.
