@@ -12,10 +12,10 @@ import io.snigate.config.Route;
 import io.snigate.config.Upstream;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.connect.Resolvers;
-import io.snigate.listen.ProxyServer;
 import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import io.snigate.core.TlsVersions;
+import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import io.snigate.log.AccessLog;
 import io.snigate.route.RouteDecision;
@@ -25,9 +25,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code snigate explain}: what the proxy would do with one connection, for the on-call engineer
@@ -225,8 +225,7 @@ final class Explain {
             var lookup = resolver.resolveAll(host).await();
             return lookup.isSuccess() && !lookup.getNow().isEmpty() ? lookup.getNow() : null;
         } finally {
-            // With the quiet period the resolver's channel finishes closing first (ProxyServer.stop).
-            loop.shutdownGracefully(ProxyServer.QUIET_PERIOD_MILLIS, 1_000, TimeUnit.MILLISECONDS).await(5, TimeUnit.SECONDS);
+            EventLoops.stop(loop, "resolver", Duration.ofSeconds(5)); // the resolver's channel closes first
         }
     }
 

@@ -169,7 +169,7 @@ final class Reloader implements AutoCloseable {
      */
     private synchronized void watchEnded(Path folder, Path configFolder) {
         watchedFolders.remove(folder);
-        if (!folder.equals(configFolder)) {
+        if (!folder.equals(configFolder) || watcher == null) { // or closed meanwhile
             return;
         }
         try {
@@ -223,7 +223,7 @@ final class Reloader implements AutoCloseable {
                         }
                     } catch (RuntimeException e) {
                         // This thread is the only one that reloads on a change: it goes on.
-                        LOG.error("watching {}: {}", file, e.toString(), e);
+                        LOG.error("watching {} went on after an unexpected error: {}", file, e.toString(), e);
                     }
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {

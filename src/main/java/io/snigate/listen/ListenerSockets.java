@@ -60,7 +60,6 @@ final class ListenerSockets {
     static ListenerSockets bind(Listener listener, EventLoopGroup workers, Transport transport,
             ClientInitializer initializer, String source) throws InterruptedException, ConfigException {
         InetSocketAddress address = listener.address().toResolvedLiteral();
-        BindChecks.warnIfServed(address, "listen");
         try {
             return ACCEPT_ON_RING && RingSocket.usableOn(workers.next())
                     ? bindRings(listener, workers, initializer, source)
@@ -169,7 +168,11 @@ final class ListenerSockets {
     private static final class AcceptFailures extends ChannelInboundHandlerAdapter {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            LOG.warn("accepting on {} failed ({}); trying again in 1 s", ctx.channel().localAddress(), cause.getMessage());
+            if (cause instanceof IOException) {
+                LOG.warn("accepting on {} failed ({}); trying again in 1 s", ctx.channel().localAddress(), cause.getMessage());
+            } else {
+                LOG.warn("accepting on {} paused for 1 s after an unexpected error", ctx.channel().localAddress(), cause);
+            }
         }
     }
 }

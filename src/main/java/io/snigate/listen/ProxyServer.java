@@ -1,5 +1,6 @@
 package io.snigate.listen;
 
+import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -64,8 +65,6 @@ public final class ProxyServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyServer.class);
     /** How long {@link #close()} waits for each group of event loops to stop. */
     private static final Duration LOOPS_STOP_WAIT = Duration.ofSeconds(10);
-    /** How long a stopping event loop must have had no new task before it ends ({@link #stop}). */
-    public static final long QUIET_PERIOD_MILLIS = 100;
 
     /** The config and what is built from it, swapped together by a reload. */
     private record Active(ProxyConfig config, RouteTable routes, boolean transparent) {
@@ -155,6 +154,11 @@ public final class ProxyServer implements AutoCloseable {
         metrics.registerListener(name, listener.isTransparent());
         ClientInitializer initializer = new ClientInitializer(listener, () -> active.get().config(), limits,
                 observer, metrics, routeHandler, clients);
+        // A reload that re-spells a listener (127.0.0.1:P as 0.0.0.0:P) binds it while this
+        // process still holds the old one: not another process.
+        if (listeners.values().stream().noneMatch(held -> held.address().getPort() == listener.address().port())) {
+            BindChecks.warnIfServed(listener.address().toResolvedLiteral(), "listen");
+        }
         ListenerSockets sockets =
                 ListenerSockets.bind(listener, workers, transport, initializer, active.get().config().source());
         listeners.put(name, sockets);
@@ -170,8 +174,8 @@ public final class ProxyServer implements AutoCloseable {
      * @return false, changing nothing, once the proxy is draining: a stopping proxy binds no
      *     listener again
      * @throws InterruptedException if interrupted while binding
-     * @throws io.netty.channel.ChannelException if a new listen address cannot be bound; the
-     *     config is then not swapped
+     * @throws ConfigException if a new listen address cannot be bound (its address, the reason and
+     *     the fix), or the config asks what this process cannot do; the config is then not swapped
      */
     public synchronized boolean reload(ProxyConfig config) throws InterruptedException, ConfigException {
         if (draining) {
@@ -305,22 +309,7 @@ public final class ProxyServer implements AutoCloseable {
             admin.close();
         }
         resolvers.close();
-        stop(workers, "worker", LOOPS_STOP_WAIT);
-        stop(adminLoop, "admin", LOOPS_STOP_WAIT);
-    }
-
-    /**
-     * Stops {@code loops}, waiting a bounded time: a loop stuck in a task must not keep a stopping
-     * proxy alive (Main exits the JVM after close), and the warning says which loops it left. The
-     * quiet period lets the closes just asked for finish first: on io_uring a channel's close waits
-     * for the ring to confirm its cancelled operations, and one finished by the loop's last cleanup
-     * can no longer deregister (Netty warns, with a stack trace).
-     */
-    static boolean stop(EventLoopGroup loops, String name, Duration wait) {
-        if (loops.shutdownGracefully(QUIET_PERIOD_MILLIS, 2_000, TimeUnit.MILLISECONDS).awaitUninterruptibly(wait.toMillis())) {
-            return true;
-        }
-        LOG.warn("the {} event loops did not stop within {} ms; stopping without them", name, wait.toMillis());
-        return false;
+        EventLoops.stop(workers, "worker", LOOPS_STOP_WAIT);
+        EventLoops.stop(adminLoop, "admin", LOOPS_STOP_WAIT);
     }
 }

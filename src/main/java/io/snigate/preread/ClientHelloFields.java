@@ -54,7 +54,10 @@ final class ClientHelloFields {
         }
 
         // The hello parses: from here on its facts are reported, whatever the verdict.
-        int highestTls = hello.supportedVersions() != ABSENT ? highestTlsVersion(b, hello.supportedVersions()) : NO_VERSION;
+        // The highest value is a TLS version in every real hello: a second walk only for the others.
+        int highestTls = highestSupported >= TlsVersions.SSL_3_0 && highestSupported <= TlsVersions.TLS_1_3
+                ? highestSupported
+                : hello.supportedVersions() != ABSENT ? highestTlsVersion(b, hello.supportedVersions()) : NO_VERSION;
         int tlsVersion = highestTls != NO_VERSION ? highestTls : hello.legacyVersion();
         // JA4 takes the version from supported_versions whenever the hello has one, even one of
         // GREASE alone (see Ja4).

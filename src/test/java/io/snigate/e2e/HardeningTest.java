@@ -353,18 +353,24 @@ class HardeningTest {
     void dnsServfailAndSilenceEndAsDnsFailure() throws Exception {
         dns.behave("openssl-tls13.corpus.test", TestDnsServer.Behaviour.SERVFAIL);
         dns.behave("curl.corpus.test", TestDnsServer.Behaviour.SILENT);
-        startSniRouteWithConnectTimeoutOf1s("\"" + dns.hostPort() + "\"");
+        proxy = ProxyHarness.start("""
+                resolvers: ["%s"]
+                timeouts: { connect: 5s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:443"
+                """.formatted(dns.hostPort()));
 
         long started = System.nanoTime();
         assertThat(helloAndAnswer(OPENSSL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
         // A SERVFAIL is an answer: it ends the lookup without waiting for the connect timeout.
-        assertThat((System.nanoTime() - started) / 1_000_000).as("a SERVFAIL waits for nothing").isLessThan(900);
+        assertThat((System.nanoTime() - started) / 1_000_000).as("a SERVFAIL waits for nothing").isLessThan(2_500);
         assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
         assertThat(dns.queriesFor("openssl-tls13.corpus.test")).as("the SERVFAIL name was asked").isPositive();
 
         started = System.nanoTime();
         assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
-        assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isLessThan(5_000);
+        assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isBetween(4_000L, 10_000L);
         assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
         assertThat(dns.queriesFor("curl.corpus.test")).as("the silent name was asked").isPositive();
     }

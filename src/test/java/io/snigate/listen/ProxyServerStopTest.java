@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.netty.channel.DefaultEventLoopGroup;
 import io.netty.channel.EventLoopGroup;
+import io.snigate.transport.EventLoops;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +30,7 @@ class ProxyServerStopTest {
         try {
             assertTrue(stuck.await(5, TimeUnit.SECONDS), "the task did not start");
             long started = System.nanoTime();
-            assertFalse(ProxyServer.stop(loops, "test", Duration.ofMillis(300)), "a stuck loop reported as stopped");
+            assertFalse(EventLoops.stop(loops, "test", Duration.ofMillis(300)), "a stuck loop reported as stopped");
             long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
             assertTrue(tookMillis < 5_000, "stop waited " + tookMillis + " ms for a 300 ms bound");
         } finally {
@@ -40,6 +41,6 @@ class ProxyServerStopTest {
 
     @Test
     void idleLoopsStopWithinTheWait() {
-        assertTrue(ProxyServer.stop(new DefaultEventLoopGroup(2), "test", Duration.ofSeconds(10)));
+        assertTrue(EventLoops.stop(new DefaultEventLoopGroup(2), "test", Duration.ofSeconds(10)));
     }
 }

@@ -26,15 +26,19 @@ import org.slf4j.LoggerFactory;
 public final class PipelineTails implements BeforeAllCallback, AfterAllCallback {
     private static final List<String> UNHANDLED = new CopyOnWriteArrayList<>();
     /** What Netty and snigate log for an exception nothing else handled. */
-    private static final List<String> SIGNS = List.of(
+    public static final List<String> SIGNS = List.of(
             "reached at the tail of the pipeline", // DefaultChannelPipeline
             "A task raised an exception", // AbstractEventExecutor
             "Unexpected exception from an event executor", // SingleThreadEventExecutor
             "An exception was thrown by", // DefaultPromise, a listener
             "Can't invoke task later as EventLoop rejected it", // AbstractChannel
-            "Unexpected exception in the IO event loop", // IoUringIoHandler, EpollIoHandler
+            "Unexpected exception in the IO event loop", // SingleThreadIoEventLoop (io_uring)
+            "Unexpected exception in the selector loop", // EpollIoHandler, NioIoHandler
+            "Failed to submit a listener notification task", // DefaultPromise
+            "Failed to mark a promise as", // PromiseNotificationUtil: completed twice
             " threw; ", // RingSocket, RingListener: a completion that threw
-            "after an unexpected error"); // RelayHandler, HandOver
+            "could not compose the pipeline", // ClientInitializer
+            "after an unexpected error"); // RelayHandler, HandOver, ParentProxyHandshake, ProxyHeaderReceived, Reloader
     /** Signs the running class provokes on purpose. */
     private static final List<String> EXPECTED = new CopyOnWriteArrayList<>();
 
