@@ -143,6 +143,20 @@ public enum Reason {
     }
 
     /**
+     * Whether this reason ends a connection only before a route is chosen, so that it is counted
+     * only under route {@code none}: what the accept, the PROXY header and the pre-read refuse,
+     * and a name no route matches.
+     */
+    public boolean beforeRouting() {
+        return switch (this) {
+            case NO_ORIGINAL_DESTINATION, PROXY_PROTOCOL_UNTRUSTED, PROXY_PROTOCOL_INVALID, PROXY_PROTOCOL_TIMEOUT,
+                    NO_SNI, CONNECT_REQUEST, PLAIN_HTTP, NOT_TLS, MALFORMED, INVALID_SNI, CLIENT_HELLO_TOO_LARGE,
+                    PREREAD_TIMEOUT, NO_ROUTE -> true;
+            default -> false;
+        };
+    }
+
+    /**
      * Whether this reason of a forwarded tunnel's end can also end a connection that was never
      * forwarded: the drain's deadline closes clients still in pre-read or being dialed too.
      */

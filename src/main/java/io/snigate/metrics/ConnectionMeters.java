@@ -105,9 +105,14 @@ final class ConnectionMeters {
 
     /**
      * Every outcome and reason of one listener and route, and every policy verdict audit mode can
-     * forward on them.
+     * forward on them; a reason that ends connections only {@link Reason#beforeRouting() before a
+     * route is chosen} only under route {@code none}, where it can happen. A series found missing
+     * is made when first counted.
      */
     static final class ByReason implements RouteSeries {
+        private final MeterRegistry registry;
+        private final String listener;
+        private final String route;
         private final Counter forwardedNormally;
         private final Counter[] byReason = new Counter[REASONS.length];
         /** For the reasons that {@link Reason#endsUnforwardedToo() end unforwarded connections too}. */
@@ -115,21 +120,24 @@ final class ConnectionMeters {
         private final Counter[] wouldRejectByReason = new Counter[REASONS.length];
 
         ByReason(MeterRegistry registry, String listener, String route) {
+            this.registry = registry;
+            this.listener = listener;
+            this.route = route;
             forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
+            boolean unrouted = route.equals(NONE);
             for (Reason reason : REASONS) {
-                byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
-                if (reason.endsUnforwardedToo()) {
-                    unforwardedByReason[reason.ordinal()] =
-                            connections(registry, listener, route, Outcome.REJECTED, reason.label());
+                if (unrouted || !reason.beforeRouting()) {
+                    byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
+                    if (reason.endsUnforwardedToo()) {
+                        unforwardedByReason[reason.ordinal()] =
+                                connections(registry, listener, route, Outcome.REJECTED, reason.label());
+                    }
                 }
             }
             for (Reason reason : POLICY_VERDICTS) {
-                wouldRejectByReason[reason.ordinal()] = Counter.builder(POLICY_WOULD_REJECT)
-                        .description("Connections audit mode forwarded although the policy would have refused them, by verdict")
-                        .tag(LISTENER, listener)
-                        .tag(ROUTE, route)
-                        .tag(REASON, reason.label())
-                        .register(registry);
+                if (unrouted || !reason.beforeRouting()) {
+                    wouldRejectByReason[reason.ordinal()] = wouldReject(registry, listener, route, reason);
+                }
             }
         }
 
@@ -145,14 +153,41 @@ final class ConnectionMeters {
             if (reason == null) {
                 forwardedNormally.increment();
             } else if (!forwarded && reason.endsUnforwardedToo()) {
-                unforwardedByReason[reason.ordinal()].increment();
+                counter(unforwardedByReason, reason, Outcome.REJECTED).increment();
             } else {
-                byReason[reason.ordinal()].increment();
+                counter(byReason, reason, reason.outcome()).increment();
             }
         }
 
         void wouldReject(Reason reason) {
-            wouldRejectByReason[reason.ordinal()].increment();
+            Counter counter = wouldRejectByReason[reason.ordinal()];
+            if (counter == null) {
+                synchronized (this) {
+                    counter = wouldReject(registry, listener, route, reason);
+                    wouldRejectByReason[reason.ordinal()] = counter;
+                }
+            }
+            counter.increment();
+        }
+
+        private Counter counter(Counter[] counters, Reason reason, Outcome outcome) {
+            Counter counter = counters[reason.ordinal()];
+            if (counter == null) {
+                synchronized (this) { // the registry returns the one series however many ask
+                    counter = connections(registry, listener, route, outcome, reason.label());
+                    counters[reason.ordinal()] = counter;
+                }
+            }
+            return counter;
+        }
+
+        private static Counter wouldReject(MeterRegistry registry, String listener, String route, Reason reason) {
+            return Counter.builder(POLICY_WOULD_REJECT)
+                    .description("Connections audit mode forwarded although the policy would have refused them, by verdict")
+                    .tag(LISTENER, listener)
+                    .tag(ROUTE, route)
+                    .tag(REASON, reason.label())
+                    .register(registry);
         }
 
         private static Counter connections(

@@ -234,9 +234,13 @@ class AuditModeTest {
         String metrics = firstScrape;
         assertThat(metrics).contains("snigate_policy_audit_mode 1.0").contains("snigate_policy_audit_routes 6.0");
         String listener = "127.0.0.1:" + proxy.port();
+        assertThat(metrics).doesNotContain("reason=\"no_route\",route=\"" + CORP + "\"");
         for (String route : List.of("none", CORP, H2ONLY, MODERN, PRIVATE, FULL, LOOP)) {
-            for (String reason : List.of("no_route", "alpn_not_allowed", "client_not_allowed", "tls_version_not_allowed",
-                    "sni_destination_mismatch")) {
+            // no_route is a verdict only where no route matched.
+            List<String> verdicts = route.equals("none")
+                    ? List.of("no_route", "alpn_not_allowed", "client_not_allowed", "tls_version_not_allowed", "sni_destination_mismatch")
+                    : List.of("alpn_not_allowed", "client_not_allowed", "tls_version_not_allowed", "sni_destination_mismatch");
+            for (String reason : verdicts) {
                 assertThat(metrics).contains("snigate_policy_would_reject_total{listener=\"" + listener + "\",reason=\""
                         + reason + "\",route=\"" + route + "\"} 0.0");
             }

@@ -126,7 +126,10 @@ class MetricsScrapeTest {
     @Test
     void everyReasonHasASeriesFromTheStart() throws Exception {
         for (Reason reason : Reason.values()) {
-            assertThat(firstScrape).contains("reason=\"" + reason.label() + "\"");
+            assertThat(firstScrape).contains("reason=\"" + reason.label() + "\",route=\"none\"");
+            // A route's series leave out what ends a connection before any route is chosen.
+            assertThat(firstScrape.contains("reason=\"" + reason.label() + "\",route=\"*.corpus.test\""))
+                    .as("%s under a route", reason).isEqualTo(!reason.beforeRouting());
         }
         // The route meters too, of every route and of "none" (no route took the connection).
         for (String route : new String[] {"*.corpus.test", "openssl-tls13.corpus.test", "none"}) {
