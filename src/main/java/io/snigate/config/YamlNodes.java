@@ -63,7 +63,12 @@ final class YamlNodes {
             throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1,
                     "not valid YAML: " + problem + advice(e), e);
         } catch (YAMLException e) {
-            throw new ConfigException(file, 0, "not valid YAML: " + oneLine(e.getMessage()), e);
+            // The parser's own limits, which it reports without a place.
+            String message = oneLine(e.getMessage());
+            String advice = message.contains("Nesting Depth") ? "; no setting of routes.yaml nests more than a few levels"
+                    : message.contains("aliases") ? "; routes.yaml needs no aliases (&name, *name): write each value out"
+                    : "";
+            throw new ConfigException(file, 0, "not valid YAML: " + message + advice, e);
         }
     }
 
