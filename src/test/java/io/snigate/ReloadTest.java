@@ -79,6 +79,11 @@ class ReloadTest {
         upstream.close();
     }
 
+    /** Waits, 15 s at most, until a scrape of the proxy holds {@code text}: reloads take their time. */
+    private void awaitScrapeContaining(String text) {
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body().contains(text));
+    }
+
     private String connectAndLogReason() throws Exception {
         return proxy.reasonFor(HELLO);
     }
@@ -177,18 +182,16 @@ class ReloadTest {
         String running = Files.readString(config);
         replaceAtomically(running + "  - match: \"*\"\n    upstream: x\n");
         String failedOnce = "snigate_config_reloads_total{result=\"failure\"} 1.0";
-        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body().contains(failedOnce));
+        awaitScrapeContaining(failedOnce);
         for (int line = 0; line < 5; line++) {
             Files.writeString(log, "a line\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5))
                     .until(() -> proxy.admin("/metrics", null).body().contains(failedOnce));
         }
         replaceAtomically(running + "  - match: \"*\"\n    upstream: y\n"); // edited, still wrong
-        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
-                .contains("snigate_config_reloads_total{result=\"failure\"} 2.0"));
+        awaitScrapeContaining("snigate_config_reloads_total{result=\"failure\"} 2.0");
         replaceAtomically(running);
-        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
-                .contains("snigate_config_last_reload_successful 1.0"));
+        awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
     }
 
     @Test
@@ -196,11 +199,9 @@ class ReloadTest {
         reloader.watch();
         String running = Files.readString(config);
         replaceAtomically(running + "  - match: \"*\"\n    upstream: x\n");
-        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
-                .contains("snigate_config_last_reload_successful 0.0"));
+        awaitScrapeContaining("snigate_config_last_reload_successful 0.0");
         replaceAtomically(running);
-        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
-                .contains("snigate_config_last_reload_successful 1.0"));
+        awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
     }
 
     @Test
