@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Live reload: a new valid file is swapped in atomically and takes effect for the next
- * connection, tunnels already relaying are untouched, and a file that fails validation changes
+ * connection, tunnels already relaying that it still allows are untouched ({@link ReloadRecheckTest}
+ * has those it refuses), and a file that fails validation changes
  * nothing but the error metrics.
  */
 @ExtendWith(NettyLeaks.class)
@@ -261,8 +262,8 @@ class ReloadTest {
                 // whichever table is current then.
                 assertThat(tunnelUp.await(10, TimeUnit.SECONDS)).isTrue();
                 for (int i = 0; i < 20; i++) {
-                    // Alternate between the route and none: only new connections may notice.
-                    Files.writeString(config, configText(i % 2 == 0 ? "" : corpusRoute(streaming.getLocalPort())));
+                    // Alternate the route's upstream: only new connections may notice.
+                    Files.writeString(config, configText(corpusRoute(i % 2 == 0 ? upstream.port() : streaming.getLocalPort())));
                     assertThat(reloader.reload("reload " + i)).isTrue();
                     Thread.sleep(20);
                 }

@@ -12,9 +12,12 @@ import java.util.Objects;
  * @param allowAudit false when {@code audit} is forbidden anywhere in the file
  * @param minTlsVersion the lowest highest-offered TLS version accepted, as on the wire
  *     ({@code 0x0303} for 1.2); 0 for no floor
+ * @param recheckOnReload whether a reload judges open connections again and closes those the new
+ *     config refuses
  */
-public record Policy(PolicyMode mode, Upstream auditUpstream, boolean allowAudit, int minTlsVersion) {
-    public static final Policy DEFAULTS = new Policy(PolicyMode.ENFORCE, null, true, 0);
+public record Policy(PolicyMode mode, Upstream auditUpstream, boolean allowAudit, int minTlsVersion,
+        boolean recheckOnReload) {
+    public static final Policy DEFAULTS = new Policy(PolicyMode.ENFORCE, null, true, 0, true);
 
     public Policy {
         Objects.requireNonNull(mode, "mode");

@@ -14,7 +14,7 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  * {@code audit} of the file wherever it stands.
  */
 final class PolicyReader {
-    static final List<String> POLICY_KEYS = List.of("mode", "audit_upstream", "allow_audit");
+    static final List<String> POLICY_KEYS = List.of("mode", "audit_upstream", "allow_audit", "recheck_on_reload");
     static final List<String> CLIENT_KEYS = List.of("allow", "deny");
 
     private final YamlNodes nodes;
@@ -29,7 +29,7 @@ final class PolicyReader {
     Policy readPolicy(Node policyNode, Node minTlsNode, RoutesReader routes) throws ConfigException {
         int minTls = minTlsNode == null ? 0 : tlsVersion(minTlsNode, "min_tls_version");
         if (policyNode == null) {
-            return new Policy(PolicyMode.ENFORCE, null, true, minTls);
+            return new Policy(PolicyMode.ENFORCE, null, true, minTls, true);
         }
         Map<String, NodeTuple> keys = nodes.keys(
                 nodes.mapping(policyNode, "policy", "mode: audit, audit_upstream: \"$sni:443\""), "in policy", POLICY_KEYS);
@@ -42,7 +42,9 @@ final class PolicyReader {
         PolicyMode mode = modeNode == null ? PolicyMode.ENFORCE : mode(modeNode, "policy.mode");
         Node upstreamNode = YamlNodes.value(keys, "audit_upstream");
         Upstream auditUpstream = upstreamNode == null ? null : routes.readUpstream(upstreamNode, "audit_upstream");
-        return new Policy(mode, auditUpstream, allowAudit, minTls);
+        Node recheckNode = YamlNodes.value(keys, "recheck_on_reload");
+        boolean recheck = recheckNode == null || nodes.bool(recheckNode, "recheck_on_reload");
+        return new Policy(mode, auditUpstream, allowAudit, minTls, recheck);
     }
 
     /** {@code enforce} or {@code audit}; audit only where {@code allow_audit} permits it. */

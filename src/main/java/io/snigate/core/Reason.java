@@ -87,7 +87,12 @@ public enum Reason {
      * Still open when {@code timeouts.drain} ran out after SIGTERM: closed by the proxy, a tunnel
      * mid-stream or a client still being pre-read.
      */
-    DRAIN_TIMEOUT(Outcome.FORWARDED, Alerts.NONE);
+    DRAIN_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
+    /**
+     * A reload's config refuses a connection routed before it (a name, client or protocol taken
+     * off the policy): closed by the proxy, as {@code policy.recheck_on_reload} asks.
+     */
+    REVOKED_BY_RELOAD(Outcome.FORWARDED, Alerts.NONE);
 
     /** TLS alert descriptions used above (RFC 8446 §6.2). */
     public static final class Alerts {
@@ -158,10 +163,11 @@ public enum Reason {
 
     /**
      * Whether this reason of a forwarded tunnel's end can also end a connection that was never
-     * forwarded: the drain's deadline closes clients still in pre-read or being dialed too.
+     * forwarded: the drain's deadline closes clients still in pre-read or being dialed too, and a
+     * reload those being dialed.
      */
     public boolean endsUnforwardedToo() {
-        return this == DRAIN_TIMEOUT;
+        return this == DRAIN_TIMEOUT || this == REVOKED_BY_RELOAD;
     }
 
     /**

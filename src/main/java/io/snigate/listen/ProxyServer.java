@@ -167,8 +167,9 @@ public final class ProxyServer implements AutoCloseable {
     }
 
     /**
-     * Swaps in a new, already validated config. Connections already relaying keep their upstream;
-     * connections still in pre-read use the new table when they are routed. Listen addresses that
+     * Swaps in a new, already validated config. Connections already routed keep their upstream,
+     * unless the new config refuses them ({@link ReloadRecheck}); connections still in pre-read
+     * use the new table when they are routed. Listen addresses that
      * appear are bound and those that disappear are closed (their open connections go on).
      *
      * @return false, changing nothing, once the proxy is draining: a stopping proxy binds no
@@ -208,9 +209,13 @@ public final class ProxyServer implements AutoCloseable {
         // ended first would make them on its event loop, under the registry's lock.
         List<String> routeLabels = RouteTable.labelsOf(config);
         metrics.registerRoutes(routeLabels);
-        ProxyConfig previous = active.getAndSet(new Active(config)).config();
+        Active next = new Active(config);
+        ProxyConfig previous = active.getAndSet(next).config();
         metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
+        if (config.policy().recheckOnReload()) {
+            ReloadRecheck.closeRefused(List.copyOf(clients), config, next.routes());
+        }
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }

@@ -41,9 +41,7 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
         }
         // The pre-read left the ClientHello's facts in the record; the event only says they are there.
         ConnectionRecord record = ConnectionRecord.of(ctx.channel());
-        RouteDecision decision = routes.get().decide(record.sni(), record.alpn(), record.dialedPort(),
-                record.client().getAddress(), record.tlsVersionCode(), record.originalDst() != null,
-                Boolean.TRUE.equals(record.ech()));
+        RouteDecision decision = routes.get().decide(record);
         record.route(decision.routeLabel());
         record.policy(decision.mode().label(), decision.wouldReject());
         if (!decision.routed()) {

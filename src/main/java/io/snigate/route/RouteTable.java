@@ -6,6 +6,7 @@ import io.snigate.config.PolicyMode;
 import io.snigate.config.ProxyConfig;
 import io.snigate.config.Route;
 import io.snigate.config.Upstream;
+import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import java.net.InetAddress;
 import java.nio.file.Path;
@@ -154,6 +155,12 @@ public final class RouteTable {
         }
         RouteDecision fallback = transparentListener ? unmatchedTransparent : unmatched;
         return fallback == unmatched && tlsVersion < minTlsVersion ? unmatchedOldTls : fallback;
+    }
+
+    /** The decision for a connection whose ClientHello the pre-read recorded. */
+    public RouteDecision decide(ConnectionRecord record) {
+        return decide(record.sni(), record.alpn(), record.dialedPort(), record.client().getAddress(),
+                record.tlsVersionCode(), record.originalDst() != null, Boolean.TRUE.equals(record.ech()));
     }
 
     private PatternRoutes mostSpecific(String sni, int port) {

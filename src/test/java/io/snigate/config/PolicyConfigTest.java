@@ -42,7 +42,7 @@ class PolicyConfigTest {
                     upstream: "$sni:443"
                 """);
         assertThat(config.listeners().get(0).clients().allow()).extracting(Cidr::text).containsExactly("10.0.0.0/8", "fd00::/8");
-        assertThat(config.policy()).isEqualTo(new Policy(PolicyMode.AUDIT, Upstream.sni(443), true, TlsVersions.TLS_1_2));
+        assertThat(config.policy()).isEqualTo(new Policy(PolicyMode.AUDIT, Upstream.sni(443), true, TlsVersions.TLS_1_2, true));
         assertThat(config.limits().clientIpv6Prefix()).isEqualTo(56);
         RoutePolicy route = config.routes().get(0).policy();
         assertThat(route.clients().deny()).extracting(Cidr::text).containsExactly("10.1.66.0/24");
@@ -118,7 +118,7 @@ class PolicyConfigTest {
         assertError(LISTEN + "policy: { audit_upstream: \"$sni\" }\nroutes:\n  - match: a.example\n    upstream: \"$sni:443\"\n",
                 "routes.yaml:2: audit_upstream \"$sni\": the port is missing; write it as $sni:443 or $sni:$port");
         assertError(LISTEN + "policy: { audit: yes }\n",
-                "routes.yaml:2: unknown key \"audit\" in policy; expected one of: mode, audit_upstream, allow_audit");
+                "routes.yaml:2: unknown key \"audit\" in policy; expected one of: mode, audit_upstream, allow_audit, recheck_on_reload");
         assertError(LISTEN + "min_tls_version: 1.4\nroutes:\n  - match: a.example\n    upstream: \"$sni:443\"\n",
                 "routes.yaml:2: min_tls_version \"1.4\": write the version as \"1.0\", \"1.1\", \"1.2\" or \"1.3\"");
         assertError(LISTEN + "limits: { client_ipv6_prefix: 0 }\nroutes:\n  - match: a.example\n    upstream: \"$sni:443\"\n",

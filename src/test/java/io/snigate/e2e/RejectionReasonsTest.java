@@ -65,6 +65,7 @@ class RejectionReasonsTest {
             Map.entry(Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides"),
             Map.entry(Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong"),
             Map.entry(Reason.DRAIN_TIMEOUT, "HardeningTest#whatIsStillOpenWhenTheDrainRunsOutIsLoggedAsDrainTimeout"),
+            Map.entry(Reason.REVOKED_BY_RELOAD, "io.snigate.ReloadRecheckTest#aRouteRemovedClosesItsTunnels"),
             Map.entry(Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream"));
 
     @BeforeAll
@@ -119,7 +120,9 @@ class RejectionReasonsTest {
     static void everyReasonIsProducedByATest() throws Exception {
         for (Map.Entry<Reason, String> test : ELSEWHERE.entrySet()) {
             String[] classAndMethod = test.getValue().split("#");
-            Class<?> testClass = Class.forName("io.snigate.e2e." + classAndMethod[0]);
+            // A class named without its package is one of this package's.
+            Class<?> testClass = Class.forName(
+                    classAndMethod[0].contains(".") ? classAndMethod[0] : "io.snigate.e2e." + classAndMethod[0]);
             assertThat(testClass.getDeclaredMethod(classAndMethod[1]).isAnnotationPresent(Test.class))
                     .as(test.getValue() + " is a test").isTrue();
         }

@@ -1,0 +1,282 @@
+package io.snigate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.testing.Corpus;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.RecordingServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code policy.recheck_on_reload}: a reload judges the tunnels already open again and closes
+ * those its config refuses, with reason {@code revoked_by_reload}; the others relay on, byte for
+ * byte. Two tunnels are open across each reload: {@code curl.corpus.test} ("A") and
+ * {@code curl-http11.corpus.test} ("B"), each on a route of its own.
+ */
+@ExtendWith(NettyLeaks.class)
+class ReloadRecheckTest {
+    private static final byte[] HELLO_A = Corpus.resource("corpus/captured/curl-default.bin");
+    private static final byte[] HELLO_B = Corpus.resource("corpus/captured/curl-http1.1.bin");
+    private static final byte[] HELLO_C = Corpus.resource("corpus/captured/curl-http2.bin"); // curl-http2.corpus.test
+    private static final byte[] MORE = "bytes after the reload".getBytes(StandardCharsets.US_ASCII);
+
+    @TempDir
+    Path dir;
+
+    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    private final Logger recheckLog = (Logger) LoggerFactory.getLogger("io.snigate.listen.ReloadRecheck");
+    private Path config;
+    private RecordingServer upstream;
+    private ProxyHarness proxy;
+    private Reloader reloader;
+    private final List<Socket> clients = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        logged.start();
+        recheckLog.addAppender(logged);
+        upstream = new RecordingServer();
+        config = Files.writeString(dir.resolve("routes.yaml"), configText("", "", routeA(), routeB()));
+        proxy = ProxyHarness.startFile(config);
+        reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
+        clients.add(openTunnel(HELLO_A));
+        clients.add(openTunnel(HELLO_B));
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.accepted() == 2);
+    }
+
+    @AfterEach
+    void stop() throws IOException {
+        recheckLog.detachAppender(logged);
+        for (Socket client : clients) {
+            client.close();
+        }
+        reloader.close();
+        proxy.close();
+        upstream.close();
+    }
+
+    /** The config: lines at the top level and in the listener's entry, then the routes. */
+    private String configText(String topLevel, String listener, String... routes) {
+        return """
+                listen:
+                  - address: "127.0.0.1:0"
+                %s
+                admin: "127.0.0.1:0"
+                %s
+                routes:
+                %s""".formatted(listener.isEmpty() ? "" : "    " + listener, topLevel, String.join("", routes));
+    }
+
+    /** A route entry: its match, the recording upstream unless {@code lines} name another, and {@code lines}. */
+    private String route(String match, String... lines) {
+        StringBuilder entry = new StringBuilder("  - match: \"" + match + "\"\n");
+        if (Arrays.stream(lines).noneMatch(line -> line.startsWith("upstream:"))) {
+            entry.append("    upstream: \"127.0.0.1:").append(upstream.port()).append("\"\n");
+        }
+        for (String line : lines) {
+            entry.append("    ").append(line).append('\n');
+        }
+        return entry.toString();
+    }
+
+    private String routeA(String... lines) {
+        return route("curl.corpus.test", lines);
+    }
+
+    private String routeB(String... lines) {
+        return route("curl-http11.corpus.test", lines);
+    }
+
+    private Socket openTunnel(byte[] hello) throws IOException {
+        Socket client = proxy.connect();
+        client.getOutputStream().write(hello);
+        return client;
+    }
+
+    private void reload(String text) throws Exception {
+        Files.writeString(config, text);
+        assertThat(reloader.reload("test")).isTrue();
+    }
+
+    /** The proxy closes the tunnel: the client reads the end of the stream. */
+    private static void assertClosedByTheProxy(Socket client) throws IOException {
+        assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+    }
+
+    /**
+     * The tunnel still relays: more bytes reach the upstream after the ClientHello, and a
+     * half-close ends it as usual.
+     */
+    private void assertRelaysOn(Socket client, byte[] hello) throws Exception {
+        client.getOutputStream().write(MORE);
+        client.shutdownOutput();
+        assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        byte[] expected = new byte[hello.length + MORE.length];
+        System.arraycopy(hello, 0, expected, 0, hello.length);
+        System.arraycopy(MORE, 0, expected, hello.length, MORE.length);
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(expected);
+    }
+
+    /** The access-log lines to come, by SNI. */
+    private Map<String, JsonNode> nextLogs(int count) throws Exception {
+        Map<String, JsonNode> bySni = new HashMap<>();
+        for (int i = 0; i < count; i++) {
+            JsonNode line = proxy.nextLog();
+            bySni.put(line.get("sni").asText(), line);
+        }
+        return bySni;
+    }
+
+    /** Waits for the one line the recheck logs when every event loop has judged its clients. */
+    private String awaitRecheckSummary() {
+        await().atMost(Duration.ofSeconds(10)).until(() -> !logged.list.isEmpty());
+        assertThat(logged.list).hasSize(1);
+        return logged.list.get(0).getFormattedMessage();
+    }
+
+    /** A is closed, with its log line, summary and metric; B relays on. */
+    private void assertOnlyAWasClosed(String verdict) throws Exception {
+        assertClosedByTheProxy(clients.get(0));
+        JsonNode closed = proxy.nextLog();
+        assertThat(closed.get("sni").asText()).isEqualTo("curl.corpus.test");
+        assertThat(closed.get("reason").asText()).isEqualTo("revoked_by_reload");
+        assertThat(closed.get("outcome").asText()).isEqualTo("forwarded");
+        assertThat(closed.get("route").asText()).isEqualTo("curl.corpus.test");
+        assertThat(closed.get("bytes_from_client").asLong()).isEqualTo(HELLO_A.length);
+        assertThat(awaitRecheckSummary())
+                .isEqualTo("reload: closed 1 open connections the new config refuses, by verdict: {" + verdict + "=1}");
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_connections_total{listener=\"127.0.0.1:0\","
+                + "outcome=\"forwarded\",reason=\"revoked_by_reload\",route=\"curl.corpus.test\"} 1.0");
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_A);
+        assertRelaysOn(clients.get(1), HELLO_B);
+    }
+
+    @Test
+    void aRouteRemovedClosesItsTunnels() throws Exception {
+        reload(configText("", "", routeB()));
+        assertOnlyAWasClosed("no_route");
+    }
+
+    @Test
+    void aRouteWhoseClientsNoLongerIncludeTheClientClosesItsTunnels() throws Exception {
+        reload(configText("", "", routeA("clients: { deny: [\"127.0.0.0/8\"] }"), routeB()));
+        assertOnlyAWasClosed("client_not_allowed");
+    }
+
+    @Test
+    void aRouteThatNowNeedsAProtocolNotOfferedClosesItsTunnels() throws Exception {
+        reload(configText("", "", routeA("alpn: [\"x-unoffered\"]"), routeB()));
+        assertOnlyAWasClosed("alpn_not_allowed");
+    }
+
+    @Test
+    void aListenerWhoseClientsNoLongerIncludeTheClientClosesItsTunnels() throws Exception {
+        reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
+        assertClosedByTheProxy(clients.get(0));
+        assertClosedByTheProxy(clients.get(1));
+        Map<String, JsonNode> lines = nextLogs(2);
+        assertThat(lines.get("curl.corpus.test").get("reason").asText()).isEqualTo("revoked_by_reload");
+        assertThat(lines.get("curl-http11.corpus.test").get("reason").asText()).isEqualTo("revoked_by_reload");
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=2}");
+    }
+
+    /**
+     * A reload that keeps A and refuses B, the witness: the one summary line is written once every
+     * event loop has judged its clients, A's included; then A still relays.
+     */
+    private void assertOnlyBWasClosedAndARelaysOn(String routeA) throws Exception {
+        reload(configText("", "", routeA, routeB("clients: { deny: [\"127.0.0.0/8\"] }")));
+        assertClosedByTheProxy(clients.get(1));
+        assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=1}");
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_B);
+        assertRelaysOn(clients.get(0), HELLO_A);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("reason").isNull()).isTrue();
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
+    void aRouteInAuditModeKeepsItsTunnelsOpen() throws Exception {
+        assertOnlyBWasClosedAndARelaysOn(routeA("mode: audit", "clients: { deny: [\"127.0.0.0/8\"] }"));
+    }
+
+    @Test
+    void aRouteSentToAnotherUpstreamKeepsItsTunnelsWhereTheyAre() throws Exception {
+        assertOnlyBWasClosedAndARelaysOn(routeA("upstream: \"127.0.0.1:9\""));
+    }
+
+    @Test
+    void aNameNowMatchedByAWildcardKeepsItsTunnels() throws Exception {
+        assertOnlyBWasClosedAndARelaysOn(route("*.corpus.test"));
+    }
+
+    @Test
+    void aConnectionStillBeingDialedWhenItsRouteGoesIsRejected() throws Exception {
+        // A listener whose accept queue is full: the kernel drops the proxy's SYN, so the dial hangs.
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            List<Socket> fillers = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                Socket filler = new Socket();
+                fillers.add(filler);
+                try {
+                    filler.connect(full.getLocalSocketAddress(), 200);
+                } catch (IOException dropped) {
+                    // The queue is full already.
+                }
+            }
+            String blackhole = "upstream: \"127.0.0.1:" + full.getLocalPort() + "\"";
+            reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB(), route("curl-http2.corpus.test", blackhole)));
+            Socket dialing = openTunnel(HELLO_C);
+            clients.add(dialing);
+            Thread.sleep(500); // routed and dialing: no upstream accepts, so nothing to wait on
+            reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
+            assertClosedByTheProxy(dialing);
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
+            assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
+            assertThat(line.get("outcome").asText()).isEqualTo("rejected");
+            assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + full.getLocalPort());
+            assertThat(awaitRecheckSummary()).endsWith("by verdict: {no_route=1}");
+            assertThat(proxy.admin("/metrics", null).body()).contains("snigate_connections_total{listener=\"127.0.0.1:0\","
+                    + "outcome=\"rejected\",reason=\"revoked_by_reload\",route=\"curl-http2.corpus.test\"} 1.0");
+            for (Socket filler : fillers) {
+                filler.close();
+            }
+        }
+        assertRelaysOn(clients.get(0), HELLO_A);
+    }
+
+    @Test
+    void recheckOnReloadFalseLeavesEveryTunnelAsItWas() throws Exception {
+        reload(configText("policy: { recheck_on_reload: false }", "", routeB()));
+        Thread.sleep(300); // a recheck, were there one, is queued on the event loops by now
+        assertRelaysOn(clients.get(0), HELLO_A);
+        assertThat(proxy.nextLog().get("reason").isNull()).isTrue();
+        assertThat(logged.list).isEmpty();
+    }
+}
