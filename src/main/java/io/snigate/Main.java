@@ -7,7 +7,6 @@ import io.snigate.core.Version;
 import io.snigate.handover.RequestMigration;
 import io.snigate.listen.ProxyServer;
 import io.snigate.transport.Transport;
-import io.snigate.log.AccessLog;
 import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.FileDescriptor;
@@ -161,7 +160,7 @@ public final class Main {
             }
             reloader.reload("SIGHUP");
         });
-        ProxyServer server = new ProxyServer(loaded, metrics, new AccessLog(accessLog), Transport.select());
+        ProxyServer server = new ProxyServer(loaded, metrics, accessLog, Transport.select());
         try {
             server.start();
         } catch (ConfigException e) {

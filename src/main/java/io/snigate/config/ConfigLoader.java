@@ -26,8 +26,10 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  */
 public final class ConfigLoader {
     static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
-            "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark", "ech");
+            "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark", "ech",
+            "access_log");
     static final List<String> ECH_KEYS = List.of("public_names");
+    static final List<String> ACCESS_LOG_KEYS = List.of("on_connect");
     static final List<String> TIMEOUT_KEYS = List.of("preread", "connect", "idle", "drain", "half_closed");
     static final List<String> LIMIT_KEYS = List.of("max_client_hello_bytes", "max_connections",
             "max_connections_per_client", "max_preread_connections", "client_ipv6_prefix");
@@ -122,6 +124,7 @@ public final class ConfigLoader {
             Node resolversNode = YamlNodes.value(top, "resolvers");
             Node markNode = YamlNodes.value(top, "upstream_mark");
             Node echNode = YamlNodes.value(top, "ech");
+            Node accessLogNode = YamlNodes.value(top, "access_log");
             return new ProxyConfig(
                     nodes.file(),
                     listeners,
@@ -134,7 +137,8 @@ public final class ConfigLoader {
                     markNode == null ? 0 : readMark(markNode),
                     markNode == null ? 0 : YamlNodes.line(markNode),
                     echNode == null ? Set.of() : readEchPublicNames(echNode),
-                    policy);
+                    policy,
+                    accessLogNode == null ? AccessLogSettings.DEFAULTS : readAccessLog(accessLogNode));
         }
 
         HostPort readAdmin(String text) throws ConfigException {
@@ -220,6 +224,14 @@ public final class ConfigLoader {
                 resolvers.add(resolver);
             }
             return resolvers;
+        }
+
+        /** {@code access_log: { on_connect: true }}. */
+        private AccessLogSettings readAccessLog(Node node) throws ConfigException {
+            Map<String, NodeTuple> keys = nodes.keys(nodes.mapping(node, "access_log", "on_connect: true"),
+                    "in access_log", ACCESS_LOG_KEYS);
+            Node onConnect = YamlNodes.value(keys, "on_connect");
+            return new AccessLogSettings(onConnect != null && nodes.bool(onConnect, "access_log.on_connect"));
         }
 
         /** {@code ech: { public_names: [...] }}: host names, normalized like match patterns. */

@@ -32,7 +32,8 @@ public record ProxyConfig(
         int upstreamMark,
         int upstreamMarkLine,
         Set<String> echPublicNames,
-        Policy policy) {
+        Policy policy,
+        AccessLogSettings accessLog) {
     public static final HostPort DEFAULT_ADMIN = new HostPort("127.0.0.1", 9090);
 
     public ProxyConfig {
@@ -45,6 +46,7 @@ public record ProxyConfig(
         resolvers = List.copyOf(resolvers);
         echPublicNames = Set.copyOf(echPublicNames);
         Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(accessLog, "accessLog");
     }
 
     /** How many routes run in audit mode, by their own {@code mode} or by {@code policy.mode}. */

@@ -24,6 +24,7 @@ import io.snigate.core.ConnectionObservers;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Version;
+import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteHandler;
@@ -38,6 +39,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -93,12 +95,14 @@ public final class ProxyServer implements AutoCloseable {
     /** Set once by {@link #drain}, under this object's lock, as {@link #reload} reads it. */
     private boolean draining;
 
-    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, ConnectionObserver accessLog, Transport transport) {
+    /** @param accessLog where the access log's lines go; it must not block an event loop */
+    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, Consumer<String> accessLog, Transport transport) {
         this.active = new AtomicReference<>(new Active(config));
         this.metrics = metrics;
         this.limits = new ConnectionLimits(() -> active.get().config().limits());
         RouteConnections routeConnections = new RouteConnections();
-        this.observer = new ConnectionObservers(List.of(limits, routeConnections, metrics, accessLog));
+        this.observer = new ConnectionObservers(List.of(limits, routeConnections, metrics,
+                new AccessLog(accessLog, () -> active.get().config().accessLog().onConnect())));
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);

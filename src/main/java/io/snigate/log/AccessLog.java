@@ -11,11 +11,14 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 
 /**
  * One JSON object per line for every connection when it ends, rejections included: the audit
- * trail of every routing decision.
+ * trail of every routing decision. With {@code access_log.on_connect}, a forwarded connection also
+ * gets a line when its upstream connects, so that a tunnel's decision is on record while it is
+ * open; the {@code event} field tells the two apart.
  *
  * <p>Lines go to a sink that must not block: in the proxy a {@link BatchingLineWriter} on
  * standard output, so an event loop never waits on a terminal or a pipe.
@@ -38,25 +41,39 @@ public final class AccessLog implements ConnectionObserver {
     };
     private static final int KEPT_BUILDER_CHARS = 4096;
 
-    private final Consumer<String> sink;
+    /** The {@code event} field of a line: which moment of the connection's life it records. */
+    static final String CONNECTED = "connected";
+    static final String CLOSED = "closed";
 
+    private final Consumer<String> sink;
+    private final BooleanSupplier linesOnConnect;
+
+    /** Writes a line when each connection ends. */
     public AccessLog(Consumer<String> sink) {
+        this(sink, () -> false);
+    }
+
+    /** Writes a line when each connection ends, and also when its upstream connects while {@code linesOnConnect} says so. */
+    public AccessLog(Consumer<String> sink, BooleanSupplier linesOnConnect) {
         this.sink = sink;
+        this.linesOnConnect = linesOnConnect;
     }
 
     @Override
     public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
         if (event == ConnectionEvent.CLOSED) {
-            sink.accept(format(connection));
+            sink.accept(format(connection, CLOSED));
+        } else if (event == ConnectionEvent.UPSTREAM_CONNECTED && linesOnConnect.getAsBoolean()) {
+            sink.accept(format(connection, CONNECTED));
         }
     }
 
-    static String format(ConnectionRecord c) {
+    static String format(ConnectionRecord c, String event) {
         StringBuilder json = BUILDER.get();
         json.setLength(0);
         json.append("{\"time\":\"");
         time(json, c.acceptedAtMillis());
-        json.append('"');
+        json.append("\",\"event\":\"").append(event).append('"');
         address(json, "client", c.client());
         address(json, "peer", c.peer());
         field(json, "listener", c.listener());

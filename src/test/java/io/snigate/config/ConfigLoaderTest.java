@@ -176,7 +176,7 @@ class ConfigLoaderTest {
     void unknownKeyAtTheTopLevel() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
                 "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
-                        + "listen, admin, routes, default, policy, min_tls_version, timeouts, limits, resolvers, upstream_mark, ech");
+                        + "listen, admin, routes, default, policy, min_tls_version, timeouts, limits, resolvers, upstream_mark, ech, access_log");
     }
 
     @Test

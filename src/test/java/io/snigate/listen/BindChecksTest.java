@@ -8,7 +8,6 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
-import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.transport.Transport;
@@ -83,7 +82,7 @@ class BindChecksTest {
 
     private static void start(String yaml) throws Exception {
         ProxyServer server = new ProxyServer(ConfigLoader.parse(yaml + ROUTE, "test.yaml"), new ProxyMetrics(),
-                new AccessLog(line -> {}), Transport.select());
+                line -> {}, Transport.select());
         try {
             server.start();
         } finally {

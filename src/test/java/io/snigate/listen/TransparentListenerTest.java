@@ -10,7 +10,6 @@ import io.snigate.Main;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
-import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.ProcessRunner;
@@ -85,7 +84,7 @@ class TransparentListenerTest {
                 default: "$sni:443"
                 """, "routes.yaml");
         Transport nio = Transport.select("nio", () -> null, () -> null);
-        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), new AccessLog(line -> {}), nio)) {
+        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), line -> {}, nio)) {
             assertThatThrownBy(server::start)
                     .isInstanceOf(ConfigException.class)
                     .hasMessage("routes.yaml:3: listener 127.0.0.2:0 has original_dst: redirect, which needs the native"
@@ -104,7 +103,7 @@ class TransparentListenerTest {
                 default: "$sni:443"
                 """, "routes.yaml");
         Transport nio = Transport.select("nio", () -> null, () -> null);
-        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), new AccessLog(line -> {}), nio)) {
+        try (ProxyServer server = new ProxyServer(config, new ProxyMetrics(), line -> {}, nio)) {
             assertThatThrownBy(server::start)
                     .isInstanceOf(ConfigException.class)
                     .hasMessage("routes.yaml:3: upstream_mark needs the native epoll or io_uring transport, but this"

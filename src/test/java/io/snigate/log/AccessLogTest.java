@@ -84,7 +84,7 @@ class AccessLogTest {
         if (upstream != null) {
             record.upstream(upstream);
         }
-        String text = AccessLog.format(record);
+        String text = AccessLog.format(record, AccessLog.CLOSED);
         assertThat(text).doesNotContain("\n");
         return new ObjectMapper().readTree(text);
     }

@@ -2,6 +2,7 @@ package io.snigate.route;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.snigate.config.AccessLogSettings;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.Delivery;
 import io.snigate.config.HostPort;
@@ -259,6 +260,6 @@ class RouteTableTest {
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {
         return new ProxyConfig("test", List.of(Listener.plain(new HostPort("127.0.0.1", 8443), 1)),
                 ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), 0,
-                0, Set.of(), Policy.DEFAULTS);
+                0, Set.of(), Policy.DEFAULTS, AccessLogSettings.DEFAULTS);
     }
 }

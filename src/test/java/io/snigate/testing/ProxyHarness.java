@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
-import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.transport.Transport;
 import java.io.IOException;
@@ -44,7 +43,7 @@ public final class ProxyHarness implements AutoCloseable {
 
     private ProxyHarness(ProxyConfig config) throws Exception {
         metrics = new ProxyMetrics();
-        server = new ProxyServer(config, metrics, new AccessLog(accessLog::add), Transport.select()).start();
+        server = new ProxyServer(config, metrics, accessLog::add, Transport.select()).start();
         metrics.bindJvmAndProcessMetrics();
     }
 
