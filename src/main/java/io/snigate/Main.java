@@ -11,6 +11,8 @@ import io.snigate.log.BatchingLineWriter;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
@@ -179,6 +181,7 @@ public final class Main {
             reloader.reload("SIGHUP while starting");
         }
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
+        keepClassDataArchive();
         metrics.bindJvmAndProcessMetrics();
         stop.await();
         reloader.close();
@@ -187,6 +190,24 @@ public final class Main {
         accessLog.close();
         LOG.info("stopped");
         return 0;
+    }
+
+    /**
+     * The launcher (deploy/bin/snigate) names a marker beside a class-data archive this run is to
+     * write at exit; a run that got ready has loaded the classes worth archiving, so the marker
+     * goes and the launcher uses the archive from then on. One that failed to start leaves it,
+     * and the launcher makes the archive again rather than use a partial one.
+     */
+    private static void keepClassDataArchive() {
+        String pending = System.getProperty("snigate.cds.pending");
+        if (pending == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(Path.of(pending));
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not remove {} ({}): the next start makes the class-data archive again", pending, e.toString());
+        }
     }
 
     private static String describe(ProxyConfig config) {
