@@ -76,6 +76,10 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     }
 
     private void relay(ClientSocket socket) {
+        if (over) { // closed while the socket was being registered: abandon has run
+            socket.close();
+            return;
+        }
         over = true;
         client.pipeline().remove(this); // an idle tunnel should not keep it
         SocketTunnel tunnel = new SocketTunnel(client, socket, upstream, record, idleTimeoutMillis,
