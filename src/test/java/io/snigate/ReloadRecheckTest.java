@@ -11,6 +11,7 @@ import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
+import io.snigate.testing.TestDnsServer;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -24,6 +25,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,9 +50,11 @@ class ReloadRecheckTest {
     Path dir;
 
     private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    private final Logger recheckLog = (Logger) LoggerFactory.getLogger("io.snigate.listen.ReloadRecheck");
+    private final Logger recheckLog = (Logger) LoggerFactory.getLogger("io.snigate.listen.OpenConnections");
     private Path config;
     private RecordingServer upstream;
+    /** Resolves curl-http2.corpus.test to loopback; resolvers are set at start, a reload cannot change them. */
+    private TestDnsServer dns;
     private ProxyHarness proxy;
     private Reloader reloader;
     private final List<Socket> clients = new ArrayList<>();
@@ -60,12 +64,14 @@ class ReloadRecheckTest {
         logged.start();
         recheckLog.addAppender(logged);
         upstream = new RecordingServer();
+        dns = new TestDnsServer().answer("curl-http2.corpus.test", InetAddress.getLoopbackAddress(), 300);
         config = Files.writeString(dir.resolve("routes.yaml"), configText("", "", routeA(), routeB()));
         proxy = ProxyHarness.startFile(config);
         reloader = new Reloader(config, proxy.server(), proxy.metrics(), Files.readString(config));
         clients.add(openTunnel(HELLO_A));
         clients.add(openTunnel(HELLO_B));
-        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.accepted() == 2);
+        // Both relaying: each ClientHello has reached the upstream.
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == HELLO_A.length + HELLO_B.length);
     }
 
     @AfterEach
@@ -77,6 +83,7 @@ class ReloadRecheckTest {
         reloader.close();
         proxy.close();
         upstream.close();
+        dns.close();
     }
 
     /** The config: lines at the top level and in the listener's entry, then the routes. */
@@ -86,9 +93,10 @@ class ReloadRecheckTest {
                   - address: "127.0.0.1:0"
                 %s
                 admin: "127.0.0.1:0"
+                resolvers: ["%s"]
                 %s
                 routes:
-                %s""".formatted(listener.isEmpty() ? "" : "    " + listener, topLevel, String.join("", routes));
+                %s""".formatted(listener.isEmpty() ? "" : "    " + listener, dns.hostPort(), topLevel, String.join("", routes));
     }
 
     /** A route entry: its match, the recording upstream unless {@code lines} name another, and {@code lines}. */
@@ -153,9 +161,16 @@ class ReloadRecheckTest {
 
     /** Waits for the one line the recheck logs when every event loop has judged its clients. */
     private String awaitRecheckSummary() {
-        await().atMost(Duration.ofSeconds(10)).until(() -> !logged.list.isEmpty());
-        assertThat(logged.list).hasSize(1);
-        return logged.list.get(0).getFormattedMessage();
+        await().atMost(Duration.ofSeconds(10)).until(() -> !recheckLines().isEmpty());
+        assertThat(recheckLines()).hasSize(1);
+        return recheckLines().get(0);
+    }
+
+    /** What the recheck logged so far: the appender's list is written on an event loop. */
+    private List<String> recheckLines() {
+        synchronized (logged) {
+            return logged.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        }
     }
 
     /** A is closed, with its log line, summary and metric; B relays on. */
@@ -209,6 +224,10 @@ class ReloadRecheckTest {
      * event loop has judged its clients, A's included; then A still relays.
      */
     private void assertOnlyBWasClosedAndARelaysOn(String routeA) throws Exception {
+        assertOnlyBWasClosedAndARelaysOnThen(routeA, line -> assertThat(line.get("would_reject").isNull()).isTrue());
+    }
+
+    private void assertOnlyBWasClosedAndARelaysOnThen(String routeA, Consumer<JsonNode> lineOfA) throws Exception {
         reload(configText("", "", routeA, routeB("clients: { deny: [\"127.0.0.0/8\"] }")));
         assertClosedByTheProxy(clients.get(1));
         assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
@@ -218,11 +237,15 @@ class ReloadRecheckTest {
         JsonNode line = proxy.nextLog();
         assertThat(line.get("reason").isNull()).isTrue();
         assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+        lineOfA.accept(line);
     }
 
     @Test
-    void aRouteInAuditModeKeepsItsTunnelsOpen() throws Exception {
-        assertOnlyBWasClosedAndARelaysOn(routeA("mode: audit", "clients: { deny: [\"127.0.0.0/8\"] }"));
+    void aRouteInAuditModeKeepsItsTunnelsOpenAndReportsWhatEnforceWouldDo() throws Exception {
+        assertOnlyBWasClosedAndARelaysOnThen(routeA("mode: audit", "clients: { deny: [\"127.0.0.0/8\"] }"),
+                line -> assertThat(line.get("would_reject").asText()).isEqualTo("client_not_allowed"));
+        assertThat(proxy.admin("/metrics", null).body()).contains(
+                "snigate_policy_would_reject_total{listener=\"127.0.0.1:0\",reason=\"client_not_allowed\",route=\"curl.corpus.test\"} 1.0");
     }
 
     @Test
@@ -253,7 +276,7 @@ class ReloadRecheckTest {
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB(), route("curl-http2.corpus.test", blackhole)));
             Socket dialing = openTunnel(HELLO_C);
             clients.add(dialing);
-            Thread.sleep(500); // routed and dialing: no upstream accepts, so nothing to wait on
+            await().atMost(Duration.ofSeconds(10)).until(() -> synSentTo(full.getLocalPort())); // routed and dialing
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
             assertClosedByTheProxy(dialing);
             JsonNode line = proxy.nextLog();
@@ -271,12 +294,63 @@ class ReloadRecheckTest {
         assertRelaysOn(clients.get(0), HELLO_A);
     }
 
+    /** Opens a third tunnel, for curl-http2.corpus.test, and waits until the upstream has its ClientHello. */
+    private Socket openTunnelC() throws Exception {
+        Socket c = openTunnel(HELLO_C);
+        clients.add(c);
+        long expected = HELLO_A.length + HELLO_B.length + HELLO_C.length;
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == expected);
+        return c;
+    }
+
+    /** Whether a socket of this machine is sending SYNs to {@code port} on 127.0.0.1 (/proc/net/tcp, state 02). */
+    private static boolean synSentTo(int port) throws IOException {
+        String remote = String.format("0100007F:%04X", port);
+        try (var lines = Files.lines(Path.of("/proc/net/tcp"))) {
+            return lines.skip(1).map(String::trim).map(line -> line.split("\\s+"))
+                    .anyMatch(fields -> fields[2].equals(remote) && fields[3].equals("02"));
+        }
+    }
+
+    @Test
+    void aNameAuditModeForwardedIsClosedWhenThePolicyIsEnforced() throws Exception {
+        // Audit mode's fallback for a name no route matches has no route label of its own.
+        String audit = "policy: { mode: audit, audit_upstream: \"127.0.0.1:" + upstream.port() + "\" }";
+        reload(configText(audit, "", routeA(), routeB()));
+        Socket c = openTunnelC();
+        reload(configText("", "", routeA(), routeB()));
+        assertClosedByTheProxy(c);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
+        assertThat(line.get("route").isNull()).isTrue();
+        assertThat(line.get("would_reject").asText()).isEqualTo("no_route");
+        assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {no_route=1}");
+    }
+
+    @Test
+    void anAddressTheDestinationPolicyNoLongerAllowsIsClosed() throws Exception {
+        String sniRoute = "upstream: \"$sni:" + upstream.port() + "\"";
+        reload(configText("", "", routeA(), routeB(),
+                route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
+        Socket c = openTunnelC();
+        reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test", sniRoute)));
+        assertClosedByTheProxy(c);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
+        assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
+        assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + upstream.port());
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {forbidden_destination=1}");
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_C);
+        assertRelaysOn(clients.get(0), HELLO_A);
+    }
+
     @Test
     void recheckOnReloadFalseLeavesEveryTunnelAsItWas() throws Exception {
         reload(configText("policy: { recheck_on_reload: false }", "", routeB()));
         Thread.sleep(300); // a recheck, were there one, is queued on the event loops by now
         assertRelaysOn(clients.get(0), HELLO_A);
         assertThat(proxy.nextLog().get("reason").isNull()).isTrue();
-        assertThat(logged.list).isEmpty();
+        assertThat(recheckLines()).isEmpty();
     }
 }

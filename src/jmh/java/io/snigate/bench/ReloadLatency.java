@@ -72,7 +72,7 @@ public final class ReloadLatency {
             Path config = Allowlists.config(dir, 1_000_000);
             Files.writeString(config, Files.readString(config).replace("127.0.0.1:9", "127.0.0.1:" + sink.getLocalPort()));
             PrereadTimes times = new PrereadTimes();
-            ProxyServer proxy = new ProxyServer(ConfigLoader.load(config), new ProxyMetrics(), times, Transport.select()).start();
+            ProxyServer proxy = new ProxyServer(ConfigLoader.load(config), new ProxyMetrics(), line -> {}, times, Transport.select()).start();
             InetSocketAddress address = proxy.listenAddresses().get(0);
             try {
                 run("warm-up", proxy, address, hello, threads, Math.max(3, seconds / 3), false, config, times);

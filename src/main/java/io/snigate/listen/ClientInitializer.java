@@ -4,7 +4,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.group.ChannelGroup;
 import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
 import io.snigate.core.ConnectionObserver;
@@ -37,14 +36,14 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
     private final ConnectionObserver observer;
     private final ProxyMetrics metrics;
     private final ChannelHandler routeStage;
-    private final ChannelGroup clients;
+    private final OpenConnections clients;
     private volatile Listener listener;
     /** The listen address as written: the same for every config this initializer serves. */
     private final String name;
     private volatile int boundPort;
 
     ClientInitializer(Listener listener, Supplier<ProxyConfig> config, ConnectionLimits limits,
-            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, ChannelGroup clients) {
+            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, OpenConnections clients) {
         this.listener = listener;
         this.name = listener.name();
         this.config = config;

@@ -21,7 +21,6 @@ import io.snigate.connect.UpstreamConnector;
 import io.snigate.connect.UpstreamDials;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionObservers;
-import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Version;
 import io.snigate.log.AccessLog;
@@ -30,17 +29,12 @@ import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.ChannelGroupFuture;
-import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.util.concurrent.GlobalEventExecutor;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.List;
 import java.util.function.Consumer;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -88,8 +82,8 @@ public final class ProxyServer implements AutoCloseable {
     private final RouteHandler routeHandler;
     /** Bound listeners by the address as written in the config; changed only under {@code this}. */
     private final Map<String, ListenerSockets> listeners = new LinkedHashMap<>();
-    /** Every open client connection, so that a drain can wait for them and then close the rest. */
-    private final ChannelGroup clients = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    /** Every open client connection, so that a drain can wait for them and a reload judge them again. */
+    private final OpenConnections clients = new OpenConnections();
     private Channel admin;
     private volatile boolean ready;
     /** Set once by {@link #drain}, under this object's lock, as {@link #reload} reads it. */
@@ -97,12 +91,25 @@ public final class ProxyServer implements AutoCloseable {
 
     /** @param accessLog where the access log's lines go; it must not block an event loop */
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, Consumer<String> accessLog, Transport transport) {
+        this(config, metrics, accessLog, null, transport);
+    }
+
+    /**
+     * @param alsoTold null, or told of every connection's events after the proxy's own observers
+     *     (a benchmark's clock)
+     */
+    public ProxyServer(ProxyConfig config, ProxyMetrics metrics, Consumer<String> accessLog, ConnectionObserver alsoTold,
+            Transport transport) {
         this.active = new AtomicReference<>(new Active(config));
         this.metrics = metrics;
         this.limits = new ConnectionLimits(() -> active.get().config().limits());
         RouteConnections routeConnections = new RouteConnections();
-        this.observer = new ConnectionObservers(List.of(limits, routeConnections, metrics,
+        List<ConnectionObserver> observers = new ArrayList<>(List.of(limits, routeConnections, metrics,
                 new AccessLog(accessLog, () -> active.get().config().accessLog().onConnect())));
+        if (alsoTold != null) {
+            observers.add(alsoTold);
+        }
+        this.observer = new ConnectionObservers(observers);
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
@@ -172,7 +179,7 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Swaps in a new, already validated config. Connections already routed keep their upstream,
-     * unless the new config refuses them ({@link ReloadRecheck}); connections still in pre-read
+     * unless the new config refuses them ({@link OpenConnections#closeRefused}); connections still in pre-read
      * use the new table when they are routed. Listen addresses that
      * appear are bound and those that disappear are closed (their open connections go on).
      *
@@ -217,9 +224,6 @@ public final class ProxyServer implements AutoCloseable {
         ProxyConfig previous = active.getAndSet(next).config();
         metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
-        if (config.policy().recheckOnReload()) {
-            ReloadRecheck.closeRefused(List.copyOf(clients), config, next.routes());
-        }
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }
@@ -233,6 +237,9 @@ public final class ProxyServer implements AutoCloseable {
             return true;
         });
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
+        if (config.policy().recheckOnReload()) {
+            clients.closeRefused(config, next.routes(), destinationPolicy.get());
+        }
         return true;
     }
 
@@ -254,17 +261,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         if (!clients.isEmpty()) {
             LOG.info("drain timeout: closing {} connections still open", clients.size());
-            ChannelGroupFuture closed = clients.newCloseFuture();
-            // On each channel's own loop: the record is that loop's, and the reason must be
-            // recorded before the close logs it.
-            clients.forEach(client -> client.eventLoop().execute(() -> {
-                ConnectionRecord record = ConnectionRecord.of(client);
-                if (record != null) {
-                    record.endedBecause(Reason.DRAIN_TIMEOUT);
-                }
-                client.close();
-            }));
-            closed.await(5, TimeUnit.SECONDS);
+            clients.closeAll(Reason.DRAIN_TIMEOUT);
         }
     }
 
@@ -313,7 +310,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         // Closed, and their closing finished, before the event loops stop: a close still queued
         // on a stopped loop would be lost.
-        clients.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        clients.closeNow();
         if (admin != null) {
             admin.close();
         }

@@ -86,7 +86,8 @@ class ConfigLoaderTest {
                 "policy", List.of(PolicyReader.POLICY_KEYS),
                 "timeouts", List.of(ConfigLoader.TIMEOUT_KEYS),
                 "limits", List.of(ConfigLoader.LIMIT_KEYS),
-                "ech", List.of(ConfigLoader.ECH_KEYS));
+                "ech", List.of(ConfigLoader.ECH_KEYS),
+                "access_log", List.of(ConfigLoader.ACCESS_LOG_KEYS));
         List<String> missing = new ArrayList<>();
         nested.forEach((parent, keySets) -> keySets.stream().flatMap(List::stream).forEach(nestedKey -> {
             String section = sections.getOrDefault(parent, "");

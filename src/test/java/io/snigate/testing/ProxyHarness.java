@@ -135,6 +135,11 @@ public final class ProxyHarness implements AutoCloseable {
         return out.toString();
     }
 
+    /** The lines {@link #nextLog} returned so far, in order. */
+    public List<String> seenLines() {
+        return List.copyOf(seen);
+    }
+
     /** Takes every access-log line written so far, so that the next {@link #nextLog} is newer. */
     public List<String> drainLog() {
         List<String> lines = new ArrayList<>();

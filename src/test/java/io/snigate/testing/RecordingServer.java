@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A plain TCP upstream on loopback that records every byte each connection sends until it
@@ -23,6 +24,7 @@ public final class RecordingServer implements AutoCloseable {
     private final ExecutorService threads = Executors.newCachedThreadPool();
     private final BlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
     private final AtomicInteger accepted = new AtomicInteger();
+    private final AtomicLong bytesSoFar = new AtomicLong();
     private volatile int expectBytes = Integer.MAX_VALUE;
 
     public RecordingServer() throws IOException {
@@ -41,6 +43,11 @@ public final class RecordingServer implements AutoCloseable {
 
     public int accepted() {
         return accepted.get();
+    }
+
+    /** Bytes received so far, by every connection together, finished or not. */
+    public long bytesSoFar() {
+        return bytesSoFar.get();
     }
 
     /** The bytes of the next connection that finished, or null after the timeout. */
@@ -69,6 +76,7 @@ public final class RecordingServer implements AutoCloseable {
             int n;
             while (bytes.size() < expectBytes && (n = in.read(buffer)) > 0) {
                 bytes.write(buffer, 0, n);
+                bytesSoFar.addAndGet(n);
             }
         } catch (IOException e) {
             // Recorded what arrived.
