@@ -15,9 +15,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Netty's TTL-honouring DNS cache, counting the names it holds for the
- * {@code snigate_dns_cache_entries} gauge (Netty's cache has no size). A name counts until its
- * longest TTL runs out, which is when Netty drops it too. Expired names are pruned when the gauge
+ * Netty's TTL-honouring DNS cache, bounded, and counting the names it holds for the
+ * {@code snigate_dns_cache_entries} gauge. The names come from clients ({@code $sni}), so an
+ * answer is kept at most {@value #MAX_TTL_SECONDS} s whatever its TTL, and at most
+ * {@value #MAX_NAMES} names are held: past that, a new name is answered without being kept
+ * (Netty's cache has neither bound). A name counts until its longest TTL runs out, which is when
+ * Netty drops it too. Expired names are pruned when the gauge
  * is read and, so that a proxy nobody scrapes does not keep every name it ever resolved, whenever
  * as many names have been cached since the last prune as it left (at least {@value #PRUNE_AFTER}).
  * That prune walks every name, so it runs on a thread of its own, not on the event loop that
@@ -25,13 +28,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class CountedDnsCache implements DnsCache {
     static final int PRUNE_AFTER = 1024;
+    /** The longest an answer is kept, whatever its TTL. */
+    static final int MAX_TTL_SECONDS = 300;
+    /** The most names kept at once. */
+    static final int MAX_NAMES = 10_000;
     private static final Executor PRUNER = Executors.newSingleThreadExecutor(task -> {
         Thread thread = new Thread(task, "snigate-dns-cache-prune");
         thread.setDaemon(true);
         return thread;
     });
 
-    private final DnsCache delegate = new DefaultDnsCache();
+    private final DnsCache delegate = new DefaultDnsCache(0, MAX_TTL_SECONDS, 0);
     private final Map<String, Long> expiresAtNanos = new ConcurrentHashMap<>();
     private final AtomicInteger cachedSincePrune = new AtomicInteger();
     private volatile int leftByPrune;
@@ -41,6 +48,11 @@ public final class CountedDnsCache implements DnsCache {
     public int size() {
         prune();
         return expiresAtNanos.size();
+    }
+
+    /** When {@code hostname}'s longest kept answer expires ({@link System#nanoTime}), or null. */
+    Long expiresAtNanos(String hostname) {
+        return expiresAtNanos.get(hostname);
     }
 
     /** Names counted, expired or not: what {@link #size} would prune is still here. */
@@ -79,10 +91,21 @@ public final class CountedDnsCache implements DnsCache {
     @Override
     public DnsCacheEntry cache(
             String hostname, DnsRecord[] additionals, InetAddress address, long originalTtl, EventLoop loop) {
-        long expiry = System.nanoTime() + originalTtl * 1_000_000_000L;
+        if (expiresAtNanos.size() >= MAX_NAMES && !expiresAtNanos.containsKey(hostname)) {
+            pruneInBackground(); // names may have expired since the last prune
+            return new Uncached(address);
+        }
+        long expiry = System.nanoTime() + Math.min(originalTtl, MAX_TTL_SECONDS) * 1_000_000_000L;
         expiresAtNanos.merge(hostname, expiry, Math::max);
         cachedSincePrune.incrementAndGet();
-        if (pruneDue() && pruning.compareAndSet(false, true)) {
+        if (pruneDue()) {
+            pruneInBackground();
+        }
+        return delegate.cache(hostname, additionals, address, originalTtl, loop);
+    }
+
+    private void pruneInBackground() {
+        if (pruning.compareAndSet(false, true)) {
             PRUNER.execute(() -> {
                 try {
                     do { // again if enough names came while it walked: their trigger found it busy
@@ -93,7 +116,14 @@ public final class CountedDnsCache implements DnsCache {
                 }
             });
         }
-        return delegate.cache(hostname, additionals, address, originalTtl, loop);
+    }
+
+    /** An answer given once, not kept: what a full cache gives for a new name. */
+    private record Uncached(InetAddress address) implements DnsCacheEntry {
+        @Override
+        public Throwable cause() {
+            return null;
+        }
     }
 
     @Override

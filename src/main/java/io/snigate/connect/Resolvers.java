@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import io.netty.resolver.dns.DnsCache;
+import io.netty.resolver.dns.NoopDnsCnameCache;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.DnsServerAddressStreamProviders;
@@ -29,6 +30,12 @@ public final class Resolvers {
                 .socketChannelType(transport.socketChannelClass())
                 .nameServerProvider(servers)
                 .resolveCache(cache)
+                // Aliases are not kept apart: the addresses are kept under the name asked for, in
+                // the bounded cache, and Netty's alias cache has no bound on the names in it.
+                .cnameCache(NoopDnsCnameCache.INSTANCE)
+                // With IPv6 on the host both A and AAAA are asked: a server that never answers
+                // AAAA must not hold up the A answer until the query times out.
+                .completeOncePreferredResolved(true)
                 .queryTimeoutMillis(config.timeouts().connect().toMillis())
                 // A SNI name is always fully qualified: never try it under the host's search domains.
                 .searchDomains(List.of())

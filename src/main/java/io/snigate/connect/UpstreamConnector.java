@@ -39,6 +39,14 @@ import java.util.function.Supplier;
  * never need a lock or a hand-off between threads.
  */
 public final class UpstreamConnector {
+    /** The most addresses of one answer dialed for one connection. */
+    static final int MAX_ADDRESSES_TRIED = 16;
+    /**
+     * The least time an address is given when more follow it (Go's dialer's floor): below it, a
+     * slow but live upstream would be given up for the next address.
+     */
+    static final long MIN_ADDRESS_SHARE_NANOS = TimeUnit.SECONDS.toNanos(2);
+
     private final Transport transport;
     private final AddressResolverGroup<InetSocketAddress> resolvers;
     private final ConnectionObserver observer;
@@ -148,6 +156,8 @@ public final class UpstreamConnector {
         private String parentAuthority;
         /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
         private boolean resolving;
+        /** When the budget runs out ({@link System#nanoTime}). */
+        private long deadlineNanos;
 
         Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, Supplier<ChannelHandler> handler,
                 Promise<UpstreamLink> promise) {
@@ -166,6 +176,7 @@ public final class UpstreamConnector {
          * resolver list would stretch the stage to as many timeouts.)
          */
         void budget(long timeoutMillis) {
+            deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
             ScheduledFuture<?> budget = loop.schedule(() -> fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
                     new ConnectTimeoutException("no upstream connected within " + timeoutMillis + " ms")),
                     timeoutMillis, TimeUnit.MILLISECONDS);
@@ -244,9 +255,14 @@ public final class UpstreamConnector {
             }
         }
 
-        /** Dials the addresses in turn until one connects, all within what is left of the budget. */
+        /**
+         * Dials the addresses in turn until one connects, all within what is left of the budget;
+         * at most {@link #MAX_ADDRESSES_TRIED} of them, so that a name with hundreds of records
+         * (a client's, behind {@code $sni}) is not a way to make the proxy send as many SYNs.
+         */
         void dial(List<InetSocketAddress> addresses) {
-            tryAddresses(addresses, 0, null);
+            tryAddresses(addresses.size() > MAX_ADDRESSES_TRIED ? addresses.subList(0, MAX_ADDRESSES_TRIED) : addresses,
+                    0, null);
         }
 
         /** Tries each address in turn until one connects or the promise is done (by the budget). */
@@ -257,8 +273,11 @@ public final class UpstreamConnector {
             }
             InetSocketAddress target = addresses.get(index);
             record.dialing(target);
+            // Whichever comes first moves on, once: this address failing, or its share running out.
+            boolean[] movedOn = {false};
             Consumer<Throwable> tryNext = cause -> {
-                if (!promise.isDone()) {
+                if (!movedOn[0] && !promise.isDone()) {
+                    movedOn[0] = true;
                     tryAddresses(addresses, index + 1, cause);
                 }
             };
@@ -289,7 +308,29 @@ public final class UpstreamConnector {
                         abandon.run();
                     }
                 });
+                int left = addresses.size() - index;
+                if (left > 1) {
+                    shareTheBudget(left, movedOn, abandon, tryNext);
+                }
             }
+        }
+
+        /**
+         * Gives the address being dialed its share of what is left of the budget when more
+         * addresses follow, as Go's dialer does: one that drops SYNs (a dead member of a
+         * round-robin name) would otherwise take the whole budget, and the live ones after it
+         * would never be tried.
+         */
+        private void shareTheBudget(int left, boolean[] movedOn, Runnable abandon, Consumer<Throwable> tryNext) {
+            long share = Math.max(MIN_ADDRESS_SHARE_NANOS, (deadlineNanos - System.nanoTime()) / left);
+            ScheduledFuture<?> timer = loop.schedule(() -> {
+                if (!movedOn[0] && !promise.isDone()) {
+                    // Moved on first: the close below fails this dial, which must not move on again.
+                    tryNext.accept(new ConnectTimeoutException("no answer within this address's share of the budget"));
+                    abandon.run();
+                }
+            }, share, TimeUnit.NANOSECONDS);
+            promise.addListener(done -> timer.cancel(false));
         }
     }
 }

@@ -91,6 +91,9 @@ public final class UpstreamDials {
             if (done.isSuccess()) {
                 connected.accept(channel);
             } else {
+                // A native channel whose connect failed stays open and registered (NIO's closes
+                // itself); Netty's Bootstrap closes it too.
+                channel.close();
                 failed.accept(done.cause());
             }
         });

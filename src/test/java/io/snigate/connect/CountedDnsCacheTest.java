@@ -9,8 +9,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link CountedDnsCache}: the names it counts for the gauge, and that expired ones leave even when
- * nobody reads the gauge.
+ * {@link CountedDnsCache}: the names it counts for the gauge, that expired ones leave even when
+ * nobody reads the gauge, and its bounds: a TTL kept at most {@link CountedDnsCache#MAX_TTL_SECONDS},
+ * at most {@link CountedDnsCache#MAX_NAMES} names.
  */
 class CountedDnsCacheTest {
     private static final DnsRecord[] NONE = new DnsRecord[0];
@@ -29,6 +30,31 @@ class CountedDnsCacheTest {
         cache.cache("kept.example", NONE, address, 0, loop);
         cache.cache("gone.example", NONE, address, 0, loop);
         assertThat(cache.size()).isEqualTo(1);
+    }
+
+    @Test
+    void aLongTtlIsKeptFiveMinutesAtMost() throws Exception {
+        CountedDnsCache cache = new CountedDnsCache();
+        InetAddress address = InetAddress.getByName("192.0.2.1");
+        long before = System.nanoTime();
+        cache.cache("long.example", NONE, address, Integer.MAX_VALUE, loop);
+        assertThat(cache.expiresAtNanos("long.example") - before)
+                .isLessThanOrEqualTo(java.util.concurrent.TimeUnit.SECONDS.toNanos(CountedDnsCache.MAX_TTL_SECONDS) + 1_000_000_000L);
+    }
+
+    @Test
+    void aFullCacheAnswersNewNamesWithoutKeepingThem() throws Exception {
+        CountedDnsCache cache = new CountedDnsCache();
+        InetAddress address = InetAddress.getByName("192.0.2.1");
+        for (int i = 0; i < CountedDnsCache.MAX_NAMES + 500; i++) {
+            assertThat(cache.cache("name" + i + ".example", NONE, address, 300, loop).address()).isEqualTo(address);
+        }
+        assertThat(cache.size()).isEqualTo(CountedDnsCache.MAX_NAMES);
+        assertThat(cache.get("name0.example", NONE)).as("kept").hasSize(1);
+        assertThat(cache.get("name" + (CountedDnsCache.MAX_NAMES + 1) + ".example", NONE)).as("not kept").isNullOrEmpty();
+        // A name already kept is still answered from the cache and renewed.
+        cache.cache("name0.example", NONE, address, 300, loop);
+        assertThat(cache.size()).isEqualTo(CountedDnsCache.MAX_NAMES);
     }
 
     @Test

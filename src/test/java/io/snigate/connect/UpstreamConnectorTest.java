@@ -1,27 +1,174 @@
 package io.snigate.connect;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.resolver.AbstractAddressResolver;
+import io.netty.resolver.AddressResolver;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.transport.Transport;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link UpstreamConnector} when the upstream's channel cannot even be made (no descriptor left,
- * EMFILE): the attempt fails with a reason, on the spot, and no exception leaves the connector.
+ * {@link UpstreamConnector}: when the upstream's channel cannot even be made (no descriptor left,
+ * EMFILE) the attempt fails with a reason, on the spot, and no exception leaves the connector; a
+ * name's addresses are tried in turn, each failed dial closed, at most
+ * {@link UpstreamConnector#MAX_ADDRESSES_TRIED} of them, and one that drops SYNs given only its
+ * share of the budget. The name's answer comes from a resolver of the test's, on epoll (whose
+ * channels stay open after a failed connect).
  */
 class UpstreamConnectorTest {
+    private static final Transport EPOLL = Transport.select("epoll", () -> "not this test's", () -> null);
+
+    /** A resolver that answers every name with {@code addresses}, ports included. */
+    private static AddressResolverGroup<InetSocketAddress> answering(List<InetSocketAddress> addresses) {
+        return new AddressResolverGroup<>() {
+            @Override
+            protected AddressResolver<InetSocketAddress> newResolver(EventExecutor executor) {
+                return new AbstractAddressResolver<>(executor) {
+                    @Override
+                    protected boolean doIsResolved(InetSocketAddress address) {
+                        return !address.isUnresolved();
+                    }
+
+                    @Override
+                    protected void doResolve(InetSocketAddress unresolved, Promise<InetSocketAddress> promise) {
+                        promise.setSuccess(addresses.get(0));
+                    }
+
+                    @Override
+                    protected void doResolveAll(InetSocketAddress unresolved, Promise<List<InetSocketAddress>> promise) {
+                        promise.setSuccess(addresses);
+                    }
+                };
+            }
+        };
+    }
+
+    /** Dials the name {@code many.test} answered with {@code addresses}; the channels tried, in order, go to {@code dialed}. */
+    private static Future<UpstreamLink> dial(EventLoop loop, List<InetSocketAddress> addresses, long budgetMillis,
+            List<Channel> dialed) throws Exception {
+        UpstreamConnector connector = new UpstreamConnector(EPOLL, answering(addresses), (event, record, nanos) -> {},
+                () -> DestinationPolicy.forListeners(List.of()), () -> 0);
+        return loop.submit(() -> {
+            EmbeddedChannel client = new EmbeddedChannel();
+            ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, c, nanos) -> {});
+            RouteDecision decision = RouteDecision.routed("test", Upstream.parse("many.test:443"));
+            return connector.connect(loop, decision, record, budgetMillis, () -> new ChannelInboundHandlerAdapter() {
+                @Override
+                public void handlerAdded(ChannelHandlerContext ctx) {
+                    dialed.add(ctx.channel());
+                }
+            });
+        }).get(5, TimeUnit.SECONDS);
+    }
+
+    /** A loopback address that refuses at once: nothing listens on it. */
+    private static InetSocketAddress refusing(int i) throws IOException {
+        try (ServerSocket gone = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return new InetSocketAddress(InetAddress.getByName("127.0.1." + i), gone.getLocalPort());
+        }
+    }
+
+    @Test
+    void aFailedDialIsClosedWhenALaterAddressConnects() throws Exception {
+        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
+        List<Channel> dialed = new CopyOnWriteArrayList<>();
+        try (ServerSocket live = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            Future<UpstreamLink> link = dial(loops.next(), List.of(refusing(1),
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), live.getLocalPort())), 5_000, dialed);
+            assertThat(link.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(link.isSuccess()).as("connected: %s", link.cause()).isTrue();
+            assertThat(dialed).hasSize(2);
+            assertThat(dialed.get(0).isOpen()).as("the refused dial's channel").isFalse();
+            assertThat(dialed.get(1).isOpen()).isTrue();
+            dialed.get(1).close().sync();
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void aNameWithHundredsOfAddressesIsDialedAtMostSixteenTimes() throws Exception {
+        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
+        List<Channel> dialed = new CopyOnWriteArrayList<>();
+        try {
+            List<InetSocketAddress> addresses = new ArrayList<>();
+            for (int i = 1; i <= 200; i++) {
+                addresses.add(new InetSocketAddress(InetAddress.getByName("127.0.1." + i), refusing(1).getPort()));
+            }
+            Future<UpstreamLink> link = dial(loops.next(), addresses, 10_000, dialed);
+            assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.UPSTREAM_UNREACHABLE);
+            assertThat(dialed).hasSize(UpstreamConnector.MAX_ADDRESSES_TRIED);
+            await().atMost(Duration.ofSeconds(2)).until(() -> dialed.stream().noneMatch(Channel::isOpen));
+        } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void anAddressThatDropsSynsGetsItsShareOfTheBudgetNotAllOfIt() throws Exception {
+        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
+        List<Channel> dialed = new CopyOnWriteArrayList<>();
+        List<Socket> fillers = new ArrayList<>();
+        // A listener whose accept queue is full: the kernel drops further SYNs.
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                ServerSocket live = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            for (int i = 0; i < 3; i++) {
+                Socket filler = new Socket();
+                fillers.add(filler);
+                try {
+                    filler.connect(full.getLocalSocketAddress(), 200);
+                } catch (IOException dropped) {
+                    // The queue is full already.
+                }
+            }
+            long started = System.nanoTime();
+            Future<UpstreamLink> link = dial(loops.next(), List.of(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), full.getLocalPort()),
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), live.getLocalPort())), 8_000, dialed);
+            assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(link.isSuccess()).as("connected within the budget: %s", link.cause()).isTrue();
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).as("half of the 8 s budget, then the next address")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(3_500));
+            assertThat(dialed.get(0).isOpen()).as("the silent dial, given up").isFalse();
+            dialed.get(1).close().sync();
+        } finally {
+            for (Socket filler : fillers) {
+                filler.close();
+            }
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
     @Test
     void aSocketThatCannotBeMadeFailsTheAttemptAsUnreachable() {
         AtomicInteger asked = new AtomicInteger();
