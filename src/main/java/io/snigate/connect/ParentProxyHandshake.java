@@ -19,10 +19,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Asks a parent HTTP proxy for a tunnel: {@code CONNECT host:port HTTP/1.1} on a freshly
- * connected channel, then its answer up to the blank line. A 2xx answer completes the promise and
- * the channel is the tunnel; any other fails it with {@link Reason#PARENT_PROXY_REFUSED} (the
- * status goes in the record), and a parent that closes, or answers what is not HTTP, with
- * {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout covers it all.
+ * connected channel, then its answer up to the blank line (CRLF or, as RFC 9112 lets a recipient
+ * accept, bare LF). Interim 1xx answers are skipped (RFC 9110 §15.2). A 2xx answer completes the
+ * promise and the channel is the tunnel; any other fails it with
+ * {@link Reason#PARENT_PROXY_REFUSED} (the status goes in the record), and a parent that closes,
+ * or answers what is not HTTP/1.x, with {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout
+ * covers it all.
  */
 final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ParentProxyHandshake.class);
@@ -32,6 +34,8 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
     private final ConnectionRecord record;
     private final Promise<UpstreamLink> tunnel;
     private ByteBuf answer;
+    /** How far {@link #answer} was searched for its blank line, from its reader index. */
+    private int searched;
 
     private ParentProxyHandshake(ConnectionRecord record, Promise<UpstreamLink> tunnel) {
         this.record = record;
@@ -60,16 +64,26 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         }
         answer.writeBytes(in);
         in.release();
-        int end = blankLine(answer);
-        if (end < 0) {
-            if (answer.readableBytes() > MAX_ANSWER_BYTES) {
-                fail(ctx, Reason.UPSTREAM_UNREACHABLE);
-            } else {
-                ctx.read();
+        int end;
+        int status;
+        while (true) {
+            end = blankLine();
+            if (end < 0) {
+                if (answer.readableBytes() > MAX_ANSWER_BYTES) {
+                    fail(ctx, Reason.UPSTREAM_UNREACHABLE);
+                } else {
+                    ctx.read();
+                }
+                return;
             }
-            return;
+            status = statusOf(answer);
+            if (status < 100 || status > 199) {
+                break;
+            }
+            answer.skipBytes(end); // an interim answer: the final one follows
+            answer.discardReadBytes();
+            searched = 0;
         }
-        int status = statusOf(answer);
         if (status > 0) {
             record.parentStatus(status);
         }
@@ -85,10 +99,21 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private static final byte[] HTTP_1 = "HTTP/1.".getBytes(StandardCharsets.US_ASCII);
+
     /** The status of {@code HTTP/1.x NNN ...}, or -1 when the answer is not one. */
     private static int statusOf(ByteBuf answer) {
         int at = answer.readerIndex();
-        if (answer.readableBytes() < 12 || answer.getByte(at) != 'H' || answer.getByte(at + 8) != ' ') {
+        if (answer.readableBytes() < 12) {
+            return -1;
+        }
+        for (int i = 0; i < HTTP_1.length; i++) {
+            if (answer.getByte(at + i) != HTTP_1[i]) {
+                return -1;
+            }
+        }
+        byte minor = answer.getByte(at + 7);
+        if (minor < '0' || minor > '9' || answer.getByte(at + 8) != ' ') {
             return -1;
         }
         int status = 0;
@@ -137,15 +162,20 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The length up to and with the first {@code \r\n\r\n}, from the reader index, or -1. */
-    private static int blankLine(ByteBuf bytes) {
-        int start = bytes.readerIndex();
-        for (int i = start + 3; i < bytes.writerIndex(); i++) {
-            if (bytes.getByte(i) == '\n' && bytes.getByte(i - 1) == '\r' && bytes.getByte(i - 2) == '\n'
-                    && bytes.getByte(i - 3) == '\r') {
+    /**
+     * The length of {@link #answer}'s head up to and with the line feed that ends its blank line
+     * ({@code \n\n} or {@code \n\r\n}), from the reader index, or -1; each byte is looked at once
+     * however the answer arrives.
+     */
+    private int blankLine() {
+        int start = answer.readerIndex();
+        for (int i = start + Math.max(searched, 1); i < answer.writerIndex(); i++) {
+            if (answer.getByte(i) == '\n' && (answer.getByte(i - 1) == '\n'
+                    || i - 2 >= start && answer.getByte(i - 1) == '\r' && answer.getByte(i - 2) == '\n')) {
                 return i + 1 - start;
             }
         }
+        searched = answer.readableBytes();
         return -1;
     }
 }
