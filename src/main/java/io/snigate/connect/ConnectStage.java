@@ -29,6 +29,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
     private final LongSupplier halfClosedTimeoutMillis;
     private final ConnectionObserver observer;
     private final OwnUpstreams ownUpstreams;
+    private final OwnHellos ownHellos = new OwnHellos();
     private final BooleanSupplier interceptsOwnTraffic;
 
     public ConnectStage(
@@ -51,7 +52,8 @@ public final class ConnectStage implements RouteHandler.Dialer {
     @Override
     public void dial(ChannelHandlerContext ctx, ConnectionRecord record, RouteDecision decision) {
         Channel client = ctx.channel();
-        if (ownUpstreams.isOwnConnection(record.client(), record.originalDst())) {
+        if (ownUpstreams.isOwnConnection(record.client(), record.originalDst())
+                || !ownHellos.admit(decision, record, client)) {
             Rejection.reject(client, Reason.LOOP_DETECTED, record.recordVersion());
             return;
         }

@@ -29,4 +29,11 @@ public interface ClientHelloSink {
      *     {@code t13d1516h2_8daaf6152771_e5627efa2ab1}
      */
     void clientHello(String sni, List<String> alpn, int tlsVersion, boolean ech, int recordVersion, String ja4);
+
+    /**
+     * Called before {@link #clientHello} for a hello that is forwarded: a 64-bit digest of its
+     * 32-byte random, which no two ClientHellos share unless one is a copy of the other (the
+     * proxy's own, come back through a balancer: a loop).
+     */
+    default void helloRandom(long digest) {}
 }

@@ -36,6 +36,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private int recordVersion;
     private Boolean ech;
     private String ja4;
+    private long helloRandom;
     private String route;
     private String policyMode;
     private Reason wouldReject;
@@ -75,6 +76,16 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     public static ConnectionRecord of(Channel client) {
         return client.attr(KEY).get();
+    }
+
+    @Override
+    public void helloRandom(long digest) {
+        this.helloRandom = digest;
+    }
+
+    /** The digest of the ClientHello's random ({@link ClientHelloSink#helloRandom}), or 0 when not known. */
+    public long helloRandom() {
+        return helloRandom;
     }
 
     @Override

@@ -68,8 +68,9 @@ public enum Reason {
     SNI_DESTINATION_MISMATCH(Outcome.REJECTED, Alerts.ACCESS_DENIED),
     /**
      * The connection would go round in a circle: it came from one of the proxy's own upstream
-     * sockets (a firewall redirected the proxy's own traffic back to it), or its destination is one
-     * of the proxy's own listeners.
+     * sockets (a firewall redirected the proxy's own traffic back to it), its ClientHello is one an
+     * open connection to where its client chose already carries (it came back through a balancer
+     * in front of the proxy), or its destination is one of the proxy's own listeners.
      */
     LOOP_DETECTED(Outcome.REJECTED, Alerts.INTERNAL_ERROR),
     // --- connect: what the network says

@@ -74,8 +74,15 @@ final class ClientHelloFields {
             sink.clientHello(ServerNames.rawNameForLog(b, hostName), protocols, tlsVersion, ech, recordVersion, ja4);
             return PrereadVerdict.reject(Reason.INVALID_SNI);
         }
+        sink.helloRandom(randomDigest(b, bodyStart + 2)); // after legacy_version
         sink.clientHello(sni, protocols, tlsVersion, ech, recordVersion, ja4);
         return PrereadVerdict.COMPLETE;
+    }
+
+    /** The 32-byte random at {@code at} folded to 64 bits; the bytes are random, so any fold will do. */
+    static long randomDigest(ByteBuf b, int at) {
+        return b.getLong(at) ^ Long.rotateLeft(b.getLong(at + 8), 16) ^ Long.rotateLeft(b.getLong(at + 16), 32)
+                ^ Long.rotateLeft(b.getLong(at + 24), 48);
     }
 
     /**
