@@ -1,10 +1,10 @@
 package io.snigate.connect;
 
 import io.netty.resolver.dns.DnsCache;
+import io.netty.resolver.dns.DnsNameResolverChannelStrategy;
 import io.netty.resolver.dns.NoopDnsCnameCache;
 import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
-import io.netty.resolver.dns.DnsServerAddressStreamProviders;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
@@ -22,7 +22,7 @@ public final class Resolvers {
     /** Netty's asynchronous resolver on {@code config}'s servers (or the system's), caching in {@code cache}. */
     public static DnsNameResolverBuilder builder(ProxyConfig config, Transport transport, DnsCache cache) {
         DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
-                ? DnsServerAddressStreamProviders.platformDefault()
+                ? SystemResolvers.shared()
                 : new SequentialDnsServerAddressStreamProvider(
                         config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
         return new DnsNameResolverBuilder()
@@ -33,6 +33,10 @@ public final class Resolvers {
                 // Aliases are not kept apart: the addresses are kept under the name asked for, in
                 // the bounded cache, and Netty's alias cache has no bound on the names in it.
                 .cnameCache(NoopDnsCnameCache.INSTANCE)
+                // A socket, so a source port, of its own for every lookup (RFC 5452 §9.2): the
+                // query ID's 16 bits are not all that stands between a spoofed answer and a
+                // client-chosen name's lookup.
+                .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
                 // With IPv6 on the host both A and AAAA are asked: a server that never answers
                 // AAAA must not hold up the A answer until the query times out.
                 .completeOncePreferredResolved(true)
