@@ -346,6 +346,21 @@ class ReloadRecheckTest {
     }
 
     @Test
+    void anAddressTheConfigChoseIsNotJudgedAsTheClientsWhenTheRouteNowLetsTheClientChoose() throws Exception {
+        reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test")));
+        Socket c = openTunnelC();
+        // The same name now goes to $sni, with no allow_destinations: a new dial to loopback would
+        // be refused, but this connection's address was the config's, so it keeps it.
+        reload(configText("", "", routeA(), routeB("clients: { deny: [\"127.0.0.0/8\"] }"),
+                route("curl-http2.corpus.test", "upstream: \"$sni:" + upstream.port() + "\"")));
+        assertClosedByTheProxy(clients.get(1));
+        assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=1}");
+        assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_B);
+        assertRelaysOn(c, HELLO_C);
+    }
+
+    @Test
     void recheckOnReloadFalseLeavesEveryTunnelAsItWas() throws Exception {
         reload(configText("policy: { recheck_on_reload: false }", "", routeB()));
         Thread.sleep(300); // a recheck, were there one, is queued on the event loops by now

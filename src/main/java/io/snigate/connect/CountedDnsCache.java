@@ -5,7 +5,13 @@ import io.netty.handler.codec.dns.DnsRecord;
 import io.netty.resolver.dns.DefaultDnsCache;
 import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsCacheEntry;
+import io.snigate.config.HostPort;
+import io.snigate.config.ProxyConfig;
+import io.snigate.config.Route;
+import io.snigate.config.Upstream;
 import java.net.InetAddress;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,10 +45,37 @@ public final class CountedDnsCache implements DnsCache {
     });
 
     private final DnsCache delegate = new DefaultDnsCache(0, MAX_TTL_SECONDS, 0);
+    /** The names the config writes (upstreams, parents): kept even when the cache is full of clients' names. */
+    private volatile Set<String> configured = Set.of();
     private final Map<String, Long> expiresAtNanos = new ConcurrentHashMap<>();
     private final AtomicInteger cachedSincePrune = new AtomicInteger();
     private volatile int leftByPrune;
     private final AtomicBoolean pruning = new AtomicBoolean();
+
+    /**
+     * The host names {@code config} writes (fixed upstreams, parent proxies, the default and audit
+     * upstreams): they are kept past {@link #MAX_NAMES}, so that clients' names cannot turn every
+     * connection to them into a lookup. Set at start and at each reload.
+     */
+    public void keepConfigured(ProxyConfig config) {
+        Set<String> names = new HashSet<>();
+        for (Route route : config.routes()) {
+            addName(names, route.upstream());
+            HostPort via = route.delivery().via();
+            if (via != null && !via.isIpLiteral()) {
+                names.add(via.host());
+            }
+        }
+        addName(names, config.defaultUpstream());
+        addName(names, config.policy().auditUpstream());
+        configured = Set.copyOf(names);
+    }
+
+    private static void addName(Set<String> names, Upstream upstream) {
+        if (upstream != null && upstream.kind() == Upstream.Kind.FIXED && !upstream.isIpLiteral()) {
+            names.add(upstream.host());
+        }
+    }
 
     /** Names with an unexpired answer; prunes expired ones as it counts. */
     public int size() {
@@ -91,7 +124,7 @@ public final class CountedDnsCache implements DnsCache {
     @Override
     public DnsCacheEntry cache(
             String hostname, DnsRecord[] additionals, InetAddress address, long originalTtl, EventLoop loop) {
-        if (expiresAtNanos.size() >= MAX_NAMES && !expiresAtNanos.containsKey(hostname)) {
+        if (expiresAtNanos.size() >= MAX_NAMES && !expiresAtNanos.containsKey(hostname) && !configured.contains(hostname)) {
             pruneInBackground(); // names may have expired since the last prune
             return new Uncached(address);
         }

@@ -67,6 +67,16 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         int end;
         int status;
         while (true) {
+            // Empty lines before a status line are skipped (RFC 9112 §2.2), as some parents send after a 1xx.
+            if (answer.isReadable() && (answer.getByte(answer.readerIndex()) == '\r'
+                    || answer.getByte(answer.readerIndex()) == '\n')) {
+                while (answer.isReadable() && (answer.getByte(answer.readerIndex()) == '\r'
+                        || answer.getByte(answer.readerIndex()) == '\n')) {
+                    answer.skipBytes(1);
+                }
+                answer.discardReadBytes(); // what was skipped takes no room
+                searched = 0;
+            }
             end = blankLine();
             if (end < 0) {
                 if (answer.readableBytes() > MAX_ANSWER_BYTES) {
@@ -77,7 +87,8 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
                 return;
             }
             status = statusOf(answer);
-            if (status < 100 || status > 199) {
+            // 101 is no interim answer to CONNECT: it is final, and refused.
+            if (status < 100 || status > 199 || status == 101) {
                 break;
             }
             answer.skipBytes(end); // an interim answer: the final one follows

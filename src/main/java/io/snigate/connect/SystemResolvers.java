@@ -5,6 +5,7 @@ import io.netty.resolver.dns.DnsServerAddressStream;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.UnixResolverDnsServerAddressStreamProvider;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -35,19 +36,26 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
 
     private final Supplier<DnsServerAddressStreamProvider> read;
 
-    /** What resolv.conf (and macOS's /etc/resolver) say, else what the JDK found. */
+    /** What resolv.conf (and macOS's /etc/resolver) say; throws when they cannot be read or name no server. */
     private static DnsServerAddressStreamProvider read() {
         try {
             return new UnixResolverDnsServerAddressStreamProvider("/etc/resolv.conf", "/etc/resolver");
-        } catch (IOException | RuntimeException unreadable) {
-            return DefaultDnsServerAddressStreamProvider.INSTANCE;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
     private volatile DnsServerAddressStreamProvider current;
 
+    /** Reads the servers now; if they cannot be read, starts with what the JDK found. */
     SystemResolvers(Supplier<DnsServerAddressStreamProvider> read) {
         this.read = read;
-        this.current = read.get();
+        DnsServerAddressStreamProvider first;
+        try {
+            first = read.get();
+        } catch (RuntimeException unreadable) {
+            first = DefaultDnsServerAddressStreamProvider.INSTANCE;
+        }
+        this.current = first;
     }
 
     /** The one instance every resolver of this process shares. */
@@ -55,9 +63,16 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
         return Shared.INSTANCE;
     }
 
-    /** Reads the servers again; never on an event loop. */
+    /**
+     * Reads the servers again; never on an event loop. A file being rewritten (empty for a
+     * moment) keeps the servers read last time, until the next refresh.
+     */
     void refresh() {
-        current = read.get();
+        try {
+            current = read.get();
+        } catch (RuntimeException unreadable) {
+            // kept: the previous servers
+        }
     }
 
     @Override

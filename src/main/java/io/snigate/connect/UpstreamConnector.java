@@ -156,8 +156,8 @@ public final class UpstreamConnector {
         private String parentAuthority;
         /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
         private boolean resolving;
-        /** When the budget runs out ({@link System#nanoTime}). */
-        private long deadlineNanos;
+        /** The budget's timer: what is left of it is its delay. */
+        private ScheduledFuture<?> budgetTimer;
 
         Attempt(EventLoop loop, RouteDecision decision, ConnectionRecord record, Supplier<ChannelHandler> handler,
                 Promise<UpstreamLink> promise) {
@@ -176,11 +176,10 @@ public final class UpstreamConnector {
          * resolver list would stretch the stage to as many timeouts.)
          */
         void budget(long timeoutMillis) {
-            deadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-            ScheduledFuture<?> budget = loop.schedule(() -> fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
+            budgetTimer = loop.schedule(() -> fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
                     new ConnectTimeoutException("no upstream connected within " + timeoutMillis + " ms")),
                     timeoutMillis, TimeUnit.MILLISECONDS);
-            promise.addListener(done -> budget.cancel(false));
+            promise.addListener(done -> budgetTimer.cancel(false));
         }
 
         void fail(Reason reason, Throwable cause) {
@@ -192,6 +191,7 @@ public final class UpstreamConnector {
             if (decision.delivery().via() != null) {
                 throughParent(HostPort.format(target));
             } else {
+                record.upstreamChosenByClient();
                 dial(List.of(target));
             }
         }
@@ -251,6 +251,9 @@ public final class UpstreamConnector {
             if (allowed.isEmpty()) {
                 fail(refused, null);
             } else {
+                if (clientChosen) {
+                    record.upstreamChosenByClient();
+                }
                 dial(allowed);
             }
         }
@@ -273,11 +276,19 @@ public final class UpstreamConnector {
             }
             InetSocketAddress target = addresses.get(index);
             record.dialing(target);
-            // Whichever comes first moves on, once: this address failing, or its share running out.
-            boolean[] movedOn = {false};
+            int left = addresses.size() - index;
+            // With more addresses to follow, whichever comes first moves on, once: this address
+            // failing, or its share of the budget running out before it connected. A single
+            // address (the common case) needs no such flag.
+            boolean[] movedOn = left > 1 ? new boolean[1] : null;
             Consumer<Throwable> tryNext = cause -> {
-                if (!movedOn[0] && !promise.isDone()) {
+                if (movedOn != null) {
+                    if (movedOn[0]) {
+                        return;
+                    }
                     movedOn[0] = true;
+                }
+                if (!promise.isDone()) {
                     tryAddresses(addresses, index + 1, cause);
                 }
             };
@@ -285,6 +296,9 @@ public final class UpstreamConnector {
             Runnable abandon;
             if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
                 UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
+                    if (movedOn != null) {
+                        movedOn[0] = true; // connected: its share is over
+                    }
                     if (!promise.trySuccess(connected)) {
                         connected.close();
                     }
@@ -292,6 +306,9 @@ public final class UpstreamConnector {
                 abandon = socket == null ? null : socket::close;
             } else {
                 Channel channel = UpstreamDials.channel(transport, loop, target, mark, handler.get(), connected -> {
+                    if (movedOn != null) {
+                        movedOn[0] = true; // connected: a parent's answer has the whole budget
+                    }
                     if (parentAuthority != null) {
                         ParentProxyHandshake.start(connected, parentAuthority, decision.delivery().viaAuthorization(),
                                 record, promise);
@@ -308,8 +325,7 @@ public final class UpstreamConnector {
                         abandon.run();
                     }
                 });
-                int left = addresses.size() - index;
-                if (left > 1) {
+                if (movedOn != null) {
                     shareTheBudget(left, movedOn, abandon, tryNext);
                 }
             }
@@ -322,7 +338,7 @@ public final class UpstreamConnector {
          * would never be tried.
          */
         private void shareTheBudget(int left, boolean[] movedOn, Runnable abandon, Consumer<Throwable> tryNext) {
-            long share = Math.max(MIN_ADDRESS_SHARE_NANOS, (deadlineNanos - System.nanoTime()) / left);
+            long share = Math.max(MIN_ADDRESS_SHARE_NANOS, budgetTimer.getDelay(TimeUnit.NANOSECONDS) / left);
             ScheduledFuture<?> timer = loop.schedule(() -> {
                 if (!movedOn[0] && !promise.isDone()) {
                     // Moved on first: the close below fails this dial, which must not move on again.

@@ -48,6 +48,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private int parentStatus;
     private Reason reason;
     private boolean forwarded;
+    private boolean upstreamChosenByClient;
     private long bytesFromClient;
     private long bytesToClient;
     private boolean finished;
@@ -184,6 +185,15 @@ public final class ConnectionRecord implements ClientHelloSink {
     /** The address being dialed: the access log names it whichever way the connect ends. */
     public void dialing(InetSocketAddress target) {
         this.upstream = target;
+    }
+
+    /** The addresses being dialed are the client's choice ({@code $sni}, {@code $original_dst}), not the config's. */
+    public void upstreamChosenByClient() {
+        this.upstreamChosenByClient = true;
+    }
+
+    public boolean isUpstreamChosenByClient() {
+        return upstreamChosenByClient;
     }
 
     /** The upstream connected: the connection is forwarded. */

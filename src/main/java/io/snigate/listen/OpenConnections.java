@@ -131,11 +131,12 @@ final class OpenConnections {
         if (decision.wouldReject() != null) {
             record.wouldReject(decision.wouldReject());
         }
-        // An address the client chose ($sni, $original_dst), dialed directly, is judged as a new
-        // dial would be: allow_destinations taken away, or a private range, closes it.
+        // An address the client chose ($sni, $original_dst), dialed directly, and still the
+        // client's to choose, is judged as a new dial would be: allow_destinations taken away, or
+        // a private range, closes it. An address the config wrote, or a parent's, is not.
         Upstream upstream = decision.upstream();
-        if (record.upstream() != null && (upstream.dialSni() || upstream.dialsOriginalDst())
-                && decision.delivery().via() == null) {
+        if (record.upstream() != null && record.isUpstreamChosenByClient()
+                && (upstream.dialSni() || upstream.dialsOriginalDst()) && decision.delivery().via() == null) {
             return destinations.refusal(record.upstream(), true, decision.allowDestinations());
         }
         return null;

@@ -79,6 +79,7 @@ public final class ProxyServer implements AutoCloseable {
     private final EventLoopGroup workers;
     private final EventLoopGroup adminLoop;
     private final DnsAddressResolverGroup resolvers;
+    private final CountedDnsCache dnsCache;
     private final RouteHandler routeHandler;
     /** Bound listeners by the address as written in the config; changed only under {@code this}. */
     private final Map<String, ListenerSockets> listeners = new LinkedHashMap<>();
@@ -113,7 +114,8 @@ public final class ProxyServer implements AutoCloseable {
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.newEventLoopGroup(1);
-        CountedDnsCache dnsCache = new CountedDnsCache();
+        this.dnsCache = new CountedDnsCache();
+        dnsCache.keepConfigured(config);
         metrics.registerDnsCache(dnsCache::size);
         this.resolvers = new DnsAddressResolverGroup(Resolvers.builder(config, transport, dnsCache));
         this.routeHandler = new RouteHandler(() -> active.get().routes(), routeConnections, new ConnectStage(
@@ -224,6 +226,7 @@ public final class ProxyServer implements AutoCloseable {
         ProxyConfig previous = active.getAndSet(next).config();
         metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
+        dnsCache.keepConfigured(config);
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }

@@ -79,10 +79,14 @@ final class ClientHelloFields {
         return PrereadVerdict.COMPLETE;
     }
 
-    /** The 32-byte random at {@code at} folded to 64 bits; the bytes are random, so any fold will do. */
+    /**
+     * The 32-byte random at {@code at} folded to 64 bits; the bytes are random, so any fold will
+     * do. Never 0, which stands for no hello: a client cannot write a random that is not counted.
+     */
     static long randomDigest(ByteBuf b, int at) {
-        return b.getLong(at) ^ Long.rotateLeft(b.getLong(at + 8), 16) ^ Long.rotateLeft(b.getLong(at + 16), 32)
+        long digest = b.getLong(at) ^ Long.rotateLeft(b.getLong(at + 8), 16) ^ Long.rotateLeft(b.getLong(at + 16), 32)
                 ^ Long.rotateLeft(b.getLong(at + 24), 48);
+        return digest == 0 ? 1 : digest;
     }
 
     /**

@@ -76,7 +76,12 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     }
 
     private void relay(ClientSocket socket) {
-        if (over) { // closed while the socket was being registered: abandon has run
+        // Closed while the socket was being registered: a ring channel's close ran abandon; Netty's
+        // deregistered channel fires no inactive event, so its close shows only as not open.
+        if (over || !client.isOpen()) {
+            if (!over) {
+                abandon(null);
+            }
             socket.close();
             return;
         }

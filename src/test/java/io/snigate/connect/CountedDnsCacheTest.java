@@ -58,6 +58,30 @@ class CountedDnsCacheTest {
     }
 
     @Test
+    void theConfigsOwnNamesAreKeptWhenClientsFilledTheCache() throws Exception {
+        CountedDnsCache cache = new CountedDnsCache();
+        cache.keepConfigured(io.snigate.config.ConfigLoader.parse("""
+                listen: ["127.0.0.1:0"]
+                routes:
+                  - match: "a.example"
+                    upstream: "backend.internal:443"
+                  - match: "b.example"
+                    upstream: "$sni:443"
+                    via: "http://squid.internal:3128"
+                """, "test.yaml"));
+        InetAddress address = InetAddress.getByName("192.0.2.1");
+        for (int i = 0; i < CountedDnsCache.MAX_NAMES; i++) {
+            cache.cache("client" + i + ".example", NONE, address, 300, loop);
+        }
+        cache.cache("backend.internal", NONE, address, 300, loop);
+        cache.cache("squid.internal", NONE, address, 300, loop);
+        cache.cache("another-client.example", NONE, address, 300, loop);
+        assertThat(cache.get("backend.internal", NONE)).hasSize(1);
+        assertThat(cache.get("squid.internal", NONE)).hasSize(1);
+        assertThat(cache.get("another-client.example", NONE)).isNullOrEmpty();
+    }
+
+    @Test
     void expiredNamesArePrunedWithoutAScrape() throws Exception {
         CountedDnsCache cache = new CountedDnsCache();
         InetAddress address = InetAddress.getByName("192.0.2.1");

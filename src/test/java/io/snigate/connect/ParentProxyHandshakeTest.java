@@ -66,6 +66,18 @@ class ParentProxyHandshakeTest {
     }
 
     @Test
+    void anEmptyLineBeforeTheStatusLineIsSkipped() {
+        answer("HTTP/1.1 100 Continue\r\n\r\n\r\n", "\r\nHTTP/1.1 200 OK\r\n\r\n");
+        assertTunnel();
+    }
+
+    @Test
+    void switchingProtocolsIsNoTunnel() {
+        answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n");
+        assertRefused(Reason.PARENT_PROXY_REFUSED, 101);
+    }
+
+    @Test
     void bareLineFeedsEndTheAnswerToo() {
         answer("HTTP/1.0 200 OK\nProxy-Agent: old\n\n");
         assertTunnel();

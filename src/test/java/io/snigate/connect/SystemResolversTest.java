@@ -32,6 +32,21 @@ class SystemResolversTest {
     }
 
     @Test
+    void aFileThatCannotBeReadKeepsTheServersReadBefore() {
+        InetSocketAddress server = new InetSocketAddress("192.0.2.53", 53);
+        AtomicInteger reads = new AtomicInteger();
+        SystemResolvers resolvers = new SystemResolvers(() -> {
+            if (reads.getAndIncrement() > 0) {
+                throw new IllegalArgumentException("/etc/resolv.conf didn't provide any name servers");
+            }
+            return hostname -> DnsServerAddresses.singleton(server).stream();
+        });
+        resolvers.refresh();
+        assertThat(reads.get()).isEqualTo(2);
+        assertThat(resolvers.nameServerAddressStream("a.example").next()).isEqualTo(server);
+    }
+
+    @Test
     void theSharedInstanceAnswersWithTheSystemsServers() {
         assertThat(SystemResolvers.shared().nameServerAddressStream("a.example").next()).isNotNull();
     }

@@ -17,11 +17,13 @@ import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import io.snigate.config.ConfigLoader;
 import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
+import io.snigate.route.RouteTable;
 import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -32,6 +34,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -75,12 +80,16 @@ class UpstreamConnectorTest {
     /** Dials the name {@code many.test} answered with {@code addresses}; the channels tried, in order, go to {@code dialed}. */
     private static Future<UpstreamLink> dial(EventLoop loop, List<InetSocketAddress> addresses, long budgetMillis,
             List<Channel> dialed) throws Exception {
+        return dial(loop, RouteDecision.routed("test", Upstream.parse("many.test:443")), addresses, budgetMillis, dialed);
+    }
+
+    private static Future<UpstreamLink> dial(EventLoop loop, RouteDecision decision, List<InetSocketAddress> addresses,
+            long budgetMillis, List<Channel> dialed) throws Exception {
         UpstreamConnector connector = new UpstreamConnector(EPOLL, answering(addresses), (event, record, nanos) -> {},
                 () -> DestinationPolicy.forListeners(List.of()), () -> 0);
         return loop.submit(() -> {
             EmbeddedChannel client = new EmbeddedChannel();
             ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, c, nanos) -> {});
-            RouteDecision decision = RouteDecision.routed("test", Upstream.parse("many.test:443"));
             return connector.connect(loop, decision, record, budgetMillis, () -> new ChannelInboundHandlerAdapter() {
                 @Override
                 public void handlerAdded(ChannelHandlerContext ctx) {
@@ -111,6 +120,43 @@ class UpstreamConnectorTest {
             assertThat(dialed.get(1).isOpen()).isTrue();
             dialed.get(1).close().sync();
         } finally {
+            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void aParentThatConnectedHasTheWholeBudgetToAnswer() throws Exception {
+        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
+        List<Channel> dialed = new CopyOnWriteArrayList<>();
+        ExecutorService parentThread = Executors.newSingleThreadExecutor();
+        try (ServerSocket parent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            // A parent that takes 3 s to reach the upstream, then says so.
+            parentThread.submit(() -> {
+                try (Socket asked = parent.accept()) {
+                    byte[] request = new byte[4096];
+                    asked.getInputStream().read(request);
+                    Thread.sleep(3_000);
+                    asked.getOutputStream().write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    asked.getInputStream().read(request); // held until the test closes its side
+                }
+                return null;
+            });
+            RouteDecision decision = RouteTable.from(ConfigLoader.parse("""
+                    listen: ["127.0.0.1:0"]
+                    routes:
+                      - match: "a.example"
+                        upstream: "$sni:443"
+                        via: "http://parents.test:3128"
+                    """, "test.yaml")).route("a.example", null, 443);
+            InetSocketAddress parentAddress = new InetSocketAddress(InetAddress.getLoopbackAddress(), parent.getLocalPort());
+            // The parent's name has two addresses: the first connects, and must not be given up for the second.
+            Future<UpstreamLink> link = dial(loops.next(), decision, List.of(parentAddress, parentAddress), 5_000, dialed);
+            assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(link.isSuccess()).as("the parent's tunnel: %s", link.cause()).isTrue();
+            assertThat(dialed).hasSize(1);
+            dialed.get(0).close().sync();
+        } finally {
+            parentThread.shutdownNow();
             loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }

@@ -35,6 +35,18 @@ class HelloLoopTest {
 
     @Test
     void aHelloThatComesBackThroughABalancerIsALoop() throws Exception {
+        assertLoopStopsAtTheFirstHop(HELLO);
+    }
+
+    /** A client who starts the loop chooses the random too: all zeros is counted like any other. */
+    @Test
+    void aHelloWithARandomOfZerosIsALoopToo() throws Exception {
+        byte[] zeros = HELLO.clone();
+        java.util.Arrays.fill(zeros, 11, 43, (byte) 0); // after the record header, the handshake header and the version
+        assertLoopStopsAtTheFirstHop(zeros);
+    }
+
+    private void assertLoopStopsAtTheFirstHop(byte[] hello) throws Exception {
         ExecutorService pipes = Executors.newCachedThreadPool();
         AtomicInteger forwarded = new AtomicInteger();
         try (ServerSocket balancer = new ServerSocket(0, 64, InetAddress.getByName("127.0.0.2"));
@@ -49,7 +61,7 @@ class HelloLoopTest {
                         """.formatted(dns.hostPort(), balancer.getLocalPort()))) {
             pipes.submit(() -> forward(balancer, proxy.address(), pipes, forwarded));
             try (Socket client = proxy.connect()) {
-                client.getOutputStream().write(HELLO);
+                client.getOutputStream().write(hello);
                 JsonNode hop = proxy.nextLog();
                 assertThat(hop.get("reason").asText()).isEqualTo("loop_detected");
                 assertThat(hop.get("sni").asText()).isEqualTo("curl.corpus.test");
