@@ -11,6 +11,7 @@ import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
+import io.snigate.testing.SilentListener;
 import io.snigate.testing.TestDnsServer;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -260,36 +261,23 @@ class ReloadRecheckTest {
 
     @Test
     void aConnectionStillBeingDialedWhenItsRouteGoesIsRejected() throws Exception {
-        // A listener whose accept queue is full: the kernel drops the proxy's SYN, so the dial hangs.
-        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            List<Socket> fillers = new ArrayList<>();
-            for (int i = 0; i < 3; i++) {
-                Socket filler = new Socket();
-                fillers.add(filler);
-                try {
-                    filler.connect(full.getLocalSocketAddress(), 200);
-                } catch (IOException dropped) {
-                    // The queue is full already.
-                }
-            }
-            String blackhole = "upstream: \"127.0.0.1:" + full.getLocalPort() + "\"";
+        // The proxy's SYN is dropped, so the dial hangs.
+        try (SilentListener full = new SilentListener()) {
+            String blackhole = "upstream: \"127.0.0.1:" + full.port() + "\"";
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB(), route("curl-http2.corpus.test", blackhole)));
             Socket dialing = openTunnel(HELLO_C);
             clients.add(dialing);
-            await().atMost(Duration.ofSeconds(10)).until(() -> synSentTo(full.getLocalPort())); // routed and dialing
+            await().atMost(Duration.ofSeconds(10)).until(() -> synSentTo(full.port())); // routed and dialing
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
             assertClosedByTheProxy(dialing);
             JsonNode line = proxy.nextLog();
             assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
             assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
             assertThat(line.get("outcome").asText()).isEqualTo("rejected");
-            assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + full.getLocalPort());
+            assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + full.port());
             assertThat(awaitRecheckSummary()).endsWith("by verdict: {no_route=1}");
             assertThat(proxy.admin("/metrics", null).body()).contains("snigate_connections_total{listener=\"127.0.0.1:0\","
                     + "outcome=\"rejected\",reason=\"revoked_by_reload\",route=\"curl-http2.corpus.test\"} 1.0");
-            for (Socket filler : fillers) {
-                filler.close();
-            }
         }
         assertRelaysOn(clients.get(0), HELLO_A);
     }

@@ -24,6 +24,7 @@ import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
+import io.snigate.testing.SilentListener;
 import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -184,22 +185,11 @@ class UpstreamConnectorTest {
     void anAddressThatDropsSynsGetsItsShareOfTheBudgetNotAllOfIt() throws Exception {
         EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
         List<Channel> dialed = new CopyOnWriteArrayList<>();
-        List<Socket> fillers = new ArrayList<>();
-        // A listener whose accept queue is full: the kernel drops further SYNs.
-        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        try (SilentListener full = new SilentListener();
                 ServerSocket live = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            for (int i = 0; i < 3; i++) {
-                Socket filler = new Socket();
-                fillers.add(filler);
-                try {
-                    filler.connect(full.getLocalSocketAddress(), 200);
-                } catch (IOException dropped) {
-                    // The queue is full already.
-                }
-            }
             long started = System.nanoTime();
             Future<UpstreamLink> link = dial(loops.next(), List.of(
-                    new InetSocketAddress(InetAddress.getLoopbackAddress(), full.getLocalPort()),
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), full.port()),
                     new InetSocketAddress(InetAddress.getLoopbackAddress(), live.getLocalPort())), 8_000, dialed);
             assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
             assertThat(link.isSuccess()).as("connected within the budget: %s", link.cause()).isTrue();
@@ -208,9 +198,6 @@ class UpstreamConnectorTest {
             assertThat(dialed.get(0).isOpen()).as("the silent dial, given up").isFalse();
             dialed.get(1).close().sync();
         } finally {
-            for (Socket filler : fillers) {
-                filler.close();
-            }
             loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }

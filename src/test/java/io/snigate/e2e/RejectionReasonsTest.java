@@ -9,6 +9,7 @@ import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
 import io.snigate.testing.TestCerts;
+import io.snigate.testing.SilentListener;
 import io.snigate.testing.TestDnsServer;
 import io.snigate.testing.TlsServer;
 import java.io.OutputStream;
@@ -47,8 +48,7 @@ class RejectionReasonsTest {
     private static TlsServer server;
     private static TestDnsServer dns;
     private static ProxyHarness proxy;
-    private static ServerSocket fullBacklog;
-    private static final List<Socket> backlogFillers = new ArrayList<>();
+    private static SilentListener fullBacklog;
     private static int closedPort;
     /** The reasons the tests of this class asserted. */
     private static final Set<Reason> ASSERTED = EnumSet.noneOf(Reason.class);
@@ -76,7 +76,7 @@ class RejectionReasonsTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
         }
-        fullBacklog = fillBacklog();
+        fullBacklog = new SilentListener();
         proxy = ProxyHarness.start("""
                 resolvers: ["%s"]
                 timeouts: { preread: 500ms, connect: 1s, idle: 15m }
@@ -92,22 +92,7 @@ class RejectionReasonsTest {
                     upstream: "127.0.0.1:%d"
                   - match: "silent.port.test"
                     upstream: "127.0.0.1:%d"
-                """.formatted(dns.hostPort(), server.port(), server.port(), closedPort, fullBacklog.getLocalPort()));
-    }
-
-    /** A listener that never accepts and whose queue is full: the kernel drops further SYNs. */
-    private static ServerSocket fillBacklog() throws Exception {
-        ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 3; i++) {
-            Socket filler = new Socket();
-            try {
-                filler.connect(socket.getLocalSocketAddress(), 200);
-            } catch (java.io.IOException dropped) {
-                // The queue is full already.
-            }
-            backlogFillers.add(filler);
-        }
-        return socket;
+                """.formatted(dns.hostPort(), server.port(), server.port(), closedPort, fullBacklog.port()));
     }
 
     /** A failed test may leave its line behind; each test reads only its own. */
@@ -136,9 +121,6 @@ class RejectionReasonsTest {
         proxy.close();
         server.close();
         dns.close();
-        for (Socket s : backlogFillers) {
-            s.close();
-        }
         fullBacklog.close();
     }
 
@@ -298,7 +280,7 @@ class RejectionReasonsTest {
     void failsWithUpstreamTimeoutWhenTheSynIsNeverAnswered() throws Exception {
         JsonNode log = assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
         assertThat(log.get("upstream").asText()).as("the address that never answered")
-                .isEqualTo("127.0.0.1:" + fullBacklog.getLocalPort());
+                .isEqualTo("127.0.0.1:" + fullBacklog.port());
     }
 
     @Test
