@@ -267,7 +267,7 @@ class ReloadRecheckTest {
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB(), route("curl-http2.corpus.test", blackhole)));
             Socket dialing = openTunnel(HELLO_C);
             clients.add(dialing);
-            await().atMost(Duration.ofSeconds(10)).until(() -> synSentTo(full.port())); // routed and dialing
+            await().atMost(Duration.ofSeconds(10)).until(full::isBeingDialed); // routed and dialing
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
             assertClosedByTheProxy(dialing);
             JsonNode line = proxy.nextLog();
@@ -289,15 +289,6 @@ class ReloadRecheckTest {
         long expected = HELLO_A.length + HELLO_B.length + HELLO_C.length;
         await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == expected);
         return c;
-    }
-
-    /** Whether a socket of this machine is sending SYNs to {@code port} on 127.0.0.1 (/proc/net/tcp, state 02). */
-    private static boolean synSentTo(int port) throws IOException {
-        String remote = String.format("0100007F:%04X", port);
-        try (var lines = Files.lines(Path.of("/proc/net/tcp"))) {
-            return lines.skip(1).map(String::trim).map(line -> line.split("\\s+"))
-                    .anyMatch(fields -> fields[2].equals(remote) && fields[3].equals("02"));
-        }
     }
 
     @Test

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,6 +33,15 @@ public final class SilentListener implements AutoCloseable {
 
     public int port() {
         return socket.getLocalPort();
+    }
+
+    /** Whether a socket of this machine is sending SYNs to this listener (/proc/net/tcp, state 02). */
+    public boolean isBeingDialed() throws IOException {
+        String remote = String.format("0100007F:%04X", port());
+        try (var lines = Files.lines(Path.of("/proc/net/tcp"))) {
+            return lines.skip(1).map(String::trim).map(line -> line.split("\\s+"))
+                    .anyMatch(fields -> fields[2].equals(remote) && fields[3].equals("02"));
+        }
     }
 
     @Override
