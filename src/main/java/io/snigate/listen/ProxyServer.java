@@ -181,9 +181,9 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Swaps in a new, already validated config. Connections already routed keep their upstream,
-     * unless the new config refuses them ({@link OpenConnections#closeRefused}); connections still in pre-read
-     * use the new table when they are routed. Listen addresses that
-     * appear are bound and those that disappear are closed (their open connections go on).
+     * unless the new config refuses them ({@link OpenConnections#closeRefused}); connections still
+     * in pre-read use the new table when they are routed. Listen addresses that appear are bound
+     * and those that disappear are closed (their open connections go on).
      *
      * @return false, changing nothing, once the proxy is draining: a stopping proxy binds no
      *     listener again
