@@ -40,6 +40,8 @@ import java.util.concurrent.Executors;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,6 +54,20 @@ import org.junit.jupiter.api.Test;
  */
 class UpstreamConnectorTest {
     private static final Transport EPOLL = Transport.select("epoll", () -> "not this test's", () -> null);
+
+    /** The loop the tests' dials run on, and the channels each dial tried, in order. */
+    private EventLoopGroup loops;
+    private final List<Channel> dialed = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void startLoop() {
+        loops = EPOLL.newEventLoopGroup(1);
+    }
+
+    @AfterEach
+    void stopLoop() throws InterruptedException {
+        loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
 
     /** A resolver that answers every name with {@code addresses}, ports included. */
     private static AddressResolverGroup<InetSocketAddress> answering(List<InetSocketAddress> addresses) {
@@ -109,8 +125,6 @@ class UpstreamConnectorTest {
 
     @Test
     void aFailedDialIsClosedWhenALaterAddressConnects() throws Exception {
-        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
-        List<Channel> dialed = new CopyOnWriteArrayList<>();
         try (ServerSocket live = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             Future<UpstreamLink> link = dial(loops.next(), List.of(refusing(1),
                     new InetSocketAddress(InetAddress.getLoopbackAddress(), live.getLocalPort())), 5_000, dialed);
@@ -120,15 +134,11 @@ class UpstreamConnectorTest {
             assertThat(dialed.get(0).isOpen()).as("the refused dial's channel").isFalse();
             assertThat(dialed.get(1).isOpen()).isTrue();
             dialed.get(1).close().sync();
-        } finally {
-            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
     @Test
     void aParentThatConnectedHasTheWholeBudgetToAnswer() throws Exception {
-        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
-        List<Channel> dialed = new CopyOnWriteArrayList<>();
         ExecutorService parentThread = Executors.newSingleThreadExecutor();
         try (ServerSocket parent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             // A parent that takes 3 s to reach the upstream, then says so.
@@ -158,33 +168,24 @@ class UpstreamConnectorTest {
             dialed.get(0).close().sync();
         } finally {
             parentThread.shutdownNow();
-            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
     @Test
     void aNameWithHundredsOfAddressesIsDialedAtMostSixteenTimes() throws Exception {
-        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
-        List<Channel> dialed = new CopyOnWriteArrayList<>();
-        try {
-            List<InetSocketAddress> addresses = new ArrayList<>();
-            for (int i = 1; i <= 200; i++) {
-                addresses.add(new InetSocketAddress(InetAddress.getByName("127.0.1." + i), refusing(1).getPort()));
-            }
-            Future<UpstreamLink> link = dial(loops.next(), addresses, 10_000, dialed);
-            assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.UPSTREAM_UNREACHABLE);
-            assertThat(dialed).hasSize(UpstreamConnector.MAX_ADDRESSES_TRIED);
-            await().atMost(Duration.ofSeconds(2)).until(() -> dialed.stream().noneMatch(Channel::isOpen));
-        } finally {
-            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        for (int i = 1; i <= 200; i++) {
+            addresses.add(new InetSocketAddress(InetAddress.getByName("127.0.1." + i), refusing(1).getPort()));
         }
+        Future<UpstreamLink> link = dial(loops.next(), addresses, 10_000, dialed);
+        assertThat(link.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.UPSTREAM_UNREACHABLE);
+        assertThat(dialed).hasSize(UpstreamConnector.MAX_ADDRESSES_TRIED);
+        await().atMost(Duration.ofSeconds(2)).until(() -> dialed.stream().noneMatch(Channel::isOpen));
     }
 
     @Test
     void anAddressThatDropsSynsGetsItsShareOfTheBudgetNotAllOfIt() throws Exception {
-        EventLoopGroup loops = EPOLL.newEventLoopGroup(1);
-        List<Channel> dialed = new CopyOnWriteArrayList<>();
         try (SilentListener full = new SilentListener();
                 ServerSocket live = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
             long started = System.nanoTime();
@@ -197,8 +198,6 @@ class UpstreamConnectorTest {
                     .isGreaterThanOrEqualTo(Duration.ofMillis(3_500));
             assertThat(dialed.get(0).isOpen()).as("the silent dial, given up").isFalse();
             dialed.get(1).close().sync();
-        } finally {
-            loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
