@@ -68,13 +68,13 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         int status;
         while (true) {
             // Empty lines before a status line are skipped (RFC 9112 §2.2), as some parents send after a 1xx.
-            if (answer.isReadable() && (answer.getByte(answer.readerIndex()) == '\r'
-                    || answer.getByte(answer.readerIndex()) == '\n')) {
-                while (answer.isReadable() && (answer.getByte(answer.readerIndex()) == '\r'
-                        || answer.getByte(answer.readerIndex()) == '\n')) {
-                    answer.skipBytes(1);
-                }
-                answer.discardReadBytes(); // what was skipped takes no room
+            int emptyLineBytes = 0;
+            while (emptyLineBytes < answer.readableBytes()
+                    && isLineEnd(answer.getByte(answer.readerIndex() + emptyLineBytes))) {
+                emptyLineBytes++;
+            }
+            if (emptyLineBytes > 0) {
+                answer.skipBytes(emptyLineBytes).discardReadBytes(); // what was skipped takes no room
                 searched = 0;
             }
             end = blankLine();
@@ -108,6 +108,10 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
             ctx.pipeline().remove(this);
             tunnel.trySuccess(new UpstreamLink.OfChannel(ctx.channel()));
         }
+    }
+
+    private static boolean isLineEnd(byte b) {
+        return b == '\r' || b == '\n';
     }
 
     private static final byte[] HTTP_1 = "HTTP/1.".getBytes(StandardCharsets.US_ASCII);
