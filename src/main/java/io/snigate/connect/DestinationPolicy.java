@@ -68,12 +68,36 @@ public final class DestinationPolicy {
             return null;
         }
         InetAddress address = Addresses.embeddedIpv4(target.getAddress());
-        for (Cidr range : allowed) {
-            if (range.contains(address)) {
-                return null;
-            }
+        if (inAny(allowed, address)) {
+            return null;
         }
         return isPublic(address) && !localAddresses.contains(address) ? null : Reason.FORBIDDEN_DESTINATION;
+    }
+
+    /**
+     * Why a client-chosen upstream found to be this host itself may not be used, or null when it
+     * may: the connect's source address equalled its destination, which Linux picks only for one
+     * of the host's own addresses. That catches an address added after the list above was made (a
+     * VRRP address after a failover, a rotated IPv6 temporary address) as {@link #refusal} would
+     * have, had it been on the list.
+     */
+    public Reason refusalOfThisHost(InetSocketAddress target, List<Cidr> allowed) {
+        InetAddress address = Addresses.embeddedIpv4(target.getAddress());
+        for (InetSocketAddress listener : listeners) {
+            if (Addresses.reaches(target, listener, Set.of(address))) {
+                return Reason.LOOP_DETECTED;
+            }
+        }
+        return inAny(allowed, address) ? null : Reason.FORBIDDEN_DESTINATION;
+    }
+
+    private static boolean inAny(List<Cidr> ranges, InetAddress address) {
+        for (Cidr range : ranges) {
+            if (range.contains(address)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Is {@code target} one of this proxy's own listen sockets? Dialing it would be a loop. */

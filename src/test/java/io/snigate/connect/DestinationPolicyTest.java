@@ -53,6 +53,19 @@ class DestinationPolicyTest {
         assertThat(allows(policy, at("::ffff:10.0.0.1", 443), allowed)).isTrue();
     }
 
+    /** An upstream found connected to the host itself, at an address the list made at start lacks. */
+    @Test
+    void thisHostFoundOnceConnectedIsForbiddenALoopOnAListenersPortOrWithinAnAllowedRange() throws Exception {
+        DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 8443), at("[::]", 9443)), Set.of());
+        assertThat(policy.refusal(at("203.0.113.7", 443), true, List.of())).as("not on the list").isNull();
+        assertThat(policy.refusalOfThisHost(at("203.0.113.7", 443), List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusalOfThisHost(at("203.0.113.7", 8443), List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusalOfThisHost(at("2001:db8::7", 9443), List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        List<Cidr> allowed = List.of(Cidr.parse("203.0.113.0/24"));
+        assertThat(policy.refusalOfThisHost(at("203.0.113.7", 443), allowed)).isNull();
+        assertThat(policy.refusalOfThisHost(at("203.0.113.7", 8443), allowed)).isEqualTo(Reason.LOOP_DETECTED);
+    }
+
     @Test
     void neverDialsItsOwnListenersEvenWhenTheRangeIsAllowed() throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443), at("127.0.0.1", 9443)));

@@ -41,6 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
 class TransparentInterceptionTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Path DEPLOY = Path.of("deploy", "transparent");
+    /** A public address the gateway takes only during one test, after snigate has started. */
+    private static final String LATE_ADDRESS = "203.0.113.77";
     private static final String CONFIG = """
             listen:
               - { address: "[::]:15001", original_dst: redirect }
@@ -50,8 +52,10 @@ class TransparentInterceptionTest {
             upstream_mark: 0x539
             timeouts: { connect: 3s }
             routes:
-              - match: ["allowed.test", "self.test"]
+              - match: ["allowed.test", "self.test", "late.test"]
                 upstream: "$sni:$port"
+              - match: "late-loop.test"
+                upstream: "$sni:15001"
               - match: "verify.test"
                 upstream: "$original_dst"
               - match: ["trust.test", "private.test"]
@@ -97,6 +101,7 @@ class TransparentInterceptionTest {
                 "--address=/verify.test/" + TestNetwork.SERVER, "--address=/trust.test/" + TestNetwork.SERVER,
                 "--address=/audit.test/" + TestNetwork.SERVER, "--address=/parent.test/" + TestNetwork.SERVER,
                 "--address=/self.test/" + TestNetwork.GATEWAY_UPLINK,
+                "--address=/late.test/" + LATE_ADDRESS, "--address=/late-loop.test/" + LATE_ADDRESS,
                 "--address=/private.test/10.99.0.10");
         network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
         // A real parent proxy on the gateway, for the route with via; it goes anywhere.
@@ -288,6 +293,48 @@ class TransparentInterceptionTest {
         JsonNode line = onlyNewLine();
         assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
         assertThat(line.get("upstream").isNull()).isTrue();
+    }
+
+    /**
+     * An address the gateway gained after snigate started (a VRRP address after a failover) is
+     * not on the list of its own addresses made at start, so the name passes the policy and is
+     * dialed; the connection's source address then equals its destination, which only the host
+     * itself gives, and it is refused before the ClientHello is sent: forbidden (the gateway's
+     * own TLS service stays out of reach), or a loop on a listener's port (stopped at the first
+     * hop, one line).
+     */
+    @Test
+    void anAddressTheGatewayGainedAfterTheStartIsStillItsOwn() throws Exception {
+        network.run(network.gateway(), "ip", "addr", "add", LATE_ADDRESS + "/32", "dev", "lo");
+        Process ownService = network.start(network.gateway(), dir.resolve("own-service.log"), "openssl", "s_server",
+                "-accept", LATE_ADDRESS + ":443", "-cert", dir.resolve("real.pem").toString(),
+                "-key", dir.resolve("real.key").toString(), "-www", "-quiet");
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS", "-k",
+                    "-o", "/dev/null", "--max-time", "3", "https://" + LATE_ADDRESS + "/").exitCode() == 0);
+            assertThat(curl("late.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+            JsonNode line = onlyNewLine();
+            assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
+            assertThat(line.get("upstream").asText()).isEqualTo(LATE_ADDRESS + ":443");
+
+            // The listener accepted the connection before it could be judged: it has a line too,
+            // closed before the ClientHello reached it, so the loop ends at the first hop.
+            assertThat(curl("late-loop.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+            List<JsonNode> lines = newLinesAtLeast(2);
+            assertThat(lines).hasSize(2);
+            JsonNode client = lines.stream().filter(l -> l.get("client").asText().startsWith("10.77.0.2:")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no line for the client: " + lines));
+            assertThat(client.get("reason").asText()).isEqualTo("loop_detected");
+            assertThat(client.get("upstream").asText()).isEqualTo(LATE_ADDRESS + ":15001");
+            assertThat(client.get("bytes_from_client").asLong()).as("the hello never sent").isZero();
+            JsonNode looped = lines.get(lines.get(0) == client ? 1 : 0);
+            assertThat(looped.get("client").asText()).startsWith(LATE_ADDRESS + ":");
+            assertThat(looped.get("outcome").asText()).isEqualTo("rejected");
+            assertThat(looped.get("bytes_from_client").asLong()).isZero();
+        } finally {
+            ownService.destroy();
+            network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
+        }
     }
 
     @Test
