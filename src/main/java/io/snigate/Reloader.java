@@ -19,6 +19,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +67,7 @@ final class Reloader implements AutoCloseable {
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
+            refuseListsBeingWritten(config);
             if (!server.reload(config)) {
                 LOG.info("reload ({}) not applied: the proxy is draining", why);
                 return false;
@@ -85,6 +87,25 @@ final class Reloader implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         return false;
+    }
+
+    /**
+     * Refuses a list that changed since the running config loaded it and whose last name has no
+     * newline after it: a tool writing the file in place may be halfway through, and a name cut
+     * short can be a wider one (a {@code *.example.co} of a {@code *.example.com}). Its next
+     * write is a change, which reloads again.
+     */
+    private void refuseListsBeingWritten(ProxyConfig config) throws ConfigException {
+        List<NameList> running = server.currentConfig().nameLists();
+        for (NameList names : config.nameLists()) {
+            NameList.LoadReport report = names.report();
+            if (report.unfinishedFile() != null && running.stream().noneMatch(names::sameFilesAs)) {
+                throw new ConfigException(report.unfinishedFile().toString(), report.unfinishedLine(),
+                        "has no newline after its last name, as a list still being written has; the reload"
+                                + " waits for the next change. End the file with a newline, or write the list"
+                                + " elsewhere and rename it into place");
+            }
+        }
     }
 
     /** {@code text}: the config's text the attempt parsed, or null if reading it failed. */
@@ -215,8 +236,7 @@ final class Reloader implements AutoCloseable {
                     if (!key.reset()) {
                         watchEnded((Path) key.watchable(), dir);
                     }
-                    // Editors write in several steps: let them finish before reading.
-                    Thread.sleep(200);
+                    settle(watcher, dir);
                     try {
                         if (changedOnDisk()) {
                             reload("file changed");
@@ -233,6 +253,21 @@ final class Reloader implements AutoCloseable {
         thread.setDaemon(true);
         thread.start();
         reloadIfChangedWhileStarting();
+    }
+
+    /**
+     * Waits until no change has come for 200 ms, for 2 s at most: editors and tools write in
+     * several steps, and a file read between two of them is read half-written.
+     */
+    private void settle(WatchService watcher, Path configFolder) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        WatchKey more;
+        while (System.nanoTime() < deadline && (more = watcher.poll(200, TimeUnit.MILLISECONDS)) != null) {
+            more.pollEvents();
+            if (!more.reset()) {
+                watchEnded((Path) more.watchable(), configFolder);
+            }
+        }
     }
 
     /** A change made while the proxy started came before any watch could see it. */

@@ -3,6 +3,9 @@ package io.snigate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
@@ -31,6 +34,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code match_file} lists in the running proxy: written by another tool with an atomic rename
@@ -136,6 +140,62 @@ class MatchFileReloadTest {
         Files.delete(list);
         assertThat(reloader.reload("test")).as("a list that is gone").isFalse();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
+    }
+
+    /**
+     * A list written in place, read before its writer is done: its last name has no newline yet
+     * and may be cut short into a wider one ({@code curl.corpus.test} of
+     * {@code curl.corpus.test.example}). The reload is refused, naming the line; the finished
+     * file loads. A list that had no final newline when the proxy started does not hold up a
+     * reload of something else.
+     */
+    @Test
+    void aChangedListWhoseLastNameHasNoNewlineIsTakenAsHalfWritten() throws Exception {
+        Reloader reloader = reloader();
+        Files.writeString(list, "unrelated.example\ncurl.corpus.test");
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        Logger reloadLog = (Logger) LoggerFactory.getLogger(Reloader.class);
+        logged.start();
+        reloadLog.addAppender(logged);
+        try {
+            assertThat(reloader.reload("cut short")).isFalse();
+        } finally {
+            reloadLog.detachAppender(logged);
+        }
+        assertThat(proxy.reasonFor(HELLO)).as("the old table keeps serving").isEqualTo("no_route");
+        assertThat(logged.list).singleElement().extracting(ILoggingEvent::getFormattedMessage).asString()
+                .contains(list + ":2: has no newline after its last name");
+        Files.writeString(list, "unrelated.example\ncurl.corpus.test.example\n");
+        assertThat(reloader.reload("finished")).isTrue();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
+
+        proxy.close();
+        Files.writeString(list, "curl.corpus.test");
+        proxy = ProxyHarness.startFile(config);
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
+        Files.writeString(config, Files.readString(config) + "# an unrelated change\n");
+        assertThat(reloader().reload("the config, not the list")).isTrue();
+    }
+
+    /**
+     * A tool writing a list in place in several writes, 50 ms apart: the watch waits for the
+     * writes to stop before it reads, so the one reload finds the whole file (no failed reload of
+     * a half-written one on the way).
+     */
+    @Test
+    void theWatchWaitsForAListWrittenInStepsToBeFinished() throws Exception {
+        reloader().watch();
+        try (BufferedWriter writer = Files.newBufferedWriter(list)) {
+            for (String piece : List.of("unrelated.example\n", "curl.cor", "pus.te", "st\n", "other.example\n")) {
+                writer.write(piece);
+                writer.flush();
+                Thread.sleep(50);
+            }
+        }
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_config_reloads_total{result=\"success\"} 1.0")
+                .contains("snigate_config_reloads_total{result=\"failure\"} 0.0");
     }
 
     @Test

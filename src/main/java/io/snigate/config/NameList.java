@@ -46,8 +46,12 @@ public final class NameList {
      * @param firstDuplicate where the first of them is, as {@code file:line: text}, or null
      * @param covered entries that a wider entry of the same list already matches
      * @param firstCovered where the first of them is and what covers it, or null
+     * @param unfinishedFile a file whose last line holds a name with no newline after it, as a file
+     *     still being written has; or null
+     * @param unfinishedLine that line's number
      */
-    public record LoadReport(int duplicates, String firstDuplicate, int covered, String firstCovered) {}
+    public record LoadReport(int duplicates, String firstDuplicate, int covered, String firstCovered,
+            Path unfinishedFile, int unfinishedLine) {}
 
     /** {@code slots} is an index of exactly {@link #capacityFor}{@code (size)} already built, or null to build it. */
     NameList(String label, Path pattern, List<Path> files, String stamp, byte[] arena, int[] starts, byte[] kinds,
@@ -120,6 +124,11 @@ public final class NameList {
         return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
     }
 
+    /** Whether {@code other} was loaded from the same files as they were then: same paths, sizes and times. */
+    public boolean sameFilesAs(NameList other) {
+        return pattern.equals(other.pattern) && stamp.equals(other.stamp);
+    }
+
     /** The number of distinct names. */
     public int size() {
         return size;
@@ -140,6 +149,10 @@ public final class NameList {
         if (report != null && report.covered() > 0) {
             text.append("; ").append(report.covered()).append(" already matched by a wider entry (first ")
                     .append(report.firstCovered()).append(")");
+        }
+        if (report != null && report.unfinishedFile() != null) {
+            text.append("; ").append(report.unfinishedFile()).append(':').append(report.unfinishedLine())
+                    .append(" has no newline after it (a reload that finds the file changed so waits for one)");
         }
         return text.toString();
     }

@@ -42,6 +42,8 @@ final class NameListReader {
     private int[] index = new int[2];
     private int duplicates;
     private String firstDuplicate;
+    private Path unfinishedFile;
+    private int unfinishedLine;
 
     private NameListReader(String label) {
         this.label = label;
@@ -133,6 +135,10 @@ final class NameListReader {
         NameListLine.forEachLine(text, (from, end, line) -> {
             if (parsed.parse(text, from, end, path, line)) {
                 add(text, parsed, path, file, line);
+                if (end == text.length() && unfinishedFile == null) {
+                    unfinishedFile = path;
+                    unfinishedLine = line;
+                }
             }
             return true;
         });
@@ -187,7 +193,8 @@ final class NameListReader {
                         + lines[wider] + ")";
             }
         }
-        return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered));
+        return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered,
+                unfinishedFile, unfinishedLine));
     }
 
     private static String written(NameList list, int entry) {

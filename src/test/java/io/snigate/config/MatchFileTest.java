@@ -50,7 +50,7 @@ class MatchFileTest {
         assertThat(holds(list, "corp.example", NameList.EXACT)).as(".suffix is its apex").isTrue();
         assertThat(holds(list, "corp.example", NameList.WILDCARD)).as("and every name below it").isTrue();
         assertThat(holds(list, "upper.example.org", NameList.EXACT)).as("case and a trailing dot do not matter").isTrue();
-        assertThat(list.report()).isEqualTo(new NameList.LoadReport(0, null, 0, null));
+        assertThat(list.report()).isEqualTo(new NameList.LoadReport(0, null, 0, null, null, 0));
         assertThat(list.label()).isEqualTo("allow.list");
     }
 
