@@ -137,13 +137,14 @@ public final class Main {
         // bound, and a SIGTERM from then on must drain, not kill the JVM with its default action.
         CountDownLatch stop = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
+        // The drain starts before the line that says so: with standard error blocked (a stalled
+        // journal), the line waits and the drain does not.
         SignalHandler onStop = signal -> {
             if (!stopping.compareAndSet(false, true)) {
-                LOG.warn("second SIG{}: exiting now", signal.getName());
-                Runtime.getRuntime().halt(1);
+                exitNow(signal.getName());
             }
-            LOG.info("SIG{}: draining", signal.getName());
             stop.countDown();
+            LOG.info("SIG{}: draining", signal.getName());
         };
         Signal.handle(new Signal("TERM"), onStop);
         Signal.handle(new Signal("INT"), onStop);
@@ -208,6 +209,23 @@ public final class Main {
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not remove {} ({}): the next start makes the class-data archive again", pending, e.toString());
         }
+    }
+
+    /**
+     * Exits at once with status 1, on a second stop signal. The line that says so gets 100 ms on a
+     * thread of its own: a blocked standard error, perhaps why the first stop is stuck, cannot
+     * hold up the exit.
+     */
+    private static void exitNow(String signalName) {
+        Thread note = new Thread(() -> LOG.warn("second SIG{}: exiting now", signalName), "snigate-exit-note");
+        note.setDaemon(true);
+        note.start();
+        try {
+            note.join(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Runtime.getRuntime().halt(1);
     }
 
     private static String describe(ProxyConfig config) {

@@ -242,6 +242,42 @@ class CommandLineTest {
     }
 
     /**
+     * Standard error blocked (a stalled journal: its pipe full and no one reading it). A SIGTERM
+     * still starts the drain, and a second one still exits at once. The child's standard error is
+     * a pipe that {@code sleep} holds and never reads; {@code dd} fills it through
+     * {@code /proc/PID/fd/2} until the kernel refuses more.
+     */
+    @Test
+    void aSecondSigtermExitsEvenWithStandardErrorBlocked() throws Exception {
+        List<String> unreadStderr = List.of("sh", "-c", "exec 3>&1; \"$0\" \"$@\" 2>&1 1>&3 | sleep 600");
+        try (ChildProxy started = ChildProxy.start(dir, 1, (admin, listen) -> """
+                listen: ["127.0.0.1:%d"]
+                admin: "127.0.0.1:%d"
+                timeouts: { drain: 60s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:9"
+                """.formatted(listen[0], admin), unreadStderr)) {
+            ProcessHandle java = started.process().toHandle().descendants()
+                    .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no java process under the launcher"));
+            try {
+                ProcessRunner.Result filled = ProcessRunner.run(10, "dd", "if=/dev/zero", "of=/proc/" + java.pid() + "/fd/2",
+                        "bs=512", "count=1024", "oflag=nonblock");
+                assertThat(filled.stderr()).as("dd stopped at a full pipe").contains("Resource temporarily unavailable");
+                ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+                await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
+                long signalled = System.nanoTime();
+                ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+                java.onExit().get(10, TimeUnit.SECONDS);
+                assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
+            } finally {
+                started.process().toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            }
+        }
+    }
+
+    /**
      * Out of inotify instances (128 a user on many distributions, shared by every container of a
      * node), the proxy keeps serving what /readyz promised and reloads on SIGHUP. The child runs
      * in a user namespace of its own whose inotify limit is 0, so the host's limit is untouched.
