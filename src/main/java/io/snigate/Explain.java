@@ -17,17 +17,14 @@ import io.snigate.core.Reason;
 import io.snigate.core.TlsVersions;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
-import io.snigate.log.AccessLog;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code snigate explain}: what the proxy would do with one connection, for the on-call engineer
@@ -35,9 +32,8 @@ import java.util.Map;
  * the listener's client rules, {@link RouteTable#decide} (route, client rules, TLS floor, audit
  * mode), and with {@code --resolve} snigate's resolver and {@link DestinationPolicy}.
  *
- * <p>The answer is a list of facts, printed for a person or, with {@code --json}, as one object.
- * A little over 300 lines: working out the facts and printing them both ways stay in one class,
- * so that the text and the JSON cannot come to say different things.
+ * <p>The answer is a list of facts, which {@link ExplainAnswer} prints for a person or, with
+ * {@code --json}, as one object.
  */
 final class Explain {
     static final String USAGE = """
@@ -64,12 +60,12 @@ final class Explain {
 
     private final ExplainQuestion question;
     private final ProxyConfig config;
-    /** The answer, in the order it is printed; values are strings, numbers, booleans, lists or null. */
-    private final Map<String, Object> facts = new LinkedHashMap<>();
+    private final ExplainAnswer answer;
 
     private Explain(ExplainQuestion question, ProxyConfig config) {
         this.question = question;
         this.config = config;
+        this.answer = new ExplainAnswer(config.source());
     }
 
     /** Runs {@code snigate explain ARGS...}: prints the answer and returns the exit status. */
@@ -98,8 +94,8 @@ final class Explain {
             err.print("snigate explain: no listener \"" + question.listener() + "\" in " + config.source() + "\n" + USAGE);
             return USAGE_ERROR;
         }
-        boolean forwarded = explain.answer(listener);
-        out.print(question.json() ? explain.json() : explain.text());
+        boolean forwarded = explain.workOut(listener);
+        out.print(question.json() ? explain.answer.json() : explain.answer.text());
         return forwarded ? FORWARDED : REFUSED;
     }
 
@@ -110,20 +106,20 @@ final class Explain {
         return config.listeners().stream().filter(l -> l.name().equals(question.listener())).findFirst().orElse(null);
     }
 
-    /** Works out the answer into {@link #facts}; returns whether the connection would be forwarded. */
-    private boolean answer(Listener listener) throws InterruptedException {
+    /** Works out the answer into {@link #answer}; returns whether the connection would be forwarded. */
+    private boolean workOut(Listener listener) throws InterruptedException {
         String sni = HostNames.normalize(question.sni());
         int port = question.port() != null ? question.port()
                 : listener.isTransparent() ? 443 : listener.address().port();
-        facts.put("sni", sni);
-        facts.put("alpn", question.alpn());
-        facts.put("client", question.client() == null ? null : question.client().getHostAddress());
-        facts.put("port", port);
-        facts.put("tls_version", TlsVersions.name(question.tls()));
-        facts.put("ech", question.ech());
-        facts.put("listener", listener.name());
-        facts.put("listener_line", listener.line());
-        facts.put("listener_clients", listener.clients().restricts() ? listener.clients().toString() : "any");
+        answer.put("sni", sni);
+        answer.put("alpn", question.alpn());
+        answer.put("client", question.client() == null ? null : question.client().getHostAddress());
+        answer.put("port", port);
+        answer.put("tls_version", TlsVersions.name(question.tls()));
+        answer.put("ech", question.ech());
+        answer.put("listener", listener.name());
+        answer.put("listener_line", listener.line());
+        answer.put("listener_clients", listener.clients().restricts() ? listener.clients().toString() : "any");
         if (!HostNames.isValid(sni)) {
             return refused(Reason.INVALID_SNI, "pre-read");
         }
@@ -133,41 +129,41 @@ final class Explain {
         RouteDecision decision = RouteTable.from(config).decide(sni, question.alpn(), port, question.client(),
                 question.tls(), listener.isTransparent(), question.ech());
         describeRoute(decision, sni);
-        facts.put("policy_mode", decision.mode().label());
-        facts.put("would_reject", decision.wouldReject() == null ? null : decision.wouldReject().label());
+        answer.put("policy_mode", decision.mode().label());
+        answer.put("would_reject", decision.wouldReject() == null ? null : decision.wouldReject().label());
         if (!decision.routed()) {
             return refused(decision.rejectReason(), "route");
         }
-        facts.put("upstream", decision.upstream().label());
-        facts.put("dials", dials(decision.upstream(), sni, port));
+        answer.put("upstream", decision.upstream().label());
+        answer.put("dials", dials(decision.upstream(), sni, port));
         if (question.resolve()) {
             Reason refusal = resolve(decision, sni, port);
             if (refusal != null) {
                 return refused(refusal, "connect");
             }
         }
-        facts.put("outcome", "forwarded");
+        answer.put("outcome", "forwarded");
         return true;
     }
 
     private void describeRoute(RouteDecision decision, String sni) {
         Route route = decision.route();
-        facts.put("route", decision.routeLabel());
-        facts.put("route_line", route == null ? null : config.source() + ":" + route.line());
+        answer.put("route", decision.routeLabel());
+        answer.put("route_line", route == null ? null : config.source() + ":" + route.line());
         boolean byList = route != null && route.names() != null && route.names().label().equals(decision.routeLabel());
-        facts.put("matched_by", byList ? route.names().whereMatched(sni) : null);
-        facts.put("route_clients", route == null || !route.policy().clients().restricts() ? null
+        answer.put("matched_by", byList ? route.names().whereMatched(sni) : null);
+        answer.put("route_clients", route == null || !route.policy().clients().restricts() ? null
                 : route.policy().clients().toString());
-        facts.put("max_connections", route == null ? 0 : route.policy().maxConnections());
+        answer.put("max_connections", route == null ? 0 : route.policy().maxConnections());
     }
 
     private boolean refused(Reason reason, String stage) {
-        facts.put("outcome", reason.outcome().label());
-        facts.put("reason", reason.label());
-        facts.put("stage", stage);
+        answer.put("outcome", reason.outcome().label());
+        answer.put("reason", reason.label());
+        answer.put("stage", stage);
         // At accept nothing is sent: the listener's rules close before a byte is read.
         boolean alert = reason.sendsTlsAlert() && !stage.equals("accept");
-        facts.put("tls_alert", alert ? Reason.Alerts.name(reason.tlsAlert()) : null);
+        answer.put("tls_alert", alert ? Reason.Alerts.name(reason.tlsAlert()) : null);
         return false;
     }
 
@@ -212,7 +208,7 @@ final class Explain {
                 refused = refusal;
             }
         }
-        facts.put("resolved", verdicts);
+        answer.put("resolved", verdicts);
         return anyAllowed ? null : refused;
     }
 
@@ -226,97 +222,6 @@ final class Explain {
             return lookup.isSuccess() && !lookup.getNow().isEmpty() ? lookup.getNow() : null;
         } finally {
             EventLoops.stop(loop, "resolver", Duration.ofSeconds(5)); // the resolver's channel closes first
-        }
-    }
-
-    private String text() {
-        StringBuilder text = new StringBuilder();
-        String outcome = (String) facts.get("outcome");
-        text.append("snigate explain: ").append(facts.get("sni")).append(": ").append(outcome);
-        if (facts.get("reason") != null) {
-            text.append(", ").append(facts.get("reason"));
-        }
-        text.append('\n');
-        line(text, "asked", "alpn " + (facts.get("alpn") == null ? "none" : String.join(",", question.alpn()))
-                + ", client " + (facts.get("client") == null ? "not given" : facts.get("client"))
-                + ", port " + facts.get("port") + ", highest TLS version " + facts.get("tls_version")
-                + (question.ech() ? ", ECH" : ""));
-        line(text, "listener", facts.get("listener") + " (" + config.source() + ":" + facts.get("listener_line")
-                + "), clients " + facts.get("listener_clients"));
-        if (facts.containsKey("route")) {
-            Object route = facts.get("route");
-            line(text, "route", route == null ? "none matched" : route + (facts.get("route_line") == null ? ""
-                    : " (" + facts.get("route_line") + ")"));
-        }
-        optional(text, "matched by", facts.get("matched_by"));
-        optional(text, "route clients", facts.get("route_clients"));
-        if (facts.get("max_connections") instanceof Integer max && max > 0) {
-            line(text, "route limit", max + " connections at once (connection_limit beyond)");
-        }
-        optional(text, "policy mode", facts.get("policy_mode"));
-        line(text, "verdict", verdict());
-        if (facts.get("upstream") != null) {
-            line(text, "upstream", facts.get("upstream") + ": dials " + facts.get("dials"));
-        }
-        if (facts.get("resolved") instanceof List<?> resolved) {
-            for (Object address : resolved) {
-                line(text, "resolved", String.valueOf(address));
-            }
-        }
-        return text.toString();
-    }
-
-    private String verdict() {
-        Object reason = facts.get("reason");
-        Object wouldReject = facts.get("would_reject");
-        if (reason == null) {
-            return wouldReject == null ? "forwarded"
-                    : "forwarded in audit mode; in enforce mode it would be refused: " + wouldReject;
-        }
-        Object alert = facts.get("tls_alert");
-        String answer = alert != null ? "the client gets the TLS alert " + alert
-                : facts.get("stage").equals("accept") ? "closed at accept, before a byte is read"
-                : "the connection is closed";
-        String audit = "audit".equals(facts.get("policy_mode")) && "no_route".equals(reason)
-                ? "; audit mode has nowhere to send it: set policy.audit_upstream" : "";
-        return "refused at " + facts.get("stage") + ": " + reason + "; " + answer + audit;
-    }
-
-    private static void line(StringBuilder text, String key, String value) {
-        text.append("  ").append(key).append(" ".repeat(Math.max(1, 15 - key.length()))).append(value).append('\n');
-    }
-
-    private static void optional(StringBuilder text, String key, Object value) {
-        if (value != null) {
-            line(text, key, String.valueOf(value));
-        }
-    }
-
-    private String json() {
-        StringBuilder json = new StringBuilder("{");
-        facts.forEach((key, value) -> {
-            if (json.length() > 1) {
-                json.append(',');
-            }
-            AccessLog.string(json, key);
-            json.append(':');
-            value(json, value);
-        });
-        return json.append("}\n").toString();
-    }
-
-    private static void value(StringBuilder json, Object value) {
-        if (value instanceof List<?> list) {
-            json.append('[');
-            for (int i = 0; i < list.size(); i++) {
-                json.append(i > 0 ? "," : "");
-                value(json, list.get(i));
-            }
-            json.append(']');
-        } else if (value instanceof Number || value instanceof Boolean) {
-            json.append(value);
-        } else {
-            AccessLog.string(json, value == null ? null : value.toString());
         }
     }
 }
