@@ -31,8 +31,6 @@ import io.snigate.route.RouteTable;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicReference;
@@ -40,8 +38,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The proxy: its listeners, its event loops and the admin endpoint. The life of a connection is
- * put together stage by stage, each connection's pipeline by {@link ClientInitializer}:
+ * The proxy: its listeners ({@link BoundListeners}), its event loops and the admin endpoint. The
+ * life of a connection is put together stage by stage, each connection's pipeline by
+ * {@link ClientInitializer}:
  *
  * <ol>
  *   <li><b>accept</b> — a listener accepts; its {@link ClientInitializer} starts the record, reads
@@ -81,8 +80,7 @@ public final class ProxyServer implements AutoCloseable {
     private final DnsAddressResolverGroup resolvers;
     private final CountedDnsCache dnsCache;
     private final RouteHandler routeHandler;
-    /** Bound listeners by the address as written in the config; changed only under {@code this}. */
-    private final Map<String, ListenerSockets> listeners = new LinkedHashMap<>();
+    private final BoundListeners listeners;
     /** Every open client connection, so that a drain can wait for them and a reload judge them again. */
     private final OpenConnections clients = new OpenConnections();
     private Channel admin;
@@ -128,6 +126,10 @@ public final class ProxyServer implements AutoCloseable {
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
                 observer));
+        this.listeners = new BoundListeners(workers, transport, metrics,
+                listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
+                        routeHandler, clients),
+                () -> active.get().config().source());
     }
 
     /**
@@ -143,7 +145,7 @@ public final class ProxyServer implements AutoCloseable {
         Interception.checkPossible(config, transport);
         metrics.registerBuildInfo(Version.current(), transport.name());
         for (Listener listener : config.listeners()) {
-            bind(listener);
+            listeners.bind(listener);
         }
         metrics.registerRoutes(RouteTable.labelsOf(config));
         publishPolicy(config);
@@ -160,23 +162,6 @@ public final class ProxyServer implements AutoCloseable {
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
         ready = true;
         return this;
-    }
-
-    private synchronized void bind(Listener listener) throws InterruptedException, ConfigException {
-        String name = listener.name();
-        metrics.registerListener(name, listener.isTransparent());
-        ClientInitializer initializer = new ClientInitializer(listener, () -> active.get().config(), limits,
-                observer, metrics, routeHandler, clients);
-        // A reload that re-spells a listener (127.0.0.1:P as 0.0.0.0:P) binds it while this
-        // process still holds the old one: not another process.
-        if (listeners.values().stream().noneMatch(held -> held.address().getPort() == listener.address().port())) {
-            BindChecks.warnIfServed(listener.address().toResolvedLiteral(), "listen");
-        }
-        ListenerSockets sockets =
-                ListenerSockets.bind(listener, workers, transport, initializer, active.get().config().source());
-        listeners.put(name, sockets);
-        LOG.info("listening on {}{}", HostPort.format(sockets.address()),
-                listener.isTransparent() ? " (original_dst: " + listener.originalDst().label() + ")" : "");
     }
 
     /**
@@ -196,28 +181,7 @@ public final class ProxyServer implements AutoCloseable {
             return false;
         }
         Interception.checkPossible(config, transport);
-        List<String> bound = new ArrayList<>();
-        List<Runnable> undo = new ArrayList<>();
-        try {
-            for (Listener listener : config.listeners()) {
-                ListenerSockets existing = listeners.get(listener.name());
-                if (existing == null) {
-                    bind(listener);
-                    bound.add(listener.name());
-                } else if (!existing.initializer().listener().equals(listener)) {
-                    Listener before = existing.initializer().listener();
-                    existing.change(before, listener, config.source());
-                    undo.add(() -> existing.changeBack(listener, before));
-                }
-            }
-        } catch (RuntimeException | InterruptedException | ConfigException e) {
-            bound.forEach(name -> listeners.remove(name).close());
-            undo.forEach(Runnable::run);
-            throw e;
-        }
-        for (Listener listener : config.listeners()) {
-            listeners.get(listener.name()).initializer().listener(listener);
-        }
+        listeners.apply(config);
         // The new routes' meters exist before any connection can be routed by them: one that
         // ended first would make them on its event loop, under the registry's lock.
         List<String> routeLabels = RouteTable.labelsOf(config);
@@ -230,15 +194,7 @@ public final class ProxyServer implements AutoCloseable {
         if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }
-        List<String> kept = config.listeners().stream().map(Listener::name).toList();
-        listeners.entrySet().removeIf(entry -> {
-            if (kept.contains(entry.getKey())) {
-                return false;
-            }
-            LOG.info("closing listener {}", entry.getKey());
-            entry.getValue().close();
-            return true;
-        });
+        listeners.closeOthers(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
         if (config.policy().recheckOnReload()) {
             clients.closeRefused(config, next.routes(), destinationPolicy.get());
@@ -254,8 +210,7 @@ public final class ProxyServer implements AutoCloseable {
         ready = false;
         synchronized (this) {
             draining = true;
-            listeners.values().forEach(ListenerSockets::close);
-            listeners.clear();
+            listeners.closeAndForgetAll();
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         LOG.info("draining {} open connections for up to {} ms", clients.size(), timeout.toMillis());
@@ -284,8 +239,9 @@ public final class ProxyServer implements AutoCloseable {
         }
     }
 
+    /** The listen addresses bound, as the reload or drain under way leaves them. */
     public synchronized List<InetSocketAddress> listenAddresses() {
-        return listeners.values().stream().map(ListenerSockets::address).toList();
+        return listeners.addresses();
     }
 
     public InetSocketAddress adminAddress() {
@@ -309,7 +265,7 @@ public final class ProxyServer implements AutoCloseable {
         ready = false;
         synchronized (this) {
             draining = true;
-            listeners.values().forEach(ListenerSockets::close);
+            listeners.closeAll();
         }
         // Closed, and their closing finished, before the event loops stop: a close still queued
         // on a stopped loop would be lost.
