@@ -195,7 +195,7 @@ final class Explain {
             }
         }
         DestinationPolicy policy = DestinationPolicy.forListeners(
-                config.listeners().stream().map(l -> l.address().toResolvedLiteral()).toList());
+                config.listeners().stream().map(l -> l.address().toResolvedLiteral()).toList(), config.nat64Prefixes());
         List<String> verdicts = new ArrayList<>();
         Reason refused = null;
         boolean anyAllowed = false;

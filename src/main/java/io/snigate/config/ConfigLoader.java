@@ -26,7 +26,7 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
  */
 public final class ConfigLoader {
     static final List<String> TOP_LEVEL_KEYS = List.of("listen", "admin", "routes", "default", "policy",
-            "min_tls_version", "timeouts", "limits", "resolvers", "upstream_mark", "ech",
+            "min_tls_version", "timeouts", "limits", "resolvers", "nat64_prefixes", "upstream_mark", "ech",
             "access_log");
     static final List<String> ECH_KEYS = List.of("public_names");
     static final List<String> ACCESS_LOG_KEYS = List.of("on_connect");
@@ -122,6 +122,7 @@ public final class ConfigLoader {
             Node timeoutsNode = YamlNodes.value(top, "timeouts");
             Node limitsNode = YamlNodes.value(top, "limits");
             Node resolversNode = YamlNodes.value(top, "resolvers");
+            Node nat64Node = YamlNodes.value(top, "nat64_prefixes");
             Node markNode = YamlNodes.value(top, "upstream_mark");
             Node echNode = YamlNodes.value(top, "ech");
             Node accessLogNode = YamlNodes.value(top, "access_log");
@@ -134,6 +135,7 @@ public final class ConfigLoader {
                     timeoutsNode == null ? Timeouts.DEFAULTS : readTimeouts(timeoutsNode),
                     limitsNode == null ? Limits.DEFAULTS : readLimits(limitsNode),
                     resolversNode == null ? List.of() : readResolvers(resolversNode),
+                    nat64Node == null ? List.of() : readNat64Prefixes(nat64Node),
                     markNode == null ? 0 : readMark(markNode),
                     markNode == null ? 0 : YamlNodes.line(markNode),
                     echNode == null ? Set.of() : readEchPublicNames(echNode),
@@ -224,6 +226,14 @@ public final class ConfigLoader {
                 resolvers.add(resolver);
             }
             return resolvers;
+        }
+
+        private List<Nat64Prefix> readNat64Prefixes(Node node) throws ConfigException {
+            List<Nat64Prefix> prefixes = new ArrayList<>();
+            for (Node item : nodes.listOrSingle(node, "nat64_prefixes", "IPv6 prefixes")) {
+                prefixes.add(nodes.parsed(item, "nat64_prefixes", Nat64Prefix::parse));
+            }
+            return prefixes;
         }
 
         /** {@code access_log: { on_connect: true }}. */

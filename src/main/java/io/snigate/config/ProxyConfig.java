@@ -29,6 +29,7 @@ public record ProxyConfig(
         Timeouts timeouts,
         Limits limits,
         List<HostPort> resolvers,
+        List<Nat64Prefix> nat64Prefixes,
         int upstreamMark,
         int upstreamMarkLine,
         Set<String> echPublicNames,
@@ -44,6 +45,7 @@ public record ProxyConfig(
         Objects.requireNonNull(timeouts, "timeouts");
         Objects.requireNonNull(limits, "limits");
         resolvers = List.copyOf(resolvers);
+        nat64Prefixes = List.copyOf(nat64Prefixes);
         echPublicNames = Set.copyOf(echPublicNames);
         Objects.requireNonNull(policy, "policy");
         Objects.requireNonNull(accessLog, "accessLog");

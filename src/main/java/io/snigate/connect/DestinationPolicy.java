@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import io.snigate.config.Cidr;
+import io.snigate.config.Nat64Prefix;
 import io.snigate.core.Addresses;
 import io.snigate.core.Reason;
 import java.net.Inet4Address;
@@ -29,17 +30,21 @@ import java.util.Set;
 public final class DestinationPolicy {
     private final List<InetSocketAddress> listeners;
     private final Set<InetAddress> localAddresses;
+    private final List<Nat64Prefix> nat64Prefixes;
 
-    DestinationPolicy(List<InetSocketAddress> listeners, Set<InetAddress> localAddresses) {
+    DestinationPolicy(List<InetSocketAddress> listeners, Set<InetAddress> localAddresses,
+            List<Nat64Prefix> nat64Prefixes) {
         this.listeners = List.copyOf(listeners);
         this.localAddresses = Set.copyOf(localAddresses);
+        this.nat64Prefixes = List.copyOf(nat64Prefixes);
     }
 
     /**
-     * The policy for a proxy bound to {@code listeners}. Enumerates the host's interfaces, so it is
+     * The policy for a proxy bound to {@code listeners}, on a network whose NAT64 prefixes besides
+     * the well-known one are {@code nat64Prefixes}. Enumerates the host's interfaces, so it is
      * built off the event loops, at start and at each reload.
      */
-    public static DestinationPolicy forListeners(List<InetSocketAddress> listeners) {
+    public static DestinationPolicy forListeners(List<InetSocketAddress> listeners, List<Nat64Prefix> nat64Prefixes) {
         Set<InetAddress> local = new HashSet<>();
         try {
             for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
@@ -48,7 +53,7 @@ public final class DestinationPolicy {
         } catch (SocketException e) {
             // Without the list, wildcard listeners still match loopback and the listen address itself.
         }
-        return new DestinationPolicy(listeners, local);
+        return new DestinationPolicy(listeners, local, nat64Prefixes);
     }
 
     /**
@@ -67,7 +72,7 @@ public final class DestinationPolicy {
         if (!clientChosen) {
             return null;
         }
-        InetAddress address = Addresses.embeddedIpv4(target.getAddress());
+        InetAddress address = judged(target.getAddress());
         if (inAny(allowed, address)) {
             return null;
         }
@@ -82,7 +87,7 @@ public final class DestinationPolicy {
      * have, had it been on the list.
      */
     public Reason refusalOfThisHost(InetSocketAddress target, List<Cidr> allowed) {
-        InetAddress address = Addresses.embeddedIpv4(target.getAddress());
+        InetAddress address = judged(target.getAddress());
         for (InetSocketAddress listener : listeners) {
             if (Addresses.reaches(target, listener, Set.of(address))) {
                 return Reason.LOOP_DETECTED;
@@ -100,8 +105,26 @@ public final class DestinationPolicy {
         return false;
     }
 
+    /**
+     * The address judged for {@code address}: the IPv4 address inside an IPv4-compatible or NAT64
+     * spelling of one (the well-known prefix's, or one of the network's {@code nat64_prefixes}),
+     * else {@code address} itself.
+     */
+    private InetAddress judged(InetAddress address) {
+        InetAddress ipv4 = Addresses.embeddedIpv4(address);
+        for (int i = 0; ipv4 == address && i < nat64Prefixes.size(); i++) {
+            InetAddress carried = nat64Prefixes.get(i).embeddedIpv4(address);
+            ipv4 = carried != null ? carried : address;
+        }
+        return ipv4;
+    }
+
     /** Is {@code target} one of this proxy's own listen sockets? Dialing it would be a loop. */
     public boolean isOwnListener(InetSocketAddress target) {
+        InetAddress address = judged(target.getAddress());
+        if (address != target.getAddress()) {
+            target = new InetSocketAddress(address, target.getPort());
+        }
         for (InetSocketAddress listener : listeners) {
             if (Addresses.reaches(target, listener, localAddresses)) {
                 return true;

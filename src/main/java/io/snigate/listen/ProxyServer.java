@@ -70,7 +70,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private final AtomicReference<Active> active;
     private final AtomicReference<DestinationPolicy> destinationPolicy =
-            new AtomicReference<>(DestinationPolicy.forListeners(List.of()));
+            new AtomicReference<>(DestinationPolicy.forListeners(List.of(), List.of()));
     private final ConnectionLimits limits;
     private final ProxyMetrics metrics;
     private final ConnectionObserver observer;
@@ -149,7 +149,7 @@ public final class ProxyServer implements AutoCloseable {
         }
         metrics.registerRoutes(RouteTable.labelsOf(config));
         publishPolicy(config);
-        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
+        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
         BindChecks.warnIfServed(adminAddress, "admin");
         try {
@@ -195,7 +195,7 @@ public final class ProxyServer implements AutoCloseable {
             LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
         }
         listeners.closeOthers(config);
-        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses()));
+        destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         if (config.policy().recheckOnReload()) {
             clients.closeRefused(config, next.routes(), destinationPolicy.get());
         }

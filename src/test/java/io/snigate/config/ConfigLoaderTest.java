@@ -63,7 +63,7 @@ class ConfigLoaderTest {
     void theShippedRoutesYamlDocumentsEveryKeyTheReadersAccept() throws Exception {
         String text = Files.readString(Path.of("routes.yaml"));
         Map<String, String> sections = new LinkedHashMap<>();
-        Matcher header = Pattern.compile("(?m)^# ([a-z_]+) -- ").matcher(text);
+        Matcher header = Pattern.compile("(?m)^# ([a-z0-9_]+) -- ").matcher(text);
         String key = null;
         int start = 0;
         while (header.find()) {
@@ -177,7 +177,18 @@ class ConfigLoaderTest {
     void unknownKeyAtTheTopLevel() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "rotues: []\n",
                 "routes.yaml:5: unknown key \"rotues\" at the top level; expected one of: "
-                        + "listen, admin, routes, default, policy, min_tls_version, timeouts, limits, resolvers, upstream_mark, ech, access_log");
+                        + "listen, admin, routes, default, policy, min_tls_version, timeouts, limits, resolvers, nat64_prefixes, upstream_mark, ech, access_log");
+    }
+
+    @Test
+    void nat64PrefixesAreIpv6PrefixesOfRfc6052Lengths() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("listen: 127.0.0.1:8443\n" + ROUTE
+                + "nat64_prefixes: [\"2001:db8:64::/96\", \"2001:db8:100::/40\"]\n", "routes.yaml");
+        assertThat(config.nat64Prefixes()).extracting(Nat64Prefix::toString)
+                .containsExactly("2001:db8:64::/96", "2001:db8:100::/40");
+        assertError("listen: 127.0.0.1:8443\n" + ROUTE + "nat64_prefixes:\n  - \"64:ff9b::/96\"\n  - \"2001:db8::/33\"\n",
+                "routes.yaml:7: nat64_prefixes \"2001:db8::/33\": /33 is not a NAT64 prefix length; RFC 6052 allows"
+                        + " /32, /40, /48, /56, /64 and /96");
     }
 
     @Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.snigate.config.Cidr;
+import io.snigate.config.Nat64Prefix;
 import io.snigate.core.Reason;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -32,7 +33,7 @@ class DestinationPolicyTest {
         "192.0.0.170", "198.18.0.1", "198.19.255.254", "64:ff9b:1::a00:1", "100::1"
     })
     void refusesNonPublicAddressesInEverySpelling(String ip) throws Exception {
-        DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(), List.of());
         assertThat(allows(policy, at(ip, 443), List.of())).as(ip).isFalse();
     }
 
@@ -40,12 +41,12 @@ class DestinationPolicyTest {
     @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1",
         "64:ff9b::808:808", "192.0.1.1", "198.17.255.255", "198.20.0.1", "64:ff9b:2::1", "100:0:0:1::1"})
     void allowsPublicAddresses(String ip) throws Exception {
-        assertThat(allows(DestinationPolicy.forListeners(List.of()), at(ip, 443), List.of())).as(ip).isTrue();
+        assertThat(allows(DestinationPolicy.forListeners(List.of(), List.of()), at(ip, 443), List.of())).as(ip).isTrue();
     }
 
     @Test
     void aRouteMayOptInToPrivateRanges() throws Exception {
-        DestinationPolicy policy = DestinationPolicy.forListeners(List.of());
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(), List.of());
         List<Cidr> allowed = List.of(Cidr.parse("10.0.0.0/8"), Cidr.parse("fd00::/8"));
         assertThat(allows(policy, at("10.9.8.7", 443), allowed)).isTrue();
         assertThat(allows(policy, at("fd00::5", 443), allowed)).isTrue();
@@ -53,10 +54,46 @@ class DestinationPolicyTest {
         assertThat(allows(policy, at("::ffff:10.0.0.1", 443), allowed)).isTrue();
     }
 
+    /**
+     * A network's own NAT64 prefix: DNS64 spells a name's private A record (10.0.0.5) as an
+     * address inside it, which looks public unless the prefix is known; at each RFC 6052 length
+     * the IPv4 address sits in its own place.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"2001:db8:64::/96 2001:db8:64::a00:5 2001:db8:64::808:808",
+        "2001:db8::/32 2001:db8:a00:5:: 2001:db8:808:808::", "2001:db8:100::/40 2001:db8:10a:0:5:: 2001:db8:108:808:8::",
+        "2001:db8:122::/48 2001:db8:122:a00:0:500:: 2001:db8:122:808:8:800::",
+        "2001:db8:122:300::/56 2001:db8:122:30a:0:5:: 2001:db8:122:308:8:808::",
+        "2001:db8:122:344::/64 2001:db8:122:344:a:0:500:0 2001:db8:122:344:8:808:800:0"})
+    void anAddressInsideTheNetworksNat64PrefixIsJudgedAsTheIpv4AddressItCarries(String row) throws Exception {
+        String[] cells = row.split(" ");
+        List<Nat64Prefix> prefixes = List.of(Nat64Prefix.parse(cells[0]));
+        DestinationPolicy unaware = DestinationPolicy.forListeners(List.of(), List.of());
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(), prefixes);
+        assertThat(allows(unaware, at(cells[1], 443), List.of())).as("unknown prefix: looks public").isTrue();
+        assertThat(policy.refusal(at(cells[1], 443), true, List.of())).as(cells[1] + " is 10.0.0.5")
+                .isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(allows(policy, at(cells[1], 443), List.of(Cidr.parse("10.0.0.0/8")))).as("allowed as IPv4").isTrue();
+        assertThat(allows(policy, at(cells[2], 443), List.of())).as(cells[2] + " is 8.8.8.8").isTrue();
+    }
+
+    @Test
+    void aNat64SpellingOfAListenerIsALoop() throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("127.0.0.1", 8443)),
+                List.of(Nat64Prefix.parse("2001:db8:64::/96")));
+        assertThat(policy.refusal(at("2001:db8:64::7f00:1", 8443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"2001:db8:64::", "10.0.0.0/8", "2001:db8::/33", "2001:db8:64::1/96"})
+    void aNat64PrefixIsAnIpv6PrefixOfAnRfc6052Length(String text) {
+        assertThatThrownBy(() -> Nat64Prefix.parse(text)).isInstanceOf(IllegalArgumentException.class);
+    }
+
     /** An upstream found connected to the host itself, at an address the list made at start lacks. */
     @Test
     void thisHostFoundOnceConnectedIsForbiddenALoopOnAListenersPortOrWithinAnAllowedRange() throws Exception {
-        DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 8443), at("[::]", 9443)), Set.of());
+        DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 8443), at("[::]", 9443)), Set.of(), List.of());
         assertThat(policy.refusal(at("203.0.113.7", 443), true, List.of())).as("not on the list").isNull();
         assertThat(policy.refusalOfThisHost(at("203.0.113.7", 443), List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
         assertThat(policy.refusalOfThisHost(at("203.0.113.7", 8443), List.of())).isEqualTo(Reason.LOOP_DETECTED);
@@ -68,7 +105,7 @@ class DestinationPolicyTest {
 
     @Test
     void neverDialsItsOwnListenersEvenWhenTheRangeIsAllowed() throws Exception {
-        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443), at("127.0.0.1", 9443)));
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443), at("127.0.0.1", 9443)), List.of());
         List<Cidr> loopback = List.of(Cidr.parse("127.0.0.0/8"));
         assertThat(allows(policy, at("127.0.0.1", 8443), loopback)).isFalse();
         assertThat(allows(policy, at("127.0.0.1", 9443), loopback)).isFalse();
@@ -83,7 +120,7 @@ class DestinationPolicyTest {
     @Test
     void theHostsOwnPublicAddressesAreForbiddenUnlessARouteAllowsThem() throws Exception {
         DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 443)),
-                Set.of(address("198.51.100.7"), address("2001:db8:5::7")));
+                Set.of(address("198.51.100.7"), address("2001:db8:5::7")), List.of());
         assertThat(policy.refusal(at("198.51.100.7", 22), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
         assertThat(policy.refusal(at("2001:db8:5::7", 6443), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
         assertThat(policy.refusal(at("198.51.100.8", 22), true, List.of())).as("a neighbour").isNull();

@@ -50,9 +50,10 @@ class TransparentInterceptionTest {
             admin: "127.0.0.1:19090"
             resolvers: ["127.0.0.1:53"]
             upstream_mark: 0x539
+            nat64_prefixes: ["2001:db8:64::/96"]
             timeouts: { connect: 3s }
             routes:
-              - match: ["allowed.test", "self.test", "late.test"]
+              - match: ["allowed.test", "self.test", "late.test", "nat64.test"]
                 upstream: "$sni:$port"
               - match: "late-loop.test"
                 upstream: "$sni:15001"
@@ -102,6 +103,7 @@ class TransparentInterceptionTest {
                 "--address=/audit.test/" + TestNetwork.SERVER, "--address=/parent.test/" + TestNetwork.SERVER,
                 "--address=/self.test/" + TestNetwork.GATEWAY_UPLINK,
                 "--address=/late.test/" + LATE_ADDRESS, "--address=/late-loop.test/" + LATE_ADDRESS,
+                "--address=/nat64.test/2001:db8:64::a63:a", // DNS64's spelling of 10.99.0.10
                 "--address=/private.test/10.99.0.10");
         network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
         // A real parent proxy on the gateway, for the route with via; it goes anywhere.
@@ -335,6 +337,20 @@ class TransparentInterceptionTest {
             ownService.destroy();
             network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
         }
+    }
+
+    /**
+     * On an IPv6-only network behind DNS64, a name whose A record is private comes back as an
+     * address inside the network's NAT64 prefix: listed in {@code nat64_prefixes}, it is judged as
+     * the private IPv4 address it carries. (The gateway has no route to the prefix: without the
+     * setting the dial fails as upstream_unreachable.)
+     */
+    @Test
+    void aPrivateAddressSpelledInTheNetworksNat64PrefixIsForbidden() throws Exception {
+        assertThat(curl("nat64.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(line.get("upstream").isNull()).isTrue();
     }
 
     @Test
