@@ -138,6 +138,11 @@ class CommandLineTest {
      * Logback here, slf4j-simple in the jar).
      */
     private ChildProxy startProxy(int upstreamPort, String drain) throws IOException {
+        return startProxy(upstreamPort, drain, List.of());
+    }
+
+    /** {@code launcher}: before the java command, as {@link ChildProxy#start} takes it. */
+    private ChildProxy startProxy(int upstreamPort, String drain, List<String> launcher) throws IOException {
         return ChildProxy.start(dir, 1, (admin, listen) -> """
                 listen: ["127.0.0.1:%d"]
                 admin: "127.0.0.1:%d"
@@ -145,7 +150,7 @@ class CommandLineTest {
                 routes:
                   - match: "*.corpus.test"
                     upstream: "127.0.0.1:%d"
-                """.formatted(listen[0], admin, drain, upstreamPort));
+                """.formatted(listen[0], admin, drain, upstreamPort), launcher);
     }
 
     @Test
@@ -250,14 +255,7 @@ class CommandLineTest {
     @Test
     void aSecondSigtermExitsEvenWithStandardErrorBlocked() throws Exception {
         List<String> unreadStderr = List.of("sh", "-c", "exec 3>&1; \"$0\" \"$@\" 2>&1 1>&3 | sleep 600");
-        try (ChildProxy started = ChildProxy.start(dir, 1, (admin, listen) -> """
-                listen: ["127.0.0.1:%d"]
-                admin: "127.0.0.1:%d"
-                timeouts: { drain: 60s }
-                routes:
-                  - match: "*.corpus.test"
-                    upstream: "127.0.0.1:9"
-                """.formatted(listen[0], admin), unreadStderr)) {
+        try (ChildProxy started = startProxy(9, "60s", unreadStderr)) {
             ProcessHandle java = started.process().toHandle().descendants()
                     .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
                     .orElseThrow(() -> new AssertionError("no java process under the launcher"));
