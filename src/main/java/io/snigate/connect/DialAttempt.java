@@ -182,7 +182,7 @@ final class DialAttempt {
         Runnable abandon;
         if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
             UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
-                Reason thisHost = refusalOfThisHost(connected::localAddress, target);
+                Reason thisHost = mayBeThisHost() ? refusalOfThisHost(connected.localAddress(), target) : null;
                 if (thisHost != null) {
                     connected.close();
                     tryNext.accept(new UpstreamException(thisHost, null));
@@ -198,7 +198,9 @@ final class DialAttempt {
             abandon = socket == null ? null : socket::close;
         } else {
             Channel channel = UpstreamDials.channel(connector.transport, loop, target, mark, handler.get(), connected -> {
-                Reason thisHost = refusalOfThisHost(() -> (InetSocketAddress) connected.localAddress(), target);
+                Reason thisHost = mayBeThisHost()
+                        ? refusalOfThisHost((InetSocketAddress) connected.localAddress(), target)
+                        : null;
                 if (thisHost != null) {
                     connected.close();
                     tryNext.accept(new UpstreamException(thisHost, null));
@@ -230,17 +232,22 @@ final class DialAttempt {
     }
 
     /**
-     * Why an upstream the client chose, dialed directly and now connected, may not be used
-     * because it is this host itself (its source address is its destination); null when it
-     * may. The destination policy's list of the host's own addresses is made at start and
-     * reload: this catches an address added since. The next address, if any, is tried.
+     * Whether the upstream connected may be this host itself and must be asked: one the client
+     * chose, dialed directly. (An upstream the config names is trusted, and asking its source
+     * address would cost every connection a system call on io_uring.)
      */
-    private Reason refusalOfThisHost(Supplier<InetSocketAddress> source, InetSocketAddress target) {
-        if (parentAuthority != null || !record.isUpstreamChosenByClient()) {
-            return null;
-        }
-        InetSocketAddress from = source.get();
-        return from != null && from.getAddress().equals(target.getAddress())
+    private boolean mayBeThisHost() {
+        return parentAuthority == null && record.isUpstreamChosenByClient();
+    }
+
+    /**
+     * Why a connected upstream that {@link #mayBeThisHost} may not be used because it is this
+     * host itself (its source address {@code source} is its destination); null when it may. The
+     * destination policy's list of the host's own addresses is made at start and reload: this
+     * catches an address added since. The next address, if any, is tried.
+     */
+    private Reason refusalOfThisHost(InetSocketAddress source, InetSocketAddress target) {
+        return source != null && source.getAddress().equals(target.getAddress())
                 ? connector.policy.get().refusalOfThisHost(target, decision.allowDestinations())
                 : null;
     }
