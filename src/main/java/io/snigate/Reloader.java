@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
+    /** How long a list without a final newline must stay unchanged after it was read. */
+    static final long LIST_QUIET_MILLIS = 300;
 
     private final Path file;
     private final ProxyServer server;
@@ -51,6 +53,10 @@ final class Reloader implements AutoCloseable {
     private String failedState;
     /** The file the last failure named, when not the config itself (a list's line), else null. */
     private Path failedFile;
+    /** Whether the last reload refused a list being written: any change in a watched folder retries. */
+    private boolean retryOnAnyChange;
+    /** Runs once a reload has read lists without a final newline, before it waits; for tests. */
+    Runnable afterListsRead = () -> {};
     private WatchService watcher;
 
     /** {@code running}: the text of the file that the proxy was started with. */
@@ -64,6 +70,7 @@ final class Reloader implements AutoCloseable {
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
     synchronized boolean reload(String why) {
         String text = null;
+        retryOnAnyChange = false;
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
@@ -90,20 +97,29 @@ final class Reloader implements AutoCloseable {
     }
 
     /**
-     * Refuses a list that changed since the running config loaded it and whose last name has no
-     * newline after it: a tool writing the file in place may be halfway through, and a name cut
-     * short can be a wider one (a {@code *.example.co} of a {@code *.example.com}). Its next
-     * write is a change, which reloads again.
+     * Refuses a list whose last name has no newline after it and whose files changed while it
+     * was read or in the {@link #LIST_QUIET_MILLIS} after: a tool writing it in place is halfway
+     * through, and a name cut short can be a wider one (a {@code *.example.co} of a
+     * {@code *.example.com}). A finished list without a final newline stays as it is, and loads.
+     * The writer's next change reloads again, whatever the state of the files at the refusal.
      */
-    private void refuseListsBeingWritten(ProxyConfig config) throws ConfigException {
-        List<NameList> running = server.currentConfig().nameLists();
-        for (NameList names : config.nameLists()) {
-            NameList.LoadReport report = names.report();
-            if (report.unfinishedFile() != null && running.stream().noneMatch(names::sameFilesAs)) {
+    private void refuseListsBeingWritten(ProxyConfig config) throws ConfigException, InterruptedException {
+        List<NameList> unfinished = config.nameLists().stream()
+                .filter(names -> names.report().unfinishedFile() != null).toList();
+        if (unfinished.isEmpty()) {
+            return;
+        }
+        afterListsRead.run();
+        Thread.sleep(LIST_QUIET_MILLIS); // on the reloading thread, never an event loop
+        for (NameList names : unfinished) {
+            if (names.changedOnDisk()) {
+                // The files changed after they were read: the state now is not what was refused.
+                retryOnAnyChange = true;
+                NameList.LoadReport report = names.report();
                 throw new ConfigException(report.unfinishedFile().toString(), report.unfinishedLine(),
-                        "has no newline after its last name, as a list still being written has; the reload"
-                                + " waits for the next change. End the file with a newline, or write the list"
-                                + " elsewhere and rename it into place");
+                        "has no newline after its last name and changed while it was read: it is being"
+                                + " written; the reload waits for the next change. A tool should write the"
+                                + " list elsewhere and rename it into place");
             }
         }
     }
@@ -118,6 +134,9 @@ final class Reloader implements AutoCloseable {
     }
 
     private synchronized boolean changedOnDisk() {
+        if (retryOnAnyChange) {
+            return true;
+        }
         if (failedState != null) {
             return !stateOnDisk(null).equals(failedState);
         }

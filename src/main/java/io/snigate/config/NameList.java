@@ -124,11 +124,6 @@ public final class NameList {
         return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
     }
 
-    /** Whether {@code other} was loaded from the same files as they were then: same paths, sizes and times. */
-    public boolean sameFilesAs(NameList other) {
-        return pattern.equals(other.pattern) && stamp.equals(other.stamp);
-    }
-
     /** The number of distinct names. */
     public int size() {
         return size;
@@ -152,7 +147,7 @@ public final class NameList {
         }
         if (report != null && report.unfinishedFile() != null) {
             text.append("; ").append(report.unfinishedFile()).append(':').append(report.unfinishedLine())
-                    .append(" has no newline after it (a reload that finds the file changed so waits for one)");
+                    .append(" has no newline after it (a reload then waits 300 ms to see that the file is not being written)");
         }
         return text.toString();
     }
