@@ -3,6 +3,7 @@ package io.snigate.config;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.Arrays;
 import java.util.Set;
 
 /**
@@ -28,8 +29,17 @@ public record Nat64Prefix(Cidr range) {
         }
         Cidr range = Cidr.parse(text);
         if (range.network().length != 16) {
-            throw new IllegalArgumentException("\"" + text + "\" is not an IPv6 prefix; a NAT64 prefix is one,"
-                    + " like 64:ff9b::/96");
+            throw new IllegalArgumentException("\"" + text + "\" is " + (text.indexOf(':') >= 0
+                    ? "an IPv4-mapped range" : "not an IPv6 prefix") + "; a NAT64 prefix is an IPv6 one, like 64:ff9b::/96");
+        }
+        byte[] network = range.network();
+        boolean belowLoopback = Arrays.equals(network, 0, 8, new byte[8], 0, 8); // ::1, ::a.b.c.d, ::ffff:a.b.c.d
+        boolean linkLocal = (network[0] & 0xff) == 0xfe && (network[1] & 0xc0) == 0x80;
+        boolean multicast = (network[0] & 0xff) == 0xff;
+        if (belowLoopback || linkLocal || multicast) {
+            throw new IllegalArgumentException("\"" + text + "\" covers " + (belowLoopback ? "loopback and IPv4-mapped"
+                    : linkLocal ? "link-local" : "multicast") + " addresses, where no NAT64 prefix is; write the"
+                    + " prefix the network's DNS64 uses, like 64:ff9b::/96");
         }
         if (!LENGTHS.contains(range.prefixLength())) {
             throw new IllegalArgumentException("/" + range.prefixLength() + " is not a NAT64 prefix length;"

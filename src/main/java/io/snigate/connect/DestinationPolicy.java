@@ -72,11 +72,14 @@ public final class DestinationPolicy {
         if (!clientChosen) {
             return null;
         }
-        InetAddress address = judged(target.getAddress());
-        if (inAny(allowed, address)) {
+        InetAddress literal = target.getAddress();
+        InetAddress address = judged(literal);
+        if (inAny(allowed, address) || (address != literal && inAny(allowed, literal))) {
             return null;
         }
-        return isPublic(address) && !localAddresses.contains(address) ? null : Reason.FORBIDDEN_DESTINATION;
+        // Public by the IPv4 address a NAT64 address carries; this host's by either spelling.
+        boolean thisHost = localAddresses.contains(address) || localAddresses.contains(literal);
+        return isPublic(address) && !thisHost ? null : Reason.FORBIDDEN_DESTINATION;
     }
 
     /**
@@ -87,13 +90,15 @@ public final class DestinationPolicy {
      * have, had it been on the list.
      */
     public Reason refusalOfThisHost(InetSocketAddress target, List<Cidr> allowed) {
-        InetAddress address = judged(target.getAddress());
+        InetAddress literal = target.getAddress();
+        InetAddress address = judged(literal);
+        Set<InetAddress> thisHost = address == literal ? Set.of(literal) : Set.of(literal, address);
         for (InetSocketAddress listener : listeners) {
-            if (Addresses.reaches(target, listener, Set.of(address))) {
+            if (Addresses.reaches(target, listener, thisHost)) {
                 return Reason.LOOP_DETECTED;
             }
         }
-        return inAny(allowed, address) ? null : Reason.FORBIDDEN_DESTINATION;
+        return inAny(allowed, address) || inAny(allowed, literal) ? null : Reason.FORBIDDEN_DESTINATION;
     }
 
     private static boolean inAny(List<Cidr> ranges, InetAddress address) {
@@ -112,21 +117,40 @@ public final class DestinationPolicy {
      */
     private InetAddress judged(InetAddress address) {
         InetAddress ipv4 = Addresses.embeddedIpv4(address);
-        for (int i = 0; ipv4 == address && i < nat64Prefixes.size(); i++) {
-            InetAddress carried = nat64Prefixes.get(i).embeddedIpv4(address);
-            ipv4 = carried != null ? carried : address;
+        if (ipv4 != address) {
+            return ipv4;
         }
-        return ipv4;
+        InetAddress carried = carriedThroughNat64(address);
+        return carried != null ? carried : address;
     }
 
-    /** Is {@code target} one of this proxy's own listen sockets? Dialing it would be a loop. */
-    public boolean isOwnListener(InetSocketAddress target) {
-        InetAddress address = judged(target.getAddress());
-        if (address != target.getAddress()) {
-            target = new InetSocketAddress(address, target.getPort());
+    /** The IPv4 address {@code address} carries in one of the network's {@code nat64_prefixes}, or null. */
+    private InetAddress carriedThroughNat64(InetAddress address) {
+        for (Nat64Prefix prefix : nat64Prefixes) {
+            InetAddress carried = prefix.embeddedIpv4(address);
+            if (carried != null) {
+                return carried;
+            }
         }
+        return null;
+    }
+
+    /**
+     * Is {@code target} one of this proxy's own listen sockets, as written or through one of the
+     * network's NAT64 prefixes? Dialing it would be a loop. (The port first: most dials are to
+     * ports no listener has, and are answered without looking at the address.)
+     */
+    public boolean isOwnListener(InetSocketAddress target) {
         for (InetSocketAddress listener : listeners) {
+            if (listener.getPort() != target.getPort()) {
+                continue;
+            }
             if (Addresses.reaches(target, listener, localAddresses)) {
+                return true;
+            }
+            InetAddress carried = carriedThroughNat64(target.getAddress());
+            if (carried != null
+                    && Addresses.reaches(new InetSocketAddress(carried, target.getPort()), listener, localAddresses)) {
                 return true;
             }
         }

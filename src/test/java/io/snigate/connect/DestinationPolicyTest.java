@@ -84,8 +84,34 @@ class DestinationPolicyTest {
         assertThat(policy.refusal(at("2001:db8:64::7f00:1", 8443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
     }
 
+    /** RFC 6052's "u" octet (bits 64 to 71) is no part of the IPv4 address, whatever it holds. */
+    @Test
+    void theReservedOctetOfANat64AddressIsSkipped() throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(),
+                List.of(Nat64Prefix.parse("2001:db8:122:344::/64")));
+        assertThat(policy.refusal(at("2001:db8:122:344:ff0a:0:500:0", 443), true, List.of()))
+                .as("10.0.0.5 with u = 0xff").isEqualTo(Reason.FORBIDDEN_DESTINATION);
+    }
+
+    /**
+     * A listed prefix adds the IPv4 address an address carries to what is judged: the address as
+     * written still counts, so the host's own IPv6 address inside a prefix listed too wide is still
+     * its own (a loop on a listener's port, forbidden elsewhere).
+     */
+    @Test
+    void anOwnAddressInsideAListedPrefixIsStillThisHosts() throws Exception {
+        DestinationPolicy policy = new DestinationPolicy(List.of(at("[::]", 443)), Set.of(address("2001:db8:c633:6407::7")),
+                List.of(Nat64Prefix.parse("2001:db8::/32")));
+        assertThat(policy.refusal(at("2001:db8:c633:6407::7", 443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusal(at("2001:db8:c633:6407::7", 22), true, List.of()))
+                .isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("2001:db8:c633:6407::8", 22), true, List.of())).as("a neighbour: 198.51.100.7")
+                .isNull();
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"2001:db8:64::", "10.0.0.0/8", "2001:db8::/33", "2001:db8:64::1/96"})
+    @ValueSource(strings = {"2001:db8:64::", "10.0.0.0/8", "2001:db8::/33", "2001:db8:64::1/96", "fe80::/64",
+        "ff02::/64", "::/32", "::/64", "::ffff:0:0/96"})
     void aNat64PrefixIsAnIpv6PrefixOfAnRfc6052Length(String text) {
         assertThatThrownBy(() -> Nat64Prefix.parse(text)).isInstanceOf(IllegalArgumentException.class);
     }
