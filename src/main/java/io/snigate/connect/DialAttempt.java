@@ -15,6 +15,7 @@ import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,6 +38,9 @@ final class DialAttempt {
     private String parentAuthority;
     /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
     private boolean resolving;
+    /** How many addresses turned out to be this host once connected, and the reason given. */
+    private int thisHostRefused;
+    private Reason thisHostRefusal;
     /** The budget's timer: what is left of it is its delay. */
     private ScheduledFuture<?> budgetTimer;
 
@@ -153,8 +157,9 @@ final class DialAttempt {
     /** Tries each address in turn until one connects or the promise is done (by the budget). */
     private void tryAddresses(List<InetSocketAddress> addresses, int index, Throwable lastFailure) {
         if (index >= addresses.size()) {
-            if (lastFailure instanceof UpstreamException refused) {
-                fail(refused.reason(), null);
+            // As before the dial: the policy's reason only when it refused every address.
+            if (thisHostRefused == addresses.size()) {
+                fail(thisHostRefusal, null);
             } else {
                 fail(Reason.UPSTREAM_UNREACHABLE, lastFailure);
             }
@@ -182,10 +187,10 @@ final class DialAttempt {
         Runnable abandon;
         if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
             UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
-                Reason thisHost = mayBeThisHost() ? refusalOfThisHost(connected.localAddress(), target) : null;
+                Throwable thisHost = mayBeThisHost() ? givenUpAsThisHost(connected.localAddress(), target) : null;
                 if (thisHost != null) {
                     connected.close();
-                    tryNext.accept(new UpstreamException(thisHost, null));
+                    tryNext.accept(thisHost);
                     return;
                 }
                 if (movedOn != null) {
@@ -198,12 +203,12 @@ final class DialAttempt {
             abandon = socket == null ? null : socket::close;
         } else {
             Channel channel = UpstreamDials.channel(connector.transport, loop, target, mark, handler.get(), connected -> {
-                Reason thisHost = mayBeThisHost()
-                        ? refusalOfThisHost((InetSocketAddress) connected.localAddress(), target)
+                Throwable thisHost = mayBeThisHost()
+                        ? givenUpAsThisHost((InetSocketAddress) connected.localAddress(), target)
                         : null;
                 if (thisHost != null) {
                     connected.close();
-                    tryNext.accept(new UpstreamException(thisHost, null));
+                    tryNext.accept(thisHost);
                     return;
                 }
                 if (movedOn != null) {
@@ -241,15 +246,28 @@ final class DialAttempt {
     }
 
     /**
-     * Why a connected upstream that {@link #mayBeThisHost} may not be used because it is this
-     * host itself (its source address {@code source} is its destination); null when it may. The
-     * destination policy's list of the host's own addresses is made at start and reload: this
-     * catches an address added since. The next address, if any, is tried.
+     * Why a connected upstream that {@link #mayBeThisHost} is given up for the next address, or
+     * null when it may be used: it is this host itself (its source address {@code source} is its
+     * destination) and the policy refuses that, or it closed as it connected (no source address).
+     * The destination policy's list of the host's own addresses is made at start and reload:
+     * this catches an address added since.
      */
-    private Reason refusalOfThisHost(InetSocketAddress source, InetSocketAddress target) {
-        return source != null && source.getAddress().equals(target.getAddress())
-                ? connector.policy.get().refusalOfThisHost(target, decision.allowDestinations())
-                : null;
+    private Throwable givenUpAsThisHost(InetSocketAddress source, InetSocketAddress target) {
+        if (source == null) {
+            return new ConnectException("closed as it connected to " + target);
+        }
+        if (!source.getAddress().equals(target.getAddress())) {
+            return null;
+        }
+        Reason refusal = connector.policy.get().refusalOfThisHost(target, decision.allowDestinations());
+        if (refusal == null) {
+            return null;
+        }
+        thisHostRefused++;
+        if (thisHostRefusal != Reason.LOOP_DETECTED) {
+            thisHostRefusal = refusal; // a loop says more than a forbidden address, as before the dial
+        }
+        return new UpstreamException(refusal, null);
     }
 
     /**

@@ -24,6 +24,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
     private final Consumer<Throwable> connectFailed;
     private ByteBuf sockaddr; // read by the kernel until the connect completes
     private long connectId; // 0 when no connect is in flight
+    private InetSocketAddress local; // null until asked
 
     private UpstreamSocket(int fd, InetSocketAddress remote, int mark, Consumer<UpstreamSocket> connected,
             Consumer<Throwable> connectFailed) {
@@ -84,9 +85,13 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
         return remote;
     }
 
+    /** Asked once: the this-host check and the loop check of a transparent listener both ask. */
     @Override
     public InetSocketAddress localAddress() {
-        return isClosing() ? null : socket().localAddress();
+        if (local == null && !isClosing()) {
+            local = socket().localAddress();
+        }
+        return local;
     }
 
     @Override
