@@ -8,6 +8,7 @@ import io.snigate.handover.RequestMigration;
 import io.snigate.listen.ProxyServer;
 import io.snigate.transport.Transport;
 import io.snigate.log.BatchingLineWriter;
+import io.snigate.log.QueuedStandardError;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
@@ -128,8 +129,16 @@ public final class Main {
             System.err.println("snigate: " + config + " is valid: " + loaded.routes().size() + " routes");
             return 0;
         }
+        try (QueuedStandardError errors = QueuedStandardError.install()) {
+            return serve(loaded, text, errors);
+        }
+    }
+
+    /** Runs the proxy on {@code loaded} (read from {@code text}) until a stop signal has drained it. */
+    private int serve(ProxyConfig loaded, String text, QueuedStandardError errors) throws InterruptedException {
         RequestMigration.warnIfOff();
         ProxyMetrics metrics = new ProxyMetrics();
+        metrics.registerErrorLogDrops(errors::dropped);
         BatchingLineWriter accessLog = new BatchingLineWriter(
                 new FileOutputStream(FileDescriptor.out), 65_536, Duration.ofMillis(50));
         metrics.registerAccessLogDrops(accessLog::dropped);
@@ -137,8 +146,6 @@ public final class Main {
         // bound, and a SIGTERM from then on must drain, not kill the JVM with its default action.
         CountDownLatch stop = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
-        // The drain starts before the line that says so: with standard error blocked (a stalled
-        // journal), the line waits and the drain does not.
         SignalHandler onStop = signal -> {
             if (!stopping.compareAndSet(false, true)) {
                 exitNow(signal.getName());
@@ -212,16 +219,14 @@ public final class Main {
     }
 
     /**
-     * Exits at once with status 1, on a second stop signal. The line that says so gets 100 ms on a
-     * thread of its own: a blocked standard error, perhaps why the first stop is stuck, cannot
-     * hold up the exit.
+     * Exits at once with status 1, on a second stop signal. The line that says so is queued
+     * ({@link QueuedStandardError}) and given 100 ms to be written: a blocked standard error,
+     * perhaps why the first stop is stuck, cannot hold up the exit.
      */
     private static void exitNow(String signalName) {
-        Thread note = new Thread(() -> LOG.warn("second SIG{}: exiting now", signalName), "snigate-exit-note");
-        note.setDaemon(true);
-        note.start();
+        LOG.warn("second SIG{}: exiting now", signalName);
         try {
-            note.join(100);
+            Thread.sleep(100);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

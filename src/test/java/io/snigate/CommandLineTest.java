@@ -247,15 +247,44 @@ class CommandLineTest {
     }
 
     /**
-     * Standard error blocked (a stalled journal: its pipe full and no one reading it). A SIGTERM
-     * still starts the drain, and a second one still exits at once. The child's standard error is
-     * a pipe that {@code sleep} holds and never reads; {@code dd} fills it through
-     * {@code /proc/PID/fd/2} until the kernel refuses more.
+     * Standard error blocked (a stalled journal: its pipe full and no one reading it): a SIGTERM
+     * still drains and exits (its lines are queued, never waited for; the queue's last lines get
+     * 5 s at the exit). Failed with standard error written directly: the drain's own line held it
+     * for good.
      */
     @Test
+    void aSigtermDrainsAndExitsEvenWithStandardErrorBlocked() throws Exception {
+        withStandardErrorBlocked("1s", (started, java) -> {
+            ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+            java.onExit().get(20, TimeUnit.SECONDS);
+        });
+    }
+
+    /** The same, and a second SIGTERM exits at once. */
+    @Test
     void aSecondSigtermExitsEvenWithStandardErrorBlocked() throws Exception {
+        withStandardErrorBlocked("60s", (started, java) -> {
+            ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+            await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
+            long signalled = System.nanoTime();
+            ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+            java.onExit().get(10, TimeUnit.SECONDS);
+            assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
+        });
+    }
+
+    private interface BlockedRun {
+        void run(ChildProxy started, ProcessHandle java) throws Exception;
+    }
+
+    /**
+     * Runs {@code test} on a proxy (drain timeout {@code drain}) whose standard error is a pipe
+     * that {@code sleep} holds and never reads, filled by {@code dd} through {@code /proc/PID/fd/2}
+     * until the kernel refuses more. The exit status is {@code sh}'s, so only the exit is seen.
+     */
+    private void withStandardErrorBlocked(String drain, BlockedRun test) throws Exception {
         List<String> unreadStderr = List.of("sh", "-c", "exec 3>&1; \"$0\" \"$@\" 2>&1 1>&3 | sleep 600");
-        try (ChildProxy started = startProxy(9, "60s", unreadStderr)) {
+        try (ChildProxy started = startProxy(9, drain, unreadStderr)) {
             ProcessHandle java = started.process().toHandle().descendants()
                     .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
                     .orElseThrow(() -> new AssertionError("no java process under the launcher"));
@@ -263,12 +292,7 @@ class CommandLineTest {
                 ProcessRunner.Result filled = ProcessRunner.run(10, "dd", "if=/dev/zero", "of=/proc/" + java.pid() + "/fd/2",
                         "bs=512", "count=1024", "oflag=nonblock");
                 assertThat(filled.stderr()).as("dd stopped at a full pipe").contains("Resource temporarily unavailable");
-                ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
-                await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
-                long signalled = System.nanoTime();
-                ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
-                java.onExit().get(10, TimeUnit.SECONDS);
-                assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
+                test.run(started, java);
             } finally {
                 started.process().toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
             }

@@ -28,17 +28,27 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
     private final Queue<String> queue;
     private final Writer out;
     private final long intervalNanos;
+    private final boolean wakeOnLine;
     private final LongAdder dropped = new LongAdder();
     private final Thread thread;
     private volatile boolean closing;
 
     /** {@code capacity} lines at most are queued, rounded up to a power of two. */
     public BatchingLineWriter(OutputStream out, int capacity, Duration interval) {
+        this(out, capacity, interval, "snigate-access-log", false);
+    }
+
+    /**
+     * With {@code wakeOnLine}, each line wakes the writer at once, and {@code interval} only
+     * bounds its sleep: for lines that are few and wanted without delay.
+     */
+    public BatchingLineWriter(OutputStream out, int capacity, Duration interval, String threadName, boolean wakeOnLine) {
         this.queue = PlatformDependent.newFixedMpscQueue(capacity);
         // Characters are encoded into the writer's own buffer: no array per line.
         this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 64 * 1024);
         this.intervalNanos = interval.toNanos();
-        this.thread = new Thread(this::run, "snigate-access-log");
+        this.wakeOnLine = wakeOnLine;
+        this.thread = new Thread(this::run, threadName);
         thread.setDaemon(true);
         thread.start();
     }
@@ -47,6 +57,8 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
     public void accept(String line) {
         if (!queue.offer(line)) {
             dropped.increment();
+        } else if (wakeOnLine) {
+            LockSupport.unpark(thread);
         }
     }
 

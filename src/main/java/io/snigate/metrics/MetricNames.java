@@ -22,6 +22,7 @@ public final class MetricNames {
     public static final String POLICY_AUDIT_ROUTES = "snigate.policy.audit.routes";
     public static final String DNS_CACHE_ENTRIES = "snigate.dns.cache.entries";
     public static final String ACCESS_LOG_DROPPED = "snigate.access.log.dropped";
+    public static final String ERROR_LOG_DROPPED = "snigate.error.log.dropped";
     public static final String CONFIG_RELOADS = "snigate.config.reloads";
     public static final String CONFIG_LAST_RELOAD_SUCCESSFUL = "snigate.config.last.reload.successful";
     public static final String CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP = "snigate.config.last.reload.success.timestamp.seconds";

@@ -57,7 +57,7 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final AtomicLong auditMode = new AtomicLong();
     private final AtomicLong auditRoutes = new AtomicLong();
     /** Held here: a function counter keeps only a weak reference to what it reads. */
-    private LongSupplier accessLogDrops;
+    private LongSupplier accessLogDrops, errorLogDrops;
 
     public ProxyMetrics() {
         this(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
@@ -219,6 +219,14 @@ public final class ProxyMetrics implements ConnectionObserver {
         accessLogDrops = dropped;
         FunctionCounter.builder(ACCESS_LOG_DROPPED, dropped, LongSupplier::getAsLong)
                 .description("Access-log lines dropped because standard output could not keep up")
+                .register(registry);
+    }
+
+    /** Publishes how many standard-error lines were dropped because the writer fell behind. */
+    public void registerErrorLogDrops(LongSupplier dropped) {
+        errorLogDrops = dropped;
+        FunctionCounter.builder(ERROR_LOG_DROPPED, dropped, LongSupplier::getAsLong)
+                .description("Operational log lines dropped because standard error could not keep up")
                 .register(registry);
     }
 

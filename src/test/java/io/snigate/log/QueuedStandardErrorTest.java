@@ -1,0 +1,65 @@
+package io.snigate.log;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class QueuedStandardErrorTest {
+    @Test
+    void linesReachTheStreamWholeAndInOrderAndAVeryLongOneInPieces() throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String longLine = "x".repeat(70 * 1024);
+        try (QueuedStandardError errors = QueuedStandardError.install(out)) {
+            System.err.print("first, in ");
+            System.err.println("two writes");
+            System.err.println("second é");
+            System.err.println(longLine);
+        }
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .isEqualTo("first, in two writes\nsecond é\n" + longLine.substring(0, 64 * 1024) + "\n"
+                        + longLine.substring(64 * 1024) + "\n");
+    }
+
+    /**
+     * A stream that does not take what is written (a stalled journal's pipe): nothing written to
+     * standard error waits for it; past the queue's room, lines are dropped and counted.
+     */
+    @Test
+    void aBlockedStreamHoldsUpNoWriterAndWhatDoesNotFitIsDropped() throws Exception {
+        CountDownLatch released = new CountDownLatch(1);
+        OutputStream stalled = new OutputStream() {
+            @Override
+            public void write(int b) {
+                await(released);
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                await(released);
+            }
+        };
+        try (QueuedStandardError errors = QueuedStandardError.install(stalled)) {
+            long started = System.nanoTime();
+            for (int i = 0; i < 10_000; i++) {
+                System.err.println("line " + i + " " + "y".repeat(100));
+            }
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started)).as("s to hand over 10,000 lines")
+                    .isLessThan(10);
+            assertThat(errors.dropped()).as("lines past the queue's 4,096").isGreaterThan(5_000);
+            released.countDown();
+        }
+    }
+
+    private static void await(CountDownLatch latch) {
+        try {
+            latch.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
