@@ -74,10 +74,11 @@ public final class DestinationPolicy {
         }
         InetAddress literal = target.getAddress();
         InetAddress address = judged(literal);
-        if (inAny(allowed, address) || (address != literal && inAny(allowed, literal))) {
+        // Allowed and public by the IPv4 address a NAT64 address carries (where the connection
+        // goes, whatever IPv6 range holds the prefix); this host's by either spelling.
+        if (inAny(allowed, address)) {
             return null;
         }
-        // Public by the IPv4 address a NAT64 address carries; this host's by either spelling.
         boolean thisHost = localAddresses.contains(address) || localAddresses.contains(literal);
         return isPublic(address) && !thisHost ? null : Reason.FORBIDDEN_DESTINATION;
     }
@@ -98,7 +99,7 @@ public final class DestinationPolicy {
                 return Reason.LOOP_DETECTED;
             }
         }
-        return inAny(allowed, address) || inAny(allowed, literal) ? null : Reason.FORBIDDEN_DESTINATION;
+        return inAny(allowed, address) ? null : Reason.FORBIDDEN_DESTINATION;
     }
 
     private static boolean inAny(List<Cidr> ranges, InetAddress address) {

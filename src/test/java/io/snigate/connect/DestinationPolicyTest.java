@@ -89,8 +89,21 @@ class DestinationPolicyTest {
     void theReservedOctetOfANat64AddressIsSkipped() throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of(),
                 List.of(Nat64Prefix.parse("2001:db8:122:344::/64")));
-        assertThat(policy.refusal(at("2001:db8:122:344:ff0a:0:500:0", 443), true, List.of()))
-                .as("10.0.0.5 with u = 0xff").isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("2001:db8:122:344:80a:0:500:0", 443), true, List.of()))
+                .as("10.0.0.5 with u = 0x08 (read with it, 8.10.0.0: public)").isEqualTo(Reason.FORBIDDEN_DESTINATION);
+    }
+
+    /**
+     * An IPv6 range in allow_destinations that holds a NAT64 prefix allows no IPv4 address behind
+     * it: the connection goes to the IPv4 address, which alone is judged.
+     */
+    @Test
+    void anIpv6RangeThatHoldsANat64PrefixAllowsNoPrivateIpv4AddressBehindIt() throws Exception {
+        DestinationPolicy policy = new DestinationPolicy(List.of(), Set.of(), List.of(Nat64Prefix.parse("fd00:64::/96")));
+        assertThat(policy.refusal(at("fd00:64::a9fe:a9fe", 443), true, List.of(Cidr.parse("fd00::/8"))))
+                .as("169.254.169.254").isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(DestinationPolicy.forListeners(List.of(), List.of())
+                .refusal(at("64:ff9b::a00:5", 443), true, List.of(Cidr.parse("::/0")))).isEqualTo(Reason.FORBIDDEN_DESTINATION);
     }
 
     /**
