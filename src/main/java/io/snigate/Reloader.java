@@ -38,6 +38,8 @@ final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
     /** How long a list without a final newline must stay unchanged after it was read. */
     static final long LIST_QUIET_MILLIS = 300;
+    /** A file's modification time comes from a clock that ticks every few milliseconds. */
+    private static final long MTIME_SLACK_MILLIS = 20;
 
     private final Path file;
     private final ProxyServer server;
@@ -55,7 +57,10 @@ final class Reloader implements AutoCloseable {
     private Path failedFile;
     /** Whether the last reload refused a list being written: any change in a watched folder retries. */
     private boolean retryOnAnyChange;
-    /** Runs once a reload has read lists without a final newline, before it waits; for tests. */
+    /**
+     * Runs once a reload has read lists without a final newline, before it waits, or has failed,
+     * before it records why: where a tool's write lands between the read and the verdict. For tests.
+     */
     Runnable afterListsRead = () -> {};
     private WatchService watcher;
 
@@ -71,6 +76,7 @@ final class Reloader implements AutoCloseable {
     synchronized boolean reload(String why) {
         String text = null;
         retryOnAnyChange = false;
+        long startedMillis = System.currentTimeMillis();
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
@@ -87,9 +93,10 @@ final class Reloader implements AutoCloseable {
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
         } catch (ConfigException e) {
-            failed(why, e.getMessage(), e.file(), text);
+            afterListsRead.run();
+            failed(why, e.getMessage(), e.file(), text, startedMillis);
         } catch (RuntimeException e) {
-            failed(why, e.toString(), null, text);
+            failed(why, e.toString(), null, text, startedMillis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -112,23 +119,30 @@ final class Reloader implements AutoCloseable {
         afterListsRead.run();
         Thread.sleep(LIST_QUIET_MILLIS); // on the reloading thread, never an event loop
         for (NameList names : unfinished) {
-            if (names.changedOnDisk()) {
-                // The files changed after they were read: the state now is not what was refused.
-                retryOnAnyChange = true;
-                NameList.LoadReport report = names.report();
+            NameList.LoadReport report = names.report();
+            if (names.changedOnDisk(report.unfinishedFile())) {
                 throw new ConfigException(report.unfinishedFile().toString(), report.unfinishedLine(),
                         "has no newline after its last name and changed while it was read: it is being"
-                                + " written; the reload waits for the next change. A tool should write the"
-                                + " list elsewhere and rename it into place");
+                                + " written; its next change, or SIGHUP, reloads again. A tool should write"
+                                + " the list elsewhere and rename it into place");
             }
         }
     }
 
-    /** {@code text}: the config's text the attempt parsed, or null if reading it failed. */
-    private void failed(String why, String failure, String named, String text) {
+    /**
+     * {@code text}: the config's text the attempt parsed, or null if reading it failed;
+     * {@code startedMillis}: when the attempt started reading.
+     */
+    private void failed(String why, String failure, String named, String text, long startedMillis) {
         failedFile = named == null || Path.of(named).equals(file) ? null : Path.of(named);
         // Unreadable: the reading's error stands for the text, as stateOnDisk writes it then.
         failedState = stateOnDisk(text != null ? text : failure);
+        if (failedFile != null) {
+            // A list changed since the attempt began (a tool writing it): the state now is not
+            // what was refused, so the tool's next change, whatever it makes, retries.
+            retryOnAnyChange = modifiedSince(failedFile, startedMillis);
+            watchFolderOf(failedFile);
+        }
         metrics.configReloaded(false);
         LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
     }
@@ -186,14 +200,37 @@ final class Reloader implements AutoCloseable {
             return;
         }
         for (NameList names : config.nameLists()) {
-            Path folder = MatchFiles.folderOf(names.pattern());
-            if (watchedFolders.add(folder)) {
-                try {
-                    register(folder);
-                } catch (IOException e) {
-                    LOG.warn("cannot watch {} for changes to {}: {}; reload with SIGHUP", folder, names.label(), e.toString());
-                }
+            watchFolder(MatchFiles.folderOf(names.pattern()), names.label());
+        }
+    }
+
+    /**
+     * Watches the folder of a list a reload failed on, if there is one: a list added by the
+     * failed config, in a folder not watched yet, is then reloaded when it changes.
+     */
+    private synchronized void watchFolderOf(Path list) {
+        Path folder = list.toAbsolutePath().getParent();
+        if (watcher != null && folder != null && Files.isDirectory(folder)) {
+            watchFolder(folder, list.toString());
+        }
+    }
+
+    private void watchFolder(Path folder, String forWhat) {
+        if (watchedFolders.add(folder)) {
+            try {
+                register(folder);
+            } catch (IOException e) {
+                LOG.warn("cannot watch {} for changes to {}: {}; reload with SIGHUP", folder, forWhat, e.toString());
             }
+        }
+    }
+
+    /** Whether {@code file} changed since {@code millis} (with the file system's coarse clock), or is gone. */
+    private static boolean modifiedSince(Path file, long millis) {
+        try {
+            return Files.getLastModifiedTime(file).toMillis() >= millis - MTIME_SLACK_MILLIS;
+        } catch (IOException e) {
+            return true;
         }
     }
 
@@ -250,10 +287,14 @@ final class Reloader implements AutoCloseable {
         Thread thread = new Thread(() -> {
             try {
                 while (true) {
-                    WatchKey key = watcher.take();
-                    key.pollEvents();
-                    if (!key.reset()) {
-                        watchEnded((Path) key.watchable(), dir);
+                    // After a refusal of a list being written, a second goes by as a change: the
+                    // tool's last write may have come before its folder was watched.
+                    WatchKey key = retryPending() ? watcher.poll(1, TimeUnit.SECONDS) : watcher.take();
+                    if (key != null) {
+                        key.pollEvents();
+                        if (!key.reset()) {
+                            watchEnded((Path) key.watchable(), dir);
+                        }
                     }
                     settle(watcher, dir);
                     try {
@@ -272,6 +313,10 @@ final class Reloader implements AutoCloseable {
         thread.setDaemon(true);
         thread.start();
         reloadIfChangedWhileStarting();
+    }
+
+    private synchronized boolean retryPending() {
+        return retryOnAnyChange;
     }
 
     /**

@@ -153,16 +153,7 @@ class MatchFileReloadTest {
     @Test
     void aListStillBeingWrittenIsRefusedAndLoadedByTheWatchOnceFinished() throws Exception {
         Reloader reloader = reloader();
-        AtomicBoolean finished = new AtomicBoolean();
-        reloader.afterListsRead = () -> {
-            if (finished.compareAndSet(false, true)) {
-                try (BufferedWriter rest = Files.newBufferedWriter(list, StandardOpenOption.APPEND)) {
-                    rest.write("t\n");
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        };
+        reloader.afterListsRead = appendOnce(list, "t\n");
         ListAppender<ILoggingEvent> logged = new ListAppender<>();
         Logger reloadLog = (Logger) LoggerFactory.getLogger(Reloader.class);
         logged.start();
@@ -174,12 +165,57 @@ class MatchFileReloadTest {
         } finally {
             reloadLog.detachAppender(logged);
         }
-        assertThat(finished.get()).isTrue();
         assertThat(proxy.admin("/metrics", null).body())
                 .contains("snigate_config_reloads_total{result=\"failure\"} 1.0")
                 .contains("snigate_config_reloads_total{result=\"success\"} 1.0");
         assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).anyMatch(line -> line.contains(
                 list + ":2: has no newline after its last name and changed while it was read"));
+    }
+
+    /**
+     * A list read when a tool writing it in place has just written {@code *}, which is no name:
+     * the reload fails on that line, and the tool's next write, made while the reload failed,
+     * is still picked up (failed: the watch stayed on the failed state).
+     */
+    @Test
+    void aListCutShortIntoABadLineIsLoadedByTheWatchOnceFinished() throws Exception {
+        Reloader reloader = reloader();
+        reloader.afterListsRead = appendOnce(list, ".corpus.test\n");
+        reloader.watch();
+        Files.writeString(list, "unrelated.example\n*");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+        assertThat(proxy.admin("/metrics", null).body())
+                .contains("snigate_config_reloads_total{result=\"failure\"} 1.0");
+    }
+
+    /**
+     * A config gains a route whose list, in a folder not watched yet, is being written: the
+     * reload is refused, and the list is loaded once finished, though the tool's last write came
+     * before its folder was watched (failed: the route never came).
+     */
+    @Test
+    void aListBeingWrittenInAFolderNotWatchedYetIsLoadedOnceFinished() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("lists"));
+        Path added = Files.writeString(folder.resolve("new.list"), "curl.corpus.te");
+        Reloader reloader = reloader();
+        reloader.afterListsRead = appendOnce(added, "st\n");
+        reloader.watch();
+        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/new.list\""));
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+    }
+
+    /** A test seam's action that appends {@code text} to {@code file} the first time it runs. */
+    private static Runnable appendOnce(Path file, String text) {
+        AtomicBoolean done = new AtomicBoolean();
+        return () -> {
+            if (done.compareAndSet(false, true)) {
+                try {
+                    Files.writeString(file, text, StandardOpenOption.APPEND);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        };
     }
 
     /**

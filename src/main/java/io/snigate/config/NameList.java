@@ -119,6 +119,14 @@ public final class NameList {
         return files;
     }
 
+    /** Whether {@code file}, one of the files read, differs on disk from what was read: changed or gone. */
+    public boolean changedOnDisk(Path file) {
+        String read = file + " ";
+        return stamp.lines().filter(line -> line.startsWith(read)).findFirst()
+                .map(line -> !(line + "\n").equals(MatchFiles.stamp(List.of(file))))
+                .orElse(true);
+    }
+
     /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
     public boolean changedOnDisk() {
         return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
