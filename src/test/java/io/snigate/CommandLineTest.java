@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -248,53 +249,94 @@ class CommandLineTest {
 
     /**
      * Standard error blocked (a stalled journal: its pipe full and no one reading it): a SIGTERM
-     * still drains and exits (its lines are queued, never waited for; the queue's last lines get
-     * 5 s at the exit). Failed with standard error written directly: the drain's own line held it
-     * for good.
+     * still drains a held tunnel and exits 0 (its lines are queued, never waited for; the queue's
+     * last lines get 5 s at the exit). Failed with standard error written directly: the drain's
+     * own line held it for good.
      */
     @Test
     void aSigtermDrainsAndExitsEvenWithStandardErrorBlocked() throws Exception {
-        withStandardErrorBlocked("1s", (started, java) -> {
+        withStandardErrorBlocked("1s", (started, java, status) -> {
             ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
             java.onExit().get(20, TimeUnit.SECONDS);
+            assertThat(status.call()).isZero();
         });
     }
 
-    /** The same, and a second SIGTERM exits at once. */
+    /** The same with a drain that would last a minute: a second SIGTERM exits at once, with status 1. */
     @Test
     void aSecondSigtermExitsEvenWithStandardErrorBlocked() throws Exception {
-        withStandardErrorBlocked("60s", (started, java) -> {
+        withStandardErrorBlocked("60s", (started, java, status) -> {
             ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
             await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
             long signalled = System.nanoTime();
             ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
             java.onExit().get(10, TimeUnit.SECONDS);
             assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(5_000);
+            assertThat(status.call()).isEqualTo(1);
+        });
+    }
+
+    /**
+     * A second SIGTERM while the drained proxy gives its queued lines their 5 s at the exit (the
+     * admin port closed already): it exits at once, with status 1 (failed: standard error was
+     * restored before that wait, and the second signal's line blocked on it).
+     */
+    @Test
+    void aSecondSigtermDuringTheExitsWaitForStandardErrorExitsAtOnce() throws Exception {
+        withStandardErrorBlocked("100ms", (started, java, status) -> {
+            ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+            await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == -1);
+            Thread.sleep(3_000); // into the 5 s the queue's last lines get, past the loops' stop
+            long signalled = System.nanoTime();
+            ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
+            java.onExit().get(10, TimeUnit.SECONDS);
+            assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(2_000);
+            assertThat(status.call()).isEqualTo(1);
         });
     }
 
     private interface BlockedRun {
-        void run(ChildProxy started, ProcessHandle java) throws Exception;
+        /** {@code status}: the proxy's exit status, once it has exited. */
+        void run(ChildProxy started, ProcessHandle java, Callable<Integer> status) throws Exception;
     }
 
     /**
-     * Runs {@code test} on a proxy (drain timeout {@code drain}) whose standard error is a pipe
-     * that {@code sleep} holds and never reads, filled by {@code dd} through {@code /proc/PID/fd/2}
-     * until the kernel refuses more. The exit status is {@code sh}'s, so only the exit is seen.
+     * Runs {@code test} on a proxy (drain timeout {@code drain}) holding one tunnel open, whose
+     * standard error is a pipe that {@code sleep} holds and never reads, filled by {@code dd}
+     * through {@code /proc/PID/fd/2} until the kernel refuses more.
      */
     private void withStandardErrorBlocked(String drain, BlockedRun test) throws Exception {
-        List<String> unreadStderr = List.of("sh", "-c", "exec 3>&1; \"$0\" \"$@\" 2>&1 1>&3 | sleep 600");
-        try (ChildProxy started = startProxy(9, drain, unreadStderr)) {
-            ProcessHandle java = started.process().toHandle().descendants()
-                    .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
-                    .orElseThrow(() -> new AssertionError("no java process under the launcher"));
-            try {
-                ProcessRunner.Result filled = ProcessRunner.run(10, "dd", "if=/dev/zero", "of=/proc/" + java.pid() + "/fd/2",
-                        "bs=512", "count=1024", "oflag=nonblock");
-                assertThat(filled.stderr()).as("dd stopped at a full pipe").contains("Resource temporarily unavailable");
-                test.run(started, java);
-            } finally {
-                started.process().toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+        Path status = dir.resolve("status");
+        List<String> unreadStderr = List.of("sh", "-c",
+                "exec 3>&1; { \"$0\" \"$@\" 2>&1 1>&3; echo $? > " + status + "; } | sleep 600");
+        CountDownLatch tunnelOpen = new CountDownLatch(1);
+        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = upstream.accept()) {
+                    tunnelOpen.countDown();
+                    socket.getInputStream().readAllBytes(); // holds the tunnel open
+                } catch (IOException e) {
+                    // The proxy went away.
+                }
+            });
+            try (ChildProxy started = startProxy(upstream.getLocalPort(), drain, unreadStderr);
+                    Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
+                ProcessHandle java = started.process().toHandle().descendants()
+                        .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
+                        .orElseThrow(() -> new AssertionError("no java process under the launcher"));
+                try {
+                    client.getOutputStream().write(HELLO);
+                    assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
+                    ProcessRunner.Result filled = ProcessRunner.run(10, "dd", "if=/dev/zero",
+                            "of=/proc/" + java.pid() + "/fd/2", "bs=512", "count=1024", "oflag=nonblock");
+                    assertThat(filled.stderr()).as("dd stopped at a full pipe").contains("Resource temporarily unavailable");
+                    test.run(started, java, () -> {
+                        await().atMost(Duration.ofSeconds(5)).until(() -> Files.exists(status) && Files.size(status) > 0);
+                        return Integer.parseInt(Files.readString(status).trim());
+                    });
+                } finally {
+                    started.process().toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+                }
             }
         }
     }

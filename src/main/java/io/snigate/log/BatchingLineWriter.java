@@ -17,8 +17,8 @@ import java.util.function.Consumer;
 /**
  * Writes lines handed over by the event loops to an output stream, from a thread of its own, in
  * batches. The event loop only offers a line to a bounded queue: it never waits on a terminal
- * or a pipe, and it never wakes the writer (the writer looks every {@code interval}), so logging
- * a connection costs no system call on the event loop. When the queue is full the line is
+ * or a pipe, and, for the access log, it never wakes the writer (the writer looks every
+ * {@code interval}), so logging a connection costs no system call on the event loop. When the queue is full the line is
  * dropped and counted, rather than slowing every connection down. The queue takes no lock
  * (Netty's multi-producer, single-consumer array queue): an event loop that found a lock held by
  * the writer would wait until the writer is scheduled again, on a busy core for milliseconds
@@ -103,11 +103,16 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
         }
     }
 
-    /** Writes what is queued, then stops. */
+    /** Writes what is queued, then stops; waits 5 s at most, for a stream that takes nothing. */
     @Override
     public void close() throws InterruptedException {
         closing = true;
         LockSupport.unpark(thread);
         thread.join(TimeUnit.SECONDS.toMillis(5));
+    }
+
+    /** Whether the writer has stopped: closed, and not stuck on the stream. */
+    public boolean stopped() {
+        return !thread.isAlive();
     }
 }

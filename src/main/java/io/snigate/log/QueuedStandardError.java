@@ -49,12 +49,18 @@ public final class QueuedStandardError implements AutoCloseable {
         return writer.dropped();
     }
 
-    /** Writes what is queued (5 s at most, if standard error is still blocked) and restores standard error. */
+    /**
+     * Writes what is queued (5 s at most, if standard error is still blocked) and restores
+     * standard error, unless the writer is still stuck on it: then lines stay queued (or dropped),
+     * so that a line logged meanwhile, a second stop signal's, cannot block either.
+     */
     @Override
     public void close() throws InterruptedException {
         queued.flush();
-        System.setErr(original);
         writer.close();
+        if (writer.stopped()) {
+            System.setErr(original);
+        }
     }
 
     /** Bytes to lines, each handed over without its line end; never waits on the writer. */
