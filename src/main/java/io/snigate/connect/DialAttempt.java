@@ -38,9 +38,12 @@ final class DialAttempt {
     private String parentAuthority;
     /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
     private boolean resolving;
-    /** How many addresses turned out to be this host once connected, and the reason given. */
+    /**
+     * How many addresses dialed turned out to be this host once connected, and the policy's
+     * reason for them and for those refused before the dial (a loop before a forbidden address).
+     */
     private int thisHostRefused;
-    private Reason thisHostRefusal;
+    private Reason policyRefusal;
     /** The budget's timer: what is left of it is its delay. */
     private ScheduledFuture<?> budgetTimer;
 
@@ -140,6 +143,7 @@ final class DialAttempt {
             if (clientChosen) {
                 record.upstreamChosenByClient();
             }
+            policyRefusal = refused; // the reason to give if the rest turn out to be this host
             dial(allowed);
         }
     }
@@ -159,7 +163,7 @@ final class DialAttempt {
         if (index >= addresses.size()) {
             // As before the dial: the policy's reason only when it refused every address.
             if (thisHostRefused == addresses.size()) {
-                fail(thisHostRefusal, null);
+                fail(policyRefusal, null);
             } else {
                 fail(Reason.UPSTREAM_UNREACHABLE, lastFailure);
             }
@@ -264,8 +268,8 @@ final class DialAttempt {
             return null;
         }
         thisHostRefused++;
-        if (thisHostRefusal != Reason.LOOP_DETECTED) {
-            thisHostRefusal = refusal; // a loop says more than a forbidden address, as before the dial
+        if (policyRefusal != Reason.LOOP_DETECTED) {
+            policyRefusal = refusal; // a loop says more than a forbidden address, as before the dial
         }
         return new UpstreamException(refusal, null);
     }
