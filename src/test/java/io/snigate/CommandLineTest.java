@@ -221,21 +221,12 @@ class CommandLineTest {
 
     @Test
     void secondSigtermExitsAtOnce() throws Exception {
-        CountDownLatch tunnelOpen = new CountDownLatch(1);
-        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            CompletableFuture.runAsync(() -> {
-                try (Socket socket = upstream.accept()) {
-                    tunnelOpen.countDown();
-                    socket.getInputStream().readAllBytes(); // holds the tunnel open
-                } catch (IOException e) {
-                    // The proxy went away.
-                }
-            });
-            try (ChildProxy started = startProxy(upstream.getLocalPort(), "60s");
+        try (HeldTunnelUpstream upstream = new HeldTunnelUpstream()) {
+            try (ChildProxy started = startProxy(upstream.port(), "60s");
                     Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
                 Process proxy = started.process();
                 client.getOutputStream().write(HELLO);
-                assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
+                upstream.awaitTunnel();
                 proxy.destroy();
                 await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == 503);
                 long signalled = System.nanoTime();
@@ -295,6 +286,36 @@ class CommandLineTest {
         });
     }
 
+    /** An upstream that accepts one tunnel and reads it until its end: the tunnel stays open. */
+    private static final class HeldTunnelUpstream implements AutoCloseable {
+        private final ServerSocket server = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        private final CountDownLatch open = new CountDownLatch(1);
+
+        HeldTunnelUpstream() throws IOException {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = server.accept()) {
+                    open.countDown();
+                    socket.getInputStream().readAllBytes();
+                } catch (IOException e) {
+                    // The proxy went away.
+                }
+            });
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        void awaitTunnel() throws InterruptedException {
+            assertThat(open.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+        }
+    }
+
     private interface BlockedRun {
         /** {@code status}: the proxy's exit status, once it has exited. */
         void run(ChildProxy started, ProcessHandle java, Callable<Integer> status) throws Exception;
@@ -309,24 +330,15 @@ class CommandLineTest {
         Path status = dir.resolve("status");
         List<String> unreadStderr = List.of("sh", "-c",
                 "exec 3>&1; { \"$0\" \"$@\" 2>&1 1>&3; echo $? > " + status + "; } | sleep 600");
-        CountDownLatch tunnelOpen = new CountDownLatch(1);
-        try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            CompletableFuture.runAsync(() -> {
-                try (Socket socket = upstream.accept()) {
-                    tunnelOpen.countDown();
-                    socket.getInputStream().readAllBytes(); // holds the tunnel open
-                } catch (IOException e) {
-                    // The proxy went away.
-                }
-            });
-            try (ChildProxy started = startProxy(upstream.getLocalPort(), drain, unreadStderr);
+        try (HeldTunnelUpstream upstream = new HeldTunnelUpstream()) {
+            try (ChildProxy started = startProxy(upstream.port(), drain, unreadStderr);
                     Socket client = new Socket(InetAddress.getLoopbackAddress(), started.listenPort())) {
                 ProcessHandle java = started.process().toHandle().descendants()
                         .filter(child -> child.info().command().orElse("").endsWith("/java")).findFirst()
                         .orElseThrow(() -> new AssertionError("no java process under the launcher"));
                 try {
                     client.getOutputStream().write(HELLO);
-                    assertThat(tunnelOpen.await(10, TimeUnit.SECONDS)).as("tunnel open").isTrue();
+                    upstream.awaitTunnel();
                     ProcessRunner.Result filled = ProcessRunner.run(10, "dd", "if=/dev/zero",
                             "of=/proc/" + java.pid() + "/fd/2", "bs=512", "count=1024", "oflag=nonblock");
                     assertThat(filled.stderr()).as("dd stopped at a full pipe").contains("Resource temporarily unavailable");
