@@ -36,10 +36,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
-    /** How long a list without a final newline must stay unchanged after it was read. */
-    static final long LIST_QUIET_MILLIS = 300;
-    /** A file's modification time comes from a clock that ticks every few milliseconds. */
-    private static final long MTIME_SLACK_MILLIS = 20;
 
     private final Path file;
     private final ProxyServer server;
@@ -55,7 +51,10 @@ final class Reloader implements AutoCloseable {
     private String failedState;
     /** The file the last failure named, when not the config itself (a list's line), else null. */
     private Path failedFile;
-    /** Whether the last reload refused a list being written: any change in a watched folder retries. */
+    /**
+     * Whether the last reload failed on a list that changed after it began (a tool writing it):
+     * any change in a watched folder, or a second without one, retries.
+     */
     private boolean retryOnAnyChange;
     /**
      * Runs once a reload has read lists without a final newline, before it waits, or has failed,
@@ -80,7 +79,7 @@ final class Reloader implements AutoCloseable {
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
-            refuseListsBeingWritten(config);
+            HalfWrittenLists.refuse(config, afterListsRead);
             if (!server.reload(config)) {
                 LOG.info("reload ({}) not applied: the proxy is draining", why);
                 return false;
@@ -104,32 +103,6 @@ final class Reloader implements AutoCloseable {
     }
 
     /**
-     * Refuses a list whose last name has no newline after it and whose files changed while it
-     * was read or in the {@link #LIST_QUIET_MILLIS} after: a tool writing it in place is halfway
-     * through, and a name cut short can be a wider one (a {@code *.example.co} of a
-     * {@code *.example.com}). A finished list without a final newline stays as it is, and loads.
-     * The writer's next change reloads again, whatever the state of the files at the refusal.
-     */
-    private void refuseListsBeingWritten(ProxyConfig config) throws ConfigException, InterruptedException {
-        List<NameList> unfinished = config.nameLists().stream()
-                .filter(names -> names.report().unfinishedFile() != null).toList();
-        if (unfinished.isEmpty()) {
-            return;
-        }
-        afterListsRead.run();
-        Thread.sleep(LIST_QUIET_MILLIS); // on the reloading thread, never an event loop
-        for (NameList names : unfinished) {
-            NameList.LoadReport report = names.report();
-            if (names.changedOnDisk(report.unfinishedFile())) {
-                throw new ConfigException(report.unfinishedFile().toString(), report.unfinishedLine(),
-                        "has no newline after its last name and changed while it was read: it is being"
-                                + " written; its next change, or SIGHUP, reloads again. A tool should write"
-                                + " the list elsewhere and rename it into place");
-            }
-        }
-    }
-
-    /**
      * {@code text}: the config's text the attempt parsed, or null if reading it failed;
      * {@code startedMillis}: when the attempt started reading.
      */
@@ -140,7 +113,7 @@ final class Reloader implements AutoCloseable {
         if (failedFile != null) {
             // A list changed since the attempt began (a tool writing it): the state now is not
             // what was refused, so the tool's next change, whatever it makes, retries.
-            retryOnAnyChange = modifiedSince(failedFile, startedMillis);
+            retryOnAnyChange = HalfWrittenLists.modifiedSince(failedFile, startedMillis);
             watchFolderOf(failedFile);
         }
         metrics.configReloaded(false);
@@ -222,15 +195,6 @@ final class Reloader implements AutoCloseable {
             } catch (IOException e) {
                 LOG.warn("cannot watch {} for changes to {}: {}; reload with SIGHUP", folder, forWhat, e.toString());
             }
-        }
-    }
-
-    /** Whether {@code file} changed since {@code millis} (with the file system's coarse clock), or is gone. */
-    private static boolean modifiedSince(Path file, long millis) {
-        try {
-            return Files.getLastModifiedTime(file).toMillis() >= millis - MTIME_SLACK_MILLIS;
-        } catch (IOException e) {
-            return true;
         }
     }
 
