@@ -127,8 +127,8 @@ public final class DestinationPolicy {
 
     /** The IPv4 address {@code address} carries in one of the network's {@code nat64_prefixes}, or null. */
     private InetAddress carriedThroughNat64(InetAddress address) {
-        for (Nat64Prefix prefix : nat64Prefixes) {
-            InetAddress carried = prefix.embeddedIpv4(address);
+        for (int i = 0; i < nat64Prefixes.size(); i++) { // no iterator on a dial's path
+            InetAddress carried = nat64Prefixes.get(i).embeddedIpv4(address);
             if (carried != null) {
                 return carried;
             }
