@@ -23,15 +23,27 @@ final class HalfWrittenLists {
 
     /**
      * Refuses a list of {@code config} whose last name has no newline after it and whose file
-     * changes in the {@link #QUIET_MILLIS} after it was read; a finished list without a final
-     * newline stays as it is, and loads. Waits on the reloading thread, never an event loop;
-     * {@code afterRead} runs before the wait (a test's write lands there).
+     * was rewritten in place since the {@code running} config read it (a tool may be anywhere in
+     * it, paused in the middle of a name), or changes in the {@link #QUIET_MILLIS} after it was
+     * read. A finished list without a final newline, renamed into place or unchanged, loads.
+     * Waits on the reloading thread, never an event loop; {@code afterRead} runs before the wait
+     * (a test's write lands there).
      */
-    static void refuse(ProxyConfig config, Runnable afterRead) throws ConfigException, InterruptedException {
+    static void refuse(ProxyConfig config, List<NameList> running, Runnable afterRead)
+            throws ConfigException, InterruptedException {
         List<NameList> unfinished = config.nameLists().stream()
                 .filter(names -> names.report().unfinishedFile() != null).toList();
         if (unfinished.isEmpty()) {
             return;
+        }
+        for (NameList names : unfinished) {
+            NameList.LoadReport report = names.report();
+            if (rewrittenInPlace(names.stampOf(report.unfinishedFile()), report.unfinishedFile(), running)) {
+                throw new ConfigException(report.unfinishedFile().toString(), report.unfinishedLine(),
+                        "has no newline after its last name and was rewritten in place: a tool writing it may"
+                                + " have stopped in the middle of a name. End the file with a newline, or write it"
+                                + " elsewhere and rename it into place");
+            }
         }
         afterRead.run();
         Thread.sleep(QUIET_MILLIS);
@@ -44,6 +56,26 @@ final class HalfWrittenLists {
                                 + " the list elsewhere and rename it into place");
             }
         }
+    }
+
+    /**
+     * Whether {@code file}, read as {@code read}, is the very file (path and inode) a running list
+     * read, with another size or time since: rewritten in place rather than renamed into place.
+     */
+    private static boolean rewrittenInPlace(String read, Path file, List<NameList> running) {
+        for (NameList names : running) {
+            String then = names.stampOf(file);
+            if (then != null && !then.equals(read) && fileKey(then).equals(fileKey(read))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The file key (device and inode) of a stamp's line: the fourth field from its end, or "" if unreadable. */
+    private static String fileKey(String stampLine) {
+        String[] fields = stampLine.trim().split(" ");
+        return fields.length >= 5 ? fields[fields.length - 4] : "";
     }
 
     /** Whether {@code file} changed since {@code millis} (by the file system's coarse clock), or is gone. */

@@ -79,7 +79,7 @@ final class Reloader implements AutoCloseable {
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
             ProxyConfig config = ConfigLoader.parse(text, file.toString());
-            HalfWrittenLists.refuse(config, afterListsRead);
+            HalfWrittenLists.refuse(config, server.currentConfig().nameLists(), afterListsRead);
             if (!server.reload(config)) {
                 LOG.info("reload ({}) not applied: the proxy is draining", why);
                 return false;

@@ -145,13 +145,33 @@ class MatchFileReloadTest {
     }
 
     /**
-     * A list read while a tool writes it in place: its last name has no newline yet and may be
-     * cut short into a wider one. The tool finishes it while the reload waits to see whether it
-     * changes: the reload is refused, naming the line, and the tool's last write, made during the
-     * refused reload, is still picked up by the watch.
+     * A list read while a tool rewrites it in place: its last name has no newline yet and may be
+     * cut short into a wider one, so the reload is refused at once, naming the line. The tool
+     * finishes it meanwhile, and that last write, made during the refused reload, is still picked
+     * up by the watch.
      */
     @Test
-    void aListStillBeingWrittenIsRefusedAndLoadedByTheWatchOnceFinished() throws Exception {
+    void aListBeingRewrittenInPlaceIsRefusedAndLoadedByTheWatchOnceFinished() throws Exception {
+        assertRefusedThenLoaded(() -> Files.writeString(list, "unrelated.example\ncurl.corpus.tes"),
+                ":2: has no newline after its last name and was rewritten in place");
+    }
+
+    /**
+     * The same for a new file (renamed into place half-written, then written on): it is refused
+     * because it changes in the 300 ms after it was read.
+     */
+    @Test
+    void aNewListStillBeingWrittenIsRefusedAndLoadedByTheWatchOnceFinished() throws Exception {
+        assertRefusedThenLoaded(() -> replaceListAtomically("unrelated.example\ncurl.corpus.tes"),
+                ":2: has no newline after its last name and changed while it was read");
+    }
+
+    private interface ListWrite {
+        void run() throws IOException;
+    }
+
+    /** {@code write} leaves the list one "t\n" short; the reload's seam appends it. */
+    private void assertRefusedThenLoaded(ListWrite write, String reason) throws Exception {
         Reloader reloader = reloader();
         reloader.afterListsRead = appendOnce(list, "t\n");
         ListAppender<ILoggingEvent> logged = new ListAppender<>();
@@ -160,7 +180,7 @@ class MatchFileReloadTest {
         reloadLog.addAppender(logged);
         try {
             reloader.watch();
-            Files.writeString(list, "unrelated.example\ncurl.corpus.tes");
+            write.run();
             await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
         } finally {
             reloadLog.detachAppender(logged);
@@ -168,8 +188,23 @@ class MatchFileReloadTest {
         assertThat(proxy.admin("/metrics", null).body())
                 .contains("snigate_config_reloads_total{result=\"failure\"} 1.0")
                 .contains("snigate_config_reloads_total{result=\"success\"} 1.0");
-        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).anyMatch(line -> line.contains(
-                list + ":2: has no newline after its last name and changed while it was read"));
+        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+                .anyMatch(line -> line.contains(list + reason));
+    }
+
+    /**
+     * A list rewritten in place without a final newline and then left so: a tool paused in the
+     * middle of a name looks the same, so the reload is refused until the file ends with one.
+     */
+    @Test
+    void aListRewrittenInPlaceWithoutAFinalNewlineWaitsForOne() throws Exception {
+        Reloader reloader = reloader();
+        Files.writeString(list, "unrelated.example\ncurl.corpus.test");
+        assertThat(reloader.reload("in place, no final newline")).isFalse();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
+        Files.writeString(list, "\n", StandardOpenOption.APPEND);
+        assertThat(reloader.reload("ended with a newline")).isTrue();
+        assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
     }
 
     /**

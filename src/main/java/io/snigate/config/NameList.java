@@ -121,10 +121,14 @@ public final class NameList {
 
     /** Whether {@code file}, one of the files read, differs on disk from what was read: changed or gone. */
     public boolean changedOnDisk(Path file) {
+        String read = stampOf(file);
+        return read == null || !read.equals(MatchFiles.stamp(List.of(file)));
+    }
+
+    /** What {@code file} was when it was read (as {@link MatchFiles#stamp} has it), or null if it is not one of these files. */
+    public String stampOf(Path file) {
         String read = file + " ";
-        return stamp.lines().filter(line -> line.startsWith(read)).findFirst()
-                .map(line -> !(line + "\n").equals(MatchFiles.stamp(List.of(file))))
-                .orElse(true);
+        return stamp.lines().filter(line -> line.startsWith(read)).findFirst().map(line -> line + "\n").orElse(null);
     }
 
     /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
@@ -155,7 +159,7 @@ public final class NameList {
         }
         if (report != null && report.unfinishedFile() != null) {
             text.append("; ").append(report.unfinishedFile()).append(':').append(report.unfinishedLine())
-                    .append(" has no newline after it (a reload then waits 300 ms to see that the file is not being written)");
+                    .append(" has no newline after it (a reload refuses it when rewritten in place or changing as it is read)");
         }
         return text.toString();
     }
