@@ -24,12 +24,14 @@ public final class QueuedStandardError implements AutoCloseable {
 
     private final PrintStream original;
     private final BatchingLineWriter writer;
+    private final LineSplitter splitter;
     private final PrintStream queued;
 
     private QueuedStandardError(OutputStream out) {
         this.original = System.err;
         this.writer = new BatchingLineWriter(out, CAPACITY, Duration.ofSeconds(1), "snigate-stderr", true);
-        this.queued = new PrintStream(new LineSplitter(writer), true, StandardCharsets.UTF_8);
+        this.splitter = new LineSplitter(writer);
+        this.queued = new PrintStream(splitter, true, StandardCharsets.UTF_8);
     }
 
     /** Sends {@link System#err} through a queue until {@link #close}. */
@@ -57,6 +59,7 @@ public final class QueuedStandardError implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         queued.flush();
+        splitter.handOverRest();
         writer.close();
         if (writer.stopped()) {
             System.setErr(original);
@@ -88,6 +91,13 @@ public final class QueuedStandardError implements AutoCloseable {
         public synchronized void write(byte[] bytes, int offset, int length) {
             for (int i = offset; i < offset + length; i++) {
                 write(bytes[i]);
+            }
+        }
+
+        /** Hands over a last line written without its line end. */
+        synchronized void handOverRest() {
+            if (line.size() > 0) {
+                handOver();
             }
         }
 

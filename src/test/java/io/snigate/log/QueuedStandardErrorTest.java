@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class QueuedStandardErrorTest {
     @Test
-    void linesReachTheStreamWholeAndInOrderAndAVeryLongOneInPieces() throws Exception {
+    void linesReachTheStreamWholeAndInOrderAVeryLongOneInPiecesAndAnUnendedLastOneAtTheClose() throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         String longLine = "x".repeat(70 * 1024);
         try (QueuedStandardError errors = QueuedStandardError.install(out)) {
@@ -19,11 +19,13 @@ class QueuedStandardErrorTest {
             System.err.println("two writes");
             System.err.println("second é");
             System.err.println(longLine);
+            System.err.print("last, without a line end");
         }
         // A subsequence: a line another thread logs meanwhile (the test JVM's own logging goes to
         // standard error too) may come between.
         assertThat(out.toString(StandardCharsets.UTF_8).split("\n", -1)).containsSubsequence(
-                "first, in two writes", "second é", longLine.substring(0, 64 * 1024), longLine.substring(64 * 1024), "");
+                "first, in two writes", "second é", longLine.substring(0, 64 * 1024), longLine.substring(64 * 1024),
+                "last, without a line end", "");
     }
 
     /**
