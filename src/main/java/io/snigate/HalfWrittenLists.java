@@ -1,6 +1,7 @@
 package io.snigate;
 
 import io.snigate.config.ConfigException;
+import io.snigate.config.MatchFiles;
 import io.snigate.config.NameList;
 import io.snigate.config.ProxyConfig;
 import java.io.IOException;
@@ -65,17 +66,11 @@ final class HalfWrittenLists {
     private static boolean rewrittenInPlace(String read, Path file, List<NameList> running) {
         for (NameList names : running) {
             String then = names.stampOf(file);
-            if (then != null && !then.equals(read) && fileKey(then).equals(fileKey(read))) {
+            if (then != null && !then.equals(read) && MatchFiles.sameFile(then, read)) {
                 return true;
             }
         }
         return false;
-    }
-
-    /** The file key (device and inode) of a stamp's line: the fourth field from its end, or "" if unreadable. */
-    private static String fileKey(String stampLine) {
-        String[] fields = stampLine.trim().split(" ");
-        return fields.length >= 5 ? fields[fields.length - 4] : "";
     }
 
     /** Whether {@code file} changed since {@code millis} (by the file system's coarse clock), or is gone. */

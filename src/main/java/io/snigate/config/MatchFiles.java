@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** The files a {@code match_file} names: one path, or a glob in its last part. */
@@ -65,6 +66,22 @@ public final class MatchFiles {
             stamp.append('\n');
         }
         return stamp.toString();
+    }
+
+    /**
+     * Whether two lines of {@link #stamp} name the same file, path and identity (device and
+     * inode), whatever its size and time: rewritten in place rather than replaced. A line of a
+     * file that could not be read names none.
+     */
+    public static boolean sameFile(String stampLine, String otherStampLine) {
+        String identity = identity(stampLine);
+        return identity != null && identity.equals(identity(otherStampLine));
+    }
+
+    /** The path and identity of a stamp line: all but its last three fields (size and two times). */
+    private static String identity(String stampLine) {
+        String[] fields = stampLine.trim().split(" ");
+        return fields.length >= 5 ? String.join(" ", Arrays.copyOf(fields, fields.length - 3)) : null;
     }
 
     static boolean isGlob(String text) {
