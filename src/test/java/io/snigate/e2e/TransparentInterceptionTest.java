@@ -53,7 +53,7 @@ class TransparentInterceptionTest {
             nat64_prefixes: ["2001:db8:64::/96"]
             timeouts: { connect: 3s }
             routes:
-              - match: ["allowed.test", "self.test", "late.test", "nat64.test"]
+              - match: ["allowed.test", "self.test", "late.test", "late-first.test", "nat64.test"]
                 upstream: "$sni:$port"
               - match: "late-loop.test"
                 upstream: "$sni:15001"
@@ -87,7 +87,7 @@ class TransparentInterceptionTest {
                     "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                     "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString(),
                     "-subj", "/CN=" + name + "-server",
-                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test,DNS:parent.test");
+                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test,DNS:parent.test,DNS:late-first.test");
             assertThat(made.exitCode()).as(made.stderr()).isZero();
         }
         for (String at : List.of(TestNetwork.SERVER + ":443", TestNetwork.SERVER + ":8443",
@@ -103,6 +103,8 @@ class TransparentInterceptionTest {
                 "--address=/audit.test/" + TestNetwork.SERVER, "--address=/parent.test/" + TestNetwork.SERVER,
                 "--address=/self.test/" + TestNetwork.GATEWAY_UPLINK,
                 "--address=/late.test/" + LATE_ADDRESS, "--address=/late-loop.test/" + LATE_ADDRESS,
+                // dnsmasq answers a name's addresses in the reverse order of its options: LATE_ADDRESS first.
+                "--address=/late-first.test/" + TestNetwork.SERVER, "--address=/late-first.test/" + LATE_ADDRESS,
                 "--address=/nat64.test/2001:db8:64::a63:a", // DNS64's spelling of 10.99.0.10
                 "--address=/private.test/10.99.0.10");
         network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
@@ -340,6 +342,40 @@ class TransparentInterceptionTest {
             assertThat(looped.get("bytes_from_client").asLong()).isZero();
         } finally {
             ownService.destroy();
+            network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
+        }
+    }
+
+    /**
+     * A name whose first address is one the gateway gained after the start and whose second is
+     * the real server: the first is dialed, connects to the gateway itself and is given up before
+     * the ClientHello is sent; the second is dialed next and the client reaches the real server,
+     * with nothing of the refused address in its line.
+     */
+    @Test
+    void anOwnAddressFoundAfterTheConnectIsSkippedForTheNameNextAddress() throws Exception {
+        network.run(network.gateway(), "ip", "addr", "add", LATE_ADDRESS + "/32", "dev", "lo");
+        Process ownService = network.start(network.gateway(), dir.resolve("own-service-first.log"), "openssl", "s_server",
+                "-accept", LATE_ADDRESS + ":443", "-cert", dir.resolve("rogue.pem").toString(),
+                "-key", dir.resolve("rogue.key").toString(), "-www", "-quiet");
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS", "-k",
+                    "-o", "/dev/null", "--max-time", "3", "https://" + LATE_ADDRESS + "/").exitCode() == 0);
+            // Counts the connections the gateway opens to its own late address from here on.
+            network.run(network.gateway(), "nft", "add table inet own_dials; "
+                    + "add chain inet own_dials out { type filter hook output priority 0; }; "
+                    + "add rule inet own_dials out ip daddr " + LATE_ADDRESS + " tcp dport 443 tcp flags syn counter");
+
+            assertThat(curl("late-first.test", TestNetwork.ROGUE, 443, "real")).as("curl: the real server").isZero();
+            JsonNode line = onlyNewLine();
+            assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+            assertThat(line.get("reason").isNull()).as(line.toString()).isTrue();
+            assertThat(line.get("upstream").asText()).isEqualTo(TestNetwork.SERVER + ":443");
+            String counted = network.exec(network.gateway(), 10, "nft", "list", "table", "inet", "own_dials").stdout();
+            assertThat(counted).as("the own address was dialed first, once").contains("packets 1 ");
+        } finally {
+            ownService.destroy();
+            network.exec(network.gateway(), 10, "nft", "delete", "table", "inet", "own_dials");
             network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
         }
     }
