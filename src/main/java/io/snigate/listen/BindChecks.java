@@ -5,6 +5,9 @@ import io.snigate.config.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,11 +22,17 @@ final class BindChecks {
     private BindChecks() {}
 
     /**
-     * Warns when {@code address} already has a listener: a bind without {@code SO_REUSEPORT}
-     * fails there exactly then. Expected while a restart hands over; otherwise a forgotten
-     * process, or another instance whose port this config names, would take part of the traffic.
+     * Says when {@code address} already has a listener: a bind without {@code SO_REUSEPORT} fails
+     * there exactly then. Another snigate there is a restart handing over (deploy/README.md), said
+     * as information; any other process, or one this process may not see, would take part of the
+     * traffic unnoticed (a forgotten process, another instance whose port this config names), and
+     * is warned of with its name when {@code /proc} gives it.
      */
     static void warnIfServed(InetSocketAddress address, String what) {
+        warnIfServed(address, what, new PortListeners(Path.of("/proc")));
+    }
+
+    static void warnIfServed(InetSocketAddress address, String what, PortListeners listeners) {
         if (address.getPort() == 0) {
             return;
         }
@@ -31,13 +40,24 @@ final class BindChecks {
             probe.bind(address, 1);
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("Address already in use")) {
-                LOG.warn("{} {} is already listened on by another process: the kernel will split new connections "
-                        + "between it and this snigate. Expected only while a restart hands over (deploy/README.md); "
-                        + "otherwise stop the other process (ss -ltnp 'sport = :{}') or choose another port",
-                        what, HostPort.format(address), address.getPort());
+                said(address, what, listeners.on(address.getPort()));
             }
             // Anything else (a transparent listener's foreign address, a port below 1024) the bind tells.
         }
+    }
+
+    private static void said(InetSocketAddress address, String what, List<PortListeners.Listener> others) {
+        String names = others.stream().map(PortListeners.Listener::described).collect(Collectors.joining(", "));
+        if (!others.isEmpty() && others.stream().allMatch(PortListeners.Listener::isSnigate)) {
+            LOG.info("{} {} is also listened on by {}: the kernel splits new connections between it and this one "
+                    + "until it closes its listeners, as when a restart hands over (deploy/README.md)",
+                    what, HostPort.format(address), names);
+            return;
+        }
+        LOG.warn("{} {} is already listened on by another process{}: the kernel will split new connections "
+                + "between it and this snigate. Expected only while a restart hands over (deploy/README.md); "
+                + "otherwise stop the other process (ss -ltnp 'sport = :{}') or choose another port",
+                what, HostPort.format(address), others.isEmpty() ? "" : " (" + names + ")", address.getPort());
     }
 
     /**

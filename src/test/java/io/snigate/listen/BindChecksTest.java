@@ -3,21 +3,25 @@ package io.snigate.listen;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.metrics.ProxyMetrics;
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.transport.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.StandardSocketOptions;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -50,14 +54,39 @@ class BindChecksTest {
                 assertThat(proxy.port()).isEqualTo(other.getLocalPort());
             }
         }
-        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).singleElement().asString()
-                .contains("listen 127.0.0.1:").contains("is already listened on by another process");
+        assertThat(logged.list).singleElement().satisfies(event -> {
+            assertThat(event.getLevel()).isEqualTo(Level.WARN);
+            assertThat(event.getFormattedMessage()).contains("listen 127.0.0.1:")
+                    .contains("is already listened on by another process (java (pid " + ProcessHandle.current().pid() + "))");
+        });
 
         logged.list.clear();
         try (ProxyHarness proxy = ProxyHarness.start(ROUTE)) {
             assertThat(logged.list).as("port 0, and the admin's port 0").isEmpty();
             BindChecks.warnIfServed(new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort()), "listen");
             assertThat(logged.list).as("a free port").isEmpty();
+        }
+    }
+
+    /**
+     * A restart handing over: the port is another snigate's (a real one, in a child process), said
+     * as information with its process id, since it is expected on every such start and a warning
+     * there would teach operators to ignore the one that matters.
+     */
+    @Test
+    void aPortAnotherSnigateListensOnIsSaidAsAHandOver(@TempDir Path dir) throws Exception {
+        try (ChildProxy old = ChildProxy.start(dir, 1, (admin, listen) -> "listen: [\"127.0.0.1:" + listen[0] + "\"]\n"
+                + "admin: \"127.0.0.1:" + admin + "\"\n" + ROUTE)) {
+            try (ProxyHarness proxy = ProxyHarness.start("listen: [\"127.0.0.1:" + old.listenPort() + "\"]\n" + ROUTE)) {
+                assertThat(proxy.port()).isEqualTo(old.listenPort());
+            }
+            assertThat(logged.list).singleElement().satisfies(event -> {
+                assertThat(event.getLevel()).isEqualTo(Level.INFO);
+                assertThat(event.getFormattedMessage()).isEqualTo("listen 127.0.0.1:" + old.listenPort()
+                        + " is also listened on by snigate (pid " + old.process().pid() + "): the kernel splits new "
+                        + "connections between it and this one until it closes its listeners, as when a restart hands "
+                        + "over (deploy/README.md)");
+            });
         }
     }
 

@@ -1,0 +1,112 @@
+package io.snigate.listen;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The processes that listen on a TCP port, found in {@code /proc} as {@code ss -ltnp} finds them:
+ * the listening sockets' inodes in {@code /proc/net/tcp} and {@code tcp6}, then the processes
+ * whose descriptors name them. Used only to word the start's message about a shared port, on the
+ * thread that binds, never on an event loop. A process whose descriptors this one may not read
+ * (another user's, without root) is not found.
+ */
+final class PortListeners {
+    /** The state {@code /proc/net/tcp} gives a listening socket. */
+    private static final String LISTEN = "0A";
+
+    private final Path proc;
+
+    PortListeners(Path proc) {
+        this.proc = proc;
+    }
+
+    /** A process listening on the port: its id, {@code comm} name, and whether it runs snigate. */
+    record Listener(long pid, String name, boolean isSnigate) {
+        String described() {
+            return (isSnigate ? "snigate" : name) + " (pid " + pid + ")";
+        }
+    }
+
+    /** The processes found listening on {@code port}, in the order of their ids; empty if none are readable. */
+    List<Listener> on(int port) {
+        Set<String> sockets = new HashSet<>();
+        for (String table : List.of("net/tcp", "net/tcp6")) {
+            sockets.addAll(listeningInodes(proc.resolve(table), port));
+        }
+        List<Listener> found = new ArrayList<>();
+        if (sockets.isEmpty()) {
+            return found;
+        }
+        try (DirectoryStream<Path> processes = Files.newDirectoryStream(proc, "[0-9]*")) {
+            for (Path process : processes) {
+                if (holdsAny(process.resolve("fd"), sockets)) {
+                    found.add(new Listener(Long.parseLong(process.getFileName().toString()),
+                            read(process.resolve("comm")).strip(), runsSnigate(process)));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // /proc unreadable here: the message stays without a name.
+        }
+        found.sort((a, b) -> Long.compare(a.pid(), b.pid()));
+        return found;
+    }
+
+    /** The descriptions of the listening sockets on {@code port} in one table, as "socket:[inode]". */
+    private static Set<String> listeningInodes(Path table, int port) {
+        Set<String> inodes = new HashSet<>();
+        String localPort = String.format(Locale.ROOT, ":%04X", port);
+        String text = read(table);
+        for (String line : text.split("\n")) {
+            String[] fields = line.trim().split("\\s+");
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+            if (fields.length > 9 && fields[1].endsWith(localPort) && fields[3].equals(LISTEN)) {
+                inodes.add("socket:[" + fields[9] + "]");
+            }
+        }
+        return inodes;
+    }
+
+    private static boolean holdsAny(Path descriptors, Set<String> sockets) {
+        try (DirectoryStream<Path> fds = Files.newDirectoryStream(descriptors)) {
+            for (Path fd : fds) {
+                try {
+                    if (sockets.contains(Files.readSymbolicLink(fd).toString())) {
+                        return true;
+                    }
+                } catch (IOException closedMeanwhile) {
+                    // The descriptor was closed between the listing and the read.
+                }
+            }
+        } catch (IOException | SecurityException notOurs) {
+            // Another user's process, or one that ended.
+        }
+        return false;
+    }
+
+    /** Whether the process's command line runs snigate: its main class, or its jar as the launcher names it. */
+    private static boolean runsSnigate(Path process) {
+        for (String argument : read(process.resolve("cmdline")).split("\0")) {
+            String file = argument.substring(argument.lastIndexOf('/') + 1);
+            if (argument.equals("io.snigate.Main") || file.startsWith("snigate") && file.endsWith(".jar")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.ISO_8859_1);
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+}
