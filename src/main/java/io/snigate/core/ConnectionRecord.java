@@ -4,6 +4,8 @@ import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -53,6 +55,8 @@ public final class ConnectionRecord implements ClientHelloSink {
     private long bytesToClient;
     private boolean finished;
     private boolean admitted;
+    /** Where {@link #finish} goes one task later, when a channel tunnel asked; else null. */
+    private Executor finishLaterOn;
 
     private ConnectionRecord(
             String listener, InetSocketAddress client, ConnectionObserver observer) {
@@ -217,7 +221,27 @@ public final class ConnectionRecord implements ClientHelloSink {
         bytesToClient += n;
     }
 
+    /**
+     * Finishes the record one task after the client's channel closes, on {@code loop}, instead of
+     * at once. A channel closed because a write to it failed completes its close future before it
+     * fails the writes still queued, and that failure is where a channel tunnel learns the reason
+     * (a client that reset).
+     */
+    public void finishAfterTheClose(Executor loop) {
+        finishLaterOn = loop;
+    }
+
     private void finish() {
+        Executor later = finishLaterOn;
+        if (later != null) {
+            finishLaterOn = null;
+            try {
+                later.execute(this::finish);
+                return;
+            } catch (RejectedExecutionException loopStopped) {
+                // The loop is closing its channels as it stops: nothing is queued behind this.
+            }
+        }
         if (!finished) {
             finished = true;
             if (!forwarded && reason == null) {

@@ -137,13 +137,13 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     }
 
     /**
-     * As with a client channel: a client that refuses what is sent to it has gone away, and the
-     * tunnel closes with whatever reason the record has; a reset read from either side, or a send
-     * the upstream refuses, ends it as {@code connection_reset}.
+     * As with a client channel ({@link Tunnel#failureOf}): a failure on either side ends the
+     * tunnel as {@code connection_reset}, except a send refused by a client that had sent FIN
+     * already, which ended the conversation itself.
      */
     @Override
     public void failed(RelaySocket side, boolean sending) {
-        close(side == client && sending ? null : Reason.CONNECTION_RESET);
+        close(side == client && sending && clientDoneSending ? null : Reason.CONNECTION_RESET);
     }
 
     @Override

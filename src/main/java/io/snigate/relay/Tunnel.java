@@ -31,6 +31,7 @@ final class Tunnel extends TunnelTimeouts {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
+        record.finishAfterTheClose(client.eventLoop());
     }
 
     @Override
@@ -41,6 +42,15 @@ final class Tunnel extends TunnelTimeouts {
     /** Both sides closed: the clock has nothing more to watch. */
     void ended() {
         unlink();
+    }
+
+    /**
+     * The reason a failure on {@code side} ends the tunnel with: a reset, except for a client that
+     * had sent FIN already. That client ended the conversation itself and closed its socket (as a
+     * TLS client does after its close_notify), and what the upstream still sends meets a reset.
+     */
+    Reason failureOf(Channel side) {
+        return side == client && clientDoneSending ? null : Reason.CONNECTION_RESET;
     }
 
     Channel peerOf(Channel side) {

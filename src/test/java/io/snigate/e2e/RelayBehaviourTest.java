@@ -147,6 +147,70 @@ class RelayBehaviourTest {
     }
 
     /**
+     * A client that resets in the middle of a download cut it short: the line says
+     * {@code connection_reset}, not a clean close. On a channel tunnel Netty completes the
+     * client's close future before it fails the writes still queued, so the record must not be
+     * finished by the close future alone; on io_uring's socket tunnel the failed send tells it.
+     * Three rounds, since which of the two the proxy meets first varies.
+     */
+    @Test
+    void aClientThatResetsInTheMiddleOfADownloadIsAReset() throws Exception {
+        int rounds = 3;
+        startUpstream("{ idle: 1m }", rounds, socket -> {
+            readExactly(socket.getInputStream(), HELLO.length);
+            streamUntilRefused(socket);
+        });
+        for (int round = 0; round < rounds; round++) {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(HELLO);
+                readExactly(client.getInputStream(), 256 * 1024);
+                client.setSoLinger(true, 0); // close with RST, the download unfinished
+            }
+            JsonNode log = proxy.nextLog();
+            assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
+            assertThat(log.get("reason").asText()).as("round %d: %s", round, log).isEqualTo("connection_reset");
+        }
+    }
+
+    /**
+     * A client that sent FIN first and then closed its socket while the upstream still sends
+     * (as a TLS client does after its close_notify) ended the conversation itself: what the
+     * upstream sends after that meets a reset, and the line stays a clean close.
+     */
+    @Test
+    void aClientThatClosedFirstIsNotAResetWhenTheUpstreamStillSends() throws Exception {
+        int rounds = 3;
+        startUpstream("{ idle: 1m }", rounds, socket -> {
+            readExactly(socket.getInputStream(), HELLO.length);
+            streamUntilRefused(socket);
+        });
+        for (int round = 0; round < rounds; round++) {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(HELLO);
+                client.shutdownOutput();
+                readExactly(client.getInputStream(), 256 * 1024);
+                client.setSoLinger(true, 0);
+            }
+            JsonNode log = proxy.nextLog();
+            assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
+            assertThat(log.get("reason").isNull()).as("round %d: %s", round, log).isTrue();
+        }
+    }
+
+    /** Writes to {@code socket} until the proxy refuses more (it closed its side), 256 MiB at most. */
+    private static void streamUntilRefused(Socket socket) {
+        byte[] chunk = new byte[64 * 1024];
+        try {
+            for (int i = 0; i < 4096; i++) {
+                socket.getOutputStream().write(chunk);
+            }
+        } catch (IOException closedByTheProxy) {
+            return;
+        }
+        throw new AssertionError("the proxy took 256 MiB for a client that had gone");
+    }
+
+    /**
      * The upstream's last bytes and its reset arrive while the proxy is still reading. With Netty's
      * io_uring in its default mode (multishot poll) this went unnoticed every time: the reset was
      * reported while a read was in flight and then dropped, and the poll left armed never fired
