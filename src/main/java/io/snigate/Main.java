@@ -4,6 +4,7 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.core.Version;
+import io.snigate.handover.AwaitReady;
 import io.snigate.handover.RequestMigration;
 import io.snigate.listen.ProxyServer;
 import io.snigate.transport.Transport;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -31,6 +33,7 @@ public final class Main {
     static final String USAGE = """
             Usage: snigate [--check] [-c FILE]
                    snigate explain [-c FILE] --sni NAME [...]   (snigate explain --help)
+                   snigate --await-ready PID --config FILE [--timeout SECONDS]
             Layer-4 TLS passthrough proxy that routes by SNI.
               -c, --config FILE   The routes file (default: routes.yaml); also --config=FILE.
                   --check         Validate the config file, print the result, and exit 0 or 1.
@@ -72,6 +75,9 @@ public final class Main {
     static int run(String... args) throws InterruptedException {
         if (args.length > 0 && args[0].equals("explain")) {
             return Explain.run(List.of(args).subList(1, args.length), System.out, System.err);
+        }
+        if (args.length > 0 && args[0].equals("--await-ready")) {
+            return AwaitReady.run(Arrays.copyOfRange(args, 1, args.length));
         }
         Path config = Path.of("routes.yaml");
         boolean check = false;
@@ -134,6 +140,19 @@ public final class Main {
         }
     }
 
+    /**
+     * Installs {@code handler} for signal {@code name}. The JVM leaves a stop signal that was
+     * ignored when it started ignored (nohup ignores HUP; a shell script's background job, INT)
+     * and installs nothing: said at start with {@code consequence}, instead of a signal that
+     * silently does nothing.
+     */
+    private static void handle(String name, SignalHandler handler, String consequence) {
+        if (Signal.handle(new Signal(name), handler) == SignalHandler.SIG_IGN) {
+            LOG.warn("SIG{} was ignored when snigate started (nohup, or a background job of a script) and stays "
+                    + "ignored: {}", name, consequence);
+        }
+    }
+
     /** Runs the proxy on {@code loaded} (read from {@code text}) until a stop signal has drained it. */
     private int serve(ProxyConfig loaded, String text, QueuedStandardError errors) throws InterruptedException {
         RequestMigration.warnIfOff();
@@ -153,11 +172,11 @@ public final class Main {
             stop.countDown();
             LOG.info("SIG{}: draining", signal.getName());
         };
-        Signal.handle(new Signal("TERM"), onStop);
-        Signal.handle(new Signal("INT"), onStop);
+        handle("TERM", onStop, "SIGTERM does not drain and stop it; SIGINT does");
+        handle("INT", onStop, "SIGINT does not drain and stop it; SIGTERM does");
         AtomicReference<Reloader> reloads = new AtomicReference<>();
         AtomicBoolean hupWhileStarting = new AtomicBoolean();
-        Signal.handle(new Signal("HUP"), signal -> {
+        handle("HUP", signal -> {
             Reloader reloader = reloads.get();
             if (reloader == null) {
                 // Kept for once the proxy has started, unless it started meanwhile.
@@ -169,7 +188,7 @@ public final class Main {
                 }
             }
             reloader.reload("SIGHUP");
-        });
+        }, "kill -HUP does not reload; saving the config file does");
         ProxyServer server = new ProxyServer(loaded, metrics, accessLog, Transport.select());
         try {
             server.start();

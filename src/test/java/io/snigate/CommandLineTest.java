@@ -209,6 +209,46 @@ class CommandLineTest {
         }
     }
 
+    /**
+     * Started with HUP and INT ignored (nohup ignores HUP, a script's background job INT), the
+     * JVM keeps them ignored and installs no handler: said at start, with what still works.
+     * (Failed before: nothing said, and a SIGHUP did nothing.) Started normally, nothing is said.
+     */
+    @Test
+    void aStopOrReloadSignalIgnoredFromTheStartIsSaid() throws Exception {
+        try (ChildProxy started = startProxy(9, "5s", List.of("sh", "-c", "trap '' HUP INT; exec \"$@\"", "sh"))) {
+            // Standard error is written by a thread of its own: the lines may follow the readiness.
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(started.stderr())
+                    .contains("SIGHUP was ignored when snigate started (nohup, or a background job of a script) and stays "
+                            + "ignored: kill -HUP does not reload; saving the config file does")
+                    .contains("SIGINT was ignored when snigate started (nohup, or a background job of a script) and stays "
+                            + "ignored: SIGINT does not drain and stop it; SIGTERM does")
+                    .doesNotContain("SIGTERM was ignored"));
+        }
+        try (ChildProxy started = startProxy(9, "5s")) {
+            assertThat(started.stderr()).doesNotContain("was ignored");
+        }
+    }
+
+    @Test
+    void theJarWaitsForReadinessAsTheLauncherDoes() throws Exception {
+        Path config = Files.writeString(dir.resolve("await.yaml"), """
+                listen: ["127.0.0.1:19997"]
+                admin: "127.0.0.1:19998"
+                routes:
+                  - match: "a.example"
+                    upstream: "127.0.0.1:9"
+                """);
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        Checked exited = run("--await-ready", Long.toString(gone.pid()), "--config", config.toString(), "--timeout", "5");
+        assertThat(exited.exitCode()).as(exited.output()).isEqualTo(1);
+        assertThat(exited.output()).contains("snigate: process " + gone.pid() + " exited before it was ready");
+        Checked usage = run("--await-ready", "--config", config.toString());
+        assertThat(usage.exitCode()).isEqualTo(2);
+        assertThat(usage.output()).contains("usage: snigate --await-ready PID --config FILE");
+    }
+
     private static boolean refuses(int port) {
         try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), port)) {
             return false;

@@ -13,8 +13,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * {@code snigate --await-ready PID --config FILE [--timeout SECONDS]} (through the launcher
- * deploy/bin/snigate): waits until the snigate process PID answers 200 on {@code /readyz} at the
+ * {@code snigate --await-ready PID --config FILE [--timeout SECONDS]} (the launcher
+ * deploy/bin/snigate runs it in a small JVM of its own; {@code java -jar snigate.jar} takes it too): waits until the snigate process PID answers 200 on {@code /readyz} at the
  * admin address of FILE, then exits 0. It is the step between starting a new process and sending
  * the old one SIGTERM in a restart that hands over.
  *
@@ -33,7 +33,8 @@ public final class AwaitReady {
         System.exit(run(args));
     }
 
-    static int run(String... args) throws InterruptedException {
+    /** Waits as the class says; the exit status is returned. */
+    public static int run(String... args) throws InterruptedException {
         long pid = -1;
         Path config = null;
         long timeoutSeconds = 60;
