@@ -5,6 +5,7 @@ import io.snigate.config.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.StandardSocketOptions;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -39,10 +40,24 @@ final class BindChecks {
         try (ServerSocket probe = new ServerSocket()) {
             probe.bind(address, 1);
         } catch (IOException e) {
-            if (String.valueOf(e.getMessage()).contains("Address already in use")) {
+            if (String.valueOf(e.getMessage()).contains("Address already in use") && shared(address)) {
                 said(address, what, listeners.on(address.getPort()));
             }
             // Anything else (a transparent listener's foreign address, a port below 1024) the bind tells.
+        }
+    }
+
+    /**
+     * Whether the listener on {@code address} lets this process join it ({@code SO_REUSEPORT}, the
+     * same user): one that does not makes the bind fail next, and that failure says all.
+     */
+    private static boolean shared(InetSocketAddress address) {
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            probe.bind(address, 1);
+            return true;
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
         }
     }
 

@@ -107,6 +107,8 @@ class BindChecksTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("test.yaml:1: cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
                         + "192.0.2.77 is not an address of this host");
+        assertThat(logged.list).as("no warning that the kernel will split connections, before the error that it cannot")
+                .isEmpty();
     }
 
     private static void start(String yaml) throws Exception {
