@@ -140,7 +140,7 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         }
         ch.pipeline()
                 .addLast(PipelineNames.PREREAD, new PrereadHandler(record, settings.limits().maxClientHelloBytes(),
-                        settings.timeouts().preread().toMillis(), observer))
+                        settings.timeouts().preread().toMillis(), observer, proxyProtocol != null))
                 .addLast(PipelineNames.ROUTE, routeStage);
     }
 

@@ -11,6 +11,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.ProxyHeaderTaken;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
 import io.snigate.transport.RingSocket;
@@ -38,16 +39,34 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     private boolean decided;
     private boolean inputShutdownAfterDecision;
 
+    private final boolean afterProxyHeader;
+
     public PrereadHandler(
             ConnectionRecord record, int maxClientHelloBytes, long timeoutMillis, ConnectionObserver observer) {
+        this(record, maxClientHelloBytes, timeoutMillis, observer, false);
+    }
+
+    /**
+     * @param afterProxyHeader the connection starts with a PROXY header: the timeout runs from
+     *     {@link ProxyHeaderTaken}, not from the accept
+     */
+    public PrereadHandler(ConnectionRecord record, int maxClientHelloBytes, long timeoutMillis,
+            ConnectionObserver observer, boolean afterProxyHeader) {
         this.record = record;
         this.maxClientHelloBytes = maxClientHelloBytes;
         this.timeoutMillis = timeoutMillis;
         this.observer = observer;
+        this.afterProxyHeader = afterProxyHeader;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        if (!afterProxyHeader) {
+            startClock(ctx);
+        }
+    }
+
+    private void startClock(ChannelHandlerContext ctx) {
         timeout = ctx.executor().schedule(
                 () -> reject(ctx, Reason.PREREAD_TIMEOUT, 0), timeoutMillis, TimeUnit.MILLISECONDS);
     }
@@ -77,6 +96,10 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == ProxyHeaderTaken.INSTANCE) {
+            startClock(ctx);
+            return;
+        }
         if (evt instanceof ChannelInputShutdownEvent) {
             if (decided) {
                 inputShutdownAfterDecision = true;

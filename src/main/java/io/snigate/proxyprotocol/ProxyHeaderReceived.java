@@ -10,6 +10,7 @@ import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
+import io.snigate.core.ProxyHeaderTaken;
 import io.snigate.core.Reason;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -65,8 +66,10 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
             ctx.close();
             return;
         }
-        // The decoder leaves by itself once this returns, and passes on what followed the header
-        // in the same read (a ClientHello) to the stage after this one.
+        // The pre-read's timeout runs from here. The decoder leaves by itself once this returns,
+        // and passes on what followed the header in the same read (a ClientHello) to the stage
+        // after this one.
+        ctx.fireUserEventTriggered(ProxyHeaderTaken.INSTANCE);
         ctx.pipeline().remove(PipelineNames.PROXY_HEADER);
         ctx.pipeline().remove(this);
     }

@@ -12,6 +12,11 @@ import java.util.zip.CRC32C;
 final class ProxyHeaders {
     /** A version 1 line is at most 107 bytes with its CRLF (section 2.1). */
     static final int MAX_V1_LINE_BYTES = 107;
+    /**
+     * The shortest version 1 line, {@code "PROXY UNKNOWN\r\n"}; Netty's decoder waits for more
+     * than a shorter line without refusing it.
+     */
+    static final int MIN_V1_LINE_BYTES = 15;
     /** Far above what balancers send (addresses and a few TLVs); the protocol would allow 64 KiB. */
     static final int MAX_V2_HEADER_BYTES = 4096;
 
@@ -33,7 +38,7 @@ final class ProxyHeaders {
         if (startsWith(bytes, V1_PREFIX)) {
             for (int i = 1; i < Math.min(readable, MAX_V1_LINE_BYTES); i++) {
                 if (bytes.getByte(start + i - 1) == '\r' && bytes.getByte(start + i) == '\n') {
-                    return Check.VALID;
+                    return i + 1 < MIN_V1_LINE_BYTES ? Check.NOT_A_HEADER : Check.VALID;
                 }
             }
             return readable >= MAX_V1_LINE_BYTES ? Check.TOO_LONG : Check.NEED_MORE;

@@ -82,14 +82,19 @@ class ProxyProtocolTest {
     }
 
     private void startProxy(String proxyProtocol, String limits) throws Exception {
+        startProxy(proxyProtocol, limits, "{}");
+    }
+
+    private void startProxy(String proxyProtocol, String limits, String timeouts) throws Exception {
         proxy = ProxyHarness.start("""
                 listen:
                   - { address: "127.0.0.1:0", proxy_protocol: %s }
                 limits: %s
+                timeouts: %s
                 routes:
                   - match: ["*.e2e.test", "*.corpus.test"]
                     upstream: "127.0.0.1:%d"
-                """.formatted(proxyProtocol, limits, server.port()));
+                """.formatted(proxyProtocol, limits, timeouts, server.port()));
     }
 
     private void startProxy() throws Exception {
@@ -215,6 +220,55 @@ class ProxyProtocolTest {
         assertReason("proxy_protocol_timeout");
         assertThat(proxy.admin("/metrics", null).body()).as("no pre-read to time")
                 .contains("snigate_preread_duration_seconds_count 0");
+    }
+
+    /**
+     * The header and the ClientHello each have their own timeout, one after the other, as nginx's
+     * proxy_protocol_timeout and preread_timeout: a header slower than {@code timeouts.preread}
+     * but within the listener's timeout is waited for (failed before: closed at the pre-read's
+     * 500 ms as preread_timeout), and the pre-read's clock starts once the header is in.
+     */
+    @Test
+    void theHeaderAndTheHelloEachHaveTheirOwnTimeout() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.0/8\"], timeout: 2s }", "{}", "{ preread: 500ms }");
+        long started = System.nanoTime();
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write("PROXY TCP4 192.0.2.7".getBytes(StandardCharsets.US_ASCII));
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        }
+        assertThat((System.nanoTime() - started) / 1_000_000).as("ms to the close").isGreaterThanOrEqualTo(1_900L);
+        assertReason("proxy_protocol_timeout");
+
+        try (Socket client = proxy.connect()) {
+            Thread.sleep(800); // the header comes later than the pre-read's timeout after the accept
+            client.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+            long headerSent = System.nanoTime();
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+            assertThat((System.nanoTime() - headerSent) / 1_000_000).as("ms from the header to the close")
+                    .isGreaterThanOrEqualTo(400L);
+        }
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("preread_timeout");
+        assertThat(line.get("client").asText()).isEqualTo("192.0.2.7:40000");
+    }
+
+    /**
+     * A v1 line shorter than the shortest valid one ({@code "PROXY UNKNOWN\r\n"}) is refused at once.
+     * (Failed before: let through to Netty's decoder, which waits for 13 bytes and refuses nothing
+     * shorter, the connection ended at the pre-read's timeout.)
+     */
+    @Test
+    void aTooShortV1LineIsInvalidAtOnce() throws Exception {
+        startProxy("{ trusted: [\"127.0.0.0/8\"], timeout: 5s }", "{}", "{ preread: 5s }");
+        for (String line : List.of("PROXY \r\n", "PROXY TCP4\r\n")) {
+            long started = System.nanoTime();
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(line.getBytes(StandardCharsets.US_ASCII));
+                readUntilClosedOrReset(client);
+            }
+            assertReason("proxy_protocol_invalid");
+            assertThat((System.nanoTime() - started) / 1_000_000).as("ms to the close").isLessThan(4_000L);
+        }
     }
 
     @Test
