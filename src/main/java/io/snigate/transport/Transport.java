@@ -78,7 +78,7 @@ public record Transport(
      * every fallback is logged with its cause.
      */
     public static Transport select() {
-        String asked = Boolean.getBoolean("snigate.forceNio") ? "nio" : System.getProperty("snigate.transport", "");
+        String asked = System.getProperty("snigate.transport", "");
         return select(asked, () -> Machine.IO_URING_PROBLEM, Transport::epollProblem);
     }
 
