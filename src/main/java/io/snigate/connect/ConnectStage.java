@@ -82,8 +82,10 @@ public final class ConnectStage implements RouteHandler.Dialer {
                     record.upstream(upstream.remoteAddress());
                     Delivery.ProxyProtocolVersion header = decision.delivery().sendProxyProtocol();
                     if (header != null) { // the connector gave a channel for it
-                        InetSocketAddress destination = record.originalDst() != null
-                                ? record.originalDst()
+                        // The address the client dialed, as far as it is known here: where it
+                        // was going, where the balancer in front says it was going, or this proxy.
+                        InetSocketAddress destination = record.originalDst() != null ? record.originalDst()
+                                : record.proxiedTo() != null ? record.proxiedTo()
                                 : (InetSocketAddress) client.localAddress();
                         ProxyHeaderSender.send(((UpstreamLink.OfChannel) upstream).channel(), header, record.client(),
                                 destination, record.sni());

@@ -45,6 +45,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private AtomicInteger routeConnections;
     private InetSocketAddress upstream;
     private InetSocketAddress originalDst;
+    private InetSocketAddress proxiedTo;
     private int dialedPort;
     private DestinationCheck destinationCheck;
     private int parentStatus;
@@ -133,6 +134,16 @@ public final class ConnectionRecord implements ClientHelloSink {
      */
     public void proxiedFor(InetSocketAddress source) {
         this.client = source;
+    }
+
+    /** The address the client dialed, as a PROXY protocol header names it (the balancer's front). */
+    public void proxiedTo(InetSocketAddress destination) {
+        this.proxiedTo = destination;
+    }
+
+    /** The destination a PROXY header named, or null: none received, or one without addresses. */
+    public InetSocketAddress proxiedTo() {
+        return proxiedTo;
     }
 
     /**

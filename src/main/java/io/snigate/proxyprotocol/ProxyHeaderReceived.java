@@ -55,9 +55,12 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
                 ctx.close();
                 return;
             }
-            InetSocketAddress source = sourceOf(header);
-            if (source != null) {
-                record.proxiedFor(source);
+            if (carriesAddresses(header)) {
+                InetSocketAddress source = addressOf(header.sourceAddress(), header.sourcePort());
+                if (source != null) {
+                    record.proxiedFor(source);
+                    record.proxiedTo(addressOf(header.destinationAddress(), header.destinationPort()));
+                }
             }
         } finally {
             ReferenceCountUtil.release(header);
@@ -85,15 +88,16 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
-    /** The client the header names: null for a v1 {@code UNKNOWN} or a family other than TCP. */
-    private static InetSocketAddress sourceOf(HAProxyMessage header) {
+    /** Whether the header names TCP addresses: not a v1 {@code UNKNOWN}, nor a family other than TCP. */
+    private static boolean carriesAddresses(HAProxyMessage header) {
         HAProxyProxiedProtocol protocol = header.proxiedProtocol();
-        if (protocol != HAProxyProxiedProtocol.TCP4 && protocol != HAProxyProxiedProtocol.TCP6) {
-            return null;
-        }
-        byte[] address = NetUtil.createByteArrayFromIpAddressString(header.sourceAddress());
+        return protocol == HAProxyProxiedProtocol.TCP4 || protocol == HAProxyProxiedProtocol.TCP6;
+    }
+
+    private static InetSocketAddress addressOf(String ip, int port) {
+        byte[] address = NetUtil.createByteArrayFromIpAddressString(ip);
         try {
-            return address == null ? null : new InetSocketAddress(InetAddress.getByAddress(address), header.sourcePort());
+            return address == null ? null : new InetSocketAddress(InetAddress.getByAddress(address), port);
         } catch (UnknownHostException impossible) {
             return null;
         }

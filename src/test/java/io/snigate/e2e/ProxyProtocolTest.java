@@ -15,6 +15,7 @@ import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
 import io.netty.buffer.Unpooled;
 import io.snigate.testing.Corpus;
+import io.snigate.testing.FakeUpstream;
 import io.snigate.testing.LoopbackPorts;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProcessRunner;
@@ -269,6 +270,34 @@ class ProxyProtocolTest {
             assertReason("proxy_protocol_invalid");
             assertThat((System.nanoTime() - started) / 1_000_000).as("ms to the close").isLessThan(4_000L);
         }
+    }
+
+    /**
+     * Behind a balancer, a header sent on to the upstream names one hop: the client and the
+     * address it dialed, both from the header received, as HAProxy passes them on. (Failed
+     * before: the destination was snigate's own listening address and port.)
+     */
+    @Test
+    void aHeaderSentOnUpstreamNamesTheDestinationTheReceivedOneNamed() throws Exception {
+        String expected = "PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n";
+        try (FakeUpstream upstream = new FakeUpstream(socket -> assertThat(
+                new String(socket.getInputStream().readNBytes(expected.length()), StandardCharsets.US_ASCII))
+                .as("the header sent upstream").isEqualTo(expected))) {
+            proxy = ProxyHarness.start("""
+                    listen:
+                      - { address: "127.0.0.1:0", proxy_protocol: { trusted: ["127.0.0.0/8"] } }
+                    routes:
+                      - match: "*.corpus.test"
+                        upstream: "127.0.0.1:%d"
+                        send_proxy_protocol: v1
+                    """.formatted(upstream.port()));
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+                client.getOutputStream().write(HELLO);
+                upstream.verify(Duration.ofSeconds(10));
+            }
+        }
+        assertThat(proxy.nextLog().get("client").asText()).isEqualTo("192.0.2.7:40000");
     }
 
     @Test

@@ -65,8 +65,9 @@ public final class FakeUpstream implements AutoCloseable {
         rethrow();
     }
 
+    /** Throws what the behaviour threw, once: a close after a failed verify adds nothing to it. */
     private void rethrow() {
-        Throwable thrown = failure.get();
+        Throwable thrown = failure.getAndSet(null);
         if (thrown instanceof AssertionError assertion) {
             throw assertion;
         }
