@@ -17,6 +17,8 @@ import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -63,6 +65,20 @@ class ResilienceTest {
         return fds == null ? -1 : fds.length;
     }
 
+    /** The route's connections that ended, by their outcome and reason labels; the series at 0 left out. */
+    private Map<String, Double> endedOnTheRoute() throws Exception {
+        Matcher series = Pattern.compile("snigate_connections_total\\{listener=\"127.0.0.1:0\",(outcome=\"[a-z]+\","
+                + "reason=\"[a-z_]+\"),route=\"\\*\\.e2e\\.test\"\\} (\\S+)").matcher(proxy.admin("/metrics", null).body());
+        Map<String, Double> ended = new TreeMap<>();
+        while (series.find()) {
+            double value = Double.parseDouble(series.group(2));
+            if (value > 0) {
+                ended.put(series.group(1), value);
+            }
+        }
+        return ended;
+    }
+
     private double metric(String series) throws Exception {
         Matcher value = Pattern.compile(Pattern.quote(series) + " (\\S+)").matcher(proxy.admin("/metrics", null).body());
         return value.find() ? Double.parseDouble(value.group(1)) : Double.NaN;
@@ -104,8 +120,17 @@ class ResilienceTest {
                 socket.setSoTimeout(5_000);
                 assertThat(socket.getInputStream().read()).isEqualTo(-1);
             }
-            assertThat(metric("snigate_connections_total{listener=\"127.0.0.1:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.e2e.test\"}"))
-                    .isEqualTo(handshakes);
+            // The proxy closes the last handshake's tunnel after its client has: waited for, then
+            // every one of them was forwarded. A client that closes right after its handshake
+            // meets the server's session tickets still on their way, and its kernel answers them
+            // with a reset; when that reset reaches the proxy before the client's FIN is read, the
+            // tunnel ends as connection_reset (about one in fifty here), as a client's abort should.
+            int tunnels = handshakes;
+            await().atMost(Duration.ofSeconds(10)).until(() -> endedOnTheRoute().values().stream()
+                    .mapToDouble(Double::doubleValue).sum() == tunnels);
+            assertThat(endedOnTheRoute()).as("every tunnel ended, by outcome and reason").allSatisfy((labels, count) ->
+                    assertThat(labels).isIn("outcome=\"forwarded\",reason=\"none\"",
+                            "outcome=\"forwarded\",reason=\"connection_reset\""));
         }
     }
 
