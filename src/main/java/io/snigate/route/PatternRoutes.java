@@ -25,7 +25,9 @@ final class PatternRoutes {
     private final RouteDecision[] routedByRoute;
     private final RouteDecision[] clientRefusedByRoute;
     private final RouteDecision[] tlsRefusedByRoute;
-    private final RouteDecision alpnNotAllowed;
+    /** Per route in file order: its ports (as {@link #portsByRoute}), and its alpn refusal. */
+    private final int[][] portsInFileOrder;
+    private final RouteDecision[] alpnRefusedInFileOrder;
 
     PatternRoutes(String label, List<Route> routes, Policy policy) {
         List<Route> ordered = new ArrayList<>(routes.size());
@@ -57,11 +59,17 @@ final class PatternRoutes {
             clientRefusedByRoute[i] = routedByRoute[i].refusedFor(Reason.CLIENT_NOT_ALLOWED);
             tlsRefusedByRoute[i] = routedByRoute[i].refusedFor(Reason.TLS_VERSION_NOT_ALLOWED);
         }
-        // No one route decides an alpn refusal; audit mode follows the pattern's first route in the file.
-        Route first = routes.get(0);
-        alpnNotAllowed = first.policy().modeUnder(policy) == PolicyMode.AUDIT
-                ? RouteDecision.routed(label, first, PolicyMode.AUDIT).refusedFor(Reason.ALPN_NOT_ALLOWED)
-                : RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, label);
+        // No one route decides an alpn refusal: the first route in the file that serves the port
+        // does, with its mode (audit mode forwards to that route's upstream).
+        portsInFileOrder = new int[routes.size()][];
+        alpnRefusedInFileOrder = new RouteDecision[routes.size()];
+        for (int i = 0; i < routes.size(); i++) {
+            Route route = routes.get(i);
+            portsInFileOrder[i] = route.ports().isEmpty() ? null : route.ports().stream().mapToInt(Integer::intValue).toArray();
+            alpnRefusedInFileOrder[i] = route.policy().modeUnder(policy) == PolicyMode.AUDIT
+                    ? RouteDecision.routed(label, route, PolicyMode.AUDIT).refusedFor(Reason.ALPN_NOT_ALLOWED)
+                    : RouteDecision.rejected(Reason.ALPN_NOT_ALLOWED, label);
+        }
     }
 
     boolean acceptsPort(int port) {
@@ -99,7 +107,13 @@ final class PatternRoutes {
                 return tlsVersion < minTlsByRoute[i] ? tlsRefusedByRoute[i] : routedByRoute[i];
             }
         }
-        return alpnNotAllowed;
+        for (int i = 0; i < portsInFileOrder.length; i++) {
+            if (accepts(portsInFileOrder[i], port)) {
+                return alpnRefusedInFileOrder[i];
+            }
+        }
+        // Asked only for a port some route serves (acceptsPort); the first route's, all the same.
+        return alpnRefusedInFileOrder[0];
     }
 
     private static boolean offersAny(List<String> clientAlpn, String[] accepted) {

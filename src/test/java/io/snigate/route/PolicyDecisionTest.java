@@ -80,6 +80,36 @@ class PolicyDecisionTest {
         assertThat(clean.mode()).as("audit mode shows on clean decisions too").isEqualTo(PolicyMode.AUDIT);
     }
 
+    /**
+     * An alpn refusal is judged by the first route in the file that serves the dialed port: a
+     * route for another port neither forwards it in audit mode nor refuses it in enforce mode.
+     * (Failed before: the pattern's first route decided for every port.)
+     */
+    @Test
+    void anAlpnRefusalIsJudgedByTheFirstRouteThatServesThePort() throws Exception {
+        String routes = """
+                routes:
+                  - match: "app.example"
+                    ports: [8443]
+                    mode: %s
+                    upstream: "192.0.2.1:8443"
+                  - match: "app.example"
+                    ports: [443]
+                    alpn: ["h2"]
+                    mode: %s
+                    upstream: "192.0.2.2:443"
+                """;
+        RouteTable enforcedOn443 = table(routes.formatted("audit", "enforce"));
+        RouteDecision on443 = enforcedOn443.decide("app.example", List.of("http/1.1"), 443, ip("10.1.2.3"), TLS_1_3, false, false);
+        assertThat(on443.routed()).as(on443.toString()).isFalse();
+        assertThat(on443.rejectReason()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+
+        RouteTable auditedOn443 = table(routes.formatted("enforce", "audit"));
+        RouteDecision audited = auditedOn443.decide("app.example", List.of("http/1.1"), 443, ip("10.1.2.3"), TLS_1_3, false, false);
+        assertThat(audited.wouldReject()).as(audited.toString()).isEqualTo(Reason.ALPN_NOT_ALLOWED);
+        assertThat(audited.upstream().label()).isEqualTo("192.0.2.2:443");
+    }
+
     @Test
     void anAuditedNoRouteGoesToTheAuditUpstreamOrWhereTheTransparentClientWasGoing() throws Exception {
         RouteTable withUpstream = table("policy: { mode: audit, audit_upstream: \"$sni:443\" }\n" + CORP);
