@@ -33,6 +33,17 @@ final class ConnectionMeters {
         Duration.ofSeconds(10), Duration.ofSeconds(30)
     };
 
+    /**
+     * Buckets for a tunnel's lifetime, from 100 ms to a week (the longest idle timeout): tunnels
+     * live for seconds to hours, far beyond the latency buckets' 30 s.
+     */
+    private static final Duration[] LIFETIME_BUCKETS = {
+        Duration.ofMillis(100), Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5),
+        Duration.ofSeconds(10), Duration.ofSeconds(30), Duration.ofMinutes(1), Duration.ofMinutes(2),
+        Duration.ofMinutes(5), Duration.ofMinutes(10), Duration.ofMinutes(30), Duration.ofHours(1),
+        Duration.ofHours(2), Duration.ofHours(6), Duration.ofDays(1), Duration.ofDays(7)
+    };
+
     private static final Reason[] REASONS = Reason.values();
     /** The verdicts audit mode can forward, each with a would-reject series from the start. */
     private static final List<Reason> POLICY_VERDICTS = Arrays.stream(REASONS).filter(Reason::isPolicyVerdict).toList();
@@ -54,6 +65,11 @@ final class ConnectionMeters {
 
     static Timer.Builder latencyTimer(String name) {
         return Timer.builder(name).serviceLevelObjectives(LATENCY_BUCKETS).maximumExpectedValue(Duration.ofSeconds(30))
+                .distributionStatisticExpiry(MAX_SLICE).distributionStatisticBufferLength(MAX_SLICES);
+    }
+
+    private static Timer.Builder lifetimeTimer(String name) {
+        return Timer.builder(name).serviceLevelObjectives(LIFETIME_BUCKETS).maximumExpectedValue(Duration.ofDays(7))
                 .distributionStatisticExpiry(MAX_SLICE).distributionStatisticBufferLength(MAX_SLICES);
     }
 
@@ -216,7 +232,7 @@ final class ConnectionMeters {
                     .description("Time to resolve and connect to the upstream")
                     .tag(ROUTE, route)
                     .register(registry);
-            connectionDuration = latencyTimer(CONNECTION_DURATION)
+            connectionDuration = lifetimeTimer(CONNECTION_DURATION)
                     .description("Lifetime of forwarded connections, from accept to close")
                     .tag(ROUTE, route)
                     .register(registry);

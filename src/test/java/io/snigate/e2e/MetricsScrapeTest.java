@@ -137,6 +137,9 @@ class MetricsScrapeTest {
                     .contains("snigate_bytes_total{direction=\"from_client\",route=\"" + route + "\"} 0.0")
                     .contains("snigate_bytes_total{direction=\"to_client\",route=\"" + route + "\"} 0.0")
                     .contains("snigate_connection_duration_seconds_count{route=\"" + route + "\"} 0")
+                    // A tunnel's lifetime has buckets up to a week, not the latencies' 30 s.
+                    .contains("snigate_connection_duration_seconds_bucket{route=\"" + route + "\",le=\"3600.0\"} 0")
+                    .contains("snigate_connection_duration_seconds_bucket{route=\"" + route + "\",le=\"604800.0\"} 0")
                     .contains("snigate_upstream_connect_duration_seconds_count{route=\"" + route + "\"} 0");
         }
     }
