@@ -1,13 +1,13 @@
 package io.snigate.log;
 
 import io.netty.util.internal.PlatformDependent;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -23,10 +23,22 @@ import java.util.function.Consumer;
  * (Netty's multi-producer, single-consumer array queue): an event loop that found a lock held by
  * the writer would wait until the writer is scheduled again, on a busy core for milliseconds
  * (performance page, "The access log's queue").
+ *
+ * <p>The stream is written whole lines at a time, at most {@value #BATCH_BYTES} bytes a call (a
+ * longer line in a call of its own). Where standard output and standard error are one stream (a
+ * systemd unit's journal, {@code >log 2>&1}), the writers of the two take turns, so that no
+ * operational line lands inside an access-log line.
  */
 public final class BatchingLineWriter implements Consumer<String>, AutoCloseable {
+    static final int BATCH_BYTES = 64 * 1024;
+    /** Held around each write to the stream when standard output and error are one, else null. */
+    private static final Object ONE_STREAM = sameOpenFile("/proc/self/fd/1", "/proc/self/fd/2") ? new Object() : null;
+
     private final Queue<String> queue;
-    private final Writer out;
+    private final OutputStream out;
+    private final byte[] batch = new byte[BATCH_BYTES];
+    private int batched;
+    private int linesBatched;
     private final long intervalNanos;
     private final boolean wakeOnLine;
     private final LongAdder dropped = new LongAdder();
@@ -44,8 +56,7 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
      */
     public BatchingLineWriter(OutputStream out, int capacity, Duration interval, String threadName, boolean wakeOnLine) {
         this.queue = PlatformDependent.newFixedMpscQueue(capacity);
-        // Characters are encoded into the writer's own buffer: no array per line.
-        this.out = new BufferedWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), 64 * 1024);
+        this.out = out;
         this.intervalNanos = interval.toNanos();
         this.wakeOnLine = wakeOnLine;
         this.thread = new Thread(this::run, threadName);
@@ -86,20 +97,88 @@ public final class BatchingLineWriter implements Consumer<String>, AutoCloseable
         }
     }
 
+    /**
+     * Adds {@code line} to the batch, writing the batch first when the line would not fit. An
+     * ASCII line (every access-log line) is copied in as it is, with no array per line.
+     */
     private void write(String line) {
+        int length = line.length();
+        if (length + 1 > BATCH_BYTES) {
+            writeBytes(line.getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        if (batched + length + 1 > BATCH_BYTES) {
+            flushBatch();
+        }
+        int start = batched;
+        for (int i = 0; i < length; i++) {
+            char c = line.charAt(i);
+            if (c >= 0x80) {
+                batched = start; // not ASCII after all: encoded as a whole
+                writeBytes(line.getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            batch[start + i] = (byte) c;
+        }
+        batched = start + length;
+        batch[batched++] = '\n';
+        linesBatched++;
+    }
+
+    private void writeBytes(byte[] line) {
+        if (batched + line.length + 1 > BATCH_BYTES) {
+            flushBatch();
+        }
+        if (line.length + 1 > BATCH_BYTES) {
+            byte[] whole = Arrays.copyOf(line, line.length + 1);
+            whole[line.length] = '\n';
+            send(whole, whole.length, 1);
+            return;
+        }
+        System.arraycopy(line, 0, batch, batched, line.length);
+        batched += line.length;
+        batch[batched++] = '\n';
+        linesBatched++;
+    }
+
+    private void flushBatch() {
+        if (batched > 0) {
+            send(batch, batched, linesBatched);
+            batched = 0;
+            linesBatched = 0;
+        }
+    }
+
+    /** One write of whole lines; when the stream refuses it, every line in it is counted as dropped. */
+    private void send(byte[] bytes, int length, int lines) {
         try {
-            out.write(line);
-            out.write('\n');
+            if (ONE_STREAM == null) {
+                out.write(bytes, 0, length);
+            } else {
+                synchronized (ONE_STREAM) {
+                    out.write(bytes, 0, length);
+                }
+            }
         } catch (IOException e) {
-            dropped.increment();
+            dropped.add(lines);
         }
     }
 
     private void flush() {
+        flushBatch();
         try {
             out.flush();
         } catch (IOException e) {
             // Standard output closed: nothing to tell it.
+        }
+    }
+
+    /** Whether two descriptor links name one open file, pipe or socket. */
+    private static boolean sameOpenFile(String a, String b) {
+        try {
+            return Files.readSymbolicLink(Path.of(a)).equals(Files.readSymbolicLink(Path.of(b)));
+        } catch (IOException | UnsupportedOperationException | SecurityException e) {
+            return false;
         }
     }
 

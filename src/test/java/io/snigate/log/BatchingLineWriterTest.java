@@ -3,11 +3,15 @@ package io.snigate.log;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -136,6 +140,72 @@ class BatchingLineWriterTest {
         assertThat(writer.dropped()).isEqualTo(84);
         release.countDown();
         writer.close();
+    }
+
+    /**
+     * The stream gets whole lines in each write, at most 64 KiB a call, and a line longer than that
+     * in a call of its own: where standard output and error are one stream (a systemd journal), a
+     * write of the other writer can then never land inside a line. (Failed before: writes of
+     * 8,192 bytes that ended in the middle of a line.)
+     */
+    @Test
+    void theStreamGetsWholeLinesInEachWrite() throws Exception {
+        List<byte[]> writes = new CopyOnWriteArrayList<>();
+        OutputStream recording = new OutputStream() {
+            @Override
+            public void write(int b) {
+                writes.add(new byte[] {(byte) b});
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                writes.add(Arrays.copyOfRange(bytes, offset, offset + length));
+            }
+        };
+        BatchingLineWriter writer = new BatchingLineWriter(recording, 4096, Duration.ofSeconds(1));
+        String line = "{\"sni\":\"" + "x".repeat(500) + "\"}";
+        String unicode = "über " + "y".repeat(300);
+        String huge = "z".repeat(100_000);
+        for (int i = 0; i < 300; i++) {
+            writer.accept(i == 150 ? unicode : i == 200 ? huge : line);
+        }
+        writer.close();
+        StringBuilder all = new StringBuilder();
+        for (byte[] write : writes) {
+            assertThat(write[write.length - 1]).as("a write that ends a line").isEqualTo((byte) '\n');
+            if (write.length > BatchingLineWriter.BATCH_BYTES) {
+                assertThat(write.length).as("the one line longer than a batch, alone").isEqualTo(huge.length() + 1);
+            }
+            all.append(new String(write, StandardCharsets.UTF_8));
+        }
+        assertThat(writes.size()).as("batched, not a write per line").isLessThan(20);
+        String[] lines = all.toString().split("\n");
+        assertThat(lines).hasSize(300);
+        assertThat(lines[150]).isEqualTo(unicode);
+        assertThat(lines[200]).isEqualTo(huge);
+        assertThat(lines[299]).isEqualTo(line);
+    }
+
+    /** A write the stream refuses loses every line in it, and each is counted. (Failed before: one.) */
+    @Test
+    void everyLineOfARefusedWriteIsCountedAsDropped() throws Exception {
+        OutputStream refusing = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                throw new IOException("Broken pipe");
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) throws IOException {
+                throw new IOException("Broken pipe");
+            }
+        };
+        BatchingLineWriter writer = new BatchingLineWriter(refusing, 1024, Duration.ofSeconds(10));
+        for (int i = 0; i < 100; i++) {
+            writer.accept("line " + i);
+        }
+        writer.close();
+        assertThat(writer.dropped()).isEqualTo(100);
     }
 
     /** Tells the test the writer is in the stream, then keeps it there until {@code release}. */
