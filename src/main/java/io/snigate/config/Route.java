@@ -2,6 +2,7 @@ package io.snigate.config;
 
 import io.netty.util.NetUtil;
 import io.snigate.core.HostNames;
+import java.net.IDN;
 import java.util.List;
 import java.util.Objects;
 
@@ -58,6 +59,19 @@ public record Route(
         return first + (alpn.isEmpty() ? "" : " alpn " + alpn) + (ports.isEmpty() ? "" : " ports " + ports);
     }
 
+    /** For a name written in Unicode, the form clients send (RFC 5891), or nothing. */
+    private static String punycodeHint(String name) {
+        if (name.chars().allMatch(c -> c < 0x80)) {
+            return "";
+        }
+        try {
+            return "; write an internationalized name as clients send it, in its xn-- form: \""
+                    + IDN.toASCII(name, IDN.USE_STD3_ASCII_RULES) + "\"";
+        } catch (IllegalArgumentException notEvenThat) {
+            return "; write an internationalized name in its xn-- (punycode) form, as clients send it";
+        }
+    }
+
     public static boolean isWildcard(String pattern) {
         return pattern.startsWith(WILDCARD_PREFIX);
     }
@@ -88,7 +102,7 @@ public record Route(
                         "an IP address is not a name: clients never send one as SNI (RFC 6066)");
             }
             throw new IllegalArgumentException("not a valid host name: use dot-separated labels of 1 to 63"
-                    + " letters, digits, hyphens or underscores, 253 characters at most");
+                    + " letters, digits, hyphens or underscores, 253 characters at most" + punycodeHint(name));
         }
         return pattern;
     }

@@ -168,6 +168,12 @@ final class RoutesReader {
         return NameListReader.read(written, path, files);
     }
 
+    /**
+     * The route labels that stand for something else: {@code route.RouteDecision.DEFAULT_LABEL}
+     * and {@code metrics.MetricNames.NONE} (ConfigLoaderTest keeps them in step).
+     */
+    static final Set<String> RESERVED_LABELS = Set.of("default", "none");
+
     private List<String> readPatterns(Node matchNode, List<String> alpn, List<Integer> ports,
             Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
         List<Node> patternNodes = nodes.listOrSingle(matchNode, "match", "name patterns");
@@ -178,6 +184,12 @@ final class RoutesReader {
         for (Node patternNode : patternNodes) {
             String written = nodes.text(patternNode, "a match pattern");
             String pattern = nodes.parsed(patternNode, "match", Route::normalizePattern);
+            if (RESERVED_LABELS.contains(pattern)) {
+                throw nodes.error(patternNode, "match \"" + written + "\" would be labelled \"" + pattern + "\" in the"
+                        + " access log and metrics, which already stands for " + (pattern.equals("none")
+                        ? "connections no route took" : "the default upstream") + "; a single-label name"
+                        + " cannot be routed by its own pattern, put it in a match_file list");
+            }
             if (!patterns.add(pattern)) {
                 throw nodes.error(patternNode, "match \"" + written + "\" is listed twice in this route");
             }

@@ -3,6 +3,8 @@ package io.snigate.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.snigate.metrics.MetricNames;
+import io.snigate.route.RouteDecision;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -356,6 +358,29 @@ class ConfigLoaderTest {
         assertError(route("match: \"192.0.2.1\""),
                 "routes.yaml:3: match \"192.0.2.1\": an IP address is not a name: "
                         + "clients never send one as SNI (RFC 6066)");
+        // A Unicode name gets the form clients send (failed before: only the letters-and-digits hint).
+        assertError(route("match: \"*.bücher.example\""),
+                "routes.yaml:3: match \"*.bücher.example\": not a valid host name: use dot-separated labels of 1 to 63"
+                        + " letters, digits, hyphens or underscores, 253 characters at most; write an internationalized"
+                        + " name as clients send it, in its xn-- form: \"xn--bcher-kva.example\"");
+    }
+
+    /**
+     * "default" and "none" already label the default upstream and the connections no route took,
+     * in the access log and the metrics: a route matching a host of that name is refused, since
+     * its counts would merge with theirs. (Failed before: accepted.)
+     */
+    @Test
+    void aPatternThatWouldTakeAReservedLabelIsRefused() {
+        assertThat(RoutesReader.RESERVED_LABELS).containsExactlyInAnyOrder(RouteDecision.DEFAULT_LABEL, MetricNames.NONE);
+        assertError(route("match: \"Default.\""),
+                "routes.yaml:3: match \"Default.\" would be labelled \"default\" in the access log and metrics, which"
+                        + " already stands for the default upstream; a single-label name cannot be routed by its own"
+                        + " pattern, put it in a match_file list");
+        assertError(route("match: [\"a.example\", \"none\"]"),
+                "routes.yaml:3: match \"none\" would be labelled \"none\" in the access log and metrics, which"
+                        + " already stands for connections no route took; a single-label name cannot be routed by its own"
+                        + " pattern, put it in a match_file list");
     }
 
     @Test
