@@ -25,13 +25,14 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.flow.FlowControlHandler;
-import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
 import io.snigate.handover.ReusePort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -42,21 +43,34 @@ import java.util.function.BooleanSupplier;
  *
  * <p>A connection gets one request answered at a time: the next is read once the answer is
  * written, so a client that pipelines scrapes and reads nothing costs a scrape or two, not one
- * per request it sent, and the probes on other connections keep their answers. A connection
- * silent for {@link #IDLE_SECONDS} is closed; a request Netty could not decode gets a 400.
+ * per request it sent, and the probes on other connections keep their answers. A connection that
+ * has not sent a whole request within {@link #REQUEST_SECONDS} of being ready for one is closed,
+ * however it trickles its bytes; at most {@link #MAX_CONNECTIONS} are open at once, so that idle
+ * admin connections cannot take the descriptors the proxy needs. A request Netty could not
+ * decode, or whose path is not well encoded, gets a 400; a method other than GET and HEAD a 405.
  */
 public final class AdminServer {
     private static final int MAX_REQUEST_BYTES = 8192;
-    static final int IDLE_SECONDS = 30;
+    static final int REQUEST_SECONDS = 30;
+    /** Far more than a scraper and a few probes; the rest are closed at once. */
+    static final int MAX_CONNECTIONS = 64;
     private static final long PID = ProcessHandle.current().pid();
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
+    private final long requestMillis;
     private final ExpositionFormats formats = ExpositionFormats.init();
+    /** Open admin connections; touched only on the admin event loop's thread. */
+    private int open;
 
     public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready) {
+        this(registry, ready, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
+    }
+
+    AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, long requestMillis) {
         this.registry = registry;
         this.ready = ready;
+        this.requestMillis = requestMillis;
     }
 
     public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
@@ -68,8 +82,13 @@ public final class AdminServer {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (open == MAX_CONNECTIONS) {
+                            ch.close();
+                            return;
+                        }
+                        open++;
+                        ch.closeFuture().addListener(closed -> open--);
                         ch.pipeline()
-                                .addLast(new ReadTimeoutHandler(IDLE_SECONDS))
                                 .addLast(new HttpServerCodec())
                                 .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
                                 .addLast(new FlowControlHandler()) // one decoded request per read()
@@ -84,11 +103,26 @@ public final class AdminServer {
     private final class Endpoints extends SimpleChannelInboundHandler<FullHttpRequest> {
         /** A request is being answered: the next is read once its answer is written. */
         private boolean answering;
+        /** Closes the connection unless a whole request comes first. */
+        private ScheduledFuture<?> requestDeadline;
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            ctx.read(); // the first request
+            awaitRequest(ctx); // the first request
             ctx.fireChannelActive();
+        }
+
+        private void awaitRequest(ChannelHandlerContext ctx) {
+            requestDeadline = ctx.executor().schedule(() -> ctx.close(), requestMillis, TimeUnit.MILLISECONDS);
+            ctx.read();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (requestDeadline != null) {
+                requestDeadline.cancel(false);
+            }
+            ctx.fireChannelInactive();
         }
 
         @Override
@@ -102,15 +136,17 @@ public final class AdminServer {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) throws IOException {
             answering = true;
-            if (!request.decoderResult().isSuccess()) {
+            requestDeadline.cancel(false);
+            String path = request.decoderResult().isSuccess() ? pathOf(request.uri()) : null;
+            if (path == null) {
                 ctx.writeAndFlush(text(ctx, HttpResponseStatus.BAD_REQUEST, "not a request this endpoint can read\n"))
                         .addListener(ChannelFutureListener.CLOSE);
                 return;
             }
-            String path = new QueryStringDecoder(request.uri()).path();
             FullHttpResponse response;
             if (!request.method().equals(HttpMethod.GET) && !request.method().equals(HttpMethod.HEAD)) {
                 response = text(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+                response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             } else {
                 response = switch (path) {
                     case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
@@ -134,9 +170,18 @@ public final class AdminServer {
                 written.addListener((ChannelFutureListener) f -> {
                     answering = false;
                     if (f.isSuccess()) {
-                        f.channel().read(); // the next request, once this answer is out
+                        awaitRequest(ctx); // the next request, once this answer is out
                     }
                 });
+            }
+        }
+
+        /** The request's path, or null when its percent-encoding is broken. */
+        private static String pathOf(String uri) {
+            try {
+                return new QueryStringDecoder(uri).path();
+            } catch (IllegalArgumentException badlyEncoded) {
+                return null;
             }
         }
 

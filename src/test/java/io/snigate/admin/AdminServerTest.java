@@ -1,6 +1,7 @@
 package io.snigate.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -16,6 +17,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -71,6 +75,78 @@ class AdminServerTest {
     void aRequestThatCannotBeDecodedGetsABadRequestAndAClose() throws Exception {
         String response = send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Long: " + "a".repeat(9000) + "\r\n\r\n");
         assertThat(response).startsWith("HTTP/1.1 400 Bad Request");
+    }
+
+    /** A path whose percent-encoding is broken gets a 400 (failed before: a close with no answer). */
+    @Test
+    void aBadlyEncodedPathGetsABadRequest() throws Exception {
+        assertThat(get("/metrics%zz")).startsWith("HTTP/1.1 400 Bad Request");
+    }
+
+    /** A 405 says which methods are allowed (RFC 9110; failed before: no Allow header). */
+    @Test
+    void aMethodOtherThanGetOrHeadGetsA405WithAllow() throws Exception {
+        String response = send("POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        assertThat(response).startsWith("HTTP/1.1 405 Method Not Allowed").contains("\r\nallow: GET, HEAD\r\n");
+    }
+
+    /**
+     * A request trickled a byte at a time must still be whole within the deadline, here 1 s.
+     * (Failed before: a read timeout restarted by every byte kept the connection as long as the
+     * bytes kept coming.)
+     */
+    @Test
+    void aRequestTrickledByteByByteIsCutOffAtTheDeadline() throws Exception {
+        admin.close().sync();
+        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, 1_000)
+                .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        try (Socket socket = new Socket()) {
+            socket.connect(admin.localAddress());
+            long started = System.nanoTime();
+            byte[] request = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII);
+            int sent = 0;
+            try {
+                for (; sent < request.length; sent++) {
+                    socket.getOutputStream().write(request[sent]);
+                    Thread.sleep(100); // the trickle is what is tested
+                }
+            } catch (java.net.SocketException closedByTheEndpoint) {
+                // A write after the close: what this test wants.
+            }
+            assertThat(sent).as("bytes written before the close").isLessThan(request.length);
+            socket.setSoTimeout(5_000);
+            assertThat(socket.getInputStream().read()).isEqualTo(-1);
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isLessThan(8_000);
+        }
+    }
+
+    /** Past {@value AdminServer#MAX_CONNECTIONS} open connections the next is closed at once; one closed makes room. */
+    @Test
+    void connectionsOverTheCapAreClosedAtOnce() throws Exception {
+        List<Socket> held = new ArrayList<>();
+        try {
+            for (int i = 0; i < AdminServer.MAX_CONNECTIONS; i++) {
+                Socket socket = new Socket();
+                socket.connect(address);
+                held.add(socket);
+            }
+            // Each is counted once the endpoint has taken it: a probe answered on one of them says so.
+            held.get(held.size() - 1).getOutputStream()
+                    .write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            held.get(held.size() - 1).getInputStream().read();
+            try (Socket over = new Socket()) {
+                over.setSoTimeout(5_000);
+                over.connect(address);
+                assertThat(over.getInputStream().read()).as("closed at once").isEqualTo(-1);
+            }
+            held.remove(0).close();
+            await().atMost(Duration.ofSeconds(5)).until(() -> get("/healthz").endsWith("ok\n"));
+        } finally {
+            for (Socket socket : held) {
+                socket.close();
+            }
+        }
     }
 
     private String get(String path) throws Exception {
