@@ -4,7 +4,7 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.StandardSocketOptions;
 import java.nio.file.Path;
 import java.util.List;
@@ -37,8 +37,8 @@ final class BindChecks {
         if (address.getPort() == 0) {
             return;
         }
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.bind(address, 1);
+        try {
+            probe(address, false);
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("Address already in use") && shared(address)) {
                 said(address, what, listeners.on(address.getPort()));
@@ -52,12 +52,27 @@ final class BindChecks {
      * same user): one that does not makes the bind fail next, and that failure says all.
      */
     private static boolean shared(InetSocketAddress address) {
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-            probe.bind(address, 1);
+        try {
+            probe(address, true);
             return true;
         } catch (IOException | UnsupportedOperationException e) {
             return false;
+        }
+    }
+
+    /**
+     * Binds a socket to {@code address} and closes it. It never listens: a listening probe with
+     * {@code SO_REUSEPORT} would join the other process's group, and the connections the kernel
+     * gave it would be reset at its close. {@code SO_REUSEADDR}, as a listener has it, keeps the
+     * connections of an earlier process in TIME_WAIT from counting.
+     */
+    private static void probe(InetSocketAddress address, boolean reusePort) throws IOException {
+        try (Socket probe = new Socket()) {
+            probe.setReuseAddress(true);
+            if (reusePort) {
+                probe.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            }
+            probe.bind(address);
         }
     }
 
