@@ -11,6 +11,7 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.SocketChannelConfig;
+import io.netty.channel.unix.Errors;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.util.concurrent.Future;
@@ -160,6 +161,9 @@ public final class RingClientChannel extends AcceptedSocketChannel {
         readId = 0;
         ByteBuf bytes = readBuffer;
         readBuffer = null;
+        if (bytes == null) {
+            return; // the loop stopped and released the buffer (Handle.close); a late completion
+        }
         if (handOverTo != null) {
             if (res > 0) {
                 bytes.writerIndex(bytes.writerIndex() + res);
@@ -197,7 +201,7 @@ public final class RingClientChannel extends AcceptedSocketChannel {
             }
             return;
         }
-        pipeline().fireExceptionCaught(new IOException("recv failed: errno " + -res));
+        pipeline().fireExceptionCaught(Errors.newIOException("recv", res)); // carries the errno
         unsafe().close(unsafe().voidPromise());
     }
 
@@ -232,6 +236,9 @@ public final class RingClientChannel extends AcceptedSocketChannel {
 
     private void writeDone(int res) {
         writeId = 0;
+        if (sending == null) {
+            return; // the loop stopped and released it (Handle.close); a late completion
+        }
         sending.release();
         sending = null;
         ChannelOutboundBuffer in = unsafe().outboundBuffer();
@@ -239,7 +246,7 @@ public final class RingClientChannel extends AcceptedSocketChannel {
             return;
         }
         if (res < 0) {
-            in.remove(new IOException("send failed: errno " + -res));
+            in.remove(Errors.newIOException("send", res)); // carries the errno: EPIPE tells a FIN came first
             unsafe().close(unsafe().voidPromise());
             return;
         }
