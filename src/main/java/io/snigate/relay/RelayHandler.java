@@ -83,6 +83,6 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         if (!(cause instanceof IOException)) {
             LOG.warn("closing tunnel for {} after an unexpected error", tunnel.record.client(), cause);
         }
-        tunnel.close(tunnel.failureOf(ctx.channel()));
+        tunnel.close(tunnel.failureOf(ctx.channel(), cause));
     }
 }

@@ -18,9 +18,10 @@ interface RelayListener {
 
     /**
      * An operation on {@code socket} failed (a reset, most often): the tunnel ends.
-     * {@code sending}: a send (or the FIN after the sends) failed, rather than a receive.
+     * {@code sending}: a send (or the FIN after the sends) failed, rather than a receive;
+     * {@code peerClosedFirst}: with EPIPE, the peer's FIN came before its reset ({@link BrokenPipe}).
      */
-    void failed(RelaySocket socket, boolean sending);
+    void failed(RelaySocket socket, boolean sending, boolean peerClosedFirst);
 
     /** The write queue of {@code socket} fell below the low-water mark. */
     void writable(RelaySocket socket);

@@ -120,7 +120,7 @@ public abstract class RelaySocket extends RingSocket {
                 bytes.skipBytes(descriptor().writeAddress(bytes.memoryAddress(), bytes.readerIndex(), bytes.writerIndex()));
             } catch (IOException refused) {
                 bytes.release();
-                listener.failed(this, true);
+                listener.failed(this, true, BrokenPipe.is(refused));
                 return;
             }
             if (!bytes.isReadable()) {
@@ -241,7 +241,7 @@ public abstract class RelaySocket extends RingSocket {
         try {
             socket().shutdown(false, true);
         } catch (IOException | NotYetConnectedException notConnected) {
-            listener.failed(this, true); // the tunnel ends as on a failed send
+            listener.failed(this, true, false); // the tunnel ends as on a failed send
         }
     }
 
@@ -292,7 +292,7 @@ public abstract class RelaySocket extends RingSocket {
         } catch (IOException reset) {
             listener.bytesRead(this, bytes);
             if (!isClosing()) {
-                listener.failed(this, false);
+                listener.failed(this, false, false);
             }
             return;
         }
@@ -309,13 +309,13 @@ public abstract class RelaySocket extends RingSocket {
     protected void completionThrew(short tag, RuntimeException bug) {
         super.completionThrew(tag, bug);
         if (listener != null) {
-            listener.failed(this, false);
+            listener.failed(this, false, false);
         }
     }
 
     private void failedIfNegative(int res, boolean sending) {
         if (res < 0 && res != RingOps.CANCELED && !isClosing() && listener != null) {
-            listener.failed(this, sending);
+            listener.failed(this, sending, sending && BrokenPipe.is(res));
         }
     }
 

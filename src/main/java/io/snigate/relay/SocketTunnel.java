@@ -139,11 +139,12 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     /**
      * As with a client channel ({@link Tunnel#failureOf}): a failure on either side ends the
      * tunnel as {@code connection_reset}, except a send refused by a client that had sent FIN
-     * already, which ended the conversation itself.
+     * before its reset, which ended the conversation itself.
      */
     @Override
-    public void failed(RelaySocket side, boolean sending) {
-        close(side == client && sending && clientDoneSending ? null : Reason.CONNECTION_RESET);
+    public void failed(RelaySocket side, boolean sending, boolean peerClosedFirst) {
+        boolean clientClosedFirst = side == client && sending && (clientDoneSending || peerClosedFirst);
+        close(clientClosedFirst ? null : Reason.CONNECTION_RESET);
     }
 
     @Override

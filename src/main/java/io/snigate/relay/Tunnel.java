@@ -45,12 +45,13 @@ final class Tunnel extends TunnelTimeouts {
     }
 
     /**
-     * The reason a failure on {@code side} ends the tunnel with: a reset, except for a client that
-     * had sent FIN already. That client ended the conversation itself and closed its socket (as a
-     * TLS client does after its close_notify), and what the upstream still sends meets a reset.
+     * The reason {@code cause}, on {@code side}, ends the tunnel with: a reset, except for a
+     * client that had sent FIN before it (read already, or told by the failed send's EPIPE,
+     * {@link BrokenPipe}). That client ended the conversation itself and closed its socket (as a
+     * TLS client does after its close_notify), and what the upstream still sent met a reset.
      */
-    Reason failureOf(Channel side) {
-        return side == client && clientDoneSending ? null : Reason.CONNECTION_RESET;
+    Reason failureOf(Channel side, Throwable cause) {
+        return side == client && (clientDoneSending || BrokenPipe.is(cause)) ? null : Reason.CONNECTION_RESET;
     }
 
     Channel peerOf(Channel side) {

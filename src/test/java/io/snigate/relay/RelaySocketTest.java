@@ -247,7 +247,7 @@ class RelaySocketTest {
         }
 
         @Override
-        public void failed(RelaySocket from, boolean sending) {
+        public void failed(RelaySocket from, boolean sending, boolean peerClosedFirst) {
             heard.add("failed, sending: " + sending);
         }
 
