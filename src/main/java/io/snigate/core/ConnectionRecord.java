@@ -234,9 +234,9 @@ public final class ConnectionRecord implements ClientHelloSink {
 
     /**
      * Finishes the record one task after the client's channel closes, on {@code loop}, instead of
-     * at once. A channel closed because a write to it failed completes its close future before it
-     * fails the writes still queued, and that failure is where a channel tunnel learns the reason
-     * (a client that reset).
+     * at once; null finishes it at the close again. A channel closed because a write to it failed
+     * completes its close future before it fails the writes still queued, and that failure is
+     * where a channel tunnel learns the reason (a client that reset).
      */
     public void finishAfterTheClose(Executor loop) {
         finishLaterOn = loop;

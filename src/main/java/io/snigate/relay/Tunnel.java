@@ -128,6 +128,7 @@ final class Tunnel extends TunnelTimeouts {
     void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);
+            record.finishAfterTheClose(null); // the first reason stands: nothing to wait for
         }
         client.close();
         upstream.close();
@@ -135,6 +136,9 @@ final class Tunnel extends TunnelTimeouts {
 
     /** Closes both sides once what is queued on each has been written. */
     void closeAfterFlush() {
+        if (!client.isOpen() || nothingQueued(client)) {
+            record.finishAfterTheClose(null); // no write left to fail: the record finishes at the close
+        }
         closeOnceWritten(client);
         closeOnceWritten(upstream);
     }
