@@ -1,5 +1,6 @@
 package io.snigate.listen;
 
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -59,17 +60,28 @@ final class PortListeners {
         return found;
     }
 
-    /** The descriptions of the listening sockets on {@code port} in one table, as "socket:[inode]". */
+    /**
+     * The descriptions of the listening sockets on {@code port} in one table, as "socket:[inode]".
+     * The kernel lists the listening sockets first, so the reading stops at the first row that is
+     * not one: during a hand-over the table also holds every connection of the other process.
+     */
     private static Set<String> listeningInodes(Path table, int port) {
         Set<String> inodes = new HashSet<>();
         String localPort = String.format(Locale.ROOT, ":%04X", port);
-        String text = read(table);
-        for (String line : text.split("\n")) {
-            String[] fields = line.trim().split("\\s+");
-            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
-            if (fields.length > 9 && fields[1].endsWith(localPort) && fields[3].equals(LISTEN)) {
-                inodes.add("socket:[" + fields[9] + "]");
+        try (BufferedReader rows = Files.newBufferedReader(table, StandardCharsets.ISO_8859_1)) {
+            rows.readLine(); // the header
+            for (String row; (row = rows.readLine()) != null; ) {
+                String[] fields = row.trim().split("\\s+");
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode ...
+                if (fields.length <= 9 || !fields[3].equals(LISTEN)) {
+                    break;
+                }
+                if (fields[1].endsWith(localPort)) {
+                    inodes.add("socket:[" + fields[9] + "]");
+                }
             }
+        } catch (IOException | RuntimeException e) {
+            // No such table here (no IPv6), or /proc unreadable: nothing found in it.
         }
         return inodes;
     }
