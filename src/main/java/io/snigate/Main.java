@@ -141,15 +141,31 @@ public final class Main {
     }
 
     /**
-     * Installs {@code handler} for signal {@code name}. The JVM leaves a stop signal that was
-     * ignored when it started ignored (nohup ignores HUP; a shell script's background job, INT)
-     * and installs nothing: said at start with {@code consequence}, instead of a signal that
+     * Installs {@code handler} for signal {@code name}; false when the signal was ignored when the
+     * JVM started, which keeps it ignored and installs nothing.
+     */
+    private static boolean handle(String name, SignalHandler handler) {
+        return Signal.handle(new Signal(name), handler) != SignalHandler.SIG_IGN;
+    }
+
+    /**
+     * Says at start which stop or reload signal was inherited as ignored (nohup ignores HUP; a
+     * shell script's background job, INT) and what still works, instead of a signal that
      * silently does nothing.
      */
-    private static void handle(String name, SignalHandler handler, String consequence) {
-        if (Signal.handle(new Signal(name), handler) == SignalHandler.SIG_IGN) {
-            LOG.warn("SIG{} was ignored when snigate started (nohup, or a background job of a script) and stays "
-                    + "ignored: {}", name, consequence);
+    private static void warnOfIgnoredSignals(boolean term, boolean interrupt, boolean hangUp) {
+        String why = " was ignored when snigate started (nohup, or a background job of a script) and stays ignored: ";
+        if (!term || !interrupt) {
+            String stops = term ? "SIGTERM does" : interrupt ? "SIGINT does" : "only SIGKILL stops it, without a drain";
+            if (!term) {
+                LOG.warn("SIGTERM" + why + "SIGTERM does not drain and stop it; " + stops);
+            }
+            if (!interrupt) {
+                LOG.warn("SIGINT" + why + "SIGINT does not drain and stop it; " + stops);
+            }
+        }
+        if (!hangUp) {
+            LOG.warn("SIGHUP" + why + "kill -HUP does not reload; saving the config file does, while its folder is watched");
         }
     }
 
@@ -172,11 +188,11 @@ public final class Main {
             stop.countDown();
             LOG.info("SIG{}: draining", signal.getName());
         };
-        handle("TERM", onStop, "SIGTERM does not drain and stop it; SIGINT does");
-        handle("INT", onStop, "SIGINT does not drain and stop it; SIGTERM does");
+        boolean term = handle("TERM", onStop);
+        boolean interrupt = handle("INT", onStop);
         AtomicReference<Reloader> reloads = new AtomicReference<>();
         AtomicBoolean hupWhileStarting = new AtomicBoolean();
-        handle("HUP", signal -> {
+        boolean hangUp = handle("HUP", signal -> {
             Reloader reloader = reloads.get();
             if (reloader == null) {
                 // Kept for once the proxy has started, unless it started meanwhile.
@@ -188,7 +204,8 @@ public final class Main {
                 }
             }
             reloader.reload("SIGHUP");
-        }, "kill -HUP does not reload; saving the config file does");
+        });
+        warnOfIgnoredSignals(term, interrupt, hangUp);
         ProxyServer server = new ProxyServer(loaded, metrics, accessLog, Transport.select());
         try {
             server.start();

@@ -220,12 +220,14 @@ class CommandLineTest {
             // Standard error is written by a thread of its own: the lines may follow the readiness.
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(started.stderr())
                     .contains("SIGHUP was ignored when snigate started (nohup, or a background job of a script) and stays "
-                            + "ignored: kill -HUP does not reload; saving the config file does")
+                            + "ignored: kill -HUP does not reload; saving the config file does, while its folder is watched")
                     .contains("SIGINT was ignored when snigate started (nohup, or a background job of a script) and stays "
                             + "ignored: SIGINT does not drain and stop it; SIGTERM does")
                     .doesNotContain("SIGTERM was ignored"));
         }
         try (ChildProxy started = startProxy(9, "5s")) {
+            // The warnings would come before "ready with" through the same queue: wait for it first.
+            await().atMost(Duration.ofSeconds(10)).until(() -> started.stderr().contains("ready with"));
             assertThat(started.stderr()).doesNotContain("was ignored");
         }
     }
