@@ -24,16 +24,17 @@ final class BindChecks {
 
     /**
      * Says when {@code address} already has a listener: a bind without {@code SO_REUSEPORT} fails
-     * there exactly then. Another snigate there is a restart handing over (deploy/README.md), said
-     * as information; any other process, or one this process may not see, would take part of the
-     * traffic unnoticed (a forgotten process, another instance whose port this config names), and
-     * is warned of with its name when {@code /proc} gives it.
+     * there exactly then. Another snigate on the same config file ({@code config}, as this one was
+     * given it) is a restart handing over (deploy/README.md), said as information; any other
+     * process, another snigate on another config among them, or one this process may not see,
+     * would take part of the traffic unnoticed, and is warned of with its name when {@code /proc}
+     * gives it.
      */
-    static void warnIfServed(InetSocketAddress address, String what) {
-        warnIfServed(address, what, new PortListeners(Path.of("/proc")));
+    static void warnIfServed(InetSocketAddress address, String what, String config) {
+        warnIfServed(address, what, config, new PortListeners(Path.of("/proc")));
     }
 
-    static void warnIfServed(InetSocketAddress address, String what, PortListeners listeners) {
+    static void warnIfServed(InetSocketAddress address, String what, String config, PortListeners listeners) {
         if (address.getPort() == 0) {
             return;
         }
@@ -41,7 +42,7 @@ final class BindChecks {
             probe(address, false);
         } catch (IOException e) {
             if (String.valueOf(e.getMessage()).contains("Address already in use") && shared(address)) {
-                said(address, what, listeners.on(address.getPort()));
+                said(address, what, listeners.on(address.getPort()), Path.of(config).toAbsolutePath().normalize());
             }
             // Anything else (a transparent listener's foreign address, a port below 1024) the bind tells.
         }
@@ -76,9 +77,9 @@ final class BindChecks {
         }
     }
 
-    private static void said(InetSocketAddress address, String what, List<PortListeners.Listener> others) {
+    private static void said(InetSocketAddress address, String what, List<PortListeners.Listener> others, Path config) {
         String names = others.stream().map(PortListeners.Listener::described).collect(Collectors.joining(", "));
-        if (!others.isEmpty() && others.stream().allMatch(PortListeners.Listener::isSnigate)) {
+        if (!others.isEmpty() && others.stream().allMatch(other -> config.equals(other.snigateConfig()))) {
             LOG.info("{} {} is also listened on by {}: the kernel splits new connections between it and this one "
                     + "until it closes its listeners, as when a restart hands over (deploy/README.md)",
                     what, HostPort.format(address), names);

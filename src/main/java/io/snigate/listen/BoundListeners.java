@@ -50,7 +50,7 @@ final class BoundListeners {
         // A reload that re-spells a listener (127.0.0.1:P as 0.0.0.0:P) binds it while this
         // process still holds the old one: not another process.
         if (bound.values().stream().noneMatch(held -> held.address().getPort() == listener.address().port())) {
-            BindChecks.warnIfServed(listener.address().toResolvedLiteral(), "listen");
+            BindChecks.warnIfServed(listener.address().toResolvedLiteral(), "listen", source.get());
         }
         ListenerSockets sockets = ListenerSockets.bind(listener, workers, transport, initializer, source.get());
         bound.put(name, sockets);

@@ -29,10 +29,17 @@ final class PortListeners {
         this.proc = proc;
     }
 
-    /** A process listening on the port: its id, {@code comm} name, and whether it runs snigate. */
-    record Listener(long pid, String name, boolean isSnigate) {
+    /**
+     * A process listening on the port: its id, {@code comm} name, and, when it runs snigate, the
+     * config file it was given, made absolute from its working directory (else null).
+     */
+    record Listener(long pid, String name, Path snigateConfig) {
+        boolean isSnigate() {
+            return snigateConfig != null;
+        }
+
         String described() {
-            return (isSnigate ? "snigate" : name) + " (pid " + pid + ")";
+            return isSnigate() ? "snigate (pid " + pid + ", config " + snigateConfig + ")" : name + " (pid " + pid + ")";
         }
     }
 
@@ -50,7 +57,7 @@ final class PortListeners {
             for (Path process : processes) {
                 if (holdsAny(process.resolve("fd"), sockets)) {
                     found.add(new Listener(Long.parseLong(process.getFileName().toString()),
-                            read(process.resolve("comm")).strip(), runsSnigate(process)));
+                            read(process.resolve("comm")).strip(), snigateConfig(process)));
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -103,15 +110,34 @@ final class PortListeners {
         return false;
     }
 
-    /** Whether the process's command line runs snigate: its main class, or its jar as the launcher names it. */
-    private static boolean runsSnigate(Path process) {
-        for (String argument : read(process.resolve("cmdline")).split("\0")) {
+    /**
+     * The config file of a process whose command line runs snigate (its main class, or its jar as
+     * the launcher names it), as {@code Main} reads it: {@code -c}, {@code --config},
+     * {@code --config=}, else routes.yaml; null for any other process.
+     */
+    private static Path snigateConfig(Path process) {
+        String[] arguments = read(process.resolve("cmdline")).split("\0");
+        boolean snigate = false;
+        String config = "routes.yaml";
+        for (int i = 0; i < arguments.length; i++) {
+            String argument = arguments[i];
             String file = argument.substring(argument.lastIndexOf('/') + 1);
             if (argument.equals("io.snigate.Main") || file.startsWith("snigate") && file.endsWith(".jar")) {
-                return true;
+                snigate = true;
+            } else if (snigate && (argument.equals("-c") || argument.equals("--config")) && i + 1 < arguments.length) {
+                config = arguments[++i];
+            } else if (snigate && argument.startsWith("--config=")) {
+                config = argument.substring("--config=".length());
             }
         }
-        return false;
+        if (!snigate) {
+            return null;
+        }
+        try {
+            return Files.readSymbolicLink(process.resolve("cwd")).resolve(config).normalize();
+        } catch (IOException | RuntimeException unreadable) {
+            return Path.of(config);
+        }
     }
 
     private static String read(Path file) {

@@ -151,7 +151,7 @@ public final class ProxyServer implements AutoCloseable {
         publishPolicy(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
-        BindChecks.warnIfServed(adminAddress, "admin");
+        BindChecks.warnIfServed(adminAddress, "admin", config.source());
         try {
             admin = new AdminServer(metrics.registry(), () -> ready).bind(adminLoop, transport.serverChannelClass(), adminAddress);
         } catch (InterruptedException e) {

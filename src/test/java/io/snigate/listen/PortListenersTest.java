@@ -46,11 +46,12 @@ class PortListenersTest {
         Files.writeString(proc.resolve("4711/comm"), "java\n");
         Files.write(proc.resolve("4711/cmdline"),
                 "java\0-jar\0/opt/snigate/snigate.jar\0--config\0routes.yaml\0".getBytes(StandardCharsets.ISO_8859_1));
+        Files.createSymbolicLink(proc.resolve("4711/cwd"), Path.of("/etc/snigate"));
 
         PortListeners listeners = new PortListeners(proc);
 
         assertThat(listeners.on(8443)).extracting(PortListeners.Listener::described)
-                .containsExactly("nginx (pid 812)", "snigate (pid 4711)");
+                .containsExactly("nginx (pid 812)", "snigate (pid 4711, config /etc/snigate/routes.yaml)");
         assertThat(listeners.on(9090)).as("a listening row after the connections is not read").isEmpty();
         assertThat(listeners.on(443)).isEmpty();
     }
