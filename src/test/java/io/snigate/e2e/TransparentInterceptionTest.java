@@ -314,13 +314,7 @@ class TransparentInterceptionTest {
      */
     @Test
     void anAddressTheGatewayGainedAfterTheStartIsStillItsOwn() throws Exception {
-        network.run(network.gateway(), "ip", "addr", "add", LATE_ADDRESS + "/32", "dev", "lo");
-        Process ownService = network.start(network.gateway(), dir.resolve("own-service.log"), "openssl", "s_server",
-                "-accept", LATE_ADDRESS + ":443", "-cert", dir.resolve("real.pem").toString(),
-                "-key", dir.resolve("real.key").toString(), "-www", "-quiet");
-        try {
-            await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS", "-k",
-                    "-o", "/dev/null", "--max-time", "3", "https://" + LATE_ADDRESS + "/").exitCode() == 0);
+        withTheGatewaysOwnServiceOnALateAddress("real", () -> {
             assertThat(curl("late.test", TestNetwork.ROGUE, 443, "real")).as("curl: TLS alert").isEqualTo(35);
             JsonNode line = onlyNewLine();
             assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
@@ -340,6 +334,26 @@ class TransparentInterceptionTest {
             assertThat(looped.get("client").asText()).startsWith(LATE_ADDRESS + ":");
             assertThat(looped.get("outcome").asText()).isEqualTo("rejected");
             assertThat(looped.get("bytes_from_client").asLong()).isZero();
+        });
+    }
+
+    private interface NetworkStep {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code test} while the gateway has {@link #LATE_ADDRESS}, gained after snigate started,
+     * with a TLS service of its own on port 443 there that answers with {@code cert}.
+     */
+    private static void withTheGatewaysOwnServiceOnALateAddress(String cert, NetworkStep test) throws Exception {
+        network.run(network.gateway(), "ip", "addr", "add", LATE_ADDRESS + "/32", "dev", "lo");
+        Process ownService = network.start(network.gateway(), dir.resolve("own-service-" + cert + ".log"), "openssl",
+                "s_server", "-accept", LATE_ADDRESS + ":443", "-cert", dir.resolve(cert + ".pem").toString(),
+                "-key", dir.resolve(cert + ".key").toString(), "-www", "-quiet");
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS", "-k",
+                    "-o", "/dev/null", "--max-time", "3", "https://" + LATE_ADDRESS + "/").exitCode() == 0);
+            test.run();
         } finally {
             ownService.destroy();
             network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
@@ -354,14 +368,9 @@ class TransparentInterceptionTest {
      */
     @Test
     void anOwnAddressFoundAfterTheConnectIsSkippedForTheNameNextAddress() throws Exception {
-        network.run(network.gateway(), "ip", "addr", "add", LATE_ADDRESS + "/32", "dev", "lo");
-        Process ownService = network.start(network.gateway(), dir.resolve("own-service-first.log"), "openssl", "s_server",
-                "-accept", LATE_ADDRESS + ":443", "-cert", dir.resolve("rogue.pem").toString(),
-                "-key", dir.resolve("rogue.key").toString(), "-www", "-quiet");
-        try {
-            await().atMost(Duration.ofSeconds(30)).until(() -> network.exec(network.gateway(), 10, "curl", "-sS", "-k",
-                    "-o", "/dev/null", "--max-time", "3", "https://" + LATE_ADDRESS + "/").exitCode() == 0);
-            // Counts the connections the gateway opens to its own late address from here on.
+        withTheGatewaysOwnServiceOnALateAddress("rogue", () -> {
+            // Counts the connections the gateway opens to its own late address from here on (the
+            // next test's flush of the ruleset removes the table).
             network.run(network.gateway(), "nft", "add table inet own_dials; "
                     + "add chain inet own_dials out { type filter hook output priority 0; }; "
                     + "add rule inet own_dials out ip daddr " + LATE_ADDRESS + " tcp dport 443 tcp flags syn counter");
@@ -373,11 +382,7 @@ class TransparentInterceptionTest {
             assertThat(line.get("upstream").asText()).isEqualTo(TestNetwork.SERVER + ":443");
             String counted = network.exec(network.gateway(), 10, "nft", "list", "table", "inet", "own_dials").stdout();
             assertThat(counted).as("the own address was dialed first, once").contains("packets 1 ");
-        } finally {
-            ownService.destroy();
-            network.exec(network.gateway(), 10, "nft", "delete", "table", "inet", "own_dials");
-            network.run(network.gateway(), "ip", "addr", "del", LATE_ADDRESS + "/32", "dev", "lo");
-        }
+        });
     }
 
     /**
