@@ -25,6 +25,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.flow.FlowControlHandler;
+import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
@@ -45,7 +46,7 @@ import java.util.function.BooleanSupplier;
  * written, so a client that pipelines scrapes and reads nothing costs a scrape or two, not one
  * per request it sent, and the probes on other connections keep their answers. A connection that
  * has not sent a whole request within {@link #REQUEST_SECONDS} of being ready for one is closed,
- * however it trickles its bytes; at most {@link #MAX_CONNECTIONS} are open at once, so that idle
+ * however it trickles its bytes, and so is one that does not take an answer within that time; at most {@link #MAX_CONNECTIONS} are open at once, so that idle
  * admin connections cannot take the descriptors the proxy needs. A request Netty could not
  * decode, or whose path is not well encoded, gets a 400; a method other than GET and HEAD a 405.
  */
@@ -89,6 +90,9 @@ public final class AdminServer {
                         open++;
                         ch.closeFuture().addListener(closed -> open--);
                         ch.pipeline()
+                                // An answer must be taken within the same time: one never read
+                                // would otherwise hold its connection, and the deadline waits for it.
+                                .addLast(new WriteTimeoutHandler(requestMillis, TimeUnit.MILLISECONDS))
                                 .addLast(new HttpServerCodec())
                                 .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
                                 .addLast(new FlowControlHandler()) // one decoded request per read()
