@@ -2,7 +2,6 @@ package io.snigate.config;
 
 import io.netty.util.NetUtil;
 import io.snigate.core.HostNames;
-import java.net.IDN;
 import java.util.List;
 import java.util.Objects;
 
@@ -59,17 +58,16 @@ public record Route(
         return first + (alpn.isEmpty() ? "" : " alpn " + alpn) + (ports.isEmpty() ? "" : " ports " + ports);
     }
 
-    /** For a name written in Unicode, the form clients send (RFC 5891), or nothing. */
+    /**
+     * For a name written in Unicode, how to write it as clients send it, or nothing. The form is
+     * not computed here: the JDK's IDN follows IDNA2003, which maps some names (straße) other
+     * than browsers' IDNA2008 does, and a route written in the wrong form would never match.
+     */
     private static String punycodeHint(String name) {
         if (name.chars().allMatch(c -> c < 0x80)) {
             return "";
         }
-        try {
-            return "; write an internationalized name as clients send it, in its xn-- form: \""
-                    + IDN.toASCII(name, IDN.USE_STD3_ASCII_RULES) + "\"";
-        } catch (IllegalArgumentException notEvenThat) {
-            return "; write an internationalized name in its xn-- (punycode) form, as clients send it";
-        }
+        return "; write an internationalized name in its xn-- (punycode) form, as clients send it (idn2 NAME prints it)";
     }
 
     public static boolean isWildcard(String pattern) {

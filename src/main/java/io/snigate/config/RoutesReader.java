@@ -136,6 +136,11 @@ final class RoutesReader {
      */
     private NameList readMatchFile(Node node) throws ConfigException {
         String written = nodes.text(node, "match_file");
+        if (RESERVED_LABELS.contains(written)) {
+            throw nodes.error(node, "match_file \"" + written + "\" would label its route \"" + written + "\" in the"
+                    + " access log and metrics, which already stands for " + reservedFor(written)
+                    + "; name the file otherwise, or write \"./" + written + "\"");
+        }
         Path path;
         Path writtenFolder;
         try {
@@ -174,6 +179,10 @@ final class RoutesReader {
      */
     static final Set<String> RESERVED_LABELS = Set.of("default", "none");
 
+    private static String reservedFor(String label) {
+        return label.equals("none") ? "connections no route took" : "the default upstream";
+    }
+
     private List<String> readPatterns(Node matchNode, List<String> alpn, List<Integer> ports,
             Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
         List<Node> patternNodes = nodes.listOrSingle(matchNode, "match", "name patterns");
@@ -186,9 +195,8 @@ final class RoutesReader {
             String pattern = nodes.parsed(patternNode, "match", Route::normalizePattern);
             if (RESERVED_LABELS.contains(pattern)) {
                 throw nodes.error(patternNode, "match \"" + written + "\" would be labelled \"" + pattern + "\" in the"
-                        + " access log and metrics, which already stands for " + (pattern.equals("none")
-                        ? "connections no route took" : "the default upstream") + "; a single-label name"
-                        + " cannot be routed by its own pattern, put it in a match_file list");
+                        + " access log and metrics, which already stands for " + reservedFor(pattern)
+                        + "; a single-label name cannot be routed by its own pattern, put it in a match_file list");
             }
             if (!patterns.add(pattern)) {
                 throw nodes.error(patternNode, "match \"" + written + "\" is listed twice in this route");

@@ -51,7 +51,11 @@ final class Tunnel extends TunnelTimeouts {
      * TLS client does after its close_notify), and what the upstream still sent met a reset.
      */
     Reason failureOf(Channel side, Throwable cause) {
-        return side == client && (clientDoneSending || BrokenPipe.is(cause)) ? null : Reason.CONNECTION_RESET;
+        if (side == client && BrokenPipe.is(cause)) {
+            // Its FIN came first: the writes still queued, failed next as closed, are no reset either.
+            clientDoneSending = true;
+        }
+        return side == client && clientDoneSending ? null : Reason.CONNECTION_RESET;
     }
 
     Channel peerOf(Channel side) {

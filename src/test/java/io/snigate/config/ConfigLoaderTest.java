@@ -358,11 +358,12 @@ class ConfigLoaderTest {
         assertError(route("match: \"192.0.2.1\""),
                 "routes.yaml:3: match \"192.0.2.1\": an IP address is not a name: "
                         + "clients never send one as SNI (RFC 6066)");
-        // A Unicode name gets the form clients send (failed before: only the letters-and-digits hint).
+        // A Unicode name gets told to write the form clients send (failed before: only the
+        // letters-and-digits hint, and ü is a letter).
         assertError(route("match: \"*.bücher.example\""),
                 "routes.yaml:3: match \"*.bücher.example\": not a valid host name: use dot-separated labels of 1 to 63"
                         + " letters, digits, hyphens or underscores, 253 characters at most; write an internationalized"
-                        + " name as clients send it, in its xn-- form: \"xn--bcher-kva.example\"");
+                        + " name in its xn-- (punycode) form, as clients send it (idn2 NAME prints it)");
     }
 
     /**
@@ -377,6 +378,9 @@ class ConfigLoaderTest {
                 "routes.yaml:3: match \"Default.\" would be labelled \"default\" in the access log and metrics, which"
                         + " already stands for the default upstream; a single-label name cannot be routed by its own"
                         + " pattern, put it in a match_file list");
+        assertError(route("match_file: \"default\""),
+                "routes.yaml:3: match_file \"default\" would label its route \"default\" in the access log and metrics,"
+                        + " which already stands for the default upstream; name the file otherwise, or write \"./default\"");
         assertError(route("match: [\"a.example\", \"none\"]"),
                 "routes.yaml:3: match \"none\" would be labelled \"none\" in the access log and metrics, which"
                         + " already stands for connections no route took; a single-label name cannot be routed by its own"

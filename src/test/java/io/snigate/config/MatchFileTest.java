@@ -95,7 +95,8 @@ class MatchFileTest {
                     + " *.suffix (every name below it) or .suffix (the name and all below it)"},
             {"bad_\u00e9.example\n", ":1: \"bad_\\xc3\\xa9.example\": not a valid host name: use dot-separated labels"
                     + " of 1 to 63 letters, digits, hyphens or underscores, 253 characters at most; write an"
-                    + " internationalized name in its xn-- (punycode) form, as clients send it; a line is a name,"
+                    + " internationalized name in its xn-- (punycode) form, as clients send it (idn2 NAME prints"
+                    + " it); a line is a name,"
                     + " *.suffix (every name below it) or .suffix (the name and all below it)"},
         }) {
             Files.writeString(file, bad[0]);
