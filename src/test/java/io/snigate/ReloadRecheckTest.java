@@ -221,6 +221,43 @@ class ReloadRecheckTest {
     }
 
     /**
+     * A connection accepted before the reload that denies its client, and silent until after it,
+     * is closed by the reload too: routing does not judge the listener's clients again, so its
+     * later hello would have been forwarded (failed before: the hello reached the upstream).
+     */
+    @Test
+    void aListenerWhoseClientsNoLongerIncludeTheClientClosesItsConnectionsStillInPreread() throws Exception {
+        Socket early = proxy.connect();
+        clients.add(early);
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
+        reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
+        assertClosedByTheProxy(early);
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
+        assertThat(upstream.bytesSoFar()).as("no hello of the early connection").isEqualTo(HELLO_A.length + HELLO_B.length);
+    }
+
+    /**
+     * Behind a PROXY header that comes after a reload, the client it names is judged by the
+     * listener's rules in force then, not by those of the accept (failed before: forwarded).
+     */
+    @Test
+    void aProxyHeaderThatComesAfterAReloadIsJudgedByTheNewRules() throws Exception {
+        String proxyProtocol = "proxy_protocol: { trusted: [\"127.0.0.0/8\"] }";
+        reload(configText("", proxyProtocol, routeA(), routeB()));
+        Socket early = proxy.connect();
+        clients.add(early);
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
+        reload(configText("", proxyProtocol + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
+        early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
+        early.getOutputStream().write(HELLO_A);
+        assertClosedByTheProxy(early);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("client").asText()).isEqualTo("192.0.2.7:40000");
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("client_not_allowed");
+        assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
+    }
+
+    /**
      * A reload that keeps A and refuses B, the witness: the one summary line is written once every
      * event loop has judged its clients, A's included; then A still relays.
      */

@@ -136,7 +136,8 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
             ch.pipeline()
                     .addLast(PipelineNames.PROXY_HEADER, new ProxyHeaderGate(record, proxyProtocol.timeout().toMillis()))
                     .addLast(PipelineNames.PROXY_DECODER, new HAProxyMessageDecoder())
-                    .addLast(PipelineNames.PROXY_RECEIVED, new ProxyHeaderReceived(record, named -> clientKnown(named, current)));
+                    // Judged by the rules in force when the header comes: a reload may have changed them.
+                    .addLast(PipelineNames.PROXY_RECEIVED, new ProxyHeaderReceived(record, named -> clientKnown(named, listener)));
         }
         ch.pipeline()
                 .addLast(PipelineNames.PREREAD, new PrereadHandler(record, settings.limits().maxClientHelloBytes(),

@@ -68,8 +68,8 @@ final class OpenConnections {
      * Judges every connection already routed again, by the new routes, its listener's new client
      * rules and the destination policy, and closes those the new config refuses with reason
      * {@code revoked_by_reload}: a name taken off an allowlist does not stay reachable through a
-     * tunnel kept busy. Connections still in pre-read need nothing: they are routed by the new
-     * table. One the new config sends elsewhere keeps its upstream. Logs once, when every event
+     * tunnel kept busy. Connections still in pre-read are judged by their listener's client rules
+     * only: they are routed by the new table. One the new config sends elsewhere keeps its upstream. Logs once, when every event
      * loop has answered, how many were closed and by which verdict.
      */
     void closeRefused(ProxyConfig config, RouteTable routes, DestinationPolicy destinations) {
@@ -115,14 +115,24 @@ final class OpenConnections {
      */
     static Reason refusal(ConnectionRecord record, Map<String, Listener> listeners, RouteTable routes,
             DestinationPolicy destinations) {
-        // Every routing decision sets the policy mode, audit mode's unnamed fallbacks included.
-        if (record == null || record.policyMode() == null || record.reason() != null) {
+        if (record == null || record.reason() != null) {
             return null;
         }
-        // A listener the reload removed keeps its connections, with the rules they were admitted by.
+        // The listener's clients judge every connection whose client is known, those still in
+        // pre-read too: routing does not look at them again, so a client the reload denies would
+        // otherwise still be forwarded by a hello it sends later. Behind a PROXY header not yet
+        // in, the client is not known (its peer is the balancer); the header is judged by the
+        // rules in force when it comes. A listener the reload removed keeps its connections, with
+        // the rules they were admitted by.
         Listener listener = listeners.get(record.listener());
-        if (listener != null && !listener.clients().admits(record.client().getAddress())) {
+        boolean clientKnown = listener != null && record.client() != null
+                && (listener.proxyProtocol() == null || record.client() != record.peer());
+        if (clientKnown && !listener.clients().admits(record.client().getAddress())) {
             return Reason.CLIENT_NOT_ALLOWED;
+        }
+        // Every routing decision sets the policy mode, audit mode's unnamed fallbacks included.
+        if (record.policyMode() == null) {
+            return null; // still in pre-read: routed by the new table
         }
         RouteDecision decision = routes.decide(record);
         if (!decision.routed()) {
