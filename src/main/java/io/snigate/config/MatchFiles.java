@@ -28,9 +28,12 @@ public final class MatchFiles {
             return Files.isRegularFile(path) ? List.of(path) : List.of();
         }
         List<Path> files = new ArrayList<>();
+        // As a shell's glob: a hidden file (an editor's or a deploy tool's temporary copy, which
+        // may hold names since removed) is matched only by a pattern that starts with a dot.
+        boolean hiddenToo = name.startsWith(".");
         try (DirectoryStream<Path> matches = Files.newDirectoryStream(parent, name)) {
             for (Path match : matches) {
-                if (Files.isRegularFile(match)) {
+                if ((hiddenToo || !match.getFileName().toString().startsWith(".")) && Files.isRegularFile(match)) {
                     files.add(match);
                 }
             }

@@ -233,6 +233,9 @@ class MatchFileTest {
         Files.writeString(lists.resolve("b.list"), "b.example\n");
         Files.writeString(lists.resolve("a.list"), "a.example\n.shared.example\n");
         Files.writeString(lists.resolve("ignored.txt"), "not read\n");
+        // A deploy tool's hidden temporary copy, with a name since removed: not read, as a shell's
+        // glob would not (failed before: read, and its name allowed).
+        Files.writeString(lists.resolve(".ansible_tmp1vendor.list"), "removed.example\n");
         NameList list = load("allow.d/*.list").routes().get(0).names();
         assertThat(list.files()).containsExactly(lists.resolve("a.list"), lists.resolve("b.list"));
         assertThat(list.size()).isEqualTo(3);
