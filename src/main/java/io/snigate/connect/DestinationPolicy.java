@@ -162,7 +162,7 @@ public final class DestinationPolicy {
      * Public unicast: not loopback, unspecified, link-local, private (RFC 1918, RFC 6598 shared
      * address space, IPv6 unique local), multicast, broadcast, or one of the ranges that IANA's
      * special-purpose registries mark as reachable only locally (this network, IETF protocol
-     * assignments, benchmarking, reserved, the local-use NAT64 prefix, discard-only). The
+     * assignments, benchmarking, reserved, the local-use NAT64 prefix, discard-only, Teredo). The
      * documentation ranges count as public: they are never routed, so refusing them protects
      * nothing.
      */
@@ -186,6 +186,11 @@ public final class DestinationPolicy {
         boolean uniqueLocal = (b[0] & 0xfe) == 0xfc; // fc00::/7
         boolean localUseNat64 = Addresses.startsLikeNat64(b) && b[4] == 0 && b[5] == 1; // 64:ff9b:1::/48
         boolean discardOnly = b[0] == 1 && Addresses.isZero(b, 1, 8); // 100::/64
-        return !uniqueLocal && !localUseNat64 && !discardOnly;
+        boolean inIetfBlock = b[0] == 0x20 && b[1] == 0x01 && b[2] == 0; // 2001:0::/24 holds the next two
+        // Teredo (2001::/32) hides the host it reaches (its IPv4 address is obfuscated): nothing
+        // about it says where the connection goes. Benchmarking (2001:2::/48), as 198.18.0.0/15.
+        boolean teredo = inIetfBlock && b[3] == 0;
+        boolean benchmarking = inIetfBlock && b[3] == 2 && b[4] == 0 && b[5] == 0;
+        return !uniqueLocal && !localUseNat64 && !discardOnly && !teredo && !benchmarking;
     }
 }

@@ -31,9 +31,11 @@ public final class Addresses {
     }
 
     /**
-     * The IPv4 address inside an IPv4-compatible ({@code ::a.b.c.d}) or NAT64 ({@code 64:ff9b::/96})
-     * IPv6 address, so that those spellings of 127.0.0.1 are judged as 127.0.0.1. (Java already
-     * turns IPv4-mapped addresses, {@code ::ffff:a.b.c.d}, into IPv4 ones.)
+     * The IPv4 address inside an IPv6 spelling of one, so that each spelling of 127.0.0.1 is
+     * judged as 127.0.0.1: IPv4-compatible ({@code ::a.b.c.d}), IPv4-mapped ({@code ::ffff:a.b.c.d},
+     * which Java turns into IPv4 when it parses one, but not an {@code Inet6Address} built from
+     * bytes), IPv4-translated ({@code ::ffff:0:a.b.c.d}, RFC 2765), NAT64 ({@code 64:ff9b::/96}),
+     * and 6to4 ({@code 2002:a.b.c.d::/48}, whose relay is that IPv4 address); else the address itself.
      */
     public static InetAddress embeddedIpv4(InetAddress address) {
         if (!(address instanceof Inet6Address)) {
@@ -41,8 +43,19 @@ public final class Addresses {
         }
         byte[] b = address.getAddress();
         boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
+        boolean translated = isZero(b, 0, 8) && b[8] == (byte) 0xff && b[9] == (byte) 0xff && isZero(b, 10, 12);
         boolean nat64 = startsLikeNat64(b) && isZero(b, 4, 12);
-        return compatible || nat64 ? lastFourBytes(b, address) : address;
+        if (compatible || isIpv4Mapped(b) || translated || nat64) {
+            return lastFourBytes(b, address);
+        }
+        if (b[0] == 0x20 && b[1] == 0x02) { // 6to4
+            try {
+                return InetAddress.getByAddress(new byte[] {b[2], b[3], b[4], b[5]});
+            } catch (UnknownHostException impossible) {
+                return address;
+            }
+        }
+        return address;
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.snigate.config.Cidr;
 import io.snigate.config.Nat64Prefix;
 import io.snigate.core.Reason;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -30,7 +31,11 @@ class DestinationPolicyTest {
         "192.168.1.1", "100.64.0.1", "100.127.255.255", "169.254.169.254", "224.0.0.1", "239.1.1.1",
         "240.0.0.1", "255.255.255.255", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1", "ff02::1",
         "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::a00:1",
-        "192.0.0.170", "198.18.0.1", "198.19.255.254", "64:ff9b:1::a00:1", "100::1"
+        "192.0.0.170", "198.18.0.1", "198.19.255.254", "64:ff9b:1::a00:1", "100::1",
+        // 6to4 and IPv4-translated spellings of private addresses, Teredo, IPv6 benchmarking
+        // (each failed before: public)
+        "2002:a00:1::1", "2002:7f00:1::1", "2002:a9fe:a9fe::1", "::ffff:0:a00:1", "::ffff:0:7f00:1",
+        "2001:0:4136:e378:8000:63bf:80ff:fefe", "2001:2::1"
     })
     void refusesNonPublicAddressesInEverySpelling(String ip) throws Exception {
         DestinationPolicy policy = DestinationPolicy.forListeners(List.of(), List.of());
@@ -39,9 +44,25 @@ class DestinationPolicyTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"192.0.2.10", "8.8.8.8", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2001:db8::1",
-        "64:ff9b::808:808", "192.0.1.1", "198.17.255.255", "198.20.0.1", "64:ff9b:2::1", "100:0:0:1::1"})
+        "64:ff9b::808:808", "192.0.1.1", "198.17.255.255", "198.20.0.1", "64:ff9b:2::1", "100:0:0:1::1",
+        "2002:808:808::1", "2001:3::1", "2001:4860::8888"})
     void allowsPublicAddresses(String ip) throws Exception {
         assertThat(allows(DestinationPolicy.forListeners(List.of(), List.of()), at(ip, 443), List.of())).as(ip).isTrue();
+    }
+
+    /**
+     * An IPv4-mapped address built from bytes stays an Inet6Address (parsing one gives IPv4): it
+     * is still 127.0.0.1, refused, and a loop on a listener's port (failed before: public).
+     */
+    @Test
+    void aMappedAddressBuiltFromBytesIsTheIpv4AddressItCarries() throws Exception {
+        byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 127, 0, 0, 1};
+        InetAddress loopback = Inet6Address.getByAddress(null, mapped, 0);
+        assertThat(loopback).isInstanceOf(Inet6Address.class);
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(new InetSocketAddress("0.0.0.0", 8443)), List.of());
+        assertThat(policy.refusal(new InetSocketAddress(loopback, 443), true, List.of()))
+                .isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(new InetSocketAddress(loopback, 8443), true, List.of())).isEqualTo(Reason.LOOP_DETECTED);
     }
 
     @Test
