@@ -249,8 +249,13 @@ class ReloadRecheckTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
         reload(configText("", proxyProtocol + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
         early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
-        early.getOutputStream().write(HELLO_A);
-        assertClosedByTheProxy(early);
+        try {
+            early.getOutputStream().write(HELLO_A);
+            assertClosedByTheProxy(early);
+        } catch (java.net.SocketException reset) {
+            // Closed on the header, with the hello unread or unsent: the kernel resets, as good
+            // as a close here (the line below says why it closed).
+        }
         JsonNode line = proxy.nextLog();
         assertThat(line.get("client").asText()).isEqualTo("192.0.2.7:40000");
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("client_not_allowed");
