@@ -121,10 +121,10 @@ class ResilienceTest {
                 assertThat(socket.getInputStream().read()).isEqualTo(-1);
             }
             // The proxy closes the last handshake's tunnel after its client has: waited for, then
-            // every one of them was forwarded. A client that closes right after its handshake
-            // meets the server's session tickets still on their way, and its kernel answers them
-            // with a reset; when that reset reaches the proxy before the client's FIN is read, the
-            // tunnel ends as connection_reset (about one in fifty here), as a client's abort should.
+            // every one of them was forwarded. A client that closes right after its handshake may
+            // have the server's session tickets unread in its socket: its kernel then resets the
+            // connection instead of sending FIN, and the tunnel ends as connection_reset, as a
+            // client's abort should (about one in fifty here).
             int tunnels = handshakes;
             await().atMost(Duration.ofSeconds(10)).until(() -> endedOnTheRoute().values().stream()
                     .mapToDouble(Double::doubleValue).sum() == tunnels);
