@@ -263,6 +263,25 @@ class ReloadRecheckTest {
     }
 
     /**
+     * A routed connection behind a PROXY {@code UNKNOWN} header keeps its peer as its client, and
+     * a reload that denies that peer closes it, as it closes any routed connection of a denied
+     * client (a header still awaited is the only case left to the header's own check).
+     */
+    @Test
+    void aRoutedConnectionBehindAnUnknownHeaderIsJudgedByItsPeer() throws Exception {
+        String proxyProtocol = "proxy_protocol: { trusted: [\"127.0.0.0/8\"] }";
+        reload(configText("", proxyProtocol, routeA(), routeB()));
+        Socket unknown = proxy.connect();
+        clients.add(unknown);
+        unknown.getOutputStream().write("PROXY UNKNOWN\r\n".getBytes(StandardCharsets.US_ASCII));
+        unknown.getOutputStream().write(HELLO_A);
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
+        reload(configText("", proxyProtocol + "\n    clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
+        assertClosedByTheProxy(unknown);
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
+    }
+
+    /**
      * A reload that keeps A and refuses B, the witness: the one summary line is written once every
      * event loop has judged its clients, A's included; then A still relays.
      */

@@ -109,8 +109,9 @@ final class OpenConnections {
     }
 
     /**
-     * What the new config says of a connection routed before it, or null when it may go on (or
-     * was never routed, or is ending anyway). Audit mode forwards what it would refuse: such a
+     * What the new config says of an open connection, or null when it may go on (or is ending
+     * anyway): one routed before it is judged whole, one still in pre-read by its listener's
+     * clients only. Audit mode forwards what it would refuse: such a
      * connection stays open, and the verdict is recorded for its line and the would-reject count.
      */
     static Reason refusal(ConnectionRecord record, Map<String, Listener> listeners, RouteTable routes,
@@ -125,14 +126,14 @@ final class OpenConnections {
         // rules in force when it comes. A listener the reload removed keeps its connections, with
         // the rules they were admitted by.
         Listener listener = listeners.get(record.listener());
+        boolean routed = record.policyMode() != null; // every routing decision sets it
         boolean clientKnown = listener != null && record.client() != null
-                && (listener.proxyProtocol() == null || record.client() != record.peer());
+                && (routed || listener.proxyProtocol() == null || record.client() != record.peer());
         if (clientKnown && !listener.clients().admits(record.client().getAddress())) {
             return Reason.CLIENT_NOT_ALLOWED;
         }
-        // Every routing decision sets the policy mode, audit mode's unnamed fallbacks included.
-        if (record.policyMode() == null) {
-            return null; // still in pre-read: routed by the new table
+        if (!routed) {
+            return null; // still in pre-read: routed by the new table (audit mode's fallbacks too)
         }
         RouteDecision decision = routes.decide(record);
         if (!decision.routed()) {
