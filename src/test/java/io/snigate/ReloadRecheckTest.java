@@ -45,6 +45,8 @@ class ReloadRecheckTest {
     private static final byte[] HELLO_A = Corpus.resource("corpus/captured/curl-default.bin");
     private static final byte[] HELLO_B = Corpus.resource("corpus/captured/curl-http1.1.bin");
     private static final byte[] HELLO_C = Corpus.resource("corpus/captured/curl-http2.bin"); // curl-http2.corpus.test
+    /** The listener's line that makes it take a PROXY header from loopback. */
+    private static final String PROXY_PROTOCOL = "proxy_protocol: { trusted: [\"127.0.0.0/8\"] }";
     private static final byte[] MORE = "bytes after the reload".getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
@@ -118,6 +120,14 @@ class ReloadRecheckTest {
 
     private String routeB(String... lines) {
         return route("curl-http11.corpus.test", lines);
+    }
+
+    /** A connection the proxy has accepted, beside the two tunnels, that has sent nothing yet. */
+    private Socket acceptedSilentConnection() throws IOException {
+        Socket silent = proxy.connect();
+        clients.add(silent);
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
+        return silent;
     }
 
     private Socket openTunnel(byte[] hello) throws IOException {
@@ -227,9 +237,7 @@ class ReloadRecheckTest {
      */
     @Test
     void aListenerWhoseClientsNoLongerIncludeTheClientClosesItsConnectionsStillInPreread() throws Exception {
-        Socket early = proxy.connect();
-        clients.add(early);
-        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
+        Socket early = acceptedSilentConnection();
         reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
         assertClosedByTheProxy(early);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
@@ -242,12 +250,9 @@ class ReloadRecheckTest {
      */
     @Test
     void aProxyHeaderThatComesAfterAReloadIsJudgedByTheNewRules() throws Exception {
-        String proxyProtocol = "proxy_protocol: { trusted: [\"127.0.0.0/8\"] }";
-        reload(configText("", proxyProtocol, routeA(), routeB()));
-        Socket early = proxy.connect();
-        clients.add(early);
-        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.server().openConnections() == 3);
-        reload(configText("", proxyProtocol + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket early = acceptedSilentConnection();
+        reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
         early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
         try {
             early.getOutputStream().write(HELLO_A);
@@ -269,14 +274,12 @@ class ReloadRecheckTest {
      */
     @Test
     void aRoutedConnectionBehindAnUnknownHeaderIsJudgedByItsPeer() throws Exception {
-        String proxyProtocol = "proxy_protocol: { trusted: [\"127.0.0.0/8\"] }";
-        reload(configText("", proxyProtocol, routeA(), routeB()));
-        Socket unknown = proxy.connect();
-        clients.add(unknown);
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket unknown = acceptedSilentConnection();
         unknown.getOutputStream().write("PROXY UNKNOWN\r\n".getBytes(StandardCharsets.US_ASCII));
         unknown.getOutputStream().write(HELLO_A);
         await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
-        reload(configText("", proxyProtocol + "\n    clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
+        reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
         assertClosedByTheProxy(unknown);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
     }

@@ -46,16 +46,10 @@ public final class Addresses {
         boolean translated = isZero(b, 0, 8) && b[8] == (byte) 0xff && b[9] == (byte) 0xff && isZero(b, 10, 12);
         boolean nat64 = startsLikeNat64(b) && isZero(b, 4, 12);
         if (compatible || isIpv4Mapped(b) || translated || nat64) {
-            return lastFourBytes(b, address);
+            return ipv4At(b, 12, address);
         }
-        if (b[0] == 0x20 && b[1] == 0x02) { // 6to4
-            try {
-                return InetAddress.getByAddress(new byte[] {b[2], b[3], b[4], b[5]});
-            } catch (UnknownHostException impossible) {
-                return address;
-            }
-        }
-        return address;
+        boolean sixToFour = b[0] == 0x20 && b[1] == 0x02;
+        return sixToFour ? ipv4At(b, 2, address) : address;
     }
 
     /**
@@ -67,7 +61,7 @@ public final class Addresses {
             return address;
         }
         byte[] b = address.getAddress();
-        return isIpv4Mapped(b) ? lastFourBytes(b, address) : address;
+        return isIpv4Mapped(b) ? ipv4At(b, 12, address) : address;
     }
 
     /** Whether the address bytes {@code b} are an IPv4-mapped IPv6 address, {@code ::ffff:a.b.c.d}. */
@@ -83,10 +77,10 @@ public final class Addresses {
         return b[0] == 0 && b[1] == 0x64 && (b[2] & 0xff) == 0xff && (b[3] & 0xff) == 0x9b;
     }
 
-    /** The IPv4 address in the last four bytes of an IPv6 address's {@code b}. */
-    private static InetAddress lastFourBytes(byte[] b, InetAddress address) {
+    /** The IPv4 address in the four bytes of an IPv6 address's {@code b} from {@code from}; {@code address} if none. */
+    private static InetAddress ipv4At(byte[] b, int from, InetAddress address) {
         try {
-            return InetAddress.getByAddress(new byte[] {b[12], b[13], b[14], b[15]});
+            return InetAddress.getByAddress(new byte[] {b[from], b[from + 1], b[from + 2], b[from + 3]});
         } catch (UnknownHostException impossible) {
             return address;
         }
