@@ -389,6 +389,27 @@ class ReloadRecheckTest {
     }
 
     @Test
+    void anAnswerThatComesAfterAReloadIsJudgedByTheNewRoute() throws Exception {
+        String sniRoute = "upstream: \"$sni:" + upstream.port() + "\"";
+        dns.hold("curl-http2.corpus.test", InetAddress.getLoopbackAddress(), 300);
+        reload(configText("", "", routeA(), routeB(),
+                route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
+        Socket resolving = openTunnel(HELLO_C);
+        clients.add(resolving);
+        await().atMost(Duration.ofSeconds(10)).until(() -> dns.queriesFor("curl-http2.corpus.test") > 0); // routed
+        reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test", sniRoute)));
+        dns.release();
+        // Refused as a new connection would be: the TLS alert access_denied, then the close.
+        assertThat(ProxyHarness.readUntilClosed(resolving)).containsExactly(21, 3, 1, 0, 2, 2, 49);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
+        assertThat(line.get("reason").asText()).isEqualTo("forbidden_destination");
+        assertThat(line.get("outcome").asText()).isEqualTo("rejected");
+        assertThat(upstream.accepted()).isEqualTo(2); // A and B only: C was never dialed
+        assertRelaysOn(clients.get(0), HELLO_A);
+    }
+
+    @Test
     void anAddressTheConfigChoseIsNotJudgedAsTheClientsWhenTheRouteNowLetsTheClientChoose() throws Exception {
         reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test")));
         Socket c = openTunnelC();

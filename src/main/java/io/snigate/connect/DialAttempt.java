@@ -8,6 +8,7 @@ import io.netty.resolver.AddressResolver;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.snigate.config.Cidr;
 import io.snigate.config.HostPort;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionRecord;
@@ -15,6 +16,7 @@ import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
+import io.snigate.route.RouteTable;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -38,6 +40,8 @@ final class DialAttempt {
     private String parentAuthority;
     /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
     private boolean resolving;
+    /** The routes in force when the lookup began: a reload since then judges its answers. */
+    private RouteTable routesBeforeLookup;
     /**
      * How many addresses dialed turned out to be this host once connected, and the policy's
      * reason for them and for those refused before the dial (a loop before a forbidden address).
@@ -77,7 +81,10 @@ final class DialAttempt {
 
     /** Dials {@code target}, one address already judged by the policy, or asks the parent for it. */
     void dialChosen(InetSocketAddress target) {
-        if (decision.delivery().via() != null) {
+        Reason refused = reloadedDuringLookup() ? connector.policy.get().refusal(target, true, allowDestinations()) : null;
+        if (refused != null) {
+            fail(refused, null);
+        } else if (decision.delivery().via() != null) {
             throughParent(HostPort.format(target));
         } else {
             record.upstreamChosenByClient();
@@ -104,6 +111,7 @@ final class DialAttempt {
         AddressResolver<InetSocketAddress> resolver = connector.resolvers.getResolver(loop);
         long resolveStarted = System.nanoTime();
         resolving = true;
+        routesBeforeLookup = connector.routes.get();
         resolver.resolveAll(InetSocketAddress.createUnresolved(host, port))
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
                     resolving = false;
@@ -127,10 +135,11 @@ final class DialAttempt {
      */
     void dialAllowed(List<InetSocketAddress> candidates, boolean clientChosen) {
         DestinationPolicy current = connector.policy.get();
+        List<Cidr> allowDestinations = clientChosen ? allowDestinations() : List.of();
         List<InetSocketAddress> allowed = new ArrayList<>(candidates.size());
         Reason refused = null;
         for (InetSocketAddress address : candidates) {
-            Reason refusal = current.refusal(address, clientChosen, decision.allowDestinations());
+            Reason refusal = current.refusal(address, clientChosen, allowDestinations);
             if (refusal == null) {
                 allowed.add(address);
             } else if (refused != Reason.LOOP_DETECTED) {
@@ -146,6 +155,24 @@ final class DialAttempt {
             policyRefusal = refused; // the reason to give if the rest turn out to be this host
             dial(allowed);
         }
+    }
+
+    private boolean reloadedDuringLookup() {
+        return routesBeforeLookup != null && routesBeforeLookup != connector.routes.get();
+    }
+
+    /**
+     * The route's {@code allow_destinations} in the rules in force now: a reload during the
+     * lookup judges its answers as it would a new connection's (without it, the recheck at the
+     * reload, which judges addresses, would pass over a connection that had none yet). A route
+     * the reload removed allows only public addresses.
+     */
+    private List<Cidr> allowDestinations() {
+        if (!reloadedDuringLookup()) {
+            return decision.allowDestinations();
+        }
+        RouteDecision now = connector.routes.get().decide(record);
+        return now.routed() ? now.allowDestinations() : List.of();
     }
 
     /**
@@ -263,7 +290,7 @@ final class DialAttempt {
         if (!source.getAddress().equals(target.getAddress())) {
             return null;
         }
-        Reason refusal = connector.policy.get().refusalOfThisHost(target, decision.allowDestinations());
+        Reason refusal = connector.policy.get().refusalOfThisHost(target, allowDestinations());
         if (refusal == null) {
             return null;
         }

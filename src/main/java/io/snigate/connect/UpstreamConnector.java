@@ -15,6 +15,7 @@ import io.snigate.core.Reason;
 import io.snigate.transport.Transport;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
+import io.snigate.route.RouteTable;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -44,6 +45,8 @@ public final class UpstreamConnector {
     final AddressResolverGroup<InetSocketAddress> resolvers;
     final ConnectionObserver observer;
     final Supplier<DestinationPolicy> policy;
+    /** The routes in force, for a lookup that a reload overtook ({@link DialAttempt}). */
+    final Supplier<RouteTable> routes;
     final IntSupplier upstreamMark;
 
     public UpstreamConnector(
@@ -51,11 +54,13 @@ public final class UpstreamConnector {
             AddressResolverGroup<InetSocketAddress> resolvers,
             ConnectionObserver observer,
             Supplier<DestinationPolicy> policy,
+            Supplier<RouteTable> routes,
             IntSupplier upstreamMark) {
         this.transport = transport;
         this.resolvers = resolvers;
         this.observer = observer;
         this.policy = policy;
+        this.routes = routes;
         this.upstreamMark = upstreamMark;
     }
 

@@ -34,6 +34,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -116,8 +117,9 @@ public final class ProxyServer implements AutoCloseable {
         dnsCache.keepConfigured(config);
         metrics.registerDnsCache(dnsCache::size);
         this.resolvers = new DnsAddressResolverGroup(Resolvers.builder(config, transport, dnsCache));
-        this.routeHandler = new RouteHandler(() -> active.get().routes(), routeConnections, new ConnectStage(
-                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get,
+        Supplier<RouteTable> routes = () -> active.get().routes();
+        this.routeHandler = new RouteHandler(routes, routeConnections, new ConnectStage(
+                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get, routes,
                         () -> active.get().config().upstreamMark()),
                 // Only a transparent listener can receive the proxy's own traffic back with its
                 // original destination, which is how a loop is recognised.

@@ -103,7 +103,7 @@ class UpstreamConnectorTest {
     private static Future<UpstreamLink> dial(EventLoop loop, RouteDecision decision, List<InetSocketAddress> addresses,
             long budgetMillis, List<Channel> dialed) throws Exception {
         UpstreamConnector connector = new UpstreamConnector(EPOLL, answering(addresses), (event, record, nanos) -> {},
-                () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> 0);
+                () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
         return loop.submit(() -> {
             EmbeddedChannel client = new EmbeddedChannel();
             ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, c, nanos) -> {});
@@ -209,7 +209,7 @@ class UpstreamConnectorTest {
             throw new ChannelException("newSocketStream(..) failed: Too many open files");
         });
         UpstreamConnector connector = new UpstreamConnector(noDescriptors, null, (event, record, nanos) -> {},
-                () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> 0);
+                () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
         EmbeddedChannel client = new EmbeddedChannel();
         ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, c, nanos) -> {});
         RouteDecision decision = RouteDecision.routed("test", Upstream.parse("192.0.2.1:443"));

@@ -21,6 +21,8 @@ import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.handler.codec.dns.DnsSection;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -28,11 +30,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A real DNS server on 127.0.0.1 (UDP, built on netty-codec-dns) that answers A queries from a
- * table, and can be told to answer NXDOMAIN, SERVFAIL or nothing at all for a name. Names under
- * a registered {@code *.suffix} answer like the suffix's entry.
+ * table, and can be told to answer NXDOMAIN, SERVFAIL or nothing at all for a name, or to hold a
+ * name's answers until the test releases them. Names under a registered {@code *.suffix} answer
+ * like the suffix's entry.
  */
 public final class TestDnsServer implements AutoCloseable {
-    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT }
+    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD }
 
     private record Entry(Behaviour behaviour, InetAddress address, int ttl) {}
 
@@ -41,6 +44,8 @@ public final class TestDnsServer implements AutoCloseable {
     private final AtomicInteger queries = new AtomicInteger();
     /** Queries by the name asked, lower case and without the trailing dot. */
     private final Map<String, AtomicInteger> queriesByName = new ConcurrentHashMap<>();
+    /** The answers {@link #hold} keeps back, sent by {@link #release}. */
+    private final List<Runnable> held = new ArrayList<>();
     private final Channel channel;
 
     public TestDnsServer() throws InterruptedException {
@@ -85,6 +90,20 @@ public final class TestDnsServer implements AutoCloseable {
         return this;
     }
 
+    /** Answers {@code name} with {@code address}, but only once {@link #release} is called. */
+    public TestDnsServer hold(String name, InetAddress address, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.HELD, address, ttlSeconds));
+        return this;
+    }
+
+    /** Sends every answer held so far. */
+    public void release() {
+        channel.eventLoop().execute(() -> {
+            held.forEach(Runnable::run);
+            held.clear();
+        });
+    }
+
     public TestDnsServer behave(String name, Behaviour behaviour) {
         entries.put(name.toLowerCase(Locale.ROOT), new Entry(behaviour, null, 0));
         return this;
@@ -120,7 +139,19 @@ public final class TestDnsServer implements AutoCloseable {
             if (entry.behaviour() == Behaviour.SILENT) {
                 return;
             }
-            DatagramDnsResponse response = new DatagramDnsResponse(query.recipient(), query.sender(), query.id(), DnsOpCode.QUERY);
+            InetSocketAddress sender = query.sender();
+            InetSocketAddress recipient = query.recipient();
+            int id = query.id();
+            if (entry.behaviour() == Behaviour.HELD) {
+                held.add(() -> respond(ctx, recipient, sender, id, question, entry));
+            } else {
+                respond(ctx, recipient, sender, id, question, entry);
+            }
+        }
+
+        private void respond(ChannelHandlerContext ctx, InetSocketAddress recipient, InetSocketAddress sender, int id,
+                DnsQuestion question, Entry entry) {
+            DatagramDnsResponse response = new DatagramDnsResponse(recipient, sender, id, DnsOpCode.QUERY);
             response.setRecursionAvailable(true);
             response.addRecord(DnsSection.QUESTION, question);
             switch (entry.behaviour()) {
