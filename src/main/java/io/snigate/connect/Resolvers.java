@@ -37,10 +37,14 @@ public final class Resolvers {
                 // query ID's 16 bits are not all that stands between a spoofed answer and a
                 // client-chosen name's lookup.
                 .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
-                // With IPv6 on the host both A and AAAA are asked: a server that never answers
-                // AAAA must not hold up the A answer until the query times out.
-                .completeOncePreferredResolved(true)
-                .queryTimeoutMillis(config.timeouts().connect().toMillis())
+                // With IPv6 on the host both A and AAAA are asked, and both answers are used
+                // (IPv4 first): an IPv6 client's original destination is verified against the
+                // AAAA records, and a name whose IPv4 addresses fail is dialed over IPv6.
+                .completeOncePreferredResolved(false)
+                // Each query waits at most half the connect budget: a server that never answers
+                // AAAA holds the A answer up by half the budget, not all of it, and a silent
+                // first resolver leaves time to ask the next.
+                .queryTimeoutMillis(Math.max(1, config.timeouts().connect().toMillis() / 2))
                 // A SNI name is always fully qualified: never try it under the host's search domains.
                 .searchDomains(List.of())
                 .ndots(1);

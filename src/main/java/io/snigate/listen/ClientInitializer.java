@@ -6,6 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.SocketChannel;
 import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
+import io.snigate.connect.DestinationPolicy;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
@@ -37,13 +38,16 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
     private final ProxyMetrics metrics;
     private final ChannelHandler routeStage;
     private final OpenConnections clients;
+    /** Knows this proxy's own listen sockets, which a transparent listener's client did not divert to. */
+    private final Supplier<DestinationPolicy> destinations;
     private volatile Listener listener;
     /** The listen address as written: the same for every config this initializer serves. */
     private final String name;
     private volatile int boundPort;
 
     ClientInitializer(Listener listener, Supplier<ProxyConfig> config, ConnectionLimits limits,
-            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, OpenConnections clients) {
+            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, OpenConnections clients,
+            Supplier<DestinationPolicy> destinations) {
         this.listener = listener;
         this.name = listener.name();
         this.config = config;
@@ -52,6 +56,7 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         this.metrics = metrics;
         this.routeStage = routeStage;
         this.clients = clients;
+        this.destinations = destinations;
     }
 
     Listener listener() {
@@ -115,7 +120,7 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
             return;
         }
         if (current.isTransparent()) {
-            InetSocketAddress original = OriginalDestination.of(ch, current.originalDst());
+            InetSocketAddress original = OriginalDestination.of(ch, current.originalDst(), destinations.get());
             metrics.originalDestination(name, original != null);
             if (original == null) {
                 closeAtAccept(ch, record, Reason.NO_ORIGINAL_DESTINATION);

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.RawUnixChannelOption;
 import io.snigate.config.Listener;
+import io.snigate.connect.DestinationPolicy;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -29,15 +30,24 @@ final class OriginalDestination {
 
     /**
      * The original destination of a connection accepted by a listener in {@code mode}, or null
-     * when it has none: not a transparent listener, or a connection no rule redirected (someone
-     * dialed the port directly).
+     * when it has none: not a transparent listener, or a connection no rule diverted (someone
+     * dialed the port directly). {@code destinations} knows this proxy's own listen sockets.
      */
-    static InetSocketAddress of(SocketChannel client, Listener.OriginalDst mode) {
+    static InetSocketAddress of(SocketChannel client, Listener.OriginalDst mode, DestinationPolicy destinations) {
         return switch (mode) {
             case NONE -> null;
-            case TPROXY -> client.localAddress();
+            case TPROXY -> tproxied(client, destinations);
             case REDIRECT -> redirected(client);
         };
+    }
+
+    /**
+     * A TPROXY listener's socket is bound to where the client was going; one bound to the
+     * listener's own address and port was dialed directly, as on a redirect listener.
+     */
+    private static InetSocketAddress tproxied(SocketChannel client, DestinationPolicy destinations) {
+        InetSocketAddress local = client.localAddress();
+        return destinations.isOwnListener(local) ? null : local;
     }
 
     private static InetSocketAddress redirected(SocketChannel client) {

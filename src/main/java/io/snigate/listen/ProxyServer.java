@@ -130,7 +130,7 @@ public final class ProxyServer implements AutoCloseable {
                 observer));
         this.listeners = new BoundListeners(workers, transport, metrics,
                 listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
-                        routeHandler, clients),
+                        routeHandler, clients, destinationPolicy::get),
                 () -> active.get().config().source());
     }
 

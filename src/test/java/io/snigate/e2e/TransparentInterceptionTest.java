@@ -53,7 +53,7 @@ class TransparentInterceptionTest {
             nat64_prefixes: ["2001:db8:64::/96"]
             timeouts: { connect: 3s }
             routes:
-              - match: ["allowed.test", "self.test", "late.test", "late-first.test", "nat64.test"]
+              - match: ["allowed.test", "dual.test", "self.test", "late.test", "late-first.test", "nat64.test"]
                 upstream: "$sni:$port"
               - match: "late-loop.test"
                 upstream: "$sni:15001"
@@ -87,7 +87,7 @@ class TransparentInterceptionTest {
                     "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
                     "-keyout", dir.resolve(name + ".key").toString(), "-out", dir.resolve(name + ".pem").toString(),
                     "-subj", "/CN=" + name + "-server",
-                    "-addext", "subjectAltName=DNS:allowed.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test,DNS:parent.test,DNS:late-first.test");
+                    "-addext", "subjectAltName=DNS:allowed.test,DNS:dual.test,DNS:verify.test,DNS:trust.test,DNS:private.test,DNS:audit.test,DNS:parent.test,DNS:late-first.test");
             assertThat(made.exitCode()).as(made.stderr()).isZero();
         }
         for (String at : List.of(TestNetwork.SERVER + ":443", TestNetwork.SERVER + ":8443",
@@ -99,7 +99,10 @@ class TransparentInterceptionTest {
                 "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces",
                 "--port=53", "--user=root", "--log-facility=-",
                 "--address=/allowed.test/" + TestNetwork.SERVER, "--address=/allowed.test/" + TestNetwork.SERVER6,
-                "--address=/verify.test/" + TestNetwork.SERVER, "--address=/trust.test/" + TestNetwork.SERVER,
+                "--address=/verify.test/" + TestNetwork.SERVER, "--address=/verify.test/" + TestNetwork.SERVER6,
+                // An IPv4 address that refuses the port 8443 (the rogue server listens on 443 only), and the real server's IPv6 one.
+                "--address=/dual.test/" + TestNetwork.ROGUE, "--address=/dual.test/" + TestNetwork.SERVER6,
+                "--address=/trust.test/" + TestNetwork.SERVER,
                 "--address=/audit.test/" + TestNetwork.SERVER, "--address=/parent.test/" + TestNetwork.SERVER,
                 "--address=/self.test/" + TestNetwork.GATEWAY_UPLINK,
                 "--address=/late.test/" + LATE_ADDRESS, "--address=/late-loop.test/" + LATE_ADDRESS,
@@ -107,7 +110,14 @@ class TransparentInterceptionTest {
                 "--address=/late-first.test/" + TestNetwork.SERVER, "--address=/late-first.test/" + LATE_ADDRESS,
                 "--address=/nat64.test/2001:db8:64::a63:a", // DNS64's spelling of 10.99.0.10
                 "--address=/private.test/10.99.0.10");
-        network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
+        // Twice, as a restarted unit runs it: the second run replaces what the first added.
+        for (int run = 0; run < 2; run++) {
+            network.run(network.gateway(), "sh", DEPLOY.resolve("tproxy-routing.sh").toString());
+        }
+        for (String family : List.of("-4", "-6")) {
+            assertThat(network.run(network.gateway(), "ip", family, "rule", "show").stdout().lines()
+                    .filter(rule -> rule.contains("lookup 100"))).as("ip " + family + " rule: one rule for the mark").hasSize(1);
+        }
         // A real parent proxy on the gateway, for the route with via; it goes anywhere.
         Path squidConfig = Files.writeString(dir.resolve("squid.conf"), """
                 http_port 127.0.0.1:3128
@@ -266,6 +276,23 @@ class TransparentInterceptionTest {
     }
 
     @Test
+    void originalDstWithVerificationMatchesAnIpv6ClientAgainstTheNamesAaaaRecords() throws Exception {
+        // verify.test has an A record too: the AAAA answer must not be dropped for it.
+        assertThat(curl("verify.test", TestNetwork.SERVER6, 443, "real")).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("dst_check").asText()).isEqualTo("match");
+        assertThat(line.get("upstream").asText()).isEqualTo("[2001:db8:77::10]:443");
+    }
+
+    @Test
+    void aNameWhoseIpv4AddressRefusesIsDialedAtItsIpv6Address() throws Exception {
+        assertThat(curl("dual.test", TestNetwork.SERVER, 8443, "real")).isZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("upstream").asText()).as("$sni:$port, IPv4 first").isEqualTo("[2001:db8:77::10]:8443");
+        assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    @Test
     void anAuditedMismatchDialsTheAddressTheClientChoseAndSaysWhatEnforceWouldDo() throws Exception {
         assertThat(curl("audit.test", TestNetwork.ROGUE, 443, "rogue")).as("the rogue server's certificate").isZero();
         JsonNode line = onlyNewLine();
@@ -420,6 +447,31 @@ class TransparentInterceptionTest {
         JsonNode line = onlyNewLine();
         assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
         assertThat(line.get("sni").isNull()).as("closed at accept, before the ClientHello").isTrue();
+    }
+
+    @Test
+    void aDirectConnectionToTheTproxyListenerHasNoOriginalDestination() throws Exception {
+        // Its socket is bound to the listener's own address, where nothing diverted it.
+        assertThat(curl("allowed.test", TestNetwork.GATEWAY_LAN, 15002, "real")).isNotZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("listener").asText()).isEqualTo("[::]:15002");
+        assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
+        assertThat(line.get("upstream").isNull()).as("nothing dialed").isTrue();
+    }
+
+    @Test
+    void whileNoListenerTakesTheTproxyPortAnInterceptedClientIsRefusedAtOnce() throws Exception {
+        // The shipped rules, sending 8443 to a port nothing listens on: snigate stopped or restarting.
+        network.flushFirewall(network.gateway());
+        network.loadNft(network.gateway(), DEPLOY.resolve("gateway-tproxy.nft"), dir,
+                "lan_if", "\"" + network.gatewayLanInterface() + "\"", "intercepted_ports", "{ 8443 }", "snigate_port", "15009");
+        for (String server : List.of(TestNetwork.SERVER, TestNetwork.SERVER6)) {
+            long started = System.nanoTime();
+            // Neither passed on to the server beside the proxy (exit 0) nor left to hang (28): refused (7).
+            assertThat(curl("allowed.test", server, 8443, "real")).as("curl's exit code for " + server).isEqualTo(7);
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(5));
+        }
+        assertThat(newLines()).isEmpty();
     }
 
     @Test
