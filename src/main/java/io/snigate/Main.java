@@ -53,7 +53,16 @@ public final class Main {
 
     public static void main(String[] args) throws InterruptedException {
         setNettyDefaults();
-        System.exit(run(args));
+        int status;
+        try {
+            status = run(args);
+        } catch (RuntimeException | Error unexpected) {
+            // The process ends whatever failed: the admin endpoint's thread would otherwise keep
+            // alive a JVM that serves nothing, its ports still bound.
+            LOG.error("stopping after an unexpected error", unexpected);
+            status = 1;
+        }
+        System.exit(status);
     }
 
     /** Netty's settings that snigate chooses otherwise, unless given with -D; before Netty reads them. */

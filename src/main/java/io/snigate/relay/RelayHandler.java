@@ -80,7 +80,10 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // An I/O error on either side (a reset, most often) ends the whole tunnel; anything else
         // is a bug, but it still must not leave half a tunnel open.
-        if (!(cause instanceof IOException)) {
+        if (cause instanceof OutOfMemoryError) {
+            // Out of direct memory for a read: one line per tunnel, as many may meet it at once.
+            LOG.warn("closing tunnel for {}: {}", tunnel.record.client(), cause.toString());
+        } else if (!(cause instanceof IOException)) {
             LOG.warn("closing tunnel for {} after an unexpected error", tunnel.record.client(), cause);
         }
         tunnel.close(tunnel.failureOf(ctx.channel(), cause));

@@ -306,8 +306,8 @@ public abstract class RelaySocket extends RingSocket {
 
     /** The tunnel ends with the socket, as on a failed read. */
     @Override
-    protected void completionThrew(short tag, RuntimeException bug) {
-        super.completionThrew(tag, bug);
+    protected void completionThrew(short tag, Throwable thrown) {
+        super.completionThrew(tag, thrown);
         if (listener != null) {
             listener.failed(this, false, false);
         }

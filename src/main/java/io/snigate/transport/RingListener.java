@@ -9,6 +9,7 @@ import io.netty.util.concurrent.Promise;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,7 +88,11 @@ public final class RingListener extends RingSocket {
 
     /** Stops accepting: the pending accept is cancelled and the socket closed, on its loop. */
     public void stop() {
-        loop.execute(this::close);
+        try {
+            loop.execute(this::close);
+        } catch (RejectedExecutionException stopped) {
+            // The loop has ended (the process is stopping): it closed its sockets as it did.
+        }
     }
 
     @Override
@@ -145,8 +150,12 @@ public final class RingListener extends RingSocket {
 
     /** Logged, and the listener goes on accepting: closing it would refuse every client after. */
     @Override
-    protected void completionThrew(short tag, RuntimeException bug) {
-        LOG.error("accepting on {} threw; accepting the next connection", local, bug);
+    protected void completionThrew(short tag, Throwable thrown) {
+        if (thrown instanceof OutOfMemoryError) {
+            LOG.warn("accepting on {}: {}; accepting the next connection", local, thrown.toString());
+        } else {
+            LOG.error("accepting on {} threw; accepting the next connection", local, thrown);
+        }
         if (!isClosing() && acceptId == 0) {
             acceptNext();
         }

@@ -123,8 +123,10 @@ public abstract class RingSocket implements IoUringIoHandle {
         inFlight--;
         try {
             completed(tag, event.res(), event.flags());
-        } catch (RuntimeException bug) {
-            completionThrew(tag, bug);
+        } catch (RuntimeException | OutOfMemoryError thrown) {
+            // Out of direct memory, a buffer for this socket could not be had: the socket's
+            // connection ends, the loop and every other socket on it go on.
+            completionThrew(tag, thrown);
         }
         if (closing) {
             closeWhenIdle();
@@ -138,12 +140,18 @@ public abstract class RingSocket implements IoUringIoHandle {
     protected abstract void completed(short tag, int res, int flags);
 
     /**
-     * {@link #completed} threw {@code bug}. Left to Netty, the loop would log it and sleep 100 ms,
-     * every socket on it waiting, and this one would be left half-handled: it is logged here and
-     * the socket closed. A subclass ends what the socket is part of as well.
+     * {@link #completed} threw {@code thrown}. Left to Netty, the loop would log it and sleep 100 ms,
+     * every socket on it waiting, and this one would be left half-handled (an error would end the
+     * loop's thread, and every socket on it with it): it is logged here and the socket closed. A
+     * subclass ends what the socket is part of as well.
      */
-    protected void completionThrew(short tag, RuntimeException bug) {
-        LOG.error("completion tagged {} on socket {} threw; closing the socket", tag, fd, bug);
+    protected void completionThrew(short tag, Throwable thrown) {
+        if (thrown instanceof OutOfMemoryError) {
+            // One line per socket, no stack: under memory pressure many sockets meet it at once.
+            LOG.warn("socket {}: {}; closing it", fd, thrown.toString());
+        } else {
+            LOG.error("completion tagged {} on socket {} threw; closing the socket", tag, fd, thrown);
+        }
         close();
     }
 
