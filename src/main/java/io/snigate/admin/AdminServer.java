@@ -29,7 +29,9 @@ import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.snigate.core.PipelineNames;
 import io.snigate.handover.ReusePort;
+import io.snigate.transport.AcceptFailures;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -76,7 +78,7 @@ public final class AdminServer {
 
     public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
             throws InterruptedException {
-        return ReusePort.on(new ServerBootstrap(), channelClass)
+        Channel server = ReusePort.on(new ServerBootstrap(), channelClass)
                 .group(group)
                 .channel(channelClass)
                 .childOption(ChannelOption.AUTO_READ, false)
@@ -102,6 +104,9 @@ public final class AdminServer {
                 .bind(address)
                 .sync()
                 .channel();
+        // Behind the acceptor, which the bind has added by now: out of descriptors, a line a second.
+        server.pipeline().addLast(PipelineNames.ACCEPT_FAILURES, new AcceptFailures());
+        return server;
     }
 
     private final class Endpoints extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -194,7 +199,7 @@ public final class AdminServer {
             ByteBuf body = ctx.alloc().buffer(16 * 1024);
             try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
                 writer.write(out, registry.getPrometheusRegistry().scrape());
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | Error e) { // out of memory too
                 body.release();
                 throw e;
             }

@@ -3,8 +3,6 @@ package io.snigate.listen;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -13,6 +11,7 @@ import io.snigate.config.Listener;
 import io.snigate.core.PipelineNames;
 import io.snigate.handover.ReusePort;
 import io.snigate.relay.RelayReads;
+import io.snigate.transport.AcceptFailures;
 import io.snigate.transport.RingListener;
 import io.snigate.transport.RingSocket;
 import io.snigate.transport.Transport;
@@ -159,20 +158,5 @@ final class ListenerSockets {
     void close() {
         sockets.forEach(Channel::close);
         rings.forEach(RingListener::stop);
-    }
-
-    /**
-     * Netty's acceptor passes a failed accept on after pausing accepting for 1 s; said here as the
-     * ring's listener says it, in one line, instead of at the pipeline's tail with a stack trace.
-     */
-    private static final class AcceptFailures extends ChannelInboundHandlerAdapter {
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof IOException) {
-                LOG.warn("accepting on {} failed ({}); trying again in 1 s", ctx.channel().localAddress(), cause.getMessage());
-            } else {
-                LOG.warn("accepting on {} paused for 1 s after an unexpected error", ctx.channel().localAddress(), cause);
-            }
-        }
     }
 }
