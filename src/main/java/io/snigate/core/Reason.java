@@ -19,8 +19,8 @@ public enum Reason {
      */
     CONNECTION_LIMIT(Outcome.REJECTED, Alerts.NONE),
     /**
-     * A connection to a listener with {@code original_dst: redirect} that no firewall rule
-     * redirected: someone dialed the proxy's port directly, so there is no destination to honour.
+     * A connection to a transparent listener ({@code original_dst}) that no firewall rule
+     * diverted: someone dialed the proxy's port directly, so there is no destination to honour.
      */
     NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.NONE),
     /**
