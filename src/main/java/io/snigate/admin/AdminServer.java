@@ -40,7 +40,7 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The admin HTTP endpoint: {@code /metrics} for Prometheus (text 0.0.4, or OpenMetrics when the
- * scraper asks for it), {@code /healthz} (200 while the process can serve) and {@code /readyz}
+ * scraper asks for it), {@code /healthz} (200 while every event loop runs) and {@code /readyz}
  * (200 once every listener is bound and the config is loaded, 503 while draining). It runs on
  * its own event loop, so a scrape never delays a proxied connection's I/O.
  *
@@ -61,18 +61,21 @@ public final class AdminServer {
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
+    /** Whether every event loop still runs: one whose thread an error ended serves none of its connections. */
+    private final BooleanSupplier alive;
     private final long requestMillis;
     private final ExpositionFormats formats = ExpositionFormats.init();
     /** Open admin connections; touched only on the admin event loop's thread. */
     private int open;
 
-    public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready) {
-        this(registry, ready, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
+    public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive) {
+        this(registry, ready, alive, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
     }
 
-    AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, long requestMillis) {
+    AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive, long requestMillis) {
         this.registry = registry;
         this.ready = ready;
+        this.alive = alive;
         this.requestMillis = requestMillis;
     }
 
@@ -159,7 +162,9 @@ public final class AdminServer {
             } else {
                 response = switch (path) {
                     case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
-                    case "/healthz" -> text(ctx, HttpResponseStatus.OK, "ok\n");
+                    case "/healthz" -> alive.getAsBoolean()
+                            ? text(ctx, HttpResponseStatus.OK, "ok\n")
+                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "an event loop has stopped\n");
                     // The pid tells two processes sharing the admin port apart (handover/AwaitReady).
                     case "/readyz" -> ready.getAsBoolean()
                             ? text(ctx, HttpResponseStatus.OK, "ready pid=" + PID + "\n")

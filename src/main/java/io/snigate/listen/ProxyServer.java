@@ -5,6 +5,7 @@ import io.snigate.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
+import io.netty.util.concurrent.EventExecutor;
 import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
@@ -155,7 +156,7 @@ public final class ProxyServer implements AutoCloseable {
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
         BindChecks.warnIfServed(adminAddress, "admin", config.source());
         try {
-            admin = new AdminServer(metrics.registry(), () -> ready).bind(adminLoop, transport.serverChannelClass(), adminAddress);
+            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun).bind(adminLoop, transport.serverChannelClass(), adminAddress);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
@@ -223,6 +224,21 @@ public final class ProxyServer implements AutoCloseable {
             LOG.info("drain timeout: closing {} connections still open", clients.size());
             clients.closeAll(Reason.DRAIN_TIMEOUT);
         }
+    }
+
+    /**
+     * Whether every event loop still runs: a loop whose thread an error ended would leave its
+     * connections frozen and its listen sockets taking connections nobody accepts, so /healthz
+     * says so and the liveness probe restarts the process. (At a stop the loops shut down too,
+     * in the last moment before the process exits.)
+     */
+    private boolean loopsRun() {
+        for (EventExecutor loop : workers) {
+            if (loop.isShuttingDown()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     public int openConnections() {

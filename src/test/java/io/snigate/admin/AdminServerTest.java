@@ -43,7 +43,7 @@ class AdminServerTest {
         for (int i = 0; i < 200; i++) { // a scrape of some size, as a proxy with routes has
             registry.counter("test_counter_" + i, "route", "route" + i).increment();
         }
-        admin = new AdminServer(registry, () -> true).bind(loop, NioServerSocketChannel.class,
+        admin = new AdminServer(registry, () -> true, () -> true).bind(loop, NioServerSocketChannel.class,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         address = (InetSocketAddress) admin.localAddress();
     }
@@ -96,9 +96,19 @@ class AdminServerTest {
      * bytes kept coming.)
      */
     @Test
+    void healthzFailsOnceAnEventLoopHasStopped() throws Exception {
+        admin.close().sync();
+        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> false)
+                .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        address = (InetSocketAddress) admin.localAddress();
+        assertThat(get("/healthz")).startsWith("HTTP/1.1 503 Service Unavailable").endsWith("an event loop has stopped\n");
+        assertThat(get("/readyz")).startsWith("HTTP/1.1 200 OK");
+    }
+
+    @Test
     void aRequestTrickledByteByByteIsCutOffAtTheDeadline() throws Exception {
         admin.close().sync();
-        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, 1_000)
+        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> true, 1_000)
                 .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         try (Socket socket = new Socket()) {
             socket.connect(admin.localAddress());
@@ -134,7 +144,7 @@ class AdminServerTest {
         for (int i = 0; i < 40_000; i++) { // about 4 MB of scrape
             large.counter("test_counter_" + i, "route", "a-route-label-of-some-length-" + i).increment();
         }
-        admin = new AdminServer(large, () -> true, 300)
+        admin = new AdminServer(large, () -> true, () -> true, 300)
                 .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         try (Socket socket = new Socket()) {
             socket.setReceiveBufferSize(4096);
