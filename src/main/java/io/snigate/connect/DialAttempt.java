@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
@@ -215,6 +216,14 @@ final class DialAttempt {
             }
         };
         int mark = connector.upstreamMark.getAsInt();
+        // A ChannelException comes before any connect: from making the socket (or setting its
+        // options), this host's trouble rather than the upstream's.
+        Consumer<Throwable> failed = cause -> {
+            if (cause instanceof ChannelException) {
+                connector.noSocket(cause);
+            }
+            tryNext.accept(cause);
+        };
         Runnable abandon;
         if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
             UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
@@ -230,7 +239,7 @@ final class DialAttempt {
                 if (!promise.trySuccess(connected)) {
                     connected.close();
                 }
-            }, tryNext);
+            }, failed);
             abandon = socket == null ? null : socket::close;
         } else {
             Channel channel = UpstreamDials.channel(connector.transport, loop, target, mark, handler.get(), connected -> {
@@ -251,7 +260,7 @@ final class DialAttempt {
                 } else if (!promise.trySuccess(new UpstreamLink.OfChannel(connected))) {
                     connected.close();
                 }
-            }, tryNext);
+            }, failed);
             abandon = channel == null ? null : channel::close;
         }
         if (abandon != null && !promise.isDone()) {

@@ -20,8 +20,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Stage four: turns a routing decision into a connected upstream (a channel, or on io_uring a
@@ -32,6 +35,7 @@ import java.util.function.Supplier;
  * never need a lock or a hand-off between threads.
  */
 public final class UpstreamConnector {
+    private static final Logger LOG = LoggerFactory.getLogger(UpstreamConnector.class);
     /** The most addresses of one answer dialed for one connection. */
     static final int MAX_ADDRESSES_TRIED = 16;
     /**
@@ -48,6 +52,8 @@ public final class UpstreamConnector {
     /** The routes in force, for a lookup that a reload overtook ({@link DialAttempt}). */
     final Supplier<RouteTable> routes;
     final IntSupplier upstreamMark;
+    /** When {@link #noSocket} last said so, in {@link System#nanoTime()}; 0 before the first time. */
+    private final AtomicLong noSocketSaidAt = new AtomicLong();
 
     public UpstreamConnector(
             Transport transport,
@@ -99,6 +105,21 @@ public final class UpstreamConnector {
             case ORIGINAL_DST -> dialOriginalDst(attempt, decision, record);
         }
         return promise;
+    }
+
+    /**
+     * A socket for an upstream could not be made ({@code cause}: out of descriptors, most often):
+     * this host's trouble, not the upstream's, whose reason {@code upstream_unreachable} would
+     * send an operator to look at a healthy server. Said on standard error, at most once a second,
+     * as nginx says {@code socket() failed (24: Too many open files) while connecting to upstream}.
+     */
+    void noSocket(Throwable cause) {
+        long now = System.nanoTime();
+        long said = noSocketSaidAt.get();
+        if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && noSocketSaidAt.compareAndSet(said, now)) {
+            LOG.warn("no socket could be made for an upstream ({}); such connections end as upstream_unreachable",
+                    cause.getMessage());
+        }
     }
 
     /**

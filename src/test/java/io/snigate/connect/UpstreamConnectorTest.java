@@ -3,6 +3,10 @@ package io.snigate.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelHandlerContext;
@@ -43,6 +47,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link UpstreamConnector}: when the upstream's channel cannot even be made (no descriptor left,
@@ -202,7 +207,20 @@ class UpstreamConnectorTest {
     }
 
     @Test
-    void aSocketThatCannotBeMadeFailsTheAttemptAsUnreachable() {
+    void aSocketThatCannotBeMadeFailsTheAttemptAsUnreachableAndIsSaid() {
+        Logger connectorLog = (Logger) LoggerFactory.getLogger(UpstreamConnector.class);
+        logged.start();
+        connectorLog.addAppender(logged);
+        try {
+            socketThatCannotBeMade();
+        } finally {
+            connectorLog.detachAppender(logged);
+        }
+    }
+
+    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+
+    private void socketThatCannotBeMade() {
         AtomicInteger asked = new AtomicInteger();
         Transport noDescriptors = new Transport("nio", "a test's", null, null, NioSocketChannel.class, null, family -> {
             asked.incrementAndGet();
@@ -224,5 +242,10 @@ class UpstreamConnectorTest {
         assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.UPSTREAM_UNREACHABLE);
         assertThat(link.cause().getCause()).hasMessageContaining("Too many open files");
         client.finishAndReleaseAll();
+        synchronized (logged) {
+            assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
+                    "no socket could be made for an upstream (newSocketStream(..) failed: Too many open files);"
+                            + " such connections end as upstream_unreachable");
+        }
     }
 }
