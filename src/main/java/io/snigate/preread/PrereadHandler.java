@@ -154,8 +154,10 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         // before the server answers, and pausing and resuming would cost two epoll_ctl calls on
         // every connection. Whatever does arrive is buffered here, and pauses reading (channelRead).
         // On io_uring pausing costs nothing, and a read left waiting would only be cancelled when
-        // the relay takes the socket off the channel (relay.HandOver); the channel still hears a
-        // FIN or a reset meanwhile (Netty keeps a POLLRDHUP armed).
+        // the relay takes the socket off the channel (relay.HandOver). The ring's channel then
+        // hears nothing until the relay reads: a client that hangs up while its upstream is being
+        // dialed is noticed once the dial ends (as upstream_timeout if it times out), as HAProxy
+        // without abortonclose does; a read or a poll left armed would cost every connection one.
         if (RingSocket.usableOn(ctx.channel().eventLoop())) {
             ctx.channel().config().setAutoRead(false);
         }
