@@ -87,7 +87,14 @@ final class BoundListeners {
             throw e;
         }
         for (Listener listener : config.listeners()) {
-            bound.get(listener.name()).initializer().listener(listener);
+            ClientInitializer initializer = bound.get(listener.name()).initializer();
+            Listener before = initializer.listener();
+            if (before.originalDst() != listener.originalDst()) {
+                // The firewall rules that send the listener its connections do not change with it.
+                LOG.warn("listener {} changed original_dst from {} to {}: change the firewall rules that send it"
+                        + " connections with it", listener.name(), before.originalDst().label(), listener.originalDst().label());
+            }
+            initializer.listener(listener);
         }
     }
 

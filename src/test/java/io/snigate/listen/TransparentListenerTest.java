@@ -1,10 +1,12 @@
 package io.snigate.listen;
 
-import io.snigate.transport.Transport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.snigate.Main;
 import io.snigate.config.ConfigException;
@@ -14,6 +16,7 @@ import io.snigate.metrics.ProxyMetrics;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
+import io.snigate.transport.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -23,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Transparent listeners where no firewall is needed: what the proxy refuses to start with, and a
@@ -54,6 +58,29 @@ class TransparentListenerTest {
                     .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"failure\"} 1.0")
                     .contains("snigate_original_dst_total{listener=\"127.0.0.1:0\",result=\"success\"} 0.0");
         }
+    }
+
+    @Test
+    void aReloadThatChangesAListenersOriginalDstSaysSo() throws Exception {
+        String config = """
+                listen:
+                  - { address: "127.0.0.1:0"%s }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "$sni:$port"
+                """;
+        Logger listenersLog = (Logger) LoggerFactory.getLogger(BoundListeners.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        listenersLog.addAppender(logged);
+        try (ProxyHarness proxy = ProxyHarness.start(config.formatted(", original_dst: redirect"))) {
+            assertThat(proxy.server().reload(ConfigLoader.parse(config.formatted(""), "routes.yaml"))).isTrue();
+        } finally {
+            listenersLog.detachAppender(logged);
+        }
+        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).filteredOn(line -> line.startsWith("listener "))
+                .containsExactly("listener 127.0.0.1:0"
+                + " changed original_dst from redirect to none: change the firewall rules that send it connections with it");
     }
 
     @Test
