@@ -28,7 +28,9 @@ import java.util.function.Supplier;
 
 /**
  * One connection's way to its upstream, for {@link UpstreamConnector}: the lookup, the
- * destination policy and the dials, within one budget, on the connection's event loop.
+ * destination policy and the dials, within one budget, on the connection's event loop. (Over 300
+ * lines: the steps share the attempt's state, the budget's timer, the policy's refusals and the
+ * routes a lookup began with, which split classes would pass back and forth.)
  */
 final class DialAttempt {
     private final UpstreamConnector connector;
