@@ -109,16 +109,7 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         ConnectionRecord record = ConnectionRecord.attach(ch, name, observer);
         clients.add(ch);
         Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
-        // Like a firewall: before a byte is read, and never audited. Behind a PROXY header the
-        // client is known only once the header is in (clientKnown); the peer must be trusted now.
-        if (proxyProtocol == null && !current.clients().admits(record.client().getAddress())) {
-            closeAtAccept(ch, record, Reason.CLIENT_NOT_ALLOWED);
-            return;
-        }
-        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
-            closeAtAccept(ch, record, Reason.PROXY_PROTOCOL_UNTRUSTED);
-            return;
-        }
+        // Where an intercepted client was going comes first: the line of one refused below says it.
         if (current.isTransparent()) {
             InetSocketAddress original = OriginalDestination.of(ch, current.originalDst(), destinations.get());
             metrics.originalDestination(name, original != null);
@@ -129,6 +120,16 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
             record.destination(original, original.getPort());
         } else {
             record.destination(null, boundPort);
+        }
+        // Like a firewall: before a byte is read, and never audited. Behind a PROXY header the
+        // client is known only once the header is in (clientKnown); the peer must be trusted now.
+        if (proxyProtocol == null && !current.clients().admits(record.client().getAddress())) {
+            closeAtAccept(ch, record, Reason.CLIENT_NOT_ALLOWED);
+            return;
+        }
+        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
+            closeAtAccept(ch, record, Reason.PROXY_PROTOCOL_UNTRUSTED);
+            return;
         }
         // Refused before it costs anything more than the accept; behind a PROXY header, the
         // client's own budget once the header is in.

@@ -47,6 +47,7 @@ class TransparentInterceptionTest {
             listen:
               - { address: "[::]:15001", original_dst: redirect }
               - { address: "[::]:15002", original_dst: tproxy }
+              - { address: "[::]:15003", original_dst: redirect, clients: { allow: ["10.77.0.0/24"] } }
             admin: "127.0.0.1:19090"
             resolvers: ["127.0.0.1:53"]
             upstream_mark: 0x539
@@ -450,6 +451,25 @@ class TransparentInterceptionTest {
     }
 
     @Test
+    void aClientTheListenerRefusesIsLoggedWithWhereItWasGoing() throws Exception {
+        // The third listener takes IPv4 clients only; 9443 is redirected to it.
+        Path rule = Files.writeString(dir.resolve("redirect-9443.nft"), """
+                table inet refusing {
+                	chain prerouting {
+                		type nat hook prerouting priority dstnat; policy accept;
+                		tcp dport 9443 redirect to :15003
+                	}
+                }
+                """);
+        network.run(network.gateway(), "nft", "-f", rule.toString());
+        assertThat(curl("allowed.test", TestNetwork.SERVER6, 9443, "real")).as("closed at accept").isNotZero();
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("listener").asText()).isEqualTo("[::]:15003");
+        assertThat(line.get("reason").asText()).isEqualTo("client_not_allowed");
+        assertThat(line.get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:9443");
+    }
+
+    @Test
     void aDirectConnectionToTheTproxyListenerHasNoOriginalDestination() throws Exception {
         // Its socket is bound to the listener's own address, where nothing diverted it.
         assertThat(curl("allowed.test", TestNetwork.GATEWAY_LAN, 15002, "real")).isNotZero();
@@ -508,8 +528,8 @@ class TransparentInterceptionTest {
                 """);
         network.run(network.gateway(), "nft", "-f", rule.toString());
         Set<String> socketsBefore = openTcpSockets();
-        assertThat(socketsBefore).as("the listen sockets: one per event loop (a loop per CPU) on each of the two listeners, "
-                + "the metrics endpoint's").hasSize(2 * Runtime.getRuntime().availableProcessors() + 1);
+        assertThat(socketsBefore).as("the listen sockets: one per event loop (a loop per CPU) on each of the three listeners, "
+                + "the metrics endpoint's").hasSize(3 * Runtime.getRuntime().availableProcessors() + 1);
 
         assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).as("curl: TLS alert").isEqualTo(35);
         List<JsonNode> lines = newLinesAtLeast(2);
