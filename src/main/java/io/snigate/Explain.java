@@ -216,8 +216,10 @@ final class Explain {
     private List<InetAddress> lookUp(String host) throws InterruptedException {
         Transport transport = Transport.select();
         EventLoopGroup loop = transport.newEventLoopGroup(1);
+        // Both families, whatever the time between their answers: the proxy waits for the second
+        // at most a moment (connect.AddressLookups), a question asked by hand can wait.
         try (DnsNameResolver resolver = Resolvers.builder(config, transport, new DefaultDnsCache())
-                .eventLoop(loop.next()).build()) {
+                .completeOncePreferredResolved(false).eventLoop(loop.next()).build()) {
             var lookup = resolver.resolveAll(host).await();
             return lookup.isSuccess() && !lookup.getNow().isEmpty() ? lookup.getNow() : null;
         } finally {

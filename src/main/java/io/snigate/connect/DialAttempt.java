@@ -5,7 +5,6 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.EventLoop;
-import io.netty.resolver.AddressResolver;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -19,6 +18,7 @@ import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
 import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,17 +105,20 @@ final class DialAttempt {
         if (parent.isIpLiteral()) {
             dialAllowed(List.of(parent.toResolvedLiteral()), false);
         } else {
-            resolveThen(parent.host(), parent.port(), resolved -> dialAllowed(resolved, false));
+            resolveThen(parent.host(), parent.port(), null, resolved -> dialAllowed(resolved, false));
         }
     }
 
-    /** Resolves {@code host} (never an IP literal here) and hands the answers on, or fails with dns_failure. */
-    void resolveThen(String host, int port, Consumer<List<InetSocketAddress>> next) {
-        AddressResolver<InetSocketAddress> resolver = connector.resolvers.getResolver(loop);
+    /**
+     * Resolves {@code host} (never an IP literal here), in both families or in {@code sameFamilyAs}'s
+     * only when it is given, and hands the answers on, or fails with dns_failure.
+     */
+    void resolveThen(String host, int port, InetAddress sameFamilyAs, Consumer<List<InetSocketAddress>> next) {
         long resolveStarted = System.nanoTime();
         resolving = true;
         routesBeforeLookup = connector.routes.get();
-        resolver.resolveAll(InetSocketAddress.createUnresolved(host, port))
+        (sameFamilyAs == null ? connector.lookups.both(loop, host, port)
+                : connector.lookups.sameFamilyAs(sameFamilyAs, loop, host, port))
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
                     resolving = false;
                     boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();
@@ -166,16 +169,22 @@ final class DialAttempt {
 
     /**
      * The route's {@code allow_destinations} in the rules in force now: a reload during the
-     * lookup judges its answers as it would a new connection's (without it, the recheck at the
-     * reload, which judges addresses, would pass over a connection that had none yet). A route
-     * the reload removed allows only public addresses.
+     * lookup judges its answers as the reload's recheck judges an address already dialed
+     * ({@code OpenConnections.refusal}), which passes over a connection that has none yet. The
+     * new route's list counts while the route still lets the client choose the address, directly;
+     * a route the reload sent elsewhere keeps the connection's way, and a route it removed allows
+     * only public addresses.
      */
     private List<Cidr> allowDestinations() {
         if (!reloadedDuringLookup()) {
             return decision.allowDestinations();
         }
         RouteDecision now = connector.routes.get().decide(record);
-        return now.routed() ? now.allowDestinations() : List.of();
+        if (!now.routed()) {
+            return List.of();
+        }
+        boolean stillTheClients = (now.upstream().dialSni() || now.upstream().dialsOriginalDst()) && now.delivery().via() == null;
+        return stillTheClients ? now.allowDestinations() : decision.allowDestinations();
     }
 
     /**
@@ -207,6 +216,11 @@ final class DialAttempt {
         // address (the common case) needs no such flag.
         boolean[] movedOn = left > 1 ? new boolean[1] : null;
         Consumer<Throwable> tryNext = cause -> {
+            if (cause instanceof ChannelException) {
+                // From making the socket (or setting its options), before any connect: this
+                // host's trouble rather than the upstream's.
+                connector.noSocket(cause);
+            }
             if (movedOn != null) {
                 if (movedOn[0]) {
                     return;
@@ -218,14 +232,6 @@ final class DialAttempt {
             }
         };
         int mark = connector.upstreamMark.getAsInt();
-        // A ChannelException comes before any connect: from making the socket (or setting its
-        // options), this host's trouble rather than the upstream's.
-        Consumer<Throwable> failed = cause -> {
-            if (cause instanceof ChannelException) {
-                connector.noSocket(cause);
-            }
-            tryNext.accept(cause);
-        };
         Runnable abandon;
         if (UpstreamDials.socketFits(loop, parentAuthority != null, decision.delivery().sendProxyProtocol() != null)) {
             UpstreamSocket socket = UpstreamSocket.connect(loop, target, mark, connected -> {
@@ -241,7 +247,7 @@ final class DialAttempt {
                 if (!promise.trySuccess(connected)) {
                     connected.close();
                 }
-            }, failed);
+            }, tryNext);
             abandon = socket == null ? null : socket::close;
         } else {
             Channel channel = UpstreamDials.channel(connector.transport, loop, target, mark, handler.get(), connected -> {
@@ -262,7 +268,7 @@ final class DialAttempt {
                 } else if (!promise.trySuccess(new UpstreamLink.OfChannel(connected))) {
                     connected.close();
                 }
-            }, failed);
+            }, tryNext);
             abandon = channel == null ? null : channel::close;
         }
         if (abandon != null && !promise.isDone()) {

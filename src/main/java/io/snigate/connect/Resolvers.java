@@ -1,5 +1,7 @@
 package io.snigate.connect;
 
+import io.netty.resolver.ResolvedAddressTypes;
+import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsCache;
 import io.netty.resolver.dns.DnsNameResolverChannelStrategy;
 import io.netty.resolver.dns.NoopDnsCnameCache;
@@ -9,7 +11,12 @@ import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
 import io.snigate.transport.Transport;
+import io.netty.util.NetUtil;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.util.Collections;
 import java.util.List;
 
 /**
@@ -18,6 +25,35 @@ import java.util.List;
  */
 public final class Resolvers {
     private Resolvers() {}
+
+    /**
+     * The proxy's lookups: A, and AAAA where the host has an IPv6 address other than loopback and
+     * link-local (as Netty decides for its own default), each its own resolver on {@code cache}.
+     */
+    public static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache) {
+        return lookups(config, transport, cache, hostHasIpv6());
+    }
+
+    static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, boolean ipv6) {
+        DnsNameResolverBuilder builder = builder(config, transport, cache);
+        return new AddressLookups(new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV4_ONLY)),
+                ipv6 ? new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV6_ONLY)) : null);
+    }
+
+    private static boolean hostHasIpv6() {
+        if (NetUtil.isIpV4StackPreferred()) {
+            return false;
+        }
+        for (NetworkInterface nic : NetUtil.NETWORK_INTERFACES) {
+            for (InetAddress address : Collections.list(nic.getInetAddresses())) {
+                if (address instanceof Inet6Address && !address.isAnyLocalAddress() && !address.isLoopbackAddress()
+                        && !address.isLinkLocalAddress()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
 
     /** Netty's asynchronous resolver on {@code config}'s servers (or the system's), caching in {@code cache}. */
     public static DnsNameResolverBuilder builder(ProxyConfig config, Transport transport, DnsCache cache) {
@@ -37,14 +73,9 @@ public final class Resolvers {
                 // query ID's 16 bits are not all that stands between a spoofed answer and a
                 // client-chosen name's lookup.
                 .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
-                // With IPv6 on the host both A and AAAA are asked, and both answers are used
-                // (IPv4 first): an IPv6 client's original destination is verified against the
-                // AAAA records, and a name whose IPv4 addresses fail is dialed over IPv6.
-                .completeOncePreferredResolved(false)
-                // Each query waits at most half the connect budget: a server that never answers
-                // AAAA holds the A answer up by half the budget, not all of it, and a silent
-                // first resolver leaves time to ask the next.
-                .queryTimeoutMillis(Math.max(1, config.timeouts().connect().toMillis() / 2))
+                // Each query waits its share of the connect budget: a silent first resolver
+                // leaves time to ask the others (the system's list counts as one).
+                .queryTimeoutMillis(Math.max(1, config.timeouts().connect().toMillis() / Math.max(1, config.resolvers().size())))
                 // A SNI name is always fully qualified: never try it under the host's search domains.
                 .searchDomains(List.of())
                 .ndots(1);

@@ -2,7 +2,6 @@ package io.snigate.connect;
 
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
-import io.netty.resolver.AddressResolverGroup;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.snigate.config.HostPort;
@@ -46,7 +45,7 @@ public final class UpstreamConnector {
 
     // Shared by every {@link DialAttempt}.
     final Transport transport;
-    final AddressResolverGroup<InetSocketAddress> resolvers;
+    final AddressLookups lookups;
     final ConnectionObserver observer;
     final Supplier<DestinationPolicy> policy;
     /** The routes in force, for a lookup that a reload overtook ({@link DialAttempt}). */
@@ -57,13 +56,13 @@ public final class UpstreamConnector {
 
     public UpstreamConnector(
             Transport transport,
-            AddressResolverGroup<InetSocketAddress> resolvers,
+            AddressLookups lookups,
             ConnectionObserver observer,
             Supplier<DestinationPolicy> policy,
             Supplier<RouteTable> routes,
             IntSupplier upstreamMark) {
         this.transport = transport;
-        this.resolvers = resolvers;
+        this.lookups = lookups;
         this.observer = observer;
         this.policy = policy;
         this.routes = routes;
@@ -91,7 +90,7 @@ public final class UpstreamConnector {
                     // Written in the config as an IP literal: trusted, and already an address.
                     attempt.dialAllowed(List.of(new InetSocketAddress(decision.literalAddress(), port)), false);
                 } else {
-                    attempt.resolveThen(upstream.host(), port, resolved -> attempt.dialAllowed(resolved, false));
+                    attempt.resolveThen(upstream.host(), port, null, resolved -> attempt.dialAllowed(resolved, false));
                 }
             }
             case SNI -> {
@@ -99,7 +98,7 @@ public final class UpstreamConnector {
                     // The parent resolves the name, and the destination policy is the parent's.
                     attempt.throughParent(record.sni() + ":" + port);
                 } else {
-                    attempt.resolveThen(record.sni(), port, resolved -> attempt.dialAllowed(resolved, true));
+                    attempt.resolveThen(record.sni(), port, null, resolved -> attempt.dialAllowed(resolved, true));
                 }
             }
             case ORIGINAL_DST -> dialOriginalDst(attempt, decision, record);
@@ -144,7 +143,7 @@ public final class UpstreamConnector {
             return;
         }
         InetAddress dialed = Addresses.embeddedIpv4(original.getAddress());
-        attempt.resolveThen(record.sni(), original.getPort(), resolved -> {
+        attempt.resolveThen(record.sni(), original.getPort(), dialed, resolved -> {
             for (InetSocketAddress answer : resolved) {
                 if (Addresses.embeddedIpv4(answer.getAddress()).equals(dialed)) {
                     record.destinationChecked(DestinationCheck.MATCH);

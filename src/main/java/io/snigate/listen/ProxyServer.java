@@ -4,7 +4,6 @@ import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
-import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.util.concurrent.EventExecutor;
 import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
@@ -13,6 +12,7 @@ import io.snigate.config.Listener;
 import io.snigate.config.Policy;
 import io.snigate.config.PolicyMode;
 import io.snigate.config.ProxyConfig;
+import io.snigate.connect.AddressLookups;
 import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.DestinationPolicy;
@@ -79,7 +79,7 @@ public final class ProxyServer implements AutoCloseable {
     private final Transport transport;
     private final EventLoopGroup workers;
     private final EventLoopGroup adminLoop;
-    private final DnsAddressResolverGroup resolvers;
+    private final AddressLookups lookups;
     private final CountedDnsCache dnsCache;
     private final RouteHandler routeHandler;
     private final BoundListeners listeners;
@@ -117,10 +117,10 @@ public final class ProxyServer implements AutoCloseable {
         this.dnsCache = new CountedDnsCache();
         dnsCache.keepConfigured(config);
         metrics.registerDnsCache(dnsCache::size);
-        this.resolvers = new DnsAddressResolverGroup(Resolvers.builder(config, transport, dnsCache));
+        this.lookups = Resolvers.lookups(config, transport, dnsCache);
         Supplier<RouteTable> routes = () -> active.get().routes();
         this.routeHandler = new RouteHandler(routes, routeConnections, new ConnectStage(
-                new UpstreamConnector(transport, resolvers, observer, destinationPolicy::get, routes,
+                new UpstreamConnector(transport, lookups, observer, destinationPolicy::get, routes,
                         () -> active.get().config().upstreamMark()),
                 // Only a transparent listener can receive the proxy's own traffic back with its
                 // original destination, which is how a loop is recognised.
@@ -131,7 +131,7 @@ public final class ProxyServer implements AutoCloseable {
                 observer));
         this.listeners = new BoundListeners(workers, transport, metrics,
                 listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
-                        routeHandler, clients, destinationPolicy::get),
+                        routeHandler, clients),
                 () -> active.get().config().source());
     }
 
@@ -291,7 +291,7 @@ public final class ProxyServer implements AutoCloseable {
         if (admin != null) {
             admin.close();
         }
-        resolvers.close();
+        lookups.close();
         EventLoops.stop(workers, "worker", LOOPS_STOP_WAIT);
         EventLoops.stop(adminLoop, "admin", LOOPS_STOP_WAIT);
     }

@@ -370,8 +370,7 @@ class HardeningTest {
 
         started = System.nanoTime();
         assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
-        // A query waits half the connect timeout, and the only resolver is then asked for nothing more.
-        assertThat((System.nanoTime() - started) / 1_000_000).as("half the connect timeout").isBetween(2_000L, 4_500L);
+        assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isBetween(4_000L, 10_000L);
         assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
         assertThat(dns.queriesFor("curl.corpus.test")).as("the silent name was asked").isPositive();
     }
@@ -400,7 +399,8 @@ class HardeningTest {
             startSniRouteWithConnectTimeoutOf1s(String.join(", ", resolvers));
             long started = System.nanoTime();
             assertThat(helloAndAnswer(CURL)).containsExactly(21, 3, 1, 0, 2, 2, 80);
-            // Each resolver in turn has the connect timeout too: four silent ones would take 4 s.
+            // Each resolver in turn has a quarter of the connect timeout: with the whole of it each,
+            // four silent ones would take 4 s.
             assertThat((System.nanoTime() - started) / 1_000_000).as("one connect timeout for the whole stage")
                     .isLessThan(2_500);
             assertThat(log().get("reason").asText()).isEqualTo("dns_failure");

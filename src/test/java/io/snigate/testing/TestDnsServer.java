@@ -35,9 +35,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * like the suffix's entry.
  */
 public final class TestDnsServer implements AutoCloseable {
-    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD }
+    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD, SILENT_AAAA }
 
-    private record Entry(Behaviour behaviour, InetAddress address, int ttl) {}
+    /** What a name is answered with: its addresses, A and AAAA records by their length. */
+    private record Entry(Behaviour behaviour, List<InetAddress> addresses, int ttl) {
+        Entry(Behaviour behaviour, InetAddress address, int ttl) {
+            this(behaviour, address == null ? List.of() : List.of(address), ttl);
+        }
+    }
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Map<String, Entry> entries = new ConcurrentHashMap<>();
@@ -104,8 +109,20 @@ public final class TestDnsServer implements AutoCloseable {
         });
     }
 
+    /** Answers {@code name} with both addresses, each to the query of its family. */
+    public TestDnsServer answerBoth(String name, InetAddress ipv4, InetAddress ipv6, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.ANSWER, List.of(ipv4, ipv6), ttlSeconds));
+        return this;
+    }
+
+    /** Answers {@code name}'s A queries with {@code ipv4}, and its AAAA queries never. */
+    public TestDnsServer answerWithoutAaaa(String name, InetAddress ipv4, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.SILENT_AAAA, ipv4, ttlSeconds));
+        return this;
+    }
+
     public TestDnsServer behave(String name, Behaviour behaviour) {
-        entries.put(name.toLowerCase(Locale.ROOT), new Entry(behaviour, null, 0));
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(behaviour, List.of(), 0));
         return this;
     }
 
@@ -124,7 +141,7 @@ public final class TestDnsServer implements AutoCloseable {
                 return wildcard;
             }
         }
-        return new Entry(Behaviour.NXDOMAIN, null, 0);
+        return new Entry(Behaviour.NXDOMAIN, List.of(), 0);
     }
 
     private final class Answerer extends SimpleChannelInboundHandler<DatagramDnsQuery> {
@@ -136,7 +153,8 @@ public final class TestDnsServer implements AutoCloseable {
             asked = asked.endsWith(".") ? asked.substring(0, asked.length() - 1) : asked;
             queriesByName.computeIfAbsent(asked, name -> new AtomicInteger()).incrementAndGet();
             Entry entry = lookup(question.name());
-            if (entry.behaviour() == Behaviour.SILENT) {
+            if (entry.behaviour() == Behaviour.SILENT
+                    || entry.behaviour() == Behaviour.SILENT_AAAA && question.type() == DnsRecordType.AAAA) {
                 return;
             }
             InetSocketAddress sender = query.sender();
@@ -158,12 +176,14 @@ public final class TestDnsServer implements AutoCloseable {
                 case NXDOMAIN -> response.setCode(DnsResponseCode.NXDOMAIN);
                 case SERVFAIL -> response.setCode(DnsResponseCode.SERVFAIL);
                 default -> {
-                    byte[] ip = entry.address().getAddress();
-                    boolean wantsA = question.type() == DnsRecordType.A && ip.length == 4;
-                    boolean wantsAaaa = question.type() == DnsRecordType.AAAA && ip.length == 16;
-                    if (wantsA || wantsAaaa) {
-                        response.addRecord(DnsSection.ANSWER, new DefaultDnsRawRecord(
-                                question.name(), question.type(), entry.ttl(), Unpooled.wrappedBuffer(ip)));
+                    for (InetAddress address : entry.addresses()) {
+                        byte[] ip = address.getAddress();
+                        boolean wantsA = question.type() == DnsRecordType.A && ip.length == 4;
+                        boolean wantsAaaa = question.type() == DnsRecordType.AAAA && ip.length == 16;
+                        if (wantsA || wantsAaaa) {
+                            response.addRecord(DnsSection.ANSWER, new DefaultDnsRawRecord(
+                                    question.name(), question.type(), entry.ttl(), Unpooled.wrappedBuffer(ip)));
+                        }
                     }
                 }
             }

@@ -1,0 +1,102 @@
+package io.snigate.connect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.resolver.dns.DefaultDnsCache;
+import io.netty.util.concurrent.Future;
+import io.snigate.config.ConfigLoader;
+import io.snigate.config.ProxyConfig;
+import io.snigate.testing.TestDnsServer;
+import io.snigate.transport.Transport;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The connect stage's lookups against a real DNS server on loopback, with AAAA asked whatever
+ * this host's interfaces (the proxy asks it only where the host has IPv6): both families' answers,
+ * IPv4 first; an AAAA that never comes held up for the resolution delay only, not the connect
+ * timeout; a destination to verify looked up in its own family.
+ */
+class AddressLookupsTest {
+    private static final Transport TRANSPORT = Transport.select();
+    private static final InetAddress V4 = address("192.0.2.10");
+    private static final InetAddress V6 = address("2001:db8::10");
+
+    private TestDnsServer dns;
+    private EventLoopGroup group;
+    private AddressLookups lookups;
+
+    @BeforeEach
+    void start() throws Exception {
+        dns = new TestDnsServer().answerBoth("both.test", V4, V6, 60).answerWithoutAaaa("noaaaa.test", V4, 60);
+        ProxyConfig config = ConfigLoader.parse("""
+                listen: "127.0.0.1:0"
+                resolvers: ["%s"]
+                timeouts: { connect: 10s }
+                routes:
+                  - match: "*.test"
+                    upstream: "$sni:443"
+                """.formatted(dns.hostPort()), "routes.yaml");
+        group = TRANSPORT.newEventLoopGroup(1);
+        lookups = Resolvers.lookups(config, TRANSPORT, new DefaultDnsCache(), true);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        lookups.close();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+        dns.close();
+    }
+
+    @Test
+    void bothFamiliesAreAnsweredIpv4First() throws Exception {
+        assertThat(addresses(lookups.both(loop(), "both.test", 443))).containsExactly(V4, V6);
+    }
+
+    @Test
+    void anAaaaThatNeverComesHoldsTheAnswerUpForTheResolutionDelayOnly() throws Exception {
+        long started = System.nanoTime();
+        assertThat(addresses(lookups.both(loop(), "noaaaa.test", 443))).containsExactly(V4);
+        // Waiting for the AAAA query's own timeout would take the connect timeout, 10 s.
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isLessThan(2_000);
+        assertThat(dns.queriesFor("noaaaa.test")).as("A and AAAA both asked").isGreaterThanOrEqualTo(2);
+    }
+
+    @Test
+    void aDestinationToVerifyIsLookedUpInItsOwnFamily() throws Exception {
+        assertThat(addresses(lookups.sameFamilyAs(V6, loop(), "both.test", 443))).containsExactly(V6);
+        assertThat(addresses(lookups.sameFamilyAs(V4, loop(), "both.test", 443))).containsExactly(V4);
+        // An IPv4 address spelled as IPv6 is an IPv4 destination.
+        byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 192, 0, 2, 10};
+        assertThat(addresses(lookups.sameFamilyAs(Inet6Address.getByAddress(null, mapped, -1), loop(), "both.test", 443)))
+                .containsExactly(V4);
+    }
+
+    private EventLoop loop() {
+        return (EventLoop) group.next();
+    }
+
+    /** The addresses a lookup gave, within 5 s, each with the port asked for. */
+    private static List<InetAddress> addresses(Future<List<InetSocketAddress>> lookup) throws Exception {
+        assertThat(lookup.await(5, TimeUnit.SECONDS)).as("answered within 5 s").isTrue();
+        assertThat(lookup.cause()).isNull();
+        assertThat(lookup.getNow()).allMatch(answer -> answer.getPort() == 443);
+        return lookup.getNow().stream().map(InetSocketAddress::getAddress).toList();
+    }
+
+    private static InetAddress address(String literal) {
+        try {
+            return InetAddress.getByName(literal);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException(literal, e);
+        }
+    }
+}
