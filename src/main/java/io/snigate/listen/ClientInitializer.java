@@ -6,7 +6,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.SocketChannel;
 import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
-import io.snigate.connect.DestinationPolicy;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
@@ -38,16 +37,13 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
     private final ProxyMetrics metrics;
     private final ChannelHandler routeStage;
     private final OpenConnections clients;
-    /** Knows this proxy's own listen sockets, which a transparent listener's client did not divert to. */
-    private final Supplier<DestinationPolicy> destinations;
     private volatile Listener listener;
     /** The listen address as written: the same for every config this initializer serves. */
     private final String name;
     private volatile int boundPort;
 
     ClientInitializer(Listener listener, Supplier<ProxyConfig> config, ConnectionLimits limits,
-            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, OpenConnections clients,
-            Supplier<DestinationPolicy> destinations) {
+            ConnectionObserver observer, ProxyMetrics metrics, ChannelHandler routeStage, OpenConnections clients) {
         this.listener = listener;
         this.name = listener.name();
         this.config = config;
@@ -56,7 +52,6 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         this.metrics = metrics;
         this.routeStage = routeStage;
         this.clients = clients;
-        this.destinations = destinations;
     }
 
     Listener listener() {
@@ -109,15 +104,15 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         ConnectionRecord record = ConnectionRecord.attach(ch, name, observer);
         clients.add(ch);
         Listener.ProxyProtocol proxyProtocol = current.proxyProtocol();
-        // Where an intercepted client was going comes first: the line of one refused below says it.
+        // Where an intercepted client was going is read first, so that the line of one refused
+        // below says it; a refused client is refused as such, diverted or not.
+        InetSocketAddress original = null;
         if (current.isTransparent()) {
-            InetSocketAddress original = OriginalDestination.of(ch, current.originalDst(), destinations.get());
+            original = OriginalDestination.of(ch, current.originalDst(), boundPort);
             metrics.originalDestination(name, original != null);
-            if (original == null) {
-                closeAtAccept(ch, record, Reason.NO_ORIGINAL_DESTINATION);
-                return;
+            if (original != null) {
+                record.destination(original, original.getPort());
             }
-            record.destination(original, original.getPort());
         } else {
             record.destination(null, boundPort);
         }
@@ -125,6 +120,10 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
         // client is known only once the header is in (clientKnown); the peer must be trusted now.
         if (proxyProtocol == null && !current.clients().admits(record.client().getAddress())) {
             closeAtAccept(ch, record, Reason.CLIENT_NOT_ALLOWED);
+            return;
+        }
+        if (current.isTransparent() && original == null) {
+            closeAtAccept(ch, record, Reason.NO_ORIGINAL_DESTINATION);
             return;
         }
         if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {

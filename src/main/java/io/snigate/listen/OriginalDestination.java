@@ -4,7 +4,6 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.RawUnixChannelOption;
 import io.snigate.config.Listener;
-import io.snigate.connect.DestinationPolicy;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -31,23 +30,25 @@ final class OriginalDestination {
     /**
      * The original destination of a connection accepted by a listener in {@code mode}, or null
      * when it has none: not a transparent listener, or a connection no rule diverted (someone
-     * dialed the port directly). {@code destinations} knows this proxy's own listen sockets.
+     * dialed the port directly). {@code boundPort} is the listener's own port.
      */
-    static InetSocketAddress of(SocketChannel client, Listener.OriginalDst mode, DestinationPolicy destinations) {
+    static InetSocketAddress of(SocketChannel client, Listener.OriginalDst mode, int boundPort) {
         return switch (mode) {
             case NONE -> null;
-            case TPROXY -> tproxied(client, destinations);
+            case TPROXY -> tproxied(client, boundPort);
             case REDIRECT -> redirected(client);
         };
     }
 
     /**
-     * A TPROXY listener's socket is bound to where the client was going; one bound to the
-     * listener's own address and port was dialed directly, as on a redirect listener.
+     * A TPROXY listener's socket is bound to where the client was going, its port included; one
+     * at the listener's own port was dialed directly, as on a redirect listener, at whichever of
+     * the host's addresses (one gained since the start too). The listener's port is never one
+     * the firewall diverts.
      */
-    private static InetSocketAddress tproxied(SocketChannel client, DestinationPolicy destinations) {
+    private static InetSocketAddress tproxied(SocketChannel client, int boundPort) {
         InetSocketAddress local = client.localAddress();
-        return destinations.isOwnListener(local) ? null : local;
+        return local.getPort() == boundPort ? null : local;
     }
 
     private static InetSocketAddress redirected(SocketChannel client) {

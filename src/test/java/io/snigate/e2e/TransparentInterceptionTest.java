@@ -477,6 +477,11 @@ class TransparentInterceptionTest {
         assertThat(line.get("listener").asText()).isEqualTo("[::]:15002");
         assertThat(line.get("reason").asText()).isEqualTo("no_original_destination");
         assertThat(line.get("upstream").isNull()).as("nothing dialed").isTrue();
+        // The same at an address the gateway gained after the start.
+        withTheGatewaysOwnServiceOnALateAddress("real", () -> {
+            assertThat(curl("allowed.test", LATE_ADDRESS, 15002, "real")).isNotZero();
+            assertThat(onlyNewLine().get("reason").asText()).isEqualTo("no_original_destination");
+        });
     }
 
     @Test
