@@ -17,6 +17,8 @@ import io.snigate.core.Rejection;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Stage two of a connection: buffers what the client sends until one whole ClientHello is there,
@@ -29,6 +31,7 @@ import java.util.concurrent.TimeUnit;
  * {@code SslClientHelloHandler} does.
  */
 public final class PrereadHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(PrereadHandler.class);
     private final ConnectionRecord record;
     private final int maxClientHelloBytes;
     private final long timeoutMillis;
@@ -121,7 +124,17 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!(cause instanceof IOException)) {
+        if (cause instanceof OutOfMemoryError) {
+            // No direct memory for this connection's next read: refused as over a budget, in one
+            // line (under memory pressure many connections meet it at once).
+            LOG.warn("closing {}: {}", ctx.channel(), cause.toString());
+            record.endedBecause(Reason.CONNECTION_LIMIT);
+            if (!decided) {
+                decide(ctx);
+                releaseBuffered();
+            }
+            ctx.close();
+        } else if (!(cause instanceof IOException)) {
             ctx.fireExceptionCaught(cause);
         } else if (!decided) {
             // Reset by the client before the ClientHello was complete.

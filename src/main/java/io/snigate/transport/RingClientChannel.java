@@ -298,18 +298,11 @@ public final class RingClientChannel extends AcceptedSocketChannel {
                 return;
             }
             inFlight--;
-            try {
-                if (tag == READ) {
-                    socketMayHaveMore = (event.flags() & RingOps.SOCK_NONEMPTY) != 0;
-                    readDone(event.res());
-                } else if (tag == WRITE) {
-                    writeDone(event.res());
-                }
-            } catch (OutOfMemoryError noBuffer) {
-                // Out of direct memory for this connection's next read: it ends, the loop goes on
-                // (an error left to Netty would end the loop's thread and every socket on it).
-                pipeline().fireExceptionCaught(noBuffer);
-                unsafe().close(unsafe().voidPromise());
+            if (tag == READ) {
+                socketMayHaveMore = (event.flags() & RingOps.SOCK_NONEMPTY) != 0;
+                readDone(event.res());
+            } else if (tag == WRITE) {
+                writeDone(event.res());
             }
             if (closeFdWhenIdle && inFlight == 0) {
                 closeFdWhenIdle = false;
