@@ -238,9 +238,13 @@ public final class Main {
         metrics.bindJvmAndProcessMetrics();
         stop.await();
         reloader.close();
-        server.drain(server.currentConfig().timeouts().drain());
-        server.close();
-        accessLog.close();
+        try {
+            server.drain(server.currentConfig().timeouts().drain());
+        } finally {
+            // Whatever the drain met, the lines written so far reach the log.
+            server.close();
+            accessLog.close();
+        }
         LOG.info("stopped");
         return 0;
     }

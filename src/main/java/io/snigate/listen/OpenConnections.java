@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
@@ -49,13 +50,19 @@ final class OpenConnections {
     /** Closes every connection, each with {@code reason} recorded first, and waits up to 5 s. */
     void closeAll(Reason reason) throws InterruptedException {
         ChannelGroupFuture closed = clients.newCloseFuture();
-        clients.forEach(client -> client.eventLoop().execute(() -> {
-            ConnectionRecord record = ConnectionRecord.of(client);
-            if (record != null) {
-                record.endedBecause(reason);
+        for (Channel client : clients) {
+            try {
+                client.eventLoop().execute(() -> {
+                    ConnectionRecord record = ConnectionRecord.of(client);
+                    if (record != null) {
+                        record.endedBecause(reason);
+                    }
+                    client.close();
+                });
+            } catch (RejectedExecutionException ended) {
+                // Its loop has ended (an error ended its thread): nothing runs there any more.
             }
-            client.close();
-        }));
+        }
         closed.await(5, TimeUnit.SECONDS);
     }
 
