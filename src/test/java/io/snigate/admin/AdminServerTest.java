@@ -90,11 +90,7 @@ class AdminServerTest {
         assertThat(response).startsWith("HTTP/1.1 405 Method Not Allowed").contains("\r\nallow: GET, HEAD\r\n");
     }
 
-    /**
-     * A request trickled a byte at a time must still be whole within the deadline, here 1 s.
-     * (Failed before: a read timeout restarted by every byte kept the connection as long as the
-     * bytes kept coming.)
-     */
+    /** The liveness probe's answer follows the proxy's event loops; readiness does not. */
     @Test
     void healthzFailsOnceAnEventLoopHasStopped() throws Exception {
         admin.close().sync();
@@ -105,6 +101,11 @@ class AdminServerTest {
         assertThat(get("/readyz")).startsWith("HTTP/1.1 200 OK");
     }
 
+    /**
+     * A request trickled a byte at a time must still be whole within the deadline, here 1 s.
+     * (Failed before: a read timeout restarted by every byte kept the connection as long as the
+     * bytes kept coming.)
+     */
     @Test
     void aRequestTrickledByteByByteIsCutOffAtTheDeadline() throws Exception {
         admin.close().sync();
