@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * like the suffix's entry.
  */
 public final class TestDnsServer implements AutoCloseable {
-    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD, SILENT_AAAA }
+    public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD, HELD_AAAA }
 
     /** What a name is answered with: its addresses, A and AAAA records by their length. */
     private record Entry(Behaviour behaviour, List<InetAddress> addresses, int ttl) {
@@ -115,9 +115,12 @@ public final class TestDnsServer implements AutoCloseable {
         return this;
     }
 
-    /** Answers {@code name}'s A queries with {@code ipv4}, and its AAAA queries never. */
-    public TestDnsServer answerWithoutAaaa(String name, InetAddress ipv4, int ttlSeconds) {
-        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.SILENT_AAAA, ipv4, ttlSeconds));
+    /**
+     * Answers {@code name}'s A queries with {@code ipv4} at once, and its AAAA queries with
+     * {@code ipv6} only once {@link #release} is called: a resolver that is slow or silent for AAAA.
+     */
+    public TestDnsServer answerAaaaOnRelease(String name, InetAddress ipv4, InetAddress ipv6, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.HELD_AAAA, List.of(ipv4, ipv6), ttlSeconds));
         return this;
     }
 
@@ -153,14 +156,14 @@ public final class TestDnsServer implements AutoCloseable {
             asked = asked.endsWith(".") ? asked.substring(0, asked.length() - 1) : asked;
             queriesByName.computeIfAbsent(asked, name -> new AtomicInteger()).incrementAndGet();
             Entry entry = lookup(question.name());
-            if (entry.behaviour() == Behaviour.SILENT
-                    || entry.behaviour() == Behaviour.SILENT_AAAA && question.type() == DnsRecordType.AAAA) {
+            if (entry.behaviour() == Behaviour.SILENT) {
                 return;
             }
             InetSocketAddress sender = query.sender();
             InetSocketAddress recipient = query.recipient();
             int id = query.id();
-            if (entry.behaviour() == Behaviour.HELD) {
+            if (entry.behaviour() == Behaviour.HELD
+                    || entry.behaviour() == Behaviour.HELD_AAAA && question.type() == DnsRecordType.AAAA) {
                 held.add(() -> respond(ctx, recipient, sender, id, question, entry));
             } else {
                 respond(ctx, recipient, sender, id, question, entry);
