@@ -2,17 +2,18 @@ package io.snigate.connect;
 
 import io.netty.channel.EventLoop;
 import io.netty.resolver.AddressResolverGroup;
+import io.netty.resolver.dns.DnsNameResolverTimeoutException;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.snigate.core.Addresses;
 import java.io.Closeable;
-import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -20,39 +21,60 @@ import java.util.concurrent.TimeUnit;
  * together (AAAA only where the host has IPv6), and the answers of both, IPv4 first. Once one
  * family has answered, the other is waited for at most {@link #RESOLUTION_DELAY_MILLIS} (RFC 8305
  * §3's resolution delay): a resolver that never answers AAAA costs that, not the connect budget.
- * The lookups run on the connection's event loop, so their answers need no lock.
+ * A family a name turned out to have no addresses in is not asked again for
+ * {@link #NO_RECORDS_SECONDS}: the shared cache keeps answers, not their absence, and without this
+ * every connection to an IPv4-only name would ask for AAAA again. The lookups run on the
+ * connection's event loop, so their answers need no lock.
  */
 public final class AddressLookups implements Closeable {
     /** How long the other family is waited for once one has answered with addresses. */
     static final long RESOLUTION_DELAY_MILLIS = 50;
+    /** How long a name's want of records in one family is remembered. */
+    static final long NO_RECORDS_SECONDS = 60;
+    /** The most names remembered so per family, as many as the cache keeps answers for. */
+    static final int NO_RECORDS_NAMES = CountedDnsCache.MAX_NAMES;
 
     private final AddressResolverGroup<InetSocketAddress> ipv4;
     /** Null on a host without IPv6. */
     private final AddressResolverGroup<InetSocketAddress> ipv6;
+    /** Names with no A, and no AAAA, records: until when, in {@link System#nanoTime()}. */
+    private final Map<String, Long> noA = new ConcurrentHashMap<>();
+    private final Map<String, Long> noAaaa = new ConcurrentHashMap<>();
 
     public AddressLookups(AddressResolverGroup<InetSocketAddress> ipv4, AddressResolverGroup<InetSocketAddress> ipv6) {
         this.ipv4 = ipv4;
         this.ipv6 = ipv6;
     }
 
-    /** The addresses of both families, IPv4 first; fails only when neither family has any. */
-    Future<List<InetSocketAddress>> both(EventLoop loop, String host, int port) {
-        InetSocketAddress name = InetSocketAddress.createUnresolved(host, port);
-        Future<List<InetSocketAddress>> a = ipv4.getResolver(loop).resolveAll(name);
-        if (ipv6 == null) {
-            return a;
-        }
-        return new Together(loop, a, ipv6.getResolver(loop).resolveAll(name)).result;
-    }
-
     /**
-     * The addresses of {@code like}'s family only (an IPv4 address's however it is spelled): a
-     * destination to verify is compared with the records of its own family, which are then waited
-     * for whatever the other family does.
+     * The addresses of both families, IPv4 first; fails only when neither family has any. With
+     * {@code wholeIpv6}, the AAAA answer is waited for whatever the time (a destination to verify
+     * against it).
      */
-    Future<List<InetSocketAddress>> sameFamilyAs(InetAddress like, EventLoop loop, String host, int port) {
-        boolean wantsIpv6 = Addresses.embeddedIpv4(like) instanceof Inet6Address && ipv6 != null;
-        return (wantsIpv6 ? ipv6 : ipv4).getResolver(loop).resolveAll(InetSocketAddress.createUnresolved(host, port));
+    Future<List<InetSocketAddress>> both(EventLoop loop, String host, int port, boolean wholeIpv6) {
+        String name = host.toLowerCase(Locale.ROOT);
+        InetSocketAddress unresolved = InetSocketAddress.createUnresolved(host, port);
+        boolean askAaaa = ipv6 != null && !known(noAaaa, name);
+        boolean askA = !askAaaa || !known(noA, name); // when both are known empty, A says so again
+        if (!askA || !askAaaa) {
+            return (askA ? ipv4 : ipv6).getResolver(loop).resolveAll(unresolved);
+        }
+        Future<List<InetSocketAddress>> a = ipv4.getResolver(loop).resolveAll(unresolved);
+        Future<List<InetSocketAddress>> aaaa = ipv6.getResolver(loop).resolveAll(unresolved);
+        // A family is remembered empty once the other has addresses: the name exists, but not in
+        // it. An unanswered AAAA counts (a resolver that drops them); an unanswered A does not,
+        // as one lost query would keep IPv4 from being dialed for a minute.
+        a.addListener(done -> {
+            if (!Together.found(a) && Together.found(aaaa) && !unanswered(a.cause())) {
+                remember(noA, name);
+            }
+        });
+        aaaa.addListener(done -> {
+            if (!Together.found(aaaa) && Together.found(a)) {
+                remember(noAaaa, name);
+            }
+        });
+        return new Together(loop, a, aaaa, wholeIpv6).result;
     }
 
     @Override
@@ -63,18 +85,48 @@ public final class AddressLookups implements Closeable {
         }
     }
 
+    private static boolean known(Map<String, Long> none, String name) {
+        Long until = none.get(name);
+        if (until == null) {
+            return false;
+        }
+        if (System.nanoTime() - until < 0) {
+            return true;
+        }
+        none.remove(name, until);
+        return false;
+    }
+
+    /** Remembers that {@code name} has no records in one family, for a bounded number of names. */
+    private static void remember(Map<String, Long> none, String name) {
+        if (none.size() < NO_RECORDS_NAMES) {
+            none.put(name, System.nanoTime() + TimeUnit.SECONDS.toNanos(NO_RECORDS_SECONDS));
+        }
+    }
+
+    private static boolean unanswered(Throwable failure) {
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            if (cause instanceof DnsNameResolverTimeoutException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The two lookups of one name, and the answer made of them. */
     private static final class Together {
         private final EventLoop loop;
         private final Future<List<InetSocketAddress>> a;
         private final Future<List<InetSocketAddress>> aaaa;
+        private final boolean wholeIpv6;
         private final Promise<List<InetSocketAddress>> result;
         private ScheduledFuture<?> delay;
 
-        Together(EventLoop loop, Future<List<InetSocketAddress>> a, Future<List<InetSocketAddress>> aaaa) {
+        Together(EventLoop loop, Future<List<InetSocketAddress>> a, Future<List<InetSocketAddress>> aaaa, boolean wholeIpv6) {
             this.loop = loop;
             this.a = a;
             this.aaaa = aaaa;
+            this.wholeIpv6 = wholeIpv6;
             this.result = loop.newPromise();
             a.addListener(done -> answered());
             aaaa.addListener(done -> answered());
@@ -86,7 +138,7 @@ public final class AddressLookups implements Closeable {
             }
             if (a.isDone() && aaaa.isDone()) {
                 settle();
-            } else if (delay == null && (found(a) || found(aaaa))) {
+            } else if (delay == null && (found(a) || found(aaaa)) && !(wholeIpv6 && !aaaa.isDone())) {
                 delay = loop.schedule(this::settle, RESOLUTION_DELAY_MILLIS, TimeUnit.MILLISECONDS);
             }
         }
@@ -113,7 +165,7 @@ public final class AddressLookups implements Closeable {
             }
         }
 
-        private static boolean found(Future<List<InetSocketAddress>> lookup) {
+        static boolean found(Future<List<InetSocketAddress>> lookup) {
             return lookup.isDone() && lookup.isSuccess() && !lookup.getNow().isEmpty();
         }
     }

@@ -18,7 +18,6 @@ import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
 import java.net.ConnectException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,20 +104,19 @@ final class DialAttempt {
         if (parent.isIpLiteral()) {
             dialAllowed(List.of(parent.toResolvedLiteral()), false);
         } else {
-            resolveThen(parent.host(), parent.port(), null, resolved -> dialAllowed(resolved, false));
+            resolveThen(parent.host(), parent.port(), false, resolved -> dialAllowed(resolved, false));
         }
     }
 
     /**
-     * Resolves {@code host} (never an IP literal here), in both families or in {@code sameFamilyAs}'s
-     * only when it is given, and hands the answers on, or fails with dns_failure.
+     * Resolves {@code host} (never an IP literal here) and hands the answers on, or fails with
+     * dns_failure; {@code wholeIpv6}: the AAAA answer is waited for, however long it takes.
      */
-    void resolveThen(String host, int port, InetAddress sameFamilyAs, Consumer<List<InetSocketAddress>> next) {
+    void resolveThen(String host, int port, boolean wholeIpv6, Consumer<List<InetSocketAddress>> next) {
         long resolveStarted = System.nanoTime();
         resolving = true;
         routesBeforeLookup = connector.routes.get();
-        (sameFamilyAs == null ? connector.lookups.both(loop, host, port)
-                : connector.lookups.sameFamilyAs(sameFamilyAs, loop, host, port))
+        connector.lookups.both(loop, host, port, wholeIpv6)
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
                     resolving = false;
                     boolean found = resolved.isSuccess() && !resolved.getNow().isEmpty();

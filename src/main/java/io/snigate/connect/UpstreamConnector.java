@@ -15,6 +15,7 @@ import io.snigate.transport.Transport;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -90,7 +91,7 @@ public final class UpstreamConnector {
                     // Written in the config as an IP literal: trusted, and already an address.
                     attempt.dialAllowed(List.of(new InetSocketAddress(decision.literalAddress(), port)), false);
                 } else {
-                    attempt.resolveThen(upstream.host(), port, null, resolved -> attempt.dialAllowed(resolved, false));
+                    attempt.resolveThen(upstream.host(), port, false, resolved -> attempt.dialAllowed(resolved, false));
                 }
             }
             case SNI -> {
@@ -98,7 +99,7 @@ public final class UpstreamConnector {
                     // The parent resolves the name, and the destination policy is the parent's.
                     attempt.throughParent(record.sni() + ":" + port);
                 } else {
-                    attempt.resolveThen(record.sni(), port, null, resolved -> attempt.dialAllowed(resolved, true));
+                    attempt.resolveThen(record.sni(), port, false, resolved -> attempt.dialAllowed(resolved, true));
                 }
             }
             case ORIGINAL_DST -> dialOriginalDst(attempt, decision, record);
@@ -143,7 +144,8 @@ public final class UpstreamConnector {
             return;
         }
         InetAddress dialed = Addresses.embeddedIpv4(original.getAddress());
-        attempt.resolveThen(record.sni(), original.getPort(), dialed, resolved -> {
+        // An IPv6 destination is compared with the AAAA records, which are waited for whole.
+        attempt.resolveThen(record.sni(), original.getPort(), dialed instanceof Inet6Address, resolved -> {
             for (InetSocketAddress answer : resolved) {
                 if (Addresses.embeddedIpv4(answer.getAddress()).equals(dialed)) {
                     record.destinationChecked(DestinationCheck.MATCH);

@@ -74,6 +74,7 @@ final class ListenerSockets {
             ClientInitializer initializer, String source) throws InterruptedException, ConfigException {
         List<Channel> sockets = new ArrayList<>();
         InetSocketAddress address = listener.address().toResolvedLiteral();
+        knownBeforeTheBind(initializer, address);
         try {
             for (var executor : workers) {
                 EventLoop loop = (EventLoop) executor;
@@ -102,10 +103,21 @@ final class ListenerSockets {
         return new ListenerSockets(List.copyOf(sockets), List.of(), initializer);
     }
 
+    /**
+     * A socket accepts as soon as it is bound: its connections must know the listener's port by
+     * then (a tproxy listener tells a direct connection by it). Port 0 is known only once bound.
+     */
+    private static void knownBeforeTheBind(ClientInitializer initializer, InetSocketAddress address) {
+        if (address.getPort() != 0) {
+            initializer.boundTo(address);
+        }
+    }
+
     private static ListenerSockets bindRings(Listener listener, EventLoopGroup workers, ClientInitializer initializer,
             String source) throws InterruptedException, ConfigException {
         List<RingListener> rings = new ArrayList<>();
         InetSocketAddress address = listener.address().toResolvedLiteral();
+        knownBeforeTheBind(initializer, address);
         try {
             for (var executor : workers) {
                 RingListener ring;

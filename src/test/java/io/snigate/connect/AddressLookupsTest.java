@@ -13,7 +13,6 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.testing.TestDnsServer;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -26,8 +25,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The connect stage's lookups against a real DNS server on loopback, with AAAA asked whatever
  * this host's interfaces (the proxy asks it only where the host has IPv6): both families' answers,
- * IPv4 first; an AAAA that never comes held up for the resolution delay only, not the connect
- * timeout; a destination to verify looked up in its own family.
+ * IPv4 first; an AAAA that does not come holds the answer up for the resolution delay only, not
+ * the connect timeout, unless a destination to verify needs it; a family a name has no records
+ * in is not asked again.
  */
 class AddressLookupsTest {
     private static final Transport TRANSPORT = Transport.select();
@@ -41,7 +41,8 @@ class AddressLookupsTest {
 
     @BeforeEach
     void start() throws Exception {
-        dns = new TestDnsServer().answerBoth("both.test", V4, V6, 60).answerAaaaOnRelease("lateaaaa.test", V4, V6, 60);
+        dns = new TestDnsServer().answerBoth("both.test", V4, V6, 60).answerAaaaOnRelease("lateaaaa.test", V4, V6, 60)
+                .answer("v4only.test", V4, 60);
         ProxyConfig config = ConfigLoader.parse("""
                 listen: "127.0.0.1:0"
                 resolvers: ["%s"]
@@ -65,32 +66,41 @@ class AddressLookupsTest {
 
     @Test
     void bothFamiliesAreAnsweredIpv4First() throws Exception {
-        assertThat(addresses(lookups.both(loop(), "both.test", 443))).containsExactly(V4, V6);
+        assertThat(addresses(lookups.both(loop(), "both.test", 443, false))).containsExactly(V4, V6);
     }
 
     @Test
     void anAaaaThatDoesNotComeHoldsTheAnswerUpForTheResolutionDelayOnly() throws Exception {
         long started = System.nanoTime();
-        assertThat(addresses(lookups.both(loop(), "lateaaaa.test", 443))).containsExactly(V4);
+        assertThat(addresses(lookups.both(loop(), "lateaaaa.test", 443, false))).containsExactly(V4);
         // Waiting for the AAAA query would take its timeout, the connect timeout: 10 s.
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isLessThan(2_000);
         assertThat(dns.queriesFor("lateaaaa.test")).as("A and AAAA both asked").isGreaterThanOrEqualTo(2);
         // The AAAA lookup goes on, and its answer is kept for the next lookup.
         dns.release();
-        await().atMost(Duration.ofSeconds(5)).until(() -> {
-            List<? extends DnsCacheEntry> cached = cache.get("lateaaaa.test", null);
-            return cached != null && cached.stream().anyMatch(entry -> V6.equals(entry.address()));
-        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> cached("lateaaaa.test", V6));
     }
 
     @Test
-    void aDestinationToVerifyIsLookedUpInItsOwnFamily() throws Exception {
-        assertThat(addresses(lookups.sameFamilyAs(V6, loop(), "both.test", 443))).containsExactly(V6);
-        assertThat(addresses(lookups.sameFamilyAs(V4, loop(), "both.test", 443))).containsExactly(V4);
-        // An IPv4 address spelled as IPv6 is an IPv4 destination.
-        byte[] mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, (byte) 192, 0, 2, 10};
-        assertThat(addresses(lookups.sameFamilyAs(Inet6Address.getByAddress(null, mapped, -1), loop(), "both.test", 443)))
-                .containsExactly(V4);
+    void aDestinationToVerifyAgainstAaaaWaitsForItsAnswer() throws Exception {
+        Future<List<InetSocketAddress>> lookup = lookups.both(loop(), "lateaaaa.test", 443, true);
+        assertThat(lookup.await(500, TimeUnit.MILLISECONDS)).as("answered before the AAAA came").isFalse();
+        dns.release();
+        assertThat(addresses(lookup)).containsExactly(V4, V6);
+    }
+
+    @Test
+    void aNameWithoutAaaaRecordsIsNotAskedForThemAgain() throws Exception {
+        assertThat(addresses(lookups.both(loop(), "v4only.test", 443, false))).containsExactly(V4);
+        assertThat(dns.queriesFor("v4only.test")).as("A and AAAA").isEqualTo(2);
+        assertThat(addresses(lookups.both(loop(), "v4only.test", 443, false))).containsExactly(V4);
+        // The A answer from the cache, and no AAAA query for the minute the absence is remembered.
+        assertThat(dns.queriesFor("v4only.test")).as("nothing asked again").isEqualTo(2);
+    }
+
+    private boolean cached(String name, InetAddress address) {
+        List<? extends DnsCacheEntry> entries = cache.get(name, null);
+        return entries != null && entries.stream().anyMatch(entry -> address.equals(entry.address()));
     }
 
     private EventLoop loop() {

@@ -58,7 +58,7 @@ class TransparentInterceptionTest {
                 upstream: "$sni:$port"
               - match: "late-loop.test"
                 upstream: "$sni:15001"
-              - match: "verify.test"
+              - match: ["verify.test", "verify4.test"]
                 upstream: "$original_dst"
               - match: ["trust.test", "private.test"]
                 upstream: "$original_dst"
@@ -101,6 +101,7 @@ class TransparentInterceptionTest {
                 "--port=53", "--user=root", "--log-facility=-",
                 "--address=/allowed.test/" + TestNetwork.SERVER, "--address=/allowed.test/" + TestNetwork.SERVER6,
                 "--address=/verify.test/" + TestNetwork.SERVER, "--address=/verify.test/" + TestNetwork.SERVER6,
+                "--address=/verify4.test/" + TestNetwork.SERVER,
                 // An IPv4 address that refuses the port 8443 (the rogue server listens on 443 only), and the real server's IPv6 one.
                 "--address=/dual.test/" + TestNetwork.ROGUE, "--address=/dual.test/" + TestNetwork.SERVER6,
                 "--address=/trust.test/" + TestNetwork.SERVER,
@@ -283,6 +284,14 @@ class TransparentInterceptionTest {
         JsonNode line = onlyNewLine();
         assertThat(line.get("dst_check").asText()).isEqualTo("match");
         assertThat(line.get("upstream").asText()).isEqualTo("[2001:db8:77::10]:443");
+    }
+
+    @Test
+    void anIpv6DestinationOfANameWithOnlyAnARecordIsAMismatch() throws Exception {
+        assertThat(curl("verify4.test", TestNetwork.SERVER6, 443, "real")).as("curl: TLS alert").isEqualTo(35);
+        JsonNode line = onlyNewLine();
+        assertThat(line.get("reason").asText()).as("the name resolves, not to it").isEqualTo("sni_destination_mismatch");
+        assertThat(line.get("dst_check").asText()).isEqualTo("mismatch");
     }
 
     @Test
@@ -471,7 +480,7 @@ class TransparentInterceptionTest {
 
     @Test
     void aDirectConnectionToTheTproxyListenerHasNoOriginalDestination() throws Exception {
-        // Its socket is bound to the listener's own address, where nothing diverted it.
+        // Its socket is bound to the listener's own port, which nothing diverts.
         assertThat(curl("allowed.test", TestNetwork.GATEWAY_LAN, 15002, "real")).isNotZero();
         JsonNode line = onlyNewLine();
         assertThat(line.get("listener").asText()).isEqualTo("[::]:15002");

@@ -29,10 +29,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A real DNS server on 127.0.0.1 (UDP, built on netty-codec-dns) that answers A queries from a
- * table, and can be told to answer NXDOMAIN, SERVFAIL or nothing at all for a name, or to hold a
- * name's answers until the test releases them. Names under a registered {@code *.suffix} answer
- * like the suffix's entry.
+ * A real DNS server on 127.0.0.1 (UDP, built on netty-codec-dns) that answers A and AAAA queries
+ * from a table (an address answers the query of its family; a name may have one of each), and can
+ * be told to answer NXDOMAIN, SERVFAIL or nothing at all for a name, or to hold a name's answers,
+ * or its AAAA answers only, until the test releases them. Names under a registered
+ * {@code *.suffix} answer like the suffix's entry.
  */
 public final class TestDnsServer implements AutoCloseable {
     public enum Behaviour { ANSWER, NXDOMAIN, SERVFAIL, SILENT, HELD, HELD_AAAA }
