@@ -97,10 +97,20 @@ public final class AddressLookups implements Closeable {
         return false;
     }
 
-    /** Remembers that {@code name} has no records in one family, for a bounded number of names. */
+    /**
+     * Remembers that {@code name} has no records in one family, for a bounded number of names;
+     * when full, the names whose minute is over make room (names not looked up again stay until).
+     */
     private static void remember(Map<String, Long> none, String name) {
-        if (none.size() < NO_RECORDS_NAMES) {
-            none.put(name, System.nanoTime() + TimeUnit.SECONDS.toNanos(NO_RECORDS_SECONDS));
+        remember(none, name, System.nanoTime(), NO_RECORDS_NAMES, TimeUnit.SECONDS.toNanos(NO_RECORDS_SECONDS));
+    }
+
+    static void remember(Map<String, Long> none, String name, long now, int capacity, long forNanos) {
+        if (none.size() >= capacity) {
+            none.values().removeIf(until -> now - until >= 0);
+        }
+        if (none.size() < capacity) {
+            none.put(name, now + forNanos);
         }
     }
 

@@ -16,7 +16,9 @@ import io.snigate.transport.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -96,6 +98,17 @@ class AddressLookupsTest {
         assertThat(addresses(lookups.both(loop(), "v4only.test", 443, false))).containsExactly(V4);
         // The A answer from the cache, and no AAAA query for the minute the absence is remembered.
         assertThat(dns.queriesFor("v4only.test")).as("nothing asked again").isEqualTo(2);
+    }
+
+    @Test
+    void namesRememberedEmptyAreBoundedAndThoseWhoseMinuteIsOverMakeRoom() {
+        Map<String, Long> none = new HashMap<>();
+        AddressLookups.remember(none, "a.test", 0, 2, 100);
+        AddressLookups.remember(none, "b.test", 50, 2, 100);
+        AddressLookups.remember(none, "c.test", 60, 2, 100);
+        assertThat(none).as("full, none over").containsOnlyKeys("a.test", "b.test");
+        AddressLookups.remember(none, "c.test", 120, 2, 100);
+        assertThat(none).as("a.test's time over at 100").containsOnlyKeys("b.test", "c.test");
     }
 
     private boolean cached(String name, InetAddress address) {
