@@ -59,22 +59,8 @@ public final class AddressLookups implements Closeable {
         if (!askA || !askAaaa) {
             return (askA ? ipv4 : ipv6).getResolver(loop).resolveAll(unresolved);
         }
-        Future<List<InetSocketAddress>> a = ipv4.getResolver(loop).resolveAll(unresolved);
-        Future<List<InetSocketAddress>> aaaa = ipv6.getResolver(loop).resolveAll(unresolved);
-        // A family is remembered empty once the other has addresses: the name exists, but not in
-        // it. An unanswered AAAA counts (a resolver that drops them); an unanswered A does not,
-        // as one lost query would keep IPv4 from being dialed for a minute.
-        a.addListener(done -> {
-            if (!Together.found(a) && Together.found(aaaa) && !unanswered(a.cause())) {
-                remember(noA, name);
-            }
-        });
-        aaaa.addListener(done -> {
-            if (!Together.found(aaaa) && Together.found(a)) {
-                remember(noAaaa, name);
-            }
-        });
-        return new Together(loop, a, aaaa, wholeIpv6).result;
+        return new Together(loop, name, ipv4.getResolver(loop).resolveAll(unresolved),
+                ipv6.getResolver(loop).resolveAll(unresolved), wholeIpv6).result;
     }
 
     @Override
@@ -123,17 +109,20 @@ public final class AddressLookups implements Closeable {
         return false;
     }
 
-    /** The two lookups of one name, and the answer made of them. */
-    private static final class Together {
+    /** The two lookups of one name, the answer made of them, and what they say a name lacks. */
+    private final class Together {
         private final EventLoop loop;
+        private final String name;
         private final Future<List<InetSocketAddress>> a;
         private final Future<List<InetSocketAddress>> aaaa;
         private final boolean wholeIpv6;
         private final Promise<List<InetSocketAddress>> result;
         private ScheduledFuture<?> delay;
 
-        Together(EventLoop loop, Future<List<InetSocketAddress>> a, Future<List<InetSocketAddress>> aaaa, boolean wholeIpv6) {
+        Together(EventLoop loop, String name, Future<List<InetSocketAddress>> a, Future<List<InetSocketAddress>> aaaa,
+                boolean wholeIpv6) {
             this.loop = loop;
+            this.name = name;
             this.a = a;
             this.aaaa = aaaa;
             this.wholeIpv6 = wholeIpv6;
@@ -143,6 +132,7 @@ public final class AddressLookups implements Closeable {
         }
 
         private void answered() {
+            rememberEmptyFamilies();
             if (result.isDone()) {
                 return; // the other family came after the delay: it is in the cache for the next lookup
             }
@@ -150,6 +140,20 @@ public final class AddressLookups implements Closeable {
                 settle();
             } else if (delay == null && (found(a) || found(aaaa)) && !(wholeIpv6 && !aaaa.isDone())) {
                 delay = loop.schedule(this::settle, RESOLUTION_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        /**
+         * A family is remembered empty once the other has addresses: the name exists, but not in
+         * it. An unanswered AAAA counts (a resolver that drops them); an unanswered A does not, as
+         * one lost query would keep IPv4 from being dialed for a minute.
+         */
+        private void rememberEmptyFamilies() {
+            if (a.isDone() && !found(a) && found(aaaa) && !unanswered(a.cause())) {
+                remember(noA, name);
+            }
+            if (aaaa.isDone() && !found(aaaa) && found(a)) {
+                remember(noAaaa, name);
             }
         }
 
@@ -175,7 +179,7 @@ public final class AddressLookups implements Closeable {
             }
         }
 
-        static boolean found(Future<List<InetSocketAddress>> lookup) {
+        private boolean found(Future<List<InetSocketAddress>> lookup) {
             return lookup.isDone() && lookup.isSuccess() && !lookup.getNow().isEmpty();
         }
     }
