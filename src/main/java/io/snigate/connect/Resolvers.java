@@ -35,7 +35,13 @@ public final class Resolvers {
     }
 
     static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, boolean ipv6) {
-        DnsNameResolverBuilder builder = builder(config, transport, cache);
+        return lookups(config, transport, cache, ipv6, SystemResolvers.shared());
+    }
+
+    /** As above, with {@code system} as the system's servers when the config lists none. */
+    static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, boolean ipv6,
+            SystemResolvers system) {
+        DnsNameResolverBuilder builder = builder(config, transport, cache, system);
         return new AddressLookups(new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV4_ONLY)),
                 ipv6 ? new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV6_ONLY)) : null);
     }
@@ -57,10 +63,18 @@ public final class Resolvers {
 
     /** Netty's asynchronous resolver on {@code config}'s servers (or the system's), caching in {@code cache}. */
     public static DnsNameResolverBuilder builder(ProxyConfig config, Transport transport, DnsCache cache) {
+        return builder(config, transport, cache, SystemResolvers.shared());
+    }
+
+    private static DnsNameResolverBuilder builder(ProxyConfig config, Transport transport, DnsCache cache,
+            SystemResolvers system) {
         DnsServerAddressStreamProvider servers = config.resolvers().isEmpty()
-                ? SystemResolvers.shared()
+                ? system
                 : new SequentialDnsServerAddressStreamProvider(
                         config.resolvers().stream().map(HostPort::toResolvedLiteral).toArray(InetSocketAddress[]::new));
+        // The system's servers as read at start: a later edit of resolv.conf changes which
+        // servers are asked, not each one's share.
+        int serverCount = config.resolvers().isEmpty() ? system.count() : config.resolvers().size();
         return new DnsNameResolverBuilder()
                 .datagramChannelType(transport.datagramChannelClass())
                 .socketChannelType(transport.socketChannelClass())
@@ -74,8 +88,8 @@ public final class Resolvers {
                 // client-chosen name's lookup.
                 .datagramChannelStrategy(DnsNameResolverChannelStrategy.ChannelPerResolution)
                 // Each query waits its share of the connect budget: a silent first resolver
-                // leaves time to ask the others (the system's list counts as one).
-                .queryTimeoutMillis(Math.max(1, config.timeouts().connect().toMillis() / Math.max(1, config.resolvers().size())))
+                // leaves time to ask the others.
+                .queryTimeoutMillis(Math.max(1, config.timeouts().connect().toMillis() / serverCount))
                 // A SNI name is always fully qualified: never try it under the host's search domains.
                 .searchDomains(List.of())
                 .ndots(1);

@@ -75,6 +75,14 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
         }
     }
 
+    /**
+     * How many servers a name is asked of, at most, as read last: each query waits its share of
+     * the connect budget, so that a dead first server leaves time for the next one.
+     */
+    int count() {
+        return Math.max(1, current.nameServerAddressStream("snigate.invalid").size());
+    }
+
     @Override
     public DnsServerAddressStream nameServerAddressStream(String hostname) {
         return current.nameServerAddressStream(hostname);

@@ -2,15 +2,30 @@ package io.snigate.connect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.resolver.dns.DefaultDnsCache;
 import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.DnsServerAddresses;
+import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
+import io.netty.util.concurrent.Future;
+import io.snigate.config.ConfigLoader;
+import io.snigate.config.ProxyConfig;
+import io.snigate.testing.TestDnsServer;
+import io.snigate.transport.EventLoops;
+import io.snigate.transport.Transport;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@link SystemResolvers}: asking for servers never reads {@code /etc/resolv.conf} (an event loop
- * asks); only a refresh, on its own thread, does.
+ * asks); only a refresh, on its own thread, does. Each of the system's servers gets its share of
+ * the connect budget, as listed ones do.
  */
 class SystemResolversTest {
     @Test
@@ -49,5 +64,44 @@ class SystemResolversTest {
     @Test
     void theSharedInstanceAnswersWithTheSystemsServers() {
         assertThat(SystemResolvers.shared().nameServerAddressStream("a.example").next()).isNotNull();
+    }
+
+    /**
+     * A resolv.conf whose first server is silent: the second answers within the connect budget,
+     * each query waiting half of it, not the whole.
+     */
+    @Test
+    void aSilentFirstSystemServerLeavesTimeToAskTheNext() throws Exception {
+        InetAddress answer = InetAddress.getByName("192.0.2.20");
+        Transport transport = Transport.select();
+        EventLoopGroup group = transport.newEventLoopGroup(1);
+        try (TestDnsServer silent = new TestDnsServer().behave("slow.test", TestDnsServer.Behaviour.SILENT);
+                TestDnsServer second = new TestDnsServer().answer("slow.test", answer, 60)) {
+            SystemResolvers system = new SystemResolvers(
+                    () -> new SequentialDnsServerAddressStreamProvider(silent.address(), second.address()));
+            assertThat(system.count()).isEqualTo(2);
+            ProxyConfig config = ConfigLoader.parse("""
+                    listen: "127.0.0.1:0"
+                    timeouts: { connect: 4s }
+                    routes:
+                      - match: "*.test"
+                        upstream: "$sni:443"
+                    """, "routes.yaml");
+            AddressLookups lookups = Resolvers.lookups(config, transport, new DefaultDnsCache(), false, system);
+            try {
+                long started = System.nanoTime();
+                Future<List<InetSocketAddress>> lookup = lookups.both((EventLoop) group.next(), "slow.test", 443, false);
+                // Waiting the whole budget for the silent server would answer after 4 s, too late.
+                assertThat(lookup.await(3_500, TimeUnit.MILLISECONDS)).as("answered within the budget").isTrue();
+                assertThat(lookup.cause()).isNull();
+                assertThat(lookup.getNow()).containsExactly(new InetSocketAddress(answer, 443));
+                assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).isGreaterThanOrEqualTo(1_500);
+                assertThat(silent.queriesFor("slow.test")).as("the silent server asked first").isEqualTo(1);
+            } finally {
+                lookups.close();
+            }
+        } finally {
+            assertThat(EventLoops.stop(group, "test", Duration.ofSeconds(10))).isTrue();
+        }
     }
 }
