@@ -12,6 +12,10 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.events.AliasEvent;
+import org.yaml.snakeyaml.events.CollectionEndEvent;
+import org.yaml.snakeyaml.events.CollectionStartEvent;
+import org.yaml.snakeyaml.events.Event;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
@@ -63,13 +67,37 @@ final class YamlNodes {
             throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1,
                     "not valid YAML: " + problem + advice(e), e);
         } catch (YAMLException e) {
-            // The parser's own limits, which it reports without a place.
+            // The parser's own limits, which it reports without a place: found again in its events.
             String message = oneLine(e.getMessage());
-            String advice = message.contains("Nesting Depth") ? "; no setting of routes.yaml nests more than a few levels"
+            boolean nesting = message.contains("Nesting Depth");
+            String advice = nesting ? "; no setting of routes.yaml nests more than a few levels"
                     : message.contains("aliases") ? "; routes.yaml needs no aliases (&name, *name): write each value out"
                     : "";
-            throw new ConfigException(file, 0, "not valid YAML: " + message + advice, e);
+            throw new ConfigException(file, lineOfLimit(text, nesting, options.getNestingDepthLimit()),
+                    "not valid YAML: " + message + advice, e);
         }
+    }
+
+    /**
+     * The line where the parser's events first pass the nesting limit ({@code nesting}) or first
+     * use an alias; 0 if none does. Events expand no alias, so this costs what reading the file costs.
+     */
+    private static int lineOfLimit(String text, boolean nesting, int nestingLimit) {
+        int depth = 0;
+        try {
+            for (Event event : new Yaml().parse(new StringReader(text))) {
+                if (nesting && event instanceof CollectionStartEvent && ++depth > nestingLimit
+                        || !nesting && event instanceof AliasEvent) {
+                    return event.getStartMark().getLine() + 1;
+                }
+                if (event instanceof CollectionEndEvent) {
+                    depth--;
+                }
+            }
+        } catch (YAMLException unreadable) {
+            // no place to give
+        }
+        return 0;
     }
 
     /** What to do about the parser's likeliest complaints, in the words of this file's keys. */

@@ -529,16 +529,16 @@ class ConfigLoaderTest {
                         + "(while parsing a flow sequence at line 1)");
     }
 
-    /** The parser's limits against YAML bombs come without a line; they say what to do instead. */
+    /** The parser's limits against YAML bombs give the line that passes them, and say what to do instead. */
     @Test
     void yamlBombLimitsSayWhatToDo() {
         assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: " + "[".repeat(30) + "]".repeat(30) + "\n",
-                "routes.yaml: not valid YAML: Nesting Depth exceeded max 20; no setting of routes.yaml nests more than a few levels");
+                "routes.yaml:3: not valid YAML: Nesting Depth exceeded max 20; no setting of routes.yaml nests more than a few levels");
         StringBuilder laughs = new StringBuilder("listen: \"127.0.0.1:8443\"\nx0: &x0 [a, b]\n");
         for (int i = 1; i < 12; i++) {
             laughs.append("x").append(i).append(": &x").append(i).append(" [*x").append(i - 1).append(", *x").append(i - 1).append("]\n");
         }
-        assertError(laughs.toString(), "routes.yaml: not valid YAML: Number of aliases for non-scalar nodes exceeds the specified "
+        assertError(laughs.toString(), "routes.yaml:3: not valid YAML: Number of aliases for non-scalar nodes exceeds the specified "
                 + "max=10; routes.yaml needs no aliases (&name, *name): write each value out");
     }
 
