@@ -15,10 +15,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * A name's addresses, as the connect stage asks for them: A and AAAA in lookups of their own, asked
- * together (AAAA only where the host has IPv6), and the answers of both, IPv4 first. Once one
+ * together (AAAA only while the host has IPv6, or to verify an IPv6 destination), and the answers of
+ * both, IPv4 first. Once one
  * family has answered, the other is waited for at most {@link #RESOLUTION_DELAY_MILLIS} (RFC 8305
  * §3's resolution delay): a resolver that never answers AAAA costs that, not the connect budget.
  * A family a name turned out to have no addresses in is not asked again for
@@ -35,26 +37,29 @@ public final class AddressLookups implements Closeable {
     static final int NO_RECORDS_NAMES = CountedDnsCache.MAX_NAMES;
 
     private final AddressResolverGroup<InetSocketAddress> ipv4;
-    /** Null on a host without IPv6. */
     private final AddressResolverGroup<InetSocketAddress> ipv6;
+    /** Whether the host has IPv6 now: an unused resolver group costs nothing. */
+    private final BooleanSupplier hostHasIpv6;
     /** Names with no A, and no AAAA, records: until when, in {@link System#nanoTime()}. */
     private final Map<String, Long> noA = new ConcurrentHashMap<>();
     private final Map<String, Long> noAaaa = new ConcurrentHashMap<>();
 
-    public AddressLookups(AddressResolverGroup<InetSocketAddress> ipv4, AddressResolverGroup<InetSocketAddress> ipv6) {
+    public AddressLookups(AddressResolverGroup<InetSocketAddress> ipv4, AddressResolverGroup<InetSocketAddress> ipv6,
+            BooleanSupplier hostHasIpv6) {
         this.ipv4 = ipv4;
         this.ipv6 = ipv6;
+        this.hostHasIpv6 = hostHasIpv6;
     }
 
     /**
      * The addresses of both families, IPv4 first; fails only when neither family has any. With
      * {@code wholeIpv6}, the AAAA answer is waited for whatever the time (a destination to verify
-     * against it).
+     * against it; the client came over IPv6, so AAAA is asked whatever the host's interfaces).
      */
     Future<List<InetSocketAddress>> both(EventLoop loop, String host, int port, boolean wholeIpv6) {
         String name = host.toLowerCase(Locale.ROOT);
         InetSocketAddress unresolved = InetSocketAddress.createUnresolved(host, port);
-        boolean askAaaa = ipv6 != null && !known(noAaaa, name);
+        boolean askAaaa = (wholeIpv6 || hostHasIpv6.getAsBoolean()) && !known(noAaaa, name);
         boolean askA = !askAaaa || !known(noA, name); // when both are known empty, A says so again
         if (!askA || !askAaaa) {
             return (askA ? ipv4 : ipv6).getResolver(loop).resolveAll(unresolved);
@@ -66,9 +71,7 @@ public final class AddressLookups implements Closeable {
     @Override
     public void close() {
         ipv4.close();
-        if (ipv6 != null) {
-            ipv6.close();
-        }
+        ipv6.close();
     }
 
     private static boolean known(Map<String, Long> none, String name) {

@@ -11,13 +11,9 @@ import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
 import io.snigate.transport.Transport;
-import io.netty.util.NetUtil;
-import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.util.Collections;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 /**
  * snigate's DNS resolver as the config sets it up: the proxy resolves upstreams with it, and
@@ -27,38 +23,19 @@ public final class Resolvers {
     private Resolvers() {}
 
     /**
-     * The proxy's lookups: A, and AAAA where the host has an IPv6 address other than loopback and
-     * link-local (as Netty decides for its own default), each its own resolver on {@code cache}.
+     * The proxy's lookups: A, and AAAA while the host has an IPv6 address other than loopback and
+     * link-local ({@link HostIpv6}), each its own resolver on {@code cache}.
      */
     public static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache) {
-        return lookups(config, transport, cache, hostHasIpv6());
+        return lookups(config, transport, cache, HostIpv6.shared(), SystemResolvers.shared());
     }
 
-    static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, boolean ipv6) {
-        return lookups(config, transport, cache, ipv6, SystemResolvers.shared());
-    }
-
-    /** As above, with {@code system} as the system's servers when the config lists none. */
-    static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, boolean ipv6,
+    /** As above, with {@code ipv6} saying whether the host has IPv6 and {@code system} as the system's servers. */
+    static AddressLookups lookups(ProxyConfig config, Transport transport, DnsCache cache, BooleanSupplier ipv6,
             SystemResolvers system) {
         DnsNameResolverBuilder builder = builder(config, transport, cache, system);
         return new AddressLookups(new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV4_ONLY)),
-                ipv6 ? new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV6_ONLY)) : null);
-    }
-
-    private static boolean hostHasIpv6() {
-        if (NetUtil.isIpV4StackPreferred()) {
-            return false;
-        }
-        for (NetworkInterface nic : NetUtil.NETWORK_INTERFACES) {
-            for (InetAddress address : Collections.list(nic.getInetAddresses())) {
-                if (address instanceof Inet6Address && !address.isAnyLocalAddress() && !address.isLoopbackAddress()
-                        && !address.isLinkLocalAddress()) {
-                    return true;
-                }
-            }
-        }
-        return false;
+                new DnsAddressResolverGroup(builder.copy().resolvedAddressTypes(ResolvedAddressTypes.IPV6_ONLY)), ipv6);
     }
 
     /** Netty's asynchronous resolver on {@code config}'s servers (or the system's), caching in {@code cache}. */

@@ -6,14 +6,12 @@ import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.UnixResolverDnsServerAddressStreamProvider;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
  * The system's DNS servers ({@code /etc/resolv.conf}), read again every
- * {@value #REFRESH_MINUTES} minutes on a thread of its own. Netty's own platform default reads
+ * {@value #REFRESH_MINUTES} minutes on {@link DnsRefresher}'s thread. Netty's own platform default reads
  * the file again on whichever thread asks after five minutes: an event loop, doing file I/O.
  */
 final class SystemResolvers implements DnsServerAddressStreamProvider {
@@ -24,12 +22,7 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
 
         private static SystemResolvers start() {
             SystemResolvers servers = new SystemResolvers(SystemResolvers::read);
-            ScheduledExecutorService refresher = Executors.newSingleThreadScheduledExecutor(task -> {
-                Thread thread = new Thread(task, "snigate-resolv-conf");
-                thread.setDaemon(true);
-                return thread;
-            });
-            refresher.scheduleWithFixedDelay(servers::refresh, REFRESH_MINUTES, REFRESH_MINUTES, TimeUnit.MINUTES);
+            DnsRefresher.every(TimeUnit.MINUTES.toSeconds(REFRESH_MINUTES), servers::refresh);
             return servers;
         }
     }

@@ -20,6 +20,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -29,7 +31,8 @@ import org.junit.jupiter.api.Test;
  * this host's interfaces (the proxy asks it only where the host has IPv6): both families' answers,
  * IPv4 first; an AAAA that does not come holds the answer up for the resolution delay only, not
  * the connect timeout, unless a destination to verify needs it; a family a name has no records
- * in is not asked again.
+ * in is not asked again. AAAA is asked from the moment the host has IPv6, and to verify an IPv6
+ * destination whatever the host's interfaces.
  */
 class AddressLookupsTest {
     private static final Transport TRANSPORT = Transport.select();
@@ -40,6 +43,7 @@ class AddressLookupsTest {
     private EventLoopGroup group;
     private AddressLookups lookups;
     private final DefaultDnsCache cache = new DefaultDnsCache();
+    private final AtomicBoolean hostHasIpv6 = new AtomicBoolean(true);
 
     @BeforeEach
     void start() throws Exception {
@@ -54,7 +58,7 @@ class AddressLookupsTest {
                     upstream: "$sni:443"
                 """.formatted(dns.hostPort()), "routes.yaml");
         group = TRANSPORT.newEventLoopGroup(1);
-        lookups = Resolvers.lookups(config, TRANSPORT, cache, true);
+        lookups = Resolvers.lookups(config, TRANSPORT, cache, hostHasIpv6::get, SystemResolvers.shared());
     }
 
     @AfterEach
@@ -98,6 +102,38 @@ class AddressLookupsTest {
         assertThat(addresses(lookups.both(loop(), "v4only.test", 443, false))).containsExactly(V4);
         // The A answer from the cache, and no AAAA query for the minute the absence is remembered.
         assertThat(dns.queriesFor("v4only.test")).as("nothing asked again").isEqualTo(2);
+    }
+
+    @Test
+    void aaaaIsAskedFromTheMomentTheHostHasIpv6() throws Exception {
+        hostHasIpv6.set(false);
+        assertThat(addresses(lookups.both(loop(), "both.test", 443, false))).containsExactly(V4);
+        assertThat(dns.queriesFor("both.test")).as("A only").isEqualTo(1);
+        hostHasIpv6.set(true); // an address came up after the start
+        assertThat(addresses(lookups.both(loop(), "both.test", 443, false))).containsExactly(V4, V6);
+        assertThat(dns.queriesFor("both.test")).as("A from the cache, AAAA asked").isEqualTo(2);
+    }
+
+    @Test
+    void anIpv6DestinationToVerifyIsLookedUpInAaaaWhateverTheHost() throws Exception {
+        hostHasIpv6.set(false);
+        assertThat(addresses(lookups.both(loop(), "both.test", 443, true))).containsExactly(V4, V6);
+    }
+
+    @Test
+    void theHostsIpv6IsLookedAtAgainByARefreshAndAFailedLookKeepsTheLastAnswer() {
+        AtomicInteger looks = new AtomicInteger();
+        HostIpv6 host = new HostIpv6(() -> switch (looks.getAndIncrement()) {
+            case 0 -> false;
+            case 1 -> true;
+            default -> throw new IllegalStateException("interfaces unreadable");
+        });
+        assertThat(host.getAsBoolean()).isFalse();
+        host.refresh();
+        assertThat(host.getAsBoolean()).isTrue();
+        host.refresh();
+        assertThat(host.getAsBoolean()).as("kept").isTrue();
+        assertThat(looks.get()).isEqualTo(3);
     }
 
     @Test

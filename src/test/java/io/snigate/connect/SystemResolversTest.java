@@ -87,7 +87,7 @@ class SystemResolversTest {
                       - match: "*.test"
                         upstream: "$sni:443"
                     """, "routes.yaml");
-            AddressLookups lookups = Resolvers.lookups(config, transport, new DefaultDnsCache(), false, system);
+            AddressLookups lookups = Resolvers.lookups(config, transport, new DefaultDnsCache(), () -> false, system);
             try {
                 long started = System.nanoTime();
                 Future<List<InetSocketAddress>> lookup = lookups.both((EventLoop) group.next(), "slow.test", 443, false);

@@ -107,7 +107,7 @@ class UpstreamConnectorTest {
 
     private static Future<UpstreamLink> dial(EventLoop loop, RouteDecision decision, List<InetSocketAddress> addresses,
             long budgetMillis, List<Channel> dialed) throws Exception {
-        UpstreamConnector connector = new UpstreamConnector(EPOLL, new AddressLookups(answering(addresses), null), (event, record, nanos) -> {},
+        UpstreamConnector connector = new UpstreamConnector(EPOLL, new AddressLookups(answering(addresses), answering(List.of()), () -> false), (event, record, nanos) -> {},
                 () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
         return loop.submit(() -> {
             EmbeddedChannel client = new EmbeddedChannel();
@@ -226,7 +226,7 @@ class UpstreamConnectorTest {
             asked.incrementAndGet();
             throw new ChannelException("newSocketStream(..) failed: Too many open files");
         });
-        UpstreamConnector connector = new UpstreamConnector(noDescriptors, new AddressLookups(null, null), (event, record, nanos) -> {},
+        UpstreamConnector connector = new UpstreamConnector(noDescriptors, new AddressLookups(null, null, () -> false), (event, record, nanos) -> {},
                 () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
         EmbeddedChannel client = new EmbeddedChannel();
         ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, c, nanos) -> {});
