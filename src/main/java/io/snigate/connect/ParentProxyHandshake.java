@@ -157,8 +157,14 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // An I/O error or an answer Netty cannot decode is the parent's; anything else is a bug,
-        // said as RelayHandler says it, and the dial still fails cleanly.
+        // An I/O error or an answer Netty cannot decode is the parent's; no direct memory for the
+        // answer is a budget of this proxy's, said in one line as the pre-read says it; anything
+        // else is a bug, said as RelayHandler says it, and the dial still fails cleanly.
+        if (cause instanceof OutOfMemoryError) {
+            LOG.warn("parent proxy handshake for {}: {}", record.client(), cause.toString());
+            fail(ctx, Reason.CONNECTION_LIMIT);
+            return;
+        }
         if (!(cause instanceof IOException) && !(cause instanceof DecoderException)) {
             LOG.warn("parent proxy handshake for {} failed after an unexpected error", record.client(), cause);
         }

@@ -80,8 +80,13 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // The decoder refused the header (it closes the connection itself); nothing goes further.
-        // Anything else is a bug, said as RelayHandler says it; the connection still closes.
-        if (!(cause instanceof DecoderException) && !(cause instanceof IOException)) {
+        // No direct memory for the next read is refused as over a budget, in one line, as the
+        // pre-read does (under memory pressure many connections meet it at once). Anything else
+        // is a bug, said as RelayHandler says it; the connection still closes.
+        if (cause instanceof OutOfMemoryError) {
+            LOG.warn("closing {}: {}", ctx.channel(), cause.toString());
+            record.endedBecause(Reason.CONNECTION_LIMIT);
+        } else if (!(cause instanceof DecoderException) && !(cause instanceof IOException)) {
             LOG.warn("closing {} after an unexpected error in its PROXY header's stage", ctx.channel().remoteAddress(), cause);
         }
         record.endedBecause(Reason.PROXY_PROTOCOL_INVALID);

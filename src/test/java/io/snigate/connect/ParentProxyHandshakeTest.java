@@ -71,6 +71,14 @@ class ParentProxyHandshakeTest {
         assertTunnel();
     }
 
+    /** No direct memory for the answer: the dial fails as over a budget, not as the parent's fault. */
+    @Test
+    void noMemoryForTheAnswerIsAConnectionLimit() {
+        answer();
+        parent.pipeline().fireExceptionCaught(new OutOfMemoryError("Cannot reserve 256 bytes of direct buffer memory"));
+        assertRefused(Reason.CONNECTION_LIMIT, 0);
+    }
+
     @Test
     void switchingProtocolsIsNoTunnel() {
         answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n");
