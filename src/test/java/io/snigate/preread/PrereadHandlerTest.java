@@ -120,6 +120,20 @@ class PrereadHandlerTest {
         assertThat(events).hasSize(1);
     }
 
+    /** No direct memory for the next read, half a ClientHello in: refused as over a budget, what was buffered released. */
+    @Test
+    void noDirectMemoryForTheNextReadIsAConnectionLimit() {
+        byte[] wire = hello().sni("memory.example").records(2);
+        channel.writeInbound(tracked(Arrays.copyOfRange(wire, 0, wire.length - 7)));
+
+        channel.pipeline().fireExceptionCaught(new OutOfMemoryError("Cannot reserve 2048 bytes of direct buffer memory"));
+
+        channel.checkException(); // nothing reached the pipeline's tail
+        assertThat(record.reason()).isEqualTo(Reason.CONNECTION_LIMIT);
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(events).doesNotContain(ClientHelloEvent.INSTANCE);
+    }
+
     @Test
     void clientClosingBeforeTheLastRecordIsWholeIsMalformed() {
         byte[] wire = hello().sni("whole.example").records(2);
