@@ -241,6 +241,11 @@ public final class ProxyServer implements AutoCloseable {
         return true;
     }
 
+    /** The worker loops, for a test that ends one. */
+    EventLoopGroup workers() {
+        return workers;
+    }
+
     public int openConnections() {
         return clients.size();
     }
