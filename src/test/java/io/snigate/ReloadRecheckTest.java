@@ -409,6 +409,22 @@ class ReloadRecheckTest {
         assertRelaysOn(clients.get(0), HELLO_A);
     }
 
+    /** With recheck_on_reload: false, a connection routed before the reload is dialed as it was routed. */
+    @Test
+    void anAnswerThatComesAfterAReloadThatRechecksNothingIsJudgedByTheRouteItWasGiven() throws Exception {
+        String sniRoute = "upstream: \"$sni:" + upstream.port() + "\"";
+        dns.hold("curl-http2.corpus.test", InetAddress.getLoopbackAddress(), 300);
+        reload(configText("", "", routeA(), routeB(),
+                route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
+        Socket resolving = openTunnel(HELLO_C);
+        clients.add(resolving);
+        await().atMost(Duration.ofSeconds(10)).until(() -> dns.queriesFor("curl-http2.corpus.test") > 0); // routed
+        reload(configText("policy: { recheck_on_reload: false }", "", routeA(), routeB(),
+                route("curl-http2.corpus.test", sniRoute)));
+        dns.release();
+        assertRelaysOn(resolving, HELLO_C);
+    }
+
     @Test
     void anAddressTheConfigChoseIsNotJudgedAsTheClientsWhenTheRouteNowLetsTheClientChoose() throws Exception {
         reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test")));

@@ -161,8 +161,10 @@ final class DialAttempt {
         }
     }
 
+    /** Whether a reload that judges routed connections again put new routes in force during the lookup. */
     private boolean reloadedDuringLookup() {
-        return routesBeforeLookup != null && routesBeforeLookup != connector.routes.get();
+        RouteTable now = connector.routes.get();
+        return routesBeforeLookup != null && routesBeforeLookup != now && now.rechecksOnReload();
     }
 
     /**

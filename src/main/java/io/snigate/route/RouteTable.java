@@ -49,6 +49,7 @@ public final class RouteTable {
     private final RouteDecision unmatchedTransparent;
     private final int minTlsVersion;
     private final Set<String> echPublicNames;
+    private final boolean recheckOnReload;
 
     private RouteTable(Map<String, PatternRoutes> exactNames, SuffixTable wildcardSuffixes, NameList[] lists,
             PatternRoutes[] listRoutes, Policy policy, Upstream fallback, Set<String> echPublicNames) {
@@ -58,6 +59,7 @@ public final class RouteTable {
         this.listRoutes = listRoutes;
         this.minTlsVersion = policy.minTlsVersion();
         this.echPublicNames = echPublicNames;
+        this.recheckOnReload = policy.recheckOnReload();
         boolean audit = policy.mode() == PolicyMode.AUDIT;
         if (fallback != null) {
             // default: keeps its meaning in both modes: no verdict to audit, but the TLS floor.
@@ -77,6 +79,14 @@ public final class RouteTable {
                             .refusedFor(Reason.NO_ROUTE)
                     : unmatched;
         }
+    }
+
+    /**
+     * Whether this table, put in force by a reload, judges again the connections already routed
+     * ({@code policy.recheck_on_reload}).
+     */
+    public boolean rechecksOnReload() {
+        return recheckOnReload;
     }
 
     /** Builds the table of {@code config}; its lists are already read, so this is quick. */
