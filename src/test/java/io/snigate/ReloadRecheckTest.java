@@ -388,16 +388,27 @@ class ReloadRecheckTest {
         assertRelaysOn(clients.get(0), HELLO_A);
     }
 
-    @Test
-    void anAnswerThatComesAfterAReloadIsJudgedByTheNewRoute() throws Exception {
-        String sniRoute = "upstream: \"$sni:" + upstream.port() + "\"";
+    /** The route of C to its name at the upstream's port, with {@code lines}. */
+    private String sniRouteC(String... lines) {
+        String[] all = Arrays.copyOf(lines, lines.length + 1);
+        all[lines.length] = "upstream: \"$sni:" + upstream.port() + "\"";
+        return route("curl-http2.corpus.test", all);
+    }
+
+    /** C, routed to its name with loopback allowed, its DNS answer held by the server. */
+    private Socket routedWhileItsAnswerIsHeld() throws Exception {
         dns.hold("curl-http2.corpus.test", InetAddress.getLoopbackAddress(), 300);
-        reload(configText("", "", routeA(), routeB(),
-                route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
+        reload(configText("", "", routeA(), routeB(), sniRouteC("allow_destinations: [\"127.0.0.0/8\"]")));
         Socket resolving = openTunnel(HELLO_C);
         clients.add(resolving);
         await().atMost(Duration.ofSeconds(10)).until(() -> dns.queriesFor("curl-http2.corpus.test") > 0); // routed
-        reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test", sniRoute)));
+        return resolving;
+    }
+
+    @Test
+    void anAnswerThatComesAfterAReloadIsJudgedByTheNewRoute() throws Exception {
+        Socket resolving = routedWhileItsAnswerIsHeld();
+        reload(configText("", "", routeA(), routeB(), sniRouteC()));
         dns.release();
         // Refused as a new connection would be: the TLS alert access_denied, then the close.
         assertThat(ProxyHarness.readUntilClosed(resolving)).containsExactly(21, 3, 1, 0, 2, 2, 49);
@@ -412,15 +423,8 @@ class ReloadRecheckTest {
     /** With recheck_on_reload: false, a connection routed before the reload is dialed as it was routed. */
     @Test
     void anAnswerThatComesAfterAReloadThatRechecksNothingIsJudgedByTheRouteItWasGiven() throws Exception {
-        String sniRoute = "upstream: \"$sni:" + upstream.port() + "\"";
-        dns.hold("curl-http2.corpus.test", InetAddress.getLoopbackAddress(), 300);
-        reload(configText("", "", routeA(), routeB(),
-                route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
-        Socket resolving = openTunnel(HELLO_C);
-        clients.add(resolving);
-        await().atMost(Duration.ofSeconds(10)).until(() -> dns.queriesFor("curl-http2.corpus.test") > 0); // routed
-        reload(configText("policy: { recheck_on_reload: false }", "", routeA(), routeB(),
-                route("curl-http2.corpus.test", sniRoute)));
+        Socket resolving = routedWhileItsAnswerIsHeld();
+        reload(configText("policy: { recheck_on_reload: false }", "", routeA(), routeB(), sniRouteC()));
         dns.release();
         assertRelaysOn(resolving, HELLO_C);
     }

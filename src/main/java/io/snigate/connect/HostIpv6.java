@@ -11,47 +11,40 @@ import java.util.function.BooleanSupplier;
 /**
  * Whether the host has an IPv6 address other than loopback and link-local, as glibc's
  * {@code AI_ADDRCONFIG} asks before a lookup for AAAA: looked at again every
- * {@value #REFRESH_SECONDS} s, so that an address that comes up after the start (at boot, once
- * router advertisements or DHCPv6 have answered) is used without a restart. Each lookup reads the
- * last answer; the interfaces are read on {@link DnsRefresher}'s thread, never an event loop.
+ * {@value #REFRESH_SECONDS} s on {@link Reread}'s thread, so that an address that comes up after the
+ * start (at boot, once router advertisements or DHCPv6 have answered) is used without a restart.
+ * Interfaces that cannot be read at the start count as no IPv6.
  */
 final class HostIpv6 implements BooleanSupplier {
     static final long REFRESH_SECONDS = 10;
 
     private static final class Shared {
-        static final HostIpv6 INSTANCE = start();
-
-        private static HostIpv6 start() {
-            HostIpv6 host = new HostIpv6(HostIpv6::look);
-            DnsRefresher.every(REFRESH_SECONDS, host::refresh);
-            return host;
-        }
+        static final HostIpv6 INSTANCE = new HostIpv6(Reread.every(REFRESH_SECONDS, HostIpv6::look, () -> false));
     }
 
-    private final BooleanSupplier look;
-    private volatile boolean has;
+    private final Reread<Boolean> has;
 
+    /** Interfaces looked at by {@code look} now and by each {@link #refresh}. */
     HostIpv6(BooleanSupplier look) {
-        this.look = look;
-        this.has = look.getAsBoolean();
+        this(new Reread<>(look::getAsBoolean, () -> false));
+    }
+
+    private HostIpv6(Reread<Boolean> has) {
+        this.has = has;
     }
 
     static HostIpv6 shared() {
         return Shared.INSTANCE;
     }
 
-    /** Looks at the interfaces again; one that cannot be read keeps the last answer. */
+    /** Looks at the interfaces again; never on an event loop. */
     void refresh() {
-        try {
-            has = look.getAsBoolean();
-        } catch (RuntimeException unreadable) {
-            // kept: the last answer
-        }
+        has.refresh();
     }
 
     @Override
     public boolean getAsBoolean() {
-        return has;
+        return has.get();
     }
 
     private static boolean look() {

@@ -10,24 +10,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * The system's DNS servers ({@code /etc/resolv.conf}), read again every
- * {@value #REFRESH_MINUTES} minutes on {@link DnsRefresher}'s thread. Netty's own platform default reads
- * the file again on whichever thread asks after five minutes: an event loop, doing file I/O.
+ * The system's DNS servers ({@code /etc/resolv.conf}), read again every {@value #REFRESH_MINUTES}
+ * minutes on {@link Reread}'s thread; servers that cannot be read at the start are what the JDK
+ * found. Netty's own platform default reads the file again on whichever thread asks after five
+ * minutes: an event loop, doing file I/O.
  */
 final class SystemResolvers implements DnsServerAddressStreamProvider {
     static final long REFRESH_MINUTES = 5;
 
     private static final class Shared {
-        static final SystemResolvers INSTANCE = start();
-
-        private static SystemResolvers start() {
-            SystemResolvers servers = new SystemResolvers(SystemResolvers::read);
-            DnsRefresher.every(TimeUnit.MINUTES.toSeconds(REFRESH_MINUTES), servers::refresh);
-            return servers;
-        }
+        static final SystemResolvers INSTANCE = new SystemResolvers(
+                Reread.every(TimeUnit.MINUTES.toSeconds(REFRESH_MINUTES), SystemResolvers::read, SystemResolvers::fallback));
     }
 
-    private final Supplier<DnsServerAddressStreamProvider> read;
+    private final Reread<DnsServerAddressStreamProvider> servers;
 
     /** What resolv.conf (and macOS's /etc/resolver) say; throws when they cannot be read or name no server. */
     private static DnsServerAddressStreamProvider read() {
@@ -37,18 +33,18 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
             throw new UncheckedIOException(e);
         }
     }
-    private volatile DnsServerAddressStreamProvider current;
 
-    /** Reads the servers now; if they cannot be read, starts with what the JDK found. */
+    private static DnsServerAddressStreamProvider fallback() {
+        return DefaultDnsServerAddressStreamProvider.INSTANCE;
+    }
+
+    /** Servers read by {@code read} now and by each {@link #refresh}. */
     SystemResolvers(Supplier<DnsServerAddressStreamProvider> read) {
-        this.read = read;
-        DnsServerAddressStreamProvider first;
-        try {
-            first = read.get();
-        } catch (RuntimeException unreadable) {
-            first = DefaultDnsServerAddressStreamProvider.INSTANCE;
-        }
-        this.current = first;
+        this(new Reread<>(read, SystemResolvers::fallback));
+    }
+
+    private SystemResolvers(Reread<DnsServerAddressStreamProvider> servers) {
+        this.servers = servers;
     }
 
     /** The one instance every resolver of this process shares. */
@@ -56,16 +52,9 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
         return Shared.INSTANCE;
     }
 
-    /**
-     * Reads the servers again; never on an event loop. A file being rewritten (empty for a
-     * moment) keeps the servers read last time, until the next refresh.
-     */
+    /** Reads the servers again; never on an event loop. */
     void refresh() {
-        try {
-            current = read.get();
-        } catch (RuntimeException unreadable) {
-            // kept: the previous servers
-        }
+        servers.refresh();
     }
 
     /**
@@ -73,11 +62,11 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
      * the connect budget, so that a dead first server leaves time for the next one.
      */
     int count() {
-        return Math.max(1, current.nameServerAddressStream("snigate.invalid").size());
+        return Math.max(1, servers.get().nameServerAddressStream("snigate.invalid").size());
     }
 
     @Override
     public DnsServerAddressStream nameServerAddressStream(String hostname) {
-        return current.nameServerAddressStream(hostname);
+        return servers.get().nameServerAddressStream(hostname);
     }
 }
