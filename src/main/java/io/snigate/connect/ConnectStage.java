@@ -91,7 +91,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                                 destination, record.sni());
                     }
                     if (interceptsOwnTraffic.getAsBoolean()) {
-                        ownUpstreams.add(upstream);
+                        ownUpstreams.add(upstream, client);
                     }
                     observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
                     Relay.start(client, upstream, record, idle, halfClosed);

@@ -1,8 +1,10 @@
 package io.snigate.connect;
 
+import io.netty.channel.Channel;
+import io.snigate.core.ConnectionRecord;
 import io.snigate.relay.UpstreamLink;
 import java.net.InetSocketAddress;
-import java.util.Set;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -13,6 +15,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * of connections. The destination matters: the kernel reuses a source port for connections to
  * different destinations, so a client may share its source with an unrelated upstream.
  *
+ * <p>The client whose upstream came back ends as {@code loop_detected} too, not as forwarded: the
+ * two lines of one loop say the same.
+ *
  * <p>The looped connection's ClientHello is the one the proxy itself sent upstream, and it only
  * sends it once its upstream is connected and added here; so by the time the looped connection
  * is routed, its upstream is always known.
@@ -20,24 +25,37 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class OwnUpstreams {
     private record Flow(InetSocketAddress source, InetSocketAddress destination) {}
 
-    private final Set<Flow> open = ConcurrentHashMap.newKeySet();
+    /** The client connection each open upstream is for. */
+    private final Map<Flow, Channel> open = new ConcurrentHashMap<>();
 
-    /** Remembers a connected upstream for as long as it stays open. */
-    void add(UpstreamLink upstream) {
+    /** Remembers {@code client}'s connected upstream for as long as it stays open. */
+    void add(UpstreamLink upstream, Channel client) {
         InetSocketAddress source = upstream.localAddress();
         InetSocketAddress destination = upstream.remoteAddress();
         if (source != null && destination != null) {
             Flow flow = new Flow(source, destination);
-            open.add(flow);
-            upstream.whenClosed(() -> open.remove(flow));
+            open.put(flow, client);
+            upstream.whenClosed(() -> open.remove(flow, client));
         }
     }
 
     /**
      * Whether a client at {@code client} that was going to {@code originalDst} is one of the
-     * proxy's own upstream connections.
+     * proxy's own upstream connections; if so, the client that upstream is for ends as
+     * {@code loop_detected}.
      */
     public boolean isOwnConnection(InetSocketAddress client, InetSocketAddress originalDst) {
-        return originalDst != null && client != null && !open.isEmpty() && open.contains(new Flow(client, originalDst));
+        if (originalDst == null || client == null || open.isEmpty()) {
+            return false;
+        }
+        Channel looped = open.get(new Flow(client, originalDst));
+        if (looped == null) {
+            return false;
+        }
+        ConnectionRecord record = ConnectionRecord.of(looped);
+        if (record != null) {
+            record.loopedBack();
+        }
+        return true;
     }
 }

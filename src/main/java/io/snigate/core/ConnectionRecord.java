@@ -55,6 +55,8 @@ public final class ConnectionRecord implements ClientHelloSink {
     private long bytesFromClient;
     private long bytesToClient;
     private boolean finished;
+    /** Set from the event loop of the connection its upstream came back as, so volatile. */
+    private volatile boolean loopedBack;
     private boolean admitted;
     /** Where {@link #finish} goes one task later, when a channel tunnel asked; else null. */
     private Executor finishLaterOn;
@@ -224,6 +226,15 @@ public final class ConnectionRecord implements ClientHelloSink {
         }
     }
 
+    /**
+     * This connection's upstream came back to the proxy (a firewall that intercepts the proxy's
+     * own traffic): it ends as {@code loop_detected}, whatever its tunnel met meanwhile. Any
+     * thread; set before the looped connection is refused, so before this one can end.
+     */
+    public void loopedBack() {
+        loopedBack = true;
+    }
+
     public void addBytesFromClient(long n) {
         bytesFromClient += n;
     }
@@ -255,6 +266,9 @@ public final class ConnectionRecord implements ClientHelloSink {
         }
         if (!finished) {
             finished = true;
+            if (loopedBack) {
+                reason = Reason.LOOP_DETECTED;
+            }
             if (!forwarded && reason == null) {
                 // Hung up while its connection was being routed or dialed.
                 reason = Reason.CLIENT_CLOSED;

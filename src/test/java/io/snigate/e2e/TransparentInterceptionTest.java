@@ -548,10 +548,15 @@ class TransparentInterceptionTest {
         assertThat(curl("allowed.test", TestNetwork.SERVER, 443, "real")).as("curl: TLS alert").isEqualTo(35);
         List<JsonNode> lines = newLinesAtLeast(2);
         assertThat(lines).hasSize(2);
-        JsonNode looped = lines.stream().filter(l -> !l.get("reason").isNull()).findFirst().orElseThrow();
-        assertThat(looped.get("reason").asText()).isEqualTo("loop_detected");
-        assertThat(looped.get("client").asText()).startsWith(TestNetwork.GATEWAY_UPLINK + ":");
+        // Both hops say loop_detected: the looped one, from snigate's own upstream socket, and the
+        // real client's, whose upstream came back.
+        assertThat(lines).allSatisfy(l -> assertThat(l.get("reason").asText()).isEqualTo("loop_detected"));
+        JsonNode looped = lines.stream().filter(l -> l.get("client").asText().startsWith(TestNetwork.GATEWAY_UPLINK + ":"))
+                .findFirst().orElseThrow();
         assertThat(looped.get("original_dst").asText()).isEqualTo("198.51.100.10:443");
+        JsonNode real = lines.get(lines.get(0) == looped ? 1 : 0);
+        assertThat(real.get("outcome").asText()).isEqualTo("rejected");
+        assertThat(real.get("upstream").asText()).isEqualTo("198.51.100.10:443");
         // Both hops' sockets closed: no TCP socket open now that was not open before. Other
         // descriptors the process may open meanwhile (a jar a class is loaded from, the resolver's
         // UDP socket when this is an event loop's first lookup) are not the connections'.
