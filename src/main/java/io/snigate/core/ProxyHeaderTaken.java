@@ -7,5 +7,11 @@ package io.snigate.core;
  * {@code preread_timeout} do.
  */
 public enum ProxyHeaderTaken {
-    INSTANCE
+    /** A {@code PROXY} header: a client's connection, relayed by the balancer. */
+    PROXIED,
+    /**
+     * A v2 {@code LOCAL} header: the balancer's own connection, whose endpoints are the socket's
+     * (the PROXY protocol's words). A health check when nothing follows it.
+     */
+    LOCAL
 }

@@ -47,6 +47,12 @@ public enum Reason {
     PREREAD_TIMEOUT(Outcome.REJECTED, Alerts.NONE),
     /** The client hung up before a ClientHello was complete (port scanners, TCP health checks). */
     CLIENT_CLOSED(Outcome.REJECTED, Alerts.NONE),
+    /**
+     * A balancer's declared health check: a PROXY v2 {@code LOCAL} header (the balancer's own
+     * connection), then a close before any byte. Kept apart from {@link #CLIENT_CLOSED} so that
+     * checks every few seconds do not look like clients giving up.
+     */
+    HEALTH_CHECK(Outcome.REJECTED, Alerts.NONE),
     // --- route: what the policy says
     NO_ROUTE(Outcome.REJECTED, Alerts.UNRECOGNIZED_NAME),
     ALPN_NOT_ALLOWED(Outcome.REJECTED, Alerts.NO_APPLICATION_PROTOCOL),
@@ -157,7 +163,7 @@ public enum Reason {
         return switch (this) {
             case NO_ORIGINAL_DESTINATION, PROXY_PROTOCOL_UNTRUSTED, PROXY_PROTOCOL_INVALID, PROXY_PROTOCOL_TIMEOUT,
                     NO_SNI, CONNECT_REQUEST, PLAIN_HTTP, NOT_TLS, MALFORMED, INVALID_SNI, CLIENT_HELLO_TOO_LARGE,
-                    PREREAD_TIMEOUT, NO_ROUTE -> true;
+                    PREREAD_TIMEOUT, HEALTH_CHECK, NO_ROUTE -> true;
             default -> false;
         };
     }

@@ -41,6 +41,8 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> timeout;
     private boolean decided;
     private boolean inputShutdownAfterDecision;
+    /** The PROXY header was a v2 {@code LOCAL}: the balancer's own connection. */
+    private boolean balancersOwn;
 
     private final boolean afterProxyHeader;
 
@@ -99,7 +101,8 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt == ProxyHeaderTaken.INSTANCE) {
+        if (evt instanceof ProxyHeaderTaken taken) {
+            balancersOwn = taken == ProxyHeaderTaken.LOCAL;
             startClock(ctx);
             return;
         }
@@ -180,6 +183,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     private void reject(ChannelHandlerContext ctx, Reason reason, int tlsRecordVersion) {
         if (decided) {
             return;
+        }
+        if (reason == Reason.CLIENT_CLOSED && balancersOwn && buffered == null) {
+            reason = Reason.HEALTH_CHECK; // a LOCAL header, then a close before any byte
         }
         decide(ctx);
         releaseBuffered();

@@ -23,9 +23,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Takes the PROXY header Netty's decoder parsed: its source becomes the connection's client (the
  * socket's own remote address stays as the peer), then the header stages leave the pipeline and
- * whatever followed the header flows on to the pre-read. A {@code LOCAL} header (a balancer's health
- * check) ends the connection quietly as {@link Reason#CLIENT_CLOSED}; after a header that ends the
- * connection, nothing flows on.
+ * whatever followed the header flows on to the pre-read. A v2 {@code LOCAL} header is the
+ * balancer's own connection, which the PROXY protocol says to accept with the socket's endpoints,
+ * as a v1 {@code UNKNOWN}: a frontend on a UNIX socket sends it before its clients' bytes, and a
+ * health check that speaks TLS before its ClientHello. After a header that ends the connection,
+ * nothing flows on.
  */
 public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyHeaderReceived.class);
@@ -49,13 +51,9 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        boolean local = header.command() == HAProxyCommand.LOCAL;
         try {
-            if (header.command() == HAProxyCommand.LOCAL) {
-                record.endedBecause(Reason.CLIENT_CLOSED);
-                ctx.close();
-                return;
-            }
-            if (carriesAddresses(header)) {
+            if (!local && carriesAddresses(header)) {
                 InetSocketAddress source = addressOf(header.sourceAddress(), header.sourcePort());
                 if (source != null) {
                     record.proxiedFor(source);
@@ -72,7 +70,7 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
         // The pre-read's timeout runs from here. The decoder leaves by itself once this returns,
         // and passes on what followed the header in the same read (a ClientHello) to the stage
         // after this one.
-        ctx.fireUserEventTriggered(ProxyHeaderTaken.INSTANCE);
+        ctx.fireUserEventTriggered(local ? ProxyHeaderTaken.LOCAL : ProxyHeaderTaken.PROXIED);
         ctx.pipeline().remove(PipelineNames.PROXY_HEADER);
         ctx.pipeline().remove(this);
     }

@@ -339,14 +339,90 @@ class ProxyProtocolTest {
         assertThat(proxy.nextLog().get("client").asText()).isEqualTo("192.0.2.7:40000");
     }
 
+    /** A LOCAL header and then a close, by FIN or by reset (HAProxy's checks reset), is a health check. */
     @Test
-    void aLocalHeaderFromABalancersHealthCheckClosesQuietly() throws Exception {
+    void aLocalHeaderAloneIsABalancersHealthCheck() throws Exception {
+        startProxy();
+        for (boolean reset : new boolean[] {false, true}) {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
+                if (reset) {
+                    client.setSoLinger(true, 0);
+                } else {
+                    client.shutdownOutput();
+                    assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+                }
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("health_check");
+            assertThat(line.get("client").asText()).isEqualTo(line.get("peer").asText());
+        }
+        // A connection that names a client and then closes is that client's.
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
+        }
+        assertReason("client_closed");
+    }
+
+    /**
+     * A LOCAL header followed by a hello is the balancer's own connection, which the PROXY protocol
+     * says to accept with the socket's endpoints (a frontend on a UNIX socket, a check that speaks TLS).
+     */
+    @Test
+    void aLocalHeaderThenAHelloIsForwardedAsTheBalancersOwnConnection() throws Exception {
         startProxy();
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
-            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+            client.getOutputStream().write(HELLO);
+            client.shutdownOutput();
+            ProxyHarness.readUntilClosed(client);
         }
-        assertReason("client_closed");
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
+        assertThat(line.get("sni").asText()).isEqualTo("curl.corpus.test");
+        assertThat(line.get("client").asText()).as("the header's addresses discarded").isEqualTo(line.get("peer").asText());
+    }
+
+    /**
+     * A real HAProxy whose frontend is a UNIX socket sends {@code send-proxy-v2}'s LOCAL before its
+     * clients' bytes, and so does its TLS health check: both reach the upstream, and HAProxy keeps
+     * the server up.
+     */
+    @Test
+    void behindAHaproxyUnixSocketFrontendAndItsTlsHealthCheck() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
+                "haproxy is not installed here (.ci/run installs it)");
+        startProxy();
+        Path socket = dir.resolve("frontend.sock");
+        Files.deleteIfExists(socket);
+        Path config = Files.writeString(dir.resolve("haproxy-unix.cfg"), """
+                defaults
+                  mode tcp
+                  timeout connect 5s
+                  timeout client 30s
+                  timeout server 30s
+                  timeout check 5s
+                frontend tls
+                  bind unix@%s
+                  default_backend snigate
+                backend snigate
+                  server snigate 127.0.0.1:%d send-proxy-v2 check inter 300ms fall 1 rise 1 check-ssl verify none check-sni %s
+                """.formatted(socket, proxy.port(), NAME));
+        haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy-unix.log").toFile()).start();
+        JsonNode check = proxy.nextLog();
+        for (int line = 0; line < 20 && !check.get("outcome").asText().equals("forwarded"); line++) {
+            check = proxy.nextLog();
+        }
+        assertThat(check.get("outcome").asText()).as("a health check's line: " + check).isEqualTo("forwarded");
+        assertThat(check.get("sni").asText()).isEqualTo(NAME);
+        assertThat(check.get("client").asText()).isEqualTo(check.get("peer").asText());
+
+        Path ca = Files.writeString(dir.resolve("ca-unix.pem"), certs.pem());
+        ProcessRunner.Result curl = ProcessRunner.run(30, "curl", "-sS", "--http1.1", "--unix-socket", socket.toString(),
+                "--cacert", ca.toString(), "--max-time", "10", "https://" + NAME + "/");
+        assertThat(curl.exitCode()).as(curl.stderr()).isZero();
+        assertThat(curl.stdout()).isEqualTo("hello over http/1.1\n");
     }
 
     @Test

@@ -61,6 +61,7 @@ class RejectionReasonsTest {
             Map.entry(Reason.PROXY_PROTOCOL_UNTRUSTED, "ProxyProtocolTest#aPeerOutsideTrustedIsClosedBeforeAByteIsRead"),
             Map.entry(Reason.PROXY_PROTOCOL_INVALID, "ProxyProtocolTest#whatIsNotAWellFormedHeaderIsInvalid"),
             Map.entry(Reason.PROXY_PROTOCOL_TIMEOUT, "ProxyProtocolTest#aPeerThatSendsNothingIsClosedAtTheTimeout"),
+            Map.entry(Reason.HEALTH_CHECK, "ProxyProtocolTest#aLocalHeaderAloneIsABalancersHealthCheck"),
             Map.entry(Reason.SNI_DESTINATION_MISMATCH, "TransparentInterceptionTest#originalDstWithVerificationRefusesARogueAddress"),
             Map.entry(Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides"),
             Map.entry(Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong"),
