@@ -19,7 +19,7 @@ import io.snigate.core.Reason;
  * caller's {@link ClientHelloSink}, every verdict is a shared constant, and names are decoded,
  * hellos reassembled and fingerprints hashed in buffers reused per thread ({@link ParseScratch}).
  *
- * <p>The work is split as a connection meets it: {@link HttpOpeners} names what is not TLS,
+ * <p>The work is split as a connection meets it: {@link NonTlsOpeners} names what is not TLS,
  * {@link HelloRecords} frames the records that carry the hello, {@link HelloLayout} finds its
  * fields and extensions in one pass, and {@link ClientHelloFields} reads them, with
  * {@link ServerNames}, {@link AlpnNames} and {@link Ja4}.
@@ -49,6 +49,6 @@ public final class ClientHelloParser {
         if (buf.getUnsignedByte(start) == TlsWire.CONTENT_TYPE_HANDSHAKE) {
             return HelloRecords.parse(buf, start, end, maxClientHelloBytes, endOfStream, sink);
         }
-        return HttpOpeners.classify(buf, start, end, endOfStream);
+        return NonTlsOpeners.classify(buf, start, end, endOfStream);
     }
 }

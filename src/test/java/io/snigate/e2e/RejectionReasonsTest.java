@@ -214,6 +214,15 @@ class RejectionReasonsTest {
         assertReason("plain_http");
     }
 
+    /** A balancer sending the PROXY protocol to a listener without proxy_protocol: a misconfiguration named as such. */
+    @Test
+    void aProxyHeaderOnAListenerWithoutProxyProtocolIsInvalid() throws Exception {
+        ProcessRunner.Result curl = ProcessRunner.run(30, "curl", "-sS", "--max-time", "10", "--haproxy-protocol",
+                "--connect-to", "a.e2e.test:443:127.0.0.1:" + proxy.port(), "https://a.e2e.test/");
+        assertThat(curl.exitCode()).isNotZero();
+        assertReason("proxy_protocol_invalid");
+    }
+
     @Test
     void rejectsOtherProtocolsAsNotTls() throws Exception {
         assertThat(sendAndReadUntilClosed("SSH-2.0-OpenSSH_9.2\r\n".getBytes(StandardCharsets.US_ASCII))).isEmpty();

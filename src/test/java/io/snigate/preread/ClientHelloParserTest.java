@@ -661,6 +661,15 @@ class ClientHelloParserTest {
             assertRejected(ascii(request), Reason.PLAIN_HTTP);
         }
 
+        /** A balancer's send-proxy to a listener without proxy_protocol: said as a PROXY header, not as noise. */
+        @Test
+        void recognisesAProxyHeaderWhereNoneIsExpected() {
+            assertRejected(ascii("PROXY TCP4 192.0.2.7 198.51.100.1 40000 443\r\n"), Reason.PROXY_PROTOCOL_INVALID);
+            assertRejected(ascii("\r\n\r\n\0\r\nQUIT\n\u0021\u0011\0\u000c"), Reason.PROXY_PROTOCOL_INVALID);
+            assertThat(parse(ascii("PRO"), false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
+            assertThat(parse(ascii("\r\n\r\n"), false).verdict()).isSameAs(PrereadVerdict.NEED_MORE);
+        }
+
         @Test
         void matchesHttpMethodsCaseSensitively() {
             assertRejected(ascii("get / HTTP/1.1"), Reason.NOT_TLS);

@@ -8,10 +8,12 @@ import java.nio.charset.StandardCharsets;
  * Tells apart the openers of connections that are not TLS, so that the log can say why one was
  * refused: {@code CONNECT} (matched case-insensitively, since a proxy client misconfigured this
  * way is worth recognising), other HTTP/1 request lines (methods matched case-sensitively, as
- * HTTP defines them) and the HTTP/2 preface. Everything else, SSLv2-style hellos included, is
- * {@link Reason#NOT_TLS}.
+ * HTTP defines them), the HTTP/2 preface, and a PROXY protocol header (v1's {@code "PROXY "}, v2's
+ * signature) on a listener that expects none: a balancer's {@code send-proxy} without the
+ * listener's {@code proxy_protocol}, which nginx logs as a broken header. Everything else,
+ * SSLv2-style hellos included, is {@link Reason#NOT_TLS}.
  */
-final class HttpOpeners {
+final class NonTlsOpeners {
 
     private static final HttpOpener[] OPENERS = {
         HttpOpener.method("CONNECT", true, Reason.CONNECT_REQUEST),
@@ -24,9 +26,11 @@ final class HttpOpeners {
         HttpOpener.method("TRACE", false, Reason.PLAIN_HTTP),
         HttpOpener.method("PATCH", false, Reason.PLAIN_HTTP),
         HttpOpener.preface("PRI * HTTP/2.0", Reason.PLAIN_HTTP),
+        HttpOpener.preface("PROXY ", Reason.PROXY_PROTOCOL_INVALID),
+        HttpOpener.preface("\r\n\r\n\0\r\nQUIT\n", Reason.PROXY_PROTOCOL_INVALID),
     };
 
-    private HttpOpeners() {}
+    private NonTlsOpeners() {}
 
     /** The verdict on {@code [start, end)}, which does not open with a TLS handshake record. */
     static PrereadVerdict classify(ByteBuf buf, int start, int end, boolean endOfStream) {
