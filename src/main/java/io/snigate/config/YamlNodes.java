@@ -65,7 +65,7 @@ final class YamlNodes {
                 problem += " (" + oneLine(e.getContext()) + " at line " + (e.getContextMark().getLine() + 1) + ")";
             }
             throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1,
-                    "not valid YAML: " + problem + advice(e), e);
+                    "not valid YAML: " + problem + advice(e, text), e);
         } catch (YAMLException e) {
             // The parser's own limits, which it reports without a place: found again in its events.
             String message = oneLine(e.getMessage());
@@ -101,10 +101,14 @@ final class YamlNodes {
     }
 
     /** What to do about the parser's likeliest complaints, in the words of this file's keys. */
-    private static String advice(MarkedYAMLException e) {
+    private static String advice(MarkedYAMLException e, String text) {
         String problem = String.valueOf(e.getProblem()) + " " + e.getContext();
         if (problem.contains("while scanning an alias")) {
             return "; a value that starts with * must be quoted: match: \"*.example.com\"";
+        }
+        if (problem.contains("expected <block end>") && e.getProblemMark() != null
+                && (problem.contains("found '-'") || problem.contains("found '<block sequence start>'"))) {
+            return listItemAdvice(text.split("\n", -1), e.getProblemMark().getLine());
         }
         if (problem.contains("expected <block end>")) {
             int above = e.getContextMark() == null ? 0 : e.getContextMark().getLine() + 1;
@@ -115,6 +119,27 @@ final class YamlNodes {
             return "; a key on this line or the one before lacks its ':', or a value holds an unquoted ': '";
         }
         return "";
+    }
+
+    /**
+     * A list item where no list is open (routes appended at the end of a file whose last key is
+     * another): which line it follows, and where routes go.
+     */
+    private static String listItemAdvice(String[] lines, int itemLine) {
+        StringBuilder advice = new StringBuilder("; this list item belongs to no list");
+        for (int i = Math.min(itemLine, lines.length) - 1; i >= 0; i--) {
+            String line = lines[i].strip();
+            if (!line.isEmpty() && !line.startsWith("#")) {
+                advice.append(": it follows line ").append(i + 1).append(" (").append(line).append(")");
+                break;
+            }
+        }
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].startsWith("routes:")) {
+                return advice.append("; a route goes under routes: (line ").append(i + 1).append("), indented like the routes there").toString();
+            }
+        }
+        return advice.toString();
     }
 
     /**

@@ -555,6 +555,12 @@ class ConfigLoaderTest {
                 "routes.yaml:4: not valid YAML: expected <block end>, but found '<block mapping start>' (while parsing a "
                         + "block mapping at line 3); this line is indented differently from the lines it belongs with "
                         + "(from line 3): the keys of one route must start in the same column");
+        // Routes appended to a file whose last key is another (cat >> routes.yaml).
+        assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: \"a.example.com\"\n    upstream: \"192.0.2.1:443\"\n"
+                        + "timeouts: { connect: 5s }\n  - match: \"b.example.com\"\n    upstream: \"192.0.2.2:443\"\n",
+                "routes.yaml:6: not valid YAML: expected <block end>, but found '<block sequence start>' (while parsing a "
+                        + "block mapping at line 1); this list item belongs to no list: it follows line 5 (timeouts: "
+                        + "{ connect: 5s }); a route goes under routes: (line 2), indented like the routes there");
     }
 
     @Test
