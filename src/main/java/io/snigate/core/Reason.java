@@ -169,6 +169,16 @@ public enum Reason {
     }
 
     /**
+     * Whether a tunnel that ends for this reason is closed with a reset on both sides, not a FIN:
+     * a side that reset reaches the other as a reset, as it would without the proxy, and a
+     * transfer it cut short does not read as a complete one (a FIN would, to a client that takes
+     * the end of the stream as the end of the answer).
+     */
+    public boolean resetsThePeer() {
+        return this == CONNECTION_RESET;
+    }
+
+    /**
      * Whether this reason of a forwarded tunnel's end can also end a connection that was never
      * forwarded: the drain's deadline closes clients still in pre-read or being dialed too, and a
      * reload those being dialed.

@@ -154,6 +154,17 @@ public abstract class RelaySocket extends RingSocket {
         return !isClosing();
     }
 
+    /** The close, when it comes, sends a reset (SO_LINGER 0), not a FIN. */
+    final void resetOnClose() {
+        if (!isClosing()) {
+            try {
+                socket().setSoLinger(0);
+            } catch (IOException closedMeanwhile) {
+                // its close sends what the kernel has left to send
+            }
+        }
+    }
+
     /**
      * Runs {@code action} once nothing names the socket any more (at once if that is so now), after
      * those asked for before.

@@ -152,11 +152,18 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         return client.isOpen() || upstream.isOpen();
     }
 
-    /** Closes both sides now; {@code reason} is recorded unless null or an earlier one stands. */
+    /**
+     * Closes both sides now; {@code reason} is recorded unless null or an earlier one stands. A
+     * reset on one side reaches the other as a reset ({@link Reason#resetsThePeer}).
+     */
     @Override
     void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);
+            if (reason.resetsThePeer()) {
+                client.resetOnClose();
+                upstream.resetOnClose();
+            }
         }
         unlink();
         client.close();

@@ -2,7 +2,9 @@ package io.snigate.relay;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.Socket;
@@ -127,15 +129,33 @@ final class Tunnel extends TunnelTimeouts {
         ((SocketChannel) peer).shutdownOutput();
     }
 
-    /** Closes both sides now; {@code reason} is recorded unless an earlier one stands. */
+    /**
+     * Closes both sides now; {@code reason} is recorded unless an earlier one stands. A reset on
+     * one side reaches the other as a reset ({@link Reason#resetsThePeer}).
+     */
     @Override
     void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);
             record.finishAfterTheClose(null); // the first reason stands: nothing to wait for
+            if (reason.resetsThePeer()) {
+                resetOnClose(client);
+                resetOnClose(upstream);
+            }
         }
         client.close();
         upstream.close();
+    }
+
+    /** {@code side}'s close sends a reset (SO_LINGER 0), not a FIN. */
+    private static void resetOnClose(Channel side) {
+        if (side.isOpen()) {
+            try {
+                side.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (ChannelException closedMeanwhile) {
+                // its close sends what the kernel has left to send
+            }
+        }
     }
 
     /** Closes both sides once what is queued on each has been written. */

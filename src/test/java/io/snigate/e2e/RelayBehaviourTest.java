@@ -24,6 +24,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -130,6 +131,10 @@ class RelayBehaviourTest {
         assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("idle_timeout");
     }
 
+    /**
+     * An upstream that resets mid-stream reaches the client as a reset, as it would without the
+     * proxy: a FIN would tell the client the answer was complete. (Failed before: a clean end.)
+     */
     @Test
     void endsTheTunnelWhenTheUpstreamResetsMidStream() throws Exception {
         startUpstream("{ idle: 1m }", socket -> {
@@ -139,11 +144,46 @@ class RelayBehaviourTest {
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
-            assertThat(readUntilTheProxyEndsIt(client)).isLessThanOrEqualTo(1000);
+            client.setSoTimeout(5_000);
+            InputStream in = client.getInputStream();
+            byte[] buffer = new byte[4096];
+            long received = 0;
+            try {
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    received += n;
+                }
+                throw new AssertionError("the client saw a clean end after " + received + " bytes, not the upstream's reset");
+            } catch (java.net.SocketException reset) {
+                assertThat(reset.getMessage()).contains("reset");
+            }
+            assertThat(received).isLessThanOrEqualTo(1000);
         }
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
         assertThat(log.get("reason").asText()).isEqualTo("connection_reset");
+    }
+
+    /** A client that resets reaches the upstream as a reset, not as a FIN. (Failed before: the upstream read an end.) */
+    @Test
+    void aClientThatResetsReachesTheUpstreamAsAReset() throws Exception {
+        CompletableFuture<String> upstreamSaw = new CompletableFuture<>();
+        CountDownLatch reading = new CountDownLatch(1);
+        startUpstream("{ idle: 1m }", socket -> {
+            readExactly(socket.getInputStream(), HELLO.length);
+            reading.countDown();
+            try {
+                upstreamSaw.complete(socket.getInputStream().read() < 0 ? "end of stream" : "a byte");
+            } catch (java.net.SocketException reset) {
+                upstreamSaw.complete(reset.getMessage());
+            }
+        });
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(HELLO);
+            assertThat(reading.await(10, TimeUnit.SECONDS)).as("the hello reached the upstream").isTrue();
+            client.setSoLinger(true, 0); // close with RST
+        }
+        assertThat(upstreamSaw.get(10, TimeUnit.SECONDS)).contains("reset");
+        assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("connection_reset");
     }
 
     /**
