@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Not thread-safe, and it need not be: the client channel and its upstream channel share one
  * event loop, and every write happens there.
  *
- * <p>A little over 300 lines: one field, one setter and one getter for each fact the access log
+ * <p>About 400 lines: one field, one setter and one getter for each fact the access log
  * writes. Split, the facts of one connection would live in several objects per connection.
  */
 public final class ConnectionRecord implements ClientHelloSink {
