@@ -10,7 +10,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -32,6 +31,7 @@ import io.prometheus.metrics.expositionformats.ExpositionFormats;
 import io.snigate.core.PipelineNames;
 import io.snigate.handover.ReusePort;
 import io.snigate.transport.AcceptFailures;
+import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -79,11 +79,11 @@ public final class AdminServer {
         this.requestMillis = requestMillis;
     }
 
-    public Channel bind(EventLoopGroup group, Class<? extends ServerChannel> channelClass, InetSocketAddress address)
+    public Channel bind(EventLoopGroup group, Transport transport, InetSocketAddress address)
             throws InterruptedException {
-        Channel server = ReusePort.on(new ServerBootstrap(), channelClass)
+        Channel server = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
                 .group(group)
-                .channel(channelClass)
+                .channelFactory(transport.serverChannelFor(address))
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<>() {
                     @Override

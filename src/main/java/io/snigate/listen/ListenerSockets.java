@@ -80,7 +80,7 @@ final class ListenerSockets {
                 EventLoop loop = (EventLoop) executor;
                 ServerBootstrap bootstrap = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
                         .group(loop, loop)
-                        .channel(transport.serverChannelClass())
+                        .channelFactory(transport.serverChannelFor(address))
                         .option(ChannelOption.SO_BACKLOG, BACKLOG)
                         .option(ChannelOption.SO_REUSEADDR, true)
                         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)

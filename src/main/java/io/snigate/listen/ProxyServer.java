@@ -113,7 +113,7 @@ public final class ProxyServer implements AutoCloseable {
         this.observer = new ConnectionObservers(observers);
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
-        this.adminLoop = transport.newEventLoopGroup(1);
+        this.adminLoop = transport.forAdmin().newEventLoopGroup(1);
         this.dnsCache = new CountedDnsCache();
         dnsCache.keepConfigured(config);
         metrics.registerDnsCache(dnsCache::size);
@@ -156,7 +156,7 @@ public final class ProxyServer implements AutoCloseable {
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
         BindChecks.warnIfServed(adminAddress, "admin", config.source());
         try {
-            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun).bind(adminLoop, transport.serverChannelClass(), adminAddress);
+            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun).bind(adminLoop, transport.forAdmin(), adminAddress);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked

@@ -1,5 +1,6 @@
 package io.snigate.transport;
 
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -44,7 +45,8 @@ public record Transport(
         Class<? extends ServerChannel> serverChannelClass,
         Class<? extends SocketChannel> socketChannelClass,
         Class<? extends DatagramChannel> datagramChannelClass,
-        Function<SocketProtocolFamily, SocketChannel> socketChannelFactory) {
+        Function<SocketProtocolFamily, SocketChannel> socketChannelFactory,
+        Function<SocketProtocolFamily, ServerChannel> serverChannelFactory) {
     private static final Logger LOG = LoggerFactory.getLogger(Transport.class);
 
     /**
@@ -230,7 +232,10 @@ public record Transport(
                 IoUringServerSocketChannel.class,
                 IoUringSocketChannel.class,
                 IoUringDatagramChannel.class,
-                family -> new IoUringSocketChannel());
+                family -> new IoUringSocketChannel(),
+                // No IPv4 server socket in Netty's io_uring: its listeners are RingListeners,
+                // and the admin endpoint is on NIO (forAdmin).
+                family -> new IoUringServerSocketChannel());
     }
 
     private static Transport epoll(String why) {
@@ -241,7 +246,8 @@ public record Transport(
                 EpollServerSocketChannel.class,
                 EpollSocketChannel.class,
                 EpollDatagramChannel.class,
-                EpollSocketChannel::new);
+                EpollSocketChannel::new,
+                EpollServerSocketChannel::new);
     }
 
     private static Transport nio(String why) {
@@ -252,7 +258,17 @@ public record Transport(
                 NioServerSocketChannel.class,
                 NioSocketChannel.class,
                 NioDatagramChannel.class,
-                family -> new NioSocketChannel(SelectorProvider.provider(), family));
+                family -> new NioSocketChannel(SelectorProvider.provider(), family),
+                family -> new NioServerSocketChannel(SelectorProvider.provider(), family));
+    }
+
+    /**
+     * The transport of the admin endpoint: this one, but NIO in place of io_uring, whose Netty
+     * server socket is always IPv6 (a {@code 0.0.0.0} admin address would take IPv6 clients too).
+     * The endpoint has a loop of its own and answers a scrape now and then: NIO costs it nothing.
+     */
+    public Transport forAdmin() {
+        return name.equals("io_uring") ? nio("the admin endpoint of io_uring") : this;
     }
 
     /**
@@ -262,6 +278,17 @@ public record Transport(
     public SocketChannel newSocketChannel(InetSocketAddress target) {
         return socketChannelFactory.apply(
                 target.getAddress() instanceof Inet4Address ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6);
+    }
+
+    /**
+     * A listening socket of {@code address}'s family: an IPv4 address, {@code 0.0.0.0} included,
+     * is bound by an IPv4 socket, which no IPv6 client reaches, as nginx and HAProxy bind it.
+     * Netty's default socket is IPv6 and binds {@code 0.0.0.0} as {@code [::]}, both families.
+     */
+    public ChannelFactory<ServerChannel> serverChannelFor(InetSocketAddress address) {
+        SocketProtocolFamily family =
+                address.getAddress() instanceof Inet4Address ? SocketProtocolFamily.INET : SocketProtocolFamily.INET6;
+        return () -> serverChannelFactory.apply(family);
     }
 
     public MultiThreadIoEventLoopGroup newEventLoopGroup(int threads) {

@@ -9,7 +9,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.snigate.transport.Transport;
 import io.snigate.testing.NettyLeaks;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -33,6 +33,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(NettyLeaks.class)
 class AdminServerTest {
+    private static final Transport NIO = Transport.select("nio", () -> null, () -> null);
     private final EventLoopGroup loop = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private Channel admin;
     private InetSocketAddress address;
@@ -43,7 +44,7 @@ class AdminServerTest {
         for (int i = 0; i < 200; i++) { // a scrape of some size, as a proxy with routes has
             registry.counter("test_counter_" + i, "route", "route" + i).increment();
         }
-        admin = new AdminServer(registry, () -> true, () -> true).bind(loop, NioServerSocketChannel.class,
+        admin = new AdminServer(registry, () -> true, () -> true).bind(loop, NIO,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         address = (InetSocketAddress) admin.localAddress();
     }
@@ -95,7 +96,7 @@ class AdminServerTest {
     void healthzFailsOnceAnEventLoopHasStopped() throws Exception {
         admin.close().sync();
         admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> false)
-                .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                .bind(loop, NIO, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         address = (InetSocketAddress) admin.localAddress();
         assertThat(get("/healthz")).startsWith("HTTP/1.1 503 Service Unavailable").endsWith("an event loop has stopped\n");
         assertThat(get("/readyz")).startsWith("HTTP/1.1 200 OK");
@@ -110,7 +111,7 @@ class AdminServerTest {
     void aRequestTrickledByteByByteIsCutOffAtTheDeadline() throws Exception {
         admin.close().sync();
         admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> true, 1_000)
-                .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                .bind(loop, NIO, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         try (Socket socket = new Socket()) {
             socket.connect(admin.localAddress());
             long started = System.nanoTime();
@@ -146,7 +147,7 @@ class AdminServerTest {
             large.counter("test_counter_" + i, "route", "a-route-label-of-some-length-" + i).increment();
         }
         admin = new AdminServer(large, () -> true, () -> true, 300)
-                .bind(loop, NioServerSocketChannel.class, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                .bind(loop, NIO, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         try (Socket socket = new Socket()) {
             socket.setReceiveBufferSize(4096);
             socket.connect(admin.localAddress());

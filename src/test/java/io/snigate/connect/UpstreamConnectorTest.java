@@ -225,7 +225,7 @@ class UpstreamConnectorTest {
         Transport noDescriptors = new Transport("nio", "a test's", null, null, NioSocketChannel.class, null, family -> {
             asked.incrementAndGet();
             throw new ChannelException("newSocketStream(..) failed: Too many open files");
-        });
+        }, null);
         UpstreamConnector connector = new UpstreamConnector(noDescriptors, new AddressLookups(null, null, () -> false), (event, record, nanos) -> {},
                 () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
         EmbeddedChannel client = new EmbeddedChannel();

@@ -13,6 +13,8 @@ import io.snigate.testing.TlsServer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -134,6 +136,45 @@ class TransportsTest {
         // TLS records add framing, so the relayed bytes are at least the payload each way.
         assertThat(log.get("bytes_from_client").asLong()).isGreaterThan(size);
         assertThat(log.get("bytes_to_client").asLong()).isGreaterThan(size);
+    }
+
+    /**
+     * An IPv4 wildcard, listener or admin endpoint, is an IPv4 socket: no IPv6 client reaches it,
+     * as with nginx and HAProxy, while an IPv6 wildcard beside it takes IPv6 clients (the control:
+     * IPv6 loopback works here). (Failed before on epoll and NIO, and for the admin endpoint on
+     * every transport: Netty's IPv6 socket binds 0.0.0.0 as [::].)
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "epoll", "nio"})
+    void anIpv4WildcardTakesNoIpv6Client(String transport) throws Exception {
+        startProxyOn(transport, () -> ProxyHarness.start("""
+                listen: ["0.0.0.0:0", "[::]:0"]
+                admin: "0.0.0.0:0"
+                routes:
+                  - match: "*.e2e.test"
+                    upstream: "127.0.0.1:%d"
+                """.formatted(tlsServer.port())));
+        int ipv4Port = proxy.server().listenAddresses().get(0).getPort();
+        int ipv6Port = proxy.server().listenAddresses().get(1).getPort();
+        int adminPort = proxy.server().adminAddress().getPort();
+        InetAddress ipv6Loopback = InetAddress.getByName("::1");
+        InetAddress ipv4Loopback = InetAddress.getByName("127.0.0.1");
+        assertThat(connects(ipv6Loopback, ipv6Port)).as("[::1] to the [::] listener").isTrue();
+        assertThat(connects(ipv4Loopback, ipv4Port)).as("127.0.0.1 to the 0.0.0.0 listener").isTrue();
+        assertThat(connects(ipv4Loopback, adminPort)).as("127.0.0.1 to the 0.0.0.0 admin endpoint").isTrue();
+        assertThat(connects(ipv6Loopback, ipv4Port)).as("[::1] to the 0.0.0.0 listener").isFalse();
+        assertThat(connects(ipv6Loopback, adminPort)).as("[::1] to the 0.0.0.0 admin endpoint").isFalse();
+        proxy.drainLog();
+    }
+
+    /** Whether a TCP connection to {@code address}:{@code port} is accepted; it is closed at once. */
+    private static boolean connects(InetAddress address, int port) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(address, port), 5_000);
+            return true;
+        } catch (java.net.ConnectException refused) {
+            return false;
+        }
     }
 
     /** The SHA-256 of the first {@code size} bytes read; a read error fails the future, and so the test. */
