@@ -135,6 +135,11 @@ public final class Main {
         try {
             text = ConfigLoader.readText(config);
             loaded = ConfigLoader.parse(text, config.toString());
+            if (check) {
+                // What this process could not run, the proxy under the same user and capabilities
+                // could not either: ExecReload's check runs with the unit's capabilities.
+                ProxyServer.checkRunnable(loaded, Transport.select());
+            }
         } catch (ConfigException e) {
             System.err.println("snigate: " + e.getMessage());
             return 1;

@@ -241,6 +241,15 @@ public final class ProxyServer implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Refuses a config this process could not run, as a start or a reload would: a transparent
+     * listener or an upstream mark without the capability or the native transport they need.
+     * {@code --check} asks it, so that a reload's check fails where the reload itself would.
+     */
+    public static void checkRunnable(ProxyConfig config, Transport transport) throws ConfigException {
+        Interception.checkPossible(config, transport);
+    }
+
     /** The worker loops, for a test that ends one. */
     EventLoopGroup workers() {
         return workers;

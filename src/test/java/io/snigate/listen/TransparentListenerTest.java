@@ -170,6 +170,15 @@ class TransparentListenerTest {
         assertThat(result.stderr()).contains("snigate: cannot start: " + config + ":3: upstream_mark needs the"
                 + " capability CAP_NET_ADMIN (or CAP_NET_RAW) that this process does not have; run snigate as root,"
                 + " or give it the capability").contains(", or remove upstream_mark").doesNotContain("Exception");
+
+        // --check, as ExecReload runs it with the unit's capabilities, refuses it too: a reload's
+        // check does not pass a file the running proxy would refuse.
+        result = ProcessRunner.run(60, "setpriv", "--bounding-set=-net_admin,-net_raw", "--",
+                java, "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--check", "--config",
+                config.toString());
+        assertThat(result.exitCode()).as(result.stderr()).isEqualTo(1);
+        assertThat(result.stderr()).contains("snigate: " + config + ":3: upstream_mark needs the capability CAP_NET_ADMIN")
+                .doesNotContain("is valid");
     }
 
     @Test
