@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -45,6 +46,16 @@ final class BindChecks {
                 said(address, what, listeners.on(address.getPort()), Path.of(config).toAbsolutePath().normalize());
             }
             // Anything else (a transparent listener's foreign address, a port below 1024) the bind tells.
+        }
+    }
+
+    /** The kernel's lowest port any user may bind, as a clause, or nothing if it cannot be read. */
+    private static String unprivilegedPortStart() {
+        try {
+            return "; here, ports from " + Files.readString(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).strip()
+                    + " are open to any user";
+        } catch (IOException | RuntimeException unreadable) {
+            return "";
         }
     }
 
@@ -103,7 +114,10 @@ final class BindChecks {
             hint = "another process listens there without sharing it (ss -ltnp 'sport = :" + address.getPort()
                     + "'): stop it, or choose another port";
         } else if (reason.contains("Permission denied")) {
-            hint = "a port below 1024 needs root or CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it)";
+            hint = "a port below 1024 needs root or CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it)"
+                    + unprivilegedPortStart()
+                    + "; in a container: --sysctl net.ipv4.ip_unprivileged_port_start=0, or listen on a port above"
+                    + " 1023 and publish it as 443";
         } else if (reason.contains("Cannot assign requested address")) {
             hint = address.getAddress().getHostAddress() + " is not an address of this host";
         } else {

@@ -175,6 +175,20 @@ class BindChecksTest {
                 .isEmpty();
     }
 
+    /** Refused a port below 1024: the fix for a unit, and for a container, whose runtime may keep the floor at 1024. */
+    @Test
+    void aPortBelow1024RefusedSaysWhatToDoInAContainerToo() throws Exception {
+        ConfigException refused = BindChecks.failed("test.yaml", 1, "listen", new InetSocketAddress("0.0.0.0", 443),
+                new java.net.BindException("Permission denied"));
+        assertThat(refused.getMessage())
+                .startsWith("test.yaml:1: cannot listen on 0.0.0.0:443: Permission denied; a port below 1024 needs root or"
+                        + " CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it); here, ports from "
+                        + java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).strip()
+                        + " are open to any user")
+                .endsWith("; in a container: --sysctl net.ipv4.ip_unprivileged_port_start=0, or listen on a port above"
+                        + " 1023 and publish it as 443");
+    }
+
     private static void start(String yaml) throws Exception {
         ProxyServer server = new ProxyServer(ConfigLoader.parse(yaml + ROUTE, "test.yaml"), new ProxyMetrics(),
                 line -> {}, Transport.select());
