@@ -246,6 +246,12 @@ class CommandLineTest {
         Checked exited = run("--await-ready", Long.toString(gone.pid()), "--config", config.toString(), "--timeout", "5");
         assertThat(exited.exitCode()).as(exited.output()).isEqualTo(1);
         assertThat(exited.output()).contains("snigate: process " + gone.pid() + " exited before it was ready");
+        // A process that lives and never answers: the time runs out, and the address is said as written.
+        long self = ProcessHandle.current().pid();
+        Checked late = run("--await-ready", Long.toString(self), "--config", config.toString(), "--timeout", "1");
+        assertThat(late.exitCode()).as(late.output()).isEqualTo(1);
+        assertThat(late.output()).contains("snigate: process " + self + " was not ready on http://127.0.0.1:19998/readyz"
+                + " within 1 s");
         Checked usage = run("--await-ready", "--config", config.toString());
         assertThat(usage.exitCode()).isEqualTo(2);
         assertThat(usage.output()).contains("usage: snigate --await-ready PID --config FILE");

@@ -2,6 +2,7 @@ package io.snigate.handover;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
+import io.snigate.config.HostPort;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -68,13 +69,13 @@ public final class AwaitReady {
                 return 1;
             }
             if (readyz(admin).endsWith("\r\n\r\n" + expected)) {
-                System.err.println("snigate: process " + pid + " is ready on http://"
-                        + admin.getAddress().getHostAddress() + ":" + admin.getPort() + "/readyz");
+                System.err.println("snigate: process " + pid + " is ready on " + readyzUrl(admin));
                 return 0;
             }
             Thread.sleep(POLL.toMillis());
         }
-        System.err.println("snigate: process " + pid + " was not ready on " + admin + " within " + timeoutSeconds + " s");
+        System.err.println("snigate: process " + pid + " was not ready on " + readyzUrl(admin) + " within "
+                + timeoutSeconds + " s");
         return 1;
     }
 
@@ -99,5 +100,9 @@ public final class AwaitReady {
         } catch (IOException e) {
             return "";
         }
+    }
+
+    private static String readyzUrl(InetSocketAddress admin) {
+        return "http://" + HostPort.format(admin) + "/readyz";
     }
 }
