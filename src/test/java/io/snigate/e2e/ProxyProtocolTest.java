@@ -104,24 +104,15 @@ class ProxyProtocolTest {
 
     @Test
     void behindARealHaproxySendingV2WithACrcTheClientIsTheOneHaproxySaw() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
-                "haproxy is not installed here (.ci/run installs it)");
         startProxy();
         int haproxyPort = LoopbackPorts.free();
-        Path config = Files.writeString(dir.resolve("haproxy.cfg"), """
-                defaults
-                  mode tcp
-                  timeout connect 5s
-                  timeout client 30s
-                  timeout server 30s
+        startHaproxy("haproxy.cfg", """
                 frontend tls
                   bind 127.0.0.1:%d
                   default_backend snigate
                 backend snigate
                   server snigate 127.0.0.1:%d send-proxy-v2 proxy-v2-options crc32c
                 """.formatted(haproxyPort, proxy.port()));
-        haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy.log").toFile()).start();
         await().atMost(Duration.ofSeconds(20)).until(() -> LoopbackPorts.accepts(haproxyPort));
 
         try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), haproxyPort, InetAddress.getByName("127.0.0.5"), 0);
@@ -390,26 +381,16 @@ class ProxyProtocolTest {
      */
     @Test
     void behindAHaproxyUnixSocketFrontendAndItsTlsHealthCheck() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
-                "haproxy is not installed here (.ci/run installs it)");
         startProxy();
         Path socket = dir.resolve("frontend.sock");
         Files.deleteIfExists(socket);
-        Path config = Files.writeString(dir.resolve("haproxy-unix.cfg"), """
-                defaults
-                  mode tcp
-                  timeout connect 5s
-                  timeout client 30s
-                  timeout server 30s
-                  timeout check 5s
+        startHaproxy("haproxy-unix.cfg", """
                 frontend tls
                   bind unix@%s
                   default_backend snigate
                 backend snigate
                   server snigate 127.0.0.1:%d send-proxy-v2 check inter 300ms fall 1 rise 1 check-ssl verify none check-sni %s
                 """.formatted(socket, proxy.port(), NAME));
-        haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy-unix.log").toFile()).start();
         JsonNode check = proxy.nextLog();
         for (int line = 0; line < 20 && !check.get("outcome").asText().equals("forwarded"); line++) {
             check = proxy.nextLog();
@@ -489,6 +470,22 @@ class ProxyProtocolTest {
         JsonNode admitted = proxy.nextLog();
         assertThat(admitted.get("client").asText()).isEqualTo("192.0.2.7:40000");
         assertThat(admitted.get("outcome").asText()).isEqualTo("forwarded");
+    }
+
+    /** A real HAProxy in the foreground with {@code frontendAndBackend} in TCP mode, or the test skipped where none is installed. */
+    private void startHaproxy(String file, String frontendAndBackend) throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/sbin/haproxy")) || System.getenv("CI") != null,
+                "haproxy is not installed here (.ci/run installs it)");
+        Path config = Files.writeString(dir.resolve(file), """
+                defaults
+                  mode tcp
+                  timeout connect 5s
+                  timeout client 30s
+                  timeout server 30s
+                  timeout check 5s
+                """ + frontendAndBackend);
+        haproxy = new ProcessBuilder("haproxy", "-db", "-f", config.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve(file + ".log").toFile()).start();
     }
 
     private void assertReason(String reason) throws Exception {
