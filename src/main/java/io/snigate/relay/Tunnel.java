@@ -147,14 +147,22 @@ final class Tunnel extends TunnelTimeouts {
         upstream.close();
     }
 
-    /** {@code side}'s close sends a reset (SO_LINGER 0), not a FIN. */
+    /**
+     * {@code side}'s close sends a reset (SO_LINGER 0), not a FIN: on the native transports by the
+     * socket itself, as io_uring's client channel has no such option (its config would ignore it).
+     */
     private static void resetOnClose(Channel side) {
-        if (side.isOpen()) {
-            try {
+        if (!side.isOpen()) {
+            return;
+        }
+        try {
+            if (side instanceof UnixChannel unix && unix.fd() instanceof Socket socket) {
+                socket.setSoLinger(0);
+            } else {
                 side.config().setOption(ChannelOption.SO_LINGER, 0);
-            } catch (ChannelException closedMeanwhile) {
-                // its close sends what the kernel has left to send
             }
+        } catch (IOException | ChannelException closedMeanwhile) {
+            // its close sends what the kernel has left to send
         }
     }
 

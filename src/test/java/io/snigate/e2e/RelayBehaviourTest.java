@@ -144,23 +144,58 @@ class RelayBehaviourTest {
         });
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(HELLO);
-            client.setSoTimeout(5_000);
-            InputStream in = client.getInputStream();
-            byte[] buffer = new byte[4096];
-            long received = 0;
-            try {
-                for (int n; (n = in.read(buffer)) > 0; ) {
-                    received += n;
-                }
-                throw new AssertionError("the client saw a clean end after " + received + " bytes, not the upstream's reset");
-            } catch (java.net.SocketException reset) {
-                assertThat(reset.getMessage()).contains("reset");
-            }
-            assertThat(received).isLessThanOrEqualTo(1000);
+            assertEndsWithAReset(client);
         }
         JsonNode log = proxy.nextLog();
         assertThat(log.get("outcome").asText()).isEqualTo("forwarded");
         assertThat(log.get("reason").asText()).isEqualTo("connection_reset");
+    }
+
+    /**
+     * The same through a tunnel of two Netty channels, which a route sending a PROXY header gets on
+     * every transport (on io_uring the client's channel is snigate's own, whose config had no
+     * SO_LINGER: failed before with a clean end there).
+     */
+    @Test
+    void anUpstreamResetReachesTheClientAsAResetThroughAChannelTunnel() throws Exception {
+        upstream = new FakeUpstream(socket -> {
+            InputStream in = socket.getInputStream();
+            while (in.read() != '\n') {
+                // the PROXY v1 line
+            }
+            readExactly(in, HELLO.length);
+            socket.getOutputStream().write(new byte[1000]);
+            socket.setSoLinger(true, 0); // close with RST
+        });
+        proxy = ProxyHarness.start("""
+                timeouts: { idle: 1m }
+                routes:
+                  - match: "*.corpus.test"
+                    upstream: "127.0.0.1:%d"
+                    send_proxy_protocol: v1
+                """.formatted(upstream.port()));
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(HELLO);
+            assertEndsWithAReset(client);
+        }
+        assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("connection_reset");
+    }
+
+    /** Reads until the connection ends, which must be by a reset, after at most 1000 bytes. */
+    private static void assertEndsWithAReset(Socket client) throws IOException {
+        client.setSoTimeout(5_000);
+        InputStream in = client.getInputStream();
+        byte[] buffer = new byte[4096];
+        long received = 0;
+        try {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                received += n;
+            }
+            throw new AssertionError("the client saw a clean end after " + received + " bytes, not the upstream's reset");
+        } catch (java.net.SocketException reset) {
+            assertThat(reset.getMessage()).contains("reset");
+        }
+        assertThat(received).isLessThanOrEqualTo(1000);
     }
 
     /** A client that resets reaches the upstream as a reset, not as a FIN. (Failed before: the upstream read an end.) */
