@@ -10,8 +10,8 @@ public enum ProxyHeaderTaken {
     /** A {@code PROXY} header: a client's connection, relayed by the balancer. */
     PROXIED,
     /**
-     * A v2 {@code LOCAL} header: the balancer's own connection, whose endpoints are the socket's
-     * (the PROXY protocol's words). A health check when nothing follows it.
+     * A v2 {@code LOCAL} or v1 {@code UNKNOWN} header: the balancer's own connection, whose
+     * endpoints are the socket's (the PROXY protocol's words). A health check when nothing follows it.
      */
     LOCAL
 }

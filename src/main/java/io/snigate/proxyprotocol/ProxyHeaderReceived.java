@@ -5,6 +5,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.util.NetUtil;
 import io.netty.util.ReferenceCountUtil;
@@ -23,10 +24,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Takes the PROXY header Netty's decoder parsed: its source becomes the connection's client (the
  * socket's own remote address stays as the peer), then the header stages leave the pipeline and
- * whatever followed the header flows on to the pre-read. A v2 {@code LOCAL} header is the
- * balancer's own connection, which the PROXY protocol says to accept with the socket's endpoints,
- * as a v1 {@code UNKNOWN}: a frontend on a UNIX socket sends it before its clients' bytes, and a
- * health check that speaks TLS before its ClientHello. After a header that ends the connection,
+ * whatever followed the header flows on to the pre-read. A v2 {@code LOCAL} or v1 {@code UNKNOWN}
+ * header is the balancer's own connection, which the PROXY protocol says to accept with the
+ * socket's endpoints: a frontend on a UNIX socket sends it before its clients' bytes, and a health
+ * check that speaks TLS before its ClientHello; one closed before a byte is a health check. After a header that ends the connection,
  * nothing flows on.
  */
 public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
@@ -51,7 +52,10 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        boolean local = header.command() == HAProxyCommand.LOCAL;
+        // v2 LOCAL, or v1 UNKNOWN, which the PROXY protocol gives the same meaning (the proxy's own
+        // connection, its health checks among them).
+        boolean local = header.command() == HAProxyCommand.LOCAL
+                || header.protocolVersion() == HAProxyProtocolVersion.V1 && header.proxiedProtocol() == HAProxyProxiedProtocol.UNKNOWN;
         try {
             if (!local && carriesAddresses(header)) {
                 InetSocketAddress source = addressOf(header.sourceAddress(), header.sourcePort());

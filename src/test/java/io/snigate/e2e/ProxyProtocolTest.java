@@ -348,6 +348,13 @@ class ProxyProtocolTest {
             assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("health_check");
             assertThat(line.get("client").asText()).isEqualTo(line.get("peer").asText());
         }
+        // A v1 UNKNOWN line means the same as a v2 LOCAL header.
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write("PROXY UNKNOWN\r\n".getBytes(StandardCharsets.US_ASCII));
+            client.shutdownOutput();
+            assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+        }
+        assertReason("health_check");
         // A connection that names a client and then closes is that client's.
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));
