@@ -2,9 +2,11 @@ package io.snigate.config;
 
 import java.io.StringReader;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
@@ -70,28 +72,40 @@ final class YamlNodes {
             // The parser's own limits, which it reports without a place: found again in its events.
             String message = oneLine(e.getMessage());
             boolean nesting = message.contains("Nesting Depth");
+            boolean aliases = message.contains("aliases");
             String advice = nesting ? "; no setting of routes.yaml nests more than a few levels"
-                    : message.contains("aliases") ? "; routes.yaml needs no aliases (&name, *name): write each value out"
+                    : aliases ? "; routes.yaml needs no aliases (&name, *name): write each value out"
                     : "";
-            throw new ConfigException(file, lineOfLimit(text, nesting, options.getNestingDepthLimit()),
-                    "not valid YAML: " + message + advice, e);
+            int line = nesting || aliases
+                    ? lineOfLimit(text, nesting, nesting ? options.getNestingDepthLimit() : options.getMaxAliasesForCollections())
+                    : 0;
+            throw new ConfigException(file, line, "not valid YAML: " + message + advice, e);
         }
     }
 
     /**
-     * The line where the parser's events first pass the nesting limit ({@code nesting}) or first
-     * use an alias; 0 if none does. Events expand no alias, so this costs what reading the file costs.
+     * The line where the parser's events first pass {@code limit}: the collection nested one level
+     * deeper ({@code nesting}), or the alias to a collection one past the count. 0 if none does.
+     * Events expand no alias, so this costs what reading the file costs.
      */
-    private static int lineOfLimit(String text, boolean nesting, int nestingLimit) {
+    private static int lineOfLimit(String text, boolean nesting, int limit) {
         int depth = 0;
+        int collectionAliases = 0;
+        Set<String> collectionAnchors = new HashSet<>();
         try {
             for (Event event : new Yaml().parse(new StringReader(text))) {
-                if (nesting && event instanceof CollectionStartEvent && ++depth > nestingLimit
-                        || !nesting && event instanceof AliasEvent) {
-                    return event.getStartMark().getLine() + 1;
-                }
-                if (event instanceof CollectionEndEvent) {
+                if (event instanceof CollectionStartEvent start) {
+                    if (nesting && ++depth > limit) {
+                        return event.getStartMark().getLine() + 1;
+                    }
+                    if (start.getAnchor() != null) {
+                        collectionAnchors.add(start.getAnchor());
+                    }
+                } else if (event instanceof CollectionEndEvent) {
                     depth--;
+                } else if (!nesting && event instanceof AliasEvent alias && collectionAnchors.contains(alias.getAnchor())
+                        && ++collectionAliases > limit) {
+                    return event.getStartMark().getLine() + 1;
                 }
             }
         } catch (YAMLException unreadable) {

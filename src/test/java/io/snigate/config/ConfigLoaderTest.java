@@ -532,13 +532,24 @@ class ConfigLoaderTest {
     /** The parser's limits against YAML bombs give the line that passes them, and say what to do instead. */
     @Test
     void yamlBombLimitsSayWhatToDo() {
+        // Nesting over several lines, after collections that closed: only the open ones count.
+        StringBuilder deep = new StringBuilder("listen: \"127.0.0.1:8443\"\nroutes:\n");
+        for (int i = 0; i < 3; i++) {
+            deep.append("  - match: [\"r").append(i).append(".example\"]\n    upstream: \"192.0.2.1:443\"\n");
+        }
+        deep.append("deep:\n");
+        for (int level = 1; level <= 25; level++) {
+            deep.append(" ".repeat(level)).append("-\n");
+        }
+        assertError(deep.toString(), "routes.yaml:29: not valid YAML: Nesting Depth exceeded max 20; no setting of routes.yaml nests more than a few levels");
         assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: " + "[".repeat(30) + "]".repeat(30) + "\n",
                 "routes.yaml:3: not valid YAML: Nesting Depth exceeded max 20; no setting of routes.yaml nests more than a few levels");
         StringBuilder laughs = new StringBuilder("listen: \"127.0.0.1:8443\"\nx0: &x0 [a, b]\n");
         for (int i = 1; i < 12; i++) {
             laughs.append("x").append(i).append(": &x").append(i).append(" [*x").append(i - 1).append(", *x").append(i - 1).append("]\n");
         }
-        assertError(laughs.toString(), "routes.yaml:3: not valid YAML: Number of aliases for non-scalar nodes exceeds the specified "
+        // The eleventh alias to a collection, two a line from line 3.
+        assertError(laughs.toString(), "routes.yaml:8: not valid YAML: Number of aliases for non-scalar nodes exceeds the specified "
                 + "max=10; routes.yaml needs no aliases (&name, *name): write each value out");
     }
 
