@@ -93,7 +93,7 @@ bench_launch_train() {
   bench_await_ready "$admin" "$pid" || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; return 1; }
   kill -TERM "$pid"
   wait "$pid"
-  compgen -G "${archive%.jsa}-*.jsa" >/dev/null # the launcher names it with the jar's size and time
+  [[ -s "${archive%.jsa}-$(stat -c %s-%Y "$SNIGATE_JAR").jsa" ]] # the launcher names it after the jar's size and time
 }
 
 # Sums over PIDS what READER prints for each (0 for a process that has gone).
