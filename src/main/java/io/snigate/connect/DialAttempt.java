@@ -161,7 +161,11 @@ final class DialAttempt {
         }
     }
 
-    /** Whether a reload that judges routed connections again put new routes in force during the lookup. */
+    /**
+     * Whether a reload that judges routed connections again put new routes in force during the
+     * lookup. The table in force decides: of two reloads during one lookup, the second one's
+     * {@code recheck_on_reload} stands for both.
+     */
     private boolean reloadedDuringLookup() {
         RouteTable now = connector.routes.get();
         return routesBeforeLookup != null && routesBeforeLookup != now && now.rechecksOnReload();
