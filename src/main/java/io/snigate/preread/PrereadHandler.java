@@ -41,7 +41,7 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     private ScheduledFuture<?> timeout;
     private boolean decided;
     private boolean inputShutdownAfterDecision;
-    /** The PROXY header was a v2 {@code LOCAL}: the balancer's own connection. */
+    /** The PROXY header was a v2 {@code LOCAL} or a v1 {@code UNKNOWN}: the balancer's own connection. */
     private boolean balancersOwn;
 
     private final boolean afterProxyHeader;
@@ -185,7 +185,7 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (reason == Reason.CLIENT_CLOSED && balancersOwn && buffered == null) {
-            reason = Reason.HEALTH_CHECK; // a LOCAL header, then a close before any byte
+            reason = Reason.HEALTH_CHECK; // the balancer's own connection, closed before any byte
         }
         decide(ctx);
         releaseBuffered();

@@ -355,6 +355,14 @@ class ProxyProtocolTest {
             assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
         }
         assertReason("health_check");
+        // The balancer's own connection that sent part of a hello and closed is no health check.
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
+            client.getOutputStream().write(java.util.Arrays.copyOf(HELLO, 40));
+            client.shutdownOutput();
+            ProxyHarness.readUntilClosed(client);
+        }
+        assertReason("malformed");
         // A connection that names a client and then closes is that client's.
         try (Socket client = proxy.connect()) {
             client.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()));

@@ -160,8 +160,10 @@ class RelayBehaviourTest {
     void anUpstreamResetReachesTheClientAsAResetThroughAChannelTunnel() throws Exception {
         upstream = new FakeUpstream(socket -> {
             InputStream in = socket.getInputStream();
-            while (in.read() != '\n') {
-                // the PROXY v1 line
+            for (int b; (b = in.read()) != '\n'; ) { // the PROXY v1 line
+                if (b < 0) {
+                    throw new java.io.EOFException("closed before the PROXY line ended");
+                }
             }
             readExactly(in, HELLO.length);
             socket.getOutputStream().write(new byte[1000]);

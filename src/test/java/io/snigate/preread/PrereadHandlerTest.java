@@ -120,6 +120,23 @@ class PrereadHandlerTest {
         assertThat(events).hasSize(1);
     }
 
+    /**
+     * The balancer's own connection (a PROXY LOCAL or UNKNOWN header) that resets: a health check
+     * with nothing sent, a client that closed with part of a hello sent.
+     */
+    @Test
+    void theBalancersOwnConnectionResetIsAHealthCheckOnlyWithNothingSent() {
+        channel.pipeline().fireUserEventTriggered(io.snigate.core.ProxyHeaderTaken.LOCAL);
+        channel.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        assertThat(record.reason()).isEqualTo(Reason.HEALTH_CHECK);
+
+        setUp();
+        channel.pipeline().fireUserEventTriggered(io.snigate.core.ProxyHeaderTaken.LOCAL);
+        channel.writeInbound(tracked(Arrays.copyOf(hello().sni("part.example").records(1), 40)));
+        channel.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        assertThat(record.reason()).isEqualTo(Reason.CLIENT_CLOSED);
+    }
+
     /** No direct memory for the next read, half a ClientHello in: refused as over a budget, what was buffered released. */
     @Test
     void noDirectMemoryForTheNextReadIsAConnectionLimit() {
