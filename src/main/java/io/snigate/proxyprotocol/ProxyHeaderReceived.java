@@ -27,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * whatever followed the header flows on to the pre-read. A v2 {@code LOCAL} or v1 {@code UNKNOWN}
  * header is the balancer's own connection, which the PROXY protocol says to accept with the
  * socket's endpoints: a frontend on a UNIX socket sends it before its clients' bytes, and a health
- * check that speaks TLS before its ClientHello; one closed before a byte is a health check. After a header that ends the connection,
- * nothing flows on.
+ * check that speaks TLS before its ClientHello; one closed before a byte is a health check. After
+ * a header that ends the connection, nothing flows on.
  */
 public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ProxyHeaderReceived.class);
