@@ -356,12 +356,7 @@ class ProxyProtocolTest {
         }
         assertReason("health_check");
         // The balancer's own connection that sent part of a hello and closed is no health check.
-        try (Socket client = proxy.connect()) {
-            client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
-            client.getOutputStream().write(java.util.Arrays.copyOf(HELLO, 40));
-            client.shutdownOutput();
-            ProxyHarness.readUntilClosed(client);
-        }
+        sendThenFin(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()), java.util.Arrays.copyOf(HELLO, 40));
         assertReason("malformed");
         // A connection that names a client and then closes is that client's.
         try (Socket client = proxy.connect()) {
@@ -377,12 +372,7 @@ class ProxyProtocolTest {
     @Test
     void aLocalHeaderThenAHelloIsForwardedAsTheBalancersOwnConnection() throws Exception {
         startProxy();
-        try (Socket client = proxy.connect()) {
-            client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
-            client.getOutputStream().write(HELLO);
-            client.shutdownOutput();
-            ProxyHarness.readUntilClosed(client);
-        }
+        sendThenFin(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()), HELLO);
         JsonNode line = proxy.nextLog();
         assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
         assertThat(line.get("sni").asText()).isEqualTo("curl.corpus.test");
@@ -434,12 +424,7 @@ class ProxyProtocolTest {
                 readUntilClosedOrReset(sameClient);
             }
             assertReason("connection_limit");
-            try (Socket otherClient = proxy.connect()) {
-                otherClient.getOutputStream().write(v2Header(HAProxyCommand.PROXY, "192.0.2.8", List.of()));
-                otherClient.getOutputStream().write(HELLO);
-                otherClient.shutdownOutput();
-                ProxyHarness.readUntilClosed(otherClient);
-            }
+            sendThenFin(v2Header(HAProxyCommand.PROXY, "192.0.2.8", List.of()), HELLO);
             JsonNode line = proxy.nextLog();
             assertThat(line.get("client").asText()).isEqualTo("192.0.2.8:40000");
             assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
@@ -503,7 +488,18 @@ class ProxyProtocolTest {
                 .redirectErrorStream(true).redirectOutput(dir.resolve(file + ".log").toFile()).start();
     }
 
-    private void assertReason(String reason) throws Exception {
+    /** A connection that sends {@code parts}, then FIN, and reads until the proxy closes it. */
+    private void sendThenFin(byte[]... parts) throws Exception {
+        try (Socket client = proxy.connect()) {
+            for (byte[] part : parts) {
+                client.getOutputStream().write(part);
+            }
+            client.shutdownOutput();
+            ProxyHarness.readUntilClosed(client);
+        }
+    }
+
+        private void assertReason(String reason) throws Exception {
         JsonNode line = proxy.nextLog();
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo(reason);
     }
