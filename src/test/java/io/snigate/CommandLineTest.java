@@ -15,10 +15,14 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -324,14 +328,35 @@ class CommandLineTest {
     void aSecondSigtermDuringTheExitsWaitForStandardErrorExitsAtOnce() throws Exception {
         withStandardErrorBlocked("100ms", (started, java, status) -> {
             ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
-            await().atMost(Duration.ofSeconds(10)).until(() -> started.status("/readyz") == -1);
-            Thread.sleep(3_000); // into the 5 s the queue's last lines get, past the loops' stop
+            // The access log's writer ends just before standard error's queue gets its 5 s.
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> !threadNames(java).contains(ACCESS_LOG_THREAD));
             long signalled = System.nanoTime();
             ProcessRunner.run(10, "kill", "-TERM", Long.toString(java.pid()));
             java.onExit().get(10, TimeUnit.SECONDS);
             assertThat((System.nanoTime() - signalled) / 1_000_000).as("ms to exit").isLessThan(2_000);
             assertThat(status.call()).isEqualTo(1);
         });
+    }
+
+    /** The access log's writer thread, as /proc shows it: a name's first 15 bytes. */
+    private static final String ACCESS_LOG_THREAD = "snigate-access-log".substring(0, 15);
+
+    /** The names of {@code process}'s threads; none once it has exited. */
+    private static Set<String> threadNames(ProcessHandle process) throws IOException {
+        Set<String> names = new HashSet<>();
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(process.pid()), "task"))) {
+            for (Path task : tasks) {
+                try {
+                    names.add(Files.readString(task.resolve("comm")).strip());
+                } catch (NoSuchFileException ended) {
+                    // That thread ended while listed.
+                }
+            }
+        } catch (NoSuchFileException exited) {
+            return Set.of();
+        }
+        return names;
     }
 
     /** An upstream that accepts one tunnel and reads it until its end: the tunnel stays open. */
