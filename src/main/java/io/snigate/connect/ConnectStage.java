@@ -17,12 +17,16 @@ import io.snigate.route.RouteHandler;
 import java.net.InetSocketAddress;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Connects an allowed connection to its upstream and starts the relay, or ends it with the
  * reason the network gave.
  */
 public final class ConnectStage implements RouteHandler.Dialer {
+    private static final Logger LOG = LoggerFactory.getLogger(ConnectStage.class);
+
     private final UpstreamConnector connector;
     private final LongSupplier connectTimeoutMillis;
     private final LongSupplier idleTimeoutMillis;
@@ -67,34 +71,56 @@ public final class ConnectStage implements RouteHandler.Dialer {
                         connectTimeoutMillis.getAsLong(),
                         Relay::pendingUpstreamHandler)
                 .addListener((Future<UpstreamLink> connected) -> {
-                    if (!connected.isSuccess()) {
-                        Reason reason = connected.cause() instanceof UpstreamException e
-                                ? e.reason()
-                                : Reason.UPSTREAM_UNREACHABLE;
-                        Rejection.reject(client, reason, record.recordVersion());
-                        return;
+                    try {
+                        connected(client, record, decision, connected, started, idle, halfClosed);
+                    } catch (RuntimeException | OutOfMemoryError unexpected) {
+                        // A promise's listener that throws is logged by Netty and forgotten: the
+                        // client would stay open with no timer, and what was dialed with it. No
+                        // direct memory is over a budget, as in the pre-read; anything else a bug.
+                        if (unexpected instanceof OutOfMemoryError) {
+                            LOG.warn("closing {}: {}", client, unexpected.toString());
+                            record.endedBecause(Reason.CONNECTION_LIMIT);
+                        } else {
+                            LOG.warn("closing {} after an unexpected error", client, unexpected);
+                            record.endedBecause(Reason.INTERNAL_ERROR);
+                        }
+                        if (connected.isSuccess()) {
+                            connected.getNow().close();
+                        }
+                        client.close();
                     }
-                    UpstreamLink upstream = connected.getNow();
-                    if (!client.isActive()) {
-                        upstream.close();
-                        return;
-                    }
-                    record.upstream(upstream.remoteAddress());
-                    Delivery.ProxyProtocolVersion header = decision.delivery().sendProxyProtocol();
-                    if (header != null) { // the connector gave a channel for it
-                        // The address the client dialed, as far as it is known here: where it
-                        // was going, where the balancer in front says it was going, or this proxy.
-                        InetSocketAddress destination = record.originalDst() != null ? record.originalDst()
-                                : record.proxiedTo() != null ? record.proxiedTo()
-                                : (InetSocketAddress) client.localAddress();
-                        ProxyHeaderSender.send(((UpstreamLink.OfChannel) upstream).channel(), header, record.client(),
-                                destination, record.sni());
-                    }
-                    if (interceptsOwnTraffic.getAsBoolean()) {
-                        ownUpstreams.add(upstream, client);
-                    }
-                    observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
-                    Relay.start(client, upstream, record, idle, halfClosed);
                 });
+    }
+
+    private void connected(Channel client, ConnectionRecord record, RouteDecision decision,
+            Future<UpstreamLink> connected, long started, long idle, long halfClosed) {
+        if (!connected.isSuccess()) {
+            Reason reason = connected.cause() instanceof UpstreamException e
+                    ? e.reason()
+                    : Reason.UPSTREAM_UNREACHABLE;
+            Rejection.reject(client, reason, record.recordVersion());
+            return;
+        }
+        UpstreamLink upstream = connected.getNow();
+        if (!client.isActive()) {
+            upstream.close();
+            return;
+        }
+        record.upstream(upstream.remoteAddress());
+        Delivery.ProxyProtocolVersion header = decision.delivery().sendProxyProtocol();
+        if (header != null) { // the connector gave a channel for it
+            // The address the client dialed, as far as it is known here: where it was going,
+            // where the balancer in front says it was going, or this proxy.
+            InetSocketAddress destination = record.originalDst() != null ? record.originalDst()
+                    : record.proxiedTo() != null ? record.proxiedTo()
+                    : (InetSocketAddress) client.localAddress();
+            ProxyHeaderSender.send(((UpstreamLink.OfChannel) upstream).channel(), header, record.client(),
+                    destination, record.sni());
+        }
+        if (interceptsOwnTraffic.getAsBoolean()) {
+            ownUpstreams.add(upstream, client);
+        }
+        observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
+        Relay.start(client, upstream, record, idle, halfClosed);
     }
 }

@@ -85,6 +85,11 @@ public enum Reason {
     UPSTREAM_TIMEOUT(Outcome.FAILED, Alerts.INTERNAL_ERROR),
     /** The route's parent proxy ({@code via}) answered CONNECT with other than 2xx; its status is logged. */
     PARENT_PROXY_REFUSED(Outcome.FAILED, Alerts.INTERNAL_ERROR),
+    /**
+     * A stage failed in a way it does not handle, a bug: the connection is closed rather than left
+     * open with no timer and no reads, and standard error has the stack trace.
+     */
+    INTERNAL_ERROR(Outcome.FAILED, Alerts.NONE),
     // --- relay: how a forwarded tunnel ended, when it did not end by both sides closing
     IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
     /** One side stopped sending and the other did not finish within {@code timeouts.half_closed}. */

@@ -8,6 +8,8 @@ import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
 import io.snigate.preread.ClientHelloEvent;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Stage three: decides where a classified connection may go, using whichever route table is
@@ -18,6 +20,8 @@ import java.util.function.Supplier;
  */
 @ChannelHandler.Sharable
 public final class RouteHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger LOG = LoggerFactory.getLogger(RouteHandler.class);
+
     /** The stage after routing: dial the upstream and start relaying. */
     public interface Dialer {
         void dial(ChannelHandlerContext ctx, ConnectionRecord record, RouteDecision decision);
@@ -51,5 +55,17 @@ public final class RouteHandler extends ChannelInboundHandlerAdapter {
         } else {
             dialer.dial(ctx, record, decision);
         }
+    }
+
+    /**
+     * The last handler until the relay: what reaches it, an earlier stage's or its own, no stage
+     * handled. Left to Netty's tail, the connection would stay open for good, its pre-read timer
+     * cancelled and on io_uring no longer read.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        LOG.warn("closing {} after an unexpected error", ctx.channel(), cause);
+        ConnectionRecord.of(ctx.channel()).endedBecause(Reason.INTERNAL_ERROR);
+        ctx.close();
     }
 }
