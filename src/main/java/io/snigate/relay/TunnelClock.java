@@ -5,6 +5,8 @@ import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.core.Reason;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The idle and half-closed timeouts of every tunnel on one event loop, kept by one periodic sweep
@@ -23,6 +25,7 @@ import java.util.concurrent.TimeUnit;
  * Only the event loop's own thread touches a clock, so nothing here is locked.
  */
 final class TunnelClock {
+    private static final Logger LOG = LoggerFactory.getLogger(TunnelClock.class);
     private static final long MIN_TICK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final long MAX_TICK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -82,24 +85,34 @@ final class TunnelClock {
     }
 
     private void sweep() {
-        long now = System.nanoTime();
-        Entry tunnel = tunnels.next;
-        while (tunnel != tunnels) {
-            Entry next = tunnel.next;
-            if (!tunnel.isOpen()) {
-                // Closed before its relay handlers were in place to say so.
-                tunnel.unlink();
-            } else {
-                Reason expired = tunnel.expiredAt(now);
-                if (expired != null) {
+        try {
+            long now = System.nanoTime();
+            Entry tunnel = tunnels.next;
+            while (tunnel != tunnels) {
+                Entry next = tunnel.next;
+                try {
+                    if (!tunnel.isOpen()) {
+                        // Closed before its relay handlers were in place to say so.
+                        tunnel.unlink();
+                    } else {
+                        Reason expired = tunnel.expiredAt(now);
+                        if (expired != null) {
+                            tunnel.unlink();
+                            tunnel.close(expired);
+                        }
+                    }
+                } catch (RuntimeException unexpected) {
+                    // A bug in one tunnel's close: the others' timeouts still run.
+                    LOG.warn("a timed-out tunnel left the clock after an unexpected error", unexpected);
                     tunnel.unlink();
-                    tunnel.close(expired);
                 }
+                tunnel = next;
             }
-            tunnel = next;
-        }
-        if (!loop.isShuttingDown()) {
-            nextSweep = loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+        } finally {
+            // A scheduled task that throws is not run again: every tunnel here would lose its timeouts.
+            if (!loop.isShuttingDown()) {
+                nextSweep = loop.schedule(sweep, tickNanos, TimeUnit.NANOSECONDS);
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.netty.channel.DefaultEventLoop;
 import io.netty.channel.EventLoop;
 import io.snigate.core.Reason;
+import io.snigate.testing.PipelineTails;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -25,6 +26,7 @@ class TunnelClockTest {
         final long timeoutNanos;
         final CompletableFuture<Long> closedAfterMillis = new CompletableFuture<>();
         volatile boolean open = true;
+        volatile boolean throwsOnClose;
 
         Tunnel(long timeoutMillis) {
             timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
@@ -42,6 +44,9 @@ class TunnelClockTest {
 
         @Override
         void close(Reason reason) {
+            if (throwsOnClose) {
+                throw new IllegalStateException("a bug in this tunnel's close");
+            }
             closedAfterMillis.complete(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - joinedNanos));
         }
     }
@@ -90,5 +95,23 @@ class TunnelClockTest {
         other.closedAfterMillis.get(5, TimeUnit.SECONDS);
         loop.submit(() -> { }).get(5, TimeUnit.SECONDS); // the sweep that closed the other one has ended
         assertFalse(gone.closedAfterMillis.isDone());
+    }
+
+    @Test
+    void aTunnelWhoseCloseThrowsStopsNeitherTheOthersNorLaterSweeps() throws Exception {
+        PipelineTails.expectInThisClass("left the clock after an unexpected error");
+        Tunnel sameSweep = join(100);
+        Tunnel broken = loop.submit(() -> { // swept first: the last to join is first in the list
+            Tunnel tunnel = new Tunnel(100);
+            tunnel.throwsOnClose = true;
+            TunnelClock.of(loop).join(tunnel, tunnel.timeoutNanos);
+            return tunnel;
+        }).get(5, TimeUnit.SECONDS);
+
+        sameSweep.closedAfterMillis.get(5, TimeUnit.SECONDS);
+        assertTrue(loop.submit(() -> TunnelClock.of(loop).sweepScheduled()).get(5, TimeUnit.SECONDS));
+        long after = join(100).closedAfterMillis.get(5, TimeUnit.SECONDS);
+        assertTrue(after >= 100 && after < 100 + 25 + 500, "closed after " + after + " ms");
+        assertFalse(broken.closedAfterMillis.isDone());
     }
 }
