@@ -12,8 +12,6 @@ import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -40,9 +38,9 @@ public final class AddressLookups implements Closeable {
     private final AddressResolverGroup<InetSocketAddress> ipv6;
     /** Whether the host has IPv6 now: an unused resolver group costs nothing. */
     private final BooleanSupplier hostHasIpv6;
-    /** Names with no A, and no AAAA, records: until when, in {@link System#nanoTime()}. */
-    private final Map<String, Long> noA = new ConcurrentHashMap<>();
-    private final Map<String, Long> noAaaa = new ConcurrentHashMap<>();
+    /** Names with no A, and no AAAA, records. */
+    private final NamesWithoutRecords noA = namesWithoutRecords();
+    private final NamesWithoutRecords noAaaa = namesWithoutRecords();
 
     public AddressLookups(AddressResolverGroup<InetSocketAddress> ipv4, AddressResolverGroup<InetSocketAddress> ipv6,
             BooleanSupplier hostHasIpv6) {
@@ -59,8 +57,8 @@ public final class AddressLookups implements Closeable {
     Future<List<InetSocketAddress>> both(EventLoop loop, String host, int port, boolean wholeIpv6) {
         String name = host.toLowerCase(Locale.ROOT);
         InetSocketAddress unresolved = InetSocketAddress.createUnresolved(host, port);
-        boolean askAaaa = (wholeIpv6 || hostHasIpv6.getAsBoolean()) && !known(noAaaa, name);
-        boolean askA = !askAaaa || !known(noA, name); // when both are known empty, A says so again
+        boolean askAaaa = (wholeIpv6 || hostHasIpv6.getAsBoolean()) && !noAaaa.known(name, System.nanoTime());
+        boolean askA = !askAaaa || !noA.known(name, System.nanoTime()); // when both are known empty, A says so again
         if (!askA || !askAaaa) {
             return (askA ? ipv4 : ipv6).getResolver(loop).resolveAll(unresolved);
         }
@@ -74,33 +72,9 @@ public final class AddressLookups implements Closeable {
         ipv6.close();
     }
 
-    private static boolean known(Map<String, Long> none, String name) {
-        Long until = none.get(name);
-        if (until == null) {
-            return false;
-        }
-        if (System.nanoTime() - until < 0) {
-            return true;
-        }
-        none.remove(name, until);
-        return false;
-    }
-
-    /**
-     * Remembers that {@code name} has no records in one family, for a bounded number of names;
-     * when full, the names whose minute is over make room (names not looked up again stay until).
-     */
-    private static void remember(Map<String, Long> none, String name) {
-        remember(none, name, System.nanoTime(), NO_RECORDS_NAMES, TimeUnit.SECONDS.toNanos(NO_RECORDS_SECONDS));
-    }
-
-    static void remember(Map<String, Long> none, String name, long now, int capacity, long forNanos) {
-        if (none.size() >= capacity) {
-            none.values().removeIf(until -> now - until >= 0);
-        }
-        if (none.size() < capacity) {
-            none.put(name, now + forNanos);
-        }
+    private static NamesWithoutRecords namesWithoutRecords() {
+        return new NamesWithoutRecords(NO_RECORDS_NAMES, TimeUnit.SECONDS.toNanos(NO_RECORDS_SECONDS),
+                TimeUnit.SECONDS.toNanos(1), System.nanoTime());
     }
 
     private static boolean unanswered(Throwable failure) {
@@ -153,10 +127,10 @@ public final class AddressLookups implements Closeable {
          */
         private void rememberEmptyFamilies() {
             if (a.isDone() && !found(a) && found(aaaa) && !unanswered(a.cause())) {
-                remember(noA, name);
+                noA.remember(name, System.nanoTime());
             }
             if (aaaa.isDone() && !found(aaaa) && found(a)) {
-                remember(noAaaa, name);
+                noAaaa.remember(name, System.nanoTime());
             }
         }
 

@@ -16,9 +16,7 @@ import io.snigate.transport.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -138,13 +136,30 @@ class AddressLookupsTest {
 
     @Test
     void namesRememberedEmptyAreBoundedAndThoseWhoseMinuteIsOverMakeRoom() {
-        Map<String, Long> none = new HashMap<>();
-        AddressLookups.remember(none, "a.test", 0, 2, 100);
-        AddressLookups.remember(none, "b.test", 50, 2, 100);
-        AddressLookups.remember(none, "c.test", 60, 2, 100);
-        assertThat(none).as("full, none over").containsOnlyKeys("a.test", "b.test");
-        AddressLookups.remember(none, "c.test", 120, 2, 100);
-        assertThat(none).as("a.test's time over at 100").containsOnlyKeys("b.test", "c.test");
+        NamesWithoutRecords none = new NamesWithoutRecords(2, 100, 10, 0);
+        none.remember("a.test", 0);
+        none.remember("b.test", 50);
+        none.remember("c.test", 60);
+        assertThat(none.names()).as("full, none over").containsOnly("a.test", "b.test");
+        none.remember("c.test", 120);
+        assertThat(none.names()).as("a.test's time over at 100").containsOnly("b.test", "c.test");
+        assertThat(none.known("b.test", 149)).isTrue();
+        assertThat(none.known("b.test", 150)).isFalse();
+    }
+
+    @Test
+    void aFullTableOfNamesRememberedEmptyIsWalkedAtMostOncePerInterval() {
+        NamesWithoutRecords none = new NamesWithoutRecords(1_000, 1_000_000, 1_000, 0);
+        for (int i = 0; i < 1_000; i++) {
+            none.remember("name" + i + ".test", i);
+        }
+        // A client's new names, one a nanosecond: none makes room, so the table is walked for the
+        // first and then only once the interval is over.
+        for (int i = 0; i < 1_500; i++) {
+            none.remember("new" + i + ".test", 1_000 + i);
+        }
+        assertThat(none.prunes()).isEqualTo(2);
+        assertThat(none.names()).hasSize(1_000).doesNotContain("new0.test");
     }
 
     private boolean cached(String name, InetAddress address) {
