@@ -13,6 +13,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
@@ -84,7 +85,10 @@ public final class Rejection {
                         f.channel().close();
                     }
                 });
-        client.eventLoop().schedule(() -> client.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        // Cancelled at the close: a flood of rejected clients that hang up at once holds their
+        // channels, and the loops' timer queues, by the clients open, not by the rejection rate.
+        Future<?> lingerEnds = client.eventLoop().schedule(() -> client.close(), LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        client.closeFuture().addListener(closed -> lingerEnds.cancel(false));
     }
 
     /** The bytes a client gets for {@code reason}, or null for a silent close. */
