@@ -36,12 +36,18 @@ public final class ProxyHeaderSender {
         List<HAProxyTLV> tlvs = version == Delivery.ProxyProtocolVersion.V2 && sni != null
                 ? List.of(new HAProxyTLV(TLV_AUTHORITY, Unpooled.copiedBuffer(sni, StandardCharsets.US_ASCII)))
                 : List.of();
-        HAProxyMessage header = new HAProxyMessage(
-                version == Delivery.ProxyProtocolVersion.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2,
-                HAProxyCommand.PROXY,
-                ipv4 ? HAProxyProxiedProtocol.TCP4 : HAProxyProxiedProtocol.TCP6,
-                text(client.getAddress(), ipv4), text(destination.getAddress(), ipv4),
-                client.getPort(), destination.getPort(), tlvs);
+        HAProxyMessage header;
+        try {
+            header = new HAProxyMessage(
+                    version == Delivery.ProxyProtocolVersion.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2,
+                    HAProxyCommand.PROXY,
+                    ipv4 ? HAProxyProxiedProtocol.TCP4 : HAProxyProxiedProtocol.TCP6,
+                    text(client.getAddress(), ipv4), text(destination.getAddress(), ipv4),
+                    client.getPort(), destination.getPort(), tlvs);
+        } catch (RuntimeException refused) {
+            tlvs.forEach(HAProxyTLV::release); // the message would have owned them
+            throw refused;
+        }
         upstream.pipeline().addFirst(PipelineNames.PROXY_HEADER_ENCODER, HAProxyMessageEncoder.INSTANCE);
         upstream.write(header, upstream.voidPromise());
         upstream.pipeline().remove(PipelineNames.PROXY_HEADER_ENCODER);

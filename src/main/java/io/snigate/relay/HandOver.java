@@ -119,9 +119,12 @@ final class HandOver extends ChannelInboundHandlerAdapter {
         }
         if (!bytes.hasMemoryAddress()) {
             // The kernel reads the bytes where they lie: a heap buffer is copied out first.
-            ByteBuf direct = ctx.alloc().directBuffer(bytes.readableBytes()).writeBytes(bytes);
-            bytes.release();
-            bytes = direct;
+            ByteBuf heap = bytes;
+            try {
+                bytes = ctx.alloc().directBuffer(heap.readableBytes()).writeBytes(heap);
+            } finally {
+                heap.release(); // Netty does not release a message whose read threw
+            }
         }
         held.add(bytes);
     }
@@ -143,7 +146,9 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // As RelayHandler: an I/O error (a reset, most often) ends the tunnel; anything else is a bug.
-        if (!(cause instanceof IOException)) {
+        if (cause instanceof OutOfMemoryError) {
+            LOG.warn("closing tunnel for {}: {}", record.client(), cause.toString());
+        } else if (!(cause instanceof IOException)) {
             LOG.warn("closing tunnel for {} after an unexpected error", record.client(), cause);
         }
         abandon(Reason.CONNECTION_RESET);
