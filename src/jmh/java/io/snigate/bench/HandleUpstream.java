@@ -17,7 +17,7 @@ import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringIoHandle;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
-import io.snigate.relay.RelayReads;
+import io.snigate.transport.RelayReads;
 import io.snigate.transport.RingOps;
 import java.io.IOException;
 import java.util.ArrayDeque;

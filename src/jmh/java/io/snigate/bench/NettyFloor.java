@@ -20,7 +20,7 @@ import io.netty.channel.unix.UnixChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
-import io.snigate.relay.RelayReads;
+import io.snigate.transport.RelayReads;
 import io.snigate.transport.Transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;

@@ -29,7 +29,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
 import io.snigate.core.PipelineNames;
-import io.snigate.handover.ReusePort;
+import io.snigate.transport.ReusePort;
 import io.snigate.transport.AcceptFailures;
 import io.snigate.transport.Transport;
 import java.io.IOException;

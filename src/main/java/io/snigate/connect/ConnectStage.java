@@ -9,7 +9,6 @@ import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
-import io.snigate.proxyprotocol.ProxyHeaderSender;
 import io.snigate.relay.Relay;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;

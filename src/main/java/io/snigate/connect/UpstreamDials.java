@@ -9,7 +9,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.IntegerUnixChannelOption;
-import io.snigate.relay.RelayReads;
+import io.snigate.transport.RelayReads;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.transport.RingSocket;
 import io.snigate.transport.Transport;

@@ -24,7 +24,7 @@ public final class PipelineNames {
 
     /**
      * On an upstream channel, Netty's {@code HAProxyMessageEncoder} for the moment it writes the
-     * PROXY header sent upstream ({@code proxyprotocol.ProxyHeaderSender}).
+     * PROXY header sent upstream ({@code connect.ProxyHeaderSender}).
      */
     public static final String PROXY_HEADER_ENCODER = "proxy-header-encoder";
     /**

@@ -1,5 +1,6 @@
 package io.snigate.preread;
 
+import io.snigate.core.ClientHelloEvent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;

@@ -1,5 +1,6 @@
 package io.snigate.relay;
 
+import io.snigate.transport.RelayReads;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.RecvByteBufAllocator;

@@ -6,7 +6,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
-import io.snigate.preread.ClientHelloEvent;
+import io.snigate.core.ClientHelloEvent;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

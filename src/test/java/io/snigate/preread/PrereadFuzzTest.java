@@ -1,5 +1,6 @@
 package io.snigate.preread;
 
+import io.snigate.core.ClientHelloEvent;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;

@@ -1,5 +1,6 @@
 package io.snigate.preread;
 
+import io.snigate.core.ClientHelloEvent;
 import static io.snigate.preread.TestHellos.concat;
 import static io.snigate.preread.TestHellos.hello;
 import static org.assertj.core.api.Assertions.assertThat;

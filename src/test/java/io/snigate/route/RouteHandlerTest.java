@@ -7,7 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
-import io.snigate.preread.ClientHelloEvent;
+import io.snigate.core.ClientHelloEvent;
 import io.snigate.testing.PipelineTails;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.snigate.relay;
+package io.snigate.transport;
 
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;

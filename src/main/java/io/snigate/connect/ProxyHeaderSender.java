@@ -1,4 +1,4 @@
-package io.snigate.proxyprotocol;
+package io.snigate.connect;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

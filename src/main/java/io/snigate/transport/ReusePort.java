@@ -1,4 +1,4 @@
-package io.snigate.handover;
+package io.snigate.transport;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.ServerChannel;

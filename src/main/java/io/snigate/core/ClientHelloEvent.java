@@ -1,4 +1,4 @@
-package io.snigate.preread;
+package io.snigate.core;
 
 /**
  * Fired down the client pipeline once a complete ClientHello is buffered. What it holds is in the
