@@ -58,7 +58,9 @@ final class ClientHelloFields {
         int highestTls = highestSupported >= TlsVersions.SSL_3_0 && highestSupported <= TlsVersions.TLS_1_3
                 ? highestSupported
                 : hello.supportedVersions() != ABSENT ? highestTlsVersion(b, hello.supportedVersions()) : NO_VERSION;
-        int tlsVersion = highestTls != NO_VERSION ? highestTls : hello.legacyVersion();
+        // Without a TLS version in supported_versions a server negotiates TLS 1.2 at most, whatever
+        // legacy_version says (RFC 8446 §4.2.1): 0x0304 there offers no TLS 1.3.
+        int tlsVersion = highestTls != NO_VERSION ? highestTls : Math.min(hello.legacyVersion(), TlsVersions.TLS_1_2);
         // JA4 takes the version from supported_versions whenever the hello has one, even one of
         // GREASE alone (see Ja4).
         int ja4Version = hello.supportedVersions() != ABSENT ? highestSupported : hello.legacyVersion();

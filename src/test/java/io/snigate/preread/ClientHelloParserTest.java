@@ -400,6 +400,17 @@ class ClientHelloParserTest {
                     .isEqualTo(TlsVersions.TLS_1_2);
         }
 
+        /** RFC 8446 §4.2.1: without supported_versions a server negotiates TLS 1.2 at most. */
+        @Test
+        void aLegacyVersionAboveTls12OffersTls12AtMost() {
+            assertThat(complete(hello().legacyVersion(0x0304).sni("a.example").record()).hello().tlsVersion())
+                    .isEqualTo(TlsVersions.TLS_1_2);
+            assertThat(complete(hello().legacyVersion(0x03ff).sni("a.example").record()).hello().tlsVersion())
+                    .isEqualTo(TlsVersions.TLS_1_2);
+            assertThat(complete(hello().legacyVersion(0x0304).sni("a.example").supportedVersions(0x0a0b).record())
+                    .hello().tlsVersion()).as("no TLS version in supported_versions").isEqualTo(TlsVersions.TLS_1_2);
+        }
+
         @Test
         void detectsEncryptedClientHello() {
             assertThat(complete(hello().sni("public.example").ech().record()).hello().ech()).isTrue();
