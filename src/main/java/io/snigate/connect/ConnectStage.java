@@ -1,5 +1,6 @@
 package io.snigate.connect;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.util.concurrent.Future;
@@ -7,6 +8,7 @@ import io.snigate.config.Delivery;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
 import io.snigate.relay.Relay;
@@ -14,6 +16,7 @@ import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
 import java.net.InetSocketAddress;
+import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -34,6 +37,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
     private final OwnUpstreams ownUpstreams;
     private final OwnHellos ownHellos = new OwnHellos();
     private final BooleanSupplier interceptsOwnTraffic;
+    private final BiFunction<ConnectionRecord, ByteBufAllocator, HelloRetryCheck> retryChecks;
 
     public ConnectStage(
             UpstreamConnector connector,
@@ -42,6 +46,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
             LongSupplier connectTimeoutMillis,
             LongSupplier idleTimeoutMillis,
             LongSupplier halfClosedTimeoutMillis,
+            BiFunction<ConnectionRecord, ByteBufAllocator, HelloRetryCheck> retryChecks,
             ConnectionObserver observer) {
         this.connector = connector;
         this.ownUpstreams = ownUpstreams;
@@ -49,6 +54,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.idleTimeoutMillis = idleTimeoutMillis;
         this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
+        this.retryChecks = retryChecks;
         this.observer = observer;
     }
 
@@ -120,6 +126,6 @@ public final class ConnectStage implements RouteHandler.Dialer {
             ownUpstreams.add(upstream, client);
         }
         observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
-        Relay.start(client, upstream, record, idle, halfClosed);
+        Relay.start(client, upstream, record, retryChecks.apply(record, client.alloc()), idle, halfClosed);
     }
 }

@@ -1,7 +1,5 @@
 package io.snigate.listen;
 
-import io.snigate.transport.EventLoops;
-import io.snigate.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
@@ -26,15 +24,18 @@ import io.snigate.core.Reason;
 import io.snigate.core.Version;
 import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
+import io.snigate.preread.RetriedHello;
 import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
+import io.snigate.transport.EventLoops;
+import io.snigate.transport.Transport;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -128,6 +129,7 @@ public final class ProxyServer implements AutoCloseable {
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
+                (record, alloc) -> RetriedHello.of(record, active.get().config().limits().maxClientHelloBytes(), alloc),
                 observer));
         this.listeners = new BoundListeners(workers, transport, metrics,
                 listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,

@@ -10,6 +10,7 @@ import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.netty.util.concurrent.Future;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
 import io.snigate.transport.RingClientChannel;
 import java.io.IOException;
@@ -35,15 +36,17 @@ final class HandOver extends ChannelInboundHandlerAdapter {
     private final Channel client;
     private final UpstreamSocket upstream;
     private final ConnectionRecord record;
+    private final HelloRetryCheck retryCheck;
     private final long idleTimeoutMillis, halfClosedTimeoutMillis;
     private final List<ByteBuf> held = new ArrayList<>(1);
     private boolean clientDoneSending, over;
 
-    HandOver(Channel client, UpstreamSocket upstream, ConnectionRecord record, long idleTimeoutMillis,
-            long halfClosedTimeoutMillis) {
+    HandOver(Channel client, UpstreamSocket upstream, ConnectionRecord record, HelloRetryCheck retryCheck,
+            long idleTimeoutMillis, long halfClosedTimeoutMillis) {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
+        this.retryCheck = retryCheck;
         this.idleTimeoutMillis = idleTimeoutMillis;
         this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
     }
@@ -87,8 +90,8 @@ final class HandOver extends ChannelInboundHandlerAdapter {
         }
         over = true;
         client.pipeline().remove(this); // an idle tunnel should not keep it
-        SocketTunnel tunnel = new SocketTunnel(client, socket, upstream, record, idleTimeoutMillis,
-                halfClosedTimeoutMillis);
+        SocketTunnel tunnel = new SocketTunnel(client, socket, upstream, record, retryCheck,
+                idleTimeoutMillis, halfClosedTimeoutMillis);
         tunnel.start(held, clientDoneSending);
     }
 

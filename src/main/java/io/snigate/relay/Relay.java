@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.PipelineNames;
 
 /**
@@ -28,19 +29,20 @@ public final class Relay {
     /**
      * Starts relaying between {@code client} and {@code upstream}. The client pipeline's pre-relay
      * stages leave it, the pre-read last: it holds the buffered ClientHello bytes, which then flow
-     * to the upstream unchanged.
+     * to the upstream unchanged. {@code retryCheck}, if not null, sees the first bytes each way
+     * ({@link HelloRetryCheck}).
      */
-    public static void start(Channel client, UpstreamLink upstream, ConnectionRecord record, long idleTimeoutMillis,
-            long halfClosedTimeoutMillis) {
+    public static void start(Channel client, UpstreamLink upstream, ConnectionRecord record, HelloRetryCheck retryCheck,
+            long idleTimeoutMillis, long halfClosedTimeoutMillis) {
         ChannelPipeline pipeline = client.pipeline();
         if (upstream instanceof UpstreamSocket socket) {
-            HandOver handOver = new HandOver(client, socket, record, idleTimeoutMillis, halfClosedTimeoutMillis);
+            HandOver handOver = new HandOver(client, socket, record, retryCheck, idleTimeoutMillis, halfClosedTimeoutMillis);
             pipeline.addLast(PipelineNames.RELAY, handOver);
             removeStagesBeforeRelay(pipeline);
             handOver.start();
         } else {
             Channel channel = ((UpstreamLink.OfChannel) upstream).channel();
-            Tunnel tunnel = new Tunnel(client, channel, record, idleTimeoutMillis, halfClosedTimeoutMillis);
+            Tunnel tunnel = new Tunnel(client, channel, record, retryCheck, idleTimeoutMillis, halfClosedTimeoutMillis);
             channel.pipeline().replace(PendingUpstream.class, PipelineNames.RELAY, new RelayHandler(tunnel));
             pipeline.addLast(PipelineNames.RELAY, new RelayHandler(tunnel));
             removeStagesBeforeRelay(pipeline);

@@ -34,6 +34,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
             } else {
                 tunnel.record.addBytesToClient(bytes.readableBytes());
             }
+            if (tunnel.checksRetries() && (msg = tunnel.retryChecked(self, bytes, false)) == null) {
+                return; // held for a retried hello, or refused and closing
+            }
         }
         tunnel.peerOf(self).write(msg, tunnel.peerOf(self).voidPromise());
     }

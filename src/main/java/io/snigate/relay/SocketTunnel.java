@@ -1,11 +1,13 @@
 package io.snigate.relay;
 
-import io.snigate.transport.RelayReads;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.RecvByteBufAllocator;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
+import io.snigate.transport.RelayReads;
 import java.util.List;
 
 /**
@@ -24,15 +26,18 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     private final ConnectionRecord record;
     private final RecvByteBufAllocator.Handle clientReads, upstreamReads;
     private boolean clientDoneSending, upstreamDoneSending;
+    /** Watches for a retried ClientHello until the server's first bytes say none comes, or it passed. */
+    private HelloRetryCheck retryCheck;
 
     /** Built on the event loop the sockets share. */
     SocketTunnel(Channel channel, RelaySocket client, UpstreamSocket upstream, ConnectionRecord record,
-            long idleTimeoutMillis, long halfClosedTimeoutMillis) {
+            HelloRetryCheck retryCheck, long idleTimeoutMillis, long halfClosedTimeoutMillis) {
         super(channel.eventLoop(), idleTimeoutMillis, halfClosedTimeoutMillis);
         this.channel = channel;
         this.client = client;
         this.upstream = upstream;
         this.record = record;
+        this.retryCheck = retryCheck;
         this.clientReads = channel.unsafe().recvBufAllocHandle(); // the channel reads no more: its handle goes on
         this.upstreamReads = RelayReads.allocator().newHandle();
         client.startRelay(this);
@@ -87,6 +92,10 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void bytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
+        if (retryCheck != null && (bytes = retryChecked(side, bytes, false)) == null) {
+            readFrom(side); // held for the second hello, or refused and closing
+            return;
+        }
         peerOf(side).write(bytes);
         readFrom(side);
     }
@@ -95,6 +104,9 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void lastBytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
+        if (retryCheck != null && (bytes = retryChecked(side, bytes, true)) == null) {
+            return; // refused: a hello cut short by the FIN is no hello
+        }
         if (side == client ? upstreamDoneSending : clientDoneSending) {
             peerOf(side).write(bytes);
             doneSending(side);
@@ -103,6 +115,31 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         markDoneSending(side);
         halfClosed();
         peerOf(side).writeAndShutdown(bytes);
+    }
+
+    /**
+     * What of {@code bytes} goes on now that {@link #retryCheck} has seen them: all of them, what
+     * was held with them once the second hello passed, or null while held or once refused.
+     */
+    private ByteBuf retryChecked(RelaySocket side, ByteBuf bytes, boolean endOfStream) {
+        HelloRetryCheck check = retryCheck;
+        if (side == upstream) {
+            if (check.serverSent(bytes) && !check.holdingClient()) {
+                retryCheck = null;
+            }
+            return bytes;
+        }
+        if (!check.holdingClient()) {
+            return bytes;
+        }
+        ByteBuf passed = check.clientSent(bytes, endOfStream);
+        if (passed != null) {
+            retryCheck = null;
+        } else if (check.refused() != null) {
+            retryCheck = null;
+            close(check.refused());
+        }
+        return passed;
     }
 
     private void counted(RelaySocket side, ByteBuf bytes) {
@@ -127,6 +164,10 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     /** {@code side}'s peer sent FIN: pass it on once everything it sent before has been sent. */
     @Override
     public void doneSending(RelaySocket side) {
+        if (side == client && retryCheck != null && retryCheck.holdingClient()) {
+            lastBytesRead(side, Unpooled.EMPTY_BUFFER); // what is held goes on before the FIN, or is refused
+            return;
+        }
         markDoneSending(side);
         if (clientDoneSending && upstreamDoneSending) {
             client.closeAfterWrites();
@@ -165,6 +206,10 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
                 client.resetOnClose();
                 upstream.resetOnClose();
             }
+        }
+        if (retryCheck != null) {
+            retryCheck.release();
+            retryCheck = null;
         }
         unlink();
         client.close();

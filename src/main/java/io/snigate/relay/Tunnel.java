@@ -1,5 +1,6 @@
 package io.snigate.relay;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelException;
@@ -10,6 +11,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.unix.UnixChannel;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
 import java.io.IOException;
 import java.nio.channels.NotYetConnectedException;
@@ -23,16 +25,19 @@ final class Tunnel extends TunnelTimeouts {
     final Channel client;
     final Channel upstream;
     final ConnectionRecord record;
+    /** Watches for a retried ClientHello until the server's first bytes say none comes, or it passed. */
+    private HelloRetryCheck retryCheck;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
     /** A tunnel between two channels of one event loop; built on that loop's thread. */
-    Tunnel(Channel client, Channel upstream, ConnectionRecord record, long idleTimeoutMillis,
+    Tunnel(Channel client, Channel upstream, ConnectionRecord record, HelloRetryCheck retryCheck, long idleTimeoutMillis,
             long halfClosedTimeoutMillis) {
         super(client.eventLoop(), idleTimeoutMillis, halfClosedTimeoutMillis);
         this.client = client;
         this.upstream = upstream;
         this.record = record;
+        this.retryCheck = retryCheck;
         record.finishAfterTheClose(client.eventLoop());
     }
 
@@ -43,7 +48,47 @@ final class Tunnel extends TunnelTimeouts {
 
     /** Both sides closed: the clock has nothing more to watch. */
     void ended() {
+        releaseRetryCheck();
         unlink();
+    }
+
+    /**
+     * What of {@code bytes}, read on {@code side}, goes on: all of them, what was held with them
+     * once a retried hello passed, or null while held or once refused ({@link HelloRetryCheck}).
+     */
+    ByteBuf retryChecked(Channel side, ByteBuf bytes, boolean endOfStream) {
+        HelloRetryCheck check = retryCheck;
+        if (check == null) {
+            return bytes;
+        }
+        if (side == upstream) {
+            if (check.serverSent(bytes) && !check.holdingClient()) {
+                retryCheck = null;
+            }
+            return bytes;
+        }
+        if (!check.holdingClient()) {
+            return bytes;
+        }
+        ByteBuf passed = check.clientSent(bytes, endOfStream);
+        if (passed != null) {
+            retryCheck = null;
+        } else if (check.refused() != null) {
+            retryCheck = null;
+            close(check.refused());
+        }
+        return passed;
+    }
+
+    boolean checksRetries() {
+        return retryCheck != null;
+    }
+
+    private void releaseRetryCheck() {
+        if (retryCheck != null) {
+            retryCheck.release();
+            retryCheck = null;
+        }
     }
 
     /**
@@ -76,6 +121,13 @@ final class Tunnel extends TunnelTimeouts {
 
     /** {@code side} sent FIN: pass it on once everything it sent before has been written. */
     void doneSending(Channel side) {
+        if (side == client && retryCheck != null && retryCheck.holdingClient()) {
+            ByteBuf held = retryChecked(side, Unpooled.EMPTY_BUFFER, true);
+            if (held == null) {
+                return; // refused: a hello cut short by the FIN is no hello
+            }
+            upstream.write(held, upstream.voidPromise());
+        }
         if (side == client) {
             clientDoneSending = true;
         } else {
@@ -135,6 +187,7 @@ final class Tunnel extends TunnelTimeouts {
      */
     @Override
     void close(Reason reason) {
+        releaseRetryCheck();
         if (reason != null) {
             record.endedBecause(reason);
             record.finishAfterTheClose(null); // the first reason stands: nothing to wait for

@@ -1,6 +1,5 @@
 package io.snigate.preread;
 
-import io.snigate.core.ClientHelloEvent;
 import static io.snigate.preread.TestHellos.concat;
 import static io.snigate.preread.TestHellos.hello;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -13,6 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.snigate.core.ClientHelloEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;

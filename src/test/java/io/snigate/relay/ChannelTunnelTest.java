@@ -86,7 +86,7 @@ class ChannelTunnelTest {
                         closedAfterNanos.complete(System.nanoTime() - started);
                     }
                 });
-                Relay.start(clientSide, new UpstreamLink.OfChannel(upstreamSide), record, 60_000, 500);
+                Relay.start(clientSide, new UpstreamLink.OfChannel(upstreamSide), record, null, 60_000, 500);
             }).get(5, TimeUnit.SECONDS);
 
             client.shutdownOutput();

@@ -1,0 +1,266 @@
+package io.snigate.preread;
+
+import static io.snigate.preread.TestHellos.concat;
+import static io.snigate.preread.TestHellos.hello;
+import static io.snigate.preread.TestHellos.u16;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.HelloRetryCheck;
+import io.snigate.core.Reason;
+import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.ProcessRunner;
+import io.snigate.testing.ProxyHarness;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A second ClientHello, after the server's HelloRetryRequest, must ask for what the first did: a
+ * server may take its name from the second, so an allowed first name would open the way to any
+ * name served at the same address.
+ */
+@ExtendWith(NettyLeaks.class)
+class RetriedHelloTest {
+    private static final int X25519 = 0x001d;
+    private static final int SECP256R1 = 0x0017;
+    private static final int KEY_SHARE = 51;
+    /** A ServerHello's random that asks for a retry (RFC 8446 §4.1.3). */
+    private static final byte[] RETRY_RANDOM = ByteBufUtil.decodeHexDump(
+            "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c");
+    private static final byte[] CHANGE_CIPHER_SPEC = {20, 3, 3, 0, 1, 1};
+
+    /** A TLS 1.3 hello for {@code name} whose one key share is of {@code group}. */
+    private static byte[] helloFor(String name, int group, String... alpn) {
+        int keyLength = group == X25519 ? 32 : 65;
+        byte[] key = new byte[keyLength];
+        Arrays.fill(key, (byte) 9);
+        key[0] = (byte) (group == X25519 ? 9 : 4); // an uncompressed P-256 point's prefix; only the retry reads it
+        byte[] share = concat(u16(group), u16(keyLength), key);
+        TestHellos.Builder hello = hello().recordVersion(0x0301).legacyVersion(0x0303).sni(name)
+                .cipherSuites(0x1301).supportedVersions(0x0304).supportedGroups(X25519, SECP256R1)
+                .signatureAlgorithms(0x0403, 0x0804, 0x0401).extension(KEY_SHARE, concat(u16(share.length), share));
+        if (alpn.length > 0) {
+            hello.alpn(alpn);
+        }
+        return hello.record();
+    }
+
+    /** A server's retry request: a ServerHello record with the retry random. */
+    private static byte[] retryRequest() {
+        byte[] body = concat(u16(0x0303), RETRY_RANDOM, new byte[] {0}, u16(0x1301), new byte[] {0},
+                u16(6), u16(43), u16(2), u16(0x0304));
+        byte[] handshake = concat(new byte[] {2, 0, 0, (byte) body.length}, body);
+        return concat(new byte[] {22, 3, 3}, u16(handshake.length), handshake);
+    }
+
+    /** The check, on a record of {@code firstHello} as the pre-read parsed it. */
+    private static HelloRetryCheck checkAfter(byte[] firstHello) {
+        EmbeddedChannel channel = new EmbeddedChannel();
+        ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
+        ByteBuf hello = Unpooled.wrappedBuffer(firstHello);
+        assertThat(ClientHelloParser.parse(hello, 16384, false, record).status()).isEqualTo(PrereadVerdict.Status.COMPLETE);
+        return RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT);
+    }
+
+    private static ByteBuf pooled(byte[] bytes) {
+        return PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
+    }
+
+    @Nested
+    class TheCheck {
+        @Test
+        void aServerHelloThatIsNoRetryEndsItAtOnce() {
+            HelloRetryCheck check = checkAfter(helloFor("allowed.test", X25519));
+            byte[] serverHello = retryRequest();
+            serverHello[20] ^= 1; // another random
+            ByteBuf bytes = pooled(serverHello);
+            assertThat(check.serverSent(bytes)).isTrue();
+            assertThat(check.holdingClient()).isFalse();
+            bytes.release();
+        }
+
+        @Test
+        void aRetryInPiecesHoldsTheSecondHelloUntilWholeAndLetsTheSameThrough() {
+            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1, "h2"));
+            byte[] retry = retryRequest();
+            ByteBuf first = pooled(Arrays.copyOf(retry, 7));
+            ByteBuf rest = pooled(Arrays.copyOfRange(retry, 7, retry.length));
+            assertThat(check.serverSent(first)).as("7 bytes tell nothing yet").isFalse();
+            assertThat(check.serverSent(rest)).isTrue();
+            assertThat(check.holdingClient()).isTrue();
+            first.release();
+            rest.release();
+
+            byte[] second = concat(CHANGE_CIPHER_SPEC, helloFor("allowed.test", X25519, "h2"));
+            assertThat(check.clientSent(pooled(Arrays.copyOf(second, 40)), false)).as("held").isNull();
+            ByteBuf passed = check.clientSent(pooled(Arrays.copyOfRange(second, 40, second.length)), false);
+            assertThat(passed).isNotNull();
+            assertThat(ByteBufUtil.getBytes(passed)).isEqualTo(second);
+            assertThat(check.holdingClient()).isFalse();
+            passed.release();
+        }
+
+        @Test
+        void aSecondHelloThatAsksForAnotherNameOrOtherProtocolsIsRefused() {
+            for (byte[] second : new byte[][] {helloFor("other.test", X25519, "h2"), helloFor("allowed.test", X25519, "http/1.1")}) {
+                HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1, "h2"));
+                ByteBuf retry = pooled(retryRequest());
+                check.serverSent(retry);
+                retry.release();
+                assertThat(check.clientSent(pooled(second), false)).isNull();
+                assertThat(check.refused()).isEqualTo(Reason.MALFORMED);
+            }
+        }
+
+        @Test
+        void whatIsHeldIsReleasedWhenTheTunnelCloses() {
+            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
+            ByteBuf retry = pooled(retryRequest());
+            check.serverSent(retry);
+            retry.release();
+            assertThat(check.clientSent(pooled(CHANGE_CIPHER_SPEC), false)).isNull();
+            check.release(); // the leak detector fails the class if the held bytes stay
+        }
+
+        @Test
+        void aTls12HelloNeedsNoCheck() {
+            EmbeddedChannel channel = new EmbeddedChannel();
+            ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
+            ClientHelloParser.parse(Unpooled.wrappedBuffer(hello().sni("old.test").record()), 16384, false, record);
+            assertThat(RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT)).isNull();
+        }
+    }
+
+    /** Through the proxy, against a real OpenSSL server that takes only X25519 key shares. */
+    @Nested
+    class ThroughTheProxy {
+        @TempDir
+        static Path dir;
+        private static Process server;
+        private static ProxyHarness proxy;
+
+        @BeforeAll
+        static void start() throws Exception {
+            ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=allowed.test", "-days", "1",
+                    "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
+            assertThat(made.exitCode()).as(made.stderr()).isZero();
+            int port;
+            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = free.getLocalPort();
+            }
+            server = new ProcessBuilder("openssl", "s_server", "-accept", "127.0.0.1:" + port, "-tls1_3",
+                    "-groups", "X25519", "-cert", dir.resolve("cert.pem").toString(),
+                    "-key", dir.resolve("key.pem").toString(), "-www", "-quiet")
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("s_server.log").toFile()).start();
+            awaitListening(port);
+            proxy = ProxyHarness.start("""
+                    routes:
+                      - match: "allowed.test"
+                        upstream: "127.0.0.1:%d"
+                    """.formatted(port));
+        }
+
+        private static void awaitListening(int port) throws Exception {
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (true) {
+                try (Socket probe = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                    return;
+                } catch (IOException notYet) {
+                    if (System.nanoTime() > until) {
+                        throw new AssertionError("openssl s_server did not listen on " + port);
+                    }
+                    Thread.sleep(50);
+                }
+            }
+        }
+
+        @AfterAll
+        static void stop() throws Exception {
+            if (proxy != null) {
+                proxy.close();
+            }
+            if (server != null) {
+                server.destroy();
+                server.waitFor(5, TimeUnit.SECONDS);
+            }
+        }
+
+        /**
+         * The next TLS record the proxy sends back, past the ChangeCipherSpec a server in
+         * compatibility mode sends after its retry request.
+         */
+        private static byte[] nextRecord(DataInputStream in) throws IOException {
+            while (true) {
+                byte[] header = new byte[5];
+                in.readFully(header);
+                byte[] body = new byte[((header[3] & 0xff) << 8) | (header[4] & 0xff)];
+                in.readFully(body);
+                if (header[0] != 20) {
+                    return concat(header, body);
+                }
+            }
+        }
+
+        private static boolean isRetry(byte[] record) {
+            return record[0] == 22 && record[5] == 2 && Arrays.equals(Arrays.copyOfRange(record, 11, 43), RETRY_RANDOM);
+        }
+
+        /** Sends the first hello, which the server answers with a retry, then {@code second}. */
+        private Socket retriedWith(byte[] second) throws Exception {
+            Socket client = proxy.connect();
+            client.getOutputStream().write(helloFor("allowed.test", SECP256R1));
+            DataInputStream in = new DataInputStream(client.getInputStream());
+            assertThat(isRetry(nextRecord(in))).as("the server asked for a retry").isTrue();
+            client.getOutputStream().write(concat(CHANGE_CIPHER_SPEC, second));
+            return client;
+        }
+
+        @Test
+        void aSecondHelloForTheSameNameReachesTheServer() throws Exception {
+            try (Socket client = retriedWith(helloFor("allowed.test", X25519))) {
+                byte[] answer = nextRecord(new DataInputStream(client.getInputStream()));
+                assertThat(answer[0] == 22 && answer[5] == 2 && !isRetry(answer)).as("a ServerHello").isTrue();
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("outcome").asText()).isEqualTo("forwarded");
+        }
+
+        @Test
+        void aSecondHelloForAnotherNameIsRefusedBeforeTheServerSeesItWhole() throws Exception {
+            try (Socket client = retriedWith(helloFor("secret.test", X25519))) {
+                DataInputStream in = new DataInputStream(client.getInputStream());
+                try {
+                    byte[] answer = nextRecord(in);
+                    throw new AssertionError("the server answered the second hello: record type " + answer[0]);
+                } catch (EOFException | SocketException closed) {
+                    // closed by the proxy, the server's answer never sent
+                }
+            }
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("sni").asText()).isEqualTo("allowed.test");
+            assertThat(line.get("reason").asText()).isEqualTo("malformed");
+            assertThat(line.get("outcome").asText()).isEqualTo("rejected");
+        }
+    }
+}
