@@ -1,6 +1,7 @@
 package io.snigate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -141,9 +143,18 @@ class ReloadRecheckTest {
         assertThat(reloader.reload("test")).isTrue();
     }
 
-    /** The proxy closes the tunnel: the client reads the end of the stream. */
+    /** The proxy closes the connection: the client reads the end of the stream. */
     private static void assertClosedByTheProxy(Socket client) throws IOException {
         assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+    }
+
+    /**
+     * The proxy cuts the connection with a reset: a tunnel it revoked does not end as a whole
+     * answer would, with the end of the stream.
+     */
+    private static void assertResetByTheProxy(Socket client) {
+        assertThatThrownBy(() -> ProxyHarness.readUntilClosed(client))
+                .isInstanceOf(SocketException.class).hasMessageContaining("reset");
     }
 
     /**
@@ -186,7 +197,7 @@ class ReloadRecheckTest {
 
     /** A is closed, with its log line, summary and metric; B relays on. */
     private void assertOnlyAWasClosed(String verdict) throws Exception {
-        assertClosedByTheProxy(clients.get(0));
+        assertResetByTheProxy(clients.get(0));
         JsonNode closed = proxy.nextLog();
         assertThat(closed.get("sni").asText()).isEqualTo("curl.corpus.test");
         assertThat(closed.get("reason").asText()).isEqualTo("revoked_by_reload");
@@ -222,8 +233,8 @@ class ReloadRecheckTest {
     @Test
     void aListenerWhoseClientsNoLongerIncludeTheClientClosesItsTunnels() throws Exception {
         reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
-        assertClosedByTheProxy(clients.get(0));
-        assertClosedByTheProxy(clients.get(1));
+        assertResetByTheProxy(clients.get(0));
+        assertResetByTheProxy(clients.get(1));
         Map<String, JsonNode> lines = nextLogs(2);
         assertThat(lines.get("curl.corpus.test").get("reason").asText()).isEqualTo("revoked_by_reload");
         assertThat(lines.get("curl-http11.corpus.test").get("reason").asText()).isEqualTo("revoked_by_reload");
@@ -239,7 +250,7 @@ class ReloadRecheckTest {
     void aListenerWhoseClientsNoLongerIncludeTheClientClosesItsConnectionsStillInPreread() throws Exception {
         Socket early = acceptedSilentConnection();
         reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
-        assertClosedByTheProxy(early);
+        assertResetByTheProxy(early);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
         assertThat(upstream.bytesSoFar()).as("no hello of the early connection").isEqualTo(HELLO_A.length + HELLO_B.length);
     }
@@ -280,7 +291,7 @@ class ReloadRecheckTest {
         unknown.getOutputStream().write(HELLO_A);
         await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
         reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
-        assertClosedByTheProxy(unknown);
+        assertResetByTheProxy(unknown);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
     }
 
@@ -294,7 +305,7 @@ class ReloadRecheckTest {
 
     private void assertOnlyBWasClosedAndARelaysOnThen(String routeA, Consumer<JsonNode> lineOfA) throws Exception {
         reload(configText("", "", routeA, routeB("clients: { deny: [\"127.0.0.0/8\"] }")));
-        assertClosedByTheProxy(clients.get(1));
+        assertResetByTheProxy(clients.get(1));
         assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=1}");
         assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_B);
@@ -333,7 +344,7 @@ class ReloadRecheckTest {
             clients.add(dialing);
             await().atMost(Duration.ofSeconds(10)).until(full::isBeingDialed); // routed and dialing
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
-            assertClosedByTheProxy(dialing);
+            assertResetByTheProxy(dialing);
             JsonNode line = proxy.nextLog();
             assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
             assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
@@ -342,6 +353,37 @@ class ReloadRecheckTest {
             assertThat(awaitRecheckSummary()).endsWith("by verdict: {no_route=1}");
             assertThat(proxy.admin("/metrics", null).body()).contains("snigate_connections_total{listener=\"127.0.0.1:0\","
                     + "outcome=\"rejected\",reason=\"revoked_by_reload\",route=\"curl-http2.corpus.test\"} 1.0");
+        }
+        assertRelaysOn(clients.get(0), HELLO_A);
+    }
+
+    /**
+     * A name with two addresses, the first of which drops the proxy's SYNs: while the first is
+     * dialed, a reload takes the second out of allow_destinations. The recheck keeps the
+     * connection (the address being dialed is still allowed), and the dial does not move on to
+     * the second: it ends as revoked_by_reload, the second never dialed.
+     */
+    @Test
+    void anAddressAReloadForbadeIsNotDialedAfterTheOneBeingDialed() throws Exception {
+        try (SilentListener first = new SilentListener();
+                RecordingServer second = new RecordingServer(InetAddress.getByName("127.0.0.2"), first.port())) {
+            dns.answerAll("curl-http2.corpus.test",
+                    List.of(InetAddress.getByName("127.0.0.1"), InetAddress.getByName("127.0.0.2")), 300);
+            String sniRoute = "upstream: \"$sni:" + first.port() + "\"";
+            String timeouts = "timeouts: { connect: 6s }"; // 3 s for each address
+            reload(configText(timeouts, "", routeA(), routeB(),
+                    route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
+            Socket dialing = openTunnel(HELLO_C);
+            clients.add(dialing);
+            await().atMost(Duration.ofSeconds(10)).until(first::isBeingDialed);
+            reload(configText(timeouts, "", routeA(), routeB(),
+                    route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.1/32\"]")));
+            ProxyHarness.readUntilClosed(dialing);
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
+            assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
+            assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + first.port());
+            assertThat(second.accepted()).as("the address the reload forbade").isZero();
         }
         assertRelaysOn(clients.get(0), HELLO_A);
     }
@@ -362,7 +404,7 @@ class ReloadRecheckTest {
         reload(configText(audit, "", routeA(), routeB()));
         Socket c = openTunnelC();
         reload(configText("", "", routeA(), routeB()));
-        assertClosedByTheProxy(c);
+        assertResetByTheProxy(c);
         JsonNode line = proxy.nextLog();
         assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
         assertThat(line.get("route").isNull()).isTrue();
@@ -378,7 +420,7 @@ class ReloadRecheckTest {
                 route("curl-http2.corpus.test", sniRoute, "allow_destinations: [\"127.0.0.0/8\"]")));
         Socket c = openTunnelC();
         reload(configText("", "", routeA(), routeB(), route("curl-http2.corpus.test", sniRoute)));
-        assertClosedByTheProxy(c);
+        assertResetByTheProxy(c);
         JsonNode line = proxy.nextLog();
         assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
         assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");
@@ -437,7 +479,7 @@ class ReloadRecheckTest {
         // be refused, but this connection's address was the config's, so it keeps it.
         reload(configText("", "", routeA(), routeB("clients: { deny: [\"127.0.0.0/8\"] }"),
                 route("curl-http2.corpus.test", "upstream: \"$sni:" + upstream.port() + "\"")));
-        assertClosedByTheProxy(clients.get(1));
+        assertResetByTheProxy(clients.get(1));
         assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=1}");
         assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_B);
@@ -450,7 +492,7 @@ class ReloadRecheckTest {
         // The witness: a reload that rechecks and refuses only B. Its tasks run after any the
         // first reload queued (each loop runs its tasks in order), so A's closing would show by then.
         reload(configText("", "", routeA(), routeB("clients: { deny: [\"127.0.0.0/8\"] }")));
-        assertClosedByTheProxy(clients.get(1));
+        assertResetByTheProxy(clients.get(1));
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=1}");
         assertThat(proxy.nextLog().get("sni").asText()).isEqualTo("curl-http11.corpus.test");
         assertThat(upstream.nextReceived(10_000)).isEqualTo(HELLO_B);

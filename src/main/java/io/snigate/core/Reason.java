@@ -92,7 +92,7 @@ public enum Reason {
     INTERNAL_ERROR(Outcome.FAILED, Alerts.NONE),
     // --- relay: how a forwarded tunnel ended, when it did not end by both sides closing
     IDLE_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
-    /** One side stopped sending and the other did not finish within {@code timeouts.half_closed}. */
+    /** One side stopped sending, and then no byte moved for {@code timeouts.half_closed}. */
     HALF_CLOSED_TIMEOUT(Outcome.FORWARDED, Alerts.NONE),
     CONNECTION_RESET(Outcome.FORWARDED, Alerts.NONE),
     /**
@@ -176,11 +176,12 @@ public enum Reason {
     /**
      * Whether a tunnel that ends for this reason is closed with a reset on both sides, not a FIN:
      * a side that reset reaches the other as a reset, as it would without the proxy, and a
-     * transfer it cut short does not read as a complete one (a FIN would, to a client that takes
-     * the end of the stream as the end of the answer).
+     * transfer cut short (by that reset, the drain's deadline or a reload's verdict) does not read
+     * as a complete one (a FIN would, to a client that takes the end of the stream as the end of
+     * the answer). The timeouts end tunnels with nothing moving, with a FIN, as nginx and HAProxy do.
      */
     public boolean resetsThePeer() {
-        return this == CONNECTION_RESET;
+        return this == CONNECTION_RESET || this == DRAIN_TIMEOUT || this == REVOKED_BY_RELOAD;
     }
 
     /**

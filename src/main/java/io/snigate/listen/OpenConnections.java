@@ -11,6 +11,7 @@ import io.snigate.config.Upstream;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.relay.Relay;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
 import java.util.List;
@@ -52,13 +53,7 @@ final class OpenConnections {
         ChannelGroupFuture closed = clients.newCloseFuture();
         for (Channel client : clients) {
             try {
-                client.eventLoop().execute(() -> {
-                    ConnectionRecord record = ConnectionRecord.of(client);
-                    if (record != null) {
-                        record.endedBecause(reason);
-                    }
-                    client.close();
-                });
+                client.eventLoop().execute(() -> Relay.cut(client, reason));
             } catch (RejectedExecutionException ended) {
                 // Its loop has ended (an error ended its thread): nothing runs there any more.
             }
@@ -101,9 +96,8 @@ final class OpenConnections {
                         ConnectionRecord record = ConnectionRecord.of(client);
                         Reason verdict = refusal(record, listeners, routes, destinations);
                         if (verdict != null) {
-                            record.endedBecause(Reason.REVOKED_BY_RELOAD);
                             closedByVerdict.merge(verdict.label(), 1, Integer::sum);
-                            client.close();
+                            Relay.cut(client, Reason.REVOKED_BY_RELOAD);
                         }
                     } finally {
                         answered.run();

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelPipeline;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.PipelineNames;
+import io.snigate.core.Reason;
 
 /**
  * Stage five: turns a client channel whose ClientHello is buffered, and a connected upstream
@@ -49,6 +50,22 @@ public final class Relay {
             Tunnel.resumeReading(client);
             Tunnel.resumeReading(channel);
         }
+    }
+
+    /**
+     * Ends {@code client}'s connection from outside (the drain's deadline, a reload's verdict) for
+     * {@code reason}, recorded first. When the reason resets the peer the client's socket closes
+     * with a reset, and its tunnel, if it has one, resets the upstream too.
+     */
+    public static void cut(Channel client, Reason reason) {
+        ConnectionRecord record = ConnectionRecord.of(client);
+        if (record != null) {
+            record.endedBecause(reason);
+        }
+        if (reason.resetsThePeer()) {
+            Tunnel.resetOnClose(client);
+        }
+        client.close();
     }
 
     private static void removeStagesBeforeRelay(ChannelPipeline pipeline) {

@@ -76,7 +76,12 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         if (!tunnel.isOpen()) {
             tunnel.ended();
         }
-        tunnel.closeAfterFlush();
+        Reason cut = tunnel.record.reason();
+        if (cut != null && cut.resetsThePeer()) {
+            tunnel.close(cut); // cut from outside (Relay.cut): the other side resets too
+        } else {
+            tunnel.closeAfterFlush();
+        }
     }
 
     @Override

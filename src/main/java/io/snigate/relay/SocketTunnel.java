@@ -44,7 +44,8 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         upstream.startRelay(this);
         // The channel closes once both sockets are closed; closed first (a drain, a stop), it ends the tunnel.
         client.whenClosed(() -> upstream.whenClosed(channel::close));
-        channel.closeFuture().addListener(closed -> close(null));
+        // Closed from outside for a reason that resets (Relay.cut), both sockets reset.
+        channel.closeFuture().addListener(closed -> close(record.reason()));
     }
 
     /**

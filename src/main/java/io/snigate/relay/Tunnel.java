@@ -204,7 +204,7 @@ final class Tunnel extends TunnelTimeouts {
      * {@code side}'s close sends a reset (SO_LINGER 0), not a FIN: on the native transports by the
      * socket itself, as io_uring's client channel has no such option (its config would ignore it).
      */
-    private static void resetOnClose(Channel side) {
+    static void resetOnClose(Channel side) {
         if (!side.isOpen()) {
             return;
         }

@@ -27,14 +27,14 @@ abstract class TunnelTimeouts extends TunnelClock.Entry {
         }
     }
 
-    /** Bytes moved in either direction: the tunnel is not idle. */
+    /** Bytes moved in either direction: the tunnel is not idle, nor a half-closed one left hanging. */
     final void sawTraffic() {
-        if (idleTimeoutNanos > 0) {
+        if (idleTimeoutNanos > 0 || halfClosedTimeoutNanos > 0) {
             lastTrafficNanos = System.nanoTime();
         }
     }
 
-    /** One side sent FIN; the half-closed timeout runs from the first. */
+    /** One side sent FIN; the half-closed timeout runs from the first, or from the last byte since. */
     final void halfClosed() {
         if (halfClosedSinceNanos == 0) {
             halfClosedSinceNanos = System.nanoTime() | 1; // never 0, which means "not half-closed"
@@ -46,10 +46,14 @@ abstract class TunnelTimeouts extends TunnelClock.Entry {
         if (idleTimeoutNanos > 0 && nowNanos - lastTrafficNanos >= idleTimeoutNanos) {
             return Reason.IDLE_TIMEOUT;
         }
-        // A peer that never closes its side must not hold the tunnel, and two sockets, forever.
-        if (halfClosedSinceNanos != 0 && halfClosedTimeoutNanos > 0
-                && nowNanos - halfClosedSinceNanos >= halfClosedTimeoutNanos) {
-            return Reason.HALF_CLOSED_TIMEOUT;
+        // A peer that never closes its side must not hold the tunnel, and two sockets, forever;
+        // one still sending is not that peer (HAProxy's client-fin and server-fin are inactivity
+        // timeouts too), so the time runs from the FIN or from the last byte after it.
+        if (halfClosedSinceNanos != 0 && halfClosedTimeoutNanos > 0) {
+            long quietSince = lastTrafficNanos - halfClosedSinceNanos > 0 ? lastTrafficNanos : halfClosedSinceNanos;
+            if (nowNanos - quietSince >= halfClosedTimeoutNanos) {
+                return Reason.HALF_CLOSED_TIMEOUT;
+            }
         }
         return null;
     }

@@ -1,6 +1,7 @@
 package io.snigate.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,6 +17,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -273,6 +275,38 @@ class HardeningTest {
         }
     }
 
+    /**
+     * A client that half-closes after its request, and an answer that takes longer than the
+     * half-closed timeout but never pauses that long: the answer arrives whole.
+     */
+    @Test
+    void aHalfClosedTunnelStillSendingIsNotCutByTheHalfClosedTimeout() throws Exception {
+        int trickled = 25; // 2.5 s at 100 ms a byte, against a timeout of 500 ms
+        try (ServerSocket answers = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Integer> upstreamSaw = CompletableFuture.supplyAsync(() -> {
+                try (Socket socket = answers.accept()) {
+                    socket.getInputStream().readNBytes(CURL.length);
+                    int fin = socket.getInputStream().read(); // the client's FIN, passed on
+                    trickle(socket.getOutputStream(), trickled);
+                    return fin;
+                } catch (IOException | InterruptedException e) {
+                    return -2;
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.corpusTo(answers.getLocalPort(), """
+                    timeouts: { half_closed: 500ms }
+                    """);
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(CURL);
+                client.shutdownOutput();
+                assertThat(ProxyHarness.readUntilClosed(client)).hasSize(trickled);
+            }
+            assertThat(upstreamSaw.get(15, TimeUnit.SECONDS)).as("the upstream saw the FIN").isEqualTo(-1);
+            JsonNode log = log();
+            assertThat(log.get("reason").isNull()).as(log.toString()).isTrue();
+        }
+    }
+
     @Test
     void whatIsStillOpenWhenTheDrainRunsOutIsLoggedAsDrainTimeout() throws Exception {
         proxy = ProxyHarness.corpusTo(upstream.port());
@@ -283,6 +317,10 @@ class HardeningTest {
         held.add(proxy.connect()); // sends nothing: still in its pre-read
         await().atMost(Duration.ofSeconds(5)).until(() -> proxy.server().openConnections() == 2);
         proxy.server().drain(Duration.ofMillis(200));
+        // Cut short, the tunnel does not end as a whole answer would, with the end of the stream.
+        assertThatThrownBy(() -> ProxyHarness.readUntilClosed(tunnel)).isInstanceOf(SocketException.class)
+                .hasMessageContaining("reset");
+        assertThat(upstream.nextEndedByReset(10_000)).as("the upstream's side reset too").isTrue();
         List<JsonNode> logs = List.of(log(), log());
         assertThat(logs).as(logs.toString()).extracting(line -> line.get("reason").asText())
                 .containsOnly("drain_timeout");

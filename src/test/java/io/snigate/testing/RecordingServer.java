@@ -23,12 +23,19 @@ public final class RecordingServer implements AutoCloseable {
     private final ServerSocket socket;
     private final ExecutorService threads = Executors.newCachedThreadPool();
     private final BlockingQueue<byte[]> received = new LinkedBlockingQueue<>();
+    /** For each connection that finished, in the same order: whether it ended with a reset. */
+    private final BlockingQueue<Boolean> endedByReset = new LinkedBlockingQueue<>();
     private final AtomicInteger accepted = new AtomicInteger();
     private final AtomicLong bytesSoFar = new AtomicLong();
     private volatile int expectBytes = Integer.MAX_VALUE;
 
     public RecordingServer() throws IOException {
-        socket = new ServerSocket(0, 128, InetAddress.getLoopbackAddress());
+        this(InetAddress.getLoopbackAddress(), 0);
+    }
+
+    /** Listening at {@code address} and {@code port} (0: any free one). */
+    public RecordingServer(InetAddress address, int port) throws IOException {
+        socket = new ServerSocket(port, 128, address);
         threads.submit(this::acceptLoop);
     }
 
@@ -55,6 +62,11 @@ public final class RecordingServer implements AutoCloseable {
         return received.poll(timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
+    /** Whether the next connection that finished ended with a reset; null after the timeout. */
+    public Boolean nextEndedByReset(long timeoutMillis) throws InterruptedException {
+        return endedByReset.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+    }
+
     private void acceptLoop() {
         while (!socket.isClosed()) {
             try {
@@ -69,6 +81,7 @@ public final class RecordingServer implements AutoCloseable {
 
     private void record(Socket client) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        boolean reset = false;
         try (client) {
             client.setSoTimeout(30_000);
             InputStream in = client.getInputStream();
@@ -80,8 +93,10 @@ public final class RecordingServer implements AutoCloseable {
             }
         } catch (IOException e) {
             // Recorded what arrived.
+            reset = String.valueOf(e.getMessage()).contains("reset");
         }
         received.add(bytes.toByteArray());
+        endedByReset.add(reset);
     }
 
     @Override
