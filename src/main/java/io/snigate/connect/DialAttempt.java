@@ -16,7 +16,6 @@ import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.route.RouteDecision;
-import io.snigate.route.RouteTable;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -27,9 +26,9 @@ import java.util.function.Supplier;
 
 /**
  * One connection's way to its upstream, for {@link UpstreamConnector}: the lookup, the
- * destination policy and the dials, within one budget, on the connection's event loop. (Over 300
- * lines: the steps share the attempt's state, the budget's timer, the policy's refusals and the
- * routes a lookup began with, which split classes would pass back and forth.)
+ * destination policy and the dials, within one budget, on the connection's event loop. (About
+ * 300 lines: the steps share the attempt's state, the budget's timer and the policy's refusals,
+ * which split classes would pass back and forth; what a reload changes is {@link ReloadsDuringDial}.)
  */
 final class DialAttempt {
     private final UpstreamConnector connector;
@@ -42,8 +41,8 @@ final class DialAttempt {
     private String parentAuthority;
     /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
     private boolean resolving;
-    /** The routes in force when the lookup began: a reload since then judges its answers. */
-    private RouteTable routesBeforeLookup;
+    /** What a rechecking reload during this attempt changes for it. */
+    private final ReloadsDuringDial reloads;
     /**
      * How many addresses dialed turned out to be this host once connected, and the policy's
      * reason for them and for those refused before the dial (a loop before a forbidden address).
@@ -61,6 +60,7 @@ final class DialAttempt {
         this.record = record;
         this.handler = handler;
         this.promise = promise;
+        this.reloads = new ReloadsDuringDial(connector.routes, record, decision);
     }
 
     /**
@@ -83,7 +83,7 @@ final class DialAttempt {
 
     /** Dials {@code target}, one address already judged by the policy, or asks the parent for it. */
     void dialChosen(InetSocketAddress target) {
-        Reason refused = reloadedDuringLookup() ? connector.policy.get().refusal(target, true, allowDestinations()) : null;
+        Reason refused = reloads.duringLookup() ? connector.policy.get().refusal(target, true, reloads.allowDestinations()) : null;
         if (refused != null) {
             fail(refused, null);
         } else if (decision.delivery().via() != null) {
@@ -115,7 +115,7 @@ final class DialAttempt {
     void resolveThen(String host, int port, boolean wholeIpv6, Consumer<List<InetSocketAddress>> next) {
         long resolveStarted = System.nanoTime();
         resolving = true;
-        routesBeforeLookup = connector.routes.get();
+        reloads.lookupStarts();
         connector.lookups.both(loop, host, port, wholeIpv6)
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
                     resolving = false;
@@ -139,7 +139,7 @@ final class DialAttempt {
      */
     void dialAllowed(List<InetSocketAddress> candidates, boolean clientChosen) {
         DestinationPolicy current = connector.policy.get();
-        List<Cidr> allowDestinations = clientChosen ? allowDestinations() : List.of();
+        List<Cidr> allowDestinations = clientChosen ? reloads.allowDestinations() : List.of();
         List<InetSocketAddress> allowed = new ArrayList<>(candidates.size());
         Reason refused = null;
         for (InetSocketAddress address : candidates) {
@@ -157,38 +157,9 @@ final class DialAttempt {
                 record.upstreamChosenByClient();
             }
             policyRefusal = refused; // the reason to give if the rest turn out to be this host
+            reloads.judged(clientChosen);
             dial(allowed);
         }
-    }
-
-    /**
-     * Whether a reload that judges routed connections again put new routes in force during the
-     * lookup. The table in force decides: of two reloads during one lookup, the second one's
-     * {@code recheck_on_reload} stands for both.
-     */
-    private boolean reloadedDuringLookup() {
-        RouteTable now = connector.routes.get();
-        return routesBeforeLookup != null && routesBeforeLookup != now && now.rechecksOnReload();
-    }
-
-    /**
-     * The route's {@code allow_destinations} in the rules in force now: a reload during the
-     * lookup judges its answers as the reload's recheck judges an address already dialed
-     * ({@code OpenConnections.refusal}), which passes over a connection that has none yet. The
-     * new route's list counts while the route still lets the client choose the address, directly;
-     * a route the reload sent elsewhere keeps the connection's way, and a route it removed allows
-     * only public addresses.
-     */
-    private List<Cidr> allowDestinations() {
-        if (!reloadedDuringLookup()) {
-            return decision.allowDestinations();
-        }
-        RouteDecision now = connector.routes.get().decide(record);
-        if (!now.routed()) {
-            return List.of();
-        }
-        boolean stillTheClients = (now.upstream().dialSni() || now.upstream().dialsOriginalDst()) && now.delivery().via() == null;
-        return stillTheClients ? now.allowDestinations() : decision.allowDestinations();
     }
 
     /**
@@ -205,7 +176,9 @@ final class DialAttempt {
     private void tryAddresses(List<InetSocketAddress> addresses, int index, Throwable lastFailure) {
         if (index >= addresses.size()) {
             // As before the dial: the policy's reason only when it refused every address.
-            if (thisHostRefused == addresses.size()) {
+            if (reloads.revokedAnAddress()) {
+                fail(Reason.REVOKED_BY_RELOAD, lastFailure);
+            } else if (thisHostRefused == addresses.size()) {
                 fail(policyRefusal, null);
             } else {
                 fail(Reason.UPSTREAM_UNREACHABLE, lastFailure);
@@ -213,6 +186,10 @@ final class DialAttempt {
             return;
         }
         InetSocketAddress target = addresses.get(index);
+        if (index > 0 && reloads.refusesNext(target, connector.policy.get())) {
+            tryAddresses(addresses, index + 1, lastFailure);
+            return;
+        }
         record.dialing(target);
         int left = addresses.size() - index;
         // With more addresses to follow, whichever comes first moves on, once: this address
@@ -311,7 +288,7 @@ final class DialAttempt {
         if (!source.getAddress().equals(target.getAddress())) {
             return null;
         }
-        Reason refusal = connector.policy.get().refusalOfThisHost(target, allowDestinations());
+        Reason refusal = connector.policy.get().refusalOfThisHost(target, reloads.allowDestinations());
         if (refusal == null) {
             return null;
         }

@@ -110,6 +110,12 @@ public final class TestDnsServer implements AutoCloseable {
         });
     }
 
+    /** Answers {@code name} with every one of {@code addresses}, in their order, each to the query of its family. */
+    public TestDnsServer answerAll(String name, List<InetAddress> addresses, int ttlSeconds) {
+        entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.ANSWER, List.copyOf(addresses), ttlSeconds));
+        return this;
+    }
+
     /** Answers {@code name} with both addresses, each to the query of its family. */
     public TestDnsServer answerBoth(String name, InetAddress ipv4, InetAddress ipv6, int ttlSeconds) {
         entries.put(name.toLowerCase(Locale.ROOT), new Entry(Behaviour.ANSWER, List.of(ipv4, ipv6), ttlSeconds));
