@@ -398,6 +398,19 @@ class TransparentInterceptionTest {
     }
 
     /**
+     * The LAN's connections to the gateway's own addresses go to its own services, as the TPROXY
+     * rules always let them: the REDIRECT rules used to send them to snigate, which routed them
+     * by their name elsewhere.
+     */
+    @Test
+    void aClientsConnectionToTheGatewaysOwnServiceIsNotRedirected() throws Exception {
+        withTheGatewaysOwnServiceOnALateAddress("rogue", () -> {
+            assertThat(curl("allowed.test", LATE_ADDRESS, 443, "rogue")).as("the gateway's own service answered").isZero();
+            assertThat(newLines()).as("nothing went through snigate").isEmpty();
+        });
+    }
+
+    /**
      * A name whose first address is one the gateway gained after the start and whose second is
      * the real server: the first is dialed, connects to the gateway itself and is given up before
      * the ClientHello is sent; the second is dialed next and the client reaches the real server,
@@ -527,6 +540,10 @@ class TransparentInterceptionTest {
         assertThat(onlyNewLine().get("listener").asText()).isEqualTo("[::]:15002");
         assertThat(curl("allowed.test", TestNetwork.SERVER6, 8443, "real")).isZero();
         assertThat(onlyNewLine().get("original_dst").asText()).isEqualTo("[2001:db8:77::10]:8443");
+        withTheGatewaysOwnServiceOnALateAddress("rogue", () -> {
+            assertThat(curl("allowed.test", LATE_ADDRESS, 443, "rogue")).as("the gateway's own service answered").isZero();
+            assertThat(newLines()).as("nothing went through snigate").isEmpty();
+        });
     }
 
     @Test
