@@ -199,8 +199,10 @@ final class DialAttempt {
         Consumer<Throwable> tryNext = cause -> {
             if (cause instanceof ChannelException) {
                 // From making the socket (or setting its options), before any connect: this
-                // host's trouble rather than the upstream's.
+                // host's trouble rather than the upstream's, and every other address's too.
                 connector.noSocket(cause);
+                fail(Reason.CONNECTION_LIMIT, cause);
+                return;
             }
             if (movedOn != null) {
                 if (movedOn[0]) {

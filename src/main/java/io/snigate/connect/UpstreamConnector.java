@@ -109,15 +109,16 @@ public final class UpstreamConnector {
 
     /**
      * A socket for an upstream could not be made ({@code cause}: out of descriptors, most often):
-     * this host's trouble, not the upstream's, whose reason {@code upstream_unreachable} would
-     * send an operator to look at a healthy server. Said on standard error, at most once a second,
-     * as nginx says {@code socket() failed (24: Too many open files) while connecting to upstream}.
+     * this host's trouble, not the upstream's, so the connection ends as {@code connection_limit}
+     * ({@code upstream_unreachable} would send an operator to look at a healthy server). Said on
+     * standard error, at most once a second, as nginx says {@code socket() failed (24: Too many
+     * open files) while connecting to upstream}.
      */
     void noSocket(Throwable cause) {
         long now = System.nanoTime();
         long said = noSocketSaidAt.get();
         if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && noSocketSaidAt.compareAndSet(said, now)) {
-            LOG.warn("no socket could be made for an upstream ({}); such connections end as upstream_unreachable",
+            LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
                     cause.getMessage());
         }
     }

@@ -207,7 +207,7 @@ class UpstreamConnectorTest {
     }
 
     @Test
-    void aSocketThatCannotBeMadeFailsTheAttemptAsUnreachableAndIsSaid() {
+    void aSocketThatCannotBeMadeFailsTheAttemptAsAConnectionLimitAndIsSaid() {
         Logger connectorLog = (Logger) LoggerFactory.getLogger(UpstreamConnector.class);
         logged.start();
         connectorLog.addAppender(logged);
@@ -239,13 +239,13 @@ class UpstreamConnectorTest {
         assertThat(asked.get()).isEqualTo(1);
         assertThat(link.isDone()).as("failed at once, not by the budget").isTrue();
         assertThat(link.cause()).isInstanceOf(UpstreamException.class);
-        assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.UPSTREAM_UNREACHABLE);
+        assertThat(((UpstreamException) link.cause()).reason()).isEqualTo(Reason.CONNECTION_LIMIT);
         assertThat(link.cause().getCause()).hasMessageContaining("Too many open files");
         client.finishAndReleaseAll();
         synchronized (logged) {
             assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
                     "no socket could be made for an upstream (newSocketStream(..) failed: Too many open files);"
-                            + " such connections end as upstream_unreachable");
+                            + " such connections end as connection_limit");
         }
     }
 }
