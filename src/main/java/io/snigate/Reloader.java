@@ -8,9 +8,12 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
@@ -36,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
+    /** How long after a reload failed on this host's trouble (an I/O error) it is tried again. */
+    static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     private final Path file;
     private final ProxyServer server;
@@ -56,6 +61,8 @@ final class Reloader implements AutoCloseable {
      * any change in a watched folder, or a second without one, retries.
      */
     private boolean retryOnAnyChange;
+    /** When a reload that failed on this host's trouble is tried again, in nanoTime; 0: none. */
+    private long retryAtNanos;
     /**
      * Runs once a reload has read lists without a final newline, before it waits, or has failed,
      * before it records why: where a tool's write lands between the read and the verdict. For tests.
@@ -75,6 +82,7 @@ final class Reloader implements AutoCloseable {
     synchronized boolean reload(String why) {
         String text = null;
         retryOnAnyChange = false;
+        retryAtNanos = 0;
         long startedMillis = System.currentTimeMillis();
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
@@ -93,7 +101,17 @@ final class Reloader implements AutoCloseable {
             return true;
         } catch (ConfigException e) {
             afterListsRead.run();
+            if (thisHostsTrouble(e.getCause())) {
+                // Not the files' fault (out of descriptors, most often): no change of theirs
+                // would come to retry it, so time does.
+                retryAtNanos = System.nanoTime() + RETRY_AFTER_IO_ERROR_NANOS;
+            }
             failed(why, e.getMessage(), e.file(), text, startedMillis);
+        } catch (OutOfMemoryError e) {
+            // A list too big for the heap: the previous config keeps serving, and this thread
+            // (the watch's, or SIGHUP's) goes on. Under the launcher the JVM exits instead.
+            failed(why, "not enough heap to load it (" + e.getMessage() + "); give the JVM more (-Xmx, or"
+                    + " SNIGATE_MEMORY=large with the launcher): about 60 bytes a name", null, text, startedMillis);
         } catch (RuntimeException e) {
             failed(why, e.toString(), null, text, startedMillis);
         } catch (InterruptedException e) {
@@ -120,8 +138,14 @@ final class Reloader implements AutoCloseable {
         LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
     }
 
+    /** An I/O error other than a file's absence, its permissions or its encoding, which the files would tell. */
+    private static boolean thisHostsTrouble(Throwable cause) {
+        return cause instanceof IOException && !(cause instanceof NoSuchFileException)
+                && !(cause instanceof AccessDeniedException) && !(cause instanceof CharacterCodingException);
+    }
+
     private synchronized boolean changedOnDisk() {
-        if (retryOnAnyChange) {
+        if (retryOnAnyChange || (retryAtNanos != 0 && System.nanoTime() - retryAtNanos >= 0)) {
             return true;
         }
         if (failedState != null) {
@@ -280,7 +304,7 @@ final class Reloader implements AutoCloseable {
     }
 
     private synchronized boolean retryPending() {
-        return retryOnAnyChange;
+        return retryOnAnyChange || retryAtNanos != 0;
     }
 
     /**

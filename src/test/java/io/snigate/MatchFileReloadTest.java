@@ -1,12 +1,15 @@
 package io.snigate;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.config.ConfigException;
+import io.snigate.config.ConfigLoader;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
@@ -142,6 +145,46 @@ class MatchFileReloadTest {
         Files.delete(list);
         assertThat(reloader.reload("test")).as("a list that is gone").isFalse();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("forwarded");
+    }
+
+    /**
+     * A list's folder that cannot be listed for a reason of this host's, not of the files (a loop
+     * of symbolic links stands for running out of descriptors, which root's tests cannot): the
+     * reload fails saying so, and is tried again within 5 s with no change of the files to prompt
+     * it, in a folder the watch does not see.
+     */
+    @Test
+    void aListFolderThatCannotBeListedIsTriedAgainWithoutAChange() throws Exception {
+        Path other = Files.createDirectory(dir.resolve("other"));
+        Path lists = Files.createSymbolicLink(other.resolve("lists"), other.resolve("lists")); // ELOOP
+        Reloader reloader = reloader();
+        reloader.watch();
+        Files.writeString(config, Files.readString(config).replace("match_file: \"allow.list\"",
+                "match_file: \"other/lists/*.list\""));
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.admin("/metrics", null).body()
+                .contains("snigate_config_reloads_total{result=\"failure\"} 1.0"));
+        Files.delete(lists);
+        Files.createDirectory(lists);
+        Files.writeString(lists.resolve("a.list"), ".corpus.test\n");
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_last_reload_successful 1.0");
+    }
+
+    @Test
+    void aFolderThatCannotBeListedIsSaidToBeThisHostsTrouble() {
+        Path loop = dir.resolve("loop");
+        assertThatThrownBy(() -> {
+            Files.createSymbolicLink(loop, loop);
+            ConfigLoader.parse("""
+                    listen: ["127.0.0.1:0"]
+                    routes:
+                      - match_file: "%s/*.list"
+                        upstream: "127.0.0.1:1"
+                    """.formatted(loop), "routes.yaml");
+        }).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("routes.yaml:3: match_file")
+                .hasMessageContaining("its folder cannot be listed now")
+                .hasMessageContaining("a reload tries again every 5 s");
     }
 
     /**

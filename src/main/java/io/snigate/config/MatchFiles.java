@@ -1,8 +1,11 @@
 package io.snigate.config;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
@@ -20,6 +23,7 @@ public final class MatchFiles {
      *
      * @throws java.util.regex.PatternSyntaxException when the file name is not a valid glob, such
      *     as {@code [a.list}: the config loader reports it with the line of {@code match_file}
+     * @throws UncheckedIOException when the folder is there but cannot be listed
      */
     public static List<Path> expand(Path path) {
         Path parent = path.getParent();
@@ -37,8 +41,12 @@ public final class MatchFiles {
                     files.add(match);
                 }
             }
-        } catch (IOException e) {
+        } catch (NoSuchFileException | NotDirectoryException noFolder) {
             return List.of();
+        } catch (IOException e) {
+            // Not the folder's absence, which a caller reports as naming no file: this host's
+            // trouble (out of descriptors), which a reload tries again.
+            throw new UncheckedIOException(e);
         }
         files.sort(null);
         return files;

@@ -1,5 +1,6 @@
 package io.snigate.config;
 
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -133,7 +134,11 @@ public final class NameList {
 
     /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
     public boolean changedOnDisk() {
-        return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
+        try {
+            return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
+        } catch (UncheckedIOException cannotList) {
+            return true; // the reload says why
+        }
     }
 
     /** The number of distinct names. */

@@ -1,6 +1,7 @@
 package io.snigate.config;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -157,6 +158,9 @@ final class RoutesReader {
         List<Path> files;
         try {
             files = MatchFiles.expand(path);
+        } catch (UncheckedIOException e) {
+            throw nodes.error(node, "match_file \"" + written + "\": its folder cannot be listed now (" + e.getCause()
+                    + "); this host's trouble, not the file's: a reload tries again every 5 s", e.getCause());
         } catch (PatternSyntaxException e) {
             throw nodes.error(node, "match_file \"" + written + "\": its file name is not a valid glob ("
                     + e.getDescription() + "); close every [ with ] and every { with }, as in \"allow.d/*.list\" or"

@@ -307,4 +307,8 @@ final class YamlNodes {
     ConfigException error(Node node, String problem) {
         return new ConfigException(file, line(node), problem);
     }
+
+    ConfigException error(Node node, String problem, Throwable cause) {
+        return new ConfigException(file, line(node), problem, cause);
+    }
 }
