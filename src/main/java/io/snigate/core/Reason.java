@@ -176,12 +176,13 @@ public enum Reason {
     /**
      * Whether a tunnel that ends for this reason is closed with a reset on both sides, not a FIN:
      * a side that reset reaches the other as a reset, as it would without the proxy, and a
-     * transfer cut short (by that reset, the drain's deadline or a reload's verdict) does not read
-     * as a complete one (a FIN would, to a client that takes the end of the stream as the end of
-     * the answer). The timeouts end tunnels with nothing moving, with a FIN, as nginx and HAProxy do.
+     * transfer cut short (by that reset, the drain's deadline, a reload's verdict or want of
+     * memory) does not read as a complete one (a FIN would, to a client that takes the end of the
+     * stream as the end of the answer). The timeouts end tunnels with nothing moving, with a FIN,
+     * as nginx and HAProxy do.
      */
     public boolean resetsThePeer() {
-        return this == CONNECTION_RESET || this == DRAIN_TIMEOUT || this == REVOKED_BY_RELOAD;
+        return this == CONNECTION_RESET || this == DRAIN_TIMEOUT || this == REVOKED_BY_RELOAD || this == CONNECTION_LIMIT;
     }
 
     /**

@@ -151,7 +151,10 @@ final class HandOver extends ChannelInboundHandlerAdapter {
         // As RelayHandler: an I/O error (a reset, most often) ends the tunnel; anything else is a bug.
         if (cause instanceof OutOfMemoryError) {
             LOG.warn("closing tunnel for {}: {}", record.client(), cause.toString());
-        } else if (!(cause instanceof IOException)) {
+            abandon(Reason.CONNECTION_LIMIT);
+            return;
+        }
+        if (!(cause instanceof IOException)) {
             LOG.warn("closing tunnel for {} after an unexpected error", record.client(), cause);
         }
         abandon(Reason.CONNECTION_RESET);

@@ -94,6 +94,6 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         } else if (!(cause instanceof IOException)) {
             LOG.warn("closing tunnel for {} after an unexpected error", tunnel.record.client(), cause);
         }
-        tunnel.close(tunnel.failureOf(ctx.channel(), cause));
+        tunnel.close(cause instanceof OutOfMemoryError ? Reason.CONNECTION_LIMIT : tunnel.failureOf(ctx.channel(), cause));
     }
 }

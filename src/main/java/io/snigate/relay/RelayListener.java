@@ -23,6 +23,9 @@ interface RelayListener {
      */
     void failed(RelaySocket socket, boolean sending, boolean peerClosedFirst);
 
+    /** No direct memory could be had for {@code socket}'s next read: the tunnel ends, over this process's budget. */
+    void ranOutOfMemory(RelaySocket socket);
+
     /** The write queue of {@code socket} fell below the low-water mark. */
     void writable(RelaySocket socket);
 }

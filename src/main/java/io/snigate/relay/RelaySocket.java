@@ -315,11 +315,16 @@ public abstract class RelaySocket extends RingSocket {
         listener.bytesRead(this, bytes);
     }
 
-    /** The tunnel ends with the socket, as on a failed read. */
+    /** The tunnel ends with the socket, as on a failed read, or as over a budget without memory. */
     @Override
     protected void completionThrew(short tag, Throwable thrown) {
         super.completionThrew(tag, thrown);
-        if (listener != null) {
+        if (listener == null) {
+            return;
+        }
+        if (thrown instanceof OutOfMemoryError) {
+            listener.ranOutOfMemory(this);
+        } else {
             listener.failed(this, false, false);
         }
     }

@@ -191,6 +191,11 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     }
 
     @Override
+    public void ranOutOfMemory(RelaySocket side) {
+        close(Reason.CONNECTION_LIMIT);
+    }
+
+    @Override
     boolean isOpen() {
         return client.isOpen() || upstream.isOpen();
     }

@@ -44,6 +44,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class RelaySocketTest {
     private final List<String> heard = new CopyOnWriteArrayList<>();
     private volatile boolean listenerThrows;
+    private volatile boolean noMemory;
     private EventLoopGroup group;
     private EventLoop loop;
     private ServerSocketChannel server;
@@ -179,6 +180,18 @@ class RelaySocketTest {
         assertThat(heard).containsExactly("failed, sending: false");
     }
 
+    @Test
+    void noMemoryForARead() throws Exception {
+        noMemory = true;
+        peer.write(ascii("bytes with no buffer to land in"));
+        onLoop(() -> {
+            socket.read();
+            return null;
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> !heard.isEmpty());
+        assertThat(heard).containsExactly("out of memory");
+    }
+
     /** Runs {@code task} on the loop and returns its result; what it throws is thrown here. */
     private <T> T onLoop(Callable<T> task) throws Exception {
         return loop.submit(task).get(30, TimeUnit.SECONDS);
@@ -224,7 +237,15 @@ class RelaySocketTest {
     private final class Recorder implements RelayListener {
         @Override
         public ByteBuf readBuffer(RelaySocket from) {
+            if (noMemory) {
+                throw new OutOfMemoryError("Cannot reserve 2048 bytes of direct buffer memory (a test's)");
+            }
             return ByteBufAllocator.DEFAULT.directBuffer(2048);
+        }
+
+        @Override
+        public void ranOutOfMemory(RelaySocket from) {
+            heard.add("out of memory");
         }
 
         @Override
