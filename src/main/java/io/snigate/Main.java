@@ -75,6 +75,11 @@ public final class Main {
         // about 4 % of the event loops' user time; at one in 4,096 a buffer lost on every
         // connection is still reported within seconds under load.
         System.getProperties().putIfAbsent(LEAK_SAMPLING_INTERVAL, "4096");
+        // With java.nio opened to it (the jar's manifest says Add-Opens), Netty allocates direct
+        // memory itself and counts it against the JVM's limit: at the limit it fails at once. The
+        // JDK's own allocation, its fallback, runs a GC and sleeps up to 0.5 s on the event loop
+        // before it fails, stalling every connection there.
+        System.getProperties().putIfAbsent("io.netty.tryReflectionSetAccessible", "true");
     }
 
     /**

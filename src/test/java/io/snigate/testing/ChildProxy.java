@@ -198,6 +198,8 @@ public final class ChildProxy implements AutoCloseable {
     public static List<String> jvmOptions() {
         List<String> options = new ArrayList<>(transportOption());
         options.add("-Dio.netty.leakDetection.level=paranoid");
+        // What the jar's manifest gives java -jar (Add-Opens): started from classes, the child needs it said.
+        options.add("--add-opens=java.base/java.nio=ALL-UNNAMED");
         return options;
     }
 
