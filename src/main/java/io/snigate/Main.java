@@ -6,17 +6,18 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.core.Version;
 import io.snigate.handover.AwaitReady;
 import io.snigate.handover.RequestMigration;
+import io.snigate.listen.DescriptorLimit;
 import io.snigate.listen.ProxyServer;
-import io.snigate.transport.Transport;
 import io.snigate.log.BatchingLineWriter;
 import io.snigate.log.QueuedStandardError;
 import io.snigate.metrics.ProxyMetrics;
+import io.snigate.transport.Transport;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.time.Duration;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -246,6 +247,7 @@ public final class Main {
         }
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         keepClassDataArchive();
+        warnOfDescriptorLimit(loaded);
         metrics.bindJvmAndProcessMetrics();
         stop.await();
         reloader.close();
@@ -258,6 +260,14 @@ public final class Main {
         }
         LOG.info("stopped");
         return 0;
+    }
+
+    /** Says so when the open-file limit is under what limits.max_connections needs (also after a reload). */
+    static void warnOfDescriptorLimit(ProxyConfig config) {
+        String warning = DescriptorLimit.warning(config.limits());
+        if (warning != null) {
+            LOG.warn(warning);
+        }
     }
 
     /**

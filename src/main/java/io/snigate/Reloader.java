@@ -98,6 +98,7 @@ final class Reloader implements AutoCloseable {
             watchListFolders(config);
             metrics.configReloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
+            Main.warnOfDescriptorLimit(config);
             return true;
         } catch (ConfigException e) {
             afterListsRead.run();

@@ -37,6 +37,8 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The admin HTTP endpoint: {@code /metrics} for Prometheus (text 0.0.4, or OpenMetrics when the
@@ -58,6 +60,7 @@ public final class AdminServer {
     /** Far more than a scraper and a few probes; the rest are closed at once. */
     static final int MAX_CONNECTIONS = 64;
     private static final long PID = ProcessHandle.current().pid();
+    private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
@@ -67,6 +70,8 @@ public final class AdminServer {
     private final ExpositionFormats formats = ExpositionFormats.init();
     /** Open admin connections; touched only on the admin event loop's thread. */
     private int open;
+    /** When a connection over the cap was last said to be closed, in nanoTime; 0: never. */
+    private long refusalSaidAt;
 
     public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive) {
         this(registry, ready, alive, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
@@ -79,6 +84,21 @@ public final class AdminServer {
         this.requestMillis = requestMillis;
     }
 
+    /**
+     * Closes {@code ch}, over the cap. Said at most once a second: a scraper or a probe refused
+     * meanwhile fails with nothing else to tell why (SnigateInstanceDown, a failed liveness probe).
+     */
+    private void refused(Channel ch) {
+        long now = System.nanoTime();
+        if (refusalSaidAt == 0 || now - refusalSaidAt >= TimeUnit.SECONDS.toNanos(1)) {
+            refusalSaidAt = now;
+            LOG.warn("admin endpoint: {} connections open, closing a new one from {}; an idle one is closed"
+                    + " after {} s (scrapers and probes are refused meanwhile: keep the admin address private)",
+                    MAX_CONNECTIONS, ch.remoteAddress(), requestMillis / 1000);
+        }
+        ch.close();
+    }
+
     public Channel bind(EventLoopGroup group, Transport transport, InetSocketAddress address)
             throws InterruptedException {
         Channel server = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
@@ -89,7 +109,7 @@ public final class AdminServer {
                     @Override
                     protected void initChannel(Channel ch) {
                         if (open == MAX_CONNECTIONS) {
-                            ch.close();
+                            refused(ch);
                             return;
                         }
                         open++;

@@ -41,6 +41,7 @@ final class DialAttempt {
     private String parentAuthority;
     /** Whether a DNS lookup of this attempt's is unanswered: a budget running out then is a DNS failure. */
     private boolean resolving;
+    private String lookingUp;
     /** What a rechecking reload during this attempt changes for it. */
     private final ReloadsDuringDial reloads;
     /**
@@ -71,9 +72,13 @@ final class DialAttempt {
      * resolver list would stretch the stage to as many timeouts.)
      */
     void budget(long timeoutMillis) {
-        budgetTimer = loop.schedule(() -> fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
-                new ConnectTimeoutException("no upstream connected within " + timeoutMillis + " ms")),
-                timeoutMillis, TimeUnit.MILLISECONDS);
+        budgetTimer = loop.schedule(() -> {
+            if (resolving) {
+                connector.dnsTrouble.lookupFailed(lookingUp, null);
+            }
+            fail(resolving ? Reason.DNS_FAILURE : Reason.UPSTREAM_TIMEOUT,
+                    new ConnectTimeoutException("no upstream connected within " + timeoutMillis + " ms"));
+        }, timeoutMillis, TimeUnit.MILLISECONDS);
         promise.addListener(done -> budgetTimer.cancel(false));
     }
 
@@ -115,6 +120,7 @@ final class DialAttempt {
     void resolveThen(String host, int port, boolean wholeIpv6, Consumer<List<InetSocketAddress>> next) {
         long resolveStarted = System.nanoTime();
         resolving = true;
+        lookingUp = host;
         reloads.lookupStarts();
         connector.lookups.both(loop, host, port, wholeIpv6)
                 .addListener((Future<List<InetSocketAddress>> resolved) -> {
@@ -128,6 +134,7 @@ final class DialAttempt {
                     if (found) {
                         next.accept(resolved.getNow());
                     } else {
+                        connector.dnsTrouble.lookupFailed(host, resolved.cause());
                         fail(Reason.DNS_FAILURE, resolved.cause());
                     }
                 });

@@ -51,6 +51,8 @@ public final class UpstreamConnector {
     final Supplier<DestinationPolicy> policy;
     /** The routes in force, for a lookup that a reload overtook ({@link DialAttempt}). */
     final Supplier<RouteTable> routes;
+    /** Says when lookups fail for the resolvers' sake. */
+    final DnsTrouble dnsTrouble = new DnsTrouble();
     final IntSupplier upstreamMark;
     /** When {@link #noSocket} last said so, in {@link System#nanoTime()}; 0 before the first time. */
     private final AtomicLong noSocketSaidAt = new AtomicLong();

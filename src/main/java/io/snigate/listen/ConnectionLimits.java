@@ -10,8 +10,12 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The three connection budgets: in all, per client (a source IPv4 address, or an IPv6 /64), and still in pre-read (the slowloris
@@ -22,11 +26,14 @@ import java.util.function.Supplier;
  * closes; the limits themselves are read from the current config, so a reload changes them.
  */
 final class ConnectionLimits implements ConnectionObserver {
+    private static final Logger LOG = LoggerFactory.getLogger(ConnectionLimits.class);
     private final Supplier<Limits> limits;
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger inPreread = new AtomicInteger();
     /** Connections per client address; an address with none is removed, so the map stays small. */
     private final Map<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
+    /** When a budget was last said to be full, in nanoTime; 0: never. */
+    private final AtomicLong fullSaidAt = new AtomicLong();
 
     ConnectionLimits(Supplier<Limits> limits) {
         this.limits = limits;
@@ -39,10 +46,13 @@ final class ConnectionLimits implements ConnectionObserver {
     boolean admit(ConnectionRecord connection, boolean clientKnown) {
         Limits current = limits.get();
         if (!take(open, current.maxConnections())) {
+            full("limits.max_connections", current.maxConnections(), "raise it (under half the process's open-file limit) or add instances");
             return false;
         }
         if (!take(inPreread, current.maxPrereadConnections())) {
             open.decrementAndGet();
+            full("limits.max_preread_connections", current.maxPrereadConnections(),
+                    "clients that connect and send their ClientHello slowly or not at all hold it: a slowloris, or a scan");
             return false;
         }
         if (clientKnown && !admitClient(connection)) {
@@ -79,6 +89,8 @@ final class ConnectionLimits implements ConnectionObserver {
         });
         if (admitted[0]) {
             connection.countedAsClient(client);
+        } else {
+            full("limits.max_connections_per_client", perClientLimit, "client " + client.getHostAddress() + " holds that many");
         }
         return admitted[0];
     }
@@ -90,6 +102,19 @@ final class ConnectionLimits implements ConnectionObserver {
     static InetAddress clientOf(InetAddress source, int ipv6Prefix) {
         InetAddress address = Addresses.unmapped(source);
         return address instanceof Inet6Address && ipv6Prefix < 128 ? Cidr.network(address, ipv6Prefix) : address;
+    }
+
+    /**
+     * Says on standard error, at most once a second whichever budget, that {@code budget} is full:
+     * its connections end as {@code connection_limit} with no other line (nginx says
+     * "worker_connections are not enough").
+     */
+    private void full(String budget, int limit, String hint) {
+        long now = System.nanoTime();
+        long said = fullSaidAt.get();
+        if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && fullSaidAt.compareAndSet(said, now)) {
+            LOG.warn("{} ({}) reached: new connections are closed at accept (reason connection_limit); {}", budget, limit, hint);
+        }
     }
 
     private static boolean take(AtomicInteger count, int limit) {

@@ -3,14 +3,17 @@ package io.snigate.admin;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.snigate.transport.Transport;
 import io.snigate.testing.NettyLeaks;
+import io.snigate.transport.Transport;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -25,6 +28,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
 
 /**
  * The admin endpoint under clients that misbehave: one that pipelines scrapes and reads nothing
@@ -184,10 +188,24 @@ class AdminServerTest {
             held.get(held.size() - 1).getOutputStream()
                     .write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             held.get(held.size() - 1).getInputStream().read();
-            try (Socket over = new Socket()) {
-                over.setSoTimeout(5_000);
-                over.connect(address);
-                assertThat(over.getInputStream().read()).as("closed at once").isEqualTo(-1);
+            Logger adminLog = (Logger) LoggerFactory.getLogger(AdminServer.class);
+            ListAppender<ILoggingEvent> said = new ListAppender<>();
+            said.start();
+            adminLog.addAppender(said);
+            try {
+                for (int i = 0; i < 3; i++) {
+                    try (Socket over = new Socket()) {
+                        over.setSoTimeout(5_000);
+                        over.connect(address);
+                        assertThat(over.getInputStream().read()).as("closed at once").isEqualTo(-1);
+                    }
+                }
+            } finally {
+                adminLog.detachAppender(said);
+            }
+            synchronized (said) {
+                assertThat(said.list).as("said once, for three within a second").hasSize(1);
+                assertThat(said.list.get(0).getFormattedMessage()).startsWith("admin endpoint: 64 connections open, closing a new one from /127.0.0.1:");
             }
             held.remove(0).close();
             await().atMost(Duration.ofSeconds(5)).until(() -> get("/healthz").endsWith("ok\n"));

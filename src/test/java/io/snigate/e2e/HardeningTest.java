@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.netty.util.NetUtil;
 import io.snigate.testing.Corpus;
@@ -28,9 +31,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.extension.ExtendWith;
+import org.slf4j.LoggerFactory;
 
 /**
  * What a hostile client or a hostile DNS name can and cannot make the proxy do: dial into the
@@ -42,6 +46,7 @@ class HardeningTest {
     /** ClientHellos from the corpus whose SNI is NAME.corpus.test. */
     private static final byte[] CURL = Corpus.resource("corpus/captured/curl-default.bin"); // curl.corpus.test
     private static final byte[] OPENSSL = Corpus.resource("corpus/captured/openssl-tls13-default.bin");
+    private static final byte[] CURL_HTTP2 = Corpus.resource("corpus/captured/curl-http2.bin"); // curl-http2.corpus.test
 
     private TestDnsServer dns;
     private RecordingServer upstream;
@@ -391,6 +396,25 @@ class HardeningTest {
     void dnsServfailAndSilenceEndAsDnsFailure() throws Exception {
         dns.behave("openssl-tls13.corpus.test", TestDnsServer.Behaviour.SERVFAIL);
         dns.behave("curl.corpus.test", TestDnsServer.Behaviour.SILENT);
+        dns.behave("curl-http2.corpus.test", TestDnsServer.Behaviour.NXDOMAIN);
+        Logger dnsTroubleLog = (Logger) LoggerFactory.getLogger("io.snigate.connect.DnsTrouble");
+        ListAppender<ILoggingEvent> said = new ListAppender<>();
+        said.start();
+        dnsTroubleLog.addAppender(said);
+        try {
+            servfailSilenceAndNxdomain();
+        } finally {
+            dnsTroubleLog.detachAppender(said);
+        }
+        // The resolvers' trouble is said, the names' (a client's typo on a $sni route) is not.
+        synchronized (said) {
+            assertThat(said.list).extracting(ILoggingEvent::getFormattedMessage).satisfiesExactly(
+                    servfail -> assertThat(servfail).startsWith("DNS lookup of openssl-tls13.corpus.test failed: the resolver answered SERVFAIL"),
+                    silent -> assertThat(silent).startsWith("DNS lookup of curl.corpus.test failed: no answer"));
+        }
+    }
+
+    private void servfailSilenceAndNxdomain() throws Exception {
         proxy = ProxyHarness.start("""
                 resolvers: ["%s"]
                 timeouts: { connect: 5s }
@@ -411,6 +435,10 @@ class HardeningTest {
         assertThat((System.nanoTime() - started) / 1_000_000).as("bounded by the connect timeout").isBetween(4_000L, 10_000L);
         assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
         assertThat(dns.queriesFor("curl.corpus.test")).as("the silent name was asked").isPositive();
+
+        Thread.sleep(1_100); // past the once a second of the lines above
+        assertThat(helloAndAnswer(CURL_HTTP2)).containsExactly(21, 3, 1, 0, 2, 2, 80);
+        assertThat(log().get("reason").asText()).isEqualTo("dns_failure");
     }
 
     /** {@code *.corpus.test} to {@code $sni:443}, names resolved by {@code resolvers} (quoted, comma-separated). */

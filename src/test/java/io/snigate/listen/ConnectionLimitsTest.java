@@ -2,6 +2,9 @@ package io.snigate.listen;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.snigate.config.Limits;
 import io.snigate.core.ConnectionEvent;
@@ -11,6 +14,7 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** Who counts as one client for {@code max_connections_per_client}, and what is counted when. */
 class ConnectionLimitsTest {
@@ -73,6 +77,27 @@ class ConnectionLimitsTest {
         ConnectionRecord[] next = {record(), record()};
         assertThat(limits.admit(next[0], false)).as("the pre-read budget of two is whole again").isTrue();
         assertThat(limits.admit(next[1], false)).isTrue();
+    }
+
+    /** A full budget is said on standard error, once a second however many it refuses. */
+    @Test
+    void aFullBudgetIsSaidOnceASecond() {
+        Logger limitsLog = (Logger) LoggerFactory.getLogger(ConnectionLimits.class);
+        ListAppender<ILoggingEvent> said = new ListAppender<>();
+        said.start();
+        limitsLog.addAppender(said);
+        try {
+            ConnectionLimits limits = new ConnectionLimits(() -> new Limits(16384, 1, 0, 4096, 64));
+            admitted(limits);
+            for (int i = 0; i < 5; i++) {
+                assertThat(limits.admit(record(), false)).isFalse();
+            }
+        } finally {
+            limitsLog.detachAppender(said);
+        }
+        assertThat(said.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
+                "limits.max_connections (1) reached: new connections are closed at accept (reason connection_limit);"
+                        + " raise it (under half the process's open-file limit) or add instances");
     }
 
     /** A connection from 192.0.2.7, admitted to the budgets in all and in pre-read. */
