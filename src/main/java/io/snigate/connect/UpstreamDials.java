@@ -9,6 +9,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.channel.unix.IntegerUnixChannelOption;
+import io.snigate.core.PipelineNames;
 import io.snigate.relay.UpstreamSocket;
 import io.snigate.transport.RelayReads;
 import io.snigate.transport.RingSocket;
@@ -77,7 +78,7 @@ public final class UpstreamDials {
             failed.accept(e);
             return null;
         }
-        channel.pipeline().addLast(handler);
+        channel.pipeline().addLast(PipelineNames.PENDING_UPSTREAM, handler);
         ChannelPromise attempt = channel.newPromise();
         loop.register(channel).addListener((ChannelFuture registered) -> {
             if (registered.isSuccess()) {

@@ -1,5 +1,7 @@
 package io.snigate.core;
 
+import java.util.List;
+
 /**
  * The names of the handlers in a connection's pipelines: first the client's, one per stage, in the
  * order a client connection meets them, then the ones only an upstream channel has. The client
@@ -28,6 +30,11 @@ public final class PipelineNames {
      */
     public static final String PROXY_HEADER_ENCODER = "proxy-header-encoder";
     /**
+     * On an upstream channel until the relay replaces it: closes the channel if it fails before
+     * ({@code relay.Relay.pendingUpstreamHandler}).
+     */
+    public static final String PENDING_UPSTREAM = "pending-upstream";
+    /**
      * On a parent proxy's channel, the {@code CONNECT} request and its answer, until the tunnel
      * stands ({@code connect.ParentProxyHandshake}).
      */
@@ -41,7 +48,7 @@ public final class PipelineNames {
     public static final String ACCEPT_FAILURES = "accept-failures";
 
     /** The pre-relay stages of a client pipeline, in the order they leave it when the relay starts. */
-    public static final String[] BEFORE_RELAY = {ROUTE, PREREAD};
+    public static final List<String> BEFORE_RELAY = List.of(ROUTE, PREREAD);
 
     private PipelineNames() {}
 }

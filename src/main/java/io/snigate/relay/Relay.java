@@ -44,7 +44,7 @@ public final class Relay {
         } else {
             Channel channel = ((UpstreamLink.OfChannel) upstream).channel();
             Tunnel tunnel = new Tunnel(client, channel, record, retryCheck, idleTimeoutMillis, halfClosedTimeoutMillis);
-            channel.pipeline().replace(PendingUpstream.class, PipelineNames.RELAY, new RelayHandler(tunnel));
+            channel.pipeline().replace(PipelineNames.PENDING_UPSTREAM, PipelineNames.RELAY, new RelayHandler(tunnel));
             pipeline.addLast(PipelineNames.RELAY, new RelayHandler(tunnel));
             removeStagesBeforeRelay(pipeline);
             Tunnel.resumeReading(client);

@@ -77,7 +77,12 @@ class ChannelTunnelTest {
             Channel upstreamSide = new Bootstrap().group(loop).channel(NioSocketChannel.class)
                     .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .option(ChannelOption.AUTO_READ, false)
-                    .handler(Relay.pendingUpstreamHandler())
+                    .handler(new ChannelInitializer<Channel>() { // as UpstreamDials names it
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(PipelineNames.PENDING_UPSTREAM, Relay.pendingUpstreamHandler());
+                        }
+                    })
                     .connect(upstreamListener.getLocalSocketAddress()).sync().channel();
             long started = System.nanoTime();
             clientSide.eventLoop().submit(() -> {
