@@ -236,6 +236,19 @@ class RetriedHelloTest {
             return client;
         }
 
+        /** A real client that the server asks to retry (its first key share is P-256) finishes its handshake. */
+        @Test
+        void openSslSClientRetriedByTheServerFinishesItsHandshake() throws Exception {
+            ProcessRunner.Result result = ProcessRunner.run(30, "sh", "-c", "echo Q | openssl s_client -connect 127.0.0.1:"
+                    + proxy.port() + " -servername allowed.test -tls1_3 -groups P-256:X25519 -msg");
+            assertThat(result.stdout()).as(result.stderr()).contains("Server Temp Key: X25519")
+                    .contains("New, TLSv1.3");
+            // Two ClientHellos went through: the server asked for a retry.
+            assertThat(result.stdout().split(">>> TLS 1.3, Handshake \\[length [0-9a-f]+\\], ClientHello", -1))
+                    .as("ClientHellos sent").hasSize(3);
+            assertThat(proxy.nextLog().get("outcome").asText()).isEqualTo("forwarded");
+        }
+
         @Test
         void aSecondHelloForTheSameNameReachesTheServer() throws Exception {
             try (Socket client = retriedWith(helloFor("allowed.test", X25519))) {
