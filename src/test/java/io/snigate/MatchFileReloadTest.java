@@ -97,9 +97,11 @@ class MatchFileReloadTest {
     void aListReplacedByAtomicRenameIsPickedUpByTheWatch() throws Exception {
         reloader().watch();
         assertThat(proxy.reasonFor(HELLO)).isEqualTo("no_route");
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_match_file_names{route=\"allow.list\"} 1.0");
         replaceListAtomically("unrelated.example\n.corpus.test\n");
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
-        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"success\"} 1.0");
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"success\"} 1.0")
+                .as("the list's names, as reloaded").contains("snigate_match_file_names{route=\"allow.list\"} 2.0");
         // Written in place this time, as a plain editor would.
         Files.writeString(list, "unrelated.example\n");
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));

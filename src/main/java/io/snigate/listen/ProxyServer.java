@@ -7,6 +7,7 @@ import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
+import io.snigate.config.NameList;
 import io.snigate.config.Policy;
 import io.snigate.config.PolicyMode;
 import io.snigate.config.ProxyConfig;
@@ -37,6 +38,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -261,12 +263,14 @@ public final class ProxyServer implements AutoCloseable {
         return clients.size();
     }
 
-    /** Tells the metrics what runs in audit mode, and the log what the match files held. */
+    /** Tells the metrics what runs in audit mode and what the match files hold, and the log the latter. */
     private void publishPolicy(ProxyConfig config) {
         Policy policy = config.policy();
         int auditRoutes = config.routesInAudit();
         metrics.policyModes(policy.mode() == PolicyMode.AUDIT, auditRoutes);
         config.nameLists().forEach(names -> LOG.info("{}", names.summary()));
+        metrics.matchFileNames(config.nameLists().stream()
+                .collect(Collectors.toMap(NameList::label, NameList::size, (same, list) -> same)));
         if (policy.mode() == PolicyMode.AUDIT || auditRoutes > 0) {
             LOG.warn("audit mode: {} routes{} forward what the policy would refuse", auditRoutes,
                     policy.mode() == PolicyMode.AUDIT ? " and names no route matches" : "");

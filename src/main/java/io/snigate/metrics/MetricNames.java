@@ -21,6 +21,7 @@ public final class MetricNames {
     public static final String POLICY_AUDIT_MODE = "snigate.policy.audit.mode";
     public static final String POLICY_AUDIT_ROUTES = "snigate.policy.audit.routes";
     public static final String DNS_CACHE_ENTRIES = "snigate.dns.cache.entries";
+    public static final String MATCH_FILE_NAMES = "snigate.match.file.names";
     public static final String ACCESS_LOG_DROPPED = "snigate.access.log.dropped";
     public static final String ERROR_LOG_DROPPED = "snigate.error.log.dropped";
     public static final String CONFIG_RELOADS = "snigate.config.reloads";

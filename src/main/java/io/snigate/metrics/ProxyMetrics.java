@@ -47,6 +47,8 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final PrometheusMeterRegistry registry;
     private final Map<String, ConnectionMeters.Listener> listeners = new ConcurrentHashMap<>();
     private final Map<String, ConnectionMeters.Route> routes = new ConcurrentHashMap<>();
+    /** The names each route's match_file holds, by the route's label. */
+    private final Map<String, AtomicLong> matchFileNames = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
     private final Timer dnsFound;
     private final Timer dnsNotFound;
@@ -228,6 +230,29 @@ public final class ProxyMetrics implements ConnectionObserver {
         FunctionCounter.builder(ERROR_LOG_DROPPED, dropped, LongSupplier::getAsLong)
                 .description("Operational log lines dropped because standard error could not keep up")
                 .register(registry);
+    }
+
+    /**
+     * Publishes how many names each {@code match_file} route holds, by its label, for the config in
+     * force (at start and each reload): a list that lost names shows as a drop. Routes gone from
+     * the config lose their series.
+     */
+    public void matchFileNames(Map<String, Integer> namesByRoute) {
+        namesByRoute.forEach((route, names) -> matchFileNames.computeIfAbsent(route, label -> {
+            AtomicLong value = new AtomicLong();
+            Gauge.builder(MATCH_FILE_NAMES, value, AtomicLong::get)
+                    .description("Names a match_file route's lists hold, as last loaded")
+                    .tag(ROUTE, label)
+                    .register(registry);
+            return value;
+        }).set(names));
+        matchFileNames.keySet().removeIf(route -> {
+            if (namesByRoute.containsKey(route)) {
+                return false;
+            }
+            registry.remove(registry.find(MATCH_FILE_NAMES).tag(ROUTE, route).gauge());
+            return true;
+        });
     }
 
     /** Publishes the number of names in the DNS cache. */

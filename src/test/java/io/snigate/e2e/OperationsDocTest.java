@@ -58,6 +58,7 @@ class OperationsDocTest {
 
     @BeforeAll
     static void start() throws Exception {
+        Path list = Files.writeString(dir.resolve("allow.list"), "b.example.com\n.c.example.com\n");
         proxy = ChildProxy.start(dir, 2, (admin, listen) -> """
                 listen:
                   - "127.0.0.1:%d"
@@ -66,7 +67,9 @@ class OperationsDocTest {
                 routes:
                   - match: "a.example.com"
                     upstream: "127.0.0.1:9"
-                """.formatted(listen[0], listen[1], admin));
+                  - match_file: "%s"                                        # for the lists' series
+                    upstream: "127.0.0.1:9"
+                """.formatted(listen[0], listen[1], admin, list));
     }
 
     @AfterAll
