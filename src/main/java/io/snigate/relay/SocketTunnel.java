@@ -26,8 +26,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     private final ConnectionRecord record;
     private final RecvByteBufAllocator.Handle clientReads, upstreamReads;
     private boolean clientDoneSending, upstreamDoneSending;
-    /** Watches for a retried ClientHello until the server's first bytes say none comes, or it passed. */
-    private HelloRetryCheck retryCheck;
+    private final RetryWatch retries;
 
     /** Built on the event loop the sockets share. */
     SocketTunnel(Channel channel, RelaySocket client, UpstreamSocket upstream, ConnectionRecord record,
@@ -37,7 +36,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retryCheck = retryCheck;
+        this.retries = RetryWatch.of(retryCheck);
         this.clientReads = channel.unsafe().recvBufAllocHandle(); // the channel reads no more: its handle goes on
         this.upstreamReads = RelayReads.allocator().newHandle();
         client.startRelay(this);
@@ -93,7 +92,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void bytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
-        if (retryCheck != null && (bytes = retryChecked(side, bytes, false)) == null) {
+        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, false, this::close)) == null) {
             readFrom(side); // held for the second hello, or refused and closing
             return;
         }
@@ -105,7 +104,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void lastBytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
-        if (retryCheck != null && (bytes = retryChecked(side, bytes, true)) == null) {
+        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, true, this::close)) == null) {
             return; // refused: a hello cut short by the FIN is no hello
         }
         if (side == client ? upstreamDoneSending : clientDoneSending) {
@@ -116,31 +115,6 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         markDoneSending(side);
         halfClosed();
         peerOf(side).writeAndShutdown(bytes);
-    }
-
-    /**
-     * What of {@code bytes} goes on now that {@link #retryCheck} has seen them: all of them, what
-     * was held with them once the second hello passed, or null while held or once refused.
-     */
-    private ByteBuf retryChecked(RelaySocket side, ByteBuf bytes, boolean endOfStream) {
-        HelloRetryCheck check = retryCheck;
-        if (side == upstream) {
-            if (check.serverSent(bytes) && !check.holdingClient()) {
-                retryCheck = null;
-            }
-            return bytes;
-        }
-        if (!check.holdingClient()) {
-            return bytes;
-        }
-        ByteBuf passed = check.clientSent(bytes, endOfStream);
-        if (passed != null) {
-            retryCheck = null;
-        } else if (check.refused() != null) {
-            retryCheck = null;
-            close(check.refused());
-        }
-        return passed;
     }
 
     private void counted(RelaySocket side, ByteBuf bytes) {
@@ -165,7 +139,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     /** {@code side}'s peer sent FIN: pass it on once everything it sent before has been sent. */
     @Override
     public void doneSending(RelaySocket side) {
-        if (side == client && retryCheck != null && retryCheck.holdingClient()) {
+        if (side == client && retries.holdingClient()) {
             lastBytesRead(side, Unpooled.EMPTY_BUFFER); // what is held goes on before the FIN, or is refused
             return;
         }
@@ -213,10 +187,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
                 upstream.resetOnClose();
             }
         }
-        if (retryCheck != null) {
-            retryCheck.release();
-            retryCheck = null;
-        }
+        retries.release();
         unlink();
         client.close();
         upstream.close();

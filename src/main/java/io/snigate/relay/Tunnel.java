@@ -25,8 +25,7 @@ final class Tunnel extends TunnelTimeouts {
     final Channel client;
     final Channel upstream;
     final ConnectionRecord record;
-    /** Watches for a retried ClientHello until the server's first bytes say none comes, or it passed. */
-    private HelloRetryCheck retryCheck;
+    private final RetryWatch retries;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
 
@@ -37,7 +36,7 @@ final class Tunnel extends TunnelTimeouts {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retryCheck = retryCheck;
+        this.retries = RetryWatch.of(retryCheck);
         record.finishAfterTheClose(client.eventLoop());
     }
 
@@ -48,47 +47,17 @@ final class Tunnel extends TunnelTimeouts {
 
     /** Both sides closed: the clock has nothing more to watch. */
     void ended() {
-        releaseRetryCheck();
+        retries.release();
         unlink();
     }
 
-    /**
-     * What of {@code bytes}, read on {@code side}, goes on: all of them, what was held with them
-     * once a retried hello passed, or null while held or once refused ({@link HelloRetryCheck}).
-     */
+    /** What of {@code bytes}, read on {@code side}, goes on now ({@link RetryWatch#passOn}). */
     ByteBuf retryChecked(Channel side, ByteBuf bytes, boolean endOfStream) {
-        HelloRetryCheck check = retryCheck;
-        if (check == null) {
-            return bytes;
-        }
-        if (side == upstream) {
-            if (check.serverSent(bytes) && !check.holdingClient()) {
-                retryCheck = null;
-            }
-            return bytes;
-        }
-        if (!check.holdingClient()) {
-            return bytes;
-        }
-        ByteBuf passed = check.clientSent(bytes, endOfStream);
-        if (passed != null) {
-            retryCheck = null;
-        } else if (check.refused() != null) {
-            retryCheck = null;
-            close(check.refused());
-        }
-        return passed;
+        return retries.passOn(side == upstream, bytes, endOfStream, this::close);
     }
 
     boolean checksRetries() {
-        return retryCheck != null;
-    }
-
-    private void releaseRetryCheck() {
-        if (retryCheck != null) {
-            retryCheck.release();
-            retryCheck = null;
-        }
+        return retries.watching();
     }
 
     /**
@@ -121,7 +90,7 @@ final class Tunnel extends TunnelTimeouts {
 
     /** {@code side} sent FIN: pass it on once everything it sent before has been written. */
     void doneSending(Channel side) {
-        if (side == client && retryCheck != null && retryCheck.holdingClient()) {
+        if (side == client && retries.holdingClient()) {
             ByteBuf held = retryChecked(side, Unpooled.EMPTY_BUFFER, true);
             if (held == null) {
                 return; // refused: a hello cut short by the FIN is no hello
@@ -187,7 +156,7 @@ final class Tunnel extends TunnelTimeouts {
      */
     @Override
     void close(Reason reason) {
-        releaseRetryCheck();
+        retries.release();
         if (reason != null) {
             record.endedBecause(reason);
             record.finishAfterTheClose(null); // the first reason stands: nothing to wait for
