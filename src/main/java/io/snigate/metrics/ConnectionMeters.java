@@ -218,16 +218,22 @@ final class ConnectionMeters {
         }
     }
 
-    /** A route's bytes and durations. */
+    /** A route's bytes and durations, and its forwarded connections the upstream never answered. */
     static final class Route implements RouteSeries {
         final Counter bytesFromClient;
         final Counter bytesToClient;
+        final Counter unanswered;
         final Timer connectDuration;
         final Timer connectionDuration;
 
         Route(MeterRegistry registry, String route) {
             bytesFromClient = bytes(registry, route, FROM_CLIENT);
             bytesToClient = bytes(registry, route, TO_CLIENT);
+            unanswered = Counter.builder(CONNECTIONS_UNANSWERED)
+                    .description("Forwarded connections that ended before the upstream sent a byte: an upstream that"
+                            + " accepts and never answers")
+                    .tag(ROUTE, route)
+                    .register(registry);
             connectDuration = latencyTimer(UPSTREAM_CONNECT_DURATION)
                     .description("Time to resolve and connect to the upstream")
                     .tag(ROUTE, route)
@@ -240,7 +246,7 @@ final class ConnectionMeters {
 
         @Override
         public Stream<Meter> meters() {
-            return Stream.of(bytesFromClient, bytesToClient, connectDuration, connectionDuration);
+            return Stream.of(bytesFromClient, bytesToClient, unanswered, connectDuration, connectionDuration);
         }
 
         private static Counter bytes(MeterRegistry registry, String route, String direction) {

@@ -11,6 +11,7 @@ public final class MetricNames {
     // --- meters
     public static final String CONNECTIONS = "snigate.connections";
     public static final String CONNECTIONS_ACTIVE = "snigate.connections.active";
+    public static final String CONNECTIONS_UNANSWERED = "snigate.connections.unanswered";
     public static final String BYTES = "snigate.bytes";
     public static final String PREREAD_DURATION = "snigate.preread.duration";
     public static final String UPSTREAM_CONNECT_DURATION = "snigate.upstream.connect.duration";

@@ -294,6 +294,9 @@ public final class ProxyMetrics implements ConnectionObserver {
         route.bytesToClient.increment(connection.bytesToClient());
         if (connection.isForwarded()) {
             route.connectionDuration.record(System.nanoTime() - connection.acceptedAtNanos(), TimeUnit.NANOSECONDS);
+            if (connection.bytesToClient() == 0) {
+                route.unanswered.increment();
+            }
         }
     }
 

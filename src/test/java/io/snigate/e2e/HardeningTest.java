@@ -273,6 +273,9 @@ class HardeningTest {
             JsonNode log = log();
             assertThat(log.get("reason").asText()).as(log.toString()).isEqualTo("half_closed_timeout");
             assertThat(elapsedMillis).isBetween(250L, 5_000L);
+            // The upstream read everything and said nothing: a silent upstream, counted as such.
+            assertThat(proxy.admin("/metrics", null).body())
+                    .contains("snigate_connections_unanswered_total{route=\"*.corpus.test\"} 1.0");
             testOver.countDown();
             assertThat(upstreamSaw.get(15, TimeUnit.SECONDS)).as("the upstream saw the FIN").isEqualTo(-1);
         } finally {
@@ -309,6 +312,8 @@ class HardeningTest {
             assertThat(upstreamSaw.get(15, TimeUnit.SECONDS)).as("the upstream saw the FIN").isEqualTo(-1);
             JsonNode log = log();
             assertThat(log.get("reason").isNull()).as(log.toString()).isTrue();
+            assertThat(proxy.admin("/metrics", null).body()).as("answered")
+                    .contains("snigate_connections_unanswered_total{route=\"*.corpus.test\"} 0.0");
         }
     }
 
