@@ -1,13 +1,12 @@
 package io.snigate.connect;
 
-import io.netty.resolver.HostsFileEntriesResolver;
 import io.netty.resolver.ResolvedAddressTypes;
 import io.netty.resolver.dns.DnsAddressResolverGroup;
 import io.netty.resolver.dns.DnsCache;
-import io.netty.resolver.dns.DnsNameResolverBuilder;
 import io.netty.resolver.dns.DnsNameResolverChannelStrategy;
-import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.NoopDnsCnameCache;
+import io.netty.resolver.dns.DnsNameResolverBuilder;
+import io.netty.resolver.dns.DnsServerAddressStreamProvider;
 import io.netty.resolver.dns.SequentialDnsServerAddressStreamProvider;
 import io.snigate.config.HostPort;
 import io.snigate.config.ProxyConfig;
@@ -21,8 +20,6 @@ import java.util.function.BooleanSupplier;
  * {@code snigate explain --resolve} asks it the same question.
  */
 public final class Resolvers {
-    private static final HostsFileEntriesResolver NO_HOSTS_FILE = (host, types) -> null;
-
     private Resolvers() {}
 
     /**
@@ -59,11 +56,6 @@ public final class Resolvers {
                 .datagramChannelType(transport.datagramChannelClass())
                 .socketChannelType(transport.socketChannelClass())
                 .nameServerProvider(servers)
-                // The resolvers a config names answer alone: this host's /etc/hosts, which Netty
-                // asks first, is not theirs (a gateway's own entries would route clients' names
-                // past the servers the operator chose). With the system's servers it stays, as
-                // for the system's own lookups.
-                .hostsFileEntriesResolver(config.resolvers().isEmpty() ? HostsFileEntriesResolver.DEFAULT : NO_HOSTS_FILE)
                 .resolveCache(cache)
                 // Aliases are not kept apart: the addresses are kept under the name asked for, in
                 // the bounded cache, and Netty's alias cache has no bound on the names in it.

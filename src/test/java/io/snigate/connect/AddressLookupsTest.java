@@ -15,16 +15,12 @@ import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -70,26 +66,6 @@ class AddressLookupsTest {
         // on the loop, and its receive buffer is released once the ring confirms the cancel.
         assertThat(EventLoops.stop(group, "test", Duration.ofSeconds(10))).isTrue();
         dns.close();
-    }
-
-    /**
-     * The resolvers the config names answer alone: not this host's /etc/hosts. (Netty answers
-     * localhost itself, RFC 6761: another of the file's names is asked.)
-     */
-    @Test
-    void theConfiguredResolversAnswerAloneWithoutTheHostsFile() throws Exception {
-        String name = Files.readAllLines(Path.of("/etc/hosts")).stream()
-                .map(line -> line.replaceAll("#.*", "").trim().split("\\s+"))
-                .filter(fields -> fields.length > 1)
-                .flatMap(fields -> Arrays.stream(fields, 1, fields.length))
-                .filter(host -> !host.equals("localhost") && !host.endsWith(".localhost"))
-                .findFirst().orElse(null);
-        Assumptions.assumeTrue(name != null, "no name in /etc/hosts but localhost");
-        dns.behave(name, TestDnsServer.Behaviour.NXDOMAIN);
-        Future<List<InetSocketAddress>> lookup = lookups.both(loop(), name, 443, false);
-        assertThat(lookup.await(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(lookup.cause()).as("%s answered by the hosts file: %s", name, lookup.getNow()).isNotNull();
-        assertThat(dns.queriesFor(name)).as("asked of the configured resolver").isPositive();
     }
 
     @Test
