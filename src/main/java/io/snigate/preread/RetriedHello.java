@@ -28,13 +28,17 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         0x07, (byte) 0x9E, 0x09, (byte) 0xE2, (byte) 0xC8, (byte) 0xA8, 0x33, (byte) 0x9C
     };
     private static final int CONTENT_TYPE_CHANGE_CIPHER_SPEC = 20;
+    private static final int CONTENT_TYPE_ALERT = 21;
     private static final int CONTENT_TYPE_APPLICATION_DATA = 23;
     private static final int HANDSHAKE_SERVER_HELLO = 2;
     /** Record header (5), handshake header (4), legacy_version (2): where a ServerHello's random starts. */
     private static final int RANDOM_AT = 11;
     private static final int HEAD_BYTES = RANDOM_AT + RETRY_RANDOM.length;
-    /** What may come before the second hello besides it: a ChangeCipherSpec, 0-RTT data already sent. */
-    private static final int MORE_BEFORE_THE_HELLO = 64 * 1024;
+    /**
+     * What may come before the second hello besides it: a ChangeCipherSpec, an alert, 0-RTT data
+     * already sent. Small: each read parses what is held again, as the pre-read does.
+     */
+    private static final int MORE_BEFORE_THE_HELLO = 4 * 1024;
     /** {@link #secondHelloAt}'s answers other than a place. */
     private static final int NEED_MORE = -1;
     private static final int NO_HELLO = -2;
@@ -142,8 +146,8 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
 
     /**
      * Where the second hello's first record starts, past the records that may come before it;
-     * {@link #NEED_MORE}, or {@link #NO_HELLO} when the client sends something else (an alert: it
-     * gave up), which then goes on unchecked.
+     * {@link #NEED_MORE}, or {@link #NO_HELLO} when the client sends something no TLS client
+     * sends there, which then goes on unchecked (the server refuses it).
      */
     private static int secondHelloAt(ByteBuf b, boolean endOfStream) {
         int at = b.readerIndex();
@@ -152,7 +156,7 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
             if (type == TlsWire.CONTENT_TYPE_HANDSHAKE) {
                 return at;
             }
-            if (type != CONTENT_TYPE_CHANGE_CIPHER_SPEC && type != CONTENT_TYPE_APPLICATION_DATA) {
+            if (type != CONTENT_TYPE_CHANGE_CIPHER_SPEC && type != CONTENT_TYPE_APPLICATION_DATA && type != CONTENT_TYPE_ALERT) {
                 return NO_HELLO;
             }
             at += 5 + b.getUnsignedShort(at + 3);

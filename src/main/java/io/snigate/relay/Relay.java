@@ -62,10 +62,18 @@ public final class Relay {
         if (record != null) {
             record.endedBecause(reason);
         }
-        if (reason.resetsThePeer()) {
+        // A client whose socket the relay took over (SocketTunnel) may have closed it already, and
+        // its number may be another connection's by now: that tunnel resets its own sockets.
+        if (reason.resetsThePeer() && ownsItsSocket(client.pipeline())) {
             Tunnel.resetOnClose(client);
         }
         client.close();
+    }
+
+    /** Whether the channel's socket is still its own: before the relay, or relayed by the channel. */
+    private static boolean ownsItsSocket(ChannelPipeline pipeline) {
+        return pipeline.get(PipelineNames.RELAY) != null || pipeline.get(PipelineNames.PREREAD) != null
+                || pipeline.get(PipelineNames.PROXY_HEADER) != null || pipeline.get(PipelineNames.LINGERING_CLOSE) != null;
     }
 
     private static void removeStagesBeforeRelay(ChannelPipeline pipeline) {

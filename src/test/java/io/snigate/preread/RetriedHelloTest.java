@@ -132,6 +132,18 @@ class RetriedHelloTest {
             }
         }
 
+        /** A warning alert (user_canceled) before the second hello does not end the check. */
+        @Test
+        void aWarningAlertBeforeTheSecondHelloIsLookedPast() {
+            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
+            ByteBuf retry = pooled(retryRequest());
+            check.serverSent(retry);
+            retry.release();
+            byte[] userCanceled = {21, 3, 3, 0, 2, 1, 90};
+            assertThat(check.clientSent(pooled(concat(userCanceled, helloFor("other.test", X25519))), false)).isNull();
+            assertThat(check.refused()).isEqualTo(Reason.MALFORMED);
+        }
+
         @Test
         void whatIsHeldIsReleasedWhenTheTunnelCloses() {
             HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
