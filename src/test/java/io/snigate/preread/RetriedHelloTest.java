@@ -82,6 +82,15 @@ class RetriedHelloTest {
         return RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT);
     }
 
+    /** The check after {@code firstHello}, once the server has asked for a retry. */
+    private static HelloRetryCheck retriedAfter(byte[] firstHello) {
+        HelloRetryCheck check = checkAfter(firstHello);
+        ByteBuf retry = pooled(retryRequest());
+        check.serverSent(retry);
+        retry.release();
+        return check;
+    }
+
     private static ByteBuf pooled(byte[] bytes) {
         return PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
     }
@@ -123,10 +132,7 @@ class RetriedHelloTest {
         @Test
         void aSecondHelloThatAsksForAnotherNameOrOtherProtocolsIsRefused() {
             for (byte[] second : new byte[][] {helloFor("other.test", X25519, "h2"), helloFor("allowed.test", X25519, "http/1.1")}) {
-                HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1, "h2"));
-                ByteBuf retry = pooled(retryRequest());
-                check.serverSent(retry);
-                retry.release();
+                HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1, "h2"));
                 assertThat(check.clientSent(pooled(second), false)).isNull();
                 assertThat(check.refused()).isEqualTo(Reason.MALFORMED);
             }
@@ -135,10 +141,7 @@ class RetriedHelloTest {
         /** A warning alert (user_canceled) before the second hello does not end the check. */
         @Test
         void aWarningAlertBeforeTheSecondHelloIsLookedPast() {
-            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
-            ByteBuf retry = pooled(retryRequest());
-            check.serverSent(retry);
-            retry.release();
+            HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1));
             byte[] userCanceled = {21, 3, 3, 0, 2, 1, 90};
             assertThat(check.clientSent(pooled(concat(userCanceled, helloFor("other.test", X25519))), false)).isNull();
             assertThat(check.refused()).isEqualTo(Reason.MALFORMED);
@@ -146,10 +149,7 @@ class RetriedHelloTest {
 
         @Test
         void whatIsHeldIsReleasedWhenTheTunnelCloses() {
-            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
-            ByteBuf retry = pooled(retryRequest());
-            check.serverSent(retry);
-            retry.release();
+            HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1));
             assertThat(check.clientSent(pooled(CHANGE_CIPHER_SPEC), false)).isNull();
             check.release(); // the leak detector fails the class if the held bytes stay
         }
