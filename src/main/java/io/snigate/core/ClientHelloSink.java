@@ -36,4 +36,11 @@ public interface ClientHelloSink {
      * proxy's own, come back through a balancer: a loop).
      */
     default void helloRandom(long digest) {}
+
+    /**
+     * Called before {@link #clientHello} for a hello whose records are whole: how many bytes they
+     * take, record headers included. The hello ends where its last record ends, so what the
+     * client sends after that many bytes is its next flight.
+     */
+    default void helloRecordBytes(int bytes) {}
 }

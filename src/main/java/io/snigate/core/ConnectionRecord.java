@@ -39,6 +39,7 @@ public final class ConnectionRecord implements ClientHelloSink {
     private Boolean ech;
     private String ja4;
     private long helloRandom;
+    private int helloRecordBytes;
     private String route;
     private String policyMode;
     private Reason wouldReject;
@@ -94,6 +95,16 @@ public final class ConnectionRecord implements ClientHelloSink {
     /** The digest of the ClientHello's random ({@link ClientHelloSink#helloRandom}), or 0 when not known. */
     public long helloRandom() {
         return helloRandom;
+    }
+
+    @Override
+    public void helloRecordBytes(int bytes) {
+        this.helloRecordBytes = bytes;
+    }
+
+    /** How many bytes the ClientHello's records take ({@link ClientHelloSink#helloRecordBytes}), or 0 when not known. */
+    public int helloRecordBytes() {
+        return helloRecordBytes;
     }
 
     @Override

@@ -7,25 +7,37 @@ import io.netty.buffer.ByteBuf;
  * The server's retry makes the client send a second ClientHello, in the clear like the first, that
  * RFC 8446 §4.1.2 says must ask for the same; a server may still take its name from the second,
  * so a client could be routed by an allowed name and then be served another. The relay shows the
- * check the server's first bytes; after a retry it holds the client's bytes until the second
- * hello is whole, and sends them on only if it asks for the same name, protocols, version and
- * ECH as the first. Used on the tunnel's event loop only.
+ * check both sides' bytes until it is {@link #over}:
+ * <ul>
+ *   <li>before the server's first bytes, the client may send no handshake record after its
+ *       first hello (no TLS client does; one sent then would reach the server before any retry
+ *       request, unchecked);
+ *   <li>after a retry, the client's bytes are held until the second hello is whole, and sent on
+ *       only if it asks for the same name, protocols, version and ECH as the first.
+ * </ul>
+ * Used on the tunnel's event loop only.
  */
 public interface HelloRetryCheck {
-    /** Sees the server's bytes before the client does (not consumed); true once it needs no more. */
-    boolean serverSent(ByteBuf bytes);
-
-    /** Whether the server asked for a retry and the client's second hello is not yet judged. */
-    boolean holdingClient();
+    /** Sees the server's bytes before the client does (not consumed). */
+    void serverSent(ByteBuf bytes);
 
     /**
-     * Takes the client's bytes while {@link #holdingClient}: returns everything held once the
-     * second hello matches the first (the check is then over), or null while more is needed or
-     * when it is refused ({@link #refused}). {@code endOfStream}: the client sent FIN after these.
+     * Takes the client's bytes and returns what goes on now: {@code bytes} themselves, everything
+     * held once the second hello matched the first, or null while held or once {@link #refused}.
+     * {@code endOfStream}: the client sent FIN after these.
      */
     ByteBuf clientSent(ByteBuf bytes, boolean endOfStream);
 
-    /** Why the second hello was refused, or null. */
+    /** Whether the server asked for a retry and the client's bytes are held until its second hello. */
+    boolean holdingClient();
+
+    /**
+     * Whether the check has nothing more to look at: the server answered without a retry, the
+     * second hello passed, or the client sent what no TLS client sends, which the server refuses.
+     */
+    boolean over();
+
+    /** Why the client was refused, or null. */
     Reason refused();
 
     /** Releases what is held: the tunnel closed first. */

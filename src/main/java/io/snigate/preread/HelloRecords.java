@@ -98,6 +98,7 @@ final class HelloRecords {
             }
             records++;
             if (handshakeBytesAfter == messageLength) {
+                sink.helloRecordBytes(fragmentStart + fragmentLength - start);
                 return parseHandshakeMessage(buf, start, records, (int) messageLength, recordVersion, sink);
             }
             if (records == MAX_FRAMING_RECORDS) {

@@ -15,9 +15,10 @@ import java.util.Objects;
 /**
  * {@link HelloRetryCheck} by the pre-read's own parser. The server's first record is a ServerHello
  * whose random is RFC 8446's fixed value for a HelloRetryRequest, or the check is over at once:
- * most connections cost it one look at their first server bytes. After a retry, what the client
- * sends before its second hello (a compatibility ChangeCipherSpec, 0-RTT data that was already on
- * its way) is held with it and sent on together.
+ * most connections cost it one look at their first server bytes. Until then the client's records
+ * after its first hello are walked by their headers (passed on as they come, never held): a
+ * ChangeCipherSpec, an alert and early data may come, a handshake record may not. After a retry,
+ * what the client sends before its second hello is held with it and sent on together.
  */
 public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     /** SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3), a ServerHello's random that asks for a retry. */
@@ -39,9 +40,9 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
      * already sent. Small: each read parses what is held again, as the pre-read does.
      */
     private static final int MORE_BEFORE_THE_HELLO = 4 * 1024;
-    /** {@link #secondHelloAt}'s answers other than a place. */
-    private static final int NEED_MORE = -1;
-    private static final int NO_HELLO = -2;
+    /** {@link #nextHandshakeRecord}'s answers other than a place. */
+    private static final int NONE_YET = -1;
+    private static final int NOT_TLS = -2;
 
     private final ConnectionRecord first;
     private final int maxClientHelloBytes;
@@ -49,9 +50,17 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     /** The server's first bytes, when they came in pieces shorter than {@link #HEAD_BYTES}. */
     private byte[] head;
     private int headLength;
-    private boolean serverSeen;
+    private boolean over;
     private CompositeByteBuf held;
+    /** Where the second hello's first record starts in {@link #held}, once seen. */
+    private int secondHelloAt = -1;
     private Reason refused;
+    /** The client's stream: bytes of its first hello still to come, then of the current record. */
+    private int firstHelloLeft;
+    private int recordLeft;
+    /** How much of the next record header has been seen (0 to 4), and its length so far. */
+    private int headerSeen;
+    private int headerLength;
     private String sni;
     private List<String> alpn;
     private int tlsVersion;
@@ -61,17 +70,23 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         this.first = first;
         this.maxClientHelloBytes = maxClientHelloBytes;
         this.alloc = alloc;
+        this.firstHelloLeft = first.helloRecordBytes();
     }
 
-    /** The check for a connection whose first hello is {@code first}'s, or null when no retry can come. */
+    /**
+     * The check for a connection whose first hello is {@code first}'s, or null when no retry can
+     * come. The client's bytes it is shown start with that hello.
+     */
     public static HelloRetryCheck of(ConnectionRecord first, int maxClientHelloBytes, ByteBufAllocator alloc) {
-        return first.tlsVersionCode() >= TlsVersions.TLS_1_3 ? new RetriedHello(first, maxClientHelloBytes, alloc) : null;
+        return first.tlsVersionCode() >= TlsVersions.TLS_1_3 && first.helloRecordBytes() > 0
+                ? new RetriedHello(first, maxClientHelloBytes, alloc)
+                : null;
     }
 
     @Override
-    public boolean serverSent(ByteBuf bytes) {
-        if (serverSeen) {
-            return true;
+    public void serverSent(ByteBuf bytes) {
+        if (over || held != null) {
+            return;
         }
         ByteBuf from = bytes;
         if (headLength > 0 || bytes.readableBytes() < HEAD_BYTES) {
@@ -82,16 +97,16 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
             bytes.getBytes(bytes.readerIndex(), head, headLength, n);
             headLength += n;
             if (headLength < HEAD_BYTES && !notAServerHello(head, headLength)) {
-                return false;
+                return;
             }
             from = Unpooled.wrappedBuffer(head, 0, headLength);
         }
-        serverSeen = true;
+        head = null;
         if (from.readableBytes() >= HEAD_BYTES && asksForRetry(from, from.readerIndex())) {
             held = alloc.compositeBuffer(Integer.MAX_VALUE);
+        } else {
+            over = true;
         }
-        head = null;
-        return true;
     }
 
     /** Whether the first bytes so far already show something other than a ServerHello. */
@@ -117,26 +132,41 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     }
 
     @Override
+    public boolean over() {
+        return over;
+    }
+
+    @Override
     public ByteBuf clientSent(ByteBuf bytes, boolean endOfStream) {
+        if (over || refused != null) {
+            return bytes;
+        }
+        if (held == null) {
+            return beforeTheServer(bytes);
+        }
+        int from = held.writerIndex();
         held.addComponent(true, bytes);
         if (held.readableBytes() > maxClientHelloBytes + MORE_BEFORE_THE_HELLO) {
             return refuse(Reason.CLIENT_HELLO_TOO_LARGE);
         }
-        int hello = secondHelloAt(held, endOfStream);
-        if (hello < 0) {
-            return hello == NEED_MORE ? null : handOver();
+        if (secondHelloAt < 0) {
+            int at = nextHandshakeRecord(held, from, held.writerIndex());
+            if (at == NOT_TLS || (at == NONE_YET && endOfStream)) {
+                return handOver(); // unchecked: the server refuses what is no hello
+            }
+            if (at == NONE_YET) {
+                return null;
+            }
+            secondHelloAt = at;
         }
         PrereadVerdict verdict = ClientHelloParser.parse(
-                held.slice(hello, held.writerIndex() - hello), maxClientHelloBytes, endOfStream, this);
+                held.slice(secondHelloAt, held.writerIndex() - secondHelloAt), maxClientHelloBytes, endOfStream, this);
         switch (verdict.status()) {
             case NEED_MORE -> {
                 return null;
             }
             case COMPLETE -> {
-                if (asksForTheSame()) {
-                    return handOver();
-                }
-                return refuse(Reason.MALFORMED);
+                return asksForTheSame() ? handOver() : refuse(Reason.MALFORMED);
             }
             default -> {
                 return refuse(verdict.reason());
@@ -145,23 +175,58 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     }
 
     /**
-     * Where the second hello's first record starts, past the records that may come before it;
-     * {@link #NEED_MORE}, or {@link #NO_HELLO} when the client sends something no TLS client
-     * sends there, which then goes on unchecked (the server refuses it).
+     * The client's bytes before the server has answered: passed on, unless a handshake record
+     * follows the first hello (a second hello sent ahead of a retry request it expects).
      */
-    private static int secondHelloAt(ByteBuf b, boolean endOfStream) {
-        int at = b.readerIndex();
-        while (b.writerIndex() - at >= 5) {
-            int type = b.getUnsignedByte(at);
-            if (type == TlsWire.CONTENT_TYPE_HANDSHAKE) {
-                return at;
-            }
-            if (type != CONTENT_TYPE_CHANGE_CIPHER_SPEC && type != CONTENT_TYPE_APPLICATION_DATA && type != CONTENT_TYPE_ALERT) {
-                return NO_HELLO;
-            }
-            at += 5 + b.getUnsignedShort(at + 3);
+    private ByteBuf beforeTheServer(ByteBuf bytes) {
+        int at = nextHandshakeRecord(bytes, bytes.readerIndex(), bytes.writerIndex());
+        if (at == NOT_TLS) {
+            over = true;
+        } else if (at >= 0) {
+            bytes.release();
+            return refuse(Reason.MALFORMED);
         }
-        return endOfStream ? NO_HELLO : NEED_MORE;
+        return bytes;
+    }
+
+    /**
+     * Walks the client's records over {@code [at, end)} of {@code b}, which go on from where the
+     * last call ended: the first hello's records, then each record by its header. Returns where a
+     * handshake record starts (its first byte, the walk stopping there), {@link #NONE_YET}, or
+     * {@link #NOT_TLS} for a content type no TLS client sends.
+     */
+    private int nextHandshakeRecord(ByteBuf b, int at, int end) {
+        while (at < end) {
+            if (firstHelloLeft > 0 || recordLeft > 0) {
+                int n = Math.min(firstHelloLeft > 0 ? firstHelloLeft : recordLeft, end - at);
+                if (firstHelloLeft > 0) {
+                    firstHelloLeft -= n;
+                } else {
+                    recordLeft -= n;
+                }
+                at += n;
+                continue;
+            }
+            int value = b.getUnsignedByte(at);
+            if (headerSeen == 0) {
+                if (value == TlsWire.CONTENT_TYPE_HANDSHAKE) {
+                    return at;
+                }
+                if (value != CONTENT_TYPE_CHANGE_CIPHER_SPEC && value != CONTENT_TYPE_ALERT
+                        && value != CONTENT_TYPE_APPLICATION_DATA) {
+                    return NOT_TLS;
+                }
+            } else if (headerSeen >= 3) {
+                headerLength = headerLength << 8 | value;
+            }
+            at++;
+            if (++headerSeen == TlsWire.RECORD_HEADER_LENGTH) {
+                recordLeft = headerLength;
+                headerSeen = 0;
+                headerLength = 0;
+            }
+        }
+        return NONE_YET;
     }
 
     private boolean asksForTheSame() {
@@ -171,6 +236,7 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
 
     /** Everything held, in one direct buffer: the relay's sockets write from memory addresses. */
     private ByteBuf handOver() {
+        over = true;
         try {
             return alloc.directBuffer(held.readableBytes()).writeBytes(held);
         } finally {

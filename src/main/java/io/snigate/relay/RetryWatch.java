@@ -41,21 +41,17 @@ final class RetryWatch {
         if (watched == null) {
             return bytes;
         }
+        ByteBuf passed = bytes;
         if (fromServer) {
-            if (watched.serverSent(bytes) && !watched.holdingClient()) {
-                check = null;
-            }
-            return bytes;
+            watched.serverSent(bytes);
+        } else {
+            passed = watched.clientSent(bytes, endOfStream);
         }
-        if (!watched.holdingClient()) {
-            return bytes;
-        }
-        ByteBuf passed = watched.clientSent(bytes, endOfStream);
-        if (passed != null) {
-            check = null;
-        } else if (watched.refused() != null) {
+        if (watched.refused() != null) {
             check = null;
             refuse.accept(watched.refused());
+        } else if (watched.over()) {
+            check = null;
         }
         return passed;
     }

@@ -24,6 +24,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
@@ -73,8 +75,20 @@ class RetriedHelloTest {
         return concat(new byte[] {22, 3, 3}, u16(handshake.length), handshake);
     }
 
-    /** The check, on a record of {@code firstHello} as the pre-read parsed it. */
+    /**
+     * The check on a record of {@code firstHello} as the pre-read parsed it, shown that hello as
+     * the relay shows it the client's first bytes.
+     */
     private static HelloRetryCheck checkAfter(byte[] firstHello) {
+        HelloRetryCheck check = checkOn(firstHello);
+        ByteBuf sent = check.clientSent(pooled(firstHello), false);
+        assertThat(sent).as("the first hello goes on").isNotNull();
+        sent.release();
+        return check;
+    }
+
+    /** The check on a record of {@code firstHello} as the pre-read parsed it. */
+    private static HelloRetryCheck checkOn(byte[] firstHello) {
         EmbeddedChannel channel = new EmbeddedChannel();
         ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
         ByteBuf hello = Unpooled.wrappedBuffer(firstHello);
@@ -91,6 +105,20 @@ class RetriedHelloTest {
         return check;
     }
 
+    /** What {@code check} passes on of {@code bytes} sent in pieces cut at {@code cuts}, all of it asserted passed. */
+    private static void passesInPieces(HelloRetryCheck check, byte[] bytes, int... cuts) {
+        int from = 0;
+        for (int i = 0; i <= cuts.length; i++) {
+            int to = i < cuts.length ? cuts[i] : bytes.length;
+            ByteBuf piece = pooled(Arrays.copyOfRange(bytes, from, to));
+            ByteBuf passed = check.clientSent(piece, false);
+            assertThat(passed).as("bytes %d to %d go on", from, to).isSameAs(piece);
+            passed.release();
+            from = to;
+        }
+        assertThat(check.refused()).isNull();
+    }
+
     private static ByteBuf pooled(byte[] bytes) {
         return PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
     }
@@ -103,7 +131,8 @@ class RetriedHelloTest {
             byte[] serverHello = retryRequest();
             serverHello[20] ^= 1; // another random
             ByteBuf bytes = pooled(serverHello);
-            assertThat(check.serverSent(bytes)).isTrue();
+            check.serverSent(bytes);
+            assertThat(check.over()).isTrue();
             assertThat(check.holdingClient()).isFalse();
             bytes.release();
         }
@@ -114,8 +143,10 @@ class RetriedHelloTest {
             byte[] retry = retryRequest();
             ByteBuf first = pooled(Arrays.copyOf(retry, 7));
             ByteBuf rest = pooled(Arrays.copyOfRange(retry, 7, retry.length));
-            assertThat(check.serverSent(first)).as("7 bytes tell nothing yet").isFalse();
-            assertThat(check.serverSent(rest)).isTrue();
+            check.serverSent(first);
+            assertThat(check.holdingClient()).as("7 bytes tell nothing yet").isFalse();
+            assertThat(check.over()).isFalse();
+            check.serverSent(rest);
             assertThat(check.holdingClient()).isTrue();
             first.release();
             rest.release();
@@ -126,7 +157,57 @@ class RetriedHelloTest {
             assertThat(passed).isNotNull();
             assertThat(ByteBufUtil.getBytes(passed)).isEqualTo(second);
             assertThat(check.holdingClient()).isFalse();
+            assertThat(check.over()).isTrue();
             passed.release();
+        }
+
+        /**
+         * A second hello sent before the server has answered would reach it before any retry
+         * request, unchecked: no TLS client sends a handshake record then.
+         */
+        @Test
+        void aHandshakeRecordBeforeTheServerAnswersIsRefused() {
+            byte[] first = helloFor("allowed.test", SECP256R1);
+            HelloRetryCheck inOneWrite = checkOn(first);
+            assertThat(inOneWrite.clientSent(pooled(concat(first, helloFor("other.test", X25519))), false)).isNull();
+            assertThat(inOneWrite.refused()).isEqualTo(Reason.MALFORMED);
+
+            HelloRetryCheck afterAChangeCipherSpec = checkAfter(first);
+            passesInPieces(afterAChangeCipherSpec, CHANGE_CIPHER_SPEC, 2);
+            assertThat(afterAChangeCipherSpec.clientSent(pooled(helloFor("allowed.test", X25519)), false)).isNull();
+            assertThat(afterAChangeCipherSpec.refused()).isEqualTo(Reason.MALFORMED);
+        }
+
+        /**
+         * Early data (RFC 8446 §4.2.10) and a compatibility ChangeCipherSpec go on before the
+         * server answers, however the records are cut, and a retry request after them is looked
+         * for as before.
+         */
+        @Test
+        void earlyDataGoesOnAsItComesWhereverItsRecordsAreCut() {
+            byte[] first = helloFor("allowed.test", SECP256R1);
+            byte[] earlyData = new byte[300];
+            Arrays.fill(earlyData, (byte) 22); // bytes that would look like handshake records if read as headers
+            byte[] flight = concat(first, CHANGE_CIPHER_SPEC, new byte[] {23, 3, 3}, u16(earlyData.length), earlyData,
+                    new byte[] {23, 3, 3}, u16(earlyData.length), earlyData);
+            HelloRetryCheck check = checkOn(first);
+            passesInPieces(check, flight, 3, first.length + 1, first.length + 8, first.length + 9, first.length + 200,
+                    first.length + CHANGE_CIPHER_SPEC.length + 305 + 2);
+            ByteBuf retry = pooled(retryRequest());
+            check.serverSent(retry);
+            retry.release();
+            assertThat(check.holdingClient()).isTrue();
+            ByteBuf passed = check.clientSent(pooled(helloFor("allowed.test", X25519)), false);
+            assertThat(passed).as("the second hello, asking for the same").isNotNull();
+            passed.release();
+        }
+
+        /** A record the walk cannot read (no TLS content type) ends the check: the server refuses it. */
+        @Test
+        void whatIsNoTlsRecordEndsTheCheck() {
+            HelloRetryCheck check = checkAfter(helloFor("allowed.test", SECP256R1));
+            passesInPieces(check, "GET / HTTP/1.1\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(check.over()).isTrue();
         }
 
         @Test
@@ -160,6 +241,63 @@ class RetriedHelloTest {
             ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
             ClientHelloParser.parse(Unpooled.wrappedBuffer(hello().sni("old.test").record()), 16384, false, record);
             assertThat(RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT)).isNull();
+        }
+    }
+
+    /**
+     * Early data (0-RTT) goes on before the server answers: a real OpenSSL client resuming a
+     * session sends its hello, a ChangeCipherSpec and early data records at once, which the check
+     * walks and must not take for a second hello.
+     */
+    @Nested
+    class EarlyData {
+        @TempDir
+        Path dir;
+
+        @Test
+        void aResumingOpenSslClientsEarlyDataIsAccepted() throws Exception {
+            ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=allowed.test", "-days", "1",
+                    "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
+            assertThat(made.exitCode()).as(made.stderr()).isZero();
+            int port;
+            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = free.getLocalPort();
+            }
+            Path serverLog = dir.resolve("s_server.log");
+            // Its standard input stays open (the pipe this process holds): at its end s_server stops.
+            Process server = new ProcessBuilder("openssl", "s_server", "-accept", "127.0.0.1:" + port, "-tls1_3",
+                    "-cert", dir.resolve("cert.pem").toString(), "-key", dir.resolve("key.pem").toString(),
+                    "-early_data").redirectErrorStream(true).redirectOutput(serverLog.toFile()).start();
+            try (ProxyHarness proxy = ProxyHarness.start("""
+                    routes:
+                      - match: "allowed.test"
+                        upstream: "127.0.0.1:%d"
+                    """.formatted(port))) {
+                ThroughTheProxy.awaitListening(port);
+                Files.writeString(dir.resolve("early.txt"), "EARLY-BYTES\n");
+                String client = "sleep 1 | openssl s_client -connect 127.0.0.1:" + proxy.port()
+                        + " -servername allowed.test -tls1_3 ";
+                ProcessRunner.Result first = ProcessRunner.run(30, "sh", "-c", client + "-sess_out " + dir.resolve("sess.pem"));
+                assertThat(first.stdout()).as(first.stderr()).contains("New, TLSv1.3");
+                assertThat(proxy.nextLog().get("outcome").asText()).isEqualTo("forwarded");
+
+                ProcessRunner.Result resumed = ProcessRunner.run(30, "sh", "-c", client + "-sess_in " + dir.resolve("sess.pem")
+                        + " -early_data " + dir.resolve("early.txt"));
+                assertThat(resumed.stdout()).as(resumed.stderr()).contains("Reused, TLSv1.3").contains("Early data was accepted");
+                JsonNode line = proxy.nextLog();
+                assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                String received = Files.readString(serverLog);
+                while (!received.contains("EARLY-BYTES") && System.nanoTime() < until) {
+                    Thread.sleep(50); // s_server writes its log after the client has gone
+                    received = Files.readString(serverLog);
+                }
+                assertThat(received).as("the server read the early data").contains("EARLY-BYTES");
+            } finally {
+                server.destroy();
+                server.waitFor(5, TimeUnit.SECONDS);
+            }
         }
     }
 
@@ -274,15 +412,41 @@ class RetriedHelloTest {
         @Test
         void aSecondHelloForAnotherNameIsRefusedBeforeTheServerSeesItWhole() throws Exception {
             try (Socket client = retriedWith(helloFor("secret.test", X25519))) {
-                DataInputStream in = new DataInputStream(client.getInputStream());
-                try {
-                    byte[] answer = nextRecord(in);
-                    throw new AssertionError("the server answered the second hello: record type " + answer[0]);
-                } catch (EOFException | SocketException closed) {
-                    // closed by the proxy, the server's answer never sent
-                }
+                assertNoServerHello(client);
             }
-            JsonNode line = proxy.nextLog();
+            assertRefusedAsMalformed(proxy.nextLog());
+        }
+
+        /**
+         * Both hellos in one write, the second ahead of the retry request the client expects: it
+         * would reach the server before the relay knew of any retry.
+         */
+        @Test
+        void aSecondHelloSentBeforeTheRetryRequestIsRefused() throws Exception {
+            try (Socket client = proxy.connect()) {
+                client.getOutputStream().write(concat(helloFor("allowed.test", SECP256R1), CHANGE_CIPHER_SPEC,
+                        helloFor("secret.test", X25519)));
+                assertNoServerHello(client);
+            }
+            assertRefusedAsMalformed(proxy.nextLog());
+        }
+
+        /** The proxy closes the connection without a ServerHello (a retry request may come first). */
+        private static void assertNoServerHello(Socket client) throws IOException {
+            DataInputStream in = new DataInputStream(client.getInputStream());
+            try {
+                while (true) {
+                    byte[] answer = nextRecord(in);
+                    if (!isRetry(answer)) {
+                        throw new AssertionError("the server answered the second hello: record type " + answer[0]);
+                    }
+                }
+            } catch (EOFException | SocketException closed) {
+                // closed by the proxy, the server's answer never sent
+            }
+        }
+
+        private static void assertRefusedAsMalformed(JsonNode line) {
             assertThat(line.get("sni").asText()).isEqualTo("allowed.test");
             assertThat(line.get("reason").asText()).isEqualTo("malformed");
             assertThat(line.get("outcome").asText()).isEqualTo("rejected");
