@@ -43,6 +43,9 @@ public final class ProxyHarness implements AutoCloseable {
 
     private ProxyHarness(ProxyConfig config) throws Exception {
         metrics = new ProxyMetrics();
+        // As Main does; this harness's logs are queues that never drop a line.
+        metrics.registerErrorLogDrops(() -> 0);
+        metrics.registerAccessLogDrops(() -> 0);
         server = new ProxyServer(config, metrics, accessLog::add, Transport.select()).start();
         metrics.bindJvmAndProcessMetrics();
     }
