@@ -119,6 +119,17 @@ class RetriedHelloTest {
         assertThat(check.refused()).isNull();
     }
 
+    /** Makes {@code key.pem} and {@code cert.pem} for allowed.test in {@code dir}; returns a free loopback port. */
+    private static int certificateAndFreePort(Path dir) throws Exception {
+        ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
+                "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=allowed.test", "-days", "1",
+                "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
+        assertThat(made.exitCode()).as(made.stderr()).isZero();
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return free.getLocalPort();
+        }
+    }
+
     private static ByteBuf pooled(byte[] bytes) {
         return PooledByteBufAllocator.DEFAULT.directBuffer(bytes.length).writeBytes(bytes);
     }
@@ -256,14 +267,7 @@ class RetriedHelloTest {
 
         @Test
         void aResumingOpenSslClientsEarlyDataIsAccepted() throws Exception {
-            ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=allowed.test", "-days", "1",
-                    "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
-            assertThat(made.exitCode()).as(made.stderr()).isZero();
-            int port;
-            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = free.getLocalPort();
-            }
+            int port = certificateAndFreePort(dir);
             Path serverLog = dir.resolve("s_server.log");
             // Its standard input stays open (the pipe this process holds): at its end s_server stops.
             Process server = new ProcessBuilder("openssl", "s_server", "-accept", "127.0.0.1:" + port, "-tls1_3",
@@ -311,14 +315,7 @@ class RetriedHelloTest {
 
         @BeforeAll
         static void start() throws Exception {
-            ProcessRunner.Result made = ProcessRunner.run(30, "openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=allowed.test", "-days", "1",
-                    "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
-            assertThat(made.exitCode()).as(made.stderr()).isZero();
-            int port;
-            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = free.getLocalPort();
-            }
+            int port = certificateAndFreePort(dir);
             server = new ProcessBuilder("openssl", "s_server", "-accept", "127.0.0.1:" + port, "-tls1_3",
                     "-groups", "X25519", "-cert", dir.resolve("cert.pem").toString(),
                     "-key", dir.resolve("key.pem").toString(), "-www", "-quiet")
