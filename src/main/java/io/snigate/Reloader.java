@@ -11,17 +11,11 @@ import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.ClosedWatchServiceException;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
-import java.nio.file.WatchService;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -31,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * Reloads the config file on request (SIGHUP) and when it, or a file its {@code match_file}
  * lists name, changes on disk. The directories are watched, not the files, so that an atomic
  * rename onto a file (editors, tools that write allowlists, Kubernetes ConfigMaps swapping their
- * {@code ..data} link) is seen. A file that fails validation changes nothing: the old config keeps
+ * {@code ..data} link) is seen. The files are also looked at every {@link #LOOK_EVERY_MILLIS}:
+ * what no watched folder tells of (a list that is a link into another folder, a folder that could
+ * not be watched) is seen then. A file that fails validation changes nothing: the old config keeps
  * serving, and the error goes to the log and the reload metrics.
  *
  * <p>Loading runs on the thread that asked (the watcher's, or the signal's), never on an event
@@ -41,11 +37,12 @@ final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
     /** How long after a reload failed on this host's trouble (an I/O error) it is tried again. */
     static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(5);
+    /** How often the files are looked at when no folder has told of a change. */
+    static final long LOOK_EVERY_MILLIS = 5_000;
 
     private final Path file;
     private final ProxyServer server;
     private final ProxyMetrics metrics;
-    private final Set<Path> watchedFolders = new HashSet<>();
     /** The text of the config now serving. */
     private String lastLoaded;
     /**
@@ -63,12 +60,16 @@ final class Reloader implements AutoCloseable {
     private boolean retryOnAnyChange;
     /** When a reload that failed on this host's trouble is tried again, in nanoTime; 0: none. */
     private long retryAtNanos;
+    /** The config file was found gone (and said so): once it is back, it is reloaded whatever it holds. */
+    private boolean configGone;
     /**
      * Runs once a reload has read lists without a final newline, before it waits, or has failed,
      * before it records why: where a tool's write lands between the read and the verdict. For tests.
      */
     Runnable afterListsRead = () -> {};
-    private WatchService watcher;
+    /** {@link #LOOK_EVERY_MILLIS}, shorter in tests. */
+    long lookEveryMillis = LOOK_EVERY_MILLIS;
+    private FolderWatch watch;
 
     /** {@code running}: the text of the file that the proxy was started with. */
     Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
@@ -93,6 +94,7 @@ final class Reloader implements AutoCloseable {
                 return false;
             }
             lastLoaded = text;
+            configGone = false;
             failedState = null;
             failedFile = null;
             watchListFolders(config);
@@ -153,12 +155,19 @@ final class Reloader implements AutoCloseable {
             return !stateOnDisk(null).equals(failedState);
         }
         try {
-            return !lastLoaded.equals(ConfigLoader.readText(file))
+            return configGone || !lastLoaded.equals(ConfigLoader.readText(file))
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
         } catch (ConfigException e) {
-            // Mid-rename, or gone: the next event will tell. Otherwise too large, or not text:
-            // changed, and the reload says why.
-            return Files.exists(file);
+            if (Files.exists(file)) {
+                return true; // too large, or not text: the reload says why
+            }
+            if (!configGone) {
+                // Serving on is right, but a restart would not start: as a failed reload, it alerts.
+                configGone = true;
+                metrics.configReloaded(false);
+                LOG.error("{} is gone: the previous config keeps serving, and a restart would fail; put the file back", file);
+            }
+            return false;
         }
     }
 
@@ -182,7 +191,7 @@ final class Reloader implements AutoCloseable {
             }
         }
         server.currentConfig().nameLists().forEach(names -> state.append(MatchFiles.stamp(names.files())));
-        for (Path folder : new TreeSet<>(watchedFolders)) {
+        for (Path folder : watch == null ? List.<Path>of() : watch.folders()) {
             try (Stream<Path> names = Files.list(folder)) {
                 names.map(Path::getFileName).sorted().forEach(name -> state.append(name).append('/'));
             } catch (IOException e) {
@@ -192,14 +201,18 @@ final class Reloader implements AutoCloseable {
         return state.toString();
     }
 
-    /** Watches the folders of the config's lists too; a folder stays watched once it was. */
+    /**
+     * Watches the folders of the config's lists too (a folder stays watched once it was), and
+     * again each folder replaced since it was watched: a reload follows a folder renamed over.
+     */
     private synchronized void watchListFolders(ProxyConfig config) {
-        if (watcher == null) {
+        if (watch == null) {
             return;
         }
         for (NameList names : config.nameLists()) {
-            watchFolder(MatchFiles.folderOf(names.pattern()), names.label());
+            watch.add(MatchFiles.folderOf(names.pattern()), names.label());
         }
+        watch.rewatchReplaced();
     }
 
     /**
@@ -208,41 +221,16 @@ final class Reloader implements AutoCloseable {
      */
     private synchronized void watchFolderOf(Path list) {
         Path folder = list.toAbsolutePath().getParent();
-        if (watcher != null && folder != null && Files.isDirectory(folder)) {
-            watchFolder(folder, list.toString());
+        if (watch != null && folder != null && Files.isDirectory(folder)) {
+            watch.add(folder, list.toString());
         }
     }
 
-    private void watchFolder(Path folder, String forWhat) {
-        if (watchedFolders.add(folder)) {
-            try {
-                register(folder);
-            } catch (IOException e) {
-                LOG.warn("cannot watch {} for changes to {}: {}; reload with SIGHUP", folder, forWhat, e.toString());
-            }
-        }
-    }
-
-    private void register(Path folder) throws IOException {
-        folder.register(watcher, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
-                StandardWatchEventKinds.ENTRY_DELETE);
-    }
-
-    /**
-     * The watch on {@code folder} ended: the folder was deleted or replaced. A list's folder is
-     * watched again by the next reload that loads a list from it; the config's own folder at once,
-     * if it is there again.
-     */
-    private synchronized void watchEnded(Path folder, Path configFolder) {
-        watchedFolders.remove(folder);
-        if (!folder.equals(configFolder) || watcher == null) { // or closed meanwhile
-            return;
-        }
-        try {
-            register(folder);
-            watchedFolders.add(folder);
-        } catch (IOException e) {
-            LOG.warn("{} can no longer be watched ({}); reload with SIGHUP", folder, e.toString());
+    /** Events of {@code key}'s folder were taken; a folder deleted or replaced is watched again once it is there. */
+    private synchronized void eventsTaken(WatchKey key) {
+        if (!key.reset() && watch != null) {
+            watch.ended(key);
+            watch.rewatchReplaced();
         }
     }
 
@@ -254,9 +242,9 @@ final class Reloader implements AutoCloseable {
      */
     void watch() {
         Path dir = file.toAbsolutePath().getParent();
-        WatchService watcher;
+        FolderWatch watch;
         try {
-            watcher = FileSystems.getDefault().newWatchService();
+            watch = FolderWatch.open();
         } catch (IOException e) {
             LOG.error("cannot watch {} for changes ({}): edits are applied on SIGHUP only; raise "
                     + "fs.inotify.max_user_instances to have them applied when saved", file, e.toString());
@@ -264,13 +252,8 @@ final class Reloader implements AutoCloseable {
             return;
         }
         synchronized (this) {
-            this.watcher = watcher;
-            try {
-                register(dir);
-                watchedFolders.add(dir);
-            } catch (IOException e) {
-                LOG.error("cannot watch {} for changes to {} ({}): edits are applied on SIGHUP only", dir, file, e.toString());
-            }
+            this.watch = watch;
+            watch.add(dir, file.toString());
         }
         watchListFolders(server.currentConfig());
         Thread thread = new Thread(() -> {
@@ -278,15 +261,14 @@ final class Reloader implements AutoCloseable {
                 while (true) {
                     // After a refusal of a list being written, a second goes by as a change: the
                     // tool's last write may have come before its folder was watched.
-                    WatchKey key = retryPending() ? watcher.poll(1, TimeUnit.SECONDS) : watcher.take();
+                    WatchKey key = watch.poll(retryPending() ? 1_000 : lookEveryMillis);
                     if (key != null) {
                         key.pollEvents();
-                        if (!key.reset()) {
-                            watchEnded((Path) key.watchable(), dir);
-                        }
+                        eventsTaken(key);
                     }
-                    settle(watcher, dir);
+                    settle(watch);
                     try {
+                        rewatchReplaced();
                         if (changedOnDisk()) {
                             reload("file changed");
                         }
@@ -304,6 +286,12 @@ final class Reloader implements AutoCloseable {
         reloadIfChangedWhileStarting();
     }
 
+    private synchronized void rewatchReplaced() {
+        if (watch != null) {
+            watch.rewatchReplaced();
+        }
+    }
+
     private synchronized boolean retryPending() {
         return retryOnAnyChange || retryAtNanos != 0;
     }
@@ -312,14 +300,12 @@ final class Reloader implements AutoCloseable {
      * Waits until no change has come for 200 ms, for 2 s at most: editors and tools write in
      * several steps, and a file read between two of them is read half-written.
      */
-    private void settle(WatchService watcher, Path configFolder) throws InterruptedException {
+    private void settle(FolderWatch watch) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         WatchKey more;
-        while (System.nanoTime() < deadline && (more = watcher.poll(200, TimeUnit.MILLISECONDS)) != null) {
+        while (System.nanoTime() < deadline && (more = watch.poll(200)) != null) {
             more.pollEvents();
-            if (!more.reset()) {
-                watchEnded((Path) more.watchable(), configFolder);
-            }
+            eventsTaken(more);
         }
     }
 
@@ -333,13 +319,13 @@ final class Reloader implements AutoCloseable {
     /** Stops watching; the watching thread ends. SIGHUP still reloads. */
     @Override
     public synchronized void close() {
-        if (watcher != null) {
+        if (watch != null) {
             try {
-                watcher.close();
+                watch.close();
             } catch (IOException e) {
                 LOG.warn("closing the watch of {}: {}", file, e.toString());
             }
-            watcher = null;
+            watch = null;
         }
     }
 }

@@ -28,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -130,6 +131,49 @@ class MatchFileReloadTest {
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
         Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
         await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));
+    }
+
+    /**
+     * A folder renamed over (a tool that swaps a whole list folder): the kernel watches the old
+     * folder, renamed away, so the new one must be watched again for an edit in it to be seen.
+     */
+    @Test
+    void aListsFolderRenamedOverIsWatchedAgain() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("lists"));
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
+        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
+        Reloader reloader = reloader();
+        reloader.lookEveryMillis = TimeUnit.MINUTES.toMillis(10); // the watch alone
+        assertThat(reloader.reload("the list in its folder")).isTrue();
+        reloader.watch();
+
+        Path next = Files.createDirectories(dir.resolve("lists.new"));
+        Files.writeString(next.resolve("allow.list"), ".corpus.test\n");
+        Files.move(folder, dir.resolve("lists.old"));
+        Files.move(next, folder);
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded")); // the config's folder saw it
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n"); // in place, in the new folder
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("no_route"));
+    }
+
+    /**
+     * A list that is a link into a folder no watch covers (a config repository, stow): a change of
+     * its target tells no watched folder, and is seen when the files are looked at.
+     */
+    @Test
+    void aListLinkedIntoAnotherFolderIsLookedAt() throws Exception {
+        Path elsewhere = Files.createDirectories(dir.resolve("repository"));
+        Path target = Files.writeString(elsewhere.resolve("allow.list"), "unrelated.example\n");
+        Files.delete(list);
+        Files.createSymbolicLink(list, target);
+        Reloader reloader = reloader();
+        reloader.lookEveryMillis = 300;
+        assertThat(reloader.reload("the list a link")).isTrue();
+        reloader.watch();
+
+        Path next = Files.writeString(elsewhere.resolve("allow.list.tmp"), ".corpus.test\n");
+        Files.move(next, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        await().atMost(Duration.ofSeconds(15)).until(() -> proxy.reasonFor(HELLO).equals("forwarded"));
     }
 
     @Test

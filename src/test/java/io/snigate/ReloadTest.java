@@ -205,6 +205,18 @@ class ReloadTest {
         awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
     }
 
+    /** A config deleted is said at once: the proxy serves on, but a restart would not start. */
+    @Test
+    void aDeletedConfigIsAFailedReloadUntilItIsBack() throws Exception {
+        reloader.watch();
+        String running = Files.readString(config);
+        Files.delete(config);
+        awaitScrapeContaining("snigate_config_last_reload_successful 0.0");
+        assertThat(connectAndLogReason()).as("the routes serve on").isEqualTo("no_route");
+        replaceAtomically(running); // as it was: back, it is reloaded all the same
+        awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
+    }
+
     @Test
     void atomicRenameOntoTheWatchedFileIsPickedUp() throws Exception {
         reloader.watch();
