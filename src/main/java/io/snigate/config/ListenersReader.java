@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
@@ -41,9 +42,24 @@ final class ListenersReader {
                 throw nodes.error(item, "listen address \"" + listener.name() + "\" is listed twice (first at line "
                         + first + "); remove one");
             }
+            for (Listener other : listeners) {
+                if (listener.address().port() != 0 && overlap(other.address().toResolvedLiteral(),
+                        listener.address().toResolvedLiteral()) && !sameRules(other, listener)) {
+                    throw nodes.error(item, "listen address \"" + listener.name() + "\" takes connections \""
+                            + other.name() + "\" (line " + other.line() + ") would take too, and its clients,"
+                            + " original_dst or proxy_protocol differ: the more specific address gets them under its own"
+                            + " rules; give both the same settings, or each its own port");
+                }
+            }
             listeners.add(listener);
         }
         return listeners;
+    }
+
+    /** Whether two listeners treat a connection alike, whichever of them the kernel gives it to. */
+    private static boolean sameRules(Listener a, Listener b) {
+        return a.originalDst() == b.originalDst() && Objects.equals(a.proxyProtocol(), b.proxyProtocol())
+                && a.clients().equals(b.clients());
     }
 
     private Listener readPlainListener(Node item) throws ConfigException {

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.PatternSyntaxException;
+import java.util.stream.Collectors;
 import org.yaml.snakeyaml.nodes.MappingNode;
 import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
@@ -58,9 +59,12 @@ final class RoutesReader {
         return routes;
     }
 
-    /** A list's place among the patterns: no name pattern can hold a colon. */
+    /**
+     * A list's place among the patterns (no name pattern can hold a colon): its path as the
+     * system would open it, so that "./lists/x" and "lists/x" are one list.
+     */
     private static String listKey(NameList names) {
-        return "match_file:" + names.pattern();
+        return "match_file:" + names.pattern().toAbsolutePath().normalize();
     }
 
     private Route readRoute(Node node, Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
@@ -277,8 +281,23 @@ final class RoutesReader {
             if (!ports.add(port)) {
                 throw nodes.error(item, "port " + port + " is listed twice");
             }
+            if (!dialable(port)) {
+                throw nodes.error(item, "port " + port + ": no listener takes it, so no client reaches this route through it"
+                        + " (and a wider route gets its names); list a port a listener has ("
+                        + listeners.stream().map(Listener::name).collect(Collectors.joining(", ")) + "), or add a"
+                        + " listener on it");
+            }
         }
         return List.copyOf(ports);
+    }
+
+    /**
+     * Whether a client can have dialed {@code port}: any port through a transparent listener (the
+     * original destination's), else one a listener binds (0: any, known only once bound).
+     */
+    private boolean dialable(int port) {
+        return listeners.stream().anyMatch(listener -> listener.isTransparent() || listener.address().port() == 0
+                || listener.address().port() == port);
     }
 
     Upstream readUpstream(Node node, String what) throws ConfigException {

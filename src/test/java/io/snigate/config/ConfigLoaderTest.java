@@ -271,6 +271,50 @@ class ConfigLoaderTest {
                 .as("an IPv4 wildcard holds no IPv6 address").isEqualTo(8443);
     }
 
+    /**
+     * Two listeners one connection could reach: the kernel gives it to the more specific address,
+     * so the other's client rules would not apply to it. Alike, they may overlap ([::] beside
+     * 0.0.0.0, an nginx habit).
+     */
+    @Test
+    void overlappingListenersMustTreatConnectionsAlike() throws ConfigException {
+        assertError("""
+                listen:
+                  - "127.0.0.1:8443"
+                  - { address: "0.0.0.0:8443", clients: { allow: ["10.0.0.0/8"] } }
+                """ + ROUTE,
+                "routes.yaml:3: listen address \"0.0.0.0:8443\" takes connections \"127.0.0.1:8443\" (line 2) would"
+                        + " take too, and its clients, original_dst or proxy_protocol differ: the more specific address"
+                        + " gets them under its own rules; give both the same settings, or each its own port");
+        assertThat(ConfigLoader.parse("""
+                listen:
+                  - { address: "0.0.0.0:8443", clients: { allow: ["10.0.0.0/8"] } }
+                  - { address: "[::]:8443", clients: { allow: ["10.0.0.0/8"] } }
+                  - "127.0.0.1:9443"
+                """ + ROUTE, "routes.yaml").listeners()).hasSize(3);
+    }
+
+    /** A route's port no listener takes (none transparent): its names would go to a wider route. */
+    @Test
+    void aRoutePortNoListenerTakes() throws ConfigException {
+        assertError("""
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match: "secret.example.com"
+                    ports: [8443, 443]
+                    upstream: "192.0.2.10:443"
+                """,
+                "routes.yaml:4: port 443: no listener takes it, so no client reaches this route through it (and a wider"
+                        + " route gets its names); list a port a listener has (127.0.0.1:8443), or add a listener on it");
+        assertThat(ConfigLoader.parse("""
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match: "secret.example.com"
+                    ports: [8443]
+                    upstream: "192.0.2.10:443"
+                """, "routes.yaml").routes()).hasSize(1);
+    }
+
     @Test
     void durationWithoutUnit() {
         assertError("listen: 127.0.0.1:8443\n" + ROUTE + "timeouts: { preread: 10 }\n",

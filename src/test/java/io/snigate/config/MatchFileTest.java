@@ -135,6 +135,23 @@ class MatchFileTest {
                         + " or ports that do not overlap");
     }
 
+    /** "./allow.list" is the list "allow.list" is: the same file, however written. */
+    @Test
+    void aListWrittenAnotherWayIsStillTheSameList() throws Exception {
+        Files.writeString(dir.resolve("allow.list"), "a.example\n");
+        assertThatThrownBy(() -> ConfigLoader.parse("""
+                listen: "127.0.0.1:8443"
+                routes:
+                  - match_file: "%s"
+                    upstream: "192.0.2.1:443"
+                  - match_file: "%s"
+                    upstream: "192.0.2.2:443"
+                """.formatted(dir.resolve("allow.list"), dir + "/./allow.list"), "routes.yaml"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("routes.yaml:5: match_file \"" + dir + "/./allow.list"
+                        + "\" is also the list of the route at line 3");
+    }
+
     @Test
     void namesThatDifferOnlyInTheirFirstCharactersSpreadOverTheTable() throws Exception {
         // Every three-character .com name and every four-letter .net name: their backward hashes

@@ -26,7 +26,7 @@ class PolicyDecisionTest {
     Path dir;
 
     private static RouteTable table(String yaml) throws Exception {
-        return RouteTable.from(ConfigLoader.parse("listen: \"127.0.0.1:8443\"\n" + yaml, "routes.yaml"));
+        return RouteTable.from(ConfigLoader.parse("listen: [\"127.0.0.1:8443\", \"127.0.0.1:443\"]\n" + yaml, "routes.yaml"));
     }
 
     private static InetAddress ip(String text) throws Exception {
