@@ -12,8 +12,9 @@ import io.netty.buffer.ByteBuf;
  *   <li>before the server's first bytes, the client may send no handshake record after its
  *       first hello (no TLS client does; one sent then would reach the server before any retry
  *       request, unchecked);
- *   <li>after a retry, the client's bytes are held until the second hello is whole, and sent on
- *       only if it asks for the same name, protocols, version and ECH as the first.
+ *   <li>after a retry, the client's bytes are held from the read that starts the second hello
+ *       until that hello is whole, and sent on only if it asks for the same name, protocols,
+ *       version and ECH as the first (what comes before it, early data the server skips, goes on).
  * </ul>
  * Used on the tunnel's event loop only.
  */
@@ -28,7 +29,7 @@ public interface HelloRetryCheck {
      */
     ByteBuf clientSent(ByteBuf bytes, boolean endOfStream);
 
-    /** Whether the server asked for a retry and the client's bytes are held until its second hello. */
+    /** Whether client bytes are held: the second hello has begun and is not judged yet. */
     boolean holdingClient();
 
     /**

@@ -2,7 +2,6 @@ package io.snigate.preread;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.snigate.core.ClientHelloSink;
 import io.snigate.core.ConnectionRecord;
@@ -18,7 +17,8 @@ import java.util.Objects;
  * most connections cost it one look at their first server bytes. Until then the client's records
  * after its first hello are walked by their headers (passed on as they come, never held): a
  * ChangeCipherSpec, an alert and early data may come, a handshake record may not. After a retry,
- * what the client sends before its second hello is held with it and sent on together.
+ * the walk goes on, and reads go on as they come until one holds the start of a handshake record:
+ * from that read on, the client's bytes are held, in one buffer, until the second hello is whole.
  */
 public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     /** SHA-256 of "HelloRetryRequest" (RFC 8446 §4.1.3), a ServerHello's random that asks for a retry. */
@@ -36,10 +36,10 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     private static final int RANDOM_AT = 11;
     private static final int HEAD_BYTES = RANDOM_AT + RETRY_RANDOM.length;
     /**
-     * What may come before the second hello besides it: a ChangeCipherSpec, an alert, 0-RTT data
-     * already sent. Small: each read parses what is held again, as the pre-read does.
+     * Room past the largest hello for its records' headers (64 at most, as the pre-read allows).
+     * Small: each read parses what is held again, as the pre-read does.
      */
-    private static final int MORE_BEFORE_THE_HELLO = 4 * 1024;
+    private static final int RECORD_HEADERS_ROOM = 4 * 1024;
     /** {@link #nextHandshakeRecord}'s answers other than a place. */
     private static final int NONE_YET = -1;
     private static final int NOT_TLS = -2;
@@ -51,9 +51,12 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     private byte[] head;
     private int headLength;
     private boolean over;
-    private CompositeByteBuf held;
-    /** Where the second hello's first record starts in {@link #held}, once seen. */
-    private int secondHelloAt = -1;
+    /** The server asked for a retry. */
+    private boolean retried;
+    /** The client's bytes from the read that holds the second hello's start, or null. */
+    private ByteBuf held;
+    /** Where the second hello's first record starts in {@link #held}. */
+    private int secondHelloAt;
     private Reason refused;
     /** The client's stream: bytes of its first hello still to come, then of the current record. */
     private int firstHelloLeft;
@@ -85,7 +88,7 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
 
     @Override
     public void serverSent(ByteBuf bytes) {
-        if (over || held != null) {
+        if (over || retried || !bytes.isReadable()) {
             return;
         }
         ByteBuf from = bytes;
@@ -103,7 +106,7 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         }
         head = null;
         if (from.readableBytes() >= HEAD_BYTES && asksForRetry(from, from.readerIndex())) {
-            held = alloc.compositeBuffer(Integer.MAX_VALUE);
+            retried = true;
         } else {
             over = true;
         }
@@ -141,23 +144,28 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         if (over || refused != null) {
             return bytes;
         }
-        if (held == null) {
+        if (!retried) {
             return beforeTheServer(bytes);
         }
-        int from = held.writerIndex();
-        held.addComponent(true, bytes);
-        if (held.readableBytes() > maxClientHelloBytes + MORE_BEFORE_THE_HELLO) {
-            return refuse(Reason.CLIENT_HELLO_TOO_LARGE);
-        }
-        if (secondHelloAt < 0) {
-            int at = nextHandshakeRecord(held, from, held.writerIndex());
-            if (at == NOT_TLS || (at == NONE_YET && endOfStream)) {
-                return handOver(); // unchecked: the server refuses what is no hello
+        if (held == null) {
+            int at = nextHandshakeRecord(bytes, bytes.readerIndex(), bytes.writerIndex());
+            if (at == NOT_TLS) {
+                over = true; // unchecked: the server refuses what is no TLS record
+                return bytes;
             }
             if (at == NONE_YET) {
-                return null;
+                return bytes; // a ChangeCipherSpec, an alert, early data the server skips: on at once
             }
-            secondHelloAt = at;
+            secondHelloAt = at - bytes.readerIndex();
+            held = alloc.directBuffer(bytes.readableBytes());
+        }
+        try {
+            held.writeBytes(bytes);
+        } finally {
+            bytes.release();
+        }
+        if (held.writerIndex() - secondHelloAt > maxClientHelloBytes + RECORD_HEADERS_ROOM) {
+            return refuse(Reason.CLIENT_HELLO_TOO_LARGE);
         }
         PrereadVerdict verdict = ClientHelloParser.parse(
                 held.slice(secondHelloAt, held.writerIndex() - secondHelloAt), maxClientHelloBytes, endOfStream, this);
@@ -234,14 +242,12 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
                 && tlsVersion == first.tlsVersionCode() && Boolean.valueOf(ech).equals(first.ech());
     }
 
-    /** Everything held, in one direct buffer: the relay's sockets write from memory addresses. */
+    /** Everything held, the second hello last: the relay's sockets write from memory addresses, as a direct buffer has. */
     private ByteBuf handOver() {
         over = true;
-        try {
-            return alloc.directBuffer(held.readableBytes()).writeBytes(held);
-        } finally {
-            release();
-        }
+        ByteBuf passed = held;
+        held = null;
+        return passed;
     }
 
     private ByteBuf refuse(Reason reason) {

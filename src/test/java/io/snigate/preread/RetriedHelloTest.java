@@ -155,15 +155,16 @@ class RetriedHelloTest {
             ByteBuf first = pooled(Arrays.copyOf(retry, 7));
             ByteBuf rest = pooled(Arrays.copyOfRange(retry, 7, retry.length));
             check.serverSent(first);
-            assertThat(check.holdingClient()).as("7 bytes tell nothing yet").isFalse();
-            assertThat(check.over()).isFalse();
+            assertThat(check.over()).as("7 bytes tell nothing yet").isFalse();
             check.serverSent(rest);
-            assertThat(check.holdingClient()).isTrue();
+            assertThat(check.over()).as("a retry").isFalse();
             first.release();
             rest.release();
 
             byte[] second = concat(CHANGE_CIPHER_SPEC, helloFor("allowed.test", X25519, "h2"));
             assertThat(check.clientSent(pooled(Arrays.copyOf(second, 40)), false)).as("held").isNull();
+            assertThat(check.refused()).isNull();
+            assertThat(check.holdingClient()).isTrue();
             ByteBuf passed = check.clientSent(pooled(Arrays.copyOfRange(second, 40, second.length)), false);
             assertThat(passed).isNotNull();
             assertThat(ByteBufUtil.getBytes(passed)).isEqualTo(second);
@@ -207,7 +208,7 @@ class RetriedHelloTest {
             ByteBuf retry = pooled(retryRequest());
             check.serverSent(retry);
             retry.release();
-            assertThat(check.holdingClient()).isTrue();
+            assertThat(check.over()).isFalse();
             ByteBuf passed = check.clientSent(pooled(helloFor("allowed.test", X25519)), false);
             assertThat(passed).as("the second hello, asking for the same").isNotNull();
             passed.release();
@@ -242,8 +243,28 @@ class RetriedHelloTest {
         @Test
         void whatIsHeldIsReleasedWhenTheTunnelCloses() {
             HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1));
-            assertThat(check.clientSent(pooled(CHANGE_CIPHER_SPEC), false)).isNull();
+            byte[] second = concat(CHANGE_CIPHER_SPEC, helloFor("allowed.test", X25519));
+            assertThat(check.clientSent(pooled(Arrays.copyOf(second, 20)), false)).isNull();
+            assertThat(check.holdingClient()).isTrue();
             check.release(); // the leak detector fails the class if the held bytes stay
+        }
+
+        /**
+         * Early data after a retry request goes on as it comes, however much (the server skips it):
+         * only the second hello is held, and only it counts towards the limit.
+         */
+        @Test
+        void earlyDataAfterARetryGoesOnAndOnlyTheSecondHelloIsHeld() {
+            HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1));
+            byte[] earlyData = new byte[16_000];
+            byte[] record = concat(new byte[] {23, 3, 3}, u16(earlyData.length), earlyData);
+            passesInPieces(check, concat(CHANGE_CIPHER_SPEC, record, record, record), 1, 7, 9000, 30_000);
+            assertThat(check.holdingClient()).isFalse();
+            byte[] second = helloFor("allowed.test", X25519);
+            assertThat(check.clientSent(pooled(Arrays.copyOf(second, 1)), false)).as("held from its first byte").isNull();
+            ByteBuf passed = check.clientSent(pooled(Arrays.copyOfRange(second, 1, second.length)), false);
+            assertThat(ByteBufUtil.getBytes(passed)).isEqualTo(second);
+            passed.release();
         }
 
         @Test
