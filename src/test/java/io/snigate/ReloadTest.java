@@ -3,7 +3,11 @@ package io.snigate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.snigate.listen.ProxyServer;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
@@ -28,6 +32,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 /**
  * Live reload: a new valid file is swapped in atomically and takes effect for the next
@@ -203,6 +208,27 @@ class ReloadTest {
         awaitScrapeContaining("snigate_config_last_reload_successful 0.0");
         replaceAtomically(running);
         awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
+    }
+
+    /**
+     * The DNS lookups' timeout is a share of timeouts.connect fixed when the resolvers were made:
+     * a reload that changes it says it waits for a restart (it said only admin and resolvers).
+     */
+    @Test
+    void aReloadThatChangesTheConnectTimeoutSaysDnsKeepsItsOwnUntilARestart() throws Exception {
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        Logger serverLog = (Logger) LoggerFactory.getLogger(ProxyServer.class);
+        logged.start();
+        serverLog.addAppender(logged);
+        try {
+            Files.writeString(config, "timeouts: { connect: 9s }\n" + configText(""));
+            assertThat(reloader.reload("test")).isTrue();
+        } finally {
+            serverLog.detachAppender(logged);
+        }
+        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
+                .anyMatch(line -> line.contains("share of timeouts.connect keep their old values until a restart"));
+        assertThat(proxy.server().currentConfig().timeouts().connect()).hasSeconds(9);
     }
 
     /** A config deleted is said at once: the proxy serves on, but a restart would not start. */

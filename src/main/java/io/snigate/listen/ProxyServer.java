@@ -198,8 +198,10 @@ public final class ProxyServer implements AutoCloseable {
         metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
         dnsCache.keepConfigured(config);
-        if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())) {
-            LOG.warn("admin and resolvers keep their old values until a restart; everything else changed now");
+        if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())
+                || !previous.timeouts().connect().equals(config.timeouts().connect())) {
+            LOG.warn("admin, resolvers and the DNS lookups' share of timeouts.connect keep their old values until a"
+                    + " restart; everything else changed now");
         }
         listeners.closeOthers(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
