@@ -3,7 +3,11 @@ package io.snigate.config;
 import io.snigate.core.Addresses;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CoderResult;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -74,11 +78,33 @@ public final class ConfigLoader {
         } catch (AccessDeniedException e) {
             throw new ConfigException(name, 0, "permission denied; the proxy's user must be able to read it", e);
         } catch (CharacterCodingException e) {
-            throw new ConfigException(name, 0, "is not valid UTF-8 text", e);
+            throw new ConfigException(name, lineOfFirstNonUtf8(file), "is not valid UTF-8 text: save it as UTF-8"
+                    + " (a byte on this line is not; an editor's Latin-1 é, for one)", e);
         } catch (IOException e) {
             throw new ConfigException(name, 0, "cannot be read: " + e, e);
         }
         return text;
+    }
+
+    /** The line of {@code file}'s first byte that is not UTF-8, or 0 if it cannot be read again. */
+    private static int lineOfFirstNonUtf8(Path file) {
+        try {
+            ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file));
+            CoderResult result = StandardCharsets.UTF_8.newDecoder()
+                    .decode(bytes, CharBuffer.allocate(bytes.remaining()), true);
+            if (!result.isError()) {
+                return 0;
+            }
+            int line = 1;
+            for (int i = 0; i < bytes.position(); i++) {
+                if (bytes.get(i) == '\n') {
+                    line++;
+                }
+            }
+            return line;
+        } catch (IOException | OutOfMemoryError e) {
+            return 0;
+        }
     }
 
     public static ProxyConfig parse(String yamlText, String fileName) throws ConfigException {

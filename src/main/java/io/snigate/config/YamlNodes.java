@@ -24,6 +24,7 @@ import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.ScalarNode;
 import org.yaml.snakeyaml.nodes.SequenceNode;
 import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.reader.ReaderException;
 
 /**
  * Walks the YAML node tree of one file and turns every surprise into a {@link ConfigException}
@@ -62,12 +63,25 @@ final class YamlNodes {
         } catch (MarkedYAMLException e) {
             Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
             String problem = oneLine(e.getProblem() != null ? e.getProblem() : e.getContext());
-            // The context often points at the real mistake, such as the unclosed bracket.
             if (e.getProblem() != null && e.getContext() != null && e.getContextMark() != null) {
-                problem += " (" + oneLine(e.getContext()) + " at line " + (e.getContextMark().getLine() + 1) + ")";
+                if (opensTheMistake(e.getContext()) && e.getProblemMark() != null) {
+                    // An unclosed quote or bracket, a key without its ':': where it starts is the
+                    // line to fix; the parser notices only further on.
+                    problem += " (" + oneLine(e.getContext()) + " that starts on this line; noticed at line "
+                            + (e.getProblemMark().getLine() + 1) + ")";
+                    mark = e.getContextMark();
+                } else {
+                    problem += " (" + oneLine(e.getContext()) + " at line " + (e.getContextMark().getLine() + 1) + ")";
+                }
             }
             throw new ConfigException(file, mark == null ? 0 : mark.getLine() + 1,
                     "not valid YAML: " + problem + advice(e, text), e);
+        } catch (ReaderException e) {
+            // A character YAML does not allow (a control character, most often pasted): it has a place.
+            int at = text.offsetByCodePoints(0, Math.min(e.getPosition(), text.codePointCount(0, text.length())));
+            int line = (int) text.substring(0, at).chars().filter(c -> c == '\n').count() + 1;
+            throw new ConfigException(file, line, String.format("not valid YAML: the character U+%04X on this line is"
+                    + " not allowed (a control character: pasted?); remove it", e.getCodePoint()), e);
         } catch (YAMLException e) {
             // The parser's own limits, which it reports without a place: found again in its events.
             String message = oneLine(e.getMessage());
@@ -114,6 +128,12 @@ final class YamlNodes {
         return 0;
     }
 
+    /** Whether the parser's context names the construct that is left open: a quoted value, a key, a [ or {. */
+    private static boolean opensTheMistake(String context) {
+        return context.startsWith("while scanning a quoted scalar") || context.startsWith("while scanning a simple key")
+                || context.startsWith("while parsing a flow");
+    }
+
     /** What to do about the parser's likeliest complaints, in the words of this file's keys. */
     private static String advice(MarkedYAMLException e, String text) {
         String problem = String.valueOf(e.getProblem()) + " " + e.getContext();
@@ -131,6 +151,19 @@ final class YamlNodes {
         }
         if (problem.contains("mapping values are not allowed here")) {
             return "; a key on this line or the one before lacks its ':', or a value holds an unquoted ': '";
+        }
+        String context = String.valueOf(e.getContext());
+        if (context.startsWith("while scanning a quoted scalar")) {
+            return "; close the quote this value opens";
+        }
+        if (context.startsWith("while scanning a simple key")) {
+            return "; the key on this line lacks its ':' (key: value)";
+        }
+        if (context.startsWith("while parsing a flow sequence")) {
+            return "; close the [ this line opens with ], and put a comma between its items";
+        }
+        if (context.startsWith("while parsing a flow mapping")) {
+            return "; close the { this line opens with }, and put a comma between its keys";
         }
         return "";
     }

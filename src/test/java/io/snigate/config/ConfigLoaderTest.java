@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.snigate.metrics.MetricNames;
 import io.snigate.route.RouteDecision;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -566,11 +567,16 @@ class ConfigLoaderTest {
     @Test
     void yamlSyntaxError() {
         assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: \"api.example.com\n    upstream: 192.0.2.1:443\n",
-                "routes.yaml:5: not valid YAML: found unexpected end of stream "
-                        + "(while scanning a quoted scalar at line 3)");
+                "routes.yaml:3: not valid YAML: found unexpected end of stream (while scanning a quoted scalar that"
+                        + " starts on this line; noticed at line 5); close the quote this value opens");
         assertError("listen: [127.0.0.1:8443\n" + ROUTE,
-                "routes.yaml:2: not valid YAML: expected ',' or ']', but got : "
-                        + "(while parsing a flow sequence at line 1)");
+                "routes.yaml:1: not valid YAML: expected ',' or ']', but got : (while parsing a flow sequence that"
+                        + " starts on this line; noticed at line 2); close the [ this line opens with ], and put a comma"
+                        + " between its items");
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: \"api.example.com\"\n    upstream \"192.0.2.1:443\"\n"
+                        + "default: \"192.0.2.9:443\"\n",
+                "routes.yaml:4: not valid YAML: could not find expected ':' (while scanning a simple key that starts on"
+                        + " this line; noticed at line 5); the key on this line lacks its ':' (key: value)");
     }
 
     /** The parser's limits against YAML bombs give the line that passes them, and say what to do instead. */
@@ -632,6 +638,26 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(fifo))
                 .isInstanceOf(ConfigException.class)
                 .hasMessage(fifo + ": is not a regular file (a pipe or a device?); pass the path of routes.yaml");
+    }
+
+    /** A control character YAML refuses is found on its line. */
+    @Test
+    void aControlCharacterNamesItsLine() {
+        assertError("listen: 127.0.0.1:8443\nroutes:\n  - match: \"api.\u0001example.com\"\n    upstream: 192.0.2.1:443\n",
+                "routes.yaml:3: not valid YAML: the character U+0001 on this line is not allowed (a control character:"
+                        + " pasted?); remove it");
+    }
+
+    /** A byte that is no UTF-8 (an editor's Latin-1) is found on its line. */
+    @Test
+    void textThatIsNotUtf8NamesItsLine(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("routes.yaml");
+        byte[] latin1 = "listen: 127.0.0.1:8443\n# caf\u00e9 routes\n# the caf\u00e9's own\n".getBytes(StandardCharsets.ISO_8859_1);
+        Files.write(file, latin1);
+        assertThatThrownBy(() -> ConfigLoader.load(file))
+                .isInstanceOf(ConfigException.class)
+                .hasMessage(file + ":2: is not valid UTF-8 text: save it as UTF-8 (a byte on this line is not; an"
+                        + " editor's Latin-1 \u00e9, for one)");
     }
 
     @Test
