@@ -243,7 +243,12 @@ public final class ConfigLoader {
 
         private List<HostPort> readResolvers(Node node) throws ConfigException {
             List<HostPort> resolvers = new ArrayList<>();
-            for (Node item : nodes.listOrSingle(node, "resolvers", "\"ip:port\" addresses")) {
+            List<Node> items = nodes.listOrSingle(node, "resolvers", "\"ip:port\" addresses");
+            if (items.isEmpty()) {
+                throw nodes.error(node, "resolvers: [] names no DNS server; leave resolvers out to use the system's"
+                        + " (/etc/resolv.conf)");
+            }
+            for (Node item : items) {
                 HostPort resolver = nodes.parsed(item, "resolver", HostPort::parse);
                 if (!resolver.isIpLiteral()) {
                     throw nodes.error(item, "resolver \"" + resolver + "\": must be an IP address, such as"
@@ -280,7 +285,12 @@ public final class ConfigLoader {
                         + " [\"cloudflare-ech.com\"]");
             }
             Set<String> names = new LinkedHashSet<>();
-            for (Node item : nodes.listOrSingle(namesNode, "public_names", "host names")) {
+            List<Node> items = nodes.listOrSingle(namesNode, "public_names", "host names");
+            if (items.isEmpty()) {
+                throw nodes.error(namesNode, "public_names: [] names no cover name; list them, e.g."
+                        + " [\"cloudflare-ech.com\"], or leave ech out");
+            }
+            for (Node item : items) {
                 String name = nodes.parsed(item, "public_names", Route::normalizePattern);
                 if (Route.isWildcard(name)) {
                     throw nodes.error(item, "public_names \"" + nodes.text(item, "public_names") + "\": write each"

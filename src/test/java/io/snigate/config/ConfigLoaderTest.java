@@ -640,6 +640,16 @@ class ConfigLoaderTest {
                 .hasMessage(fifo + ": is not a regular file (a pipe or a device?); pass the path of routes.yaml");
     }
 
+    /** An empty list where one is required would silently mean something else: said instead. */
+    @Test
+    void emptyResolversAndEchNamesAreErrors() {
+        assertError("listen: 127.0.0.1:8443\nresolvers: []\n" + ROUTE,
+                "routes.yaml:2: resolvers: [] names no DNS server; leave resolvers out to use the system's (/etc/resolv.conf)");
+        assertError("listen: 127.0.0.1:8443\nech: { public_names: [] }\n" + ROUTE,
+                "routes.yaml:2: public_names: [] names no cover name; list them, e.g. [\"cloudflare-ech.com\"], or leave"
+                        + " ech out");
+    }
+
     /** A control character YAML refuses is found on its line. */
     @Test
     void aControlCharacterNamesItsLine() {
