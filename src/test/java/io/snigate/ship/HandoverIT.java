@@ -90,7 +90,8 @@ class HandoverIT {
                 Matcher result = load.awaitLine("result ok=(\\d+) failed=(\\d+)");
                 long ok = Long.parseLong(result.group(1));
                 assertThat(Long.parseLong(result.group(2)))
-                        .as("failed connections; the client's report:\n%s", String.join("\n", load.lines))
+                        .as("failed connections; the client's report:\n%s\nwhat the proxies logged otherwise:\n%s",
+                                String.join("\n", load.lines), unusual(first, second))
                         .isZero();
                 second.process.destroy();
                 assertThat(second.process.waitFor(40, TimeUnit.SECONDS)).as("second exited").isTrue();
@@ -113,6 +114,18 @@ class HandoverIT {
                 started.forEach(Process::destroyForcibly);
             }
         }
+    }
+
+    /** Each proxy's access-log lines other than a plain forward, and its operational log, for a failure's message. */
+    private static String unusual(Proxy... proxies) throws IOException {
+        StringBuilder said = new StringBuilder();
+        for (Proxy proxy : proxies) {
+            said.append(proxy.name).append("'s access log:\n");
+            proxy.accessLog().stream().filter(line -> !line.contains("\"outcome\":\"forwarded\",\"reason\":null"))
+                    .forEach(line -> said.append(line).append('\n'));
+            said.append(proxy.name).append("'s log:\n").append(proxy.log());
+        }
+        return said.toString();
     }
 
     private Path config(int listen, int admin, int upstream) throws IOException {
