@@ -89,6 +89,14 @@ class MatchFileReloadTest {
         return reloader;
     }
 
+    /** Moves the route's list into a folder of its own, {@code lists/}, which it returns. */
+    private Path listInItsFolder() throws IOException {
+        Path folder = Files.createDirectories(dir.resolve("lists"));
+        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
+        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
+        return folder;
+    }
+
     private void replaceListAtomically(String text) throws IOException {
         Path next = Files.writeString(dir.resolve("allow.list.tmp"), text);
         Files.move(next, list, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -110,9 +118,7 @@ class MatchFileReloadTest {
 
     @Test
     void aListsFolderDeletedAndMadeAgainIsWatchedAgain() throws Exception {
-        Path folder = Files.createDirectories(dir.resolve("lists"));
-        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
-        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
+        Path folder = listInItsFolder();
         Reloader reloader = reloader();
         assertThat(reloader.reload("the list in its folder")).isTrue();
         reloader.watch();
@@ -139,9 +145,7 @@ class MatchFileReloadTest {
      */
     @Test
     void aListsFolderRenamedOverIsWatchedAgain() throws Exception {
-        Path folder = Files.createDirectories(dir.resolve("lists"));
-        Files.writeString(folder.resolve("allow.list"), "unrelated.example\n");
-        Files.writeString(config, Files.readString(config).replace("\"allow.list\"", "\"lists/allow.list\""));
+        Path folder = listInItsFolder();
         Reloader reloader = reloader();
         reloader.lookEveryMillis = TimeUnit.MINUTES.toMillis(10); // the watch alone
         assertThat(reloader.reload("the list in its folder")).isTrue();
