@@ -42,18 +42,32 @@ final class ListenersReader {
                 throw nodes.error(item, "listen address \"" + listener.name() + "\" is listed twice (first at line "
                         + first + "); remove one");
             }
-            for (Listener other : listeners) {
-                if (listener.address().port() != 0 && overlap(other.address().toResolvedLiteral(),
-                        listener.address().toResolvedLiteral()) && !sameRules(other, listener)) {
-                    throw nodes.error(item, "listen address \"" + listener.name() + "\" takes connections \""
-                            + other.name() + "\" (line " + other.line() + ") would take too, and its clients,"
-                            + " original_dst or proxy_protocol differ: the more specific address gets them under its own"
-                            + " rules; give both the same settings, or each its own port");
-                }
-            }
             listeners.add(listener);
         }
         return listeners;
+    }
+
+    /**
+     * Listeners where one binds a wildcard and the other an address in it, on one port, and that
+     * treat a connection differently: the kernel gives a connection to that address to the more
+     * specific one, under its rules, not the wildcard's. That is how nginx's per-address listens
+     * work too, so it is said, not refused: one line each, "specific (line) ... wildcard (line)".
+     */
+    public static List<String> narrowerListenersWithOtherRules(List<Listener> listeners) {
+        List<String> said = new ArrayList<>();
+        for (Listener wildcard : listeners) {
+            for (Listener specific : listeners) {
+                InetSocketAddress wide = wildcard.address().toResolvedLiteral();
+                InetSocketAddress narrow = specific.address().toResolvedLiteral();
+                if (wide.getPort() != 0 && wide.getPort() == narrow.getPort() && !narrow.getAddress().isAnyLocalAddress()
+                        && holds(wide, narrow) && !sameRules(wildcard, specific)) {
+                    said.add("listen " + specific.name() + " (line " + specific.line() + ") takes the connections to its"
+                            + " address that " + wildcard.name() + " (line " + wildcard.line() + ") would otherwise take,"
+                            + " under its own clients, original_dst and proxy_protocol, which differ from the wider one's");
+                }
+            }
+        }
+        return said;
     }
 
     /** Whether two listeners treat a connection alike, whichever of them the kernel gives it to. */

@@ -61,6 +61,14 @@ public record ProxyConfig(
         return routes.stream().map(Route::names).filter(Objects::nonNull).toList();
     }
 
+    /**
+     * What to say of listeners that take some of a wider listener's connections under other rules
+     * (one line each), or nothing.
+     */
+    public List<String> narrowerListenersWithOtherRules() {
+        return ListenersReader.narrowerListenersWithOtherRules(listeners);
+    }
+
     /** Whether any listener reads original destinations (REDIRECT or TPROXY interception). */
     public boolean hasTransparentListener() {
         return listeners.stream().anyMatch(Listener::isTransparent);

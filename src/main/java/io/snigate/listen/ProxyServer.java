@@ -198,10 +198,19 @@ public final class ProxyServer implements AutoCloseable {
         metrics.retireRoutesOtherThan(routeLabels);
         publishPolicy(config);
         dnsCache.keepConfigured(config);
-        if (!previous.admin().equals(config.admin()) || !previous.resolvers().equals(config.resolvers())
-                || !previous.timeouts().connect().equals(config.timeouts().connect())) {
-            LOG.warn("admin, resolvers and the DNS lookups' share of timeouts.connect keep their old values until a"
-                    + " restart; everything else changed now");
+        List<String> untilRestart = new ArrayList<>();
+        if (!previous.admin().equals(config.admin())) {
+            untilRestart.add("admin");
+        }
+        if (!previous.resolvers().equals(config.resolvers())) {
+            untilRestart.add("resolvers");
+        }
+        if (!previous.timeouts().connect().equals(config.timeouts().connect())) {
+            untilRestart.add("the DNS lookups' share of timeouts.connect");
+        }
+        if (!untilRestart.isEmpty()) {
+            LOG.warn("{} keep{} the old value until a restart; everything else changed now",
+                    String.join(", ", untilRestart), untilRestart.size() == 1 ? "s" : "");
         }
         listeners.closeOthers(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
@@ -267,6 +276,7 @@ public final class ProxyServer implements AutoCloseable {
 
     /** Tells the metrics what runs in audit mode and what the match files hold, and the log the latter. */
     private void publishPolicy(ProxyConfig config) {
+        config.narrowerListenersWithOtherRules().forEach(overlap -> LOG.warn("{}: {}", config.source(), overlap));
         Policy policy = config.policy();
         int auditRoutes = config.routesInAudit();
         metrics.policyModes(policy.mode() == PolicyMode.AUDIT, auditRoutes);

@@ -273,26 +273,33 @@ class ConfigLoaderTest {
     }
 
     /**
-     * Two listeners one connection could reach: the kernel gives it to the more specific address,
-     * so the other's client rules would not apply to it. Alike, they may overlap ([::] beside
-     * 0.0.0.0, an nginx habit).
+     * A listener on an address inside another's wildcard, on one port, takes the connections to
+     * that address under its own rules (the kernel's choice, and nginx's per-address listens): said,
+     * not refused. Two wildcards ([::] beside 0.0.0.0: IPv4 always goes to the IPv4 socket) and
+     * alike listeners are not.
      */
     @Test
-    void overlappingListenersMustTreatConnectionsAlike() throws ConfigException {
-        assertError("""
+    void aNarrowerListenerWithOtherRulesIsSaid() throws ConfigException {
+        ProxyConfig narrower = ConfigLoader.parse("""
                 listen:
                   - "127.0.0.1:8443"
                   - { address: "0.0.0.0:8443", clients: { allow: ["10.0.0.0/8"] } }
-                """ + ROUTE,
-                "routes.yaml:3: listen address \"0.0.0.0:8443\" takes connections \"127.0.0.1:8443\" (line 2) would"
-                        + " take too, and its clients, original_dst or proxy_protocol differ: the more specific address"
-                        + " gets them under its own rules; give both the same settings, or each its own port");
+                  - { address: "[::]:8443", proxy_protocol: { trusted: ["10.0.0.0/8"] } }
+                """ + ROUTE, "routes.yaml");
+        assertThat(narrower.narrowerListenersWithOtherRules()).containsExactly(
+                "listen 127.0.0.1:8443 (line 2) takes the connections to its address that 0.0.0.0:8443 (line 3) would"
+                        + " otherwise take, under its own clients, original_dst and proxy_protocol, which differ from the"
+                        + " wider one's",
+                "listen 127.0.0.1:8443 (line 2) takes the connections to its address that [::]:8443 (line 4) would"
+                        + " otherwise take, under its own clients, original_dst and proxy_protocol, which differ from the"
+                        + " wider one's");
         assertThat(ConfigLoader.parse("""
                 listen:
-                  - { address: "0.0.0.0:8443", clients: { allow: ["10.0.0.0/8"] } }
-                  - { address: "[::]:8443", clients: { allow: ["10.0.0.0/8"] } }
-                  - "127.0.0.1:9443"
-                """ + ROUTE, "routes.yaml").listeners()).hasSize(3);
+                  - { address: "0.0.0.0:8443", proxy_protocol: { trusted: ["10.0.0.0/8"] } }
+                  - "[::]:8443"
+                  - { address: "10.1.2.3:9443", clients: { allow: ["10.0.0.0/8"] } }
+                  - { address: "0.0.0.0:9443", clients: { allow: ["10.0.0.0/8"] } }
+                """ + ROUTE, "routes.yaml").narrowerListenersWithOtherRules()).isEmpty();
     }
 
     /** A route's port no listener takes (none transparent): its names would go to a wider route. */
