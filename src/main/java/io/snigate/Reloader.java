@@ -69,7 +69,16 @@ final class Reloader implements AutoCloseable {
     Runnable afterListsRead = () -> {};
     /** {@link #LOOK_EVERY_MILLIS}, shorter in tests. */
     long lookEveryMillis = LOOK_EVERY_MILLIS;
+    /** How the watch is made; a test's refuses, as a system out of inotify instances does. */
+    WatchOpener openWatch = FolderWatch::open;
+
+    /** {@link FolderWatch#open}, or what stands for it. */
+    interface WatchOpener {
+        FolderWatch open() throws IOException;
+    }
     private FolderWatch watch;
+    /** The thread that watches and looks, once started. */
+    private Thread looking;
 
     /** {@code running}: the text of the file that the proxy was started with. */
     Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
@@ -155,11 +164,12 @@ final class Reloader implements AutoCloseable {
             return !stateOnDisk(null).equals(failedState);
         }
         try {
-            return configGone || !lastLoaded.equals(ConfigLoader.readText(file))
+            String text = ConfigLoader.readText(file);
+            return configGone || !lastLoaded.equals(text)
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
         } catch (ConfigException e) {
-            if (Files.exists(file)) {
-                return true; // too large, or not text: the reload says why
+            if (!Files.notExists(file)) {
+                return true; // there, or not known to be absent (a folder not searchable): the reload says why
             }
             if (!configGone) {
                 // Serving on is right, but a restart would not start: as a failed reload, it alerts.
@@ -242,31 +252,38 @@ final class Reloader implements AutoCloseable {
      */
     void watch() {
         Path dir = file.toAbsolutePath().getParent();
-        FolderWatch watch;
+        FolderWatch opened = null;
         try {
-            watch = FolderWatch.open();
+            opened = openWatch.open();
         } catch (IOException e) {
-            LOG.error("cannot watch {} for changes ({}): edits are applied on SIGHUP only; raise "
-                    + "fs.inotify.max_user_instances to have them applied when saved", file, e.toString());
-            reloadIfChangedWhileStarting();
-            return;
+            LOG.error("cannot watch {} for changes ({}): edits are applied within {} s, or at once on SIGHUP; raise "
+                    + "fs.inotify.max_user_instances to have them applied when saved", file, e.toString(),
+                    TimeUnit.MILLISECONDS.toSeconds(lookEveryMillis));
         }
-        synchronized (this) {
-            this.watch = watch;
-            watch.add(dir, file.toString());
+        FolderWatch watch = opened;
+        if (watch != null) {
+            synchronized (this) {
+                this.watch = watch;
+                watch.add(dir, file.toString());
+            }
+            watchListFolders(server.currentConfig());
         }
-        watchListFolders(server.currentConfig());
         Thread thread = new Thread(() -> {
             try {
-                while (true) {
+                while (!Thread.currentThread().isInterrupted()) {
                     // After a refusal of a list being written, a second goes by as a change: the
                     // tool's last write may have come before its folder was watched.
-                    WatchKey key = watch.poll(retryPending() ? 1_000 : lookEveryMillis);
-                    if (key != null) {
-                        key.pollEvents();
-                        eventsTaken(key);
+                    long wait = retryPending() ? 1_000 : lookEveryMillis;
+                    if (watch == null) {
+                        Thread.sleep(wait); // no watch: the look alone
+                    } else {
+                        WatchKey key = watch.poll(wait);
+                        if (key != null) {
+                            key.pollEvents();
+                            eventsTaken(key);
+                        }
+                        settle(watch);
                     }
-                    settle(watch);
                     try {
                         rewatchReplaced();
                         if (changedOnDisk()) {
@@ -282,6 +299,9 @@ final class Reloader implements AutoCloseable {
             }
         }, "snigate-config-watch");
         thread.setDaemon(true);
+        synchronized (this) {
+            looking = thread;
+        }
         thread.start();
         reloadIfChangedWhileStarting();
     }
@@ -319,6 +339,10 @@ final class Reloader implements AutoCloseable {
     /** Stops watching; the watching thread ends. SIGHUP still reloads. */
     @Override
     public synchronized void close() {
+        if (looking != null) {
+            looking.interrupt();
+            looking = null;
+        }
         if (watch != null) {
             try {
                 watch.close();

@@ -227,20 +227,35 @@ class ReloadTest {
             serverLog.detachAppender(logged);
         }
         assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
-                .anyMatch(line -> line.contains("share of timeouts.connect keep their old values until a restart"));
+                .contains("the DNS lookups' share of timeouts.connect keeps the old value until a restart; everything else changed now");
         assertThat(proxy.server().currentConfig().timeouts().connect()).hasSeconds(9);
     }
 
     /** A config deleted is said at once: the proxy serves on, but a restart would not start. */
     @Test
     void aDeletedConfigIsAFailedReloadUntilItIsBack() throws Exception {
+        reloader.lookEveryMillis = 100;
         reloader.watch();
         String running = Files.readString(config);
         Files.delete(config);
         awaitScrapeContaining("snigate_config_last_reload_successful 0.0");
+        Thread.sleep(1_000); // ten looks: still gone is no news, and no second failure
+        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"failure\"} 1.0");
         assertThat(connectAndLogReason()).as("the routes serve on").isEqualTo("no_route");
         replaceAtomically(running); // as it was: back, it is reloaded all the same
         awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
+    }
+
+    /** Without a watch (the system out of inotify instances), a change is still seen by the look. */
+    @Test
+    void withoutAWatchTheLookStillReloads() throws Exception {
+        reloader.openWatch = () -> {
+            throw new IOException("User limit of inotify instances reached or too many open files");
+        };
+        reloader.lookEveryMillis = 200;
+        reloader.watch();
+        Files.writeString(config, configText(corpusRoute(upstream.port())));
+        await().atMost(Duration.ofSeconds(15)).until(() -> connectAndLogReason().equals("forwarded"));
     }
 
     @Test

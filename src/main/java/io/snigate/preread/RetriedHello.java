@@ -157,9 +157,11 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
                 return bytes; // a ChangeCipherSpec, an alert, early data the server skips: on at once
             }
             secondHelloAt = at - bytes.readerIndex();
-            held = alloc.directBuffer(bytes.readableBytes());
         }
         try {
+            if (held == null) {
+                held = alloc.directBuffer(bytes.readableBytes());
+            }
             held.writeBytes(bytes);
         } finally {
             bytes.release();
