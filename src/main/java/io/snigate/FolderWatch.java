@@ -37,6 +37,11 @@ final class FolderWatch implements AutoCloseable {
         this.service = service;
     }
 
+    /** {@link #open}, or what a test has stand for it. */
+    interface Opener {
+        FolderWatch open() throws IOException;
+    }
+
     /** A watch of no folder yet; fails when the system refuses one (out of inotify instances). */
     static FolderWatch open() throws IOException {
         return new FolderWatch(FileSystems.getDefault().newWatchService());

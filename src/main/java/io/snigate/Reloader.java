@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.WatchKey;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -70,15 +71,12 @@ final class Reloader implements AutoCloseable {
     /** {@link #LOOK_EVERY_MILLIS}, shorter in tests. */
     long lookEveryMillis = LOOK_EVERY_MILLIS;
     /** How the watch is made; a test's refuses, as a system out of inotify instances does. */
-    WatchOpener openWatch = FolderWatch::open;
-
-    /** {@link FolderWatch#open}, or what stands for it. */
-    interface WatchOpener {
-        FolderWatch open() throws IOException;
-    }
+    FolderWatch.Opener openWatch = FolderWatch::open;
     private FolderWatch watch;
     /** The thread that watches and looks, once started. */
     private Thread looking;
+    /** How many times that thread has looked at the files; for tests, which wait for looks. */
+    private final AtomicInteger looks = new AtomicInteger();
 
     /** {@code running}: the text of the file that the proxy was started with. */
     Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
@@ -289,6 +287,7 @@ final class Reloader implements AutoCloseable {
                         if (changedOnDisk()) {
                             reload("file changed");
                         }
+                        looks.incrementAndGet();
                     } catch (RuntimeException e) {
                         // This thread is the only one that reloads on a change: it goes on.
                         LOG.error("watching {} went on after an unexpected error: {}", file, e.toString(), e);
@@ -310,6 +309,10 @@ final class Reloader implements AutoCloseable {
         if (watch != null) {
             watch.rewatchReplaced();
         }
+    }
+
+    int looksTaken() {
+        return looks.get();
     }
 
     private synchronized boolean retryPending() {

@@ -239,8 +239,10 @@ class ReloadTest {
         String running = Files.readString(config);
         Files.delete(config);
         awaitScrapeContaining("snigate_config_last_reload_successful 0.0");
-        Thread.sleep(1_000); // ten looks: still gone is no news, and no second failure
-        assertThat(proxy.admin("/metrics", null).body()).contains("snigate_config_reloads_total{result=\"failure\"} 1.0");
+        int looked = reloader.looksTaken();
+        await().atMost(Duration.ofSeconds(15)).until(() -> reloader.looksTaken() >= looked + 3);
+        assertThat(proxy.admin("/metrics", null).body()).as("still gone is no news")
+                .contains("snigate_config_reloads_total{result=\"failure\"} 1.0");
         assertThat(connectAndLogReason()).as("the routes serve on").isEqualTo("no_route");
         replaceAtomically(running); // as it was: back, it is reloaded all the same
         awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
