@@ -29,6 +29,12 @@ public interface HelloRetryCheck {
      */
     ByteBuf clientSent(ByteBuf bytes, boolean endOfStream);
 
+    /** Whether the server asked for a retry and the second hello is not judged yet. */
+    boolean awaitingSecondHello();
+
+    /** How long the client has, from the retry request, to send its second hello whole. */
+    long secondHelloWithinMillis();
+
     /** Whether client bytes are held: the second hello has begun and is not judged yet. */
     boolean holdingClient();
 

@@ -46,6 +46,7 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
 
     private final ConnectionRecord first;
     private final int maxClientHelloBytes;
+    private final long secondHelloWithinMillis;
     private final ByteBufAllocator alloc;
     /** The server's first bytes, when they came in pieces shorter than {@link #HEAD_BYTES}. */
     private byte[] head;
@@ -69,20 +70,24 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
     private int tlsVersion;
     private boolean ech;
 
-    private RetriedHello(ConnectionRecord first, int maxClientHelloBytes, ByteBufAllocator alloc) {
+    private RetriedHello(ConnectionRecord first, int maxClientHelloBytes, long secondHelloWithinMillis,
+            ByteBufAllocator alloc) {
         this.first = first;
         this.maxClientHelloBytes = maxClientHelloBytes;
+        this.secondHelloWithinMillis = secondHelloWithinMillis;
         this.alloc = alloc;
         this.firstHelloLeft = first.helloRecordBytes();
     }
 
     /**
      * The check for a connection whose first hello is {@code first}'s, or null when no retry can
-     * come. The client's bytes it is shown start with that hello.
+     * come. The client's bytes it is shown start with that hello. {@code secondHelloWithinMillis}:
+     * the pre-read's timeout, which the second hello has from the retry request, as the first had.
      */
-    public static HelloRetryCheck of(ConnectionRecord first, int maxClientHelloBytes, ByteBufAllocator alloc) {
+    public static HelloRetryCheck of(ConnectionRecord first, int maxClientHelloBytes, long secondHelloWithinMillis,
+            ByteBufAllocator alloc) {
         return first.tlsVersionCode() >= TlsVersions.TLS_1_3 && first.helloRecordBytes() > 0
-                ? new RetriedHello(first, maxClientHelloBytes, alloc)
+                ? new RetriedHello(first, maxClientHelloBytes, secondHelloWithinMillis, alloc)
                 : null;
     }
 
@@ -127,6 +132,16 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
             }
         }
         return true;
+    }
+
+    @Override
+    public boolean awaitingSecondHello() {
+        return retried && !over && refused == null;
+    }
+
+    @Override
+    public long secondHelloWithinMillis() {
+        return secondHelloWithinMillis;
     }
 
     @Override

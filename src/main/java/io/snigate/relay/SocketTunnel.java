@@ -36,7 +36,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retries = RetryWatch.of(retryCheck);
+        this.retries = RetryWatch.of(retryCheck, channel.eventLoop(), this::close);
         this.clientReads = channel.unsafe().recvBufAllocHandle(); // the channel reads no more: its handle goes on
         this.upstreamReads = RelayReads.allocator().newHandle();
         client.startRelay(this);
@@ -92,7 +92,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void bytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
-        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, false, this::close)) == null) {
+        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, false)) == null) {
             readFrom(side); // held for the second hello, or refused and closing
             return;
         }
@@ -104,7 +104,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     @Override
     public void lastBytesRead(RelaySocket side, ByteBuf bytes) {
         counted(side, bytes);
-        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, true, this::close)) == null) {
+        if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, true)) == null) {
             return; // refused: a hello cut short by the FIN is no hello
         }
         if (side == client ? upstreamDoneSending : clientDoneSending) {

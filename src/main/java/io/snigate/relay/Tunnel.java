@@ -36,7 +36,7 @@ final class Tunnel extends TunnelTimeouts {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retries = RetryWatch.of(retryCheck);
+        this.retries = RetryWatch.of(retryCheck, client.eventLoop(), this::close);
         record.finishAfterTheClose(client.eventLoop());
     }
 
@@ -53,7 +53,7 @@ final class Tunnel extends TunnelTimeouts {
 
     /** What of {@code bytes}, read on {@code side}, goes on now ({@link RetryWatch#passOn}). */
     ByteBuf retryChecked(Channel side, ByteBuf bytes, boolean endOfStream) {
-        return retries.passOn(side == upstream, bytes, endOfStream, this::close);
+        return retries.passOn(side == upstream, bytes, endOfStream);
     }
 
     boolean checksRetries() {

@@ -93,7 +93,7 @@ class RetriedHelloTest {
         ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
         ByteBuf hello = Unpooled.wrappedBuffer(firstHello);
         assertThat(ClientHelloParser.parse(hello, 16384, false, record).status()).isEqualTo(PrereadVerdict.Status.COMPLETE);
-        return RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT);
+        return RetriedHello.of(record, 16384, 10_000, PooledByteBufAllocator.DEFAULT);
     }
 
     /** The check after {@code firstHello}, once the server has asked for a retry. */
@@ -272,7 +272,7 @@ class RetriedHelloTest {
             EmbeddedChannel channel = new EmbeddedChannel();
             ConnectionRecord record = ConnectionRecord.attach(channel, "test", (event, connection, nanos) -> { });
             ClientHelloParser.parse(Unpooled.wrappedBuffer(hello().sni("old.test").record()), 16384, false, record);
-            assertThat(RetriedHello.of(record, 16384, PooledByteBufAllocator.DEFAULT)).isNull();
+            assertThat(RetriedHello.of(record, 16384, 10_000, PooledByteBufAllocator.DEFAULT)).isNull();
         }
     }
 
@@ -343,6 +343,7 @@ class RetriedHelloTest {
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s_server.log").toFile()).start();
             awaitListening(port);
             proxy = ProxyHarness.start("""
+                    timeouts: { preread: 2s }
                     routes:
                       - match: "allowed.test"
                         upstream: "127.0.0.1:%d"
@@ -447,6 +448,25 @@ class RetriedHelloTest {
                 assertNoServerHello(client);
             }
             assertRefusedAsMalformed(proxy.nextLog());
+        }
+
+        /**
+         * A second hello that does not come whole within the pre-read's timeout ends the connection
+         * as the first would: a stalled client would otherwise hold it, outside the pre-read's budget.
+         */
+        @Test
+        void aSecondHelloStalledPastThePrereadTimeoutEndsTheConnection() throws Exception {
+            byte[] second = helloFor("allowed.test", X25519);
+            long started = System.nanoTime();
+            try (Socket client = retriedWith(Arrays.copyOf(second, 20))) {
+                client.setSoTimeout(10_000);
+                assertNoServerHello(client);
+            }
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("closed by the 2 s timeout")
+                    .isLessThan(9_000);
+            JsonNode line = proxy.nextLog();
+            assertThat(line.get("sni").asText()).isEqualTo("allowed.test");
+            assertThat(line.get("reason").asText()).isEqualTo("preread_timeout");
         }
 
         /** The proxy closes the connection without a ServerHello (a retry request may come first). */
