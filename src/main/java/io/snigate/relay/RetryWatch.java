@@ -6,7 +6,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
 /**
  * A tunnel's {@link HelloRetryCheck} for as long as it has one: until the server's first bytes say
@@ -21,18 +20,18 @@ final class RetryWatch {
 
     private HelloRetryCheck check;
     private final EventExecutor loop;
-    /** Ends the tunnel for a reason: a refused hello, or one that did not come in time. */
-    private final Consumer<Reason> end;
+    /** The tunnel, ended for a refused hello or one that did not come in time. */
+    private final TunnelClock.Entry tunnel;
     private ScheduledFuture<?> deadline;
 
-    private RetryWatch(HelloRetryCheck check, EventExecutor loop, Consumer<Reason> end) {
+    private RetryWatch(HelloRetryCheck check, EventExecutor loop, TunnelClock.Entry tunnel) {
         this.check = check;
         this.loop = loop;
-        this.end = end;
+        this.tunnel = tunnel;
     }
 
-    static RetryWatch of(HelloRetryCheck check, EventExecutor loop, Consumer<Reason> end) {
-        return check == null ? NONE : new RetryWatch(check, loop, end);
+    static RetryWatch of(HelloRetryCheck check, EventExecutor loop, TunnelClock.Entry tunnel) {
+        return check == null ? NONE : new RetryWatch(check, loop, tunnel);
     }
 
     boolean watching() {
@@ -64,7 +63,7 @@ final class RetryWatch {
         }
         if (watched.refused() != null) {
             stop();
-            end.accept(watched.refused());
+            tunnel.close(watched.refused());
         } else if (watched.over()) {
             stop();
         }
@@ -74,7 +73,7 @@ final class RetryWatch {
     private void secondHelloLate() {
         if (check != null && check.awaitingSecondHello()) {
             release();
-            end.accept(Reason.PREREAD_TIMEOUT);
+            tunnel.close(Reason.PREREAD_TIMEOUT);
         }
     }
 

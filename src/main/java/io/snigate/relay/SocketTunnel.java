@@ -36,7 +36,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retries = RetryWatch.of(retryCheck, channel.eventLoop(), this::close);
+        this.retries = RetryWatch.of(retryCheck, channel.eventLoop(), this);
         this.clientReads = channel.unsafe().recvBufAllocHandle(); // the channel reads no more: its handle goes on
         this.upstreamReads = RelayReads.allocator().newHandle();
         client.startRelay(this);

@@ -36,7 +36,7 @@ final class Tunnel extends TunnelTimeouts {
         this.client = client;
         this.upstream = upstream;
         this.record = record;
-        this.retries = RetryWatch.of(retryCheck, client.eventLoop(), this::close);
+        this.retries = RetryWatch.of(retryCheck, client.eventLoop(), this);
         record.finishAfterTheClose(client.eventLoop());
     }
 
