@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -160,13 +161,18 @@ public final class ProxyHarness implements AutoCloseable {
 
     /**
      * Sends {@code hello}, half-closes, waits for the proxy to close, and returns what the
-     * connection's access-log line says: its reason, or its outcome when it has none.
+     * connection's access-log line says: its reason, or its outcome when it has none. A close by
+     * reset counts too (a tunnel a reload revoked is reset): its line says why.
      */
     public String reasonFor(byte[] hello) throws Exception {
         try (Socket client = connect()) {
             client.getOutputStream().write(hello);
             client.shutdownOutput();
-            readUntilClosed(client);
+            try {
+                readUntilClosed(client);
+            } catch (SocketException reset) {
+                // ended by the proxy with a reset; the line read next says for what reason
+            }
         }
         JsonNode log = nextLog();
         return log.get("reason").isNull() ? log.get("outcome").asText() : log.get("reason").asText();
