@@ -131,8 +131,11 @@ public final class ProxyServer implements AutoCloseable {
                 () -> active.get().config().timeouts().connect().toMillis(),
                 () -> active.get().config().timeouts().idle().toMillis(),
                 () -> active.get().config().timeouts().halfClosed().toMillis(),
-                (record, alloc) -> RetriedHello.of(record, active.get().config().limits().maxClientHelloBytes(),
-                        active.get().config().timeouts().preread().toMillis(), alloc),
+                (record, alloc) -> {
+                    ProxyConfig now = active.get().config(); // one config for both settings
+                    return RetriedHello.of(record, now.limits().maxClientHelloBytes(),
+                            now.timeouts().preread().toMillis(), alloc);
+                },
                 observer));
         this.listeners = new BoundListeners(workers, transport, metrics,
                 listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
