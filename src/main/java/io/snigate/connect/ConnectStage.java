@@ -3,6 +3,7 @@ package io.snigate.connect;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.util.concurrent.Future;
 import io.snigate.config.Delivery;
 import io.snigate.core.ConnectionEvent;
@@ -15,6 +16,7 @@ import io.snigate.relay.Relay;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteHandler;
+import io.snigate.transport.Hangups;
 import java.net.InetSocketAddress;
 import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
@@ -103,6 +105,13 @@ public final class ConnectStage implements RouteHandler.Dialer {
             Reason reason = connected.cause() instanceof UpstreamException e
                     ? e.reason()
                     : Reason.UPSTREAM_UNREACHABLE;
+            if (ranOutOfTime(connected.cause()) && Hangups.hungUp(client)) {
+                // Gone while its upstream was dialed, which a client channel on io_uring does
+                // not notice before now: the client's leaving, not the upstream's timeout.
+                record.endedBecause(Reason.CLIENT_CLOSED);
+                client.close();
+                return;
+            }
             Rejection.reject(client, reason, record.recordVersion());
             return;
         }
@@ -127,5 +136,10 @@ public final class ConnectStage implements RouteHandler.Dialer {
         }
         observer.on(ConnectionEvent.UPSTREAM_CONNECTED, record, System.nanoTime() - started);
         Relay.start(client, upstream, record, retryChecks.apply(record, client.alloc()), idle, halfClosed);
+    }
+
+    /** Whether the stage's budget ran out ({@link DialAttempt#budget}), a wait a client may leave in. */
+    private static boolean ranOutOfTime(Throwable cause) {
+        return cause instanceof UpstreamException e && e.getCause() instanceof ConnectTimeoutException;
     }
 }

@@ -173,8 +173,9 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
         // On io_uring pausing costs nothing, and a read left waiting would only be cancelled when
         // the relay takes the socket off the channel (relay.HandOver). The ring's channel then
         // hears nothing until the relay reads: a client that hangs up while its upstream is being
-        // dialed is noticed once the dial ends (as upstream_timeout if it times out), as HAProxy
-        // without abortonclose does; a read or a poll left armed would cost every connection one.
+        // dialed is noticed once the dial ends, as HAProxy without abortonclose does (a dial that
+        // timed out asks the socket: transport.Hangups); a read or a poll left armed would cost
+        // every connection one.
         if (RingSocket.usableOn(ctx.channel().eventLoop())) {
             ctx.channel().config().setAutoRead(false);
         }

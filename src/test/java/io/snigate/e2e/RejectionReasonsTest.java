@@ -17,6 +17,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -292,6 +294,47 @@ class RejectionReasonsTest {
         JsonNode log = assertHandshakeRefusedWith("silent.port.test", "internal_error", "upstream_timeout");
         assertThat(log.get("upstream").asText()).as("the address that never answered")
                 .isEqualTo("127.0.0.1:" + fullBacklog.port());
+    }
+
+    /**
+     * A client that leaves while its upstream is dialed, by FIN or by reset, is logged as having
+     * left, not against the upstream: on io_uring its channel reads nothing meanwhile, and the
+     * stage asks its socket once the dial runs out of time.
+     */
+    @Test
+    void aClientThatLeavesWhileItsUpstreamIsDialedIsLoggedAsClosedNotAsTheUpstreamsTimeout() throws Exception {
+        for (boolean reset : new boolean[] {false, true}) {
+            long prereads = prereadsDone();
+            Socket socket = proxy.connect();
+            socket.getOutputStream().write(helloFor("silent.port.test"));
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (prereadsDone() == prereads) { // the hello is parsed: the dial starts
+                assertThat(System.nanoTime()).as("the pre-read took the hello").isLessThan(deadline);
+                Thread.sleep(10);
+            }
+            if (reset) {
+                socket.setSoLinger(true, 0);
+            }
+            socket.close();
+            JsonNode log = assertReason("client_closed");
+            assertThat(log.get("sni").asText()).as(log.toString()).isEqualTo("silent.port.test");
+        }
+    }
+
+    private static long prereadsDone() {
+        return proxy.metrics().registry().get("snigate.preread.duration").timer().count();
+    }
+
+    /** The ClientHello the JDK's client sends for {@code name}. */
+    private static byte[] helloFor(String name) throws Exception {
+        SSLEngine engine = certs.clientContext().createSSLEngine(name, 443);
+        engine.setUseClientMode(true);
+        SSLParameters params = engine.getSSLParameters();
+        params.setServerNames(List.of(new SNIHostName(name)));
+        engine.setSSLParameters(params);
+        ByteBuffer out = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.wrap(ByteBuffer.allocate(0), out);
+        return Arrays.copyOf(out.array(), out.position());
     }
 
     @Test
