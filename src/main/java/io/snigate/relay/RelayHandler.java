@@ -29,13 +29,15 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         Channel self = ctx.channel();
         tunnel.sawTraffic();
         if (msg instanceof ByteBuf bytes) {
-            if (self == tunnel.client) {
-                tunnel.record.addBytesFromClient(bytes.readableBytes());
-            } else {
-                tunnel.record.addBytesToClient(bytes.readableBytes());
-            }
             if (tunnel.checksRetries() && (msg = tunnel.retryChecked(self, bytes, false)) == null) {
                 return; // held for a retried hello, or refused and closing
+            }
+            // What goes on: a retried hello the check held counts once it passes, one it refused never.
+            int relayed = ((ByteBuf) msg).readableBytes();
+            if (self == tunnel.client) {
+                tunnel.record.addBytesFromClient(relayed);
+            } else {
+                tunnel.record.addBytesToClient(relayed);
             }
         }
         tunnel.peerOf(self).write(msg, tunnel.peerOf(self).voidPromise());

@@ -91,11 +91,12 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
 
     @Override
     public void bytesRead(RelaySocket side, ByteBuf bytes) {
-        counted(side, bytes);
+        read(side, bytes);
         if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, false)) == null) {
             readFrom(side); // held for the second hello, or refused and closing
             return;
         }
+        relayed(side, bytes);
         peerOf(side).write(bytes);
         readFrom(side);
     }
@@ -103,10 +104,11 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     /** As {@link #bytesRead} and then {@link #doneSending}, but the bytes and the FIN go on together. */
     @Override
     public void lastBytesRead(RelaySocket side, ByteBuf bytes) {
-        counted(side, bytes);
+        read(side, bytes);
         if (retries.watching() && (bytes = retries.passOn(side == upstream, bytes, true)) == null) {
             return; // refused: a hello cut short by the FIN is no hello
         }
+        relayed(side, bytes);
         if (side == client ? upstreamDoneSending : clientDoneSending) {
             peerOf(side).write(bytes);
             doneSending(side);
@@ -117,16 +119,19 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         peerOf(side).writeAndShutdown(bytes);
     }
 
-    private void counted(RelaySocket side, ByteBuf bytes) {
+    private void read(RelaySocket side, ByteBuf bytes) {
         sawTraffic();
-        int n = bytes.readableBytes();
         RecvByteBufAllocator.Handle reads = side == client ? clientReads : upstreamReads;
-        reads.lastBytesRead(n);
+        reads.lastBytesRead(bytes.readableBytes());
         reads.readComplete();
+    }
+
+    /** Counts what goes on: a retried hello the check held counts once it passes, one it refused never. */
+    private void relayed(RelaySocket side, ByteBuf bytes) {
         if (side == client) {
-            record.addBytesFromClient(n);
+            record.addBytesFromClient(bytes.readableBytes());
         } else {
-            record.addBytesToClient(n);
+            record.addBytesToClient(bytes.readableBytes());
         }
     }
 

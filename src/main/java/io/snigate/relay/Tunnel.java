@@ -95,6 +95,7 @@ final class Tunnel extends TunnelTimeouts {
             if (held == null) {
                 return; // refused: a hello cut short by the FIN is no hello
             }
+            record.addBytesFromClient(held.readableBytes());
             upstream.write(held, upstream.voidPromise());
         }
         if (side == client) {

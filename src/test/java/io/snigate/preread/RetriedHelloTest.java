@@ -433,7 +433,8 @@ class RetriedHelloTest {
             try (Socket client = retriedWith(helloFor("secret.test", X25519))) {
                 assertNoServerHello(client);
             }
-            assertRefusedAsMalformed(proxy.nextLog());
+            // What went on: the first hello; the ChangeCipherSpec came in the refused hello's read.
+            assertRefusedAsMalformed(proxy.nextLog(), helloFor("allowed.test", SECP256R1).length);
         }
 
         /**
@@ -447,7 +448,7 @@ class RetriedHelloTest {
                         helloFor("secret.test", X25519)));
                 assertNoServerHello(client);
             }
-            assertRefusedAsMalformed(proxy.nextLog());
+            assertRefusedAsMalformed(proxy.nextLog(), 0); // refused with the first hello, in the same read
         }
 
         /**
@@ -484,10 +485,12 @@ class RetriedHelloTest {
             }
         }
 
-        private static void assertRefusedAsMalformed(JsonNode line) {
+        /** Refused as {@code malformed}, {@code forwardedBytes} of the client's having gone on. */
+        private static void assertRefusedAsMalformed(JsonNode line, int forwardedBytes) {
             assertThat(line.get("sni").asText()).isEqualTo("allowed.test");
             assertThat(line.get("reason").asText()).isEqualTo("malformed");
             assertThat(line.get("outcome").asText()).isEqualTo("rejected");
+            assertThat(line.get("bytes_from_client").asLong()).as(line.toString()).isEqualTo(forwardedBytes);
         }
     }
 }
