@@ -156,7 +156,14 @@ class AdminServerTest {
             socket.setReceiveBufferSize(4096);
             socket.connect(admin.localAddress());
             socket.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            Thread.sleep(1_500); // not reading: the stimulus
+            // Not reading: the stimulus. The deadline runs from the answer's first write, which a
+            // loaded machine may make late (4 MB to format): its first bytes are waited for unread.
+            long formatted = System.nanoTime() + 30_000_000_000L;
+            while (socket.getInputStream().available() == 0) {
+                assertThat(System.nanoTime()).as("the answer's first bytes").isLessThan(formatted);
+                Thread.sleep(10);
+            }
+            Thread.sleep(1_500);
             socket.setSoTimeout(5_000);
             long received = 0;
             try {
