@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * kernel again what the accept already said.
  */
 public final class RingListener extends RingSocket {
-    private static final short ACCEPT = 1;
+    static final short ACCEPT = 1;
     private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
     private static final long ACCEPT_PAUSE_MILLIS = 1_000;
     private static final int EINTR = 4, EAGAIN = 11, ECONNABORTED = 103;
@@ -131,10 +131,14 @@ public final class RingListener extends RingSocket {
             return;
         }
         if (res >= 0) {
-            if (isClosing()) {
-                closeDescriptor(res);
+            if (loop.isShuttingDown()) {
+                closeDescriptor(res); // nothing would serve it
                 return;
             }
+            // Served also when the listener is stopping: its accept completed before the cancel
+            // could take it, and the client is connected. A drain serves it as it serves every
+            // open connection; closed here, it would be refused, which a restart's hand-over
+            // promises no client is.
             // A wildcard or transparent listener's connections are addressed to more than its address.
             InetSocketAddress knownLocal = transparent || local.getAddress().isAnyLocalAddress() ? null : local;
             RingClientChannel child = new RingClientChannel(res, knownLocal, RingOps.acceptedPeer(sockaddr));

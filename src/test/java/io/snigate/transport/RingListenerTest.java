@@ -11,6 +11,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,6 +49,40 @@ class RingListenerTest extends RingLoop {
             assertThat(client.getInputStream().readNBytes(4)).asString(StandardCharsets.US_ASCII).isEqualTo("ping");
         }
         assertThat(events).containsExactly("registered", "active", "read ping");
+    }
+
+    /**
+     * A connection whose accept completes after the listener was told to stop (the kernel had
+     * taken it for the accept in flight before the cancel came) is served: the client is
+     * connected, and closing it would refuse it during a restart's hand-over. The race is the
+     * kernel's to win, so the completion is handed to the listener as the ring would, with a
+     * socket accepted here.
+     */
+    @Test
+    void aConnectionAcceptedAsTheListenerStopsIsServed() throws Exception {
+        listen(child -> child.pipeline().addLast("echo", new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ctx.writeAndFlush(msg);
+            }
+        }));
+        io.netty.channel.unix.Socket elsewhere = io.netty.channel.unix.Socket.newSocketStream();
+        try (Socket client = new Socket()) {
+            elsewhere.bind(new InetSocketAddress("127.0.0.1", 0));
+            elsewhere.listen(1);
+            client.connect(elsewhere.localAddress(), 5_000);
+            int accepted = elsewhere.accept(new byte[32]);
+            assertThat(accepted).as("a socket accepted").isPositive();
+            group.next().submit(() -> {
+                listener().close();
+                listener().completed(RingListener.ACCEPT, accepted, 0);
+            }).get(10, TimeUnit.SECONDS);
+            client.setSoTimeout(5_000);
+            client.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            assertThat(client.getInputStream().readNBytes(4)).asString(StandardCharsets.US_ASCII).isEqualTo("ping");
+        } finally {
+            elsewhere.close();
+        }
     }
 
     @Test

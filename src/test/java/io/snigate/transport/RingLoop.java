@@ -38,6 +38,11 @@ abstract class RingLoop {
         }
     }
 
+    /** The listener {@link #listen} made. */
+    protected RingListener listener() {
+        return listener;
+    }
+
     /** Listens on loopback; {@code initChild} composes each connection's pipeline, as a {@code ChannelInitializer}. */
     protected InetSocketAddress listen(Consumer<SocketChannel> initChild) throws Exception {
         ChannelInitializer<SocketChannel> initializer = new ChannelInitializer<>() {
