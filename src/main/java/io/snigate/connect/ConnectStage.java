@@ -106,7 +106,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
                     ? e.reason()
                     : Reason.UPSTREAM_UNREACHABLE;
             if (ranOutOfTime(connected.cause()) && Hangups.hungUp(client)) {
-                // Gone while its upstream was dialed, which a client channel on io_uring does
+                // Reset while its upstream was dialed, which a client channel on io_uring does
                 // not notice before now: the client's leaving, not the upstream's timeout.
                 record.endedBecause(Reason.CLIENT_CLOSED);
                 client.close();
