@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
@@ -22,9 +23,9 @@ import org.slf4j.LoggerFactory;
  * connected channel, then its answer up to the blank line (CRLF or, as RFC 9112 lets a recipient
  * accept, bare LF). Interim 1xx answers are skipped (RFC 9110 §15.2). A 2xx answer completes the
  * promise and the channel is the tunnel; any other fails it with
- * {@link Reason#PARENT_PROXY_REFUSED} (the status goes in the record), and a parent that closes,
- * or answers what is not HTTP/1.x, with {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout
- * covers it all.
+ * {@link Reason#PARENT_PROXY_REFUSED} (the status goes in the record), and a parent that closes
+ * before a status line (at once, as HAProxy's {@code http-request reject} does), or answers what
+ * is not HTTP/1.x, with {@link Reason#UPSTREAM_UNREACHABLE}. The connect timeout covers it all.
  */
 final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(ParentProxyHandshake.class);
@@ -146,6 +147,24 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
         release();
         tunnel.tryFailure(new UpstreamException(reason, null));
         ctx.close();
+    }
+
+    /**
+     * The parent's FIN (an upstream channel allows half-closure, so it comes as an event, not as
+     * the channel's end): it will answer no more. A status line it sent before is kept, and a
+     * refusal in it is one.
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (!(event instanceof ChannelInputShutdownEvent)) {
+            ctx.fireUserEventTriggered(event);
+            return;
+        }
+        int status = answer == null ? -1 : statusOf(answer);
+        if (status > 0) {
+            record.parentStatus(status);
+        }
+        fail(ctx, status > 0 && (status < 200 || status > 299) ? Reason.PARENT_PROXY_REFUSED : Reason.UPSTREAM_UNREACHABLE);
     }
 
     @Override

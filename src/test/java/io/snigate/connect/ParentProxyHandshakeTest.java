@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
@@ -89,6 +90,21 @@ class ParentProxyHandshakeTest {
     void bareLineFeedsEndTheAnswerToo() {
         answer("HTTP/1.0 200 OK\nProxy-Agent: old\n\n");
         assertTunnel();
+    }
+
+    /** The parent's FIN comes as an event on an upstream channel, which allows half-closure. */
+    @Test
+    void aParentThatClosesBeforeItsAnswerEndsIsUnreachableOrRefusedByTheStatusItSent() {
+        answer("HTTP/1.1 2");
+        parent.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertRefused(Reason.UPSTREAM_UNREACHABLE, 0);
+    }
+
+    @Test
+    void aParentThatClosesAfterARefusalsStatusLineIsARefusal() {
+        answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n");
+        parent.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        assertRefused(Reason.PARENT_PROXY_REFUSED, 403);
     }
 
     @Test

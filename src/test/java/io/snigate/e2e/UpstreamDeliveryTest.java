@@ -198,6 +198,46 @@ class UpstreamDeliveryTest {
         assertThat(unreachable.get("parent_status").isNull()).isTrue();
     }
 
+    /**
+     * A parent that closes without answering {@code CONNECT}, as a real HAProxy's
+     * {@code http-request reject} does, fails the dial at once as {@code upstream_unreachable}
+     * (failed: held for the connect timeout, then {@code upstream_timeout}).
+     */
+    @Test
+    void aRealHaproxyParentThatRejectsIsUnreachableAtOnce() throws Exception {
+        assumeInstalled("/usr/sbin/haproxy", "haproxy");
+        int parentPort = LoopbackPorts.free();
+        Path config = Files.writeString(dir.resolve("haproxy-parent.cfg"), """
+                defaults
+                  mode http
+                  timeout connect 5s
+                  timeout client 30s
+                  timeout server 30s
+                frontend parent
+                  bind 127.0.0.1:%d
+                  http-request reject
+                """.formatted(parentPort));
+        peers.add(new ProcessBuilder("haproxy", "-db", "-f", config.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("haproxy-parent.out").toFile()).start());
+        await().atMost(Duration.ofSeconds(20)).until(() -> LoopbackPorts.accepts(parentPort));
+        proxy = ProxyHarness.start("""
+                timeouts: { connect: 10s }
+                routes:
+                  - match: "*.e2e.test"
+                    upstream: "127.0.0.1:%d"
+                    via: "http://127.0.0.1:%d"
+                """.formatted(server.port(), parentPort));
+
+        long started = System.nanoTime();
+        assertRefusedWithAlert(NAME, "internal_error");
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)).as("refused at once, not at the 10 s timeout")
+                .isLessThan(5_000);
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("upstream_unreachable");
+        assertThat(line.get("parent_status").isNull()).isTrue();
+        assertThat(line.get("upstream").asText()).isEqualTo("127.0.0.1:" + parentPort);
+    }
+
     private void assertRefusedWithAlert(String sni, String alert) throws Exception {
         try (SSLSocket tls = tlsOver(proxy.connect(), sni)) {
             assertThatThrownBy(tls::startHandshake).isInstanceOf(SSLException.class).hasMessageContaining(alert);
