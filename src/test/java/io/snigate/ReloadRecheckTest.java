@@ -296,6 +296,28 @@ class ReloadRecheckTest {
     }
 
     /**
+     * A client a PROXY header named is only as good as the balancer that sent the header: a
+     * reload that takes that balancer out of {@code trusted} closes its clients' tunnels, as one
+     * that denies the clients would (failed before: the tunnel stayed open).
+     */
+    @Test
+    void aBalancerNoLongerTrustedTakesTheTunnelsOfTheClientsItNamedWithIt() throws Exception {
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket proxied = acceptedSilentConnection();
+        proxied.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
+        proxied.getOutputStream().write(HELLO_A);
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
+        reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
+        assertResetByTheProxy(proxied);
+        assertThat(awaitRecheckSummary()).endsWith("by verdict: {proxy_protocol_untrusted=1}");
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("client").asText()).isEqualTo("192.0.2.7:40000");
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("revoked_by_reload");
+        assertThat(upstream.nextReceived(10_000)).as("what the closed tunnel relayed").isEqualTo(HELLO_A);
+        assertRelaysOn(clients.get(0), HELLO_A); // its peer is its client: no header vouched for it
+    }
+
+    /**
      * A reload that keeps A and refuses B, the witness: the one summary line is written once every
      * event loop has judged its clients, A's included; then A still relays.
      */

@@ -133,6 +133,12 @@ final class OpenConnections {
         if (clientKnown && !listener.clients().admits(record.client().getAddress())) {
             return Reason.CLIENT_NOT_ALLOWED;
         }
+        // A client a header named is only as good as the balancer that sent it: one the reload
+        // no longer trusts takes its clients' connections with it.
+        if (listener != null && listener.proxyProtocol() != null && record.client() != record.peer()
+                && record.peer() != null && !listener.proxyProtocol().trusts(record.peer().getAddress())) {
+            return Reason.PROXY_PROTOCOL_UNTRUSTED;
+        }
         if (!routed) {
             return null; // still in pre-read: routed by the new table (audit mode's fallbacks too)
         }
