@@ -23,7 +23,8 @@ import java.net.SocketAddress;
  * A connection a {@link RingListener} accepted, as a Netty channel: the pipeline and its stages
  * see a {@code SocketChannel} as on any transport, while the channel asks the kernel nothing the
  * accept already said (Netty's own io_uring channel asks the address family and the local address
- * and sets {@code TCP_NODELAY}, which the accepted socket inherits), arms no {@code POLLRDHUP} and
+ * and sets {@code TCP_NODELAY}, which the accepted socket inherits from its listener, where
+ * {@link RingListener} sets it), arms no {@code POLLRDHUP} and
  * reads with a {@code RECV} that the kernel polls for itself rather than a poll and then a
  * receive. Writes go one buffer at a time: this channel carries a ClientHello's answer (a TLS
  * alert) and, on the routes whose upstream is a channel, a relay.

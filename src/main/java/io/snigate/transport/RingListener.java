@@ -59,6 +59,9 @@ public final class RingListener extends RingSocket {
         try {
             socket.setReuseAddress(true);
             socket.setReusePort(true);
+            // Every accepted socket inherits it: without it a relayed answer's second small write
+            // waits for the client's delayed ACK, about 40 ms per exchange (Nagle's algorithm).
+            socket.setTcpNoDelay(true);
             socket.bind(address);
             socket.listen(backlog);
         } catch (IOException e) {
