@@ -23,7 +23,7 @@ import java.util.ArrayDeque;
  */
 public abstract class RelaySocket extends RingSocket {
     // What each completion is for, in the user data's 16 bits; a subclass uses tags below 16.
-    private static final short SEND = 16, POLL = 17, RECV = 18;
+    private static final short SEND = 16, POLL = 17, RECV = 18, HANG_UP = 19;
     /** Queued bytes at which the other side stops being read, and the level at which it reads again. */
     static final int HIGH_WATER = 64 * 1024, LOW_WATER = 32 * 1024;
 
@@ -32,7 +32,7 @@ public abstract class RelaySocket extends RingSocket {
     private RelayListener listener;
     private ByteBuf receiving;
     private Runnable whenClosed;
-    private long sendId, pollId, recvId; // 0 when that operation is not in flight
+    private long sendId, pollId, recvId, hangUpId; // 0 when that operation is not in flight
     private int queuedBytes;
     private boolean aboveHighWater, shutdownAsked, closeWhenWritten;
     /** Netty's object for the descriptor, for the calls not made on the ring; see {@link #socket()}. */
@@ -78,6 +78,18 @@ public abstract class RelaySocket extends RingSocket {
      */
     final void read() {
         pollId = submit(RingOps.pollIn(fd, POLL));
+    }
+
+    /**
+     * Watches for the peer's reset while the socket is not read (its bytes wait for the other
+     * side's queue to drain): nothing else would tell of it until the idle timeout, as epoll's
+     * registration does. Armed at the first pause and left until it fires or the socket closes,
+     * so that a transfer that pauses at every read asks for it once.
+     */
+    final void watchWhilePaused() {
+        if (hangUpId == 0 && listener != null && !isClosing()) {
+            hangUpId = submit(RingOps.pollHangUp(fd, HANG_UP));
+        }
     }
 
     /** Queues {@code bytes} (direct, with a memory address) to be sent; the socket owns them. */
@@ -188,6 +200,7 @@ public abstract class RelaySocket extends RingSocket {
         cancel(sendId);
         cancel(pollId);
         cancel(recvId);
+        cancel(hangUpId);
     }
 
     // ---- completions ------------------------------------------------------------
@@ -198,6 +211,7 @@ public abstract class RelaySocket extends RingSocket {
             case SEND -> sent(res);
             case POLL -> readable(res);
             case RECV -> received(res, flags);
+            case HANG_UP -> hungUp(res);
             default -> completedOther(tag, res);
         }
     }
@@ -253,6 +267,26 @@ public abstract class RelaySocket extends RingSocket {
             socket().shutdown(false, true);
         } catch (IOException | NotYetConnectedException notConnected) {
             listener.failed(this, true, false); // the tunnel ends as on a failed send
+        }
+    }
+
+    /**
+     * The watch fired: a pending error is a reset, and ends the tunnel as a failed read would. A
+     * hang-up without one is both directions closed in order, which the reads and sends see.
+     */
+    private void hungUp(int res) {
+        hangUpId = 0;
+        if (res < 0 || isClosing()) {
+            return;
+        }
+        int error;
+        try {
+            error = socket().getSoError();
+        } catch (IOException unreadable) {
+            error = -1;
+        }
+        if (error != 0) {
+            listener.failed(this, false, false);
         }
     }
 

@@ -77,8 +77,12 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
 
     private void readFrom(RelaySocket side) {
         boolean done = side == client ? clientDoneSending : upstreamDoneSending;
-        if (side.canRead() && !done && peerOf(side).isWritable()) {
-            side.read();
+        if (side.canRead() && !done) {
+            if (peerOf(side).isWritable()) {
+                side.read();
+            } else {
+                side.watchWhilePaused();
+            }
         }
     }
 

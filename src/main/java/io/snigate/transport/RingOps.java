@@ -34,7 +34,7 @@ public final class RingOps {
     private static final int SOCKET_URING_OP_SETSOCKOPT = 3;
     private static final long IPPROTO_TCP_TCP_NODELAY = 6L | (1L << 32); // level, then optname
     private static final int SHUT_WR = 1;
-    private static final int POLLIN = 0x1;
+    private static final int POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10;
     private static final short AF_INET = 2, AF_INET6 = 10;
     /** Room for either address family's {@code sockaddr}, and after it the int an option reads. */
     public static final int SOCKADDR_AND_OPTION_BYTES = 32;
@@ -124,6 +124,12 @@ public final class RingOps {
     }
 
     /** Completes once the socket is readable (data, a FIN) or has failed: a one-shot poll. */
+    /** A poll for an error or a hang-up only: a reset, or both directions closed. */
+    public static IoUringIoOps pollHangUp(int fd, short tag) {
+        return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLERR | POLLHUP, tag,
+                (short) 0, (short) 0, 0, 0);
+    }
+
     public static IoUringIoOps pollIn(int fd, short tag) {
         return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN, tag,
                 (short) 0, (short) 0, 0, 0);

@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -513,6 +514,63 @@ class HardeningTest {
                 assertThat(written).as("bytes the client could push into a tunnel nobody reads").isLessThan(48L << 20);
             }
             assertThat(log().get("reason").asText()).isEqualTo("idle_timeout");
+        } finally {
+            testOver.countDown();
+        }
+    }
+    /**
+     * A client that resets while its upload waits for an upstream that does not read is noticed
+     * at once and logged as a reset, not held until the idle timeout (60 s here) as
+     * {@code idle_timeout}: on io_uring nothing reads the paused side, so a watch for its reset
+     * is armed while it waits.
+     */
+    @Test
+    void aClientThatResetsWhileItsUploadIsPausedEndsAsAResetAtOnce() throws Exception {
+        CountDownLatch testOver = new CountDownLatch(1);
+        try (ServerSocket neverReads = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = neverReads.accept()) {
+                    testOver.await(60, TimeUnit.SECONDS); // accepts, and never reads a byte
+                } catch (IOException | InterruptedException e) {
+                    // Gone: the end either way.
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.corpusTo(neverReads.getLocalPort(), """
+                    timeouts: { idle: 60s }
+                    """);
+            Socket client = proxy.connect();
+            AtomicLong written = new AtomicLong();
+            CompletableFuture<Void> uploading = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = client.getOutputStream();
+                    out.write(CURL);
+                    byte[] chunk = new byte[16 * 1024];
+                    for (int i = 0; i < 4096; i++) { // at most 64 MiB; blocks long before that
+                        out.write(chunk);
+                        written.addAndGet(chunk.length);
+                    }
+                } catch (IOException closed) {
+                    // the reset below, while this write was blocked
+                }
+            }, runnable -> new Thread(runnable).start());
+            long stillFor = 0;
+            long last = -1;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (stillFor < 1_000) { // the upload is blocked: the proxy has paused reading it
+                assertThat(System.nanoTime()).as("the upload stops").isLessThan(deadline);
+                Thread.sleep(100);
+                long now = written.get();
+                stillFor = now == last ? stillFor + 100 : 0;
+                last = now;
+            }
+            long resetAt = System.nanoTime();
+            client.setSoLinger(true, 0);
+            client.close();
+            uploading.get(10, TimeUnit.SECONDS);
+            JsonNode line = log();
+            assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("connection_reset");
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - resetAt)).as("noticed before the idle timeout")
+                    .isLessThan(30_000);
         } finally {
             testOver.countDown();
         }
