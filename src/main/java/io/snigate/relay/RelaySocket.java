@@ -109,6 +109,11 @@ public abstract class RelaySocket extends RingSocket {
         }
     }
 
+    /** Bytes queued to be sent and not sent yet. */
+    final int queued() {
+        return queuedBytes;
+    }
+
     /** False from the high-water mark until the queue is back below the low one. */
     final boolean isWritable() {
         return !aboveHighWater;

@@ -71,6 +71,18 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         }
     }
 
+    private void cutShort(RelaySocket side) {
+        int unsent = side.queued();
+        if (unsent > 0) {
+            side.resetOnClose();
+            if (side == client) {
+                record.addBytesToClient(-unsent);
+            } else {
+                record.addBytesFromClient(-unsent);
+            }
+        }
+    }
+
     private RelaySocket peerOf(RelaySocket side) {
         return side == client ? upstream : client;
     }
@@ -188,6 +200,16 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
      * reset on one side reaches the other as a reset ({@link Reason#resetsThePeer}).
      */
     @Override
+    long relayedBytes() {
+        return record.bytesFromClient() + record.bytesToClient();
+    }
+
+    @Override
+    long queuedBytes() {
+        return client.queued() + upstream.queued();
+    }
+
+    @Override
     void close(Reason reason) {
         if (reason != null) {
             record.endedBecause(reason);
@@ -196,6 +218,10 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
                 upstream.resetOnClose();
             }
         }
+        // What a side still had queued is dropped: it is reset, as a FIN would tell it that the
+        // stream was whole, and those bytes were not relayed.
+        cutShort(client);
+        cutShort(upstream);
         retries.release();
         unlink();
         client.close();

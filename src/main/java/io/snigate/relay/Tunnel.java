@@ -156,6 +156,21 @@ final class Tunnel extends TunnelTimeouts {
      * one side reaches the other as a reset ({@link Reason#resetsThePeer}).
      */
     @Override
+    long relayedBytes() {
+        return record.bytesFromClient() + record.bytesToClient();
+    }
+
+    @Override
+    long queuedBytes() {
+        return pending(client) + pending(upstream);
+    }
+
+    private static long pending(Channel side) {
+        ChannelOutboundBuffer queue = side.unsafe().outboundBuffer();
+        return queue == null ? 0 : queue.totalPendingWriteBytes();
+    }
+
+    @Override
     void close(Reason reason) {
         retries.release();
         if (reason != null) {
@@ -166,8 +181,24 @@ final class Tunnel extends TunnelTimeouts {
                 resetOnClose(upstream);
             }
         }
+        // What a side still had queued is dropped: it is reset, as a FIN would tell it that the
+        // stream was whole, and those bytes were not relayed.
+        cutShort(client);
+        cutShort(upstream);
         client.close();
         upstream.close();
+    }
+
+    private void cutShort(Channel side) {
+        long unsent = pending(side);
+        if (unsent > 0) {
+            resetOnClose(side);
+            if (side == client) {
+                record.addBytesToClient(-unsent);
+            } else {
+                record.addBytesFromClient(-unsent);
+            }
+        }
     }
 
     /**

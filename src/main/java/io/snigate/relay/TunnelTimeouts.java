@@ -14,6 +14,8 @@ abstract class TunnelTimeouts extends TunnelClock.Entry {
     private long lastTrafficNanos;
     /** When the first side sent FIN, or 0 while neither has. */
     private long halfClosedSinceNanos;
+    /** What had been handed to the kernel either way at the sweep's last look with bytes queued. */
+    private long sentAtLastLook;
 
     /** Joins {@code loop}'s clock if either timeout is set; on that loop's thread. */
     TunnelTimeouts(EventLoop loop, long idleTimeoutMillis, long halfClosedTimeoutMillis) {
@@ -41,8 +43,25 @@ abstract class TunnelTimeouts extends TunnelClock.Entry {
         }
     }
 
+    /** Bytes relayed either way: taken to be sent to the other side, sent or still queued. */
+    abstract long relayedBytes();
+
+    /** Bytes still queued in the proxy to be sent, to either side. */
+    abstract long queuedBytes();
+
     @Override
     final Reason expiredAt(long nowNanos) {
+        // A receiver taking a backlog slowly moves no byte the relay reads, and still it is
+        // traffic: a slow download is not idle while it drains (nginx's and HAProxy's timeouts
+        // run between successful reads or writes too).
+        long queued = queuedBytes();
+        if (queued > 0) {
+            long sent = relayedBytes() - queued;
+            if (sent != sentAtLastLook) {
+                sentAtLastLook = sent;
+                lastTrafficNanos = nowNanos;
+            }
+        }
         if (idleTimeoutNanos > 0 && nowNanos - lastTrafficNanos >= idleTimeoutNanos) {
             return Reason.IDLE_TIMEOUT;
         }

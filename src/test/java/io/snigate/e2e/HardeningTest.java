@@ -15,6 +15,7 @@ import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.RecordingServer;
 import io.snigate.testing.TestDnsServer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -571,6 +572,48 @@ class HardeningTest {
             assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("connection_reset");
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - resetAt)).as("noticed before the idle timeout")
                     .isLessThan(30_000);
+        } finally {
+            testOver.countDown();
+        }
+    }
+    /**
+     * A download the client stops reading is cut at the idle timeout with a reset: a FIN would
+     * tell the client that the stream it has is whole (failed before: the client read the end of
+     * the stream). What is counted as sent then is ChannelTunnelTest's.
+     */
+    @Test
+    void aDownloadCutAtTheIdleTimeoutWithBytesQueuedEndsInAReset() throws Exception {
+        CountDownLatch testOver = new CountDownLatch(1);
+        try (ServerSocket sendsALot = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            CompletableFuture.runAsync(() -> {
+                try (Socket socket = sendsALot.accept()) {
+                    byte[] chunk = new byte[64 * 1024];
+                    for (int i = 0; i < 1024; i++) { // at most 64 MiB; blocks long before that
+                        socket.getOutputStream().write(chunk);
+                    }
+                    testOver.await(30, TimeUnit.SECONDS);
+                } catch (IOException | InterruptedException e) {
+                    // the proxy closed it: the end either way
+                }
+            }, runnable -> new Thread(runnable).start());
+            proxy = ProxyHarness.corpusTo(sendsALot.getLocalPort(), """
+                    timeouts: { idle: 1s }
+                    """);
+            try (Socket client = new Socket()) {
+                client.setReceiveBufferSize(4096);
+                client.connect(proxy.address());
+                client.getOutputStream().write(CURL);
+                JsonNode line = log(); // not reading: cut at the idle timeout
+                assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("idle_timeout");
+                client.setSoTimeout(10_000);
+                InputStream in = client.getInputStream();
+                byte[] buffer = new byte[64 * 1024];
+                assertThatThrownBy(() -> {
+                    while (in.read(buffer) > 0) {
+                        // what reached the client before the cut
+                    }
+                }).as("a reset, not the end of the stream").isInstanceOf(SocketException.class).hasMessageContaining("reset");
+            }
         } finally {
             testOver.countDown();
         }

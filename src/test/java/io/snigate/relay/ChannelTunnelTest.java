@@ -1,6 +1,7 @@
 package io.snigate.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -19,11 +20,14 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
 import io.snigate.testing.NettyLeaks;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -44,11 +48,46 @@ class ChannelTunnelTest {
         loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
     }
 
-    @Test
-    void aClientThatSentFinAndStopsReadingIsClosedAtTheHalfClosedTimeoutAfterTheUpstreamLeft() throws Exception {
-        CompletableFuture<Channel> accepted = new CompletableFuture<>();
-        Channel listener = new ServerBootstrap().group(loop).channel(NioServerSocketChannel.class)
-                .childOption(ChannelOption.SO_SNDBUF, 4096) // a client side whose kernel buffer is full at once
+    /** The tunnel of a test: its record, and when it closed after its start. */
+    private record Started(ConnectionRecord record, CompletableFuture<Long> closedAfterNanos) {}
+
+    /**
+     * A tunnel from {@code client} (connected here to a listener whose sockets have a 4 KiB send
+     * buffer) to {@code upstreamListener}, with the timeouts given, started on the loop.
+     */
+    private Started tunnel(Channel listener, CompletableFuture<Channel> accepted, Socket client,
+            ServerSocket upstreamListener, long idleMillis, long halfClosedMillis) throws Exception {
+        client.setReceiveBufferSize(4096); // and it never reads
+        client.connect(listener.localAddress());
+        Channel clientSide = accepted.get(5, TimeUnit.SECONDS);
+        Channel upstreamSide = new Bootstrap().group(loop).channel(NioSocketChannel.class)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.AUTO_READ, false)
+                .handler(new ChannelInitializer<Channel>() { // as UpstreamDials names it
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(PipelineNames.PENDING_UPSTREAM, Relay.pendingUpstreamHandler());
+                    }
+                })
+                .connect(upstreamListener.getLocalSocketAddress()).sync().channel();
+        long started = System.nanoTime();
+        CompletableFuture<Long> closedAfterNanos = new CompletableFuture<>();
+        ConnectionRecord record = clientSide.eventLoop().submit(() -> {
+            ConnectionRecord attached = ConnectionRecord.attach(clientSide, "test", (event, connection, nanos) -> {
+                if (event == ConnectionEvent.CLOSED) {
+                    closedAfterNanos.complete(System.nanoTime() - started);
+                }
+            });
+            Relay.start(clientSide, new UpstreamLink.OfChannel(upstreamSide), attached, null, idleMillis, halfClosedMillis);
+            return attached;
+        }).get(5, TimeUnit.SECONDS);
+        return new Started(record, closedAfterNanos);
+    }
+
+    /** A listener whose accepted sockets' kernel send buffers are full at once; {@code accepted} gets each. */
+    private Channel listener(CompletableFuture<Channel> accepted) throws InterruptedException {
+        return new ServerBootstrap().group(loop).channel(NioServerSocketChannel.class)
+                .childOption(ChannelOption.SO_SNDBUF, 4096)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -60,7 +99,13 @@ class ChannelTunnelTest {
                     }
                 })
                 .bind(InetAddress.getLoopbackAddress(), 0).sync().channel();
-        CompletableFuture<Long> closedAfterNanos = new CompletableFuture<>();
+    }
+
+    @Test
+    void aClientThatSentFinAndStopsReadingIsClosedAtTheHalfClosedTimeoutAfterTheUpstreamLeft() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel listener = listener(accepted);
+        CompletableFuture<Void> upstreamDone = new CompletableFuture<>();
         try (ServerSocket upstreamListener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
                 Socket client = new Socket()) {
             CompletableFuture.runAsync(() -> {
@@ -68,36 +113,56 @@ class ChannelTunnelTest {
                     upstream.getInputStream().readAllBytes(); // until the client's FIN, passed on
                     upstream.getOutputStream().write(new byte[48 << 10]); // more than the client's buffers, under the high-water mark
                 } catch (IOException e) {
-                    closedAfterNanos.completeExceptionally(e);
+                    upstreamDone.completeExceptionally(e);
                 }
             }, runnable -> new Thread(runnable).start());
-            client.setReceiveBufferSize(4096); // and it never reads
-            client.connect(listener.localAddress());
-            Channel clientSide = accepted.get(5, TimeUnit.SECONDS);
-            Channel upstreamSide = new Bootstrap().group(loop).channel(NioSocketChannel.class)
-                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .option(ChannelOption.AUTO_READ, false)
-                    .handler(new ChannelInitializer<Channel>() { // as UpstreamDials names it
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast(PipelineNames.PENDING_UPSTREAM, Relay.pendingUpstreamHandler());
-                        }
-                    })
-                    .connect(upstreamListener.getLocalSocketAddress()).sync().channel();
-            long started = System.nanoTime();
-            clientSide.eventLoop().submit(() -> {
-                ConnectionRecord record = ConnectionRecord.attach(clientSide, "test", (event, connection, nanos) -> {
-                    if (event == ConnectionEvent.CLOSED) {
-                        closedAfterNanos.complete(System.nanoTime() - started);
-                    }
-                });
-                Relay.start(clientSide, new UpstreamLink.OfChannel(upstreamSide), record, null, 60_000, 500);
-            }).get(5, TimeUnit.SECONDS);
+            Started tunnel = tunnel(listener, accepted, client, upstreamListener, 60_000, 500);
 
             client.shutdownOutput();
 
-            long closedAfterMillis = TimeUnit.NANOSECONDS.toMillis(closedAfterNanos.get(10, TimeUnit.SECONDS));
+            long closedAfterMillis = TimeUnit.NANOSECONDS.toMillis(tunnel.closedAfterNanos().get(10, TimeUnit.SECONDS));
+            assertThat(upstreamDone).as("the upstream's side").isNotCompletedExceptionally();
             assertThat(closedAfterMillis).as("closed by the half-closed timeout of 500 ms").isBetween(400L, 5_000L);
+        } finally {
+            listener.close().sync();
+        }
+    }
+
+    /**
+     * A tunnel cut at the idle timeout while bytes wait for a client that stopped reading resets
+     * that client, and counts only what was handed to its socket (failed before: a FIN, and the
+     * 48 KiB counted as sent).
+     */
+    @Test
+    void aTunnelCutWithBytesQueuedResetsThatSideAndCountsOnlyWhatWasSent() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel listener = listener(accepted);
+        try (ServerSocket upstreamListener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                Socket client = new Socket()) {
+            CountDownLatch testOver = new CountDownLatch(1);
+            CompletableFuture.runAsync(() -> {
+                try (Socket upstream = upstreamListener.accept()) {
+                    upstream.getOutputStream().write(new byte[48 << 10]); // under the high-water mark, over the buffers
+                    testOver.await(10, TimeUnit.SECONDS);
+                } catch (IOException | InterruptedException e) {
+                    // closed by the proxy: the end either way
+                }
+            }, runnable -> new Thread(runnable).start());
+            Started tunnel = tunnel(listener, accepted, client, upstreamListener, 500, 0);
+
+            tunnel.closedAfterNanos().get(10, TimeUnit.SECONDS);
+            testOver.countDown();
+            assertThat(tunnel.record().reason()).isEqualTo(io.snigate.core.Reason.IDLE_TIMEOUT);
+            assertThat(tunnel.record().bytesToClient()).as("what the client's socket took, not what was queued")
+                    .isLessThan(32 << 10);
+            client.setSoTimeout(5_000);
+            InputStream in = client.getInputStream();
+            byte[] buffer = new byte[4096];
+            assertThatThrownBy(() -> {
+                while (in.read(buffer) > 0) {
+                    // what reached the client before the cut
+                }
+            }).as("a reset, not the end of the stream").isInstanceOf(SocketException.class).hasMessageContaining("reset");
         } finally {
             listener.close().sync();
         }
