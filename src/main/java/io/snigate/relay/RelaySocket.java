@@ -256,9 +256,24 @@ public abstract class RelaySocket extends RingSocket {
         }
         if (aboveHighWater && queuedBytes < LOW_WATER) {
             aboveHighWater = false;
+            compactHead();
             listener.writable(this);
         }
         sendNext();
+    }
+
+    /**
+     * The other side is about to be read again, into a buffer of up to a megabyte: what is left of
+     * a large head moves to a buffer of its size first, so that a receiver that takes a backlog
+     * slowly does not pin two large buffers, the sent part of one beside the next.
+     */
+    private void compactHead() {
+        ByteBuf head = toSend.peek();
+        if (head != null && head.capacity() - head.readableBytes() > HIGH_WATER) {
+            ByteBuf rest = head.alloc().directBuffer(head.readableBytes()).writeBytes(head);
+            toSend.poll().release();
+            toSend.addFirst(rest);
+        }
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.snigate.testing.NettyLeaks;
@@ -153,6 +154,43 @@ class RelaySocketTest {
         assertThat(all.length).isEqualTo(filled + 4);
         assertThat(new String(all, all.length - 4, 4, StandardCharsets.US_ASCII)).isEqualTo("tail");
         assertThat(heard).isEmpty();
+    }
+
+    /**
+     * Once a backlog drains below the low-water mark the other side is read again, into up to a
+     * megabyte: what is left of a large queued buffer is moved to one of its size first (failed
+     * before: the whole megabyte stayed pinned beside the next read's).
+     */
+    @Test
+    void whatIsLeftOfALargeBufferIsMovedToASmallOneBeforeTheNextRead() throws Exception {
+        UnpooledByteBufAllocator counted = new UnpooledByteBufAllocator(true);
+        onLoop(() -> {
+            socket.socket().setSendBufferSize(4096); // fixed: the kernel takes the queue a little at a time
+            ByteBuf filler = ByteBufAllocator.DEFAULT.directBuffer(64 * 1024).writeZero(64 * 1024);
+            try {
+                for (long sent = 0; sent < 64L << 20
+                        && socket.socket().sendAddress(filler.memoryAddress(), 0, filler.capacity()) > 0; ) {
+                    sent += filler.capacity(); // the kernel's buffers full: what follows is queued
+                }
+            } finally {
+                filler.release();
+            }
+            socket.write(counted.directBuffer(1 << 20).writeZero(900 * 1024));
+            return null;
+        });
+        assertThat(counted.metric().usedDirectMemory()).isEqualTo(1 << 20);
+        ByteBuffer into = ByteBuffer.allocate(4096);
+        int queued = onLoop(socket::queued);
+        for (long deadline = System.nanoTime() + 30_000_000_000L; queued >= RelaySocket.LOW_WATER || queued == 0; ) {
+            assertThat(queued).as("the queue drained below the low-water mark without emptying").isPositive();
+            assertThat(System.nanoTime()).isLessThan(deadline);
+            into.clear();
+            peer.read(into);
+            queued = onLoop(socket::queued);
+        }
+        assertThat(counted.metric().usedDirectMemory()).as("held for %d queued bytes", queued)
+                .isLessThan(RelaySocket.LOW_WATER);
+        assertThat(heard).as("told once, below the low-water mark").containsExactly("writable");
     }
 
     @Test
