@@ -181,14 +181,14 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         } finally {
             bytes.release();
         }
-        if (held.writerIndex() - secondHelloAt > maxClientHelloBytes + RECORD_HEADERS_ROOM) {
-            return refuse(Reason.CLIENT_HELLO_TOO_LARGE);
-        }
         PrereadVerdict verdict = ClientHelloParser.parse(
                 held.slice(secondHelloAt, held.writerIndex() - secondHelloAt), maxClientHelloBytes, endOfStream, this);
         switch (verdict.status()) {
             case NEED_MORE -> {
-                return null;
+                // Bounded as the pre-read is; bytes after a whole hello are the client's next flight.
+                return held.writerIndex() - secondHelloAt > maxClientHelloBytes + RECORD_HEADERS_ROOM
+                        ? refuse(Reason.CLIENT_HELLO_TOO_LARGE)
+                        : null;
             }
             case COMPLETE -> {
                 return asksForTheSame() ? handOver() : refuse(Reason.MALFORMED);

@@ -174,6 +174,26 @@ class RetriedHelloTest {
         }
 
         /**
+         * A second hello near the size limit, whose last byte comes in one read with a record
+         * after it, is judged as a hello, not refused for the bytes that follow it: they are the
+         * client's next flight, as after a first hello (failed before: client_hello_too_large).
+         */
+        @Test
+        void aLargeSecondHelloWithMoreAfterItInTheSameReadIsJudgedAsAHello() {
+            HelloRetryCheck check = retriedAfter(helloFor("allowed.test", SECP256R1));
+            byte[] padded = hello().recordVersion(0x0301).legacyVersion(0x0303).sni("allowed.test")
+                    .cipherSuites(0x1301).supportedVersions(0x0304).supportedGroups(X25519, SECP256R1)
+                    .signatureAlgorithms(0x0403, 0x0804, 0x0401).extension(21, new byte[15_000]).record();
+            byte[] next = concat(new byte[] {23, 3, 3, 0x20, 0}, new byte[8192]); // past the bound with the hello
+            assertThat(check.clientSent(pooled(Arrays.copyOf(padded, padded.length - 1)), false)).as("held").isNull();
+            ByteBuf passed = check.clientSent(pooled(concat(new byte[] {padded[padded.length - 1]}, next)), false);
+            assertThat(check.refused()).isNull();
+            assertThat(passed).as("the hello and what followed it").isNotNull();
+            assertThat(ByteBufUtil.getBytes(passed)).isEqualTo(concat(padded, next));
+            passed.release();
+        }
+
+        /**
          * A second hello sent before the server has answered would reach it before any retry
          * request, unchecked: no TLS client sends a handshake record then.
          */
