@@ -48,9 +48,10 @@ public enum Reason {
     /** The client hung up before a ClientHello was complete (port scanners, TCP health checks). */
     CLIENT_CLOSED(Outcome.REJECTED, Alerts.NONE),
     /**
-     * A balancer's declared health check: a PROXY v2 {@code LOCAL} or v1 {@code UNKNOWN} header
-     * (the balancer's own connection), then a close before any byte. Kept apart from {@link #CLIENT_CLOSED} so that
-     * checks every few seconds do not look like clients giving up.
+     * A balancer's health check: a trusted balancer's connection closed before any byte, or after
+     * a PROXY v2 {@code LOCAL} or v1 {@code UNKNOWN} header (the balancer's own connection) and
+     * before any byte more. Kept apart from {@link #CLIENT_CLOSED} so that checks every few
+     * seconds do not look like clients giving up.
      */
     HEALTH_CHECK(Outcome.REJECTED, Alerts.NONE),
     // --- route: what the policy says

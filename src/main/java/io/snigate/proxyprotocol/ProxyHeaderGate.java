@@ -66,8 +66,7 @@ public final class ProxyHeaderGate extends ChannelDuplexHandler {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (!passed && evt instanceof ChannelInputShutdownEvent) {
-            // Hung up before a whole header: a health check that only opened a connection.
-            refuse(ctx, buffered == null ? Reason.CLIENT_CLOSED : Reason.PROXY_PROTOCOL_INVALID);
+            refuse(ctx, hungUpBeforeAHeader());
             return;
         }
         ctx.fireUserEventTriggered(evt);
@@ -76,10 +75,20 @@ public final class ProxyHeaderGate extends ChannelDuplexHandler {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         if (!passed && cause instanceof IOException) {
-            refuse(ctx, Reason.CLIENT_CLOSED);
+            refuse(ctx, hungUpBeforeAHeader());
             return;
         }
         ctx.fireExceptionCaught(cause);
+    }
+
+    /**
+     * A trusted peer (no other gets this far) that closed, by FIN or reset, before a whole header:
+     * with nothing sent, a balancer's check that only opens a connection (an AWS NLB's TCP check,
+     * HAProxy's {@code check} without {@code send-proxy}), which a balancer's own connections never
+     * do otherwise; with part of one, a header that never came whole.
+     */
+    private Reason hungUpBeforeAHeader() {
+        return buffered == null || !buffered.isReadable() ? Reason.HEALTH_CHECK : Reason.PROXY_PROTOCOL_INVALID;
     }
 
     /**

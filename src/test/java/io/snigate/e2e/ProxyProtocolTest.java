@@ -366,6 +366,34 @@ class ProxyProtocolTest {
     }
 
     /**
+     * A trusted balancer's connection that closes, by FIN or reset, before a byte is its check
+     * (an AWS NLB's TCP checks send no header) and is {@code health_check} (failed before:
+     * {@code client_closed}); one that sent part of a header is {@code proxy_protocol_invalid},
+     * however it closed (failed before: {@code client_closed} on a reset).
+     */
+    @Test
+    void aBareConnectionFromTheBalancerIsAHealthCheckAndAPartHeaderIsInvalid() throws Exception {
+        startProxy();
+        byte[] part = java.util.Arrays.copyOf(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()), 10);
+        for (byte[] sent : List.of(new byte[0], part)) {
+            for (boolean reset : new boolean[] {false, true}) {
+                try (Socket client = proxy.connect()) {
+                    client.getOutputStream().write(sent);
+                    if (reset) {
+                        client.setSoLinger(true, 0);
+                    } else {
+                        client.shutdownOutput();
+                        assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+                    }
+                }
+                JsonNode line = proxy.nextLog();
+                assertThat(line.get("reason").asText()).as(sent.length + " bytes, reset " + reset + ": " + line)
+                        .isEqualTo(sent.length == 0 ? "health_check" : "proxy_protocol_invalid");
+            }
+        }
+    }
+
+    /**
      * A LOCAL header followed by a hello is the balancer's own connection, which the PROXY protocol
      * says to accept with the socket's endpoints (a frontend on a UNIX socket, a check that speaks TLS).
      */
