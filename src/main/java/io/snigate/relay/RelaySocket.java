@@ -114,6 +114,16 @@ public abstract class RelaySocket extends RingSocket {
         return queuedBytes;
     }
 
+    /**
+     * The socket is closing with what is queued unsent: returns how much, once (the queue itself
+     * is released when the socket has closed).
+     */
+    final int dropQueued() {
+        int dropped = queuedBytes;
+        queuedBytes = 0;
+        return dropped;
+    }
+
     /** False from the high-water mark until the queue is back below the low one. */
     final boolean isWritable() {
         return !aboveHighWater;

@@ -72,7 +72,7 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     }
 
     private void cutShort(RelaySocket side) {
-        int unsent = side.queued();
+        int unsent = side.dropQueued(); // once: the channel's close calls close again
         if (unsent > 0) {
             side.resetOnClose();
             if (side == client) {
