@@ -1,6 +1,7 @@
 package io.snigate.proxyprotocol;
 
 import io.netty.buffer.ByteBuf;
+import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 
 /**
@@ -38,7 +39,8 @@ final class ProxyHeaders {
         if (startsWith(bytes, V1_PREFIX)) {
             for (int i = 1; i < Math.min(readable, MAX_V1_LINE_BYTES); i++) {
                 if (bytes.getByte(start + i - 1) == '\r' && bytes.getByte(start + i) == '\n') {
-                    return i + 1 < MIN_V1_LINE_BYTES ? Check.NOT_A_HEADER : Check.VALID;
+                    return i + 1 < MIN_V1_LINE_BYTES || !portsAreDecimal(bytes, start, start + i - 1)
+                            ? Check.NOT_A_HEADER : Check.VALID;
                 }
             }
             return readable >= MAX_V1_LINE_BYTES ? Check.TOO_LONG : Check.NEED_MORE;
@@ -46,6 +48,34 @@ final class ProxyHeaders {
         // A prefix of either could still become one.
         boolean maybe = prefixOf(bytes, V2_SIGNATURE) || prefixOf(bytes, V1_PREFIX);
         return maybe ? Check.NEED_MORE : Check.NOT_A_HEADER;
+    }
+
+    /**
+     * Whether a whole TCP4 or TCP6 line's two ports, its last two fields, are decimal numbers up
+     * to 65535 with no sign and no leading zero, as HAProxy and nginx require (Netty's decoder
+     * takes {@code +443} and {@code 0443}). Another line ({@code UNKNOWN}) has nothing to check.
+     */
+    private static boolean portsAreDecimal(ByteBuf bytes, int start, int end) {
+        String line = bytes.toString(start, end - start, StandardCharsets.US_ASCII);
+        String[] fields = line.split(" ", -1);
+        if (fields.length != 6 || !(fields[1].equals("TCP4") || fields[1].equals("TCP6"))) {
+            return true; // Netty's decoder judges the rest
+        }
+        for (int i = 4; i < 6; i++) {
+            String port = fields[i];
+            if (port.isEmpty() || port.length() > 5 || (port.length() > 1 && port.charAt(0) == '0')) {
+                return false;
+            }
+            for (int k = 0; k < port.length(); k++) {
+                if (port.charAt(k) < '0' || port.charAt(k) > '9') {
+                    return false;
+                }
+            }
+            if (Integer.parseInt(port) > 65535) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static Check checkV2(ByteBuf bytes, int start, int readable) {

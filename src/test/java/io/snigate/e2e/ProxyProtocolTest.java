@@ -304,6 +304,9 @@ class ProxyProtocolTest {
                 "GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
                 "PROXY TCP4 999.0.2.7 198.51.100.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII), // Netty's decoder refuses it
                 ("PROXY TCP4 192.0.2.7 198.51.100.1 40000 443" + " ".repeat(80) + "\r\n").getBytes(StandardCharsets.US_ASCII),
+                // Ports with a sign or a leading zero, which HAProxy and nginx refuse and Netty took.
+                "PROXY TCP4 192.0.2.7 198.51.100.1 +5555 443\r\n".getBytes(StandardCharsets.US_ASCII),
+                "PROXY TCP4 192.0.2.7 198.51.100.1 5555 0443\r\n".getBytes(StandardCharsets.US_ASCII),
                 withCrc(crcWrong),
                 oversized);
         for (byte[] bytes : invalid) {
