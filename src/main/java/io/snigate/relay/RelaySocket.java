@@ -17,9 +17,9 @@ import java.util.ArrayDeque;
  * calls, a pipeline, an outbound buffer and promises (performance page, "The upstream as a socket",
  * "The client side handed over").
  *
- * <p>A little over 300 lines: the write queue, the reads, the FIN and the close all turn on the
- * same operations in flight, which every completion updates; split, each side of a tunnel would be
- * several objects and each completion a call between them.
+ * <p>About 400 lines: the write queue, the reads, the watch for a reset while paused, the FIN and
+ * the close all turn on the same operations in flight, which every completion updates; split, each
+ * side of a tunnel would be several objects and each completion a call between them.
  */
 public abstract class RelaySocket extends RingSocket {
     // What each completion is for, in the user data's 16 bits; a subclass uses tags below 16.
