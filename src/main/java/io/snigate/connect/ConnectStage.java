@@ -105,7 +105,8 @@ public final class ConnectStage implements RouteHandler.Dialer {
             Reason reason = connected.cause() instanceof UpstreamException e
                     ? e.reason()
                     : Reason.UPSTREAM_UNREACHABLE;
-            if (ranOutOfTime(connected.cause()) && Hangups.hungUp(client)) {
+            if ((reason == Reason.UPSTREAM_TIMEOUT || reason == Reason.DNS_FAILURE) && ranOutOfTime(connected.cause())
+                    && Hangups.hungUp(client)) {
                 // Reset while its upstream was dialed, which a client channel on io_uring does
                 // not notice before now: the client's leaving, not the upstream's timeout.
                 record.endedBecause(Reason.CLIENT_CLOSED);

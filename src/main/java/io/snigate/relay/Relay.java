@@ -64,8 +64,14 @@ public final class Relay {
         }
         // A client whose socket the relay took over (SocketTunnel) may have closed it already, and
         // its number may be another connection's by now: that tunnel resets its own sockets.
-        if (reason.resetsThePeer() && ownsItsSocket(client.pipeline())) {
-            Tunnel.resetOnClose(client);
+        if (ownsItsSocket(client.pipeline())) {
+            if (reason.resetsThePeer()) {
+                Tunnel.resetOnClose(client);
+            }
+        } else if (record != null) {
+            // The socket tunnel ends at the channel's close and takes what it had queued off the
+            // counts then: the line is written a task later, with them.
+            record.finishAfterTheClose(client.eventLoop());
         }
         client.close();
     }

@@ -33,6 +33,8 @@ public abstract class RelaySocket extends RingSocket {
     private ByteBuf receiving;
     private Runnable whenClosed;
     private long sendId, pollId, recvId, hangUpId; // 0 when that operation is not in flight
+    /** The watch for a reset fired without an error: the peer's FIN, not read yet. */
+    private boolean peerFinished;
     private int queuedBytes;
     private boolean aboveHighWater, shutdownAsked, closeWhenWritten;
     /** Netty's object for the descriptor, for the calls not made on the ring; see {@link #socket()}. */
@@ -84,10 +86,12 @@ public abstract class RelaySocket extends RingSocket {
      * Watches for the peer's reset while the socket is not read (its bytes wait for the other
      * side's queue to drain): nothing else would tell of it until the idle timeout, as epoll's
      * registration does. Armed at the first pause and left until it fires or the socket closes,
-     * so that a transfer that pauses at every read asks for it once.
+     * so that a transfer that pauses at every read asks for it once. io_uring's poll also fires on
+     * the peer's FIN; after that it is not armed again (it would fire at once each time), and a
+     * reset that follows the FIN in the same pause waits for the read.
      */
     final void watchWhilePaused() {
-        if (hangUpId == 0 && listener != null && !isClosing()) {
+        if (hangUpId == 0 && !peerFinished && listener != null && !isClosing()) {
             hangUpId = submit(RingOps.pollHangUp(fd, HANG_UP));
         }
     }
@@ -301,8 +305,8 @@ public abstract class RelaySocket extends RingSocket {
     }
 
     /**
-     * The watch fired: a pending error is a reset, and ends the tunnel as a failed read would. A
-     * hang-up without one is both directions closed in order, which the reads and sends see.
+     * The watch fired: a pending error is a reset, and ends the tunnel as a failed read would.
+     * Without one, the peer's FIN (or both directions closed in order), which the reads see.
      */
     private void hungUp(int res) {
         hangUpId = 0;
@@ -317,6 +321,8 @@ public abstract class RelaySocket extends RingSocket {
         }
         if (error != 0) {
             listener.failed(this, false, false);
+        } else {
+            peerFinished = true;
         }
     }
 

@@ -195,10 +195,6 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         return client.isOpen() || upstream.isOpen();
     }
 
-    /**
-     * Closes both sides now; {@code reason} is recorded unless null or an earlier one stands. A
-     * reset on one side reaches the other as a reset ({@link Reason#resetsThePeer}).
-     */
     @Override
     long relayedBytes() {
         return record.bytesFromClient() + record.bytesToClient();
@@ -209,6 +205,10 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
         return client.queued() + upstream.queued();
     }
 
+    /**
+     * Closes both sides now; {@code reason} is recorded unless null or an earlier one stands. A
+     * reset on one side reaches the other as a reset ({@link Reason#resetsThePeer}).
+     */
     @Override
     void close(Reason reason) {
         if (reason != null) {

@@ -28,6 +28,8 @@ final class Tunnel extends TunnelTimeouts {
     private final RetryWatch retries;
     private boolean clientDoneSending;
     private boolean upstreamDoneSending;
+    /** What was queued when the tunnel closed has been taken off the counts. */
+    private boolean cut;
 
     /** A tunnel between two channels of one event loop; built on that loop's thread. */
     Tunnel(Channel client, Channel upstream, ConnectionRecord record, HelloRetryCheck retryCheck, long idleTimeoutMillis,
@@ -151,10 +153,6 @@ final class Tunnel extends TunnelTimeouts {
         ((SocketChannel) peer).shutdownOutput();
     }
 
-    /**
-     * Closes both sides now; {@code reason} is recorded unless an earlier one stands. A reset on
-     * one side reaches the other as a reset ({@link Reason#resetsThePeer}).
-     */
     @Override
     long relayedBytes() {
         return record.bytesFromClient() + record.bytesToClient();
@@ -170,6 +168,10 @@ final class Tunnel extends TunnelTimeouts {
         return queue == null ? 0 : queue.totalPendingWriteBytes();
     }
 
+    /**
+     * Closes both sides now; {@code reason} is recorded unless an earlier one stands. A reset on
+     * one side reaches the other as a reset ({@link Reason#resetsThePeer}).
+     */
     @Override
     void close(Reason reason) {
         retries.release();
@@ -182,9 +184,13 @@ final class Tunnel extends TunnelTimeouts {
             }
         }
         // What a side still had queued is dropped: it is reset, as a FIN would tell it that the
-        // stream was whole, and those bytes were not relayed.
-        cutShort(client);
-        cutShort(upstream);
+        // stream was whole, and those bytes were not relayed. Once: the client's close fails its
+        // queued writes, which closes the tunnel again while the upstream is still open.
+        if (!cut) {
+            cut = true;
+            cutShort(client);
+            cutShort(upstream);
+        }
         client.close();
         upstream.close();
     }

@@ -123,13 +123,16 @@ public final class RingOps {
                 bytes.readableBytes(), 0, tag, (short) 0, (short) 0, 0, 0);
     }
 
-    /** Completes once the socket is readable (data, a FIN) or has failed: a one-shot poll. */
-    /** A poll for an error or a hang-up only: a reset, or both directions closed. */
+    /**
+     * A poll for an error or a hang-up: a reset, or both directions closed. io_uring adds
+     * {@code POLLRDHUP} to every poll, so the peer's FIN completes it too.
+     */
     public static IoUringIoOps pollHangUp(int fd, short tag) {
         return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLERR | POLLHUP, tag,
                 (short) 0, (short) 0, 0, 0);
     }
 
+    /** Completes once the socket is readable (data, a FIN) or has failed: a one-shot poll. */
     public static IoUringIoOps pollIn(int fd, short tag) {
         return new IoUringIoOps(OP_POLL_ADD, (byte) 0, (short) 0, fd, 0L, 0L, 0, POLLIN, tag,
                 (short) 0, (short) 0, 0, 0);

@@ -61,6 +61,7 @@ class ChannelTunnelTest {
         client.connect(listener.localAddress());
         Channel clientSide = accepted.get(5, TimeUnit.SECONDS);
         Channel upstreamSide = new Bootstrap().group(loop).channel(NioSocketChannel.class)
+                .option(ChannelOption.SO_SNDBUF, 4096) // and the upstream side's too
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.AUTO_READ, false)
                 .handler(new ChannelInitializer<Channel>() { // as UpstreamDials names it
@@ -163,6 +164,49 @@ class ChannelTunnelTest {
                     // what reached the client before the cut
                 }
             }).as("a reset, not the end of the stream").isInstanceOf(SocketException.class).hasMessageContaining("reset");
+        } finally {
+            listener.close().sync();
+        }
+    }
+    /**
+     * A tunnel cut while bytes wait both ways takes each side's off its count once: closing the
+     * client fails its queued writes, which closes the tunnel again while the upstream is still
+     * open (failed before: the upload's queue taken off twice, the count below zero).
+     */
+    @Test
+    void aTunnelCutWithBytesQueuedBothWaysTakesEachOffItsCountOnce() throws Exception {
+        CompletableFuture<Channel> accepted = new CompletableFuture<>();
+        Channel listener = listener(accepted);
+        ServerSocket upstreamListener = new ServerSocket();
+        upstreamListener.setReceiveBufferSize(4096); // an upstream that never reads, and holds little
+        upstreamListener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
+        try (upstreamListener; Socket client = new Socket()) {
+            CountDownLatch testOver = new CountDownLatch(1);
+            CompletableFuture.runAsync(() -> {
+                try (Socket upstream = upstreamListener.accept()) {
+                    upstream.getOutputStream().write(new byte[48 << 10]);
+                    testOver.await(10, TimeUnit.SECONDS);
+                } catch (IOException | InterruptedException e) {
+                    // closed by the proxy: the end either way
+                }
+            }, runnable -> new Thread(runnable).start());
+            Started tunnel = tunnel(listener, accepted, client, upstreamListener, 500, 0);
+            CompletableFuture.runAsync(() -> {
+                try {
+                    byte[] chunk = new byte[64 << 10];
+                    for (int i = 0; i < 256; i++) { // at most 16 MiB; blocks long before that
+                        client.getOutputStream().write(chunk);
+                    }
+                } catch (IOException closed) {
+                    // the cut, while this write was blocked
+                }
+            }, runnable -> new Thread(runnable).start());
+
+            tunnel.closedAfterNanos().get(10, TimeUnit.SECONDS);
+            testOver.countDown();
+            assertThat(tunnel.record().reason()).isEqualTo(io.snigate.core.Reason.IDLE_TIMEOUT);
+            assertThat(tunnel.record().bytesFromClient()).as("the upload's count").isNotNegative();
+            assertThat(tunnel.record().bytesToClient()).as("the download's count").isNotNegative();
         } finally {
             listener.close().sync();
         }
