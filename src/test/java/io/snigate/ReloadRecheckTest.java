@@ -279,6 +279,28 @@ class ReloadRecheckTest {
     }
 
     /**
+     * A header that comes after a reload took its balancer out of {@code trusted} names no client:
+     * the connection is refused as untrusted (failed before: forwarded, judged by the trust of the
+     * accept).
+     */
+    @Test
+    void aProxyHeaderFromABalancerNoLongerTrustedIsRefused() throws Exception {
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket early = acceptedSilentConnection();
+        reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
+        early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
+        try {
+            early.getOutputStream().write(HELLO_A);
+            assertClosedByTheProxy(early);
+        } catch (java.net.SocketException reset) {
+            // Closed on the header, with the hello unread or unsent: as good as a close here.
+        }
+        JsonNode line = proxy.nextLog();
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("proxy_protocol_untrusted");
+        assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
+    }
+
+    /**
      * A routed connection behind a PROXY {@code UNKNOWN} header keeps its peer as its client, and
      * a reload that denies that peer closes it, as it closes any routed connection of a denied
      * client (a header still awaited is the only case left to the header's own check).

@@ -155,6 +155,12 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
      * to it, or say why it may not go on.
      */
     private boolean clientKnown(ConnectionRecord record, Listener listener) {
+        // The balancer vouches for the client it names only while it is trusted.
+        Listener.ProxyProtocol proxyProtocol = listener.proxyProtocol();
+        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
+            record.endedBecause(Reason.PROXY_PROTOCOL_UNTRUSTED);
+            return false;
+        }
         if (!listener.clients().admits(record.client().getAddress())) {
             record.endedBecause(Reason.CLIENT_NOT_ALLOWED);
             return false;
