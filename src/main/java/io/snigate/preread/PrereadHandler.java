@@ -15,6 +15,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.ProxyHeaderTaken;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
+import io.snigate.transport.EpollHalfClose;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
@@ -108,6 +109,7 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (evt instanceof ChannelInputShutdownEvent) {
+            EpollHalfClose.peerFinished(ctx.channel()); // the answer may still have to be written
             if (decided) {
                 inputShutdownAfterDecision = true;
             } else {

@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.snigate.core.Reason;
+import io.snigate.transport.EpollHalfClose;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,6 +66,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
+            EpollHalfClose.peerFinished(ctx.channel()); // the other way may still have to be written
             tunnel.doneSending(ctx.channel());
         } else {
             ctx.fireUserEventTriggered(evt);
