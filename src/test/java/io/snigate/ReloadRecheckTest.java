@@ -259,20 +259,28 @@ class ReloadRecheckTest {
      * Behind a PROXY header that comes after a reload, the client it names is judged by the
      * listener's rules in force then, not by those of the accept (failed before: forwarded).
      */
-    @Test
-    void aProxyHeaderThatComesAfterAReloadIsJudgedByTheNewRules() throws Exception {
-        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
-        Socket early = acceptedSilentConnection();
-        reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
+    /**
+     * Sends {@code early} a header naming 192.0.2.7 and then HELLO_A, which the proxy refuses;
+     * returns the connection's line.
+     */
+    private JsonNode headerAndHelloRefused(Socket early) throws Exception {
         early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
         try {
             early.getOutputStream().write(HELLO_A);
             assertClosedByTheProxy(early);
         } catch (java.net.SocketException reset) {
             // Closed on the header, with the hello unread or unsent: the kernel resets, as good
-            // as a close here (the line below says why it closed).
+            // as a close here (the line says why it closed).
         }
-        JsonNode line = proxy.nextLog();
+        return proxy.nextLog();
+    }
+
+    @Test
+    void aProxyHeaderThatComesAfterAReloadIsJudgedByTheNewRules() throws Exception {
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket early = acceptedSilentConnection();
+        reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"192.0.2.0/24\"] }", routeA(), routeB()));
+        JsonNode line = headerAndHelloRefused(early);
         assertThat(line.get("client").asText()).isEqualTo("192.0.2.7:40000");
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("client_not_allowed");
         assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
@@ -288,14 +296,7 @@ class ReloadRecheckTest {
         reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
         Socket early = acceptedSilentConnection();
         reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
-        early.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
-        try {
-            early.getOutputStream().write(HELLO_A);
-            assertClosedByTheProxy(early);
-        } catch (java.net.SocketException reset) {
-            // Closed on the header, with the hello unread or unsent: as good as a close here.
-        }
-        JsonNode line = proxy.nextLog();
+        JsonNode line = headerAndHelloRefused(early);
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("proxy_protocol_untrusted");
         assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
     }

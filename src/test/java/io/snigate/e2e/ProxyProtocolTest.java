@@ -333,20 +333,25 @@ class ProxyProtocolTest {
         assertThat(proxy.nextLog().get("client").asText()).isEqualTo("192.0.2.7:40000");
     }
 
+    /** Sends {@code bytes}, then closes: with a reset, or with a FIN after which the proxy closes without a byte. */
+    private void sendThenClose(byte[] bytes, boolean reset) throws Exception {
+        try (Socket client = proxy.connect()) {
+            client.getOutputStream().write(bytes);
+            if (reset) {
+                client.setSoLinger(true, 0);
+            } else {
+                client.shutdownOutput();
+                assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
+            }
+        }
+    }
+
     /** A LOCAL header and then a close, by FIN or by reset (HAProxy's checks reset), is a health check. */
     @Test
     void aLocalHeaderAloneIsABalancersHealthCheck() throws Exception {
         startProxy();
         for (boolean reset : new boolean[] {false, true}) {
-            try (Socket client = proxy.connect()) {
-                client.getOutputStream().write(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()));
-                if (reset) {
-                    client.setSoLinger(true, 0);
-                } else {
-                    client.shutdownOutput();
-                    assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
-                }
-            }
+            sendThenClose(v2Header(HAProxyCommand.LOCAL, "192.0.2.7", List.of()), reset);
             JsonNode line = proxy.nextLog();
             assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("health_check");
             assertThat(line.get("client").asText()).isEqualTo(line.get("peer").asText());
@@ -380,15 +385,7 @@ class ProxyProtocolTest {
         byte[] part = java.util.Arrays.copyOf(v2Header(HAProxyCommand.PROXY, "192.0.2.7", List.of()), 10);
         for (byte[] sent : List.of(new byte[0], part)) {
             for (boolean reset : new boolean[] {false, true}) {
-                try (Socket client = proxy.connect()) {
-                    client.getOutputStream().write(sent);
-                    if (reset) {
-                        client.setSoLinger(true, 0);
-                    } else {
-                        client.shutdownOutput();
-                        assertThat(ProxyHarness.readUntilClosed(client)).isEmpty();
-                    }
-                }
+                sendThenClose(sent, reset);
                 JsonNode line = proxy.nextLog();
                 assertThat(line.get("reason").asText()).as(sent.length + " bytes, reset " + reset + ": " + line)
                         .isEqualTo(sent.length == 0 ? "health_check" : "proxy_protocol_invalid");

@@ -148,7 +148,9 @@ class ResilienceTest {
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> upstream.open() == tunnels);
         assertThat(metric("snigate_connections_active{listener=\"127.0.0.1:0\"}")).isEqualTo(tunnels);
-        assertThat(openFileDescriptors() - fdsBefore).isGreaterThanOrEqualTo(4L * tunnels);
+        // Give or take the few this JVM opens and closes meanwhile (the admin request's
+        // connection): failed once on CI at 15,999 of 16,000.
+        assertThat(openFileDescriptors() - fdsBefore).isGreaterThanOrEqualTo(4L * tunnels - 8);
 
         for (Socket socket : clients) {
             socket.close();
