@@ -1,7 +1,6 @@
 package io.snigate.transport;
 
 import io.netty.channel.Channel;
-import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.epoll.Native;
 import java.lang.invoke.MethodHandle;
@@ -24,15 +23,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class EpollHalfClose {
     private static final Logger LOG = LoggerFactory.getLogger(EpollHalfClose.class);
-    /** {@code AbstractEpollChannel.setFlag(int)}, or null where epoll is not there or it cannot be had. */
-    private static final MethodHandle SET_FLAG = setFlag();
+
+    /**
+     * {@code AbstractEpollChannel.setFlag(int)}, or null where it cannot be had: looked up when the
+     * first epoll channel is seen, so that a process on another transport never loads epoll.
+     */
+    private static final class SetFlag {
+        static final MethodHandle HANDLE = setFlag();
+    }
 
     private EpollHalfClose() {}
 
     private static MethodHandle setFlag() {
-        if (!Epoll.isAvailable()) {
-            return null;
-        }
         try {
             Method method = EpollSocketChannel.class.getSuperclass().getSuperclass()
                     .getDeclaredMethod("setFlag", int.class);
@@ -46,11 +48,11 @@ public final class EpollHalfClose {
 
     /** The peer of {@code channel} sent FIN: keep it in the epoll set (only an epoll channel). */
     public static void peerFinished(Channel channel) {
-        if (SET_FLAG == null || !(channel instanceof EpollSocketChannel) || !channel.isOpen()) {
+        if (!(channel instanceof EpollSocketChannel) || !channel.isOpen() || SetFlag.HANDLE == null) {
             return;
         }
         try {
-            SET_FLAG.invokeExact(channel, Native.EPOLLET);
+            SetFlag.HANDLE.invokeExact(channel, Native.EPOLLET);
         } catch (Throwable failed) {
             // The descriptor is gone already (the channel is closing): nothing more to keep.
             LOG.debug("epoll: could not keep {} registered", channel, failed);
