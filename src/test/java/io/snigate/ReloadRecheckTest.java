@@ -301,6 +301,15 @@ class ReloadRecheckTest {
         assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
     }
 
+    /** A third tunnel, behind the PROXY {@code header} line: HELLO_A has reached the upstream. */
+    private Socket tunnelBehind(String header) throws IOException {
+        Socket client = acceptedSilentConnection();
+        client.getOutputStream().write(header.getBytes(StandardCharsets.US_ASCII));
+        client.getOutputStream().write(HELLO_A);
+        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
+        return client;
+    }
+
     /**
      * A routed connection behind a PROXY {@code UNKNOWN} header keeps its peer as its client, and
      * a reload that denies that peer closes it, as it closes any routed connection of a denied
@@ -309,10 +318,7 @@ class ReloadRecheckTest {
     @Test
     void aRoutedConnectionBehindAnUnknownHeaderIsJudgedByItsPeer() throws Exception {
         reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
-        Socket unknown = acceptedSilentConnection();
-        unknown.getOutputStream().write("PROXY UNKNOWN\r\n".getBytes(StandardCharsets.US_ASCII));
-        unknown.getOutputStream().write(HELLO_A);
-        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
+        Socket unknown = tunnelBehind("PROXY UNKNOWN\r\n");
         reload(configText("", PROXY_PROTOCOL + "\n    clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
         assertResetByTheProxy(unknown);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {client_not_allowed=3}");
@@ -326,10 +332,7 @@ class ReloadRecheckTest {
     @Test
     void aBalancerNoLongerTrustedTakesTheTunnelsOfTheClientsItNamedWithIt() throws Exception {
         reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
-        Socket proxied = acceptedSilentConnection();
-        proxied.getOutputStream().write("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n".getBytes(StandardCharsets.US_ASCII));
-        proxied.getOutputStream().write(HELLO_A);
-        await().atMost(Duration.ofSeconds(10)).until(() -> upstream.bytesSoFar() == 2L * HELLO_A.length + HELLO_B.length);
+        Socket proxied = tunnelBehind("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n");
         reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
         assertResetByTheProxy(proxied);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {proxy_protocol_untrusted=1}");

@@ -102,6 +102,23 @@ class ChannelTunnelTest {
                 .bind(InetAddress.getLoopbackAddress(), 0).sync().channel();
     }
 
+    /**
+     * An upstream on {@code listener} that sends 48 KiB (under the high-water mark, over the
+     * client's buffers) and then waits, reading nothing, until the returned latch is counted down.
+     */
+    private static CountDownLatch sends48KiBAndWaits(ServerSocket listener) {
+        CountDownLatch testOver = new CountDownLatch(1);
+        CompletableFuture.runAsync(() -> {
+            try (Socket upstream = listener.accept()) {
+                upstream.getOutputStream().write(new byte[48 << 10]);
+                testOver.await(10, TimeUnit.SECONDS);
+            } catch (IOException | InterruptedException e) {
+                // closed by the proxy: the end either way
+            }
+        }, runnable -> new Thread(runnable).start());
+        return testOver;
+    }
+
     @Test
     void aClientThatSentFinAndStopsReadingIsClosedAtTheHalfClosedTimeoutAfterTheUpstreamLeft() throws Exception {
         CompletableFuture<Channel> accepted = new CompletableFuture<>();
@@ -140,15 +157,7 @@ class ChannelTunnelTest {
         Channel listener = listener(accepted);
         try (ServerSocket upstreamListener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
                 Socket client = new Socket()) {
-            CountDownLatch testOver = new CountDownLatch(1);
-            CompletableFuture.runAsync(() -> {
-                try (Socket upstream = upstreamListener.accept()) {
-                    upstream.getOutputStream().write(new byte[48 << 10]); // under the high-water mark, over the buffers
-                    testOver.await(10, TimeUnit.SECONDS);
-                } catch (IOException | InterruptedException e) {
-                    // closed by the proxy: the end either way
-                }
-            }, runnable -> new Thread(runnable).start());
+            CountDownLatch testOver = sends48KiBAndWaits(upstreamListener);
             Started tunnel = tunnel(listener, accepted, client, upstreamListener, 500, 0);
 
             tunnel.closedAfterNanos().get(10, TimeUnit.SECONDS);
@@ -168,6 +177,7 @@ class ChannelTunnelTest {
             listener.close().sync();
         }
     }
+
     /**
      * A tunnel cut while bytes wait both ways takes each side's off its count once: closing the
      * client fails its queued writes, which closes the tunnel again while the upstream is still
@@ -181,15 +191,7 @@ class ChannelTunnelTest {
         upstreamListener.setReceiveBufferSize(4096); // an upstream that never reads, and holds little
         upstreamListener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 1);
         try (upstreamListener; Socket client = new Socket()) {
-            CountDownLatch testOver = new CountDownLatch(1);
-            CompletableFuture.runAsync(() -> {
-                try (Socket upstream = upstreamListener.accept()) {
-                    upstream.getOutputStream().write(new byte[48 << 10]);
-                    testOver.await(10, TimeUnit.SECONDS);
-                } catch (IOException | InterruptedException e) {
-                    // closed by the proxy: the end either way
-                }
-            }, runnable -> new Thread(runnable).start());
+            CountDownLatch testOver = sends48KiBAndWaits(upstreamListener);
             Started tunnel = tunnel(listener, accepted, client, upstreamListener, 500, 0);
             CompletableFuture.runAsync(() -> {
                 try {
