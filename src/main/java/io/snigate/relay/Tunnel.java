@@ -196,7 +196,7 @@ final class Tunnel extends TunnelTimeouts {
     }
 
     private void cutShort(Channel side) {
-        long unsent = pending(side);
+        long unsent = unsent(side);
         if (unsent > 0) {
             resetOnClose(side);
             if (side == client) {
@@ -205,6 +205,31 @@ final class Tunnel extends TunnelTimeouts {
                 record.addBytesFromClient(-unsent);
             }
         }
+    }
+
+    /**
+     * The bytes still queued for {@code side}: what its buffers hold unread, as Netty's pending
+     * size adds an estimate per entry and keeps a partly written entry's full size. Marks what was
+     * not yet flushed as flushed, which is harmless only because the side is about to close.
+     */
+    static long unsent(Channel side) {
+        ChannelOutboundBuffer queue = side.unsafe().outboundBuffer();
+        if (queue == null) {
+            return 0;
+        }
+        queue.addFlush();
+        long[] unsent = {0};
+        try {
+            queue.forEachFlushedMessage(message -> {
+                if (message instanceof ByteBuf bytes) {
+                    unsent[0] += bytes.readableBytes();
+                }
+                return true;
+            });
+        } catch (Exception cannotHappen) { // the processor above throws nothing
+            throw new IllegalStateException(cannotHappen);
+        }
+        return unsent[0];
     }
 
     /**
