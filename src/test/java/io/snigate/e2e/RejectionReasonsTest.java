@@ -300,7 +300,8 @@ class RejectionReasonsTest {
      * A client that resets its connection while its upstream is dialed is logged as having left,
      * not against the upstream: on io_uring its channel reads nothing meanwhile, and the stage
      * asks its socket once the dial runs out of time. One that only half-closes may still be
-     * waiting for the answer: it gets the alert, and the upstream's timeout is logged.
+     * waiting for the answer: it gets the alert, and the upstream's timeout is logged; one that
+     * resets after its FIN has left (failed before: upstream_timeout).
      */
     @Test
     void aClientThatResetsWhileItsUpstreamIsDialedIsLoggedAsClosedNotAsTheUpstreamsTimeout() throws Exception {
@@ -317,6 +318,12 @@ class RejectionReasonsTest {
                     .containsExactly(21, 3, 3, 0, 2, 2, 80);
         }
         assertReason("upstream_timeout");
+
+        try (Socket socket = dialingSilentPort()) {
+            socket.shutdownOutput();
+            socket.setSoLinger(true, 0);
+        }
+        assertThat(assertReason("client_closed").get("sni").asText()).as("a reset after the FIN").isEqualTo("silent.port.test");
     }
 
     /** A connection whose hello for {@code silent.port.test} the pre-read has taken: its upstream is being dialed. */
