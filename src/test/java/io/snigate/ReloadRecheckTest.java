@@ -34,6 +34,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -287,15 +289,17 @@ class ReloadRecheckTest {
     }
 
     /**
-     * A header that comes after a reload took its balancer out of {@code trusted} names no client:
-     * the connection is refused as untrusted (failed before: forwarded, judged by the trust of the
-     * accept).
+     * A header that comes after a reload took its balancer out of {@code trusted}, or took the
+     * listener's {@code proxy_protocol} away, names no client: the connection is refused as
+     * untrusted (failed before: forwarded, judged by the trust of the accept; without
+     * {@code proxy_protocol}, by no trust at all).
      */
-    @Test
-    void aProxyHeaderFromABalancerNoLongerTrustedIsRefused() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", ""})
+    void aProxyHeaderFromABalancerNoLongerTrustedIsRefused(String listenerNow) throws Exception {
         reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
         Socket early = acceptedSilentConnection();
-        reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
+        reload(configText("", listenerNow, routeA(), routeB()));
         JsonNode line = headerAndHelloRefused(early);
         assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("proxy_protocol_untrusted");
         assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
@@ -326,14 +330,16 @@ class ReloadRecheckTest {
 
     /**
      * A client a PROXY header named is only as good as the balancer that sent the header: a
-     * reload that takes that balancer out of {@code trusted} closes its clients' tunnels, as one
-     * that denies the clients would (failed before: the tunnel stayed open).
+     * reload that takes that balancer out of {@code trusted}, or takes the listener's
+     * {@code proxy_protocol} away, closes its clients' tunnels, as one that denies the clients
+     * would (failed before: the tunnel stayed open; without {@code proxy_protocol}, until this test).
      */
-    @Test
-    void aBalancerNoLongerTrustedTakesTheTunnelsOfTheClientsItNamedWithIt() throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", ""})
+    void aBalancerNoLongerTrustedTakesTheTunnelsOfTheClientsItNamedWithIt(String listenerNow) throws Exception {
         reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
         Socket proxied = tunnelBehind("PROXY TCP4 192.0.2.7 127.0.0.1 40000 443\r\n");
-        reload(configText("", "proxy_protocol: { trusted: [\"10.0.0.0/8\"] }", routeA(), routeB()));
+        reload(configText("", listenerNow, routeA(), routeB()));
         assertResetByTheProxy(proxied);
         assertThat(awaitRecheckSummary()).endsWith("by verdict: {proxy_protocol_untrusted=1}");
         JsonNode line = proxy.nextLog();

@@ -47,6 +47,14 @@ public record Listener(
         }
     }
 
+    /**
+     * Whether {@code peer} may name a client in a PROXY header now: a listener without
+     * {@code proxy_protocol} trusts no one to, whatever its headers' peers were trusted with before.
+     */
+    public boolean trustsHeadersFrom(InetAddress peer) {
+        return proxyProtocol != null && proxyProtocol.trusts(peer);
+    }
+
     /** How a listener learns the address and port a client dialed before it was intercepted. */
     public enum OriginalDst {
         /** Clients dial the proxy itself (a DNS redirect, or a plain service address). */

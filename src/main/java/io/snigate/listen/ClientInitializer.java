@@ -155,9 +155,9 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
      * to it, or say why it may not go on.
      */
     private boolean clientKnown(ConnectionRecord record, Listener listener) {
-        // The balancer vouches for the client it names only while it is trusted.
-        Listener.ProxyProtocol proxyProtocol = listener.proxyProtocol();
-        if (proxyProtocol != null && !proxyProtocol.trusts(record.peer().getAddress())) {
+        // The balancer vouches for the client it names only while it is trusted, and while the
+        // listener takes headers at all: a reload may have removed its proxy_protocol.
+        if (!listener.trustsHeadersFrom(record.peer().getAddress())) {
             record.endedBecause(Reason.PROXY_PROTOCOL_UNTRUSTED);
             return false;
         }

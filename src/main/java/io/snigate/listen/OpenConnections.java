@@ -134,9 +134,10 @@ final class OpenConnections {
             return Reason.CLIENT_NOT_ALLOWED;
         }
         // A client a header named is only as good as the balancer that sent it: one the reload
-        // no longer trusts takes its clients' connections with it.
-        if (listener != null && listener.proxyProtocol() != null && record.client() != record.peer()
-                && record.peer() != null && !listener.proxyProtocol().trusts(record.peer().getAddress())) {
+        // no longer trusts, or a listener that no longer takes headers, takes its clients'
+        // connections with it.
+        if (listener != null && record.client() != record.peer() && record.peer() != null
+                && !listener.trustsHeadersFrom(record.peer().getAddress())) {
             return Reason.PROXY_PROTOCOL_UNTRUSTED;
         }
         if (!routed) {
