@@ -127,6 +127,8 @@ class ProxyProtocolTest {
         assertThat(line.get("outcome").asText()).as(line.toString()).isEqualTo("forwarded");
         assertThat(line.get("client").asText()).startsWith("127.0.0.5:");
         assertThat(line.get("peer").asText()).startsWith("127.0.0.1:");
+        assertThat(line.get("original_dst").asText()).as("where the client was going: HAProxy's front")
+                .isEqualTo("127.0.0.1:" + haproxyPort);
     }
 
     @Test
@@ -164,6 +166,8 @@ class ProxyProtocolTest {
             assertThat(line.get("sni").asText()).isEqualTo("curl.corpus.test");
             assertThat(line.get("client").asText()).isIn("192.0.2.7:40000", "[2001:db8::7]:40000");
             assertThat(line.get("peer").asText()).startsWith("127.0.0.1:");
+            assertThat(line.get("original_dst").asText()).as("the header's destination")
+                    .isIn("198.51.100.1:443", "[2001:db8::1]:443");
             assertThat(line.get("bytes_from_client").asLong()).as("the header is not relayed").isEqualTo(HELLO.length);
         }
     }
