@@ -378,9 +378,13 @@ public final class ConnectionRecord implements ClientHelloSink {
         return policyMode;
     }
 
-    /** The policy verdict that audit mode forwarded anyway, or null. */
+    /**
+     * The policy verdict that audit mode forwarded anyway, or null: null too for a connection the
+     * audit let through and that was then not forwarded (refused by a safety verdict such as the
+     * destination policy, or its dial failed), which enforcing the policy would not change.
+     */
     public Reason wouldReject() {
-        return wouldReject;
+        return forwarded ? wouldReject : null;
     }
 
     /** The address the client dialed before it was intercepted, or null when not known. */

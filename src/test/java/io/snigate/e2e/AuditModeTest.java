@@ -96,9 +96,14 @@ class AuditModeTest {
     }
 
     private static SSLSocket tlsClient(String from, String sni, String alpn, String protocol) throws IOException {
+        return tlsClient(proxy, from, sni, alpn, protocol);
+    }
+
+    private static SSLSocket tlsClient(ProxyHarness through, String from, String sni, String alpn, String protocol)
+            throws IOException {
         Socket tcp = new Socket();
         tcp.bind(new InetSocketAddress(InetAddress.getByName(from), 0));
-        tcp.connect(proxy.address(), 10_000);
+        tcp.connect(through.address(), 10_000);
         tcp.setSoTimeout(15_000);
         SSLSocket tls = (SSLSocket) certs.clientContext().getSocketFactory().createSocket(tcp, sni, 443, true);
         SSLParameters params = tls.getSSLParameters();
@@ -186,6 +191,33 @@ class AuditModeTest {
             assertThat(ProxyHarness.readUntilClosed(silent)).isEmpty();
         }
         assertThat(refusedReason()).isEqualTo("preread_timeout");
+    }
+
+    /**
+     * {@code would_reject} and its counter report what audit mode forwarded anyway: a name it let
+     * through to {@code $sni} that the destination policy then refused was not forwarded, and
+     * enforcing would change nothing for it (failed before: {@code no_route} on the refused line,
+     * and counted, so the roll-out's figure overstated what enforcing would cut).
+     */
+    @Test
+    void aNameTheAuditLetThroughAndTheDestinationPolicyRefusedIsNotReportedAsForwarded() throws Exception {
+        try (ProxyHarness sniAudit = ProxyHarness.start("""
+                listen: ["127.0.0.1:0"]
+                resolvers: ["%1$s"]
+                policy: { mode: audit, audit_upstream: "$sni:%2$d" }
+                routes:
+                  - match: "%3$s"
+                    upstream: "127.0.0.1:%2$d"
+                """.formatted(dns.hostPort(), server.port(), CORP));
+                SSLSocket tls = tlsClient(sniAudit, "127.0.0.1", PRIVATE, "h2", "TLSv1.3")) {
+            assertThatThrownBy(tls::startHandshake).hasMessageContaining("access_denied");
+            JsonNode line = sniAudit.nextLog();
+            assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("forbidden_destination");
+            assertThat(line.get("policy_mode").asText()).isEqualTo("audit");
+            assertThat(line.get("would_reject").isNull()).as(line.toString()).isTrue();
+            assertThat(sniAudit.admin("/metrics", null).body()).contains(
+                    "snigate_policy_would_reject_total{listener=\"127.0.0.1:0\",reason=\"no_route\",route=\"none\"} 0.0");
+        }
     }
 
     @Test
