@@ -399,6 +399,9 @@ class ReloadRecheckTest {
             await().atMost(Duration.ofSeconds(10)).until(full::isBeingDialed); // routed and dialing
             reload(configText("timeouts: { connect: 30s }", "", routeA(), routeB()));
             assertResetByTheProxy(dialing);
+            // The dial goes with it (failed before: its SYNs went on until the connect timeout,
+            // and a SYN answered then reached what the reload refused).
+            await().atMost(Duration.ofSeconds(5)).until(() -> !full.isBeingDialed());
             JsonNode line = proxy.nextLog();
             assertThat(line.get("sni").asText()).isEqualTo("curl-http2.corpus.test");
             assertThat(line.get("reason").asText()).isEqualTo("revoked_by_reload");

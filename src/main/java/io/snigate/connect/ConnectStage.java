@@ -71,32 +71,35 @@ public final class ConnectStage implements RouteHandler.Dialer {
         long started = System.nanoTime();
         long idle = idleTimeoutMillis.getAsLong();
         long halfClosed = halfClosedTimeoutMillis.getAsLong();
-        connector.connect(
-                        client.eventLoop(),
-                        decision,
-                        record,
-                        connectTimeoutMillis.getAsLong(),
-                        Relay::pendingUpstreamHandler)
-                .addListener((Future<UpstreamLink> connected) -> {
-                    try {
-                        connected(client, record, decision, connected, started, idle, halfClosed);
-                    } catch (RuntimeException | OutOfMemoryError unexpected) {
-                        // A promise's listener that throws is logged by Netty and forgotten: the
-                        // client would stay open with no timer, and what was dialed with it. No
-                        // direct memory is over a budget, as in the pre-read; anything else a bug.
-                        if (unexpected instanceof OutOfMemoryError) {
-                            LOG.warn("closing {}: {}", client, unexpected.toString());
-                            record.endedBecause(Reason.CONNECTION_LIMIT);
-                        } else {
-                            LOG.warn("closing {} after an unexpected error", client, unexpected);
-                            record.endedBecause(Reason.INTERNAL_ERROR);
-                        }
-                        if (connected.isSuccess()) {
-                            connected.getNow().close();
-                        }
-                        client.close();
-                    }
-                });
+        Future<UpstreamLink> dialing = connector.connect(
+                client.eventLoop(), decision, record, connectTimeoutMillis.getAsLong(), Relay::pendingUpstreamHandler);
+        // A client closed while its upstream is dialed (a reload's verdict, the drain, a reset a
+        // reading channel sees) takes the dial with it: the socket being connected is closed, and
+        // no address is dialed after it, as an address a reload refused must not be reached.
+        client.closeFuture().addListener(closed -> dialing.cancel(false));
+        dialing.addListener((Future<UpstreamLink> connected) -> {
+            if (connected.isCancelled()) {
+                return; // the client's close, whose reason is recorded
+            }
+            try {
+                connected(client, record, decision, connected, started, idle, halfClosed);
+            } catch (RuntimeException | OutOfMemoryError unexpected) {
+                // A promise's listener that throws is logged by Netty and forgotten: the
+                // client would stay open with no timer, and what was dialed with it. No
+                // direct memory is over a budget, as in the pre-read; anything else a bug.
+                if (unexpected instanceof OutOfMemoryError) {
+                    LOG.warn("closing {}: {}", client, unexpected.toString());
+                    record.endedBecause(Reason.CONNECTION_LIMIT);
+                } else {
+                    LOG.warn("closing {} after an unexpected error", client, unexpected);
+                    record.endedBecause(Reason.INTERNAL_ERROR);
+                }
+                if (connected.isSuccess()) {
+                    connected.getNow().close();
+                }
+                client.close();
+            }
+        });
     }
 
     private void connected(Channel client, ConnectionRecord record, RouteDecision decision,
