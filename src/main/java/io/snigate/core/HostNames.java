@@ -54,7 +54,8 @@ public final class HostNames {
 
     /**
      * True for a normalized name of 1 to 253 characters in labels of 1 to 63 letters, digits,
-     * hyphens and underscores, that is not an IPv4 or IPv6 literal.
+     * hyphens and underscores, that is not an IPv4 literal in any spelling a URL parser reads as
+     * one, nor an IPv6 literal.
      */
     public static boolean isValid(String name) {
         return isValid(name, 0, name.length());
@@ -67,7 +68,6 @@ public final class HostNames {
             return false;
         }
         int labelLength = 0;
-        boolean onlyDigitsAndDots = true;
         for (int i = from; i < to; i++) {
             char c = text.charAt(i);
             if (c == '.') {
@@ -80,11 +80,28 @@ public final class HostNames {
             if (!isLabelChar(c) || ++labelLength > MAX_LABEL_LENGTH) {
                 return false;
             }
-            onlyDigitsAndDots &= c >= '0' && c <= '9';
         }
-        // A name ending in a dot was not normalized; one made of digits and dots is an IPv4
-        // literal. IPv6 literals fail above because ':' is not a label character.
-        return labelLength > 0 && !onlyDigitsAndDots;
+        // A name ending in a dot was not normalized. IPv6 literals fail above because ':' is not
+        // a label character.
+        return labelLength > 0 && !endsInANumber(text, to - labelLength, to);
+    }
+
+    /**
+     * Whether the last label, {@code text[from, to)}, is a number: then a URL parser reads the
+     * whole name as an IPv4 address (WHATWG URL's "ends in a number": {@code 127.0.0.1},
+     * {@code 2130706433}, {@code 0x7f.0.0.1}, {@code 0177.0.0.01}), as no top-level domain is
+     * numeric. Decimal and octal are digits; hexadecimal is {@code 0x} and hex digits.
+     */
+    private static boolean endsInANumber(String text, int from, int to) {
+        int digitsFrom = to - from >= 2 && text.charAt(from) == '0' && text.charAt(from + 1) == 'x' ? from + 2 : from;
+        boolean hex = digitsFrom > from;
+        for (int i = digitsFrom; i < to; i++) {
+            char c = text.charAt(i);
+            if (!(c >= '0' && c <= '9') && !(hex && c >= 'a' && c <= 'f')) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static boolean isLabelChar(char c) {

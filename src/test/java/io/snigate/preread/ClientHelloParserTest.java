@@ -618,6 +618,24 @@ class ClientHelloParserTest {
             assertThat(verdict.hello().alpn()).containsExactly("h2");
         }
 
+        /**
+         * A name whose last label is a number is an IPv4 literal to a URL parser (WHATWG's "ends
+         * in a number"), in hexadecimal and octal too (failed before: {@code 0x7f.0.0.1} and
+         * the like were names, routed and looked up).
+         */
+        @ParameterizedTest
+        @ValueSource(strings = {"0x7f.0.0.1", "0X7F.0.0.1", "2130706433", "0177.0.0.01", "127.1", "a.b.0x", "host.example.443",
+            "a.0xff"})
+        void rejectsNamesThatEndInANumber(String name) {
+            assertThat(parse(hello().sni(name).record(), false).reason()).isEqualTo(Reason.INVALID_SNI);
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"0x7f.example", "123.example", "a.0xg", "a.x0", "1e100.net", "a.0x1z"})
+        void acceptsNamesWithNumbersThatDoNotEndInOne(String name) {
+            assertThat(complete(hello().sni(name).record()).hello().sni()).isEqualTo(name);
+        }
+
         @Test
         void rejectsNameOver253Characters() {
             String label = "a".repeat(63);
