@@ -32,7 +32,8 @@ public final class Addresses {
 
     /**
      * The IPv4 address inside an IPv6 spelling of one, so that each spelling of 127.0.0.1 is
-     * judged as 127.0.0.1: IPv4-compatible ({@code ::a.b.c.d}), IPv4-mapped ({@code ::ffff:a.b.c.d},
+     * judged as 127.0.0.1: IPv4-compatible ({@code ::a.b.c.d}, but for {@code ::1} and {@code ::},
+     * which are IPv6's own loopback and unspecified address), IPv4-mapped ({@code ::ffff:a.b.c.d},
      * which Java turns into IPv4 when it parses one, but not an {@code Inet6Address} built from
      * bytes), IPv4-translated ({@code ::ffff:0:a.b.c.d}, RFC 2765), NAT64 ({@code 64:ff9b::/96}),
      * and 6to4 ({@code 2002:a.b.c.d::/48}, whose relay is that IPv4 address); else the address itself.
@@ -42,7 +43,8 @@ public final class Addresses {
             return address;
         }
         byte[] b = address.getAddress();
-        boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 16);
+        // ::/96 holds the IPv6 loopback and unspecified address too: those are themselves.
+        boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 15);
         boolean translated = isZero(b, 0, 8) && b[8] == (byte) 0xff && b[9] == (byte) 0xff && isZero(b, 10, 12);
         boolean nat64 = startsLikeNat64(b) && isZero(b, 4, 12);
         if (compatible || isIpv4Mapped(b) || translated || nat64) {

@@ -520,6 +520,10 @@ class ConfigLoaderTest {
         assertError("listen: \"0.0.0.0:443\"\ndefault: \"127.0.0.1:443\"\n",
                 "routes.yaml:2: default \"127.0.0.1:443\" is this proxy's own listen address (line 1): "
                         + "it would dial itself in a loop");
+        // The IPv6 loopback, not 0.0.0.1 (failed before: valid).
+        assertError("listen: \"[::]:443\"\ndefault: \"[::1]:443\"\n",
+                "routes.yaml:2: default \"[::1]:443\" is this proxy's own listen address (line 1): "
+                        + "it would dial itself in a loop");
     }
 
     @Test

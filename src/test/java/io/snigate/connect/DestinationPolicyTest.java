@@ -177,6 +177,23 @@ class DestinationPolicyTest {
         assertThat(policy.refusal(at("10.1.2.3", 443), false, List.of())).as("written in the config: trusted").isNull();
     }
 
+    /**
+     * The IPv6 loopback is the loopback, not the IPv4-compatible spelling of 0.0.0.1 (failed
+     * before: {@code [::1]} on a listener's port was dialed, one connection became thousands of
+     * the proxy to itself, and {@code ::1/128} in allow_destinations allowed nothing).
+     */
+    @Test
+    void theIpv6LoopbackOnAListenersPortIsALoop() throws Exception {
+        DestinationPolicy policy = DestinationPolicy.forListeners(List.of(at("[::]", 8443), at("[::1]", 9443)), List.of());
+        assertThat(policy.isOwnListener(at("[::1]", 8443))).as("the wildcard's").isTrue();
+        assertThat(policy.isOwnListener(at("[::1]", 9443))).as("the listener's own address").isTrue();
+        assertThat(policy.refusal(at("[::1]", 8443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusal(at("[::1]", 9444), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("[::1]", 9444), true, List.of(Cidr.parse("::1/128")))).isNull();
+        assertThat(policy.refusal(at("[::127.0.0.1]", 8443), false, List.of())).as("IPv4-compatible, as before")
+                .isEqualTo(Reason.LOOP_DETECTED);
+    }
+
     @Test
     void theHostsOwnPublicAddressesAreForbiddenUnlessARouteAllowsThem() throws Exception {
         DestinationPolicy policy = new DestinationPolicy(List.of(at("0.0.0.0", 443)),
