@@ -21,8 +21,10 @@ public enum Reason {
     /**
      * A connection to a transparent listener ({@code original_dst}) that no firewall rule
      * diverted: someone dialed the proxy's port directly, so there is no destination to honour.
+     * Closed at the accept; a {@code $original_dst} route reached through a listener that knows
+     * none has read the hello, and its client gets the alert.
      */
-    NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.NONE),
+    NO_ORIGINAL_DESTINATION(Outcome.REJECTED, Alerts.INTERNAL_ERROR),
     /**
      * The client's address is not admitted by {@code clients:}: a listener's rules close the
      * connection at accept (behind a PROXY header, once the header named the client), before a

@@ -399,4 +399,27 @@ class RejectionReasonsTest {
             assertReason(redirect, "no_original_destination");
         }
     }
+
+    /**
+     * A {@code $original_dst} route reached through a listener that knows no original destination
+     * (a reload took its {@code original_dst} away, another listener keeps the route valid) has
+     * read the ClientHello: the client gets an alert, as for any route that cannot be served
+     * (failed before: a bare close, as at an accept).
+     */
+    @Test
+    void anOriginalDestinationRouteOnAListenerThatKnowsNoneIsRefusedWithAnAlert() throws Exception {
+        try (ProxyHarness mixed = ProxyHarness.start("""
+                listen:
+                  - "127.0.0.1:0"
+                  - { address: "127.0.0.2:0", original_dst: redirect }
+                default: "$original_dst"
+                """)) {
+            try (Socket client = mixed.connect()) {
+                client.getOutputStream().write(io.snigate.testing.Corpus.resource("corpus/captured/curl-default.bin"));
+                assertThat(ProxyHarness.readUntilClosed(client)).as("alert internal_error")
+                        .containsExactly(21, 3, 1, 0, 2, 2, 80);
+            }
+            assertThat(assertReason(mixed, "no_original_destination").get("sni").isNull()).isFalse();
+        }
+    }
 }
