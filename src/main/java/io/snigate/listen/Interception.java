@@ -78,18 +78,8 @@ final class Interception {
         }
     }
 
-    /** Sets what a TPROXY listener accepting on the ring needs, or says why it cannot. */
-    static void makeTransparent(RingListener ring, Listener listener, String source) throws ConfigException {
-        if (listener.originalDst() == Listener.OriginalDst.TPROXY) {
-            try {
-                ring.transparent(true);
-            } catch (IOException e) {
-                throw notTransparent(listener, source);
-            }
-        }
-    }
-
-    private static ConfigException notTransparent(Listener listener, String source) {
+    /** Why a TPROXY listener could not be made transparent: the capability it lacks. */
+    static ConfigException notTransparent(Listener listener, String source) {
         return new ConfigException(source, listener.line(), "listener " + listener.name() + " could not be made"
                 + " transparent (IP_TRANSPARENT) for original_dst: tproxy; " + CAPABILITY_HINT);
     }

@@ -122,12 +122,14 @@ final class ListenerSockets {
             for (var executor : workers) {
                 RingListener ring;
                 try {
-                    ring = RingListener.bind((EventLoop) executor, address, BACKLOG, initializer, RelayReads.allocator());
+                    ring = RingListener.bind((EventLoop) executor, address, BACKLOG,
+                            listener.originalDst() == Listener.OriginalDst.TPROXY, initializer, RelayReads.allocator());
+                } catch (RingListener.NotTransparent e) {
+                    throw Interception.notTransparent(listener, source);
                 } catch (IOException e) {
                     throw new ChannelException(e); // as Netty's bind reports it: "Address already in use"
                 }
                 rings.add(ring);
-                Interception.makeTransparent(ring, listener, source);
                 address = ring.address();
             }
         } catch (InterruptedException | ConfigException | RuntimeException e) {

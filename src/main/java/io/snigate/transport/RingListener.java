@@ -50,18 +50,32 @@ public final class RingListener extends RingSocket {
     }
 
     /**
-     * Binds {@code address} with {@code SO_REUSEPORT} (one listener per loop) and starts accepting
-     * on {@code loop}; each connection gets {@code childHandler} and reads through {@code reads}.
+     * Binds {@code address} with {@code SO_REUSEPORT} (one listener per loop), {@code IP_TRANSPARENT}
+     * for a TPROXY listener, and starts accepting on {@code loop}; each connection gets
+     * {@code childHandler} and reads through {@code reads}.
+     *
+     * @throws NotTransparent when {@code transparent} and the process may not set it
      */
-    public static RingListener bind(EventLoop loop, InetSocketAddress address, int backlog,
+    public static RingListener bind(EventLoop loop, InetSocketAddress address, int backlog, boolean transparent,
             ChannelHandler childHandler, RecvByteBufAllocator reads) throws IOException, InterruptedException {
-        Socket socket = new Socket(RingOps.newListener(address.getAddress() instanceof Inet6Address));
+        boolean ipv6 = address.getAddress() instanceof Inet6Address;
+        Socket socket = new Socket(RingOps.newListener(ipv6));
         try {
             socket.setReuseAddress(true);
             socket.setReusePort(true);
             // Every accepted socket inherits it: without it a relayed answer's second small write
             // waits for the client's delayed ACK, about 40 ms per exchange (Nagle's algorithm).
             socket.setTcpNoDelay(true);
+            if (transparent) {
+                // Before listen(): a listening member of the port's SO_REUSEPORT group (a restart
+                // beside the running process) that is not transparent yet can be picked by TPROXY
+                // for a connection it cannot take, which the firewall's rules then refuse.
+                try {
+                    setTransparent(socket, ipv6, true);
+                } catch (IOException refused) {
+                    throw new NotTransparent(refused);
+                }
+            }
             socket.bind(address);
             socket.listen(backlog);
         } catch (IOException e) {
@@ -69,6 +83,7 @@ public final class RingListener extends RingSocket {
             throw e;
         }
         RingListener listener = new RingListener(loop, socket, socket.localAddress(), childHandler, reads);
+        listener.transparent = transparent;
         loop.execute(() -> listener.register(loop));
         listener.registered.sync(); // throws what the ring refused with; the socket is closed by then
         return listener;
@@ -79,14 +94,25 @@ public final class RingListener extends RingSocket {
         return local;
     }
 
-    /** Sets or clears {@code IP_TRANSPARENT} (TPROXY) on the listening socket. */
+    /** Sets or clears {@code IP_TRANSPARENT} (TPROXY) on the listening socket (a reload's change). */
     public void transparent(boolean transparent) throws IOException {
-        if (local.getAddress() instanceof Inet6Address) {
+        setTransparent(socket, local.getAddress() instanceof Inet6Address, transparent);
+        this.transparent = transparent;
+    }
+
+    private static void setTransparent(Socket socket, boolean ipv6, boolean transparent) throws IOException {
+        if (ipv6) {
             socket.setIntOpt(SOL_IPV6, IPV6_TRANSPARENT, transparent ? 1 : 0);
         } else {
             socket.setIntOpt(SOL_IP, IP_TRANSPARENT, transparent ? 1 : 0);
         }
-        this.transparent = transparent;
+    }
+
+    /** The process may not make a listener transparent (it lacks {@code CAP_NET_ADMIN}). */
+    public static final class NotTransparent extends IOException {
+        NotTransparent(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
     }
 
     /** Stops accepting: the pending accept is cancelled and the socket closed, on its loop. */

@@ -13,17 +13,29 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.metrics.ProxyMetrics;
+import io.snigate.testing.ChildProxy;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.transport.Transport;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -179,6 +191,76 @@ class TransparentListenerTest {
         assertThat(result.exitCode()).as(result.stderr()).isEqualTo(1);
         assertThat(result.stderr()).contains("snigate: " + config + ":3: upstream_mark needs the capability CAP_NET_ADMIN")
                 .doesNotContain("is valid");
+    }
+
+    /**
+     * A TPROXY listener's socket is transparent before it listens. A listening member of the
+     * port's {@code SO_REUSEPORT} group that is not transparent yet (a restart beside the running
+     * process) can be picked by TPROXY for a connection it cannot take, which the shipped rules
+     * then refuse (failed before on io_uring: listen(), then IPV6_TRANSPARENT; a hand-over refused
+     * a few clients). Read from the system calls of the real main class, under strace.
+     */
+    @Test
+    void aTproxyListenersSocketIsTransparentBeforeItListens() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")) || "true".equals(System.getenv("CI")),
+                "needs root, for IP_TRANSPARENT");
+        Path config = Files.writeString(dir.resolve("routes.yaml"), """
+                listen:
+                  - { address: "[::1]:0", original_dst: tproxy }
+                admin: "127.0.0.1:0"
+                default: "$sni:443"
+                """);
+        Path trace = dir.resolve("strace.txt");
+        List<String> command = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "trace=bind,setsockopt,listen",
+                "-o", trace.toString(), Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(ChildProxy.jvmOptions());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "--config",
+                config.toString()));
+        Process proxy = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            CompletableFuture<Boolean> listening = CompletableFuture.supplyAsync(() -> new BufferedReader(
+                    new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8)).lines()
+                    .anyMatch(line -> line.contains("listening on [::1]:")));
+            assertThat(listening.get(60, TimeUnit.SECONDS)).as("the proxy started").isTrue();
+        } finally {
+            proxy.descendants().forEach(ProcessHandle::destroy); // the proxy drains and exits, then strace
+            if (!proxy.waitFor(30, TimeUnit.SECONDS)) {
+                proxy.descendants().forEach(ProcessHandle::destroyForcibly);
+                proxy.destroyForcibly();
+            }
+        }
+
+        // pid, call, descriptor: the listener's sockets are those bound to ::1.
+        Pattern call = Pattern.compile("^\\d+\\s+(bind|setsockopt|listen)\\((\\d+), (.*)");
+        Set<String> listenerSockets = new HashSet<>();
+        Set<String> transparent = new HashSet<>();
+        int listened = 0;
+        for (String line : Files.readAllLines(trace)) {
+            Matcher m = call.matcher(line);
+            if (!m.find()) {
+                continue;
+            }
+            String fd = m.group(2);
+            switch (m.group(1)) {
+                case "bind" -> {
+                    if (m.group(3).contains("\"::1\"")) {
+                        listenerSockets.add(fd);
+                    }
+                }
+                case "setsockopt" -> {
+                    if (m.group(3).contains("IPV6_TRANSPARENT, [1]")) {
+                        transparent.add(fd);
+                    }
+                }
+                default -> {
+                    if (listenerSockets.contains(fd)) {
+                        assertThat(transparent).as("transparent before listen(): " + line).contains(fd);
+                        listened++;
+                    }
+                }
+            }
+        }
+        assertThat(listened).as("the listener's sockets listened: " + Files.readString(trace)).isPositive();
     }
 
     @Test

@@ -51,7 +51,7 @@ abstract class RingLoop {
                 initChild.accept(child);
             }
         };
-        listener = RingListener.bind((EventLoop) group.next(), new InetSocketAddress("127.0.0.1", 0), 16, initializer,
+        listener = RingListener.bind((EventLoop) group.next(), new InetSocketAddress("127.0.0.1", 0), 16, false, initializer,
                 new AdaptiveRecvByteBufAllocator());
         return listener.address();
     }
