@@ -43,8 +43,8 @@ public final class Addresses {
             return address;
         }
         byte[] b = address.getAddress();
-        // ::/96 holds the IPv6 loopback and unspecified address too: those are themselves.
-        boolean compatible = isZero(b, 0, 12) && !isZero(b, 12, 15);
+        // ::/96 holds the IPv6 unspecified address and loopback too: those two are themselves.
+        boolean compatible = isZero(b, 0, 12) && !(isZero(b, 12, 15) && (b[15] == 0 || b[15] == 1));
         boolean translated = isZero(b, 0, 8) && b[8] == (byte) 0xff && b[9] == (byte) 0xff && isZero(b, 10, 12);
         boolean nat64 = startsLikeNat64(b) && isZero(b, 4, 12);
         if (compatible || isIpv4Mapped(b) || translated || nat64) {
