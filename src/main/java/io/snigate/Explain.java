@@ -120,7 +120,7 @@ final class Explain {
         answer.put("listener", listener.name());
         answer.put("listener_line", listener.line());
         answer.put("listener_clients", listener.clients().restricts() ? listener.clients().toString() : "any");
-        if (!HostNames.isValid(sni)) {
+        if (!HostNames.isValidServerName(sni)) {
             return refused(Reason.INVALID_SNI, "pre-read");
         }
         if (question.client() != null && !listener.clients().admits(question.client())) {

@@ -54,8 +54,8 @@ public final class HostNames {
 
     /**
      * True for a normalized name of 1 to 253 characters in labels of 1 to 63 letters, digits,
-     * hyphens and underscores, that is not an IPv4 literal in any spelling a URL parser reads as
-     * one, nor an IPv6 literal.
+     * hyphens and underscores, that is not an IPv4 literal (digits and dots) nor an IPv6 one: a
+     * name the config may hold. A client's server name must also pass {@link #isValidServerName}.
      */
     public static boolean isValid(String name) {
         return isValid(name, 0, name.length());
@@ -63,32 +63,60 @@ public final class HostNames {
 
     /** {@link #isValid(String)} for {@code text[from, to)}, so that a list's line needs no substring. */
     public static boolean isValid(String text, int from, int to) {
+        if (lastLabelFrom(text, from, to) < 0) {
+            return false;
+        }
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c != '.' && (c < '0' || c > '9')) {
+                return true;
+            }
+        }
+        return false; // digits and dots: an IPv4 literal
+    }
+
+    /**
+     * {@link #isValid(String)} for a client's server name, which must also not end in a number:
+     * a URL parser reads such a name as an IPv4 address in any spelling (WHATWG URL's "ends in a
+     * number"), and RFC 6066 forbids literals in SNI. A list may hold such a name (no client's
+     * name will match it).
+     */
+    public static boolean isValidServerName(String name) {
+        int lastLabel = lastLabelFrom(name, 0, name.length());
+        return lastLabel >= 0 && !endsInANumber(name, lastLabel, name.length());
+    }
+
+    /**
+     * Where the last label of the name {@code text[from, to)} starts, or -1 when it is no name:
+     * empty or too long, an empty or too long label, a character other than a label's. A name
+     * ending in a dot was not normalized; an IPv6 literal fails because ':' is not a label
+     * character.
+     */
+    private static int lastLabelFrom(String text, int from, int to) {
         int length = to - from;
         if (length <= 0 || length > MAX_NAME_LENGTH) {
-            return false;
+            return -1;
         }
         int labelLength = 0;
         for (int i = from; i < to; i++) {
             char c = text.charAt(i);
             if (c == '.') {
                 if (labelLength == 0) {
-                    return false;
+                    return -1;
                 }
                 labelLength = 0;
                 continue;
             }
             if (!isLabelChar(c) || ++labelLength > MAX_LABEL_LENGTH) {
-                return false;
+                return -1;
             }
         }
-        // A name ending in a dot was not normalized. IPv6 literals fail above because ':' is not
-        // a label character.
-        return labelLength > 0 && !endsInANumber(text, to - labelLength, to);
+        return labelLength > 0 ? to - labelLength : -1;
     }
 
     /**
      * Whether the last label, {@code text[from, to)}, is a number: then a URL parser reads the
-     * whole name as an IPv4 address (WHATWG URL's "ends in a number": {@code 127.0.0.1},
+     * whole name as an IPv4 address ({@code 127.0.0.1},
      * {@code 2130706433}, {@code 0x7f.0.0.1}, {@code 0177.0.0.01}), as no top-level domain is
      * numeric. Decimal and octal are digits; hexadecimal is {@code 0x} and hex digits.
      */

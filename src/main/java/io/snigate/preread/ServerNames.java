@@ -74,7 +74,7 @@ final class ServerNames {
         }
         int normalizedLength = HostNames.normalizeInPlace(text, length);
         String name = new String(text, 0, normalizedLength, StandardCharsets.ISO_8859_1);
-        return HostNames.isValid(name) ? name : null;
+        return HostNames.isValidServerName(name) ? name : null;
     }
 
     /**

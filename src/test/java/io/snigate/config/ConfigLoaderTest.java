@@ -526,6 +526,17 @@ class ConfigLoaderTest {
                         + "it would dial itself in a loop");
     }
 
+    /**
+     * A config name whose last label is a number still loads, as before: only a client's server
+     * name is refused for it (invalid_sni), and no client's will match it.
+     */
+    @Test
+    void aNameEndingInANumberIsStillAConfigName() throws Exception {
+        ProxyConfig config = ConfigLoader.parse(route("match: printer.lan.1", "127.0.0.1:8080"), "routes.yaml");
+
+        assertThat(config.routes()).hasSize(1);
+    }
+
     @Test
     void loopbackOnAnotherPortIsNotALoop() throws Exception {
         ProxyConfig config = ConfigLoader.parse(route("match: api.example.com", "127.0.0.1:8080"), "routes.yaml");
