@@ -305,6 +305,25 @@ class ReloadRecheckTest {
         assertThat(upstream.bytesSoFar()).isEqualTo(HELLO_A.length + HELLO_B.length);
     }
 
+    /**
+     * A connection still waiting for its header is not judged by the listener's clients at a
+     * reload: its peer is the balancer, not its client. Its header is judged when it comes
+     * (failed before: with the reload taking {@code proxy_protocol} away, closed at once as
+     * client_not_allowed, the balancer taken for the client).
+     */
+    @Test
+    void aConnectionAwaitingItsHeaderIsNotJudgedByItsBalancersAddress() throws Exception {
+        reload(configText("", PROXY_PROTOCOL, routeA(), routeB()));
+        Socket early = acceptedSilentConnection();
+        reload(configText("", "clients: { deny: [\"127.0.0.0/8\"] }", routeA(), routeB()));
+        assertThat(awaitRecheckSummary()).as("the two tunnels of 127.0.0.1").endsWith("by verdict: {client_not_allowed=2}");
+        for (int tunnel = 0; tunnel < 2; tunnel++) {
+            assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("revoked_by_reload");
+        }
+        JsonNode line = headerAndHelloRefused(early);
+        assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("proxy_protocol_untrusted");
+    }
+
     /** A third tunnel, behind the PROXY {@code header} line: HELLO_A has reached the upstream. */
     private Socket tunnelBehind(String header) throws IOException {
         Socket client = acceptedSilentConnection();

@@ -73,11 +73,14 @@ public final class ConnectStage implements RouteHandler.Dialer {
         long halfClosed = halfClosedTimeoutMillis.getAsLong();
         Future<UpstreamLink> dialing = connector.connect(
                 client.eventLoop(), decision, record, connectTimeoutMillis.getAsLong(), Relay::pendingUpstreamHandler);
-        // A client closed while its upstream is dialed (a reload's verdict, the drain, a reset a
-        // reading channel sees) takes the dial with it: the socket being connected is closed, and
-        // no address is dialed after it, as an address a reload refused must not be reached.
-        client.closeFuture().addListener(closed -> dialing.cancel(false));
+        // A client closed while its upstream is dialed takes the dial with it, as an address a
+        // reload refused must not be reached (ConnectionRecord.upstreamDial).
+        record.upstreamDial(dialing);
+        if (!client.isOpen()) {
+            dialing.cancel(false); // closed before the dial began: its close has been heard
+        }
         dialing.addListener((Future<UpstreamLink> connected) -> {
+            record.upstreamDial(null);
             if (connected.isCancelled()) {
                 return; // the client's close, whose reason is recorded
             }
@@ -129,8 +132,7 @@ public final class ConnectStage implements RouteHandler.Dialer {
         if (header != null) { // the connector gave a channel for it
             // The address the client dialed, as far as it is known here: where it was going,
             // where the balancer in front says it was going, or this proxy.
-            InetSocketAddress destination = record.originalDst() != null ? record.originalDst()
-                    : record.proxiedTo() != null ? record.proxiedTo()
+            InetSocketAddress destination = record.wentTo() != null ? record.wentTo()
                     : (InetSocketAddress) client.localAddress();
             ProxyHeaderSender.send(((UpstreamLink.OfChannel) upstream).channel(), header, record.client(),
                     destination, record.sni());

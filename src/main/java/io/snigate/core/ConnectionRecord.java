@@ -2,6 +2,7 @@ package io.snigate.core;
 
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.Executor;
@@ -61,6 +62,8 @@ public final class ConnectionRecord implements ClientHelloSink {
     private boolean admitted;
     /** Where {@link #finish} goes one task later, when a channel tunnel asked; else null. */
     private Executor finishLaterOn;
+    /** The dial of the upstream while it runs: the client's close cancels it. */
+    private Future<?> dial;
 
     private ConnectionRecord(
             String listener, InetSocketAddress client, ConnectionObserver observer) {
@@ -79,8 +82,27 @@ public final class ConnectionRecord implements ClientHelloSink {
         ConnectionRecord record = new ConnectionRecord(listener, remote, observer);
         client.attr(KEY).set(record);
         observer.on(ConnectionEvent.OPENED, record, 0);
-        client.closeFuture().addListener(f -> record.finish());
+        client.closeFuture().addListener(f -> record.closed());
         return record;
+    }
+
+    /**
+     * The upstream's {@code dial} runs (null: it has ended). A client that closes meanwhile (a
+     * reload's verdict, the drain, a reset a reading channel sees) takes it with it: the socket
+     * being connected closes, and no address is dialed after it. Kept here, where the close is
+     * heard already, so that an open tunnel holds no listener for a dial long done.
+     */
+    public void upstreamDial(Future<?> dial) {
+        this.dial = dial;
+    }
+
+    private void closed() {
+        Future<?> running = dial;
+        if (running != null) {
+            dial = null;
+            running.cancel(false);
+        }
+        finish();
     }
 
     public static ConnectionRecord of(Channel client) {
@@ -390,6 +412,15 @@ public final class ConnectionRecord implements ClientHelloSink {
     /** The address the client dialed before it was intercepted, or null when not known. */
     public InetSocketAddress originalDst() {
         return originalDst;
+    }
+
+    /**
+     * Where the client was going, as far as it is known: intercepted ({@link #originalDst}), or
+     * as its balancer's PROXY header names it ({@link #proxiedTo}; a listener takes one or the
+     * other); else null.
+     */
+    public InetSocketAddress wentTo() {
+        return originalDst != null ? originalDst : proxiedTo;
     }
 
     /** The port the client dialed: the original destination's, else the listener's. */

@@ -164,12 +164,13 @@ public enum Reason {
 
     /**
      * Whether this reason ends a connection only before a route is chosen, so that it is counted
-     * only under route {@code none}: what the accept, the PROXY header and the pre-read refuse,
-     * and a name no route matches.
+     * only under route {@code none}: what the PROXY header and the pre-read refuse, and a name no
+     * route matches. (What the accept refuses may also be a route's verdict: its clients, or an
+     * {@code $original_dst} route on a listener that knows no original destination.)
      */
     public boolean beforeRouting() {
         return switch (this) {
-            case NO_ORIGINAL_DESTINATION, PROXY_PROTOCOL_UNTRUSTED, PROXY_PROTOCOL_INVALID, PROXY_PROTOCOL_TIMEOUT,
+            case PROXY_PROTOCOL_UNTRUSTED, PROXY_PROTOCOL_INVALID, PROXY_PROTOCOL_TIMEOUT,
                     NO_SNI, CONNECT_REQUEST, PLAIN_HTTP, NOT_TLS, MALFORMED, INVALID_SNI, CLIENT_HELLO_TOO_LARGE,
                     PREREAD_TIMEOUT, HEALTH_CHECK, NO_ROUTE -> true;
             default -> false;

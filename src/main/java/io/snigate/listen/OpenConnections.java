@@ -10,6 +10,7 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.config.Upstream;
 import io.snigate.connect.DestinationPolicy;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
 import io.snigate.relay.Relay;
 import io.snigate.route.RouteDecision;
@@ -94,7 +95,8 @@ final class OpenConnections {
                 client.eventLoop().execute(() -> {
                     try {
                         ConnectionRecord record = ConnectionRecord.of(client);
-                        Reason verdict = refusal(record, listeners, routes, destinations);
+                        boolean headerPending = client.pipeline().get(PipelineNames.PROXY_HEADER) != null;
+                        Reason verdict = refusal(record, headerPending, listeners, routes, destinations);
                         if (verdict != null) {
                             closedByVerdict.merge(verdict.label(), 1, Integer::sum);
                             Relay.cut(client, Reason.REVOKED_BY_RELOAD);
@@ -115,22 +117,24 @@ final class OpenConnections {
      * clients only. Audit mode forwards what it would refuse: such a
      * connection stays open, and the verdict is recorded for its line and the would-reject count.
      */
-    static Reason refusal(ConnectionRecord record, Map<String, Listener> listeners, RouteTable routes,
-            DestinationPolicy destinations) {
+    static Reason refusal(ConnectionRecord record, boolean headerPending, Map<String, Listener> listeners,
+            RouteTable routes, DestinationPolicy destinations) {
         if (record == null || record.reason() != null) {
             return null;
         }
+        if (headerPending) {
+            // Its client is not known yet (its peer is the balancer, not to be judged by the
+            // listener's clients), and the header is judged by the rules in force when it comes
+            // (within proxy_protocol.timeout), its balancer's trust first.
+            return null;
+        }
+        Listener listener = listeners.get(record.listener());
         // The listener's clients judge every connection whose client is known, those still in
         // pre-read too: routing does not look at them again, so a client the reload denies would
-        // otherwise still be forwarded by a hello it sends later. Behind a PROXY header not yet
-        // in, the client is not known (its peer is the balancer); the header is judged by the
-        // rules in force when it comes. A listener the reload removed keeps its connections, with
-        // the rules they were admitted by.
-        Listener listener = listeners.get(record.listener());
+        // otherwise still be forwarded by a hello it sends later. A listener the reload removed
+        // keeps its connections, with the rules they were admitted by.
         boolean routed = record.policyMode() != null; // every routing decision sets it
-        boolean clientKnown = listener != null && record.client() != null
-                && (routed || listener.proxyProtocol() == null || record.client() != record.peer());
-        if (clientKnown && !listener.clients().admits(record.client().getAddress())) {
+        if (listener != null && record.client() != null && !listener.clients().admits(record.client().getAddress())) {
             return Reason.CLIENT_NOT_ALLOWED;
         }
         // A client a header named is only as good as the balancer that sent it: one the reload

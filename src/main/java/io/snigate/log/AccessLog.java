@@ -84,9 +84,8 @@ public final class AccessLog implements ConnectionObserver {
         json.append(",\"ech\":").append(c.ech());
         field(json, "ja4", c.ja4());
         field(json, "route", c.route());
-        // Where the client was going: intercepted, or as its balancer's PROXY header names it (a
-        // listener takes one or the other), as HAProxy logs a header's destination as %fi:%fp.
-        address(json, "original_dst", c.originalDst() != null ? c.originalDst() : c.proxiedTo());
+        // A PROXY header's destination too, as HAProxy logs it as %fi:%fp.
+        address(json, "original_dst", c.wentTo());
         field(json, "dst_check", c.destinationCheck() == null ? null : c.destinationCheck().label());
         address(json, "upstream", c.upstream());
         json.append(",\"parent_status\":");

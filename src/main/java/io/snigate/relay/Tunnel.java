@@ -160,12 +160,7 @@ final class Tunnel extends TunnelTimeouts {
 
     @Override
     long queuedBytes() {
-        return pending(client) + pending(upstream);
-    }
-
-    private static long pending(Channel side) {
-        ChannelOutboundBuffer queue = side.unsafe().outboundBuffer();
-        return queue == null ? 0 : queue.totalPendingWriteBytes();
+        return queued(client) + queued(upstream);
     }
 
     /**
@@ -208,9 +203,9 @@ final class Tunnel extends TunnelTimeouts {
     }
 
     /**
-     * The bytes still queued for {@code side}: what its buffers hold unread, as Netty's pending
-     * size adds an estimate per entry and keeps a partly written entry's full size. Marks what was
-     * not yet flushed as flushed, which is harmless only because the side is about to close.
+     * The bytes still queued for {@code side} as it closes, flushed or not: {@link #queued}, after
+     * marking what was not yet flushed as flushed, which is harmless only because the side is
+     * about to close.
      */
     static long unsent(Channel side) {
         ChannelOutboundBuffer queue = side.unsafe().outboundBuffer();
@@ -218,18 +213,31 @@ final class Tunnel extends TunnelTimeouts {
             return 0;
         }
         queue.addFlush();
-        long[] unsent = {0};
+        return queued(side);
+    }
+
+    /**
+     * The flushed bytes waiting for {@code side}'s socket: what their buffers hold unread. Not
+     * Netty's pending size, which adds an estimate per entry and keeps a partly written entry's
+     * whole size, so that a reader draining one large entry would show no progress.
+     */
+    static long queued(Channel side) {
+        ChannelOutboundBuffer queue = side.unsafe().outboundBuffer();
+        if (queue == null || queue.totalPendingWriteBytes() == 0) {
+            return 0;
+        }
+        long[] queued = {0};
         try {
             queue.forEachFlushedMessage(message -> {
                 if (message instanceof ByteBuf bytes) {
-                    unsent[0] += bytes.readableBytes();
+                    queued[0] += bytes.readableBytes();
                 }
                 return true;
             });
         } catch (Exception cannotHappen) { // the processor above throws nothing
             throw new IllegalStateException(cannotHappen);
         }
-        return unsent[0];
+        return queued[0];
     }
 
     /**
