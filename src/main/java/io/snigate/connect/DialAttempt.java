@@ -211,6 +211,9 @@ final class DialAttempt {
                 fail(Reason.CONNECTION_LIMIT, cause);
                 return;
             }
+            if (UpstreamConnector.isNoSourcePort(cause)) {
+                connector.noSourcePort(target, cause);
+            }
             if (movedOn != null) {
                 if (movedOn[0]) {
                     return;

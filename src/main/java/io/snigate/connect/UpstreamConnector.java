@@ -56,6 +56,7 @@ public final class UpstreamConnector {
     final IntSupplier upstreamMark;
     /** When {@link #noSocket} last said so, in {@link System#nanoTime()}; 0 before the first time. */
     private final AtomicLong noSocketSaidAt = new AtomicLong();
+    private final AtomicLong noSourcePortSaidAt = new AtomicLong();
 
     public UpstreamConnector(
             Transport transport,
@@ -117,12 +118,38 @@ public final class UpstreamConnector {
      * open files) while connecting to upstream}.
      */
     void noSocket(Throwable cause) {
-        long now = System.nanoTime();
-        long said = noSocketSaidAt.get();
-        if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && noSocketSaidAt.compareAndSet(said, now)) {
+        if (firstThisSecond(noSocketSaidAt)) {
             LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
                     cause.getMessage());
         }
+    }
+
+    /**
+     * A dial to {@code target} failed for want of a free source port towards it (EADDRNOTAVAIL:
+     * every port of {@code net.ipv4.ip_local_port_range} is in use or in TIME_WAIT to that
+     * address): this host's trouble, which the line's {@code upstream_unreachable} would hide.
+     * Said on standard error, at most once a second, as nginx says {@code connect() failed (99:
+     * Cannot assign requested address)}. The dial goes on to the next address, which may have
+     * ports left.
+     */
+    void noSourcePort(InetSocketAddress target, Throwable cause) {
+        if (firstThisSecond(noSourcePortSaidAt)) {
+            LOG.warn("no source port free to dial the upstream {} ({}): widen net.ipv4.ip_local_port_range,"
+                    + " or spread upstreams over more addresses; such dials fail as upstream_unreachable",
+                    HostPort.format(target), cause.getMessage());
+        }
+    }
+
+    /** Whether {@code cause} is a connect's EADDRNOTAVAIL: Netty's epoll words it, the ring's dial gives the number. */
+    static boolean isNoSourcePort(Throwable cause) {
+        String message = cause.getMessage();
+        return message != null && (message.contains("Cannot assign requested address") || message.endsWith("errno 99"));
+    }
+
+    private static boolean firstThisSecond(AtomicLong saidAt) {
+        long now = System.nanoTime();
+        long said = saidAt.get();
+        return (said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && saidAt.compareAndSet(said, now);
     }
 
     /**

@@ -463,6 +463,51 @@ class TransparentInterceptionTest {
         assertThat(line.get("original_dst").asText()).isEqualTo("10.99.0.10:443");
     }
 
+    /**
+     * A gateway with no source port left towards a server: the dial fails (EADDRNOTAVAIL), the
+     * line says upstream_unreachable, and standard error says why, as nginx logs {@code connect()
+     * failed (99: Cannot assign requested address)} (failed before: nothing said, so an on-call
+     * engineer would look at a healthy server). Two tunnels held to the server take the two ports
+     * the gateway is given, two no socket of the gateway uses.
+     */
+    @Test
+    void aGatewayOutOfSourcePortsSaysSo() throws Exception {
+        String range = network.run(network.gateway(), "sysctl", "-n", "net.ipv4.ip_local_port_range").stdout().trim();
+        Set<Integer> used = network.run(network.gateway(), "ss", "-Htan").stdout().lines()
+                .flatMap(row -> Stream.of(row.trim().split("\\s+")))
+                .filter(column -> column.matches(".*:\\d+"))
+                .map(column -> Integer.parseInt(column.substring(column.lastIndexOf(':') + 1)))
+                .collect(Collectors.toSet());
+        int first = 40_000;
+        while (used.contains(first) || used.contains(first + 1)) {
+            first += 2;
+        }
+        List<Process> holders = new ArrayList<>();
+        network.run(network.gateway(), "sysctl", "-w", "net.ipv4.ip_local_port_range=" + first + " " + (first + 1));
+        try {
+            for (int i = 0; i < 2; i++) {
+                holders.add(network.start(network.client(), dir.resolve("hold-" + i + ".log"), "sh", "-c",
+                        "sleep 60 | openssl s_client -quiet -connect " + TestNetwork.SERVER + ":443 -servername trust.test"));
+            }
+            await().atMost(Duration.ofSeconds(20)).until(() -> network.run(network.gateway(), "ss", "-Htn", "state",
+                    "established", "dst", TestNetwork.SERVER + ":443").stdout().lines().count() == 2);
+
+            assertThat(curl("trust.test", TestNetwork.SERVER, 443, "real")).as("alert internal_error").isEqualTo(35);
+            JsonNode line = onlyNewLine();
+            assertThat(line.get("reason").asText()).as(line.toString()).isEqualTo("upstream_unreachable");
+            assertThat(line.get("upstream").asText()).isEqualTo(TestNetwork.SERVER + ":443");
+            assertThat(Files.readString(dir.resolve("snigate.err")))
+                    .contains("no source port free to dial the upstream " + TestNetwork.SERVER + ":443");
+        } finally {
+            network.run(network.gateway(), "sysctl", "-w", "net.ipv4.ip_local_port_range=" + range.replaceAll("\\s+", " "));
+            for (Process holder : holders) {
+                holder.descendants().forEach(ProcessHandle::destroy);
+                holder.destroy();
+            }
+        }
+        assertThat(newLinesAtLeast(2)).as("the held tunnels' lines").hasSize(2);
+    }
+
     @Test
     void aDirectConnectionToTheRedirectListenerHasNoOriginalDestination() throws Exception {
         int exit = curl("allowed.test", TestNetwork.GATEWAY_LAN, 15001, "real");

@@ -29,8 +29,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -204,14 +206,17 @@ class TransparentListenerTest {
     void aTproxyListenersSocketIsTransparentBeforeItListens() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")) || "true".equals(System.getenv("CI")),
                 "needs root, for IP_TRANSPARENT");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/strace")) || "true".equals(System.getenv("CI")),
+                "needs strace (.ci/run installs it)");
         Path config = Files.writeString(dir.resolve("routes.yaml"), """
                 listen:
                   - { address: "[::1]:0", original_dst: tproxy }
+                  - { address: "127.0.0.3:0", original_dst: tproxy }
                 admin: "127.0.0.1:0"
                 default: "$sni:443"
                 """);
         Path trace = dir.resolve("strace.txt");
-        List<String> command = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "trace=bind,setsockopt,listen",
+        List<String> command = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "trace=bind,setsockopt,listen,close",
                 "-o", trace.toString(), Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(ChildProxy.jvmOptions());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "--config",
@@ -220,7 +225,7 @@ class TransparentListenerTest {
         try {
             CompletableFuture<Boolean> listening = CompletableFuture.supplyAsync(() -> new BufferedReader(
                     new InputStreamReader(proxy.getInputStream(), StandardCharsets.UTF_8)).lines()
-                    .anyMatch(line -> line.contains("listening on [::1]:")));
+                    .anyMatch(line -> line.contains("ready with")));
             assertThat(listening.get(60, TimeUnit.SECONDS)).as("the proxy started").isTrue();
         } finally {
             proxy.descendants().forEach(ProcessHandle::destroy); // the proxy drains and exits, then strace
@@ -230,11 +235,12 @@ class TransparentListenerTest {
             }
         }
 
-        // pid, call, descriptor: the listener's sockets are those bound to ::1.
-        Pattern call = Pattern.compile("^\\d+\\s+(bind|setsockopt|listen)\\((\\d+), (.*)");
-        Set<String> listenerSockets = new HashSet<>();
+        // pid, call, descriptor: the listeners' sockets are those bound to ::1 and 127.0.0.3 (the
+        // admin's is on 127.0.0.1); a close ends what a descriptor's number says.
+        Pattern call = Pattern.compile("^\\d+\\s+(bind|setsockopt|listen|close)\\((\\d+)(.*)");
+        Map<String, String> listenerSockets = new HashMap<>(); // descriptor, the address bound
         Set<String> transparent = new HashSet<>();
-        int listened = 0;
+        Set<String> listened = new HashSet<>();
         for (String line : Files.readAllLines(trace)) {
             Matcher m = call.matcher(line);
             if (!m.find()) {
@@ -244,23 +250,30 @@ class TransparentListenerTest {
             switch (m.group(1)) {
                 case "bind" -> {
                     if (m.group(3).contains("\"::1\"")) {
-                        listenerSockets.add(fd);
+                        listenerSockets.put(fd, "[::1]");
+                    } else if (m.group(3).contains("127.0.0.3")) {
+                        listenerSockets.put(fd, "127.0.0.3");
                     }
                 }
                 case "setsockopt" -> {
-                    if (m.group(3).contains("IPV6_TRANSPARENT, [1]")) {
+                    if (m.group(3).contains("_TRANSPARENT, [1]")) {
                         transparent.add(fd);
                     }
                 }
-                default -> {
-                    if (listenerSockets.contains(fd)) {
+                case "listen" -> {
+                    if (listenerSockets.containsKey(fd)) {
                         assertThat(transparent).as("transparent before listen(): " + line).contains(fd);
-                        listened++;
+                        listened.add(listenerSockets.get(fd));
                     }
+                }
+                default -> {
+                    listenerSockets.remove(fd);
+                    transparent.remove(fd);
                 }
             }
         }
-        assertThat(listened).as("the listener's sockets listened: " + Files.readString(trace)).isPositive();
+        assertThat(listened).as("the listeners' sockets listened: " + Files.readString(trace))
+                .containsExactlyInAnyOrder("[::1]", "127.0.0.3");
     }
 
     @Test
