@@ -135,8 +135,8 @@ public final class UpstreamConnector {
     void noSourcePort(InetSocketAddress target, Throwable cause) {
         if (firstThisSecond(noSourcePortSaidAt)) {
             LOG.warn("no source port free to dial the upstream {} ({}): widen net.ipv4.ip_local_port_range,"
-                    + " or spread upstreams over more addresses; such dials fail as upstream_unreachable",
-                    HostPort.format(target), cause.getMessage());
+                    + " or spread upstreams over more addresses; a dial with no other address to try fails as"
+                    + " upstream_unreachable", HostPort.format(target), cause.getMessage());
         }
     }
 

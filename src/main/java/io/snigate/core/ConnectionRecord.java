@@ -18,8 +18,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Not thread-safe, and it need not be: the client channel and its upstream channel share one
  * event loop, and every write happens there.
  *
- * <p>About 400 lines: one field, one setter and one getter for each fact the access log
- * writes. Split, the facts of one connection would live in several objects per connection.
+ * <p>About 450 lines: one field, one setter and one getter for each fact the access log
+ * writes, and the dial its close cancels. Split, the facts of one connection would live in
+ * several objects per connection.
  */
 public final class ConnectionRecord implements ClientHelloSink {
     private static final AttributeKey<ConnectionRecord> KEY = AttributeKey.valueOf("snigate.connection");
