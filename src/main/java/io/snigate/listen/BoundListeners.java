@@ -122,6 +122,15 @@ final class BoundListeners {
         bound.clear();
     }
 
+    /** A listener bound now: its name as written, its address, and how many sockets listen there. */
+    record Held(String name, InetSocketAddress address, int sockets) {}
+
+    synchronized List<Held> held() {
+        return bound.entrySet().stream()
+                .map(entry -> new Held(entry.getKey(), entry.getValue().address(), entry.getValue().count()))
+                .toList();
+    }
+
     synchronized List<InetSocketAddress> addresses() {
         return bound.values().stream().map(ListenerSockets::address).toList();
     }

@@ -149,6 +149,11 @@ final class ListenerSockets {
         return rings.isEmpty() ? (InetSocketAddress) sockets.get(0).localAddress() : rings.get(0).address();
     }
 
+    /** How many sockets this process listens with on the address: one per event loop. */
+    int count() {
+        return sockets.size() + rings.size();
+    }
+
     /** Applies a reload's change of {@code original_dst} to every socket. */
     void change(Listener before, Listener after, String source) throws ConfigException {
         for (Channel socket : sockets) {

@@ -2,6 +2,11 @@ package io.snigate.listen;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -11,12 +16,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * The processes that listen on a TCP port, found in {@code /proc} as {@code ss -ltnp} finds them:
  * the listening sockets' inodes in {@code /proc/net/tcp} and {@code tcp6}, then the processes
- * whose descriptors name them. Used only to word the start's message about a shared port, on the
- * thread that binds, never on an event loop. A process whose descriptors this one may not read
+ * whose descriptors name them. Read on the thread that binds and on the watch of
+ * {@link PortSharing}, never on an event loop. A process whose descriptors this one may not read
  * (another user's, without root) is not found.
  */
 final class PortListeners {
@@ -45,9 +51,10 @@ final class PortListeners {
 
     /** The processes found listening on {@code port}, in the order of their ids; empty if none are readable. */
     List<Listener> on(int port) {
+        String localPort = String.format(Locale.ROOT, ":%04X", port);
         Set<String> sockets = new HashSet<>();
         for (String table : List.of("net/tcp", "net/tcp6")) {
-            sockets.addAll(listeningInodes(proc.resolve(table), port));
+            sockets.addAll(listeningInodes(proc.resolve(table), local -> local.endsWith(localPort)));
         }
         List<Listener> found = new ArrayList<>();
         if (sockets.isEmpty()) {
@@ -68,13 +75,36 @@ final class PortListeners {
     }
 
     /**
-     * The descriptions of the listening sockets on {@code port} in one table, as "socket:[inode]".
-     * The kernel lists the listening sockets first, so the reading stops at the first row that is
-     * not one: during a hand-over the table also holds every connection of the other process.
+     * How many sockets listen on exactly {@code address}, whichever processes hold them: those of
+     * one {@code SO_REUSEPORT} group, among which the kernel splits the address's new connections.
      */
-    private static Set<String> listeningInodes(Path table, int port) {
+    int listeningOn(InetSocketAddress address) {
+        InetAddress ip = address.getAddress();
+        String local = hex(ip.getAddress()) + String.format(Locale.ROOT, ":%04X", address.getPort());
+        return listeningInodes(proc.resolve(ip instanceof Inet6Address ? "net/tcp6" : "net/tcp"), local::equals).size();
+    }
+
+    /**
+     * An address as the kernel prints it in {@code /proc/net/tcp}: each 32-bit word of it in the
+     * host's byte order, in hex.
+     */
+    private static String hex(byte[] address) {
+        ByteBuffer words = ByteBuffer.wrap(address).order(ByteOrder.nativeOrder());
+        StringBuilder printed = new StringBuilder();
+        while (words.hasRemaining()) {
+            printed.append(String.format(Locale.ROOT, "%08X", words.getInt()));
+        }
+        return printed.toString();
+    }
+
+    /**
+     * The descriptions of the listening sockets in one table whose local address ({@code ip:port}
+     * in hex) {@code local} accepts, as "socket:[inode]". The kernel lists the listening sockets
+     * first, so the reading stops at the first row that is not one: during a hand-over the table
+     * also holds every connection of the other process.
+     */
+    private static Set<String> listeningInodes(Path table, Predicate<String> local) {
         Set<String> inodes = new HashSet<>();
-        String localPort = String.format(Locale.ROOT, ":%04X", port);
         try (BufferedReader rows = Files.newBufferedReader(table, StandardCharsets.ISO_8859_1)) {
             rows.readLine(); // the header
             for (String row; (row = rows.readLine()) != null; ) {
@@ -83,7 +113,7 @@ final class PortListeners {
                 if (fields.length <= 9 || !fields[3].equals(LISTEN)) {
                     break;
                 }
-                if (fields[1].endsWith(localPort)) {
+                if (local.test(fields[1])) {
                     inodes.add("socket:[" + fields[9] + "]");
                 }
             }

@@ -32,6 +32,7 @@ import io.snigate.route.RouteTable;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -86,6 +87,7 @@ public final class ProxyServer implements AutoCloseable {
     private final CountedDnsCache dnsCache;
     private final RouteHandler routeHandler;
     private final BoundListeners listeners;
+    private final PortSharing portSharing;
     /** Every open client connection, so that a drain can wait for them and a reload judge them again. */
     private final OpenConnections clients = new OpenConnections();
     private Channel admin;
@@ -141,6 +143,8 @@ public final class ProxyServer implements AutoCloseable {
                 listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
                         routeHandler, clients),
                 () -> active.get().config().source());
+        this.portSharing = new PortSharing(listeners, metrics, new PortListeners(Path.of("/proc")),
+                () -> active.get().config().source());
     }
 
     /**
@@ -171,6 +175,7 @@ public final class ProxyServer implements AutoCloseable {
             throw BindChecks.failed(config.source(), 0, "serve admin", adminAddress, e);
         }
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
+        portSharing.start();
         ready = true;
         return this;
     }
@@ -232,6 +237,7 @@ public final class ProxyServer implements AutoCloseable {
         ready = false;
         synchronized (this) {
             draining = true;
+            portSharing.close();
             listeners.closeAndForgetAll();
         }
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -267,6 +273,11 @@ public final class ProxyServer implements AutoCloseable {
      */
     public static void checkRunnable(ProxyConfig config, Transport transport) throws ConfigException {
         Interception.checkPossible(config, transport);
+    }
+
+    /** The watch for other processes on the listen addresses, for a test that looks at once. */
+    PortSharing portSharing() {
+        return portSharing;
     }
 
     /** The worker loops, for a test that ends one. */
@@ -319,6 +330,7 @@ public final class ProxyServer implements AutoCloseable {
         ready = false;
         synchronized (this) {
             draining = true;
+            portSharing.close();
             listeners.closeAll();
         }
         // Closed, and their closing finished, before the event loops stop: a close still queued

@@ -76,6 +76,7 @@ final class ConnectionMeters {
     /** A listener's meters; its connection counters are kept per route, each for every reason. */
     static final class Listener {
         final AtomicLong active = new AtomicLong();
+        final AtomicLong sharedSockets = new AtomicLong();
         private final MeterRegistry registry;
         private final String listener;
         private final Map<String, ByReason> byRoute = new ConcurrentHashMap<>();
@@ -87,6 +88,11 @@ final class ConnectionMeters {
             this.listener = listener;
             Gauge.builder(CONNECTIONS_ACTIVE, active, AtomicLong::get)
                     .description("Client connections open now, in any stage")
+                    .tag(LISTENER, listener)
+                    .register(registry);
+            Gauge.builder(LISTENER_SHARED_SOCKETS, sharedSockets, AtomicLong::get)
+                    .description("Sockets other processes listen with on this listener's address (SO_REUSEPORT):"
+                            + " the kernel gives them a share of its new connections; 0 but while a restart hands over")
                     .tag(LISTENER, listener)
                     .register(registry);
             countersFor(NONE);

@@ -18,6 +18,7 @@ public final class MetricNames {
     public static final String DNS_RESOLVE_DURATION = "snigate.dns.resolve.duration";
     public static final String CONNECTION_DURATION = "snigate.connection.duration";
     public static final String ORIGINAL_DST = "snigate.original.dst";
+    public static final String LISTENER_SHARED_SOCKETS = "snigate.listener.shared.sockets";
     public static final String POLICY_WOULD_REJECT = "snigate.policy.would.reject";
     public static final String POLICY_AUDIT_MODE = "snigate.policy.audit.mode";
     public static final String POLICY_AUDIT_ROUTES = "snigate.policy.audit.routes";

@@ -196,6 +196,11 @@ public final class ProxyMetrics implements ConnectionObserver {
         (found ? counters[0] : counters[1]).increment();
     }
 
+    /** How many sockets other processes listen with on {@code listener}'s address. */
+    public void sharedSockets(String listener, long sockets) {
+        listenerMeters(listener).sharedSockets.set(sockets);
+    }
+
     /** Creates the series of the routes in a (new) config at zero, on every listener. */
     public void registerRoutes(List<String> routeLabels) {
         for (String route : routeLabels) {

@@ -1,0 +1,147 @@
+package io.snigate.listen;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import io.snigate.testing.ChildProxy;
+import io.snigate.testing.LoopbackPorts;
+import io.snigate.testing.ProxyHarness;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.StandardSocketOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A process that joins a listener's address later takes a share of its new connections
+ * ({@code SO_REUSEPORT}); the joiner is told at its bind, and the snigate already listening is
+ * told too: a metric counting the other process's sockets, and a line when sharing starts and ends
+ * (before: the snigate losing the connections said nothing). The other process is a real snigate
+ * in a child JVM.
+ */
+class PortSharingTest {
+    private static final String ROUTE = "routes:\n  - match: \"a.example\"\n    upstream: \"127.0.0.1:9\"\n";
+    private static final int LOOPS = Runtime.getRuntime().availableProcessors();
+
+    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    private final Logger logger = (Logger) LoggerFactory.getLogger(PortSharing.class);
+
+    @BeforeEach
+    void listen() {
+        logged.start();
+        logger.addAppender(logged);
+    }
+
+    @AfterEach
+    void stopListening() {
+        logger.detachAppender(logged);
+    }
+
+    private static String sharedSockets(ProxyHarness proxy, String listener) {
+        return proxy.metrics().registry().scrape().lines()
+                .filter(line -> line.startsWith("snigate_listener_shared_sockets{listener=\"" + listener + "\"}"))
+                .findFirst().orElse("no series for " + listener);
+    }
+
+    @Test
+    void anotherSnigateOnAnotherConfigJoiningAListenerIsCountedAndWarnedOfUntilItLeaves(@TempDir Path dir)
+            throws Exception {
+        try (ProxyHarness proxy = ProxyHarness.start(ROUTE)) {
+            PortSharing sharing = proxy.server().portSharing();
+            sharing.close(); // off its clock: only the test looks, when it says
+            sharing.look();
+            assertThat(sharedSockets(proxy, "127.0.0.1:0")).isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} 0.0");
+            assertThat(logged.list).isEmpty();
+
+            Path other = dir.resolve("routes.yaml");
+            try (ChildProxy joiner = ChildProxy.start(dir, 1, (admin, listen) -> "listen: [\"127.0.0.1:" + proxy.port()
+                    + "\"]\nadmin: \"127.0.0.1:" + admin + "\"\n" + ROUTE)) {
+                sharing.look();
+                assertThat(sharedSockets(proxy, "127.0.0.1:0")).as("a socket for each of the child's event loops")
+                        .isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} " + LOOPS + ".0");
+                assertThat(logged.list).singleElement().satisfies(event -> {
+                    assertThat(event.getLevel()).isEqualTo(Level.WARN);
+                    assertThat(event.getFormattedMessage()).isEqualTo("listen 127.0.0.1:" + proxy.port()
+                            + " is now also listened on by another process (snigate (pid " + joiner.process().pid()
+                            + ", config " + other + ")): the kernel gives it a share of the new connections, which this"
+                            + " snigate never sees. Expected only while a restart hands over (deploy/README.md);"
+                            + " otherwise stop the other process (ss -ltnp 'sport = :" + proxy.port() + "')");
+                });
+                logged.list.clear();
+                sharing.look();
+                assertThat(logged.list).as("said once, when it starts").isEmpty();
+            }
+
+            // A ring's sockets are closed by the kernel a moment after its process has exited.
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                sharing.look();
+                assertThat(sharedSockets(proxy, "127.0.0.1:0"))
+                        .isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} 0.0");
+            });
+            assertThat(logged.list).singleElement().satisfies(event -> {
+                assertThat(event.getLevel()).isEqualTo(Level.INFO);
+                assertThat(event.getFormattedMessage())
+                        .isEqualTo("listen 127.0.0.1:" + proxy.port() + " is no longer shared with another process");
+            });
+        }
+    }
+
+    /**
+     * An IPv6 listener: its address is found in {@code /proc/net/tcp6}, as the kernel prints it.
+     * The other socket is this test's own, so no process is named.
+     */
+    @Test
+    void aSocketJoiningAnIpv6ListenerIsCounted() throws Exception {
+        try (ProxyHarness proxy = ProxyHarness.start("listen: [\"[::1]:0\"]\n" + ROUTE)) {
+            PortSharing sharing = proxy.server().portSharing();
+            sharing.close();
+            sharing.look();
+            try (ServerSocket joiner = new ServerSocket()) {
+                joiner.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                joiner.bind(new InetSocketAddress(InetAddress.getByName("::1"), proxy.port()));
+                sharing.look();
+                assertThat(sharedSockets(proxy, "[::1]:0")).isEqualTo("snigate_listener_shared_sockets{listener=\"[::1]:0\"} 1.0");
+                assertThat(logged.list).singleElement().satisfies(event -> assertThat(event.getFormattedMessage())
+                        .startsWith("listen [::1]:" + proxy.port() + " is now also listened on by another process: the kernel"));
+            }
+        }
+    }
+
+    /** A snigate started on the same config file is a restart handing over: information, not a warning. */
+    @Test
+    void anotherSnigateOnTheSameConfigIsAHandOver(@TempDir Path dir) throws Exception {
+        int port = LoopbackPorts.free();
+        Path config = Files.writeString(dir.resolve("routes.yaml"),
+                "listen: [\"127.0.0.1:" + port + "\"]\nadmin: \"127.0.0.1:0\"\n" + ROUTE);
+        try (ProxyHarness proxy = ProxyHarness.startFile(config)) {
+            PortSharing sharing = proxy.server().portSharing();
+            sharing.close(); // off its clock: only the test looks, when it says
+            sharing.look();
+            String listener = "127.0.0.1:" + port;
+            try (ChildProxy restart = ChildProxy.start(dir, 1, (admin, listen) -> "listen: [\"" + listener
+                    + "\"]\nadmin: \"127.0.0.1:" + admin + "\"\n" + ROUTE)) {
+                sharing.look();
+                assertThat(sharedSockets(proxy, listener))
+                        .isEqualTo("snigate_listener_shared_sockets{listener=\"" + listener + "\"} " + LOOPS + ".0");
+                assertThat(logged.list).singleElement().satisfies(event -> {
+                    assertThat(event.getLevel()).isEqualTo(Level.INFO);
+                    assertThat(event.getFormattedMessage()).isEqualTo("listen " + listener
+                            + " is now also listened on by snigate (pid " + restart.process().pid() + ", config "
+                            + config + "): the kernel splits new connections between it and this one, as when a"
+                            + " restart hands over (deploy/README.md)");
+                });
+            }
+        }
+    }
+}
