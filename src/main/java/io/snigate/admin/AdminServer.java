@@ -66,6 +66,7 @@ public final class AdminServer {
     private final BooleanSupplier ready;
     /** Whether every event loop still runs: one whose thread an error ended serves none of its connections. */
     private final BooleanSupplier alive;
+    private final BooleanSupplier answersMetrics;
     private final long requestMillis;
     private final ExpositionFormats formats = ExpositionFormats.init();
     /** Open admin connections; touched only on the admin event loop's thread. */
@@ -73,14 +74,25 @@ public final class AdminServer {
     /** When a connection over the cap was last said to be closed, in nanoTime; 0: never. */
     private long refusalSaidAt;
 
-    public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive) {
-        this(registry, ready, alive, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
+    /**
+     * @param answersMetrics false while the process this one replaces still answers {@code /metrics}
+     *     on the same address: a scrape then gets a 503 here, never the two processes' counters in turn
+     */
+    public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive,
+            BooleanSupplier answersMetrics) {
+        this(registry, ready, alive, answersMetrics, TimeUnit.SECONDS.toMillis(REQUEST_SECONDS));
     }
 
     AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive, long requestMillis) {
+        this(registry, ready, alive, () -> true, requestMillis);
+    }
+
+    private AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive,
+            BooleanSupplier answersMetrics, long requestMillis) {
         this.registry = registry;
         this.ready = ready;
         this.alive = alive;
+        this.answersMetrics = answersMetrics;
         this.requestMillis = requestMillis;
     }
 
@@ -181,7 +193,10 @@ public final class AdminServer {
                 response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             } else {
                 response = switch (path) {
-                    case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
+                    case "/metrics" -> answersMetrics.getAsBoolean()
+                            ? metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT))
+                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the snigate this one replaces answers"
+                                    + " /metrics on this address until it stops; pid=" + PID + "\n");
                     case "/healthz" -> alive.getAsBoolean()
                             ? text(ctx, HttpResponseStatus.OK, "ok\n")
                             : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "an event loop has stopped\n");

@@ -2,6 +2,7 @@ package io.snigate.listen;
 
 import io.snigate.config.HostPort;
 import io.snigate.metrics.ProxyMetrics;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -36,6 +37,12 @@ final class PortSharing implements AutoCloseable {
     /** The other processes' sockets on each listener at the last look; only the watch's thread uses it. */
     private final Map<String, Integer> sharedBefore = new HashMap<>();
     private ScheduledExecutorService watch;
+    /**
+     * A snigate on the same config listened on the admin address before this one bound it: the
+     * process this one replaces (a restart handing over), which answers {@code /metrics} until it
+     * leaves the address, so that a scrape never gets the two processes' counters in turn.
+     */
+    private volatile boolean predecessorOnAdmin;
 
     PortSharing(BoundListeners listeners, ProxyMetrics metrics, PortListeners proc, Supplier<String> config) {
         this.listeners = listeners;
@@ -44,8 +51,29 @@ final class PortSharing implements AutoCloseable {
         this.config = config;
     }
 
-    /** Looks once now, and then every {@link #EVERY} until {@link #close}. */
-    synchronized void start() {
+    /** Before the admin endpoint binds {@code admin}: whether the process this one replaces is there. */
+    void beforeAdminBind(InetSocketAddress admin) {
+        if (admin.getPort() != 0 && proc.listeningOn(admin) > 0) {
+            List<PortListeners.Listener> others = others(admin.getPort());
+            predecessorOnAdmin = !others.isEmpty() && others.stream().allMatch(this::onOurConfig);
+        }
+    }
+
+    /** Whether this process answers {@code /metrics}: not while the process it replaces still does. */
+    boolean answersMetrics() {
+        return !predecessorOnAdmin;
+    }
+
+    /** Whether another process listens on {@code address} too (this one holds one socket there). */
+    boolean sharedWithAnother(InetSocketAddress address) {
+        return proc.listeningOn(address) > 1;
+    }
+
+    /**
+     * Looks once now, and then every {@link #EVERY} until {@link #close}; while the process this
+     * one replaces listens on {@code admin}, looks there every second.
+     */
+    synchronized void start(InetSocketAddress admin) {
         look();
         watch = Executors.newSingleThreadScheduledExecutor(task -> {
             Thread thread = new Thread(task, "snigate-port-watch");
@@ -53,6 +81,24 @@ final class PortSharing implements AutoCloseable {
             return thread;
         });
         watch.scheduleWithFixedDelay(this::lookQuietly, EVERY.toMillis(), EVERY.toMillis(), TimeUnit.MILLISECONDS);
+        if (predecessorOnAdmin) {
+            watch.scheduleWithFixedDelay(() -> {
+                if (predecessorOnAdmin && !sharedWithAnother(admin)) {
+                    predecessorOnAdmin = false;
+                    LOG.info("admin {}: the snigate this one replaces has left it; /metrics is answered here",
+                            HostPort.format(admin));
+                }
+            }, 1, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    private List<PortListeners.Listener> others(int port) {
+        long own = ProcessHandle.current().pid();
+        return proc.on(port).stream().filter(other -> other.pid() != own).toList();
+    }
+
+    private boolean onOurConfig(PortListeners.Listener other) {
+        return Path.of(config.get()).toAbsolutePath().normalize().equals(other.snigateConfig());
     }
 
     private void lookQuietly() {
@@ -86,13 +132,10 @@ final class PortSharing implements AutoCloseable {
     }
 
     private void said(BoundListeners.Held held) {
-        long own = ProcessHandle.current().pid();
-        List<PortListeners.Listener> others = proc.on(held.address().getPort()).stream()
-                .filter(other -> other.pid() != own).toList();
+        List<PortListeners.Listener> others = others(held.address().getPort());
         String names = others.stream().map(PortListeners.Listener::described).collect(Collectors.joining(", "));
-        Path ours = Path.of(config.get()).toAbsolutePath().normalize();
         String address = HostPort.format(held.address());
-        if (!others.isEmpty() && others.stream().allMatch(other -> ours.equals(other.snigateConfig()))) {
+        if (!others.isEmpty() && others.stream().allMatch(this::onOurConfig)) {
             LOG.info("listen {} is now also listened on by {}: the kernel splits new connections between it and this"
                     + " one, as when a restart hands over (deploy/README.md)", address, names);
             return;

@@ -167,15 +167,17 @@ public final class ProxyServer implements AutoCloseable {
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
         BindChecks.warnIfServed(adminAddress, "admin", config.source());
+        portSharing.beforeAdminBind(adminAddress);
         try {
-            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun).bind(adminLoop, transport.forAdmin(), adminAddress);
+            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun, portSharing::answersMetrics)
+                    .bind(adminLoop, transport.forAdmin(), adminAddress);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
             throw BindChecks.failed(config.source(), 0, "serve admin", adminAddress, e);
         }
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
-        portSharing.start();
+        portSharing.start(adminAddress());
         ready = true;
         return this;
     }
@@ -239,6 +241,13 @@ public final class ProxyServer implements AutoCloseable {
             draining = true;
             portSharing.close();
             listeners.closeAndForgetAll();
+            if (admin != null && portSharing.sharedWithAnother(adminAddress())) {
+                // The process taking over answers scrapes and probes alone from now: two
+                // processes answering in turn would make counters step back and forth.
+                admin.close();
+                LOG.info("admin {}: closed, as another process listens there too (a restart handing over)",
+                        HostPort.format(adminAddress()));
+            }
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         LOG.info("draining {} open connections for up to {} ms", clients.size(), timeout.toMillis());

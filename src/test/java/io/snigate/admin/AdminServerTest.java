@@ -48,7 +48,7 @@ class AdminServerTest {
         for (int i = 0; i < 200; i++) { // a scrape of some size, as a proxy with routes has
             registry.counter("test_counter_" + i, "route", "route" + i).increment();
         }
-        admin = new AdminServer(registry, () -> true, () -> true).bind(loop, NIO,
+        admin = new AdminServer(registry, () -> true, () -> true, () -> true).bind(loop, NIO,
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         address = (InetSocketAddress) admin.localAddress();
     }
@@ -99,7 +99,7 @@ class AdminServerTest {
     @Test
     void healthzFailsOnceAnEventLoopHasStopped() throws Exception {
         admin.close().sync();
-        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> false)
+        admin = new AdminServer(new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), () -> true, () -> false, () -> true)
                 .bind(loop, NIO, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
         address = (InetSocketAddress) admin.localAddress();
         assertThat(get("/healthz")).startsWith("HTTP/1.1 503 Service Unavailable").endsWith("an event loop has stopped\n");

@@ -8,15 +8,22 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.snigate.testing.ChildProxy;
+import io.snigate.testing.Corpus;
 import io.snigate.testing.LoopbackPorts;
 import io.snigate.testing.ProxyHarness;
+import io.snigate.testing.SinkServer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.StandardSocketOptions;
+import java.net.Socket;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -142,6 +149,62 @@ class PortSharingTest {
                             + " restart hands over (deploy/README.md)");
                 });
             }
+        }
+    }
+
+    /**
+     * A restart handing over shares the admin address too. The new process answers
+     * {@code /metrics} with a 503 while the process it replaces listens there, and the old one
+     * closes its admin endpoint when it starts to drain: a scrape gets one process's counters and
+     * then the other's, never the two in turn (before: both answered, the old one for its whole
+     * drain, and Prometheus counted each step back as a reset and then the old totals again).
+     * The old process is a real snigate in a child JVM, draining a held tunnel.
+     */
+    @Test
+    void aRestartHandsTheAdminAddressOverWithoutAnsweringScrapesInTurn(@TempDir Path dir) throws Exception {
+        try (SinkServer upstream = new SinkServer(0)) {
+            ChildProxy old = ChildProxy.start(dir, 1, (admin, listen) -> "listen: [\"127.0.0.1:" + listen[0] + "\"]\n"
+                    + "admin: \"127.0.0.1:" + admin + "\"\ntimeouts: { drain: 30s }\n"
+                    + "routes:\n  - match: \"*.corpus.test\"\n    upstream: \"127.0.0.1:" + upstream.port() + "\"\n");
+            try (old; Socket held = new Socket(InetAddress.getLoopbackAddress(), old.listenPort())) {
+                held.getOutputStream().write(Corpus.resource("corpus/captured/curl-default.bin"));
+                await().atMost(Duration.ofSeconds(10)).until(() -> upstream.open() == 1);
+                try (ProxyHarness proxy = ProxyHarness.startFile(dir.resolve("routes.yaml"))) {
+                    String ours = "pid=" + ProcessHandle.current().pid();
+                    int admin = old.adminPort();
+                    Set<String> answers = new HashSet<>();
+                    for (int i = 0; i < 30; i++) {
+                        String metrics = getOnANewConnection(admin, "/metrics");
+                        answers.add(metrics.startsWith("HTTP/1.1 200") ? "200" : metrics.substring(metrics.indexOf("\r\n\r\n") + 4).strip());
+                    }
+                    assertThat(answers).as("the old process's scrapes, and 503s from the new one")
+                            .containsExactlyInAnyOrder("200", "the snigate this one replaces answers /metrics on this"
+                                    + " address until it stops; " + ours);
+
+                    old.process().destroy(); // SIGTERM: the old one drains its tunnel
+                    await().atMost(Duration.ofSeconds(5)).until(() -> getOnANewConnection(admin, "/metrics").startsWith("HTTP/1.1 200")
+                            && getOnANewConnection(admin, "/readyz").endsWith("ready " + ours + "\n"));
+                    for (int i = 0; i < 30; i++) {
+                        assertThat(getOnANewConnection(admin, "/readyz")).as("only the new process answers").endsWith("\r\n\r\nready " + ours + "\n");
+                        assertThat(getOnANewConnection(admin, "/metrics")).startsWith("HTTP/1.1 200");
+                    }
+                    assertThat(old.process().isAlive()).as("the old one still drains its tunnel").isTrue();
+                    assertThat(Files.readString(dir.resolve("stderr.txt")))
+                            .contains("admin 127.0.0.1:" + old.adminPort() + ": closed, as another process listens there too"
+                                    + " (a restart handing over)");
+                    assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).contains("admin 127.0.0.1:"
+                            + old.adminPort() + ": the snigate this one replaces has left it; /metrics is answered here");
+                }
+            }
+        }
+    }
+
+    /** A GET on a connection of its own, which the kernel gives to either process sharing the port. */
+    private static String getOnANewConnection(int port, String path) throws IOException {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 }
