@@ -285,6 +285,34 @@ class ReloadTest {
                         .isInstanceOf(java.net.ConnectException.class));
     }
 
+    /**
+     * A listener's series go with it: one a failed reload bound for a moment (or never) is not in
+     * the scrape, and one a reload removed leaves it once its last connection has ended (before:
+     * both stayed for good, and new routes' series were made under them too).
+     */
+    @Test
+    void aListenerRemovedOrNeverBoundByAReloadTakesItsSeriesOutOfTheScrape() throws Exception {
+        Files.writeString(config, configText("").replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\", \"192.0.2.1:443\"]"));
+        assertThat(reloader.reload("test")).as("192.0.2.1 is not this host's").isFalse();
+        assertThat(proxy.admin("/metrics", null).body()).doesNotContain("192.0.2.1:443");
+
+        Files.writeString(config, configText("").replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\", \"127.0.0.2:0\"]"));
+        assertThat(reloader.reload("test")).isTrue();
+        int secondPort = proxy.server().listenAddresses().get(1).getPort();
+        try (Socket held = new Socket(InetAddress.getByName("127.0.0.2"), secondPort)) {
+            await().atMost(Duration.ofSeconds(5)).until(() -> proxy.admin("/metrics", null).body()
+                    .contains("snigate_connections_active{listener=\"127.0.0.2:0\"} 1.0"));
+            Files.writeString(config, configText(""));
+            assertThat(reloader.reload("test")).isTrue();
+            assertThat(proxy.admin("/metrics", null).body()).as("its connection is still open")
+                    .contains("snigate_connections_active{listener=\"127.0.0.2:0\"} 1.0");
+        }
+        assertThat(proxy.nextLog().get("reason").asText()).isEqualTo("client_closed");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(proxy.admin("/metrics", null).body())
+                .doesNotContain("127.0.0.2:0")
+                .contains("snigate_connections_active{listener=\"127.0.0.1:0\"} 0.0"));
+    }
+
     @Test
     void longTransferKeepsGoingByteExactAcrossTwentyReloads() throws Exception {
         int size = 64 << 20;

@@ -84,6 +84,7 @@ final class BoundListeners {
         } catch (RuntimeException | InterruptedException | ConfigException e) {
             added.forEach(name -> bound.remove(name).close());
             undo.forEach(Runnable::run);
+            metrics.retireListenersOtherThan(bound.keySet());
             throw e;
         }
         for (Listener listener : config.listeners()) {
@@ -109,6 +110,7 @@ final class BoundListeners {
             entry.getValue().close();
             return true;
         });
+        metrics.retireListenersOtherThan(bound.keySet());
     }
 
     /** Closes every listener; their addresses stay in {@link #addresses}. */

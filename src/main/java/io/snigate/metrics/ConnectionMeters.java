@@ -82,20 +82,34 @@ final class ConnectionMeters {
         private final Map<String, ByReason> byRoute = new ConcurrentHashMap<>();
         /** {success, failure}, made when the listener is first known to be transparent. */
         private volatile Counter[] originalDestinations;
+        private final List<Meter> gauges;
+        /**
+         * The listener is no longer bound: its series are deleted once its last connection has
+         * ended (ProxyMetrics.retireListenersOtherThan).
+         */
+        volatile boolean retiring;
 
         Listener(MeterRegistry registry, String listener) {
             this.registry = registry;
             this.listener = listener;
-            Gauge.builder(CONNECTIONS_ACTIVE, active, AtomicLong::get)
-                    .description("Client connections open now, in any stage")
-                    .tag(LISTENER, listener)
-                    .register(registry);
-            Gauge.builder(LISTENER_SHARED_SOCKETS, sharedSockets, AtomicLong::get)
-                    .description("Sockets other processes listen with on this listener's address (SO_REUSEPORT):"
-                            + " the kernel gives them a share of its new connections; 0 but while a restart hands over")
-                    .tag(LISTENER, listener)
-                    .register(registry);
+            gauges = List.of(
+                    Gauge.builder(CONNECTIONS_ACTIVE, active, AtomicLong::get)
+                            .description("Client connections open now, in any stage")
+                            .tag(LISTENER, listener)
+                            .register(registry),
+                    Gauge.builder(LISTENER_SHARED_SOCKETS, sharedSockets, AtomicLong::get)
+                            .description("Sockets other processes listen with on this listener's address (SO_REUSEPORT):"
+                                    + " the kernel gives them a share of its new connections; 0 but while a restart hands over")
+                            .tag(LISTENER, listener)
+                            .register(registry));
             countersFor(NONE);
+        }
+
+        /** Every series of this listener. */
+        Stream<Meter> meters() {
+            Counter[] destinations = originalDestinations;
+            return Stream.of(gauges.stream(), byRoute.values().stream().flatMap(ByReason::meters),
+                    destinations == null ? Stream.<Meter>empty() : Stream.<Meter>of(destinations)).flatMap(meters -> meters);
         }
 
         ByReason countersFor(String route) {

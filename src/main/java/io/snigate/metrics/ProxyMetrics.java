@@ -24,6 +24,7 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -285,9 +286,31 @@ public final class ProxyMetrics implements ConnectionObserver {
         }
     }
 
+    /**
+     * Deletes the series of listeners other than {@code bound}: a reload removed them, or bound
+     * them and then failed. One with connections still open keeps its series until the last ends.
+     */
+    public void retireListenersOtherThan(Collection<String> bound) {
+        listeners.forEach((name, meters) -> {
+            if (!bound.contains(name)) {
+                meters.retiring = true; // before the count is read: a close that empties it meanwhile sees it
+                retireIfIdle(name, meters);
+            }
+        });
+    }
+
+    private void retireIfIdle(String name, ConnectionMeters.Listener meters) {
+        if (meters.active.get() == 0 && listeners.remove(name, meters)) {
+            meters.meters().forEach(registry::remove);
+        }
+    }
+
     private void closed(ConnectionRecord connection) {
         ConnectionMeters.Listener meters = listenerMeters(connection.listener());
         meters.active.decrementAndGet();
+        if (meters.retiring) {
+            retireIfIdle(connection.listener(), meters);
+        }
         String routeLabel = routeLabel(connection);
         ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
         counters.count(connection.reason(), connection.isForwarded());
