@@ -149,6 +149,13 @@ final class Reloader implements AutoCloseable {
             watchFolderOf(failedFile);
         }
         metrics.configReloaded(false);
+        if (text == null && Files.notExists(file)) {
+            // Said as the look says it: the start's advice to pass another path does not apply.
+            configGone = true;
+            LOG.error("reload ({}) failed: {} is gone: the previous config keeps serving, and a restart would fail;"
+                    + " put the file back", why, file);
+            return;
+        }
         LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
     }
 

@@ -3,6 +3,7 @@ package io.snigate;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
@@ -231,9 +232,17 @@ class ReloadTest {
         assertThat(proxy.server().currentConfig().timeouts().connect()).hasSeconds(9);
     }
 
-    /** A config deleted is said at once: the proxy serves on, but a restart would not start. */
+    /**
+     * A config deleted is said at once, as gone: the proxy serves on, but a restart would not
+     * start. A reload asked for meanwhile (SIGHUP) says the same (before: it advised passing
+     * another path with --config, the start's advice).
+     */
     @Test
     void aDeletedConfigIsAFailedReloadUntilItIsBack() throws Exception {
+        Logger reloaderLog = (Logger) LoggerFactory.getLogger(Reloader.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        reloaderLog.addAppender(logged);
         reloader.lookEveryMillis = 100;
         reloader.watch();
         String running = Files.readString(config);
@@ -244,6 +253,12 @@ class ReloadTest {
         assertThat(proxy.admin("/metrics", null).body()).as("still gone is no news")
                 .contains("snigate_config_reloads_total{result=\"failure\"} 1.0");
         assertThat(connectAndLogReason()).as("the routes serve on").isEqualTo("no_route");
+        assertThat(reloader.reload("SIGHUP")).isFalse();
+        reloaderLog.detachAppender(logged);
+        String gone = config + " is gone: the previous config keeps serving, and a restart would fail; put the file back";
+        assertThat(logged.list).filteredOn(event -> event.getLevel() == Level.ERROR)
+                .extracting(ILoggingEvent::getFormattedMessage)
+                .containsExactly(gone, "reload (SIGHUP) failed: " + gone);
         replaceAtomically(running); // as it was: back, it is reloaded all the same
         awaitScrapeContaining("snigate_config_last_reload_successful 1.0");
     }
