@@ -135,11 +135,19 @@ final class Explain {
             return refused(decision.rejectReason(), "route");
         }
         answer.put("upstream", decision.upstream().label());
-        answer.put("dials", dials(decision.upstream(), sni, port));
+        // Through a parent proxy the parent resolves the name and applies its own destination
+        // policy; an original destination is judged here first, as the connect stage does.
+        HostPort parent = decision.upstream().kind() == Upstream.Kind.ORIGINAL_DST ? null : decision.delivery().via();
+        String dials = dials(decision.upstream(), sni, port);
+        answer.put("dials", parent == null ? dials : "the parent proxy " + parent + " (CONNECT " + dials + ")");
         if (question.resolve()) {
-            Reason refusal = resolve(decision, sni, port);
-            if (refusal != null) {
-                return refused(refusal, "connect");
+            if (parent != null) {
+                answer.put("resolved", List.of("by the parent proxy, whose destination policy applies"));
+            } else {
+                Reason refusal = resolve(decision, sni, port);
+                if (refusal != null) {
+                    return refused(refusal, "connect");
+                }
             }
         }
         answer.put("outcome", "forwarded");

@@ -209,6 +209,32 @@ class ExplainTest {
         }
     }
 
+    /**
+     * Through a parent proxy (via) the connect stage neither resolves the name nor judges its
+     * addresses: the parent does. explain says so, and forwards a name only the parent could
+     * resolve (before: it looked the name up itself and answered dns_failure, exit 1, for a
+     * connection the proxy forwards).
+     */
+    @Test
+    void resolveThroughAParentProxyLeavesTheNameToTheParent() throws Exception {
+        try (TestDnsServer dns = new TestDnsServer()) {
+            Path config = Files.writeString(dir.resolve("via.yaml"), """
+                    listen: "127.0.0.1:8443"
+                    resolvers: ["%s"]
+                    routes:
+                      - match: "*.inside.example"
+                        upstream: "$sni:443"
+                        via: "http://127.0.0.1:3128"
+                    """.formatted(dns.hostPort()));
+            Answer answer = explain("-c", config.toString(), "--sni", "only.the.parent.inside.example", "--resolve");
+            assertThat(answer.exitCode()).as(answer.out() + answer.err()).isZero();
+            assertThat(answer.out())
+                    .contains("  upstream       $sni:443: dials the parent proxy 127.0.0.1:3128"
+                            + " (CONNECT only.the.parent.inside.example:443)\n")
+                    .contains("  resolved       by the parent proxy, whose destination policy applies\n");
+        }
+    }
+
     @Test
     void usageAndConfigErrorsExitTwo() throws Exception {
         Answer noSni = explain("--config", "routes.yaml");
