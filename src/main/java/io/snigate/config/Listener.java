@@ -1,5 +1,6 @@
 package io.snigate.config;
 
+import io.snigate.core.Reason;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
@@ -53,6 +54,19 @@ public record Listener(
      */
     public boolean trustsHeadersFrom(InetAddress peer) {
         return proxyProtocol != null && proxyProtocol.trusts(peer);
+    }
+
+    /**
+     * Why this listener refuses a connection's client now, or null. A client a PROXY header named
+     * ({@code namedByHeader}) is only as good as the balancer {@code peer} that named it, so the
+     * balancer's trust is judged first; then the client by {@code clients}. The same order at the
+     * header's arrival and at a reload's judgement of open connections.
+     */
+    public Reason refusalOf(InetAddress peer, InetAddress client, boolean namedByHeader) {
+        if (namedByHeader && !trustsHeadersFrom(peer)) {
+            return Reason.PROXY_PROTOCOL_UNTRUSTED;
+        }
+        return clients.admits(client) ? null : Reason.CLIENT_NOT_ALLOWED;
     }
 
     /** How a listener learns the address and port a client dialed before it was intercepted. */

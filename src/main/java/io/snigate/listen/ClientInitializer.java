@@ -157,12 +157,9 @@ final class ClientInitializer extends ChannelInboundHandlerAdapter {
     private boolean clientKnown(ConnectionRecord record, Listener listener) {
         // The balancer vouches for the client it names only while it is trusted, and while the
         // listener takes headers at all: a reload may have removed its proxy_protocol.
-        if (!listener.trustsHeadersFrom(record.peer().getAddress())) {
-            record.endedBecause(Reason.PROXY_PROTOCOL_UNTRUSTED);
-            return false;
-        }
-        if (!listener.clients().admits(record.client().getAddress())) {
-            record.endedBecause(Reason.CLIENT_NOT_ALLOWED);
+        Reason refused = listener.refusalOf(record.peer().getAddress(), record.client().getAddress(), true);
+        if (refused != null) {
+            record.endedBecause(refused);
             return false;
         }
         if (!limits.admitClient(record)) {

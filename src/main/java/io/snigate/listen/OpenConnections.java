@@ -133,16 +133,17 @@ final class OpenConnections {
         // pre-read too: routing does not look at them again, so a client the reload denies would
         // otherwise still be forwarded by a hello it sends later. A listener the reload removed
         // keeps its connections, with the rules they were admitted by.
-        boolean routed = record.policyMode() != null; // every routing decision sets it
-        if (listener != null && record.client() != null && !listener.clients().admits(record.client().getAddress())) {
-            return Reason.CLIENT_NOT_ALLOWED;
-        }
         // A client a header named is only as good as the balancer that sent it: one the reload
         // no longer trusts, or a listener that no longer takes headers, takes its clients'
         // connections with it.
-        if (listener != null && record.client() != record.peer() && record.peer() != null
-                && !listener.trustsHeadersFrom(record.peer().getAddress())) {
-            return Reason.PROXY_PROTOCOL_UNTRUSTED;
+        boolean routed = record.policyMode() != null; // every routing decision sets it
+        if (listener != null && record.client() != null) {
+            boolean namedByHeader = record.client() != record.peer() && record.peer() != null;
+            Reason refused = listener.refusalOf(namedByHeader ? record.peer().getAddress() : null,
+                    record.client().getAddress(), namedByHeader);
+            if (refused != null) {
+                return refused;
+            }
         }
         if (!routed) {
             return null; // still in pre-read: routed by the new table (audit mode's fallbacks too)

@@ -3,6 +3,8 @@ package io.snigate.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.snigate.core.Reason;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -84,5 +86,34 @@ class ConfigRecordsTest {
         assertThatThrownBy(() -> Upstream.parse("$dst:443")).hasMessageStartingWith("the placeholders are $sni");
         assertThatThrownBy(() -> Upstream.parse("$sni:$prot")).hasMessage("port \"$prot\" is not a number");
         assertThatThrownBy(() -> Upstream.parse("host.example:$sni")).hasMessageStartingWith("the placeholders are");
+    }
+
+    /**
+     * A listener judges a client a PROXY header named by its balancer's trust first, then by its
+     * clients, at the header and at a reload alike (before: the reload asked the clients first,
+     * so a client both denied and named by an untrusted balancer had another reason there).
+     */
+    @Test
+    void aListenerJudgesTheBalancerBeforeTheClientItNamed() throws Exception {
+        ProxyConfig config = ConfigLoader.parse("""
+                listen:
+                  - address: "127.0.0.1:8443"
+                    proxy_protocol: { trusted: ["10.0.0.1/32"] }
+                    clients: { deny: ["192.0.2.0/24"] }
+                routes:
+                  - match: "a.example"
+                    upstream: "127.0.0.1:9"
+                """, "test.yaml");
+        Listener listener = config.listeners().get(0);
+        InetAddress trusted = InetAddress.getByName("10.0.0.1");
+        InetAddress untrusted = InetAddress.getByName("10.0.0.2");
+        InetAddress denied = InetAddress.getByName("192.0.2.7");
+        InetAddress admitted = InetAddress.getByName("198.51.100.7");
+        assertThat(listener.refusalOf(untrusted, denied, true)).isEqualTo(Reason.PROXY_PROTOCOL_UNTRUSTED);
+        assertThat(listener.refusalOf(untrusted, admitted, true)).isEqualTo(Reason.PROXY_PROTOCOL_UNTRUSTED);
+        assertThat(listener.refusalOf(trusted, denied, true)).isEqualTo(Reason.CLIENT_NOT_ALLOWED);
+        assertThat(listener.refusalOf(trusted, admitted, true)).isNull();
+        assertThat(listener.refusalOf(null, denied, false)).as("a client that is its own peer").isEqualTo(Reason.CLIENT_NOT_ALLOWED);
+        assertThat(listener.refusalOf(null, admitted, false)).isNull();
     }
 }
