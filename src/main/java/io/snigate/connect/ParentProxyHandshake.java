@@ -6,14 +6,13 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.codec.DecoderException;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
 import io.snigate.core.Reason;
+import io.snigate.core.StageFailure;
 import io.snigate.relay.UpstreamLink;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -176,18 +175,10 @@ final class ParentProxyHandshake extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // An I/O error or an answer Netty cannot decode is the parent's; no direct memory for the
-        // answer is a budget of this proxy's, said in one line as the pre-read says it; anything
-        // else is a bug, said as RelayHandler says it, and the dial still fails cleanly.
-        if (cause instanceof OutOfMemoryError) {
-            LOG.warn("parent proxy handshake for {}: {}", record.client(), cause.toString());
-            fail(ctx, Reason.CONNECTION_LIMIT);
-            return;
-        }
-        if (!(cause instanceof IOException) && !(cause instanceof DecoderException)) {
-            LOG.warn("parent proxy handshake for {} failed after an unexpected error", record.client(), cause);
-        }
-        fail(ctx, Reason.UPSTREAM_UNREACHABLE);
+        // An I/O error or an answer Netty cannot decode is the parent's; the dial fails cleanly
+        // whatever the cause.
+        fail(ctx, StageFailure.reasonOf(cause, Reason.UPSTREAM_UNREACHABLE, LOG,
+                "parent proxy handshake for " + record.client()));
     }
 
     @Override

@@ -2,7 +2,6 @@ package io.snigate.proxyprotocol;
 
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
@@ -13,7 +12,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
 import io.snigate.core.ProxyHeaderTaken;
 import io.snigate.core.Reason;
-import java.io.IOException;
+import io.snigate.core.StageFailure;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -82,16 +81,8 @@ public final class ProxyHeaderReceived extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // The decoder refused the header (it closes the connection itself); nothing goes further.
-        // No direct memory for the next read is refused as over a budget, in one line, as the
-        // pre-read does (under memory pressure many connections meet it at once). Anything else
-        // is a bug, said as RelayHandler says it; the connection still closes.
-        if (cause instanceof OutOfMemoryError) {
-            LOG.warn("closing {}: {}", ctx.channel(), cause.toString());
-            record.endedBecause(Reason.CONNECTION_LIMIT);
-        } else if (!(cause instanceof DecoderException) && !(cause instanceof IOException)) {
-            LOG.warn("closing {} after an unexpected error in its PROXY header's stage", ctx.channel().remoteAddress(), cause);
-        }
-        record.endedBecause(Reason.PROXY_PROTOCOL_INVALID);
+        record.endedBecause(StageFailure.reasonOf(cause, Reason.PROXY_PROTOCOL_INVALID, LOG,
+                "closing " + ctx.channel().remoteAddress() + " in its PROXY header's stage"));
         ctx.close();
     }
 

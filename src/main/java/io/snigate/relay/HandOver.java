@@ -12,8 +12,8 @@ import io.netty.util.concurrent.Future;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
+import io.snigate.core.StageFailure;
 import io.snigate.transport.RingClientChannel;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
@@ -148,15 +148,7 @@ final class HandOver extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // As RelayHandler: an I/O error (a reset, most often) ends the tunnel; anything else is a bug.
-        if (cause instanceof OutOfMemoryError) {
-            LOG.warn("closing tunnel for {}: {}", record.client(), cause.toString());
-            abandon(Reason.CONNECTION_LIMIT);
-            return;
-        }
-        if (!(cause instanceof IOException)) {
-            LOG.warn("closing tunnel for {} after an unexpected error", record.client(), cause);
-        }
-        abandon(Reason.CONNECTION_RESET);
+        // An I/O error (a reset, most often) ends the tunnel; so does a bug.
+        abandon(StageFailure.reasonOf(cause, Reason.CONNECTION_RESET, LOG, "closing tunnel for " + record.client()));
     }
 }

@@ -6,8 +6,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.snigate.core.Reason;
+import io.snigate.core.StageFailure;
 import io.snigate.transport.EpollHalfClose;
-import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -90,14 +90,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // An I/O error on either side (a reset, most often) ends the whole tunnel; anything else
-        // is a bug, but it still must not leave half a tunnel open.
-        if (cause instanceof OutOfMemoryError) {
-            // Out of direct memory for a read: one line per tunnel, as many may meet it at once.
-            LOG.warn("closing tunnel for {}: {}", tunnel.record.client(), cause.toString());
-        } else if (!(cause instanceof IOException)) {
-            LOG.warn("closing tunnel for {} after an unexpected error", tunnel.record.client(), cause);
-        }
-        tunnel.close(cause instanceof OutOfMemoryError ? Reason.CONNECTION_LIMIT : tunnel.failureOf(ctx.channel(), cause));
+        // An I/O error on either side (a reset, most often) ends the whole tunnel; so does a bug,
+        // which must not leave half a tunnel open.
+        tunnel.close(StageFailure.reasonOf(cause, tunnel.failureOf(ctx.channel(), cause), LOG,
+                "closing tunnel for " + tunnel.record.client()));
     }
 }

@@ -23,8 +23,11 @@ interface RelayListener {
      */
     void failed(RelaySocket socket, boolean sending, boolean peerClosedFirst);
 
-    /** No direct memory could be had for {@code socket}'s next read: the tunnel ends, over this process's budget. */
-    void ranOutOfMemory(RelaySocket socket);
+    /**
+     * Handling a completion of {@code socket} threw (said on standard error already): the tunnel
+     * ends, over this process's budget when no direct memory could be had for a read, else as a bug.
+     */
+    void threw(RelaySocket socket, Throwable thrown);
 
     /** The write queue of {@code socket} fell below the low-water mark. */
     void writable(RelaySocket socket);

@@ -385,18 +385,14 @@ public abstract class RelaySocket extends RingSocket {
         listener.bytesRead(this, bytes);
     }
 
-    /** The tunnel ends with the socket, as on a failed read, or as over a budget without memory. */
+    /** The tunnel ends with the socket: over a budget without memory, else as a bug. */
     @Override
     protected void completionThrew(short tag, Throwable thrown) {
         super.completionThrew(tag, thrown);
         if (listener == null) {
             return;
         }
-        if (thrown instanceof OutOfMemoryError) {
-            listener.ranOutOfMemory(this);
-        } else {
-            listener.failed(this, false, false);
-        }
+        listener.threw(this, thrown);
     }
 
     private void failedIfNegative(int res, boolean sending) {

@@ -186,8 +186,8 @@ final class SocketTunnel extends TunnelTimeouts implements RelayListener {
     }
 
     @Override
-    public void ranOutOfMemory(RelaySocket side) {
-        close(Reason.CONNECTION_LIMIT);
+    public void threw(RelaySocket side, Throwable thrown) {
+        close(thrown instanceof OutOfMemoryError ? Reason.CONNECTION_LIMIT : Reason.INTERNAL_ERROR);
     }
 
     @Override

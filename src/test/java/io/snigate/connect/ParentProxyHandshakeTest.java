@@ -10,6 +10,7 @@ import io.netty.util.concurrent.Promise;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.relay.UpstreamLink;
+import io.snigate.testing.PipelineTails;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
@@ -78,6 +79,15 @@ class ParentProxyHandshakeTest {
         answer();
         parent.pipeline().fireExceptionCaught(new OutOfMemoryError("Cannot reserve 256 bytes of direct buffer memory"));
         assertRefused(Reason.CONNECTION_LIMIT, 0);
+    }
+
+    /** A bug in the handshake fails the dial as internal_error (before: upstream_unreachable, the parent's fault). */
+    @Test
+    void aBugInTheHandshakeIsAnInternalError() {
+        PipelineTails.expectInThisClass("after an unexpected error");
+        answer();
+        parent.pipeline().fireExceptionCaught(new IllegalStateException("a bug in the handshake"));
+        assertRefused(Reason.INTERNAL_ERROR, 0);
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.DecoderException;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.testing.PipelineTails;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -26,6 +27,15 @@ class ProxyHeaderReceivedTest {
         channel.pipeline().fireExceptionCaught(new DecoderException("invalid PROXY header"));
         assertThat(channel.isOpen()).isFalse();
         assertThat(record.reason()).isEqualTo(Reason.PROXY_PROTOCOL_INVALID);
+    }
+
+    /** A bug in the stage is internal_error, with its stack trace (before: proxy_protocol_invalid, the balancer's fault). */
+    @Test
+    void aBugInTheStageIsAnInternalError() {
+        PipelineTails.expectInThisClass("after an unexpected error");
+        channel.pipeline().fireExceptionCaught(new IllegalStateException("a bug in the header's stage"));
+        assertThat(channel.isOpen()).isFalse();
+        assertThat(record.reason()).isEqualTo(Reason.INTERNAL_ERROR);
     }
 
     @Test

@@ -21,7 +21,9 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.PipelineNames;
+import io.snigate.core.Reason;
 import io.snigate.testing.NettyLeaks;
+import io.snigate.testing.PipelineTails;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -239,5 +241,26 @@ class ChannelTunnelTest {
         assertThat(Tunnel.unsent(side)).isEqualTo(300 + 500);
         side.close();
         assertThat(Tunnel.unsent(side)).as("once closed").isZero();
+    }
+
+    /**
+     * A bug in the relay ends the whole tunnel as internal_error, with its stack trace (before: as
+     * connection_reset, or as a normal close once the client had finished sending).
+     */
+    @Test
+    void aBugInTheRelayEndsTheTunnelAsAnInternalError() {
+        PipelineTails.expectInThisClass("after an unexpected error");
+        EmbeddedChannel client = new EmbeddedChannel();
+        EmbeddedChannel upstream = new EmbeddedChannel();
+        ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, connection, nanos) -> { });
+        Tunnel tunnel = new Tunnel(client, upstream, record, null, 60_000, 60_000);
+        client.pipeline().addLast(new RelayHandler(tunnel));
+        upstream.pipeline().addLast(new RelayHandler(tunnel));
+
+        upstream.pipeline().fireExceptionCaught(new IllegalStateException("a bug in the relay"));
+
+        assertThat(record.reason()).isEqualTo(Reason.INTERNAL_ERROR);
+        assertThat(client.isOpen()).isFalse();
+        assertThat(upstream.isOpen()).isFalse();
     }
 }
