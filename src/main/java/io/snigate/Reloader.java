@@ -109,7 +109,7 @@ final class Reloader implements AutoCloseable {
             failedState = null;
             failedFile = null;
             watchListFolders(config);
-            metrics.configReloaded(true);
+            metrics.config().reloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             Main.warnOfDescriptorLimit(config);
             return true;
@@ -148,7 +148,7 @@ final class Reloader implements AutoCloseable {
             retryOnAnyChange = HalfWrittenLists.modifiedSince(failedFile, startedMillis);
             watchFolderOf(failedFile);
         }
-        metrics.configReloaded(false);
+        metrics.config().reloaded(false);
         if (text == null && Files.notExists(file)) {
             // Said as the look says it: the start's advice to pass another path does not apply.
             configGone = true;
@@ -183,7 +183,7 @@ final class Reloader implements AutoCloseable {
             if (!configGone) {
                 // Serving on is right, but a restart would not start: as a failed reload, it alerts.
                 configGone = true;
-                metrics.configReloaded(false);
+                metrics.config().reloaded(false);
                 LOG.error("{} is gone: the previous config keeps serving, and a restart would fail; put the file back", file);
             }
             return false;

@@ -8,7 +8,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.snigate.listen.ProxyServer;
 import io.snigate.testing.Corpus;
 import io.snigate.testing.NettyLeaks;
 import io.snigate.testing.ProxyHarness;
@@ -218,14 +217,14 @@ class ReloadTest {
     @Test
     void aReloadThatChangesTheConnectTimeoutSaysDnsKeepsItsOwnUntilARestart() throws Exception {
         ListAppender<ILoggingEvent> logged = new ListAppender<>();
-        Logger serverLog = (Logger) LoggerFactory.getLogger(ProxyServer.class);
+        Logger noticesLog = (Logger) LoggerFactory.getLogger("io.snigate.listen.ConfigNotices");
         logged.start();
-        serverLog.addAppender(logged);
+        noticesLog.addAppender(logged);
         try {
             Files.writeString(config, "timeouts: { connect: 9s }\n" + configText(""));
             assertThat(reloader.reload("test")).isTrue();
         } finally {
-            serverLog.detachAppender(logged);
+            noticesLog.detachAppender(logged);
         }
         assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage)
                 .contains("the DNS lookups' share of timeouts.connect keeps the old value until a restart; everything else changed now");

@@ -7,26 +7,17 @@ import io.snigate.admin.AdminServer;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
-import io.snigate.config.NameList;
-import io.snigate.config.Policy;
-import io.snigate.config.PolicyMode;
 import io.snigate.config.ProxyConfig;
 import io.snigate.connect.AddressLookups;
 import io.snigate.connect.ConnectStage;
 import io.snigate.connect.CountedDnsCache;
 import io.snigate.connect.DestinationPolicy;
-import io.snigate.connect.OwnUpstreams;
 import io.snigate.connect.Resolvers;
-import io.snigate.connect.UpstreamConnector;
 import io.snigate.connect.UpstreamDials;
 import io.snigate.core.ConnectionObserver;
-import io.snigate.core.ConnectionObservers;
 import io.snigate.core.Reason;
 import io.snigate.core.Version;
-import io.snigate.log.AccessLog;
 import io.snigate.metrics.ProxyMetrics;
-import io.snigate.preread.RetriedHello;
-import io.snigate.route.RouteConnections;
 import io.snigate.route.RouteHandler;
 import io.snigate.route.RouteTable;
 import io.snigate.transport.EventLoops;
@@ -34,12 +25,9 @@ import io.snigate.transport.Transport;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
-import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,25 +55,15 @@ public final class ProxyServer implements AutoCloseable {
     /** How long {@link #close()} waits for each group of event loops to stop. */
     private static final Duration LOOPS_STOP_WAIT = Duration.ofSeconds(10);
 
-    /** The config and what is built from it, swapped together by a reload. */
-    private record Active(ProxyConfig config, RouteTable routes, boolean transparent) {
-        Active(ProxyConfig config) {
-            this(config, RouteTable.from(config), config.hasTransparentListener());
-        }
-    }
-
-    private final AtomicReference<Active> active;
+    private final AtomicReference<ActiveConfig> active;
     private final AtomicReference<DestinationPolicy> destinationPolicy =
             new AtomicReference<>(DestinationPolicy.forListeners(List.of(), List.of()));
-    private final ConnectionLimits limits;
     private final ProxyMetrics metrics;
-    private final ConnectionObserver observer;
     private final Transport transport;
     private final EventLoopGroup workers;
     private final EventLoopGroup adminLoop;
     private final AddressLookups lookups;
     private final CountedDnsCache dnsCache;
-    private final RouteHandler routeHandler;
     private final BoundListeners listeners;
     private final PortSharing portSharing;
     /** Every open client connection, so that a drain can wait for them and a reload judge them again. */
@@ -106,16 +84,8 @@ public final class ProxyServer implements AutoCloseable {
      */
     public ProxyServer(ProxyConfig config, ProxyMetrics metrics, Consumer<String> accessLog, ConnectionObserver alsoTold,
             Transport transport) {
-        this.active = new AtomicReference<>(new Active(config));
+        this.active = new AtomicReference<>(new ActiveConfig(config));
         this.metrics = metrics;
-        this.limits = new ConnectionLimits(() -> active.get().config().limits());
-        RouteConnections routeConnections = new RouteConnections();
-        List<ConnectionObserver> observers = new ArrayList<>(List.of(limits, routeConnections, metrics,
-                new AccessLog(accessLog, () -> active.get().config().accessLog().onConnect())));
-        if (alsoTold != null) {
-            observers.add(alsoTold);
-        }
-        this.observer = new ConnectionObservers(observers);
         this.transport = transport;
         this.workers = transport.newEventLoopGroup(Runtime.getRuntime().availableProcessors());
         this.adminLoop = transport.forAdmin().newEventLoopGroup(1);
@@ -123,25 +93,11 @@ public final class ProxyServer implements AutoCloseable {
         dnsCache.keepConfigured(config);
         metrics.registerDnsCache(dnsCache::size);
         this.lookups = Resolvers.lookups(config, transport, dnsCache);
-        Supplier<RouteTable> routes = () -> active.get().routes();
-        this.routeHandler = new RouteHandler(routes, routeConnections, new ConnectStage(
-                new UpstreamConnector(transport, lookups, observer, destinationPolicy::get, routes,
-                        () -> active.get().config().upstreamMark()),
-                // Only a transparent listener can receive the proxy's own traffic back with its
-                // original destination, which is how a loop is recognised.
-                new OwnUpstreams(), () -> active.get().transparent(),
-                () -> active.get().config().timeouts().connect().toMillis(),
-                () -> active.get().config().timeouts().idle().toMillis(),
-                () -> active.get().config().timeouts().halfClosed().toMillis(),
-                (record, alloc) -> {
-                    ProxyConfig now = active.get().config(); // one config for both settings
-                    return RetriedHello.of(record, now.limits().maxClientHelloBytes(),
-                            now.timeouts().preread().toMillis(), alloc);
-                },
-                observer));
+        ConnectionStages stages = new ConnectionStages(active::get, metrics, accessLog, alsoTold, transport, lookups,
+                destinationPolicy::get);
         this.listeners = new BoundListeners(workers, transport, metrics,
-                listener -> new ClientInitializer(listener, () -> active.get().config(), limits, observer, metrics,
-                        routeHandler, clients),
+                listener -> new ClientInitializer(listener, () -> active.get().config(), stages.limits, stages.observer,
+                        metrics, stages.routeHandler, clients),
                 () -> active.get().config().source());
         this.portSharing = new PortSharing(listeners, metrics, new PortListeners(Path.of("/proc")),
                 () -> active.get().config().source());
@@ -163,7 +119,7 @@ public final class ProxyServer implements AutoCloseable {
             listeners.bind(listener);
         }
         metrics.registerRoutes(RouteTable.labelsOf(config));
-        publishPolicy(config);
+        ConfigNotices.publish(config, metrics);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         InetSocketAddress adminAddress = config.admin().toResolvedLiteral();
         BindChecks.warnIfServed(adminAddress, "admin", config.source());
@@ -204,25 +160,12 @@ public final class ProxyServer implements AutoCloseable {
         // ended first would make them on its event loop, under the registry's lock.
         List<String> routeLabels = RouteTable.labelsOf(config);
         metrics.registerRoutes(routeLabels);
-        Active next = new Active(config);
+        ActiveConfig next = new ActiveConfig(config);
         ProxyConfig previous = active.getAndSet(next).config();
         metrics.retireRoutesOtherThan(routeLabels);
-        publishPolicy(config);
+        ConfigNotices.publish(config, metrics);
         dnsCache.keepConfigured(config);
-        List<String> untilRestart = new ArrayList<>();
-        if (!previous.admin().equals(config.admin())) {
-            untilRestart.add("admin");
-        }
-        if (!previous.resolvers().equals(config.resolvers())) {
-            untilRestart.add("resolvers");
-        }
-        if (!previous.timeouts().connect().equals(config.timeouts().connect())) {
-            untilRestart.add("the DNS lookups' share of timeouts.connect");
-        }
-        if (!untilRestart.isEmpty()) {
-            LOG.warn("{} keep{} the old value until a restart; everything else changed now",
-                    String.join(", ", untilRestart), untilRestart.size() == 1 ? "s" : "");
-        }
+        ConfigNotices.untilRestart(previous, config);
         listeners.closeOthers(config);
         destinationPolicy.set(DestinationPolicy.forListeners(listenAddresses(), config.nat64Prefixes()));
         if (config.policy().recheckOnReload()) {
@@ -296,21 +239,6 @@ public final class ProxyServer implements AutoCloseable {
 
     public int openConnections() {
         return clients.size();
-    }
-
-    /** Tells the metrics what runs in audit mode and what the match files hold, and the log the latter. */
-    private void publishPolicy(ProxyConfig config) {
-        config.narrowerListenersWithOtherRules().forEach(overlap -> LOG.warn("{}: {}", config.source(), overlap));
-        Policy policy = config.policy();
-        int auditRoutes = config.routesInAudit();
-        metrics.policyModes(policy.mode() == PolicyMode.AUDIT, auditRoutes);
-        config.nameLists().forEach(names -> LOG.info("{}", names.summary()));
-        metrics.matchFileNames(config.nameLists().stream()
-                .collect(Collectors.toMap(NameList::label, NameList::size, (same, list) -> same)));
-        if (policy.mode() == PolicyMode.AUDIT || auditRoutes > 0) {
-            LOG.warn("audit mode: {} routes{} forward what the policy would refuse", auditRoutes,
-                    policy.mode() == PolicyMode.AUDIT ? " and names no route matches" : "");
-        }
     }
 
     /** The listen addresses bound, as the reload or drain under way leaves them. */

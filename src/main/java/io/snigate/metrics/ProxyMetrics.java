@@ -31,7 +31,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
@@ -48,17 +47,10 @@ public final class ProxyMetrics implements ConnectionObserver {
     private final PrometheusMeterRegistry registry;
     private final Map<String, ConnectionMeters.Listener> listeners = new ConcurrentHashMap<>();
     private final Map<String, ConnectionMeters.Route> routes = new ConcurrentHashMap<>();
-    /** The names each route's match_file holds, by the route's label. */
-    private final Map<String, AtomicLong> matchFileNames = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
     private final Timer dnsFound;
     private final Timer dnsNotFound;
-    private final Counter reloadsSucceeded;
-    private final Counter reloadsFailed;
-    private final AtomicLong lastReloadSuccessful = new AtomicLong(1);
-    private final AtomicLong lastReloadSuccessEpochSeconds = new AtomicLong(System.currentTimeMillis() / 1000);
-    private final AtomicLong auditMode = new AtomicLong();
-    private final AtomicLong auditRoutes = new AtomicLong();
+    private final ConfigMetrics config;
     /** Held here: a function counter keeps only a weak reference to what it reads. */
     private LongSupplier accessLogDrops, errorLogDrops;
 
@@ -84,31 +76,9 @@ public final class ProxyMetrics implements ConnectionObserver {
                 .register(registry);
         dnsFound = dnsTimer(registry, SUCCESS);
         dnsNotFound = dnsTimer(registry, FAILURE);
-        reloadsSucceeded = reloads(registry, SUCCESS);
-        reloadsFailed = reloads(registry, FAILURE);
-        gauge(CONFIG_LAST_RELOAD_SUCCESSFUL, lastReloadSuccessful,
-                "1 if the last config load or reload succeeded, 0 if the old config is still serving");
-        gauge(CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP, lastReloadSuccessEpochSeconds,
-                "When the config in use was loaded, in seconds since the epoch");
-        gauge(POLICY_AUDIT_MODE, auditMode,
-                "1 while policy.mode is audit: names no route matches are forwarded, not refused");
-        gauge(POLICY_AUDIT_ROUTES, auditRoutes,
-                "Routes whose policy verdicts are forwarded and reported, not enforced (audit mode)");
+        config = new ConfigMetrics(registry);
         // The route of connections no route took, at zero like the config's routes.
         routeMeters(NONE);
-    }
-
-    private void gauge(String name, AtomicLong value, String description) {
-        Gauge.builder(name, value, AtomicLong::get).description(description).register(registry);
-    }
-
-    /**
-     * Publishes what runs in audit mode: whether the top-level {@code policy.mode} is audit, and
-     * how many routes are (by their own {@code mode} or the top level's).
-     */
-    public void policyModes(boolean topLevelAudit, int routesInAudit) {
-        auditMode.set(topLevelAudit ? 1 : 0);
-        auditRoutes.set(routesInAudit);
     }
 
     /**
@@ -145,30 +115,16 @@ public final class ProxyMetrics implements ConnectionObserver {
         return registry;
     }
 
+    /** The metrics of the config in force: reloads, audit mode, match files. */
+    public ConfigMetrics config() {
+        return config;
+    }
+
     private static Timer dnsTimer(MeterRegistry registry, String result) {
         return ConnectionMeters.latencyTimer(DNS_RESOLVE_DURATION)
                 .description("Time to resolve an upstream name, by whether an address was found")
                 .tag(RESULT, result)
                 .register(registry);
-    }
-
-    private static Counter reloads(MeterRegistry registry, String result) {
-        return Counter.builder(CONFIG_RELOADS)
-                .description("Config reloads, by result; a failed one leaves the old config serving")
-                .tag(RESULT, result)
-                .register(registry);
-    }
-
-    /** Counts a reload; a failed one leaves the old config serving. */
-    public void configReloaded(boolean success) {
-        if (success) {
-            reloadsSucceeded.increment();
-            lastReloadSuccessful.set(1);
-            lastReloadSuccessEpochSeconds.set(System.currentTimeMillis() / 1000);
-        } else {
-            reloadsFailed.increment();
-            lastReloadSuccessful.set(0);
-        }
     }
 
     /** The constant 1 with the version and transport as labels, as Prometheus exporters do. */
@@ -236,29 +192,6 @@ public final class ProxyMetrics implements ConnectionObserver {
         FunctionCounter.builder(ERROR_LOG_DROPPED, dropped, LongSupplier::getAsLong)
                 .description("Operational log lines dropped because standard error could not keep up")
                 .register(registry);
-    }
-
-    /**
-     * Publishes how many names each {@code match_file} route holds, by its label, for the config in
-     * force (at start and each reload): a list that lost names shows as a drop. Routes gone from
-     * the config lose their series.
-     */
-    public void matchFileNames(Map<String, Integer> namesByRoute) {
-        namesByRoute.forEach((route, names) -> matchFileNames.computeIfAbsent(route, label -> {
-            AtomicLong value = new AtomicLong();
-            Gauge.builder(MATCH_FILE_NAMES, value, AtomicLong::get)
-                    .description("Names a match_file route's lists hold, as last loaded")
-                    .tag(ROUTE, label)
-                    .register(registry);
-            return value;
-        }).set(names));
-        matchFileNames.keySet().removeIf(route -> {
-            if (namesByRoute.containsKey(route)) {
-                return false;
-            }
-            registry.remove(registry.find(MATCH_FILE_NAMES).tag(ROUTE, route).gauge());
-            return true;
-        });
     }
 
     /** Publishes the number of names in the DNS cache. */
