@@ -13,6 +13,8 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Where a DNS-resolved upstream may be dialed. A client controls the SNI name, and through a DNS
@@ -28,6 +30,14 @@ import java.util.Set;
  * second lookup between the check and the connect for a rebinding DNS server to exploit.
  */
 public final class DestinationPolicy {
+    private static final Logger LOG = LoggerFactory.getLogger(DestinationPolicy.class);
+
+    /** Where the host's interfaces come from: the system's, or a test's. */
+    @FunctionalInterface
+    interface Interfaces {
+        List<NetworkInterface> list() throws SocketException;
+    }
+
     private final List<InetSocketAddress> listeners;
     private final Set<InetAddress> localAddresses;
     private final List<Nat64Prefix> nat64Prefixes;
@@ -45,13 +55,22 @@ public final class DestinationPolicy {
      * built off the event loops, at start and at each reload.
      */
     public static DestinationPolicy forListeners(List<InetSocketAddress> listeners, List<Nat64Prefix> nat64Prefixes) {
+        return forListeners(listeners, nat64Prefixes, () -> Collections.list(NetworkInterface.getNetworkInterfaces()));
+    }
+
+    static DestinationPolicy forListeners(List<InetSocketAddress> listeners, List<Nat64Prefix> nat64Prefixes,
+            Interfaces interfaces) {
         Set<InetAddress> local = new HashSet<>();
         try {
-            for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (NetworkInterface nic : interfaces.list()) {
                 local.addAll(Collections.list(nic.getInetAddresses()));
             }
         } catch (SocketException e) {
-            // Without the list, wildcard listeners still match loopback and the listen address itself.
+            // Without the list, wildcard listeners still match loopback and the listen address
+            // itself, and non-public addresses stay refused; only the host's own public addresses
+            // are no longer refused before a connect, which an operator needs to know.
+            LOG.warn("cannot list this host's network interfaces ({}): a $sni upstream at one of this host's own"
+                    + " public addresses is refused only once its connect shows it is this host", e.getMessage());
         }
         return new DestinationPolicy(listeners, local, nat64Prefixes);
     }

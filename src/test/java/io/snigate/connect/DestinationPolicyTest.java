@@ -3,17 +3,22 @@ package io.snigate.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.snigate.config.Cidr;
 import io.snigate.config.Nat64Prefix;
 import io.snigate.core.Reason;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketException;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 class DestinationPolicyTest {
     /** What a client-chosen ($sni) destination gets from the policy: allowed when no refusal. */
@@ -161,6 +166,38 @@ class DestinationPolicyTest {
         List<Cidr> allowed = List.of(Cidr.parse("203.0.113.0/24"));
         assertThat(policy.refusalOfThisHost(at("203.0.113.7", 443), allowed)).isNull();
         assertThat(policy.refusalOfThisHost(at("203.0.113.7", 8443), allowed)).isEqualTo(Reason.LOOP_DETECTED);
+    }
+
+    /**
+     * Interfaces that cannot be listed leave the host's own public addresses to the after-connect
+     * check: said once, when the policy is built (failed: nothing said), while loopback, private
+     * ranges and the listeners stay refused.
+     */
+    @Test
+    void interfacesThatCannotBeListedAreSaidAndTheRestOfThePolicyHolds() throws Exception {
+        Logger policyLog = (Logger) LoggerFactory.getLogger(DestinationPolicy.class);
+        ListAppender<ILoggingEvent> logged = new ListAppender<>();
+        logged.start();
+        policyLog.addAppender(logged);
+        DestinationPolicy policy;
+        try {
+            policy = DestinationPolicy.forListeners(List.of(at("0.0.0.0", 8443)), List.of(), () -> {
+                throw new SocketException("netlink refused");
+            });
+            policy.refusal(at("127.0.0.1", 443), true, List.of());
+            policy.refusal(at("203.0.113.7", 443), true, List.of());
+        } finally {
+            policyLog.detachAppender(logged);
+        }
+        assertThat(logged.list).singleElement().satisfies(event -> {
+            assertThat(event.getLevel().toString()).isEqualTo("WARN");
+            assertThat(event.getFormattedMessage()).contains("cannot list this host's network interfaces (netlink refused)")
+                    .contains("refused only once its connect shows it is this host");
+        });
+        assertThat(policy.refusal(at("127.0.0.1", 443), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("10.1.2.3", 443), true, List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
+        assertThat(policy.refusal(at("127.0.0.1", 8443), false, List.of())).isEqualTo(Reason.LOOP_DETECTED);
+        assertThat(policy.refusalOfThisHost(at("203.0.113.7", 443), List.of())).isEqualTo(Reason.FORBIDDEN_DESTINATION);
     }
 
     @Test
