@@ -12,6 +12,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
 import io.snigate.core.Reason;
 import io.snigate.transport.Transport;
+import io.snigate.relay.DialFailed;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
@@ -140,10 +141,19 @@ public final class UpstreamConnector {
         }
     }
 
-    /** Whether {@code cause} is a connect's EADDRNOTAVAIL: Netty's epoll words it, the ring's dial gives the number. */
+    /** Whether {@code cause} is a connect's EADDRNOTAVAIL, from the ring's dial or from a Netty channel's. */
     static boolean isNoSourcePort(Throwable cause) {
+        return cause instanceof DialFailed failed ? failed.noSourcePort() : nettySaysNoSourcePort(cause);
+    }
+
+    /**
+     * Netty's connect exception keeps its errno to itself (the class and its accessor are
+     * package-private), so what a Netty channel's failed connect says is only in its message:
+     * strerror's words for EADDRNOTAVAIL.
+     */
+    private static boolean nettySaysNoSourcePort(Throwable cause) {
         String message = cause.getMessage();
-        return message != null && (message.contains("Cannot assign requested address") || message.endsWith("errno 99"));
+        return message != null && message.contains("Cannot assign requested address");
     }
 
     private static boolean firstThisSecond(AtomicLong saidAt) {

@@ -6,7 +6,6 @@ import io.netty.channel.EventLoop;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.function.Consumer;
 
@@ -116,7 +115,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
         }
         if (res < 0) {
             close();
-            connectFailed.accept(new ConnectException("connect to " + remote + " failed: errno " + -res));
+            connectFailed.accept(new DialFailed(remote, -res));
         } else {
             connected.accept(this);
         }

@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Logger;
@@ -15,6 +16,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.unix.Errors;
 import io.netty.resolver.AbstractAddressResolver;
 import io.netty.resolver.AddressResolver;
 import io.netty.resolver.AddressResolverGroup;
@@ -25,6 +27,7 @@ import io.snigate.config.ConfigLoader;
 import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.relay.DialFailed;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
 import io.snigate.route.RouteTable;
@@ -247,5 +250,20 @@ class UpstreamConnectorTest {
                     "no socket could be made for an upstream (newSocketStream(..) failed: Too many open files);"
                             + " such connections end as connection_limit");
         }
+    }
+
+    /**
+     * No free source port (EADDRNOTAVAIL) is known by its errno from the ring's dial and by
+     * strerror's words from a Netty channel's connect, and no other failure is taken for it.
+     */
+    @Test
+    void noSourcePortIsKnownByTheRingsErrnoAndByNettysWords() {
+        InetSocketAddress target = new InetSocketAddress("192.0.2.1", 443);
+        assertThat(UpstreamConnector.isNoSourcePort(new DialFailed(target, 99))).isTrue();
+        assertThat(UpstreamConnector.isNoSourcePort(new DialFailed(target, 111))).as("ECONNREFUSED").isFalse();
+        assertThat(UpstreamConnector.isNoSourcePort(catchThrowable(() -> Errors.throwConnectException("connect", -99))))
+                .isTrue();
+        assertThat(UpstreamConnector.isNoSourcePort(catchThrowable(() -> Errors.throwConnectException("connect", -111))))
+                .isFalse();
     }
 }
