@@ -8,9 +8,9 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketChannelConfig;
-import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.snigate.core.PipelineNames;
 import io.snigate.relay.UpstreamSocket;
+import io.snigate.transport.LinuxSocketOptions;
 import io.snigate.transport.RelayReads;
 import io.snigate.transport.RingSocket;
 import io.snigate.transport.Transport;
@@ -25,9 +25,6 @@ import java.util.function.Consumer;
  * report on it.
  */
 public final class UpstreamDials {
-    /** {@code SO_MARK} (SOL_SOCKET, 36): Netty names it for epoll only, io_uring takes it raw. */
-    static final IntegerUnixChannelOption SO_MARK = new IntegerUnixChannelOption("SO_MARK", 1, 36);
-
     /**
      * Whether a direct upstream on io_uring is a socket the relay drives itself (the default) or a
      * Netty channel ({@code -Dsnigate.upstream=channel}, as every upstream is on epoll and NIO).
@@ -71,7 +68,7 @@ public final class UpstreamDials {
             config.setAllowHalfClosure(true);
             config.setRecvByteBufAllocator(RelayReads.allocator());
             if (mark != 0) {
-                config.setOption(SO_MARK, mark);
+                config.setOption(LinuxSocketOptions.MARK, mark);
             }
         } catch (ChannelException e) {
             channel.unsafe().closeForcibly();

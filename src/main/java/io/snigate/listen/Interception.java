@@ -7,6 +7,7 @@ import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.snigate.config.ConfigException;
 import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
+import io.snigate.transport.LinuxSocketOptions;
 import io.snigate.transport.RingListener;
 import io.snigate.transport.Transport;
 import java.io.IOException;
@@ -20,8 +21,6 @@ import java.net.Inet6Address;
  * connections addressed to other hosts.
  */
 final class Interception {
-    private static final IntegerUnixChannelOption IP_TRANSPARENT = new IntegerUnixChannelOption("IP_TRANSPARENT", 0, 19);
-    private static final IntegerUnixChannelOption IPV6_TRANSPARENT = new IntegerUnixChannelOption("IPV6_TRANSPARENT", 41, 75);
     private static final String CAPABILITY_HINT = "run snigate as root, or give it the capability (systemd:"
             + " AmbientCapabilities=CAP_NET_ADMIN, see deploy/systemd/transparent.conf; a container:"
             + " --cap-add NET_ADMIN)";
@@ -140,6 +139,6 @@ final class Interception {
     }
 
     private static IntegerUnixChannelOption transparentOption(Listener listener) {
-        return listener.address().toResolvedLiteral().getAddress() instanceof Inet6Address ? IPV6_TRANSPARENT : IP_TRANSPARENT;
+        return LinuxSocketOptions.transparent(listener.address().toResolvedLiteral().getAddress() instanceof Inet6Address);
     }
 }

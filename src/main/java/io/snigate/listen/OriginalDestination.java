@@ -4,6 +4,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.unix.RawUnixChannelOption;
 import io.snigate.config.Listener;
+import io.snigate.transport.LinuxSocketOptions;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -18,13 +19,6 @@ import java.nio.ByteBuffer;
  * and io_uring sockets alike.
  */
 final class OriginalDestination {
-    private static final int SOL_IP = 0;
-    private static final int SOL_IPV6 = 41;
-    /** SO_ORIGINAL_DST and IP6T_SO_ORIGINAL_DST share the number 80. */
-    private static final int SO_ORIGINAL_DST = 80;
-    private static final RawUnixChannelOption IPV4 = new RawUnixChannelOption("SO_ORIGINAL_DST", SOL_IP, SO_ORIGINAL_DST, 16);
-    private static final RawUnixChannelOption IPV6 = new RawUnixChannelOption("IP6T_SO_ORIGINAL_DST", SOL_IPV6, SO_ORIGINAL_DST, 28);
-
     private OriginalDestination() {}
 
     /**
@@ -56,10 +50,10 @@ final class OriginalDestination {
         InetSocketAddress original = null;
         // An IPv4 client of a dual-stack listener has an IPv4 conntrack entry: ask IPv4 first.
         if (local.getAddress() instanceof Inet4Address) {
-            original = read(client, IPV4);
+            original = read(client, LinuxSocketOptions.ORIGINAL_DST_IPV4);
         }
         if (original == null) {
-            original = read(client, IPV6);
+            original = read(client, LinuxSocketOptions.ORIGINAL_DST_IPV6);
         }
         // Once NAT is active in the namespace, a connection no rule touched still has a conntrack
         // entry, whose original destination is simply the proxy's own address.

@@ -3,6 +3,7 @@ package io.snigate.relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;
+import io.snigate.transport.LinuxSocketOptions;
 import io.snigate.transport.RingOps;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
@@ -59,7 +60,7 @@ public final class UpstreamSocket extends RelaySocket implements UpstreamLink {
     protected void ringReady() {
         if (mark != 0) {
             try {
-                socket().setIntOpt(1, 36, mark); // SOL_SOCKET, SO_MARK
+                socket().setIntOpt(LinuxSocketOptions.SOL_SOCKET, LinuxSocketOptions.SO_MARK, mark);
             } catch (IOException e) {
                 close();
                 connectFailed.accept(e);

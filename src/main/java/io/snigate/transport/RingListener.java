@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
 import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.Promise;
 import java.io.IOException;
@@ -25,7 +26,6 @@ public final class RingListener extends RingSocket {
     private static final Logger LOG = LoggerFactory.getLogger(RingListener.class);
     private static final long ACCEPT_PAUSE_MILLIS = 1_000;
     private static final int EINTR = 4, EAGAIN = 11, ECONNABORTED = 103;
-    private static final int SOL_IP = 0, IP_TRANSPARENT = 19, SOL_IPV6 = 41, IPV6_TRANSPARENT = 75;
 
     private final EventLoop loop;
     private final Socket socket;
@@ -101,11 +101,8 @@ public final class RingListener extends RingSocket {
     }
 
     private static void setTransparent(Socket socket, boolean ipv6, boolean transparent) throws IOException {
-        if (ipv6) {
-            socket.setIntOpt(SOL_IPV6, IPV6_TRANSPARENT, transparent ? 1 : 0);
-        } else {
-            socket.setIntOpt(SOL_IP, IP_TRANSPARENT, transparent ? 1 : 0);
-        }
+        IntegerUnixChannelOption option = LinuxSocketOptions.transparent(ipv6);
+        socket.setIntOpt(option.level(), option.optname(), transparent ? 1 : 0);
     }
 
     /** The process may not make a listener transparent (it lacks {@code CAP_NET_ADMIN}). */
