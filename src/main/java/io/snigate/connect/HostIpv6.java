@@ -1,6 +1,7 @@
 package io.snigate.connect;
 
 import io.netty.util.NetUtil;
+import java.io.UncheckedIOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
@@ -17,16 +18,18 @@ import java.util.function.BooleanSupplier;
  */
 final class HostIpv6 implements BooleanSupplier {
     static final long REFRESH_SECONDS = 10;
+    private static final String WHAT = "this host's network interfaces (for whether it has IPv6)";
+    private static final String MEANWHILE = "counting as no IPv6";
 
     private static final class Shared {
-        static final HostIpv6 INSTANCE = new HostIpv6(Reread.every(REFRESH_SECONDS, HostIpv6::look, () -> false));
+        static final HostIpv6 INSTANCE = new HostIpv6(Reread.every(REFRESH_SECONDS, WHAT, MEANWHILE, HostIpv6::look, () -> false));
     }
 
     private final Reread<Boolean> has;
 
     /** Interfaces looked at by {@code look} now and by each {@link #refresh}. */
     HostIpv6(BooleanSupplier look) {
-        this(new Reread<>(look::getAsBoolean, () -> false));
+        this(new Reread<>(WHAT, MEANWHILE, look::getAsBoolean, () -> false));
     }
 
     private HostIpv6(Reread<Boolean> has) {
@@ -61,7 +64,7 @@ final class HostIpv6 implements BooleanSupplier {
                 }
             }
         } catch (SocketException unreadable) {
-            throw new IllegalStateException(unreadable);
+            throw new UncheckedIOException(unreadable);
         }
         return false;
     }

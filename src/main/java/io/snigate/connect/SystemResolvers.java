@@ -17,15 +17,21 @@ import java.util.function.Supplier;
  */
 final class SystemResolvers implements DnsServerAddressStreamProvider {
     static final long REFRESH_MINUTES = 5;
+    private static final String WHAT = "the system's DNS servers (/etc/resolv.conf)";
+    private static final String MEANWHILE = "asking the servers the JDK found";
 
     private static final class Shared {
         static final SystemResolvers INSTANCE = new SystemResolvers(
-                Reread.every(TimeUnit.MINUTES.toSeconds(REFRESH_MINUTES), SystemResolvers::read, SystemResolvers::fallback));
+                Reread.every(TimeUnit.MINUTES.toSeconds(REFRESH_MINUTES), WHAT, MEANWHILE, SystemResolvers::read,
+                        SystemResolvers::fallback));
     }
 
     private final Reread<DnsServerAddressStreamProvider> servers;
 
-    /** What resolv.conf (and macOS's /etc/resolver) say; throws when they cannot be read or name no server. */
+    /**
+     * What resolv.conf (and macOS's /etc/resolver) say; throws {@link UncheckedIOException} when
+     * they cannot be read, {@link IllegalArgumentException} (Netty's) when they name no server.
+     */
     private static DnsServerAddressStreamProvider read() {
         try {
             return new UnixResolverDnsServerAddressStreamProvider("/etc/resolv.conf", "/etc/resolver");
@@ -40,7 +46,7 @@ final class SystemResolvers implements DnsServerAddressStreamProvider {
 
     /** Servers read by {@code read} now and by each {@link #refresh}. */
     SystemResolvers(Supplier<DnsServerAddressStreamProvider> read) {
-        this(new Reread<>(read, SystemResolvers::fallback));
+        this(new Reread<>(WHAT, MEANWHILE, read, SystemResolvers::fallback));
     }
 
     private SystemResolvers(Reread<DnsServerAddressStreamProvider> servers) {

@@ -8,13 +8,16 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.resolver.dns.DefaultDnsCache;
 import io.netty.resolver.dns.DnsCacheEntry;
 import io.netty.util.concurrent.Future;
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.snigate.config.ConfigLoader;
 import io.snigate.config.ProxyConfig;
 import io.snigate.testing.TestDnsServer;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -118,20 +121,27 @@ class AddressLookupsTest {
         assertThat(addresses(lookups.both(loop(), "both.test", 443, true))).containsExactly(V4, V6);
     }
 
+    /** A failed look keeps the last answer and is said once (failed: nothing said). */
     @Test
     void theHostsIpv6IsLookedAtAgainByARefreshAndAFailedLookKeepsTheLastAnswer() {
         AtomicInteger looks = new AtomicInteger();
         HostIpv6 host = new HostIpv6(() -> switch (looks.getAndIncrement()) {
             case 0 -> false;
             case 1 -> true;
-            default -> throw new IllegalStateException("interfaces unreadable");
+            default -> throw new UncheckedIOException(new SocketException("interfaces unreadable"));
         });
         assertThat(host.getAsBoolean()).isFalse();
         host.refresh();
         assertThat(host.getAsBoolean()).isTrue();
-        host.refresh();
+        List<ILoggingEvent> said = RereadLog.during(() -> {
+            host.refresh();
+            host.refresh();
+        });
         assertThat(host.getAsBoolean()).as("kept").isTrue();
-        assertThat(looks.get()).isEqualTo(3);
+        assertThat(looks.get()).isEqualTo(4);
+        assertThat(said).extracting(ILoggingEvent::getFormattedMessage).containsExactly("cannot read this host's network"
+                + " interfaces (for whether it has IPv6) (interfaces unreadable): keeping what"
+                + " was read before until it can be read");
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.snigate.connect;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.resolver.dns.DefaultDnsCache;
@@ -14,6 +15,8 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.testing.TestDnsServer;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -46,19 +49,61 @@ class SystemResolversTest {
         assertThat(resolvers.nameServerAddressStream("a.example").next()).isEqualTo(servers[1]);
     }
 
+    /**
+     * A file that cannot be read keeps the servers read before, said once however many refreshes
+     * fail, and said again when it can be read (failed: nothing said).
+     */
     @Test
-    void aFileThatCannotBeReadKeepsTheServersReadBefore() {
+    void aFileThatCannotBeReadKeepsTheServersReadBeforeAndIsSaidOnce() {
+        InetSocketAddress server = new InetSocketAddress("192.0.2.53", 53);
+        AtomicInteger reads = new AtomicInteger();
+        SystemResolvers resolvers = new SystemResolvers(() -> switch (reads.getAndIncrement()) {
+            case 1 -> throw new IllegalArgumentException("/etc/resolv.conf didn't provide any name servers");
+            case 2 -> throw new UncheckedIOException(new IOException("Permission denied"));
+            default -> hostname -> DnsServerAddresses.singleton(server).stream();
+        });
+        List<ILoggingEvent> said = RereadLog.during(() -> {
+            resolvers.refresh();
+            resolvers.refresh();
+            assertThat(resolvers.nameServerAddressStream("a.example").next()).isEqualTo(server);
+            resolvers.refresh();
+        });
+        assertThat(reads.get()).isEqualTo(4);
+        assertThat(said).extracting(event -> event.getLevel() + " " + event.getFormattedMessage()).containsExactly(
+                "WARN cannot read the system's DNS servers (/etc/resolv.conf) (/etc/resolv.conf didn't provide any"
+                        + " name servers): keeping what was read before until it can be read",
+                "INFO the system's DNS servers (/etc/resolv.conf) can be read again");
+    }
+
+    /** A bug in the reader is said with its stack trace, and the refreshes go on (failed: swallowed). */
+    @Test
+    void aBugInTheReaderIsSaidWithItsStackTraceAndTheServersKept() {
         InetSocketAddress server = new InetSocketAddress("192.0.2.53", 53);
         AtomicInteger reads = new AtomicInteger();
         SystemResolvers resolvers = new SystemResolvers(() -> {
-            if (reads.getAndIncrement() > 0) {
-                throw new IllegalArgumentException("/etc/resolv.conf didn't provide any name servers");
+            if (reads.getAndIncrement() == 1) {
+                throw new NullPointerException("a bug");
             }
             return hostname -> DnsServerAddresses.singleton(server).stream();
         });
-        resolvers.refresh();
-        assertThat(reads.get()).isEqualTo(2);
+        List<ILoggingEvent> said = RereadLog.during(resolvers::refresh);
         assertThat(resolvers.nameServerAddressStream("a.example").next()).isEqualTo(server);
+        assertThat(said).singleElement().satisfies(event -> {
+            assertThat(event.getFormattedMessage()).isEqualTo(
+                    "reading the system's DNS servers (/etc/resolv.conf) failed; keeping what was read before");
+            assertThat(event.getThrowableProxy().getClassName()).isEqualTo(NullPointerException.class.getName());
+        });
+    }
+
+    /** At the start, a file that cannot be read is said, with the servers asked meanwhile. */
+    @Test
+    void aFileThatCannotBeReadAtTheStartIsSaid() {
+        List<ILoggingEvent> said = RereadLog.during(() -> new SystemResolvers(() -> {
+            throw new UncheckedIOException(new IOException("/etc/resolv.conf: No such file"));
+        }));
+        assertThat(said).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
+                "cannot read the system's DNS servers (/etc/resolv.conf) (/etc/resolv.conf: No such file)"
+                        + ": asking the servers the JDK found until it can be read");
     }
 
     @Test
