@@ -14,8 +14,11 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Ends a connection that will not be forwarded: records the reason, tells the client what it
@@ -27,6 +30,7 @@ import java.util.concurrent.TimeUnit;
  * and a reset can destroy the alert before the client reads it.
  */
 public final class Rejection {
+    private static final Logger LOG = LoggerFactory.getLogger(Rejection.class);
     static final long LINGER_MILLIS = 2_000;
 
     private static final String CONNECT_BODY =
@@ -112,7 +116,7 @@ public final class Rejection {
     }
 
     /** Discards whatever the rejected client still sends, and closes once it stops sending. */
-    private static final class LingeringClose extends ChannelInboundHandlerAdapter {
+    static final class LingeringClose extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ReferenceCountUtil.release(msg);
@@ -127,8 +131,19 @@ public final class Rejection {
             }
         }
 
+        /**
+         * Closes, the reason being already recorded. An I/O error (a reset, most often) is the
+         * client leaving, which is what the lingering waits for: nothing to say. Anything else
+         * is a bug, said with its stack trace; out of memory for a read, in one line, as many
+         * connections may meet it at once.
+         */
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof OutOfMemoryError) {
+                LOG.warn("closing rejected {}: {}", ctx.channel(), cause.toString());
+            } else if (!(cause instanceof IOException)) {
+                LOG.warn("closing rejected {} after an unexpected error", ctx.channel(), cause);
+            }
             ctx.close();
         }
     }

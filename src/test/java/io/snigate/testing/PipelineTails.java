@@ -38,7 +38,7 @@ public final class PipelineTails implements BeforeAllCallback, AfterAllCallback 
             "Failed to mark a promise as", // PromiseNotificationUtil: completed twice
             " threw; ", // RingSocket, RingListener: a completion that threw
             "could not compose the pipeline", // ClientInitializer
-            "after an unexpected error"); // RouteHandler, ConnectStage, RelayHandler, HandOver, TunnelClock, ParentProxyHandshake, ProxyHeaderReceived, Reloader
+            "after an unexpected error"); // RouteHandler, ConnectStage, RelayHandler, HandOver, TunnelClock, ParentProxyHandshake, ProxyHeaderReceived, Reloader, Rejection
     /** Signs the running class provokes on purpose. */
     private static final List<String> EXPECTED = new CopyOnWriteArrayList<>();
 
