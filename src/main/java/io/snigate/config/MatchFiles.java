@@ -14,6 +14,12 @@ import java.util.List;
 
 /** The files a {@code match_file} names: one path, or a glob in its last part. */
 public final class MatchFiles {
+    /**
+     * How long after a reload failed on this host's trouble (a folder that cannot be listed) it is
+     * tried again, as the loader's message for that failure says.
+     */
+    public static final long RETRY_AFTER_IO_ERROR_SECONDS = 5;
+
     private MatchFiles() {}
 
     /**

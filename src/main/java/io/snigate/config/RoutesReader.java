@@ -164,7 +164,8 @@ final class RoutesReader {
             files = MatchFiles.expand(path);
         } catch (UncheckedIOException e) {
             throw nodes.error(node, "match_file \"" + written + "\": its folder cannot be listed now (" + e.getCause()
-                    + "); this host's trouble, not the file's: a reload tries again every 5 s", e.getCause());
+                    + "); this host's trouble, not the file's: a reload tries again every "
+                    + MatchFiles.RETRY_AFTER_IO_ERROR_SECONDS + " s", e.getCause());
         } catch (PatternSyntaxException e) {
             throw nodes.error(node, "match_file \"" + written + "\": its file name is not a valid glob ("
                     + e.getDescription() + "); close every [ with ] and every { with }, as in \"allow.d/*.list\" or"
