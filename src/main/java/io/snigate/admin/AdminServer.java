@@ -28,6 +28,7 @@ import io.netty.handler.timeout.WriteTimeoutHandler;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.snigate.core.OncePerSecond;
 import io.snigate.core.PipelineNames;
 import io.snigate.transport.AcceptFailures;
 import io.snigate.transport.ReusePort;
@@ -71,8 +72,7 @@ public final class AdminServer {
     private final ExpositionFormats formats = ExpositionFormats.init();
     /** Open admin connections; touched only on the admin event loop's thread. */
     private int open;
-    /** When a connection over the cap was last said to be closed, in nanoTime; 0: never. */
-    private long refusalSaidAt;
+    private final OncePerSecond refusalDue = new OncePerSecond();
 
     /**
      * @param answersMetrics false while the process this one replaces still answers {@code /metrics}
@@ -101,9 +101,7 @@ public final class AdminServer {
      * meanwhile fails with nothing else to tell why (SnigateInstanceDown, a failed liveness probe).
      */
     private void refused(Channel ch) {
-        long now = System.nanoTime();
-        if (refusalSaidAt == 0 || now - refusalSaidAt >= TimeUnit.SECONDS.toNanos(1)) {
-            refusalSaidAt = now;
+        if (refusalDue.due()) {
             LOG.warn("admin endpoint: {} connections open, closing a new one from {}; an idle one is closed"
                     + " after {} s (scrapers and probes are refused meanwhile: keep the admin address private)",
                     MAX_CONNECTIONS, ch.remoteAddress(), requestMillis / 1000);

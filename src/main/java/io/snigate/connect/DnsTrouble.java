@@ -3,8 +3,7 @@ package io.snigate.connect;
 import io.netty.handler.codec.dns.DnsResponseCode;
 import io.netty.resolver.dns.DnsErrorCauseException;
 import io.netty.resolver.dns.DnsNameResolverTimeoutException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import io.snigate.core.OncePerSecond;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +16,7 @@ import org.slf4j.LoggerFactory;
  */
 final class DnsTrouble {
     private static final Logger LOG = LoggerFactory.getLogger(DnsTrouble.class);
-    private final AtomicLong saidAt = new AtomicLong();
+    private final OncePerSecond due = new OncePerSecond();
 
     /** A lookup of {@code host} ended for {@code cause}; null: the connect budget ran out first. */
     void lookupFailed(String host, Throwable cause) {
@@ -25,9 +24,7 @@ final class DnsTrouble {
         if (trouble == null) {
             return;
         }
-        long now = System.nanoTime();
-        long said = saidAt.get();
-        if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && saidAt.compareAndSet(said, now)) {
+        if (due.due()) {
             LOG.warn("DNS lookup of {} failed: {}; the resolvers (resolvers: in the config, else /etc/resolv.conf)"
                     + " may be down: such connections end as dns_failure", host, trouble);
         }

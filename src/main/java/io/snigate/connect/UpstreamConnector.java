@@ -10,6 +10,7 @@ import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
+import io.snigate.core.OncePerSecond;
 import io.snigate.core.Reason;
 import io.snigate.transport.Transport;
 import io.snigate.relay.DialFailed;
@@ -21,7 +22,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -55,9 +55,8 @@ public final class UpstreamConnector {
     /** Says when lookups fail for the resolvers' sake. */
     final DnsTrouble dnsTrouble = new DnsTrouble();
     final IntSupplier upstreamMark;
-    /** When {@link #noSocket} last said so, in {@link System#nanoTime()}; 0 before the first time. */
-    private final AtomicLong noSocketSaidAt = new AtomicLong();
-    private final AtomicLong noSourcePortSaidAt = new AtomicLong();
+    private final OncePerSecond noSocketDue = new OncePerSecond();
+    private final OncePerSecond noSourcePortDue = new OncePerSecond();
 
     public UpstreamConnector(
             Transport transport,
@@ -119,7 +118,7 @@ public final class UpstreamConnector {
      * open files) while connecting to upstream}.
      */
     void noSocket(Throwable cause) {
-        if (firstThisSecond(noSocketSaidAt)) {
+        if (noSocketDue.due()) {
             LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
                     cause.getMessage());
         }
@@ -134,7 +133,7 @@ public final class UpstreamConnector {
      * ports left.
      */
     void noSourcePort(InetSocketAddress target, Throwable cause) {
-        if (firstThisSecond(noSourcePortSaidAt)) {
+        if (noSourcePortDue.due()) {
             LOG.warn("no source port free to dial the upstream {} ({}): widen net.ipv4.ip_local_port_range,"
                     + " or spread upstreams over more addresses; a dial with no other address to try fails as"
                     + " upstream_unreachable", HostPort.format(target), cause.getMessage());
@@ -154,12 +153,6 @@ public final class UpstreamConnector {
     private static boolean nettySaysNoSourcePort(Throwable cause) {
         String message = cause.getMessage();
         return message != null && message.contains("Cannot assign requested address");
-    }
-
-    private static boolean firstThisSecond(AtomicLong saidAt) {
-        long now = System.nanoTime();
-        long said = saidAt.get();
-        return (said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && saidAt.compareAndSet(said, now);
     }
 
     /**

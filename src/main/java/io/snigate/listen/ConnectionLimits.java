@@ -6,13 +6,12 @@ import io.snigate.core.Addresses;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.OncePerSecond;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,8 +31,7 @@ final class ConnectionLimits implements ConnectionObserver {
     private final AtomicInteger inPreread = new AtomicInteger();
     /** Connections per client address; an address with none is removed, so the map stays small. */
     private final Map<InetAddress, Integer> perClient = new ConcurrentHashMap<>();
-    /** When a budget was last said to be full, in nanoTime; 0: never. */
-    private final AtomicLong fullSaidAt = new AtomicLong();
+    private final OncePerSecond fullDue = new OncePerSecond();
 
     ConnectionLimits(Supplier<Limits> limits) {
         this.limits = limits;
@@ -110,9 +108,7 @@ final class ConnectionLimits implements ConnectionObserver {
      * "worker_connections are not enough").
      */
     private void full(String budget, int limit, String hint) {
-        long now = System.nanoTime();
-        long said = fullSaidAt.get();
-        if ((said == 0 || now - said >= TimeUnit.SECONDS.toNanos(1)) && fullSaidAt.compareAndSet(said, now)) {
+        if (fullDue.due()) {
             LOG.warn("{} ({}) reached: new connections are closed at accept (reason connection_limit); {}", budget, limit, hint);
         }
     }
