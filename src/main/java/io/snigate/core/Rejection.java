@@ -108,9 +108,10 @@ public final class Rejection {
 
     /** A fatal alert record (RFC 8446 §6), in the record version the client itself used. */
     static ByteBuf tlsAlert(int description, int tlsRecordVersion) {
-        int version = Math.max(0x0301, Math.min(0x0303, tlsRecordVersion));
+        int version = Math.max(TlsVersions.TLS_1_0, Math.min(TlsVersions.TLS_1_2, tlsRecordVersion));
         byte[] record = {
-            21, (byte) (version >>> 8), (byte) version, 0, 2, 2 /* fatal */, (byte) description
+            TlsRecord.CONTENT_TYPE_ALERT, (byte) (version >>> 8), (byte) version, 0, 2, TlsRecord.ALERT_LEVEL_FATAL,
+            (byte) description
         };
         return Unpooled.wrappedBuffer(record);
     }

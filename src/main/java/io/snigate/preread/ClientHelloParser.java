@@ -3,6 +3,7 @@ package io.snigate.preread;
 import io.netty.buffer.ByteBuf;
 import io.snigate.core.ClientHelloSink;
 import io.snigate.core.Reason;
+import io.snigate.core.TlsRecord;
 
 /**
  * Decides from a connection's first bytes whether it opens with a TLS ClientHello, and if so
@@ -46,7 +47,7 @@ public final class ClientHelloParser {
         if (start >= end) {
             return endOfStream ? PrereadVerdict.reject(Reason.CLIENT_CLOSED) : PrereadVerdict.NEED_MORE;
         }
-        if (buf.getUnsignedByte(start) == TlsWire.CONTENT_TYPE_HANDSHAKE) {
+        if (buf.getUnsignedByte(start) == TlsRecord.CONTENT_TYPE_HANDSHAKE) {
             return HelloRecords.parse(buf, start, end, maxClientHelloBytes, endOfStream, sink);
         }
         return NonTlsOpeners.classify(buf, start, end, endOfStream);

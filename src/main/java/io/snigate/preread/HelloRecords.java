@@ -1,6 +1,6 @@
 package io.snigate.preread;
 
-import static io.snigate.preread.TlsWire.CONTENT_TYPE_HANDSHAKE;
+import static io.snigate.core.TlsRecord.CONTENT_TYPE_HANDSHAKE;
 import static io.snigate.preread.TlsWire.HANDSHAKE_HEADER_LENGTH;
 import static io.snigate.preread.TlsWire.HANDSHAKE_TYPE_CLIENT_HELLO;
 import static io.snigate.preread.TlsWire.MAX_RECORD_PAYLOAD;
@@ -9,6 +9,7 @@ import static io.snigate.preread.TlsWire.RECORD_HEADER_LENGTH;
 import io.netty.buffer.ByteBuf;
 import io.snigate.core.ClientHelloSink;
 import io.snigate.core.Reason;
+import io.snigate.core.TlsRecord;
 
 /**
  * The record layer under a ClientHello (RFC 8446 §5.1): walks the handshake records that carry
@@ -64,11 +65,11 @@ final class HelloRecords {
             int version = buf.getUnsignedShort(pos + 1);
             int fragmentLength = buf.getUnsignedShort(pos + 3);
             if (firstRecord) {
-                if (version >>> 8 != 3) {
+                if (version >>> 8 != TlsRecord.VERSION_MAJOR) {
                     return PrereadVerdict.reject(Reason.NOT_TLS);
                 }
                 recordVersion = version;
-            } else if (contentType != CONTENT_TYPE_HANDSHAKE || version >>> 8 != 3) {
+            } else if (contentType != CONTENT_TYPE_HANDSHAKE || version >>> 8 != TlsRecord.VERSION_MAJOR) {
                 return PrereadVerdict.reject(Reason.MALFORMED);
             }
             if (fragmentLength == 0 || fragmentLength > MAX_RECORD_PAYLOAD) {

@@ -15,6 +15,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.ProxyHeaderTaken;
 import io.snigate.core.Reason;
 import io.snigate.core.Rejection;
+import io.snigate.core.TlsRecord;
 import io.snigate.transport.EpollHalfClose;
 import io.snigate.transport.RingSocket;
 import java.io.IOException;
@@ -207,7 +208,8 @@ public final class PrereadHandler extends ChannelInboundHandlerAdapter {
     /** The record version of a TLS opener, so that an alert can answer in kind; 0 if not TLS. */
     private static int tlsRecordVersion(ByteBuf bytes) {
         int at = bytes.readerIndex();
-        if (bytes.readableBytes() >= 3 && bytes.getByte(at) == 22 && bytes.getByte(at + 1) == 3) {
+        if (bytes.readableBytes() >= 3 && bytes.getByte(at) == TlsRecord.CONTENT_TYPE_HANDSHAKE
+                && bytes.getByte(at + 1) == TlsRecord.VERSION_MAJOR) {
             return bytes.getUnsignedShort(at + 1);
         }
         return 0;

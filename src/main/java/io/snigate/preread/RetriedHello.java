@@ -7,6 +7,7 @@ import io.snigate.core.ClientHelloSink;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.HelloRetryCheck;
 import io.snigate.core.Reason;
+import io.snigate.core.TlsRecord;
 import io.snigate.core.TlsVersions;
 import java.util.List;
 import java.util.Objects;
@@ -28,10 +29,6 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
         (byte) 0xC2, (byte) 0xA2, 0x11, 0x16, 0x7A, (byte) 0xBB, (byte) 0x8C, 0x5E,
         0x07, (byte) 0x9E, 0x09, (byte) 0xE2, (byte) 0xC8, (byte) 0xA8, 0x33, (byte) 0x9C
     };
-    private static final int CONTENT_TYPE_CHANGE_CIPHER_SPEC = 20;
-    private static final int CONTENT_TYPE_ALERT = 21;
-    private static final int CONTENT_TYPE_APPLICATION_DATA = 23;
-    private static final int HANDSHAKE_SERVER_HELLO = 2;
     /** Record header (5), handshake header (4), legacy_version (2): where a ServerHello's random starts. */
     private static final int RANDOM_AT = 11;
     private static final int HEAD_BYTES = RANDOM_AT + RETRY_RANDOM.length;
@@ -119,11 +116,11 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
 
     /** Whether the first bytes so far already show something other than a ServerHello. */
     private static boolean notAServerHello(byte[] bytes, int length) {
-        return bytes[0] != TlsWire.CONTENT_TYPE_HANDSHAKE || (length > 5 && bytes[5] != HANDSHAKE_SERVER_HELLO);
+        return bytes[0] != TlsRecord.CONTENT_TYPE_HANDSHAKE || (length > 5 && bytes[5] != TlsWire.HANDSHAKE_TYPE_SERVER_HELLO);
     }
 
     private static boolean asksForRetry(ByteBuf b, int at) {
-        if (b.getUnsignedByte(at) != TlsWire.CONTENT_TYPE_HANDSHAKE || b.getUnsignedByte(at + 5) != HANDSHAKE_SERVER_HELLO) {
+        if (b.getUnsignedByte(at) != TlsRecord.CONTENT_TYPE_HANDSHAKE || b.getUnsignedByte(at + 5) != TlsWire.HANDSHAKE_TYPE_SERVER_HELLO) {
             return false;
         }
         for (int i = 0; i < RETRY_RANDOM.length; i++) {
@@ -234,11 +231,11 @@ public final class RetriedHello implements HelloRetryCheck, ClientHelloSink {
             }
             int value = b.getUnsignedByte(at);
             if (headerSeen == 0) {
-                if (value == TlsWire.CONTENT_TYPE_HANDSHAKE) {
+                if (value == TlsRecord.CONTENT_TYPE_HANDSHAKE) {
                     return at;
                 }
-                if (value != CONTENT_TYPE_CHANGE_CIPHER_SPEC && value != CONTENT_TYPE_ALERT
-                        && value != CONTENT_TYPE_APPLICATION_DATA) {
+                if (value != TlsRecord.CONTENT_TYPE_CHANGE_CIPHER_SPEC && value != TlsRecord.CONTENT_TYPE_ALERT
+                        && value != TlsRecord.CONTENT_TYPE_APPLICATION_DATA) {
                     return NOT_TLS;
                 }
             } else if (headerSeen >= 3) {

@@ -1,11 +1,13 @@
 package io.snigate.preread;
 
-/** The numbers of the TLS wire format that the pre-read reads, with where each is defined. */
+/**
+ * The numbers of the TLS wire format that the pre-read reads, with where each is defined; those of
+ * the record header that a rejection writes too are {@link io.snigate.core.TlsRecord}'s.
+ */
 final class TlsWire {
-    /** RFC 8446 §5.1, TLSPlaintext.type. */
-    static final int CONTENT_TYPE_HANDSHAKE = 22;
     /** RFC 8446 §4, HandshakeType. */
     static final int HANDSHAKE_TYPE_CLIENT_HELLO = 1;
+    static final int HANDSHAKE_TYPE_SERVER_HELLO = 2;
     static final int RECORD_HEADER_LENGTH = 5;
     static final int HANDSHAKE_HEADER_LENGTH = 4;
     /** RFC 8446 §5.1: a plaintext record fragment is at most 2^14 bytes. */
