@@ -2,6 +2,7 @@ package io.snigate.connect;
 
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
+import io.netty.channel.unix.Errors;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.snigate.config.HostPort;
@@ -120,8 +121,26 @@ public final class UpstreamConnector {
     void noSocket(Throwable cause) {
         if (noSocketDue.due()) {
             LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
-                    cause.getMessage());
+                    systemsWords(cause));
         }
+    }
+
+    /**
+     * The system's words for why a call failed ("Too many open files"): Netty wraps them in its
+     * exceptions' class name (a {@code ChannelException} prints its cause's) and the call's name
+     * and errno, which say nothing more to an operator.
+     */
+    static String systemsWords(Throwable cause) {
+        Throwable innermost = cause;
+        while (innermost.getCause() != null && innermost.getCause() != innermost) {
+            innermost = innermost.getCause();
+        }
+        String message = innermost.getMessage();
+        if (message == null) {
+            return innermost.toString();
+        }
+        int words = message.lastIndexOf("): "); // "newSocketStream(..) failed with error(-24): Too many open files"
+        return innermost instanceof Errors.NativeIoException && words >= 0 ? message.substring(words + 3) : message;
     }
 
     /**

@@ -27,9 +27,12 @@ public final class DescriptorLimit {
         if (maxFiles <= 0 || maxConnections <= 0 || maxFiles >= needed) {
             return null;
         }
+        long fits = (maxFiles - RESERVE) / 2;
+        // Under the reserve, not even one connection fits: only a higher limit helps.
+        String lower = fits >= 1 ? ", or lower max_connections to " + fits : "";
         return "the open-file limit (" + maxFiles + ") is under what limits.max_connections (" + maxConnections
                 + ") needs, two a connection and " + RESERVE + " more (" + needed + "): descriptors run out first, and"
-                + " then accepts fail and upstream connections end as connection_limit; raise LimitNOFILE or ulimit -n,"
-                + " or lower max_connections to " + Math.max(1, (maxFiles - RESERVE) / 2);
+                + " then accepts fail and upstream connections end as connection_limit; raise LimitNOFILE or ulimit -n"
+                + lower;
     }
 }

@@ -151,7 +151,7 @@ public final class RingListener extends RingSocket {
             // Out of descriptors or memory, most likely: every accept would fail at once again.
             // Like Netty's ServerBootstrap, pause a second rather than spin.
             if (LOG.isWarnEnabled()) {
-                LOG.warn("accepting on {} failed (errno {}); trying again in 1 s", local, -res);
+                LOG.warn("accepting on {} failed (errno {}); trying again in 1 s", AcceptFailures.named(local), -res);
             }
             loop.schedule(this::acceptNext, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
             return;
@@ -182,9 +182,9 @@ public final class RingListener extends RingSocket {
     @Override
     protected void completionThrew(short tag, Throwable thrown) {
         if (thrown instanceof OutOfMemoryError) {
-            LOG.warn("accepting on {}: {}; accepting the next connection", local, thrown.toString());
+            LOG.warn("accepting on {}: {}; accepting the next connection", AcceptFailures.named(local), thrown.toString());
         } else {
-            LOG.error("accepting on {} threw; accepting the next connection", local, thrown);
+            LOG.error("accepting on {} threw; accepting the next connection", AcceptFailures.named(local), thrown);
         }
         if (!isClosing() && acceptId == 0) {
             acceptNext();

@@ -227,7 +227,8 @@ class UpstreamConnectorTest {
         AtomicInteger asked = new AtomicInteger();
         Transport noDescriptors = new Transport("nio", "a test's", null, null, NioSocketChannel.class, null, family -> {
             asked.incrementAndGet();
-            throw new ChannelException("newSocketStream(..) failed: Too many open files");
+            // As Netty's socket() throws it (EMFILE).
+            throw new ChannelException(Errors.newIOException("newSocketStream", -24));
         }, null);
         UpstreamConnector connector = new UpstreamConnector(noDescriptors, new AddressLookups(null, null, () -> false), (event, record, nanos) -> {},
                 () -> DestinationPolicy.forListeners(List.of(), List.of()), () -> null, () -> 0);
@@ -247,7 +248,7 @@ class UpstreamConnectorTest {
         client.finishAndReleaseAll();
         synchronized (logged) {
             assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
-                    "no socket could be made for an upstream (newSocketStream(..) failed: Too many open files);"
+                    "no socket could be made for an upstream (Too many open files);"
                             + " such connections end as connection_limit");
         }
     }

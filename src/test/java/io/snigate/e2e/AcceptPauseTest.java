@@ -66,6 +66,9 @@ class AcceptPauseTest {
             // On io_uring snigate's listener says so; on epoll (no io_uring here) Netty's acceptor.
             await().atMost(Duration.ofSeconds(20)).until(() -> proxy.stderr().contains("failed (errno 24)")
                     || proxy.stderr().contains("Too many open files"));
+            // The listen address as the start-up lines print it (failed: "/127.0.0.1:…", Java's toString).
+            assertThat(proxy.stderr()).contains("accepting on 127.0.0.1:" + proxy.listenPort() + " failed (")
+                    .doesNotContain("accepting on /");
 
             // Paused, not spinning: each failed accept is logged, then the loop waits 1 s (3 to 5
             // lines in the 2 s here); a loop that retried at once would log thousands. Counted in

@@ -13,6 +13,14 @@ class DescriptorLimitTest {
                 + " or ulimit -n, or lower max_connections to 462");
     }
 
+    /** A limit under the reserve fits no connection: lowering max_connections cannot help (failed: "lower max_connections to 1"). */
+    @Test
+    void aLimitUnderTheReserveIsToldOnlyToRise() {
+        assertThat(DescriptorLimit.warning(64, 10_000)).endsWith("connection_limit; raise LimitNOFILE or ulimit -n");
+        assertThat(DescriptorLimit.warning(101, 10_000)).endsWith("connection_limit; raise LimitNOFILE or ulimit -n");
+        assertThat(DescriptorLimit.warning(102, 10_000)).endsWith("raise LimitNOFILE or ulimit -n, or lower max_connections to 1");
+    }
+
     @Test
     void enoughOrUnknownIsNotSaid() {
         assertThat(DescriptorLimit.warning(20_100, 10_000)).isNull();
