@@ -41,7 +41,7 @@ import org.slf4j.LoggerFactory;
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
     /** How long after a reload failed on this host's trouble (an I/O error) it is tried again. */
-    static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(5);
+    static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(MatchFiles.RETRY_AFTER_IO_ERROR_SECONDS);
     /** How often the files are looked at when no folder has told of a change. */
     static final long LOOK_EVERY_MILLIS = 5_000;
 
