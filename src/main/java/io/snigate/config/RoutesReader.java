@@ -1,5 +1,6 @@
 package io.snigate.config;
 
+import io.snigate.core.RouteLabels;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -141,7 +142,7 @@ final class RoutesReader {
      */
     private NameList readMatchFile(Node node) throws ConfigException {
         String written = nodes.text(node, "match_file");
-        if (RESERVED_LABELS.contains(written)) {
+        if (RouteLabels.RESERVED.contains(written)) {
             throw nodes.error(node, "match_file \"" + written + "\" would label its route \"" + written + "\" in the"
                     + " access log and metrics, which already stands for " + reservedFor(written)
                     + "; name the file otherwise, or write \"./" + written + "\"");
@@ -182,12 +183,6 @@ final class RoutesReader {
         return NameListReader.read(written, path, files);
     }
 
-    /**
-     * The route labels that stand for something else: {@code route.RouteDecision.DEFAULT_LABEL}
-     * and {@code metrics.MetricNames.NONE} (ConfigLoaderTest keeps them in step).
-     */
-    static final Set<String> RESERVED_LABELS = Set.of("default", "none");
-
     private static String reservedFor(String label) {
         return label.equals("none") ? "connections no route took" : "the default upstream";
     }
@@ -202,7 +197,7 @@ final class RoutesReader {
         for (Node patternNode : patternNodes) {
             String written = nodes.text(patternNode, "a match pattern");
             String pattern = nodes.parsed(patternNode, "match", Route::normalizePattern);
-            if (RESERVED_LABELS.contains(pattern)) {
+            if (RouteLabels.RESERVED.contains(pattern)) {
                 throw nodes.error(patternNode, "match \"" + written + "\" would be labelled \"" + pattern + "\" in the"
                         + " access log and metrics, which already stands for " + reservedFor(pattern)
                         + "; a single-label name cannot be routed by its own pattern, put it in a match_file list");

@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.snigate.core.Outcome;
 import io.snigate.core.Reason;
+import io.snigate.core.RouteLabels;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -102,7 +103,7 @@ final class ConnectionMeters {
                                     + " the kernel gives them a share of its new connections; 0 but while a restart hands over")
                             .tag(LISTENER, listener)
                             .register(registry));
-            countersFor(NONE);
+            countersFor(RouteLabels.UNROUTED);
         }
 
         /** Every series of this listener. */
@@ -160,7 +161,7 @@ final class ConnectionMeters {
             this.listener = listener;
             this.route = route;
             forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
-            boolean unrouted = route.equals(NONE);
+            boolean unrouted = route.equals(RouteLabels.UNROUTED);
             for (Reason reason : REASONS) {
                 if (unrouted || !reason.beforeRouting()) {
                     byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());

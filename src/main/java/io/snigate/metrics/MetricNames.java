@@ -45,7 +45,7 @@ public final class MetricNames {
     public static final String TRANSPORT = "transport";
 
     // --- label values
-    /** The route and reason of what had none: rejected before routing; forwarded and ended normally. */
+    /** The reason of a forwarded connection that ended normally. Routes: {@link io.snigate.core.RouteLabels}. */
     public static final String NONE = "none";
     public static final String SUCCESS = "success";
     public static final String FAILURE = "failure";

@@ -24,6 +24,7 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
+import io.snigate.core.RouteLabels;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -78,7 +79,7 @@ public final class ProxyMetrics implements ConnectionObserver {
         dnsNotFound = dnsTimer(registry, FAILURE);
         config = new ConfigMetrics(registry);
         // The route of connections no route took, at zero like the config's routes.
-        routeMeters(NONE);
+        routeMeters(RouteLabels.UNROUTED);
     }
 
     /**
@@ -173,7 +174,7 @@ public final class ProxyMetrics implements ConnectionObserver {
      */
     public void retireRoutesOtherThan(List<String> routeLabels) {
         Set<String> kept = new HashSet<>(routeLabels);
-        kept.add(NONE);
+        kept.add(RouteLabels.UNROUTED);
         ConnectionMeters.retire(routes, kept, registry);
         listeners.values().forEach(listener -> listener.retireRoutesOtherThan(kept));
     }
@@ -266,7 +267,7 @@ public final class ProxyMetrics implements ConnectionObserver {
     }
 
     private static String routeLabel(ConnectionRecord connection) {
-        return connection.route() == null ? NONE : connection.route();
+        return connection.route() == null ? RouteLabels.UNROUTED : connection.route();
     }
 
     private ConnectionMeters.Route routeMeters(String route) {

@@ -39,9 +39,6 @@ public record RouteDecision(
         Route route,
         PolicyMode mode,
         Reason wouldReject) {
-    /** The label of decisions made by {@code default:}. */
-    public static final String DEFAULT_LABEL = "default";
-
     public RouteDecision {
         if ((rejectReason == null) == (upstream == null)) {
             throw new IllegalArgumentException("a decision either routes to an upstream or rejects, not both");

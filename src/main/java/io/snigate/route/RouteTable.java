@@ -8,6 +8,7 @@ import io.snigate.config.Route;
 import io.snigate.config.Upstream;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
+import io.snigate.core.RouteLabels;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -63,7 +64,7 @@ public final class RouteTable {
         boolean audit = policy.mode() == PolicyMode.AUDIT;
         if (fallback != null) {
             // default: keeps its meaning in both modes: no verdict to audit, but the TLS floor.
-            unmatched = RouteDecision.routed(RouteDecision.DEFAULT_LABEL, fallback, policy.mode());
+            unmatched = RouteDecision.routed(RouteLabels.DEFAULT, fallback, policy.mode());
             unmatchedOldTls = unmatched.refusedFor(Reason.TLS_VERSION_NOT_ALLOWED);
             unmatchedTransparent = unmatched;
         } else {
@@ -240,7 +241,7 @@ public final class RouteTable {
             }
         });
         if (config.defaultUpstream() != null) {
-            labels.add(RouteDecision.DEFAULT_LABEL);
+            labels.add(RouteLabels.DEFAULT);
         }
         return labels;
     }

@@ -3,8 +3,7 @@ package io.snigate.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.snigate.metrics.MetricNames;
-import io.snigate.route.RouteDecision;
+import io.snigate.core.RouteLabels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -425,7 +424,7 @@ class ConfigLoaderTest {
      */
     @Test
     void aPatternThatWouldTakeAReservedLabelIsRefused() {
-        assertThat(RoutesReader.RESERVED_LABELS).containsExactlyInAnyOrder(RouteDecision.DEFAULT_LABEL, MetricNames.NONE);
+        assertThat(RouteLabels.RESERVED).containsExactlyInAnyOrder("default", "none");
         assertError(route("match: \"Default.\""),
                 "routes.yaml:3: match \"Default.\" would be labelled \"default\" in the access log and metrics, which"
                         + " already stands for the default upstream; a single-label name cannot be routed by its own"
