@@ -127,11 +127,12 @@ public final class AdminServer {
                         ch.pipeline()
                                 // An answer must be taken within the same time: one never read
                                 // would otherwise hold its connection, and the deadline waits for it.
-                                .addLast(new WriteTimeoutHandler(requestMillis, TimeUnit.MILLISECONDS))
-                                .addLast(new HttpServerCodec())
-                                .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
-                                .addLast(new FlowControlHandler()) // one decoded request per read()
-                                .addLast(new Endpoints());
+                                .addLast(PipelineNames.ADMIN_WRITE_TIMEOUT,
+                                        new WriteTimeoutHandler(requestMillis, TimeUnit.MILLISECONDS))
+                                .addLast(PipelineNames.ADMIN_HTTP_CODEC, new HttpServerCodec())
+                                .addLast(PipelineNames.ADMIN_AGGREGATOR, new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                                .addLast(PipelineNames.ADMIN_FLOW_CONTROL, new FlowControlHandler())
+                                .addLast(PipelineNames.ADMIN_ENDPOINTS, new Endpoints());
                     }
                 })
                 .bind(address)

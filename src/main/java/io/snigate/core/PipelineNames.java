@@ -4,7 +4,8 @@ import java.util.List;
 
 /**
  * The names of the handlers in a connection's pipelines: first the client's, one per stage, in the
- * order a client connection meets them, then the ones only an upstream channel has. The client
+ * order a client connection meets them, then the ones only an upstream channel has, and those of
+ * a listening channel and of the admin endpoint's connections. The client
  * pipeline is composed by {@code listen.ClientInitializer}; the stages that come later find and
  * remove the earlier ones by these names.
  */
@@ -46,6 +47,17 @@ public final class PipelineNames {
      * ({@code listen.ListenerSockets}).
      */
     public static final String ACCEPT_FAILURES = "accept-failures";
+
+    /** On an admin endpoint's connection: closes it when an answer is not taken in time ({@code admin.AdminServer}). */
+    public static final String ADMIN_WRITE_TIMEOUT = "admin-write-timeout";
+    /** On an admin endpoint's connection: Netty's HTTP/1.1 codec. */
+    public static final String ADMIN_HTTP_CODEC = "admin-http-codec";
+    /** On an admin endpoint's connection: one whole request, at most 8 KiB. */
+    public static final String ADMIN_AGGREGATOR = "admin-aggregator";
+    /** On an admin endpoint's connection: one decoded request per read, so that one is answered at a time. */
+    public static final String ADMIN_FLOW_CONTROL = "admin-flow-control";
+    /** On an admin endpoint's connection: answers {@code /metrics}, {@code /healthz} and {@code /readyz}. */
+    public static final String ADMIN_ENDPOINTS = "admin-endpoints";
 
     /** The pre-relay stages of a client pipeline, in the order they leave it when the relay starts. */
     public static final List<String> BEFORE_RELAY = List.of(ROUTE, PREREAD);
