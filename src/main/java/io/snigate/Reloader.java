@@ -34,9 +34,10 @@ import org.slf4j.LoggerFactory;
  * <p>Loading runs on the thread that asked (the watcher's, or the signal's), never on an event
  * loop: a million-name list is read and indexed while the old table keeps routing.
  *
- * <p>A little over 300 lines: a reload, what a failed one left to retry and what the watch looks
- * at are one state under one lock, taken by the signal's thread and the watcher's; the watch
- * itself is {@link FolderWatch}.
+ * <p>About 370 lines: a reload, what a failed one left to retry (what the files looked like, the
+ * list it named, a deleted config) and the folders the watch looks at are one state under one
+ * lock, taken by the signal's thread and the watcher's, and each depends on the others (a retry
+ * compares the watched folders' contents); the watch itself is {@link FolderWatch}.
  */
 final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);

@@ -19,8 +19,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * event loop, and every write happens there.
  *
  * <p>About 450 lines: one field, one setter and one getter for each fact the access log
- * writes, and the dial its close cancels. Split, the facts of one connection would live in
- * several objects per connection.
+ * writes, and what the stages keep of the connection between them: the limits it was counted
+ * against, the hello's random and record bytes that the loop and retry checks compare, and the
+ * dial its close cancels. Split, the facts of one connection would live in several objects per
+ * connection, each an allocation on every accept (performance page, "What changed the figures").
  */
 public final class ConnectionRecord implements ClientHelloSink {
     private static final AttributeKey<ConnectionRecord> KEY = AttributeKey.valueOf("snigate.connection");
