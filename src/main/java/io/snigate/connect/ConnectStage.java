@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.util.concurrent.Future;
 import io.snigate.config.Delivery;
+import io.snigate.config.Timeouts;
 import io.snigate.core.ConnectionEvent;
 import io.snigate.core.ConnectionObserver;
 import io.snigate.core.ConnectionRecord;
@@ -20,7 +21,7 @@ import io.snigate.transport.Hangups;
 import java.net.InetSocketAddress;
 import java.util.function.BiFunction;
 import java.util.function.BooleanSupplier;
-import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,9 +33,8 @@ public final class ConnectStage implements RouteHandler.Dialer {
     private static final Logger LOG = LoggerFactory.getLogger(ConnectStage.class);
 
     private final UpstreamConnector connector;
-    private final LongSupplier connectTimeoutMillis;
-    private final LongSupplier idleTimeoutMillis;
-    private final LongSupplier halfClosedTimeoutMillis;
+    /** The timeouts in force: read once per connection, so that all three come from one config. */
+    private final Supplier<Timeouts> timeouts;
     private final ConnectionObserver observer;
     private final OwnUpstreams ownUpstreams;
     private final OwnHellos ownHellos = new OwnHellos();
@@ -45,17 +45,13 @@ public final class ConnectStage implements RouteHandler.Dialer {
             UpstreamConnector connector,
             OwnUpstreams ownUpstreams,
             BooleanSupplier interceptsOwnTraffic,
-            LongSupplier connectTimeoutMillis,
-            LongSupplier idleTimeoutMillis,
-            LongSupplier halfClosedTimeoutMillis,
+            Supplier<Timeouts> timeouts,
             BiFunction<ConnectionRecord, ByteBufAllocator, HelloRetryCheck> retryChecks,
             ConnectionObserver observer) {
         this.connector = connector;
         this.ownUpstreams = ownUpstreams;
         this.interceptsOwnTraffic = interceptsOwnTraffic;
-        this.connectTimeoutMillis = connectTimeoutMillis;
-        this.idleTimeoutMillis = idleTimeoutMillis;
-        this.halfClosedTimeoutMillis = halfClosedTimeoutMillis;
+        this.timeouts = timeouts;
         this.retryChecks = retryChecks;
         this.observer = observer;
     }
@@ -69,10 +65,11 @@ public final class ConnectStage implements RouteHandler.Dialer {
             return;
         }
         long started = System.nanoTime();
-        long idle = idleTimeoutMillis.getAsLong();
-        long halfClosed = halfClosedTimeoutMillis.getAsLong();
+        Timeouts now = timeouts.get();
+        long idle = now.idle().toMillis();
+        long halfClosed = now.halfClosed().toMillis();
         Future<UpstreamLink> dialing = connector.connect(
-                client.eventLoop(), decision, record, connectTimeoutMillis.getAsLong(), Relay::pendingUpstreamHandler);
+                client.eventLoop(), decision, record, now.connect().toMillis(), Relay::pendingUpstreamHandler);
         // A client closed while its upstream is dialed takes the dial with it, as an address a
         // reload refused must not be reached (ConnectionRecord.upstreamDial).
         record.upstreamDial(dialing);

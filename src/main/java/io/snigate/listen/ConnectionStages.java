@@ -50,10 +50,7 @@ final class ConnectionStages {
         routeHandler = new RouteHandler(routes, routeConnections, new ConnectStage(
                 new UpstreamConnector(transport, lookups, observer, destinations, routes,
                         () -> active.get().config().upstreamMark()),
-                new OwnUpstreams(), () -> active.get().transparent(),
-                () -> active.get().config().timeouts().connect().toMillis(),
-                () -> active.get().config().timeouts().idle().toMillis(),
-                () -> active.get().config().timeouts().halfClosed().toMillis(),
+                new OwnUpstreams(), () -> active.get().transparent(), () -> active.get().config().timeouts(),
                 (record, alloc) -> {
                     ProxyConfig now = active.get().config(); // one config for both settings
                     return RetriedHello.of(record, now.limits().maxClientHelloBytes(),
