@@ -327,6 +327,45 @@ class ReloadTest {
                 .contains("snigate_connections_active{listener=\"127.0.0.1:0\"} 0.0"));
     }
 
+    /**
+     * A reload that removes a listener together with the route of its open connection (which it
+     * revokes): the connection's counts go with the listener's series, none left behind (failed
+     * with the count made after the retirement: the listener's series under that route stayed for
+     * good). A listener removed while a connection is open and added back keeps its series when
+     * that connection ends (failed: deleted while bound).
+     */
+    @Test
+    void aRemovedListenersLastConnectionLeavesNoSeriesAndOneAddedBackKeepsThem() throws Exception {
+        upstream.expectBytes(HELLO.length + 1); // holds each tunnel open until its client leaves
+        String twoListeners = configText(corpusRoute(upstream.port()))
+                .replace("listen: [\"127.0.0.1:0\"]", "listen: [\"127.0.0.1:0\", \"127.0.0.2:0\"]");
+        for (boolean addedBack : new boolean[] {false, true}) {
+            Files.writeString(config, twoListeners);
+            assertThat(reloader.reload("test")).isTrue();
+            int secondPort = proxy.server().listenAddresses().get(1).getPort();
+            long before = upstream.bytesSoFar();
+            try (Socket held = new Socket(InetAddress.getByName("127.0.0.2"), secondPort)) {
+                held.getOutputStream().write(HELLO);
+                await().atMost(Duration.ofSeconds(5)).until(() -> upstream.bytesSoFar() >= before + HELLO.length);
+                // Without the listener; without the route too, the first time.
+                Files.writeString(config, configText(addedBack ? corpusRoute(upstream.port()) : ""));
+                assertThat(reloader.reload("test")).isTrue();
+                if (addedBack) {
+                    Files.writeString(config, twoListeners);
+                    assertThat(reloader.reload("test")).isTrue();
+                }
+            }
+            assertThat(proxy.nextLog().get("reason").asText()).isEqualTo(addedBack ? "null" : "revoked_by_reload");
+            if (addedBack) {
+                assertThat(proxy.admin("/metrics", null).body()).as("the listener is bound again")
+                        .contains("snigate_connections_active{listener=\"127.0.0.2:0\"} 0.0")
+                        .contains("snigate_connections_total{listener=\"127.0.0.2:0\",outcome=\"forwarded\",reason=\"none\",route=\"*.corpus.test\"} 1.0");
+            } else {
+                assertThat(proxy.admin("/metrics", null).body()).doesNotContain("127.0.0.2:0");
+            }
+        }
+    }
+
     @Test
     void longTransferKeepsGoingByteExactAcrossTwentyReloads() throws Exception {
         int size = 64 << 20;

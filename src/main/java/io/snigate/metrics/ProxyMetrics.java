@@ -154,9 +154,15 @@ public final class ProxyMetrics implements ConnectionObserver {
         (found ? counters[0] : counters[1]).increment();
     }
 
-    /** How many sockets other processes listen with on {@code listener}'s address. */
+    /**
+     * How many sockets other processes listen with on {@code listener}'s address; nothing for a
+     * listener whose series a reload retired.
+     */
     public void sharedSockets(String listener, long sockets) {
-        listenerMeters(listener).sharedSockets.set(sockets);
+        ConnectionMeters.Listener meters = listeners.get(listener);
+        if (meters != null) {
+            meters.sharedSockets.set(sockets);
+        }
     }
 
     /** Creates the series of the routes in a (new) config at zero, on every listener. */
@@ -226,30 +232,34 @@ public final class ProxyMetrics implements ConnectionObserver {
      */
     public void retireListenersOtherThan(Collection<String> bound) {
         listeners.forEach((name, meters) -> {
-            if (!bound.contains(name)) {
-                meters.retiring = true; // before the count is read: a close that empties it meanwhile sees it
+            // A listener bound again keeps its series, whatever a reload before said.
+            meters.retiring = !bound.contains(name);
+            if (meters.retiring) { // set before the count is read: a close that empties it meanwhile sees it
                 retireIfIdle(name, meters);
             }
         });
     }
 
     private void retireIfIdle(String name, ConnectionMeters.Listener meters) {
-        if (meters.active.get() == 0 && listeners.remove(name, meters)) {
+        if (meters.retiring && meters.active.get() <= 0 && listeners.remove(name, meters)) {
             meters.meters().forEach(registry::remove);
         }
     }
 
     private void closed(ConnectionRecord connection) {
-        ConnectionMeters.Listener meters = listenerMeters(connection.listener());
-        meters.active.decrementAndGet();
-        if (meters.retiring) {
-            retireIfIdle(connection.listener(), meters);
-        }
         String routeLabel = routeLabel(connection);
-        ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
-        counters.count(connection.reason(), connection.isForwarded());
-        if (connection.wouldReject() != null) {
-            counters.wouldReject(connection.wouldReject());
+        // None when a reload retired its listener's series: a close never makes them again.
+        ConnectionMeters.Listener meters = listeners.get(connection.listener());
+        if (meters != null) {
+            ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
+            counters.count(connection.reason(), connection.isForwarded());
+            if (connection.wouldReject() != null) {
+                counters.wouldReject(connection.wouldReject());
+            }
+            // Counted first: the retirement this close may bring then deletes every series it made.
+            if (meters.active.decrementAndGet() <= 0 && meters.retiring) {
+                retireIfIdle(connection.listener(), meters);
+            }
         }
         ConnectionMeters.Route route = routeMeters(routeLabel);
         route.bytesFromClient.increment(connection.bytesFromClient());

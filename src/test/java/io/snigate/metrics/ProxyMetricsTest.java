@@ -3,6 +3,7 @@ package io.snigate.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.ref.WeakReference;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -23,5 +24,20 @@ class ProxyMetricsTest {
         assertThat(canary.get()).as("a garbage collection cleared weak references").isNull();
         dropped.set(105);
         assertThat(metrics.registry().scrape()).contains("snigate_access_log_dropped_total 105.0");
+    }
+
+    /**
+     * The watch's count for a listener a reload has retired does not bring its series back
+     * (failed: every series of the listener made again, until the next reload).
+     */
+    @Test
+    void aRetiredListenersSharedSocketsMakeNoSeries() {
+        ProxyMetrics metrics = new ProxyMetrics();
+        metrics.registerListener("127.0.0.2:8443", false);
+        metrics.sharedSockets("127.0.0.2:8443", 2);
+        assertThat(metrics.registry().scrape()).contains("snigate_listener_shared_sockets{listener=\"127.0.0.2:8443\"} 2.0");
+        metrics.retireListenersOtherThan(List.of());
+        metrics.sharedSockets("127.0.0.2:8443", 0);
+        assertThat(metrics.registry().scrape()).doesNotContain("127.0.0.2:8443");
     }
 }
