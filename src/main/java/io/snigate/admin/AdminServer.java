@@ -11,6 +11,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -25,9 +27,11 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.WriteTimeoutHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.snigate.core.OncePerSecond;
 import io.snigate.core.PipelineNames;
 import io.snigate.transport.AcceptFailures;
@@ -44,7 +48,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The admin HTTP endpoint: {@code /metrics} for Prometheus (text 0.0.4, or OpenMetrics when the
  * scraper asks for it), {@code /healthz} (200 while every event loop runs) and {@code /readyz}
- * (200 once every listener is bound and the config is loaded, 503 while draining). It runs on
+ * (200 once every listener is bound and the config is loaded, 503 while draining). While the
+ * snigate this one replaces (a restart's hand-over) listens on the same address, {@code /metrics}
+ * answers with no series. It runs on
  * its own event loop, so a scrape never delays a proxied connection's I/O.
  *
  * <p>A connection gets one request answered at a time: the next is read once the answer is
@@ -62,6 +68,8 @@ public final class AdminServer {
     static final int MAX_CONNECTIONS = 64;
     private static final long PID = ProcessHandle.current().pid();
     private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
+    private static final String DEFERRED =
+            "# the snigate this one replaces answers /metrics on this address until it stops; pid=" + PID + "\n";
 
     private final PrometheusMeterRegistry registry;
     private final BooleanSupplier ready;
@@ -72,11 +80,15 @@ public final class AdminServer {
     private final ExpositionFormats formats = ExpositionFormats.init();
     /** Open admin connections; touched only on the admin event loop's thread. */
     private int open;
+    /** The same connections, for {@link #close}: a kept-alive scraper's is answered until closed. */
+    private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private Channel server;
     private final OncePerSecond refusalDue = new OncePerSecond();
 
     /**
      * @param answersMetrics false while the process this one replaces still answers {@code /metrics}
-     *     on the same address: a scrape then gets a 503 here, never the two processes' counters in turn
+     *     on the same address: a scrape then gets no series here (a successful scrape, so that
+     *     {@code up} stays 1), never the two processes' counters in turn
      */
     public AdminServer(PrometheusMeterRegistry registry, BooleanSupplier ready, BooleanSupplier alive,
             BooleanSupplier answersMetrics) {
@@ -111,7 +123,7 @@ public final class AdminServer {
 
     public Channel bind(EventLoopGroup group, Transport transport, InetSocketAddress address)
             throws InterruptedException {
-        Channel server = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
+        server = ReusePort.on(new ServerBootstrap(), transport.serverChannelClass())
                 .group(group)
                 .channelFactory(transport.serverChannelFor(address))
                 .childOption(ChannelOption.AUTO_READ, false)
@@ -124,6 +136,7 @@ public final class AdminServer {
                         }
                         open++;
                         ch.closeFuture().addListener(closed -> open--);
+                        connections.add(ch);
                         ch.pipeline()
                                 // An answer must be taken within the same time: one never read
                                 // would otherwise hold its connection, and the deadline waits for it.
@@ -141,6 +154,14 @@ public final class AdminServer {
         // Behind the acceptor, which the bind has added by now: out of descriptors, a line a second.
         server.pipeline().addLast(PipelineNames.ACCEPT_FAILURES, new AcceptFailures());
         return server;
+    }
+
+    /** Closes the endpoint: its listening socket, and every connection open on it. */
+    public void close() {
+        if (server != null) {
+            server.close();
+        }
+        connections.close();
     }
 
     private final class Endpoints extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -192,10 +213,7 @@ public final class AdminServer {
                 response.headers().set(HttpHeaderNames.ALLOW, "GET, HEAD");
             } else {
                 response = switch (path) {
-                    case "/metrics" -> answersMetrics.getAsBoolean()
-                            ? metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT))
-                            : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the snigate this one replaces answers"
-                                    + " /metrics on this address until it stops; pid=" + PID + "\n");
+                    case "/metrics" -> metrics(ctx, request.headers().get(HttpHeaderNames.ACCEPT));
                     case "/healthz" -> alive.getAsBoolean()
                             ? text(ctx, HttpResponseStatus.OK, "ok\n")
                             : text(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "an event loop has stopped\n");
@@ -235,9 +253,13 @@ public final class AdminServer {
 
         private FullHttpResponse metrics(ChannelHandlerContext ctx, String accept) throws IOException {
             ExpositionFormatWriter writer = formats.findWriter(accept);
+            boolean answers = answersMetrics.getAsBoolean();
             ByteBuf body = ctx.alloc().buffer(16 * 1024);
             try (ByteBufOutputStream out = new ByteBufOutputStream(body)) {
-                writer.write(out, registry.getPrometheusRegistry().scrape());
+                if (!answers && writer.getContentType().startsWith("text/plain")) {
+                    out.write(DEFERRED.getBytes(StandardCharsets.UTF_8)); // OpenMetrics has no comments
+                }
+                writer.write(out, answers ? registry.getPrometheusRegistry().scrape() : MetricSnapshots.of());
             } catch (IOException | RuntimeException | Error e) { // out of memory too
                 body.release();
                 throw e;

@@ -34,9 +34,10 @@ final class PortSharing implements AutoCloseable {
     private final PortListeners proc;
     /** The config file this process was given, as another snigate's is compared with it. */
     private final Supplier<String> config;
-    /** The other processes' sockets on each listener at the last look; only the watch's thread uses it. */
+    /** The other processes' sockets on each listener at the last look; guarded by this object's monitor. */
     private final Map<String, Integer> sharedBefore = new HashMap<>();
-    private ScheduledExecutorService watch;
+    private volatile ScheduledExecutorService watch;
+    private volatile boolean closed;
     /**
      * A snigate on the same config listened on the admin address before this one bound it: the
      * process this one replaces (a restart handing over), which answers {@code /metrics} until it
@@ -102,6 +103,9 @@ final class PortSharing implements AutoCloseable {
     }
 
     private void lookQuietly() {
+        if (closed) {
+            return;
+        }
         try {
             look();
         } catch (RuntimeException e) {
@@ -126,7 +130,6 @@ final class PortSharing implements AutoCloseable {
             }
             now.put(held.name(), others);
         }
-        sharedBefore.keySet().stream().filter(name -> !now.containsKey(name)).forEach(closed -> metrics.sharedSockets(closed, 0));
         sharedBefore.clear();
         sharedBefore.putAll(now);
     }
@@ -146,10 +149,16 @@ final class PortSharing implements AutoCloseable {
                 address, others.isEmpty() ? "" : " (" + names + ")", held.address().getPort());
     }
 
+    /**
+     * Stops the watch without waiting for a look under way: at a restart's hand-over that look
+     * may be reading every process's descriptors, and a drain must not wait for it.
+     */
     @Override
-    public synchronized void close() {
-        if (watch != null) {
-            watch.shutdownNow();
+    public void close() {
+        closed = true;
+        ScheduledExecutorService running = watch;
+        if (running != null) {
+            running.shutdownNow();
         }
     }
 }

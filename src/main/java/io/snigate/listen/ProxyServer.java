@@ -68,6 +68,7 @@ public final class ProxyServer implements AutoCloseable {
     private final PortSharing portSharing;
     /** Every open client connection, so that a drain can wait for them and a reload judge them again. */
     private final OpenConnections clients = new OpenConnections();
+    private AdminServer adminServer;
     private Channel admin;
     private volatile boolean ready;
     /** Set once by {@link #drain}, under this object's lock, as {@link #reload} reads it. */
@@ -125,8 +126,8 @@ public final class ProxyServer implements AutoCloseable {
         BindChecks.warnIfServed(adminAddress, "admin", config.source());
         portSharing.beforeAdminBind(adminAddress);
         try {
-            admin = new AdminServer(metrics.registry(), () -> ready, this::loopsRun, portSharing::answersMetrics)
-                    .bind(adminLoop, transport.forAdmin(), adminAddress);
+            adminServer = new AdminServer(metrics.registry(), () -> ready, this::loopsRun, portSharing::answersMetrics);
+            admin = adminServer.bind(adminLoop, transport.forAdmin(), adminAddress);
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
@@ -184,12 +185,13 @@ public final class ProxyServer implements AutoCloseable {
             draining = true;
             portSharing.close();
             listeners.closeAndForgetAll();
-            if (admin != null && portSharing.sharedWithAnother(adminAddress())) {
+            InetSocketAddress adminAddress = admin == null ? null : adminAddress();
+            if (adminAddress != null && portSharing.sharedWithAnother(adminAddress)) {
                 // The process taking over answers scrapes and probes alone from now: two
                 // processes answering in turn would make counters step back and forth.
-                admin.close();
+                adminServer.close();
                 LOG.info("admin {}: closed, as another process listens there too (a restart handing over)",
-                        HostPort.format(adminAddress()));
+                        HostPort.format(adminAddress));
             }
         }
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -273,8 +275,8 @@ public final class ProxyServer implements AutoCloseable {
         // Closed, and their closing finished, before the event loops stop: a close still queued
         // on a stopped loop would be lost.
         clients.closeNow();
-        if (admin != null) {
-            admin.close();
+        if (adminServer != null) {
+            adminServer.close();
         }
         lookups.close();
         EventLoops.stop(workers, "worker", LOOPS_STOP_WAIT);

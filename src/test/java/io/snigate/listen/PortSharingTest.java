@@ -154,7 +154,8 @@ class PortSharingTest {
 
     /**
      * A restart handing over shares the admin address too. The new process answers
-     * {@code /metrics} with a 503 while the process it replaces listens there, and the old one
+     * {@code /metrics} with no series while the process it replaces listens there (a scrape that
+     * succeeds, so that up stays 1), and the old one
      * closes its admin endpoint when it starts to drain: a scrape gets one process's counters and
      * then the other's, never the two in turn (before: both answered, the old one for its whole
      * drain, and Prometheus counted each step back as a reset and then the old totals again).
@@ -172,21 +173,29 @@ class PortSharingTest {
                 try (ProxyHarness proxy = ProxyHarness.startFile(dir.resolve("routes.yaml"))) {
                     String ours = "pid=" + ProcessHandle.current().pid();
                     int admin = old.adminPort();
+                    String deferred = "# the snigate this one replaces answers /metrics on this address until it stops; "
+                            + ours + "\n";
                     Set<String> answers = new HashSet<>();
                     for (int i = 0; i < 30; i++) {
                         String metrics = getOnANewConnection(admin, "/metrics");
-                        answers.add(metrics.startsWith("HTTP/1.1 200") ? "200" : metrics.substring(metrics.indexOf("\r\n\r\n") + 4).strip());
+                        assertThat(metrics).as("a successful scrape either way").startsWith("HTTP/1.1 200");
+                        String body = metrics.substring(metrics.indexOf("\r\n\r\n") + 4);
+                        answers.add(body.contains("snigate_build_info") ? "series" : body);
                     }
-                    assertThat(answers).as("the old process's scrapes, and 503s from the new one")
-                            .containsExactlyInAnyOrder("200", "the snigate this one replaces answers /metrics on this"
-                                    + " address until it stops; " + ours);
+                    assertThat(answers).as("the old process's series, and none from the new one")
+                            .containsExactlyInAnyOrder("series", deferred);
 
+                    // A scraper's kept-alive connection to the old process, as Prometheus keeps one.
+                    Socket keptAlive = keptAliveTo(admin, "ready pid=" + old.process().pid() + "\n");
                     old.process().destroy(); // SIGTERM: the old one drains its tunnel
-                    await().atMost(Duration.ofSeconds(5)).until(() -> getOnANewConnection(admin, "/metrics").startsWith("HTTP/1.1 200")
-                            && getOnANewConnection(admin, "/readyz").endsWith("ready " + ours + "\n"));
+                    PortSharing sharing = proxy.server().portSharing();
+                    await().atMost(Duration.ofSeconds(10)).until(sharing::answersMetrics);
+                    keptAlive.setSoTimeout(5_000);
+                    assertThat(keptAlive.getInputStream().read()).as("the old one closed its kept-alive connection").isEqualTo(-1);
+                    keptAlive.close();
                     for (int i = 0; i < 30; i++) {
                         assertThat(getOnANewConnection(admin, "/readyz")).as("only the new process answers").endsWith("\r\n\r\nready " + ours + "\n");
-                        assertThat(getOnANewConnection(admin, "/metrics")).startsWith("HTTP/1.1 200");
+                        assertThat(getOnANewConnection(admin, "/metrics")).contains("snigate_build_info");
                     }
                     assertThat(old.process().isAlive()).as("the old one still drains its tunnel").isTrue();
                     assertThat(Files.readString(dir.resolve("stderr.txt")))
@@ -197,6 +206,37 @@ class PortSharingTest {
                 }
             }
         }
+    }
+
+    /**
+     * A connection to {@code port} whose answer to a kept-alive {@code /readyz} ends with
+     * {@code body}: of the process that says so, among those sharing the port.
+     */
+    private static Socket keptAliveTo(int port, String body) throws IOException {
+        for (int tries = 0; tries < 50; tries++) {
+            Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
+            socket.setSoTimeout(5_000);
+            socket.getOutputStream().write("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            byte[] answer = new byte[4096];
+            int read = 0;
+            String text = "";
+            while (!text.endsWith(body) && !text.endsWith("\n\n") && read < answer.length) {
+                int n = socket.getInputStream().read(answer, read, answer.length - read);
+                if (n < 0) {
+                    break;
+                }
+                read += n;
+                text = new String(answer, 0, read, StandardCharsets.US_ASCII);
+                if (text.contains("\r\n\r\n") && text.endsWith("\n") && !text.endsWith("\r\n\r\n")) {
+                    break; // a whole answer: its body is one line
+                }
+            }
+            if (text.endsWith(body)) {
+                return socket;
+            }
+            socket.close();
+        }
+        throw new AssertionError("no connection reached the process answering " + body.strip());
     }
 
     /** A GET on a connection of its own, which the kernel gives to either process sharing the port. */
