@@ -135,13 +135,13 @@ final class Explain {
             return refused(decision.rejectReason(), "route");
         }
         answer.put("upstream", decision.upstream().label());
-        // Through a parent proxy the parent resolves the name and applies its own destination
+        // Through a parent proxy the parent resolves a name and applies its own destination
         // policy; an original destination is judged here first, as the connect stage does.
-        HostPort parent = decision.upstream().kind() == Upstream.Kind.ORIGINAL_DST ? null : decision.delivery().via();
+        HostPort parent = decision.delivery().via();
         String dials = dials(decision.upstream(), sni, port);
         answer.put("dials", parent == null ? dials : "the parent proxy " + parent + " (CONNECT " + dials + ")");
         if (question.resolve()) {
-            if (parent != null) {
+            if (parent != null && decision.upstream().kind() != Upstream.Kind.ORIGINAL_DST) {
                 answer.put("resolved", List.of("by the parent proxy, whose destination policy applies"));
             } else {
                 Reason refusal = resolve(decision, sni, port);

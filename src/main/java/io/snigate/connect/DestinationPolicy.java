@@ -54,6 +54,14 @@ public final class DestinationPolicy {
      * the well-known one are {@code nat64Prefixes}. Enumerates the host's interfaces, so it is
      * built off the event loops, at start and at each reload.
      */
+    /**
+     * The policy in force before the proxy's listeners are bound, when nothing is dialed yet: it
+     * knows no listener and lists no interface (a list that fails would be said twice at a start).
+     */
+    public static DestinationPolicy beforeStart() {
+        return new DestinationPolicy(List.of(), Set.of(), List.of());
+    }
+
     public static DestinationPolicy forListeners(List<InetSocketAddress> listeners, List<Nat64Prefix> nat64Prefixes) {
         return forListeners(listeners, nat64Prefixes, () -> Collections.list(NetworkInterface.getNetworkInterfaces()));
     }

@@ -49,6 +49,12 @@ final class Reread<T> implements Supplier<T> {
             first = fallback.get();
             failing = true;
             LOG.warn("cannot read {} ({}): {} until it can be read", what, why(unreadable), meanwhile);
+        } catch (RuntimeException bug) {
+            // A bug in the reader: said, and the start goes on with the fallback, as a refresh
+            // would keep what it had (thrown on, it would fail a static holder for good).
+            first = fallback.get();
+            failing = true;
+            LOG.warn("reading {} failed: {} until it can be read", what, meanwhile, bug);
         }
         this.last = first;
     }

@@ -14,7 +14,6 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -133,18 +132,13 @@ public final class Rejection {
         }
 
         /**
-         * Closes, the reason being already recorded. An I/O error (a reset, most often) is the
-         * client leaving, which is what the lingering waits for: nothing to say. Anything else
-         * is a bug, said with its stack trace; out of memory for a read, in one line, as many
-         * connections may meet it at once.
+         * Closes, the reason being already recorded: an I/O error (a reset, most often) is the
+         * client leaving, which is what the lingering waits for, and is not said; the rest is said
+         * as every stage says it ({@link StageFailure}).
          */
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof OutOfMemoryError) {
-                LOG.warn("closing rejected {}: {}", ctx.channel(), cause.toString());
-            } else if (!(cause instanceof IOException)) {
-                LOG.warn("closing rejected {} after an unexpected error", ctx.channel(), cause);
-            }
+            StageFailure.reasonOf(cause, null, LOG, "closing rejected " + ctx.channel());
             ctx.close();
         }
     }

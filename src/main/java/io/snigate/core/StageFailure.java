@@ -29,7 +29,7 @@ public final class StageFailure {
         if (cause instanceof IOException || cause instanceof DecoderException) {
             return peersFault;
         }
-        log.warn("{} after an unexpected error (internal_error)", what, cause);
+        log.warn("{} after an unexpected error", what, cause);
         return Reason.INTERNAL_ERROR;
     }
 }

@@ -57,7 +57,7 @@ public final class ProxyServer implements AutoCloseable {
 
     private final AtomicReference<ActiveConfig> active;
     private final AtomicReference<DestinationPolicy> destinationPolicy =
-            new AtomicReference<>(DestinationPolicy.forListeners(List.of(), List.of()));
+            new AtomicReference<>(DestinationPolicy.beforeStart());
     private final ProxyMetrics metrics;
     private final Transport transport;
     private final EventLoopGroup workers;

@@ -106,6 +106,22 @@ class SystemResolversTest {
                         + ": asking the servers the JDK found until it can be read");
     }
 
+    /**
+     * At the start, a bug in the reader is said with its stack trace and the start goes on with
+     * the JDK's servers (failed: thrown on, out of the static holder that makes the shared one).
+     */
+    @Test
+    void aBugInTheReaderAtTheStartIsSaidAndTheStartGoesOn() {
+        List<ILoggingEvent> said = RereadLog.during(() -> new SystemResolvers(() -> {
+            throw new NullPointerException("a bug");
+        }));
+        assertThat(said).singleElement().satisfies(event -> {
+            assertThat(event.getFormattedMessage()).isEqualTo("reading the system's DNS servers (/etc/resolv.conf)"
+                    + " failed: asking the servers the JDK found until it can be read");
+            assertThat(event.getThrowableProxy().getClassName()).isEqualTo(NullPointerException.class.getName());
+        });
+    }
+
     @Test
     void theSharedInstanceAnswersWithTheSystemsServers() {
         assertThat(SystemResolvers.shared().nameServerAddressStream("a.example").next()).isNotNull();
