@@ -90,7 +90,7 @@ final class BindChecks {
 
     private static void said(InetSocketAddress address, String what, List<PortListeners.Listener> others, Path config) {
         String names = others.stream().map(PortListeners.Listener::described).collect(Collectors.joining(", "));
-        if (!others.isEmpty() && others.stream().allMatch(other -> config.equals(other.snigateConfig()))) {
+        if (!others.isEmpty() && others.stream().allMatch(other -> other.runs(config))) {
             LOG.info("{} {} is also listened on by {}: the kernel splits new connections between it and this one "
                     + "until it closes its listeners, as when a restart hands over (deploy/README.md)",
                     what, HostPort.format(address), names);

@@ -44,6 +44,21 @@ final class PortListeners {
             return snigateConfig != null;
         }
 
+        /**
+         * Whether this process is a snigate on the config file {@code config}: the same file,
+         * however either names it (a link, a relative path).
+         */
+        boolean runs(Path config) {
+            if (snigateConfig == null) {
+                return false;
+            }
+            try {
+                return Files.isSameFile(config, snigateConfig);
+            } catch (IOException | SecurityException unreadable) {
+                return config.toAbsolutePath().normalize().equals(snigateConfig); // gone, or not ours to see
+            }
+        }
+
         String described() {
             return isSnigate() ? "snigate (pid " + pid + ", config " + snigateConfig + ")" : name + " (pid " + pid + ")";
         }

@@ -99,7 +99,7 @@ final class PortSharing implements AutoCloseable {
     }
 
     private boolean onOurConfig(PortListeners.Listener other) {
-        return Path.of(config.get()).toAbsolutePath().normalize().equals(other.snigateConfig());
+        return other.runs(Path.of(config.get()));
     }
 
     private void lookQuietly() {

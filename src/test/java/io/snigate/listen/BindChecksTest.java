@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -97,6 +98,12 @@ class BindChecksTest {
                         + " is also listened on by " + other + ": the kernel splits new connections between it and"
                         + " this one until it closes its listeners, as when a restart hands over (deploy/README.md)");
             });
+
+            // The same file through a link is the same config (failed: compared as paths, a warning).
+            logged.list.clear();
+            Path link = Files.createSymbolicLink(dir.resolve("link.yaml"), config);
+            BindChecks.warnIfServed(address, "listen", link.toString());
+            assertThat(logged.list).singleElement().satisfies(event -> assertThat(event.getLevel()).isEqualTo(Level.INFO));
 
             logged.list.clear();
             BindChecks.warnIfServed(address, "listen", dir.resolve("other.yaml").toString());
