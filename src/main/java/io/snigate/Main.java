@@ -6,7 +6,6 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.core.Version;
 import io.snigate.handover.AwaitReady;
 import io.snigate.handover.RequestMigration;
-import io.snigate.listen.DescriptorLimit;
 import io.snigate.listen.ProxyServer;
 import io.snigate.log.BatchingLineWriter;
 import io.snigate.log.QueuedStandardError;
@@ -247,7 +246,6 @@ public final class Main {
         }
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         keepClassDataArchive();
-        warnOfDescriptorLimit(loaded);
         metrics.bindJvmAndProcessMetrics();
         stop.await();
         reloader.close();
@@ -260,14 +258,6 @@ public final class Main {
         }
         LOG.info("stopped");
         return 0;
-    }
-
-    /** Says so when the open-file limit is under what limits.max_connections needs (also after a reload). */
-    static void warnOfDescriptorLimit(ProxyConfig config) {
-        String warning = DescriptorLimit.warning(config.limits());
-        if (warning != null) {
-            LOG.warn(warning);
-        }
     }
 
     /**

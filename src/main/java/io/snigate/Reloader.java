@@ -112,7 +112,6 @@ final class Reloader implements AutoCloseable {
             watchListFolders(config);
             metrics.config().reloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
-            Main.warnOfDescriptorLimit(config);
             return true;
         } catch (ConfigException e) {
             afterListsRead.run();

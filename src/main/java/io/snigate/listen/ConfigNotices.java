@@ -13,15 +13,18 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What an operator hears about a config as it comes into force, at the start and at each reload:
- * its audit mode and lists, in the log and the metrics, and what a reload changed that waits for a
- * restart.
+ * its audit mode and lists, in the log and the metrics, an open-file limit under what its
+ * {@code max_connections} needs, and what a reload changed that waits for a restart.
  */
 final class ConfigNotices {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigNotices.class);
 
     private ConfigNotices() {}
 
-    /** Tells the metrics what runs in audit mode and what the match files hold, and the log the latter. */
+    /**
+     * Tells the metrics what runs in audit mode and what the match files hold, and the log the
+     * latter, and an open-file limit too low for the config's {@code max_connections}.
+     */
     static void publish(ProxyConfig config, ProxyMetrics metrics) {
         config.narrowerListenersWithOtherRules().forEach(overlap -> LOG.warn("{}: {}", config.source(), overlap));
         Policy policy = config.policy();
@@ -33,6 +36,10 @@ final class ConfigNotices {
         if (policy.mode() == PolicyMode.AUDIT || auditRoutes > 0) {
             LOG.warn("audit mode: {} routes{} forward what the policy would refuse", auditRoutes,
                     policy.mode() == PolicyMode.AUDIT ? " and names no route matches" : "");
+        }
+        String descriptors = DescriptorLimit.warning(config.limits());
+        if (descriptors != null) {
+            LOG.warn(descriptors);
         }
     }
 

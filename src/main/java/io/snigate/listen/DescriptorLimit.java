@@ -10,14 +10,14 @@ import java.lang.management.OperatingSystemMXBean;
  * holds two descriptors, so a limit under twice the connections runs out first, and then accepts
  * fail and upstream sockets cannot be made, with no budget of snigate's to say so.
  */
-public final class DescriptorLimit {
+final class DescriptorLimit {
     /** Descriptors besides the connections': the listeners, the admin endpoint, the rings, DNS, the JVM's own. */
     static final int RESERVE = 100;
 
     private DescriptorLimit() {}
 
     /** What to say on standard error about this process's limit for {@code limits}, or null when it is enough or unknown. */
-    public static String warning(Limits limits) {
+    static String warning(Limits limits) {
         OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
         return os instanceof UnixOperatingSystemMXBean unix ? warning(unix.getMaxFileDescriptorCount(), limits.maxConnections()) : null;
     }
