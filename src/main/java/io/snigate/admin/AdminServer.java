@@ -78,9 +78,10 @@ public final class AdminServer {
     private final BooleanSupplier answersMetrics;
     private final long requestMillis;
     private final ExpositionFormats formats = ExpositionFormats.init();
-    /** Open admin connections; touched only on the admin event loop's thread. */
-    private int open;
-    /** The same connections, for {@link #close}: a kept-alive scraper's is answered until closed. */
+    /**
+     * Open admin connections, for the cap and for {@link #close} (a kept-alive scraper's is
+     * answered until closed); each leaves the group as it closes.
+     */
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel server;
     private final OncePerSecond refusalDue = new OncePerSecond();
@@ -130,12 +131,10 @@ public final class AdminServer {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        if (open == MAX_CONNECTIONS) {
+                        if (connections.size() >= MAX_CONNECTIONS) {
                             refused(ch);
                             return;
                         }
-                        open++;
-                        ch.closeFuture().addListener(closed -> open--);
                         connections.add(ch);
                         ch.pipeline()
                                 // An answer must be taken within the same time: one never read
