@@ -47,6 +47,8 @@ import java.util.function.ToDoubleFunction;
 public final class ProxyMetrics implements ConnectionObserver {
     private final PrometheusMeterRegistry registry;
     private final Map<String, ConnectionMeters.Listener> listeners = new ConcurrentHashMap<>();
+    /** The listeners the last reload left bound; null until a reload said. */
+    private volatile Set<String> boundListeners;
     private final Map<String, ConnectionMeters.Route> routes = new ConcurrentHashMap<>();
     private final Timer prereadDuration;
     private final Timer dnsFound;
@@ -212,7 +214,7 @@ public final class ProxyMetrics implements ConnectionObserver {
     @Override
     public void on(ConnectionEvent event, ConnectionRecord connection, long nanos) {
         switch (event) {
-            case OPENED -> listenerMeters(connection.listener()).active.incrementAndGet();
+            case OPENED -> opened(connection.listener());
             case PREREAD_DONE -> {
                 // A connection ended before its pre-read (by the PROXY header's stage) had none to time.
                 if (connection.reason() == null) {
@@ -231,6 +233,7 @@ public final class ProxyMetrics implements ConnectionObserver {
      * them and then failed. One with connections still open keeps its series until the last ends.
      */
     public void retireListenersOtherThan(Collection<String> bound) {
+        boundListeners = Set.copyOf(bound);
         listeners.forEach((name, meters) -> {
             // A listener bound again keeps its series, whatever a reload before said.
             meters.retiring = !bound.contains(name);
@@ -244,6 +247,18 @@ public final class ProxyMetrics implements ConnectionObserver {
         if (meters.retiring && meters.active.get() <= 0 && listeners.remove(name, meters)) {
             meters.meters().forEach(registry::remove);
         }
+    }
+
+    private void opened(String listener) {
+        ConnectionMeters.Listener meters = listeners.computeIfAbsent(listener, name -> {
+            ConnectionMeters.Listener made = new ConnectionMeters.Listener(registry, name);
+            // A connection its listener accepted just before a reload closed it can open after the
+            // retirement: the series it makes go again at its close.
+            Set<String> bound = boundListeners;
+            made.retiring = bound != null && !bound.contains(name);
+            return made;
+        });
+        meters.active.incrementAndGet();
     }
 
     private void closed(ConnectionRecord connection) {

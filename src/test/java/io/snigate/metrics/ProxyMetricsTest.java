@@ -2,6 +2,9 @@ package io.snigate.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.snigate.core.ConnectionRecord;
+import io.snigate.core.Reason;
 import java.lang.ref.WeakReference;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
@@ -39,5 +42,30 @@ class ProxyMetricsTest {
         metrics.retireListenersOtherThan(List.of());
         metrics.sharedSockets("127.0.0.2:8443", 0);
         assertThat(metrics.registry().scrape()).doesNotContain("127.0.0.2:8443");
+    }
+
+    /**
+     * A connection its listener accepted just before a reload closed it, heard only after the
+     * reload retired the listener's series, takes the series it made with it at its close
+     * (failed: they stayed until the next reload).
+     */
+    @Test
+    void aConnectionOpenedAfterItsListenersRetirementLeavesNoSeries() {
+        ProxyMetrics metrics = new ProxyMetrics();
+        metrics.registerListener("127.0.0.2:8443", false);
+        metrics.retireListenersOtherThan(List.of("127.0.0.3:8443"));
+        assertThat(metrics.registry().scrape()).doesNotContain("127.0.0.2:8443");
+
+        EmbeddedChannel late = new EmbeddedChannel();
+        ConnectionRecord record = ConnectionRecord.attach(late, "127.0.0.2:8443", metrics);
+        assertThat(metrics.registry().scrape()).contains("snigate_connections_active{listener=\"127.0.0.2:8443\"} 1.0");
+        record.endedBecause(Reason.CLIENT_CLOSED);
+        late.close();
+        assertThat(metrics.registry().scrape()).doesNotContain("127.0.0.2:8443");
+
+        EmbeddedChannel onABoundListener = new EmbeddedChannel();
+        ConnectionRecord.attach(onABoundListener, "127.0.0.3:8443", metrics);
+        onABoundListener.close();
+        assertThat(metrics.registry().scrape()).contains("listener=\"127.0.0.3:8443\"");
     }
 }
