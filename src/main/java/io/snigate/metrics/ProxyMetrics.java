@@ -252,8 +252,7 @@ public final class ProxyMetrics implements ConnectionObserver {
     private void opened(String listener) {
         ConnectionMeters.Listener meters = listeners.computeIfAbsent(listener, name -> {
             ConnectionMeters.Listener made = new ConnectionMeters.Listener(registry, name);
-            // A connection its listener accepted just before a reload closed it can open after the
-            // retirement: the series it makes go again at its close.
+            // Accepted just before a reload closed its listener, heard after: these go at its close.
             Set<String> bound = boundListeners;
             made.retiring = bound != null && !bound.contains(name);
             return made;
