@@ -84,7 +84,7 @@ class ParentProxyHandshakeTest {
     /** A bug in the handshake fails the dial as internal_error (before: upstream_unreachable, the parent's fault). */
     @Test
     void aBugInTheHandshakeIsAnInternalError() {
-        PipelineTails.expectInThisClass("after an unexpected error");
+        PipelineTails.expectInThisClass("after an unexpected error", "a bug in the handshake");
         answer();
         parent.pipeline().fireExceptionCaught(new IllegalStateException("a bug in the handshake"));
         assertRefused(Reason.INTERNAL_ERROR, 0);

@@ -72,7 +72,7 @@ class RejectionTest {
 
             // A local channel cannot half-close: the rejection closes it once the alert is written.
             loop.submit(() -> Rejection.reject(rejected, Reason.NO_SNI, 0x0303)).get(5, TimeUnit.SECONDS);
-            rejected.closeFuture().await(5, TimeUnit.SECONDS);
+            assertThat(rejected.closeFuture().await(5, TimeUnit.SECONDS)).as("closed by the rejection").isTrue();
             client.close().sync();
             loop.submit(() -> { }).get(5, TimeUnit.SECONDS); // the close's listeners have run
 
@@ -89,7 +89,7 @@ class RejectionTest {
      */
     @Test
     void anErrorWhileLingeringClosesAndABugIsSaid() {
-        PipelineTails.expectInThisClass("closing rejected");
+        PipelineTails.expectInThisClass("closing rejected", "a bug");
         Logger rejectionLog = (Logger) LoggerFactory.getLogger(Rejection.class);
         ListAppender<ILoggingEvent> said = new ListAppender<>();
         said.start();

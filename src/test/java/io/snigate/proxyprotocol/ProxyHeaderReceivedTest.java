@@ -32,7 +32,7 @@ class ProxyHeaderReceivedTest {
     /** A bug in the stage is internal_error, with its stack trace (before: proxy_protocol_invalid, the balancer's fault). */
     @Test
     void aBugInTheStageIsAnInternalError() {
-        PipelineTails.expectInThisClass("after an unexpected error");
+        PipelineTails.expectInThisClass("after an unexpected error", "a bug in the header's stage");
         channel.pipeline().fireExceptionCaught(new IllegalStateException("a bug in the header's stage"));
         assertThat(channel.isOpen()).isFalse();
         assertThat(record.reason()).isEqualTo(Reason.INTERNAL_ERROR);

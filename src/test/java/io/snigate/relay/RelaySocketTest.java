@@ -208,7 +208,7 @@ class RelaySocketTest {
     /** A bug in the listener is heard as such, so that the tunnel ends as internal_error (before: as a reset). */
     @Test
     void aListenerThatThrowsOnBytesHearsItThrew() throws Exception {
-        PipelineTails.expectInThisClass("threw; closing the socket");
+        PipelineTails.expectInThisClass("threw; closing the socket", "a bug in the listener");
         listenerThrows = true;
         peer.write(ascii("bytes a listener chokes on"));
         onLoop(() -> {

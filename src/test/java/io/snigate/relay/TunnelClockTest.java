@@ -99,7 +99,7 @@ class TunnelClockTest {
 
     @Test
     void aTunnelWhoseCloseThrowsStopsNeitherTheOthersNorLaterSweeps() throws Exception {
-        PipelineTails.expectInThisClass("left the clock after an unexpected error");
+        PipelineTails.expectInThisClass("left the clock after an unexpected error", "a bug in this tunnel's close");
         Tunnel sameSweep = join(100);
         Tunnel broken = loop.submit(() -> { // swept first: the last to join is first in the list
             Tunnel tunnel = new Tunnel(100);

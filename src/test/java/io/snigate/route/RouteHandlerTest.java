@@ -9,7 +9,6 @@ import io.snigate.core.ClientHelloEvent;
 import io.snigate.core.ConnectionRecord;
 import io.snigate.core.Reason;
 import io.snigate.testing.PipelineTails;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The route stage as the last handler before the relay: what no stage handled ends the connection. */
@@ -17,13 +16,9 @@ class RouteHandlerTest {
     private final EmbeddedChannel client = new EmbeddedChannel();
     private final ConnectionRecord record = ConnectionRecord.attach(client, "test", (event, connection, nanos) -> { });
 
-    @BeforeEach
-    void theseTestsProvokeTheLastResortsLine() {
-        PipelineTails.expectInThisClass("after an unexpected error");
-    }
-
     @Test
     void anExceptionThrownWhileRoutingClosesTheConnectionAsAnInternalError() {
+        PipelineTails.expectInThisClass("after an unexpected error", "a bug in the route table");
         RouteHandler route = new RouteHandler(() -> {
             throw new IllegalStateException("a bug in the route table");
         }, new RouteConnections(), (ctx, connection, decision) -> { });
@@ -37,6 +32,7 @@ class RouteHandlerTest {
 
     @Test
     void anExceptionAnEarlierStageDidNotHandleClosesTheConnectionAsAnInternalError() {
+        PipelineTails.expectInThisClass("after an unexpected error", "a bug in an earlier stage");
         RouteHandler route = new RouteHandler(() -> null, new RouteConnections(), (ctx, connection, decision) -> { });
         client.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override

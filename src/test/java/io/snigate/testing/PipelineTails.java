@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * loop's task or a future's listener, or snigate's own last-resort catches logged it (a ring
  * completion that threw, a relay's unexpected error). Every stage of snigate handles what can go
  * wrong in it, so such a line is a bug even when the test's own assertions hold; a test that
- * provokes one on purpose says so with {@link #expectInThisClass}. Registered for every test class
+ * provokes one on purpose says so with {@link #expectInThisClass}, naming the line and the
+ * message of the exception it throws, so that any other test's bug in the class still fails it. Registered for every test class
  * (src/test/resources/META-INF/services and junit-platform.properties); the test classes run one
  * after another, so what is logged while one runs is that class's, and what is logged between two
  * classes fails the next.
@@ -39,8 +40,15 @@ public final class PipelineTails implements BeforeAllCallback, AfterAllCallback 
             " threw; ", // RingSocket, RingListener: a completion that threw
             "could not compose the pipeline", // ClientInitializer
             "after an unexpected error"); // RouteHandler, ConnectStage, RelayHandler, HandOver, TunnelClock, ParentProxyHandshake, ProxyHeaderReceived, Reloader, Rejection
-    /** Signs the running class provokes on purpose. */
-    private static final List<String> EXPECTED = new CopyOnWriteArrayList<>();
+    /** Lines the running class provokes on purpose. */
+    private static final List<Expected> EXPECTED = new CopyOnWriteArrayList<>();
+
+    /** A line containing {@code sign}, logged with an exception whose message is {@code cause}. */
+    private record Expected(String sign, String cause) {
+        boolean matches(String message, IThrowableProxy thrown) {
+            return message.contains(sign) && thrown != null && cause.equals(thrown.getMessage());
+        }
+    }
 
     static {
         // The integration tests run against the packaged jar, whose logger is slf4j-simple: there
@@ -64,9 +72,12 @@ public final class PipelineTails implements BeforeAllCallback, AfterAllCallback 
         }
     }
 
-    /** The running class provokes lines containing {@code sign} on purpose: they do not fail it. */
-    public static void expectInThisClass(String sign) {
-        EXPECTED.add(sign);
+    /**
+     * The running class provokes, on purpose, lines containing {@code sign} logged with an
+     * exception whose message is {@code cause}: they do not fail it.
+     */
+    public static void expectInThisClass(String sign, String cause) {
+        EXPECTED.add(new Expected(sign, cause));
     }
 
     @Override
@@ -83,13 +94,13 @@ public final class PipelineTails implements BeforeAllCallback, AfterAllCallback 
         @Override
         protected void append(ILoggingEvent event) {
             String message = event.getFormattedMessage();
+            IThrowableProxy cause = event.getThrowableProxy();
             if (!event.getLevel().isGreaterOrEqual(Level.WARN) || SIGNS.stream().noneMatch(message::contains)
-                    || EXPECTED.stream().anyMatch(message::contains)) {
+                    || EXPECTED.stream().anyMatch(expected -> expected.matches(message, cause))) {
                 return;
             }
             StringBuilder text = new StringBuilder("[").append(event.getThreadName()).append("] ")
                     .append(event.getLoggerName()).append(": ").append(message).append("\n");
-            IThrowableProxy cause = event.getThrowableProxy();
             if (cause != null) {
                 text.append(cause.getClassName()).append(": ").append(cause.getMessage());
                 var frames = cause.getStackTraceElementProxyArray();

@@ -215,7 +215,7 @@ class RingClientChannelTest extends RingLoop {
 
     @Test
     void aCompletionThatThrowsClosesItsSocket() throws Exception {
-        PipelineTails.expectInThisClass("threw; closing the socket");
+        PipelineTails.expectInThisClass("threw; closing the socket", "a bug in a completion");
         CompletableFuture<Echo> echoes = new CompletableFuture<>();
         InetSocketAddress address = listenHandingOver(channel -> {
             Echo faulty = new Echo(channel) {
