@@ -87,10 +87,10 @@ class HandoverIT {
                 load.awaitOk(afterHandover);
 
                 load.send("stop");
-                Matcher result = load.awaitLine("result ok=(\\d+) failed=(\\d+)");
+                Matcher result = load.awaitLine("result ok=(\\d+) failed=(\\d+) unfinished=(\\d+)");
                 long ok = Long.parseLong(result.group(1));
-                assertThat(Long.parseLong(result.group(2)))
-                        .as("failed connections; the client's report:\n%s\nwhat the proxies logged otherwise:\n%s",
+                assertThat(Long.parseLong(result.group(2)) + Long.parseLong(result.group(3)))
+                        .as("failed and unfinished connections; the client's report:\n%s\nwhat the proxies logged otherwise:\n%s",
                                 String.join("\n", load.lines), unusual(first, second))
                         .isZero();
                 second.process.destroy();

@@ -92,7 +92,7 @@ public final class HandshakeLoad {
                 load.running.set(false);
                 finished.await(30, TimeUnit.SECONDS);
             }
-            load.report();
+            load.report(finished.getCount());
         }
     }
 
@@ -139,10 +139,11 @@ public final class HandshakeLoad {
         }
     }
 
-    private void report() {
+    /** The counts, with the clients still inside a connection when the load stopped waiting. */
+    private void report(long unfinished) {
         long failed = failures.values().stream().mapToLong(LongAdder::sum).sum();
         synchronized (System.out) {
-            System.out.println("result ok=" + ok.sum() + " failed=" + failed);
+            System.out.println("result ok=" + ok.sum() + " failed=" + failed + " unfinished=" + unfinished);
             new TreeMap<>(failures).forEach((kind, count) -> System.out.println("failure " + kind + " " + count.sum()));
             System.out.flush();
         }

@@ -76,12 +76,18 @@ public final class FakeUpstream implements AutoCloseable {
         }
     }
 
-    /** Stops accepting, waits briefly for a behaviour still running, and throws what it threw. */
+    /**
+     * Stops accepting, waits briefly for a behaviour still running, and throws what it threw; a
+     * behaviour still running then has checks that never ran, which fails the test too.
+     */
     @Override
     public void close() throws Exception {
         closing = true;
         server.close();
         thread.join(TimeUnit.SECONDS.toMillis(10));
         rethrow();
+        if (thread.isAlive()) {
+            throw new AssertionError("the fake upstream was still serving 10 s after its close");
+        }
     }
 }
