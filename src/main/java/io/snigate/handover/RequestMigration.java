@@ -1,8 +1,7 @@
 package io.snigate.handover;
 
+import io.snigate.core.Sysctl;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -34,7 +33,7 @@ public final class RequestMigration {
     static Optional<String> problem(Path file) {
         String value;
         try {
-            value = Files.readString(file, StandardCharsets.US_ASCII).trim();
+            value = Sysctl.read(file);
         } catch (IOException e) {
             return Optional.of(file + " cannot be read (" + e.getClass().getSimpleName()
                     + "; Linux before 5.14 has no such setting)");

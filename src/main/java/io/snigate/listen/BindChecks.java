@@ -2,11 +2,11 @@ package io.snigate.listen;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
+import io.snigate.core.Sysctl;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -52,7 +52,7 @@ final class BindChecks {
     /** The kernel's lowest port any user may bind, as a clause, or nothing if it cannot be read. */
     private static String unprivilegedPortStart() {
         try {
-            return "; here, ports from " + Files.readString(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).strip()
+            return "; here, ports from " + Sysctl.read(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
                     + " are open to any user";
         } catch (IOException | RuntimeException unreadable) {
             return "";

@@ -11,6 +11,7 @@ import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.testing.ChildProxy;
+import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.transport.Transport;
 import java.net.InetAddress;
@@ -190,7 +191,7 @@ class BindChecksTest {
         assertThat(refused.getMessage())
                 .startsWith("test.yaml:1: cannot listen on 0.0.0.0:443: Permission denied; a port below 1024 needs root or"
                         + " CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it); here, ports from "
-                        + java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).strip()
+                        + ProcessRunner.run(10, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout().strip()
                         + " are open to any user")
                 .endsWith("; in a container: --sysctl net.ipv4.ip_unprivileged_port_start=0, or listen on a port above"
                         + " 1023 and publish it as 443");
