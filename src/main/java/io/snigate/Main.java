@@ -37,7 +37,8 @@ public final class Main {
             Layer-4 TLS passthrough proxy that routes by SNI.
               -c, --config FILE   The routes file (default: routes.yaml); also --config=FILE.
                   --check         Validate the config file, and that this process could run it
-                                  (capabilities, transport); print the result, exit 0 or 1.
+                                  (capabilities, transport, the addresses it binds); print the
+                                  result, exit 0 or 1.
               -h, --help          Show this help and exit.
               -V, --version       Print the version and exit.
             """;

@@ -2,6 +2,8 @@ package io.snigate.listen;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
+import io.snigate.config.Listener;
+import io.snigate.config.ProxyConfig;
 import io.snigate.core.Sysctl;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -69,6 +71,32 @@ final class BindChecks {
             return true;
         } catch (IOException | UnsupportedOperationException e) {
             return false;
+        }
+    }
+
+    /**
+     * Refuses, for {@code --check}, a listen or admin address this process may not bind: a port
+     * below the kernel's unprivileged floor without the capability, or an address that is not of
+     * this host (a TPROXY listener's may not be). One in use is no refusal: a reload's check
+     * meets the running proxy there.
+     */
+    static void checkBindable(ProxyConfig config) throws ConfigException {
+        for (Listener listener : config.listeners()) {
+            checkBindable(config.source(), listener.line(), "listen", listener.address().toResolvedLiteral(),
+                    listener.originalDst() == Listener.OriginalDst.TPROXY);
+        }
+        checkBindable(config.source(), 0, "serve admin", config.admin().toResolvedLiteral(), false);
+    }
+
+    private static void checkBindable(String source, int line, String what, InetSocketAddress address,
+            boolean transparent) throws ConfigException {
+        try {
+            probe(address, false);
+        } catch (IOException e) {
+            String reason = String.valueOf(e.getMessage());
+            if (reason.contains("Permission denied") || !transparent && reason.contains("Cannot assign requested address")) {
+                throw failed(source, line, what, address, e);
+            }
         }
     }
 

@@ -222,11 +222,13 @@ public final class ProxyServer implements AutoCloseable {
 
     /**
      * Refuses a config this process could not run, as a start or a reload would: a transparent
-     * listener or an upstream mark without the capability or the native transport they need.
-     * {@code --check} asks it, so that a reload's check fails where the reload itself would.
+     * listener or an upstream mark without the capability or the native transport they need, a
+     * listen or admin address it may not bind. {@code --check} asks it, so that a reload's check
+     * fails where the reload itself would.
      */
     public static void checkRunnable(ProxyConfig config, Transport transport) throws ConfigException {
         Interception.checkPossible(config, transport);
+        BindChecks.checkBindable(config);
     }
 
     /** The watch for other processes on the listen addresses, for a test that looks at once. */
