@@ -164,12 +164,15 @@ class CommandLineTest {
         CountDownLatch helloArrived = new CountDownLatch(1);
         byte[] reply = new byte[1 << 20];
         try (ServerSocket upstream = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            CompletableFuture.runAsync(() -> {
+            CompletableFuture<byte[]> upstreamGot = CompletableFuture.supplyAsync(() -> {
                 try (Socket socket = upstream.accept()) {
-                    socket.getInputStream().readNBytes(HELLO.length);
+                    byte[] hello = socket.getInputStream().readNBytes(HELLO.length);
                     helloArrived.countDown();
-                    release.await(30, TimeUnit.SECONDS);
+                    if (!release.await(30, TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("the test never released the answer");
+                    }
                     socket.getOutputStream().write(reply);
+                    return hello;
                 } catch (IOException | InterruptedException e) {
                     throw new IllegalStateException(e);
                 }
@@ -190,6 +193,7 @@ class CommandLineTest {
                     InputStream in = client.getInputStream();
                     assertThat(in.readAllBytes()).hasSize(reply.length);
                 }
+                assertThat(upstreamGot.get(5, TimeUnit.SECONDS)).as("what reached the upstream").isEqualTo(HELLO);
                 assertThat(proxy.waitFor(15, TimeUnit.SECONDS)).as("exited within the drain timeout").isTrue();
                 assertThat(proxy.exitValue()).isZero();
                 assertThat(started.stdout())
