@@ -1,6 +1,7 @@
 package io.snigate.config;
 
 import io.snigate.core.Addresses;
+import io.snigate.core.SystemWords;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -81,7 +82,7 @@ public final class ConfigLoader {
             throw new ConfigException(name, lineOfFirstNonUtf8(file), "is not valid UTF-8 text: save it as UTF-8"
                     + " (a byte on this line is not; an editor's Latin-1 é, for one)", e);
         } catch (IOException e) {
-            throw new ConfigException(name, 0, "cannot be read: " + e, e);
+            throw new ConfigException(name, 0, "cannot be read: " + SystemWords.plainly(e), e);
         }
         return text;
     }

@@ -2,7 +2,6 @@ package io.snigate.connect;
 
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
-import io.netty.channel.unix.Errors;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.snigate.config.HostPort;
@@ -13,6 +12,7 @@ import io.snigate.core.ConnectionRecord;
 import io.snigate.core.DestinationCheck;
 import io.snigate.core.OncePerSecond;
 import io.snigate.core.Reason;
+import io.snigate.core.SystemWords;
 import io.snigate.relay.DialFailed;
 import io.snigate.relay.UpstreamLink;
 import io.snigate.route.RouteDecision;
@@ -121,26 +121,8 @@ public final class UpstreamConnector {
     void noSocket(Throwable cause) {
         if (noSocketDue.due()) {
             LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
-                    systemsWords(cause));
+                    SystemWords.of(cause));
         }
-    }
-
-    /**
-     * The system's words for why a call failed ("Too many open files"): Netty wraps them in its
-     * exceptions' class name (a {@code ChannelException} prints its cause's) and the call's name
-     * and errno, which say nothing more to an operator.
-     */
-    static String systemsWords(Throwable cause) {
-        Throwable innermost = cause;
-        while (innermost.getCause() != null && innermost.getCause() != innermost) {
-            innermost = innermost.getCause();
-        }
-        String message = innermost.getMessage();
-        if (message == null) {
-            return innermost.toString();
-        }
-        int words = message.lastIndexOf("): "); // "newSocketStream(..) failed with error(-24): Too many open files"
-        return innermost instanceof Errors.NativeIoException && words >= 0 ? message.substring(words + 3) : message;
     }
 
     /**

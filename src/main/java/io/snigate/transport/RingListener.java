@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.EventLoop;
 import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.channel.unix.Socket;
 import io.netty.util.concurrent.Promise;
@@ -150,9 +151,7 @@ public final class RingListener extends RingSocket {
         if (res < 0 && res != RingOps.CANCELED && !isClosing() && !passing(res)) {
             // Out of descriptors or memory, most likely: every accept would fail at once again.
             // Like Netty's ServerBootstrap, pause a second rather than spin.
-            if (LOG.isWarnEnabled()) {
-                LOG.warn("accepting on {} failed (errno {}); trying again in 1 s", AcceptFailures.named(local), -res);
-            }
+            AcceptFailures.failed(local, Errors.newIOException("accept", res)); // the errno's words
             loop.schedule(this::acceptNext, ACCEPT_PAUSE_MILLIS, TimeUnit.MILLISECONDS);
             return;
         }

@@ -1,0 +1,46 @@
+package io.snigate.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.ChannelException;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.unix.Errors;
+import java.io.IOException;
+import java.nio.file.FileSystemException;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A failed call in the words an operator reads: the system's, without Java's or Netty's class,
+ * call and errno, and running out of descriptors said as that (verify N3, on-call F6).
+ */
+class SystemWordsTest {
+    @BeforeAll
+    static void nativeErrors() {
+        Epoll.ensureAvailability(); // Netty's Errors read the system's words through its native library
+    }
+
+    @Test
+    void outOfDescriptorsIsSaidInWords() {
+        // As the JDK's file calls throw it (Files.readString of routes.yaml, verify N3).
+        assertThat(SystemWords.plainly(new FileSystemException("/etc/snigate/routes.yaml", null, "Too many open files")))
+                .isEqualTo("the process is out of file descriptors (Too many open files)");
+        // As Netty's epoll acceptor passes it, and as the ring's listener makes it of its errno.
+        assertThat(SystemWords.plainly(Errors.newIOException("accept", -24)))
+                .isEqualTo("the process is out of file descriptors (Too many open files)");
+        assertThat(SystemWords.plainly(new ChannelException(Errors.newIOException("newSocketStream", -24))))
+                .isEqualTo("the process is out of file descriptors (Too many open files)");
+        assertThat(SystemWords.plainly(Errors.newIOException("accept", -23)))
+                .isEqualTo("the system is out of file descriptors (Too many open files in system)");
+    }
+
+    @Test
+    void anyOtherFailureIsTheSystemsWordsAlone() {
+        assertThat(SystemWords.plainly(Errors.newIOException("accept", -12))).isEqualTo("Cannot allocate memory");
+        assertThat(SystemWords.plainly(new FileSystemException("/etc/snigate/routes.yaml", null,
+                "Too many levels of symbolic links"))).isEqualTo("Too many levels of symbolic links");
+        assertThat(SystemWords.of(new ChannelException(Errors.newIOException("newSocketStream", -24))))
+                .isEqualTo("Too many open files");
+        assertThat(SystemWords.plainly(new IOException("Broken pipe"))).isEqualTo("Broken pipe");
+    }
+}
