@@ -4,19 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
 import io.snigate.metrics.ProxyMetrics;
 import io.snigate.testing.ChildProxy;
+import io.snigate.testing.LogCapture;
 import io.snigate.testing.ProcessRunner;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.transport.Transport;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
@@ -27,11 +26,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * An address another process already listens on: shared quietly through {@code SO_REUSEPORT}
@@ -40,19 +37,8 @@ import org.slf4j.LoggerFactory;
 class BindChecksTest {
     private static final String ROUTE = "routes:\n  - match: \"a.example\"\n    upstream: \"127.0.0.1:9\"\n";
 
-    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    private final Logger logger = (Logger) LoggerFactory.getLogger(BindChecks.class);
-
-    @BeforeEach
-    void listen() {
-        logged.start();
-        logger.addAppender(logged);
-    }
-
-    @AfterEach
-    void stopListening() {
-        logger.detachAppender(logged);
-    }
+    @RegisterExtension
+    final LogCapture logged = new LogCapture(BindChecks.class);
 
     @Test
     void aPortAnotherProcessSharesIsSaidAtStartAndAFreeOneIsNot() throws Exception {
@@ -63,17 +49,17 @@ class BindChecksTest {
                 assertThat(proxy.port()).isEqualTo(other.getLocalPort());
             }
         }
-        assertThat(logged.list).singleElement().satisfies(event -> {
+        assertThat(logged.events()).singleElement().satisfies(event -> {
             assertThat(event.getLevel()).isEqualTo(Level.WARN);
             assertThat(event.getFormattedMessage()).contains("listen 127.0.0.1:")
                     .contains("is already listened on by another process (java (pid " + ProcessHandle.current().pid() + "))");
         });
 
-        logged.list.clear();
+        logged.events().clear();
         try (ProxyHarness proxy = ProxyHarness.start(ROUTE)) {
-            assertThat(logged.list).as("port 0, and the admin's port 0").isEmpty();
+            assertThat(logged.events()).as("port 0, and the admin's port 0").isEmpty();
             BindChecks.warnIfServed(new InetSocketAddress(InetAddress.getLoopbackAddress(), freePort()), "listen", "test.yaml");
-            assertThat(logged.list).as("a free port").isEmpty();
+            assertThat(logged.events()).as("a free port").isEmpty();
         }
     }
 
@@ -93,7 +79,7 @@ class BindChecksTest {
             String other = "snigate (pid " + old.process().pid() + ", config " + config + ")";
 
             BindChecks.warnIfServed(address, "listen", config.toString());
-            assertThat(logged.list).singleElement().satisfies(event -> {
+            assertThat(logged.events()).singleElement().satisfies(event -> {
                 assertThat(event.getLevel()).isEqualTo(Level.INFO);
                 assertThat(event.getFormattedMessage()).isEqualTo("listen 127.0.0.1:" + old.listenPort()
                         + " is also listened on by " + other + ": the kernel splits new connections between it and"
@@ -101,14 +87,14 @@ class BindChecksTest {
             });
 
             // The same file through a link is the same config (failed: compared as paths, a warning).
-            logged.list.clear();
+            logged.events().clear();
             Path link = Files.createSymbolicLink(dir.resolve("link.yaml"), config);
             BindChecks.warnIfServed(address, "listen", link.toString());
-            assertThat(logged.list).singleElement().satisfies(event -> assertThat(event.getLevel()).isEqualTo(Level.INFO));
+            assertThat(logged.events()).singleElement().satisfies(event -> assertThat(event.getLevel()).isEqualTo(Level.INFO));
 
-            logged.list.clear();
+            logged.events().clear();
             BindChecks.warnIfServed(address, "listen", dir.resolve("other.yaml").toString());
-            assertThat(logged.list).singleElement().satisfies(event -> {
+            assertThat(logged.events()).singleElement().satisfies(event -> {
                 assertThat(event.getLevel()).isEqualTo(Level.WARN);
                 assertThat(event.getFormattedMessage()).startsWith("listen 127.0.0.1:" + old.listenPort()
                         + " is already listened on by another process (" + other + "): the kernel will split");
@@ -179,7 +165,7 @@ class BindChecksTest {
                 .isInstanceOf(ConfigException.class)
                 .hasMessage("test.yaml:1: cannot listen on 192.0.2.77:8443: Cannot assign requested address; "
                         + "192.0.2.77 is not an address of this host");
-        assertThat(logged.list).as("no warning that the kernel will split connections, before the error that it cannot")
+        assertThat(logged.events()).as("no warning that the kernel will split connections, before the error that it cannot")
                 .isEmpty();
     }
 

@@ -4,31 +4,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import ch.qos.logback.classic.Level;
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.snigate.testing.ChildProxy;
 import io.snigate.testing.Corpus;
+import io.snigate.testing.LogCapture;
 import io.snigate.testing.LoopbackPorts;
 import io.snigate.testing.ProxyHarness;
 import io.snigate.testing.SinkServer;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.StandardSocketOptions;
 import java.net.Socket;
-import java.io.IOException;
+import java.net.StandardSocketOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.slf4j.LoggerFactory;
 
 /**
  * A process that joins a listener's address later takes a share of its new connections
@@ -41,19 +38,8 @@ class PortSharingTest {
     private static final String ROUTE = "routes:\n  - match: \"a.example\"\n    upstream: \"127.0.0.1:9\"\n";
     private static final int LOOPS = Runtime.getRuntime().availableProcessors();
 
-    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    private final Logger logger = (Logger) LoggerFactory.getLogger(PortSharing.class);
-
-    @BeforeEach
-    void listen() {
-        logged.start();
-        logger.addAppender(logged);
-    }
-
-    @AfterEach
-    void stopListening() {
-        logger.detachAppender(logged);
-    }
+    @RegisterExtension
+    final LogCapture logged = new LogCapture(PortSharing.class);
 
     private static String sharedSockets(ProxyHarness proxy, String listener) {
         return proxy.metrics().registry().scrape().lines()
@@ -69,7 +55,7 @@ class PortSharingTest {
             sharing.close(); // off its clock: only the test looks, when it says
             sharing.look();
             assertThat(sharedSockets(proxy, "127.0.0.1:0")).isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} 0.0");
-            assertThat(logged.list).isEmpty();
+            assertThat(logged.events()).isEmpty();
 
             Path other = dir.resolve("routes.yaml");
             try (ChildProxy joiner = ChildProxy.start(dir, 1, (admin, listen) -> "listen: [\"127.0.0.1:" + proxy.port()
@@ -77,7 +63,7 @@ class PortSharingTest {
                 sharing.look();
                 assertThat(sharedSockets(proxy, "127.0.0.1:0")).as("a socket for each of the child's event loops")
                         .isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} " + LOOPS + ".0");
-                assertThat(logged.list).singleElement().satisfies(event -> {
+                assertThat(logged.events()).singleElement().satisfies(event -> {
                     assertThat(event.getLevel()).isEqualTo(Level.WARN);
                     assertThat(event.getFormattedMessage()).isEqualTo("listen 127.0.0.1:" + proxy.port()
                             + " is now also listened on by another process (snigate (pid " + joiner.process().pid()
@@ -85,9 +71,9 @@ class PortSharingTest {
                             + " snigate never sees. Expected only while a restart hands over (deploy/README.md);"
                             + " otherwise stop the other process (ss -ltnp 'sport = :" + proxy.port() + "')");
                 });
-                logged.list.clear();
+                logged.events().clear();
                 sharing.look();
-                assertThat(logged.list).as("said once, when it starts").isEmpty();
+                assertThat(logged.events()).as("said once, when it starts").isEmpty();
             }
 
             // A ring's sockets are closed by the kernel a moment after its process has exited.
@@ -96,7 +82,7 @@ class PortSharingTest {
                 assertThat(sharedSockets(proxy, "127.0.0.1:0"))
                         .isEqualTo("snigate_listener_shared_sockets{listener=\"127.0.0.1:0\"} 0.0");
             });
-            assertThat(logged.list).singleElement().satisfies(event -> {
+            assertThat(logged.events()).singleElement().satisfies(event -> {
                 assertThat(event.getLevel()).isEqualTo(Level.INFO);
                 assertThat(event.getFormattedMessage())
                         .isEqualTo("listen 127.0.0.1:" + proxy.port() + " is no longer shared with another process");
@@ -119,7 +105,7 @@ class PortSharingTest {
                 joiner.bind(new InetSocketAddress(InetAddress.getByName("::1"), proxy.port()));
                 sharing.look();
                 assertThat(sharedSockets(proxy, "[::1]:0")).isEqualTo("snigate_listener_shared_sockets{listener=\"[::1]:0\"} 1.0");
-                assertThat(logged.list).singleElement().satisfies(event -> assertThat(event.getFormattedMessage())
+                assertThat(logged.events()).singleElement().satisfies(event -> assertThat(event.getFormattedMessage())
                         .startsWith("listen [::1]:" + proxy.port() + " is now also listened on by another process: the kernel"));
             }
         }
@@ -141,7 +127,7 @@ class PortSharingTest {
                 sharing.look();
                 assertThat(sharedSockets(proxy, listener))
                         .isEqualTo("snigate_listener_shared_sockets{listener=\"" + listener + "\"} " + LOOPS + ".0");
-                assertThat(logged.list).singleElement().satisfies(event -> {
+                assertThat(logged.events()).singleElement().satisfies(event -> {
                     assertThat(event.getLevel()).isEqualTo(Level.INFO);
                     assertThat(event.getFormattedMessage()).isEqualTo("listen " + listener
                             + " is now also listened on by snigate (pid " + restart.process().pid() + ", config "
@@ -201,7 +187,7 @@ class PortSharingTest {
                     assertThat(Files.readString(dir.resolve("stderr.txt")))
                             .contains("admin 127.0.0.1:" + old.adminPort() + ": closed, as another process listens there too"
                                     + " (a restart handing over)");
-                    assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).contains("admin 127.0.0.1:"
+                    assertThat(logged.events()).extracting(ILoggingEvent::getFormattedMessage).contains("admin 127.0.0.1:"
                             + old.adminPort() + ": the snigate this one replaces has left it; /metrics is answered here");
                 }
             }

@@ -2,18 +2,15 @@ package io.snigate.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.read.ListAppender;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.unix.Errors;
+import io.snigate.testing.LogCapture;
 import java.net.InetSocketAddress;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * An accept that fails for want of a descriptor is said in words on every transport: Netty's epoll
@@ -21,23 +18,12 @@ import org.slf4j.LoggerFactory;
  * "errno 24".
  */
 class AcceptFailuresTest {
-    private final ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    private final Logger logger = (Logger) LoggerFactory.getLogger(AcceptFailures.class);
+    @RegisterExtension
+    final LogCapture logged = new LogCapture(AcceptFailures.class);
 
     @BeforeAll
     static void nativeErrors() {
         Epoll.ensureAvailability(); // Netty's Errors read the system's words through its native library
-    }
-
-    @BeforeEach
-    void capture() {
-        logged.start();
-        logger.addAppender(logged);
-    }
-
-    @AfterEach
-    void release() {
-        logger.detachAppender(logged);
     }
 
     @Test
@@ -48,7 +34,7 @@ class AcceptFailuresTest {
         // The ring's listener, with its completion's result.
         AcceptFailures.failed(new InetSocketAddress("127.0.0.1", 8443), Errors.newIOException("accept", -24));
 
-        assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
+        assertThat(logged.events()).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
                 "accepting on embedded failed: the process is out of file descriptors (Too many open files);"
                         + " trying again in 1 s",
                 "accepting on 127.0.0.1:8443 failed: the process is out of file descriptors (Too many open files);"
