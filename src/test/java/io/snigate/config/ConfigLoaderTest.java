@@ -86,10 +86,10 @@ class ConfigLoaderTest {
                 "listen", List.of(ListenersReader.LISTENER_KEYS, ListenersReader.PROXY_PROTOCOL_KEYS, PolicyReader.CLIENT_KEYS),
                 "routes", List.of(RoutesReader.ROUTE_KEYS, PolicyReader.CLIENT_KEYS),
                 "policy", List.of(PolicyReader.POLICY_KEYS),
-                "timeouts", List.of(ConfigLoader.TIMEOUT_KEYS),
-                "limits", List.of(ConfigLoader.LIMIT_KEYS),
-                "ech", List.of(ConfigLoader.ECH_KEYS),
-                "access_log", List.of(ConfigLoader.ACCESS_LOG_KEYS));
+                "timeouts", List.of(SettingsReader.TIMEOUT_KEYS),
+                "limits", List.of(SettingsReader.LIMIT_KEYS),
+                "ech", List.of(SettingsReader.ECH_KEYS),
+                "access_log", List.of(SettingsReader.ACCESS_LOG_KEYS));
         List<String> missing = new ArrayList<>();
         nested.forEach((parent, keySets) -> keySets.stream().flatMap(List::stream).forEach(nestedKey -> {
             String section = sections.getOrDefault(parent, "");
