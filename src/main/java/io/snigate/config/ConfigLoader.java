@@ -1,9 +1,7 @@
 package io.snigate.config;
 
-import io.snigate.core.Addresses;
 import io.snigate.core.SystemWords;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -121,16 +119,17 @@ public final class ConfigLoader {
             HostPort admin = admin(top, listenersReader, listeners);
 
             Path baseDir = Path.of(nodes.file()).toAbsolutePath().getParent();
-            RoutesReader routesReader = new RoutesReader(nodes, listeners, policyReader, baseDir);
+            UpstreamReader upstreamReader = new UpstreamReader(nodes, listeners);
+            RoutesReader routesReader = new RoutesReader(nodes, listeners, policyReader, upstreamReader, baseDir);
             // Before the routes: policy.allow_audit: false refuses every audit in the file.
             Policy policy = policyReader.readPolicy(
-                    YamlNodes.value(top, "policy"), YamlNodes.value(top, "min_tls_version"), routesReader);
+                    YamlNodes.value(top, "policy"), YamlNodes.value(top, "min_tls_version"), upstreamReader);
             Node routesNode = YamlNodes.value(top, "routes");
             List<Route> routes = routesNode == null ? List.of() : routesReader.readRoutes(routesNode);
             Node defaultNode = YamlNodes.value(top, "default");
             Upstream defaultUpstream = null;
             if (defaultNode != null && !nodes.text(defaultNode, "default").equals(REJECT)) {
-                defaultUpstream = routesReader.readUpstream(defaultNode, "default");
+                defaultUpstream = upstreamReader.readUpstream(defaultNode, "default");
             }
             if (routes.isEmpty() && defaultUpstream == null) {
                 throw new ConfigException(nodes.file(), routesNode == null ? 0 : YamlNodes.line(routesNode),
@@ -194,15 +193,5 @@ public final class ConfigLoader {
             Node adminNode = YamlNodes.value(top, "admin");
             return adminNode == null ? ProxyConfig.DEFAULT_ADMIN : listenersReader.readAdmin(adminNode, listeners);
         }
-    }
-
-    /** Whether {@code target} is one of {@code listeners}, as far as the config alone can tell. */
-    static Listener listenerReachedBy(InetSocketAddress target, List<Listener> listeners) {
-        for (Listener listener : listeners) {
-            if (Addresses.reaches(target, listener.address().toResolvedLiteral(), Set.of())) {
-                return listener;
-            }
-        }
-        return null;
     }
 }

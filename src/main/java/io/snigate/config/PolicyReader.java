@@ -25,8 +25,8 @@ final class PolicyReader {
         this.nodes = nodes;
     }
 
-    /** The top level's policy; {@code routes} reads the audit upstream like any upstream. */
-    Policy readPolicy(Node policyNode, Node minTlsNode, RoutesReader routes) throws ConfigException {
+    /** The top level's policy; {@code upstreams} reads the audit upstream like any upstream. */
+    Policy readPolicy(Node policyNode, Node minTlsNode, UpstreamReader upstreams) throws ConfigException {
         int minTls = minTlsNode == null ? 0 : tlsVersion(minTlsNode, "min_tls_version");
         if (policyNode == null) {
             return new Policy(PolicyMode.ENFORCE, null, true, minTls, true);
@@ -41,7 +41,7 @@ final class PolicyReader {
         Node modeNode = YamlNodes.value(keys, "mode");
         PolicyMode mode = modeNode == null ? PolicyMode.ENFORCE : mode(modeNode, "policy.mode");
         Node upstreamNode = YamlNodes.value(keys, "audit_upstream");
-        Upstream auditUpstream = upstreamNode == null ? null : routes.readUpstream(upstreamNode, "audit_upstream");
+        Upstream auditUpstream = upstreamNode == null ? null : upstreams.readUpstream(upstreamNode, "audit_upstream");
         Node recheckNode = YamlNodes.value(keys, "recheck_on_reload");
         boolean recheck = recheckNode == null || nodes.bool(recheckNode, "recheck_on_reload");
         return new Policy(mode, auditUpstream, allowAudit, minTls, recheck);

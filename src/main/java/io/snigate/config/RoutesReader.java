@@ -1,14 +1,11 @@
 package io.snigate.config;
 
 import io.snigate.core.RouteLabels;
-import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +17,7 @@ import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.NodeTuple;
 import org.yaml.snakeyaml.nodes.SequenceNode;
 
-/** Reads {@code routes:} and upstreams: the contract of one route, with every mistake's line. */
+/** Reads {@code routes:}: the contract of one route, with every mistake's line. */
 final class RoutesReader {
     static final List<String> ROUTE_KEYS = List.of("match", "match_file", "alpn", "ports", "upstream",
             "allow_destinations", "verify_destination", "clients", "mode", "min_tls_version", "max_connections",
@@ -29,13 +26,15 @@ final class RoutesReader {
     private final YamlNodes nodes;
     private final List<Listener> listeners;
     private final PolicyReader policy;
+    private final UpstreamReader upstreams;
     private final Path baseDir;
 
     /** {@code baseDir} is where relative {@code match_file} paths start: the config file's folder. */
-    RoutesReader(YamlNodes nodes, List<Listener> listeners, PolicyReader policy, Path baseDir) {
+    RoutesReader(YamlNodes nodes, List<Listener> listeners, PolicyReader policy, UpstreamReader upstreams, Path baseDir) {
         this.nodes = nodes;
         this.listeners = listeners;
         this.policy = policy;
+        this.upstreams = upstreams;
         this.baseDir = baseDir;
     }
 
@@ -45,30 +44,16 @@ final class RoutesReader {
                     + YamlNodes.kind(node));
         }
         List<Route> routes = new ArrayList<>();
-        // For each pattern, the routes already read that carry it.
-        Map<String, List<Route>> routesByPattern = new HashMap<>();
+        PatternRules earlierRoutes = new PatternRules(nodes);
         for (Node item : ((SequenceNode) node).getValue()) {
-            Route route = readRoute(item, routesByPattern);
+            Route route = readRoute(item, earlierRoutes);
             routes.add(route);
-            for (String pattern : route.match()) {
-                routesByPattern.computeIfAbsent(pattern, p -> new ArrayList<>()).add(route);
-            }
-            if (route.names() != null) {
-                routesByPattern.computeIfAbsent(listKey(route.names()), p -> new ArrayList<>()).add(route);
-            }
+            earlierRoutes.add(route);
         }
         return routes;
     }
 
-    /**
-     * A list's place among the patterns (no name pattern can hold a colon): its path as the
-     * system would open it, so that "./lists/x" and "lists/x" are one list.
-     */
-    private static String listKey(NameList names) {
-        return "match_file:" + names.pattern().toAbsolutePath().normalize();
-    }
-
-    private Route readRoute(Node node, Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
+    private Route readRoute(Node node, PatternRules earlierRoutes) throws ConfigException {
         if (!(node instanceof MappingNode)) {
             throw nodes.error(node, "each route must be a mapping with match: and upstream:, but this is "
                     + YamlNodes.kind(node));
@@ -88,20 +73,13 @@ final class RoutesReader {
         List<String> alpn = alpnNode == null ? List.of() : readAlpn(alpnNode);
         Node portsNode = YamlNodes.value(keys, "ports");
         List<Integer> ports = portsNode == null ? List.of() : readPorts(portsNode);
-        List<String> patterns = matchNode == null ? List.of() : readPatterns(matchNode, alpn, ports, earlierRoutesByPattern);
+        List<String> patterns = matchNode == null ? List.of() : earlierRoutes.readPatterns(matchNode, alpn, ports);
         NameList names = matchFileNode == null ? null : readMatchFile(matchFileNode);
         if (names != null) {
-            for (Route earlier : earlierRoutesByPattern.getOrDefault(listKey(names), List.of())) {
-                String clash = clash(earlier, alpn, ports);
-                if (clash != null) {
-                    throw nodes.error(matchFileNode, "match_file \"" + names.label() + "\" is also the list of the route"
-                            + " at line " + earlier.line() + ", " + clash + "; a list may be in several routes only with"
-                            + " alpn lists or ports that do not overlap");
-                }
-            }
+            earlierRoutes.checkList(names, matchFileNode, alpn, ports);
         }
 
-        Upstream upstream = readUpstream(upstreamNode, "upstream");
+        Upstream upstream = upstreams.readUpstream(upstreamNode, "upstream");
         List<Cidr> allowed = List.of();
         NodeTuple allowEntry = keys.get("allow_destinations");
         if (allowEntry != null) {
@@ -144,7 +122,7 @@ final class RoutesReader {
         String written = nodes.text(node, "match_file");
         if (RouteLabels.RESERVED.contains(written)) {
             throw nodes.error(node, "match_file \"" + written + "\" would label its route \"" + written + "\" in the"
-                    + " access log and metrics, which already stands for " + reservedFor(written)
+                    + " access log and metrics, which already stands for " + PatternRules.reservedFor(written)
                     + "; name the file otherwise, or write \"./" + written + "\"");
         }
         Path path;
@@ -181,65 +159,6 @@ final class RoutesReader {
                     + " create it (it may be empty), or fix the path");
         }
         return NameListReader.read(written, path, files);
-    }
-
-    private static String reservedFor(String label) {
-        return label.equals("none") ? "connections no route took" : "the default upstream";
-    }
-
-    private List<String> readPatterns(Node matchNode, List<String> alpn, List<Integer> ports,
-            Map<String, List<Route>> earlierRoutesByPattern) throws ConfigException {
-        List<Node> patternNodes = nodes.listOrSingle(matchNode, "match", "name patterns");
-        if (patternNodes.isEmpty()) {
-            throw nodes.error(matchNode, "match has no pattern; add at least one name");
-        }
-        Set<String> patterns = new LinkedHashSet<>();
-        for (Node patternNode : patternNodes) {
-            String written = nodes.text(patternNode, "a match pattern");
-            String pattern = nodes.parsed(patternNode, "match", Route::normalizePattern);
-            if (RouteLabels.RESERVED.contains(pattern)) {
-                throw nodes.error(patternNode, "match \"" + written + "\" would be labelled \"" + pattern + "\" in the"
-                        + " access log and metrics, which already stands for " + reservedFor(pattern)
-                        + "; a single-label name cannot be routed by its own pattern, put it in a match_file list");
-            }
-            if (!patterns.add(pattern)) {
-                throw nodes.error(patternNode, "match \"" + written + "\" is listed twice in this route");
-            }
-            for (Route earlier : earlierRoutesByPattern.getOrDefault(pattern, List.of())) {
-                String clash = clash(earlier, alpn, ports);
-                if (clash != null) {
-                    throw nodes.error(patternNode, "match \"" + written + "\" is also in the route at line "
-                            + earlier.line() + ", " + clash + "; a name may be in several routes only with alpn"
-                            + " lists or ports that do not overlap");
-                }
-            }
-        }
-        return List.copyOf(patterns);
-    }
-
-    /**
-     * How a route with {@code alpn} and {@code ports} could take the same client as
-     * {@code earlier}, or null when no client fits both: otherwise one of them could never be
-     * chosen and the file would not say what it does.
-     */
-    private static String clash(Route earlier, List<String> alpn, List<Integer> ports) {
-        String port = null;
-        if (!ports.isEmpty() && !earlier.ports().isEmpty()) {
-            port = ports.stream().filter(earlier.ports()::contains).findFirst().map(String::valueOf).orElse(null);
-            if (port == null) {
-                return null;
-            }
-        }
-        String onPort = port == null ? "" : " on port " + port;
-        if (alpn.isEmpty() && earlier.alpn().isEmpty()) {
-            return "and both accept any client" + onPort;
-        }
-        for (String protocol : alpn) {
-            if (earlier.alpn().contains(protocol)) {
-                return "and both accept alpn \"" + protocol + "\"" + onPort;
-            }
-        }
-        return null;
     }
 
     private List<Cidr> readCidrs(Node node) throws ConfigException {
@@ -294,30 +213,6 @@ final class RoutesReader {
     private boolean dialable(int port) {
         return listeners.stream().anyMatch(listener -> listener.isTransparent() || listener.address().port() == 0
                 || listener.address().port() == port);
-    }
-
-    Upstream readUpstream(Node node, String what) throws ConfigException {
-        String text = nodes.text(node, what);
-        Upstream upstream;
-        try {
-            upstream = Upstream.parse(text);
-        } catch (IllegalArgumentException e) {
-            String hint = what.equals("default") ? " (or write reject)" : "";
-            throw nodes.error(node, what + " \"" + text + "\": " + e.getMessage() + hint);
-        }
-        if (upstream.dialsOriginalDst() && listeners.stream().noneMatch(Listener::isTransparent)) {
-            throw nodes.error(node, what + " \"" + text + "\" needs a listener that knows the original destination:"
-                    + " give one original_dst: redirect or tproxy, or dial \"$sni:$port\" instead");
-        }
-        if (upstream.isIpLiteral() && !upstream.usesOriginalPort()) {
-            InetSocketAddress target = upstream.hostPort().toResolvedLiteral();
-            Listener own = ConfigLoader.listenerReachedBy(target, listeners);
-            if (own != null) {
-                throw nodes.error(node, what + " \"" + text + "\" is this proxy's own listen address (line "
-                        + own.line() + "): it would dial itself in a loop");
-            }
-        }
-        return upstream;
     }
 
     private static boolean isPrintableAscii(String text) {
