@@ -127,7 +127,7 @@ final class NameListReader {
         kinds = new byte[maxEntries];
         files = new int[maxEntries];
         lines = new int[maxEntries];
-        index = new int[NameList.capacityFor(maxEntries)];
+        index = new int[NameIndex.capacityFor(maxEntries)];
     }
 
     private void readLines(Path path, int file, String text) throws ConfigException {
@@ -155,8 +155,8 @@ final class NameListReader {
                 arena[arenaSize++] = (byte) parsed.normalized.charAt(i);
             }
         }
-        int hash = NameList.hash(arena, start, arenaSize);
-        int slot = NameList.spread(hash) & (index.length - 1);
+        int hash = NameIndex.hash(arena, start, arenaSize);
+        int slot = NameIndex.spread(hash) & (index.length - 1);
         for (; index[slot] != 0; slot = (slot + 1) & (index.length - 1)) {
             int other = index[slot] - 1;
             if (Arrays.equals(arena, starts[other], starts[other + 1], arena, start, arenaSize)) {
@@ -180,26 +180,26 @@ final class NameListReader {
 
     private NameList finish(Path pattern, List<Path> paths, String stamp) {
         // The index built while reading serves as it is when its size fits the names read.
-        int[] slots = index.length == NameList.capacityFor(size) ? index : null;
-        NameList list = new NameList(label, pattern, paths, stamp, Arrays.copyOf(arena, arenaSize),
-                Arrays.copyOf(starts, size + 1), Arrays.copyOf(kinds, size), size, slots, null);
+        int[] slots = index.length == NameIndex.capacityFor(size) ? index : null;
+        NameIndex names = new NameIndex(Arrays.copyOf(arena, arenaSize), Arrays.copyOf(starts, size + 1),
+                Arrays.copyOf(kinds, size), size, slots);
         int covered = 0;
         String firstCovered = null;
         for (int entry = 0; entry < size; entry++) {
-            int wider = list.widerWildcardOf(entry);
+            int wider = names.widerWildcardOf(entry);
             if (wider >= 0 && covered++ == 0) {
-                firstCovered = paths.get(files[entry]) + ":" + lines[entry] + ": " + written(list, entry)
-                        + " (already matched by " + written(list, wider) + " at " + paths.get(files[wider]) + ":"
+                firstCovered = paths.get(files[entry]) + ":" + lines[entry] + ": " + written(names, entry)
+                        + " (already matched by " + written(names, wider) + " at " + paths.get(files[wider]) + ":"
                         + lines[wider] + ")";
             }
         }
-        return list.withReport(new NameList.LoadReport(duplicates, firstDuplicate, covered, firstCovered,
-                unfinishedFile, unfinishedLine));
+        return new NameList(label, pattern, paths, stamp, names, new NameList.LoadReport(duplicates, firstDuplicate,
+                covered, firstCovered, unfinishedFile, unfinishedLine));
     }
 
-    private static String written(NameList list, int entry) {
-        byte kinds = list.kinds(entry);
-        String name = list.name(entry);
+    private static String written(NameIndex names, int entry) {
+        byte kinds = names.kinds(entry);
+        String name = names.name(entry);
         return kinds == NameList.EXACT ? name : kinds == NameList.WILDCARD ? Route.WILDCARD_PREFIX + name : "." + name;
     }
 

@@ -158,7 +158,7 @@ class MatchFileTest {
         }
         NameList list = list(text.toString());
         assertThat(list.size()).isEqualTo(36 * 36 * 36 + 26 * 26 * 26 * 26);
-        assertThat(list.longestProbeRun()).as("the most slots a miss can walk").isLessThan(100);
+        assertThat(list.index().longestProbeRun()).as("the most slots a miss can walk").isLessThan(100);
         assertThat(holds(list, "zzzz.net", NameList.EXACT)).isTrue();
         assertThat(holds(list, "zzzzz.net", NameList.EXACT)).isFalse();
     }
