@@ -7,14 +7,10 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.snigate.core.Outcome;
-import io.snigate.core.Reason;
 import io.snigate.core.RouteLabels;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,10 +41,6 @@ final class ConnectionMeters {
         Duration.ofHours(2), Duration.ofHours(6), Duration.ofDays(1), Duration.ofDays(7)
     };
 
-    private static final Reason[] REASONS = Reason.values();
-    /** The verdicts audit mode can forward, each with a would-reject series from the start. */
-    private static final List<Reason> POLICY_VERDICTS = Arrays.stream(REASONS).filter(Reason::isPolicyVerdict).toList();
-
     private ConnectionMeters() {}
 
     /**
@@ -74,13 +66,13 @@ final class ConnectionMeters {
                 .distributionStatisticExpiry(MAX_SLICE).distributionStatisticBufferLength(MAX_SLICES);
     }
 
-    /** A listener's meters; its connection counters are kept per route, each for every reason. */
+    /** A listener's meters; its {@link ConnectionCounters} are kept per route. */
     static final class Listener {
         final AtomicLong active = new AtomicLong();
         final AtomicLong sharedSockets = new AtomicLong();
         private final MeterRegistry registry;
         private final String listener;
-        private final Map<String, ByReason> byRoute = new ConcurrentHashMap<>();
+        private final Map<String, ConnectionCounters> byRoute = new ConcurrentHashMap<>();
         /** {success, failure}, made when the listener is first known to be transparent. */
         private volatile Counter[] originalDestinations;
         private final List<Meter> gauges;
@@ -109,12 +101,12 @@ final class ConnectionMeters {
         /** Every series of this listener. */
         Stream<Meter> meters() {
             Counter[] destinations = originalDestinations;
-            return Stream.of(gauges.stream(), byRoute.values().stream().flatMap(ByReason::meters),
+            return Stream.of(gauges.stream(), byRoute.values().stream().flatMap(ConnectionCounters::meters),
                     destinations == null ? Stream.<Meter>empty() : Stream.<Meter>of(destinations)).flatMap(meters -> meters);
         }
 
-        ByReason countersFor(String route) {
-            return byRoute.computeIfAbsent(route, r -> new ByReason(registry, listener, r));
+        ConnectionCounters countersFor(String route) {
+            return byRoute.computeIfAbsent(route, r -> new ConnectionCounters(registry, listener, r));
         }
 
         /** Deletes the counters of routes not in {@code kept}. */
@@ -136,105 +128,6 @@ final class ConnectionMeters {
                     .description("Connections to transparent listeners, by whether their original destination was found")
                     .tag(LISTENER, listener)
                     .tag(RESULT, result)
-                    .register(registry);
-        }
-    }
-
-    /**
-     * Every outcome and reason of one listener and route, and every policy verdict audit mode can
-     * forward on them; a reason that ends connections only {@link Reason#beforeRouting() before a
-     * route is chosen} only under route {@code none}, where it can happen. A series found missing
-     * is made when first counted.
-     */
-    static final class ByReason implements RouteSeries {
-        private final MeterRegistry registry;
-        private final String listener;
-        private final String route;
-        private final Counter forwardedNormally;
-        private final Counter[] byReason = new Counter[REASONS.length];
-        /** For the reasons that {@link Reason#endsUnforwardedToo() end unforwarded connections too}. */
-        private final Counter[] unforwardedByReason = new Counter[REASONS.length];
-        private final Counter[] wouldRejectByReason = new Counter[REASONS.length];
-
-        ByReason(MeterRegistry registry, String listener, String route) {
-            this.registry = registry;
-            this.listener = listener;
-            this.route = route;
-            forwardedNormally = connections(registry, listener, route, Outcome.FORWARDED, NONE);
-            boolean unrouted = route.equals(RouteLabels.UNROUTED);
-            for (Reason reason : REASONS) {
-                if (unrouted || !reason.beforeRouting()) {
-                    byReason[reason.ordinal()] = connections(registry, listener, route, reason.outcome(), reason.label());
-                    if (reason.endsUnforwardedToo()) {
-                        unforwardedByReason[reason.ordinal()] =
-                                connections(registry, listener, route, Outcome.REJECTED, reason.label());
-                    }
-                }
-            }
-            for (Reason reason : POLICY_VERDICTS) {
-                if (unrouted || !reason.beforeRouting()) {
-                    wouldRejectByReason[reason.ordinal()] = wouldReject(registry, listener, route, reason);
-                }
-            }
-        }
-
-        @Override
-        public Stream<Meter> meters() {
-            return Stream.of(new Counter[] {forwardedNormally}, byReason, unforwardedByReason, wouldRejectByReason)
-                    .<Meter>flatMap(Arrays::stream)
-                    .filter(Objects::nonNull);
-        }
-
-        /** Counts a connection that ended for {@code reason} (null: forwarded and closed normally). */
-        void count(Reason reason, boolean forwarded) {
-            if (reason == null) {
-                forwardedNormally.increment();
-            } else if (!forwarded && reason.endsUnforwardedToo()) {
-                counter(unforwardedByReason, reason, Outcome.REJECTED).increment();
-            } else {
-                counter(byReason, reason, reason.outcome()).increment();
-            }
-        }
-
-        void wouldReject(Reason reason) {
-            Counter counter = wouldRejectByReason[reason.ordinal()];
-            if (counter == null) {
-                synchronized (this) {
-                    counter = wouldReject(registry, listener, route, reason);
-                    wouldRejectByReason[reason.ordinal()] = counter;
-                }
-            }
-            counter.increment();
-        }
-
-        private Counter counter(Counter[] counters, Reason reason, Outcome outcome) {
-            Counter counter = counters[reason.ordinal()];
-            if (counter == null) {
-                synchronized (this) { // the registry returns the one series however many ask
-                    counter = connections(registry, listener, route, outcome, reason.label());
-                    counters[reason.ordinal()] = counter;
-                }
-            }
-            return counter;
-        }
-
-        private static Counter wouldReject(MeterRegistry registry, String listener, String route, Reason reason) {
-            return Counter.builder(POLICY_WOULD_REJECT)
-                    .description("Connections audit mode forwarded although the policy would have refused them, by verdict")
-                    .tag(LISTENER, listener)
-                    .tag(ROUTE, route)
-                    .tag(REASON, reason.label())
-                    .register(registry);
-        }
-
-        private static Counter connections(
-                MeterRegistry registry, String listener, String route, Outcome outcome, String reason) {
-            return Counter.builder(CONNECTIONS)
-                    .description("Client connections that ended, by outcome and reason")
-                    .tag(LISTENER, listener)
-                    .tag(ROUTE, route)
-                    .tag(OUTCOME, outcome.label())
-                    .tag(REASON, reason)
                     .register(registry);
         }
     }

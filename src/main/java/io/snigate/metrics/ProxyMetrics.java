@@ -265,7 +265,7 @@ public final class ProxyMetrics implements ConnectionObserver {
         // None when a reload retired its listener's series: a close never makes them again.
         ConnectionMeters.Listener meters = listeners.get(connection.listener());
         if (meters != null) {
-            ConnectionMeters.ByReason counters = meters.countersFor(routeLabel);
+            ConnectionCounters counters = meters.countersFor(routeLabel);
             counters.count(connection.reason(), connection.isForwarded());
             if (connection.wouldReject() != null) {
                 counters.wouldReject(connection.wouldReject());
