@@ -130,6 +130,14 @@ class CommandLineTest {
         assertThat(checked.output()).contains("bad.yaml:4: unknown key \"upstrem\"");
     }
 
+    /** The bad config of {@code ExplainTest}, which explain refuses with exit status 2: {@code --check} refuses it too. */
+    @Test
+    void checkRejectsAnAuditThatPolicyForbidsAsExplainDoes() throws IOException, InterruptedException {
+        Path bad = Files.writeString(dir.resolve("bad.yaml"), "listen: \"127.0.0.1:8443\"\npolicy: { allow_audit: false }\n"
+                + "routes:\n  - match: a.example\n    upstream: \"$sni:443\"\n    mode: audit\n");
+        assertThat(check(bad).exitCode()).as("--check refuses it too").isEqualTo(1);
+    }
+
     @Test
     void checkRejectsAFixedUpstreamThatIsItsOwnListenAddress() throws IOException, InterruptedException {
         Checked checked = checkOneRoute("loop.yaml", "0.0.0.0:8443", "upstream: \"127.0.0.1:8443\"");

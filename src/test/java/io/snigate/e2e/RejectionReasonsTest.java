@@ -68,7 +68,7 @@ class RejectionReasonsTest {
             Map.entry(Reason.IDLE_TIMEOUT, "RelayBehaviourTest#closesAnIdleTunnelOnBothSides"),
             Map.entry(Reason.HALF_CLOSED_TIMEOUT, "HardeningTest#closesATunnelHalfClosedForTooLong"),
             Map.entry(Reason.DRAIN_TIMEOUT, "HardeningTest#whatIsStillOpenWhenTheDrainRunsOutIsLoggedAsDrainTimeout"),
-            Map.entry(Reason.REVOKED_BY_RELOAD, "io.snigate.ReloadRecheckTest#aRouteRemovedClosesItsTunnels"),
+            Map.entry(Reason.REVOKED_BY_RELOAD, "io.snigate.reload.ReloadRecheckTest#aRouteRemovedClosesItsTunnels"),
             Map.entry(Reason.INTERNAL_ERROR, "io.snigate.route.RouteHandlerTest#anExceptionThrownWhileRoutingClosesTheConnectionAsAnInternalError"),
             Map.entry(Reason.CONNECTION_RESET, "RelayBehaviourTest#endsTheTunnelWhenTheUpstreamResetsMidStream"));
 

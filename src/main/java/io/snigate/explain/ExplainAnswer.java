@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.explain;
 
 import io.snigate.log.AccessLog;
 import java.util.LinkedHashMap;

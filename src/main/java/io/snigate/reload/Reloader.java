@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.reload;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.ConfigLoader;
@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * lock, taken by the signal's thread and the watcher's, and each depends on the others (a retry
  * compares the watched folders' contents); the watch itself is {@link FolderWatch}.
  */
-final class Reloader implements AutoCloseable {
+public final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
     /** How long after a reload failed on this host's trouble (an I/O error) it is tried again. */
     static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(MatchFiles.RETRY_AFTER_IO_ERROR_SECONDS);
@@ -84,7 +84,7 @@ final class Reloader implements AutoCloseable {
     private final AtomicInteger looks = new AtomicInteger();
 
     /** {@code running}: the text of the file that the proxy was started with. */
-    Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
+    public Reloader(Path file, ProxyServer server, ProxyMetrics metrics, String running) {
         this.file = file;
         this.server = server;
         this.metrics = metrics;
@@ -92,7 +92,7 @@ final class Reloader implements AutoCloseable {
     }
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
-    synchronized boolean reload(String why) {
+    public synchronized boolean reload(String why) {
         String text = null;
         retryOnAnyChange = false;
         retryAtNanos = 0;
@@ -259,7 +259,7 @@ final class Reloader implements AutoCloseable {
      * goes on serving and reloads on SIGHUP only: ending a proxy that already answered /readyz
      * would refuse every client over a convenience.
      */
-    void watch() {
+    public void watch() {
         Path dir = file.toAbsolutePath().getParent();
         FolderWatch opened = null;
         try {

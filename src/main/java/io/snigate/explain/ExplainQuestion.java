@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.explain;
 
 import io.netty.util.NetUtil;
 import io.snigate.core.TlsVersions;

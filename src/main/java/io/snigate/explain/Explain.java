@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.explain;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.resolver.dns.DefaultDnsCache;
@@ -35,7 +35,7 @@ import java.util.List;
  * <p>The answer is a list of facts, which {@link ExplainAnswer} prints for a person or, with
  * {@code --json}, as one object.
  */
-final class Explain {
+public final class Explain {
     static final String USAGE = """
             Usage: snigate explain [--config FILE] --sni NAME [--alpn LIST] [--client IP] [--port N]
                                    [--tls VERSION] [--ech] [--listener ADDRESS] [--resolve] [--json]
@@ -69,7 +69,7 @@ final class Explain {
     }
 
     /** Runs {@code snigate explain ARGS...}: prints the answer and returns the exit status. */
-    static int run(List<String> args, PrintStream out, PrintStream err) throws InterruptedException {
+    public static int run(List<String> args, PrintStream out, PrintStream err) throws InterruptedException {
         ExplainQuestion question;
         try {
             question = ExplainQuestion.parse(args);

@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.reload;
 
 import java.io.IOException;
 import java.nio.file.FileSystems;

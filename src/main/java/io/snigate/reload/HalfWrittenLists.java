@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.reload;
 
 import io.snigate.config.ConfigException;
 import io.snigate.config.MatchFiles;

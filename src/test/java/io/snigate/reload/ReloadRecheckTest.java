@@ -1,4 +1,4 @@
-package io.snigate;
+package io.snigate.reload;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
