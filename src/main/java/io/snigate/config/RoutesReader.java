@@ -1,6 +1,7 @@
 package io.snigate.config;
 
 import io.snigate.core.RouteLabels;
+import io.snigate.core.SystemWords;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -142,7 +143,7 @@ final class RoutesReader {
         try {
             files = MatchFiles.expand(path);
         } catch (UncheckedIOException e) {
-            throw nodes.error(node, "match_file \"" + written + "\": its folder cannot be listed now (" + e.getCause()
+            throw nodes.error(node, "match_file \"" + written + "\": its folder cannot be listed now (" + SystemWords.plainly(e.getCause())
                     + "); this host's trouble, not the file's: a reload tries again every "
                     + MatchFiles.RETRY_AFTER_IO_ERROR_SECONDS + " s", e.getCause());
         } catch (PatternSyntaxException e) {
