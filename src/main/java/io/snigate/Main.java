@@ -21,13 +21,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import sun.misc.Signal;
-import sun.misc.SignalHandler;
 
 /** The command line: run the proxy, or check a config file the way {@code nginx -t} does. */
 public final class Main {
@@ -163,35 +158,6 @@ public final class Main {
         }
     }
 
-    /**
-     * Installs {@code handler} for signal {@code name}; false when the signal was ignored when the
-     * JVM started, which keeps it ignored and installs nothing.
-     */
-    private static boolean handle(String name, SignalHandler handler) {
-        return Signal.handle(new Signal(name), handler) != SignalHandler.SIG_IGN;
-    }
-
-    /**
-     * Says at start which stop or reload signal was inherited as ignored (nohup ignores HUP; a
-     * shell script's background job, INT) and what still works, instead of a signal that
-     * silently does nothing.
-     */
-    private static void warnOfIgnoredSignals(boolean term, boolean interrupt, boolean hangUp) {
-        String why = " was ignored when snigate started (nohup, or a background job of a script) and stays ignored: ";
-        if (!term || !interrupt) {
-            String stops = term ? "SIGTERM does" : interrupt ? "SIGINT does" : "only SIGKILL stops it, without a drain";
-            if (!term) {
-                LOG.warn("SIGTERM" + why + "SIGTERM does not drain and stop it; " + stops);
-            }
-            if (!interrupt) {
-                LOG.warn("SIGINT" + why + "SIGINT does not drain and stop it; " + stops);
-            }
-        }
-        if (!hangUp) {
-            LOG.warn("SIGHUP" + why + "kill -HUP does not reload; saving the config file does, while its folder is watched");
-        }
-    }
-
     /** Runs the proxy on {@code loaded} (read from {@code text}) until a stop signal has drained it. */
     private int serve(ProxyConfig loaded, String text, QueuedStandardError errors) throws InterruptedException {
         RequestMigration.warnIfOff();
@@ -202,33 +168,7 @@ public final class Main {
         metrics.registerAccessLogDrops(accessLog::dropped);
         // The signal handlers come before the listeners: /readyz answers 200 as soon as they are
         // bound, and a SIGTERM from then on must drain, not kill the JVM with its default action.
-        CountDownLatch stop = new CountDownLatch(1);
-        AtomicBoolean stopping = new AtomicBoolean();
-        SignalHandler onStop = signal -> {
-            if (!stopping.compareAndSet(false, true)) {
-                exitNow(signal.getName());
-            }
-            stop.countDown();
-            LOG.info("SIG{}: draining", signal.getName());
-        };
-        boolean term = handle("TERM", onStop);
-        boolean interrupt = handle("INT", onStop);
-        AtomicReference<Reloader> reloads = new AtomicReference<>();
-        AtomicBoolean hupWhileStarting = new AtomicBoolean();
-        boolean hangUp = handle("HUP", signal -> {
-            Reloader reloader = reloads.get();
-            if (reloader == null) {
-                // Kept for once the proxy has started, unless it started meanwhile.
-                hupWhileStarting.set(true);
-                reloader = reloads.get();
-                if (reloader == null || !hupWhileStarting.getAndSet(false)) {
-                    LOG.info("SIGHUP while the proxy starts: it reloads once started");
-                    return;
-                }
-            }
-            reloader.reload("SIGHUP");
-        });
-        warnOfIgnoredSignals(term, interrupt, hangUp);
+        Signals signals = Signals.install();
         ProxyServer server = new ProxyServer(loaded, metrics, accessLog, Transport.select());
         try {
             server.start();
@@ -243,14 +183,11 @@ public final class Main {
         }
         Reloader reloader = new Reloader(config, server, metrics, text);
         reloader.watch();
-        reloads.set(reloader);
-        if (hupWhileStarting.getAndSet(false)) {
-            reloader.reload("SIGHUP while starting");
-        }
+        signals.started(reloader);
         LOG.info("snigate {} ready with {} from {}", Version.current(), describe(loaded), config);
         keepClassDataArchive();
         metrics.bindJvmAndProcessMetrics();
-        stop.await();
+        signals.awaitStop();
         reloader.close();
         try {
             server.drain(server.currentConfig().timeouts().drain());
@@ -279,21 +216,6 @@ public final class Main {
         } catch (IOException | RuntimeException e) {
             LOG.warn("could not remove {} ({}): the next start makes the class-data archive again", pending, e.toString());
         }
-    }
-
-    /**
-     * Exits at once with status 1, on a second stop signal. The line that says so is queued
-     * ({@link QueuedStandardError}) and given 100 ms to be written: a blocked standard error,
-     * perhaps why the first stop is stuck, cannot hold up the exit.
-     */
-    private static void exitNow(String signalName) {
-        LOG.warn("second SIG{}: exiting now", signalName);
-        try {
-            Thread.sleep(100);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        Runtime.getRuntime().halt(1);
     }
 
     private static String describe(ProxyConfig config) {
