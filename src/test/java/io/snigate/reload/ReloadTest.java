@@ -376,16 +376,17 @@ class ReloadTest {
         new Random(20261123).nextBytes(data);
         java.util.concurrent.CountDownLatch tunnelUp = new java.util.concurrent.CountDownLatch(1);
         try (ServerSocket streaming = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
-            CompletableFuture.runAsync(() -> {
+            CompletableFuture<byte[]> upstreamGot = CompletableFuture.supplyAsync(() -> {
                 try (Socket socket = streaming.accept()) {
                     socket.setSoTimeout(30_000);
-                    socket.getInputStream().readNBytes(HELLO.length);
+                    byte[] hello = socket.getInputStream().readNBytes(HELLO.length);
                     tunnelUp.countDown();
                     OutputStream out = socket.getOutputStream();
                     for (int at = 0; at < size; at += 1 << 20) {
                         out.write(data, at, 1 << 20);
                         Thread.sleep(10);
                     }
+                    return hello;
                 } catch (IOException | InterruptedException e) {
                     throw new IllegalStateException(e);
                 }
@@ -410,6 +411,7 @@ class ReloadTest {
                         .isEqualTo(size + " bytes, sha-256 " + java.util.HexFormat.of().formatHex(
                                 MessageDigest.getInstance("SHA-256").digest(data)));
             }
+            assertThat(upstreamGot.get(10, TimeUnit.SECONDS)).as("what reached the upstream").isEqualTo(HELLO);
         }
         assertThat(proxy.nextLog().get("bytes_to_client").asLong()).isEqualTo(size);
     }
