@@ -121,7 +121,7 @@ public final class UpstreamConnector {
     void noSocket(Throwable cause) {
         if (noSocketDue.due()) {
             LOG.warn("no socket could be made for an upstream ({}); such connections end as connection_limit",
-                    SystemWords.of(cause));
+                    SystemWords.plainly(cause));
         }
     }
 

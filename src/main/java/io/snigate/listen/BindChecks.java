@@ -6,9 +6,12 @@ import io.snigate.config.Listener;
 import io.snigate.config.ProxyConfig;
 import io.snigate.core.Sysctl;
 import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.StandardSocketOptions;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
@@ -77,26 +80,47 @@ final class BindChecks {
     /**
      * Refuses, for {@code --check}, a listen or admin address this process may not bind: a port
      * below the kernel's unprivileged floor without the capability, or an address that is not of
-     * this host (a TPROXY listener's may not be). One in use is no refusal: a reload's check
-     * meets the running proxy there.
+     * this host (a TPROXY listener's may not be). One in use is no refusal, nor one a socket
+     * already listens on, which this process could not bind: a reload's check meets the running
+     * proxy there, and a reload keeps its sockets.
      */
     static void checkBindable(ProxyConfig config) throws ConfigException {
+        PortListeners listening = new PortListeners(Path.of("/proc"));
         for (Listener listener : config.listeners()) {
             checkBindable(config.source(), listener.line(), "listen", listener.address().toResolvedLiteral(),
-                    listener.originalDst() == Listener.OriginalDst.TPROXY);
+                    listener.originalDst() == Listener.OriginalDst.TPROXY, listening);
         }
-        checkBindable(config.source(), 0, "serve admin", config.admin().toResolvedLiteral(), false);
+        checkBindable(config.source(), 0, "serve admin", config.admin().toResolvedLiteral(), false, listening);
     }
 
     private static void checkBindable(String source, int line, String what, InetSocketAddress address,
-            boolean transparent) throws ConfigException {
+            boolean transparent, PortListeners listening) throws ConfigException {
+        // A TPROXY listener's address may be another host's: its port is asked of its family's
+        // wildcard, where only the floor can refuse it.
+        InetSocketAddress probed = transparent
+                ? new InetSocketAddress(wildcardLike(address.getAddress()), address.getPort()) : address;
         try {
-            probe(address, false);
+            probe(probed, false);
         } catch (IOException e) {
             String reason = String.valueOf(e.getMessage());
-            if (reason.contains("Permission denied") || !transparent && reason.contains("Cannot assign requested address")) {
-                throw failed(source, line, what, address, e);
+            boolean refused = reason.contains("Permission denied")
+                    || !transparent && reason.contains("Cannot assign requested address");
+            if (refused && listening.listeningOn(address) == 0) {
+                String problem = problem(what, address, e);
+                throw new ConfigException(source, line, reason.contains("Permission denied")
+                        ? problem + "; the file itself is valid: check it as the service runs it (sudo, or systemctl"
+                                + " reload, whose check has the unit's capabilities)"
+                        : problem, e);
             }
+        }
+    }
+
+    /** The wildcard address of {@code address}'s family. */
+    private static InetAddress wildcardLike(InetAddress address) {
+        try {
+            return InetAddress.getByAddress(new byte[address instanceof Inet6Address ? 16 : 4]);
+        } catch (UnknownHostException impossible) { // thrown only for a length other than 4 or 16
+            throw new IllegalStateException(impossible);
         }
     }
 
@@ -136,6 +160,10 @@ final class BindChecks {
      * @param line the line of the config that asked for it, or 0
      */
     static ConfigException failed(String source, int line, String what, InetSocketAddress address, Throwable failure) {
+        return new ConfigException(source, line, problem(what, address, failure), failure);
+    }
+
+    private static String problem(String what, InetSocketAddress address, Throwable failure) {
         String reason = rootMessage(failure);
         String hint;
         if (reason.contains("Address already in use")) {
@@ -151,8 +179,7 @@ final class BindChecks {
         } else {
             hint = "check the address";
         }
-        return new ConfigException(source, line, "cannot " + what + " on " + HostPort.format(address) + ": " + reason
-                + "; " + hint, failure);
+        return "cannot " + what + " on " + HostPort.format(address) + ": " + reason + "; " + hint;
     }
 
     private static String rootMessage(Throwable failure) {

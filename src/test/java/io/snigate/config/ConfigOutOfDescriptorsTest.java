@@ -30,10 +30,11 @@ class ConfigOutOfDescriptorsTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process child = new ProcessBuilder("prlimit", "--nofile=1024", java, "-cp", System.getProperty("java.class.path"),
                 Reader.class.getName(), file.toString(), loop.toString())
-                .redirectErrorStream(true).start();
+                .redirectError(dir.resolve("stderr.txt").toFile()).start(); // the JVM's own lines apart
         assertThat(child.waitFor(60, TimeUnit.SECONDS)).as("the child is done").isTrue();
         String said = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertThat(said).isEqualTo(file + ": cannot be read: the process is out of file descriptors (Too many open files)");
+        assertThat(said).as(Files.readString(dir.resolve("stderr.txt")))
+                .isEqualTo(file + ": cannot be read: the process is out of file descriptors (Too many open files)");
     }
 
     /** The child: reads the file once every descriptor is taken, and prints what the read says. */

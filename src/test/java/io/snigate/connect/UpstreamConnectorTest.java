@@ -248,8 +248,8 @@ class UpstreamConnectorTest {
         client.finishAndReleaseAll();
         synchronized (logged) {
             assertThat(logged.list).extracting(ILoggingEvent::getFormattedMessage).containsExactly(
-                    "no socket could be made for an upstream (Too many open files);"
-                            + " such connections end as connection_limit");
+                    "no socket could be made for an upstream (the process is out of file descriptors (Too many open"
+                            + " files)); such connections end as connection_limit");
         }
     }
 
