@@ -144,10 +144,12 @@ public final class ConfigLoader {
             Node markNode = YamlNodes.value(top, "upstream_mark");
             Node echNode = YamlNodes.value(top, "ech");
             Node accessLogNode = YamlNodes.value(top, "access_log");
+            Node adminNode = YamlNodes.value(top, "admin");
             return new ProxyConfig(
                     nodes.file(),
                     listeners,
                     admin,
+                    adminNode == null ? 0 : YamlNodes.line(adminNode),
                     routes,
                     defaultUpstream,
                     timeoutsNode == null ? Timeouts.DEFAULTS : settings.readTimeouts(timeoutsNode),

@@ -10,6 +10,7 @@ import java.util.Set;
  * @param source the file it came from, for messages
  * @param listeners the addresses accepting TLS clients; never empty
  * @param admin the address of the HTTP endpoint for metrics and health checks
+ * @param adminLine the line of {@code admin} in the file, for messages; 0 when it is left out
  * @param routes in file order
  * @param defaultUpstream where a name no route matches goes; null to reject it
  * @param resolvers DNS servers for upstream names; empty to use the system's
@@ -24,6 +25,7 @@ public record ProxyConfig(
         String source,
         List<Listener> listeners,
         HostPort admin,
+        int adminLine,
         List<Route> routes,
         Upstream defaultUpstream,
         Timeouts timeouts,

@@ -90,7 +90,8 @@ final class BindChecks {
             checkBindable(config.source(), listener.line(), "listen", listener.address().toResolvedLiteral(),
                     listener.originalDst() == Listener.OriginalDst.TPROXY, listening);
         }
-        checkBindable(config.source(), 0, "serve admin", config.admin().toResolvedLiteral(), false, listening);
+        checkBindable(config.source(), config.adminLine(), "serve admin", config.admin().toResolvedLiteral(), false,
+                listening);
     }
 
     private static void checkBindable(String source, int line, String what, InetSocketAddress address,

@@ -131,7 +131,7 @@ public final class ProxyServer implements AutoCloseable {
         } catch (InterruptedException e) {
             throw e;
         } catch (Exception e) { // Netty's bind throws the system call's IOException unchecked
-            throw BindChecks.failed(config.source(), 0, "serve admin", adminAddress, e);
+            throw BindChecks.failed(config.source(), config.adminLine(), "serve admin", adminAddress, e);
         }
         LOG.info("admin endpoint on http://{}/ (/metrics, /healthz, /readyz)", HostPort.format(adminAddress()));
         portSharing.start(adminAddress());

@@ -158,7 +158,7 @@ class BindChecksTest {
                             other.getLocalPort(), other.getLocalPort());
             assertThatThrownBy(() -> start("listen: [\"127.0.0.1:0\"]\nadmin: \"127.0.0.1:" + other.getLocalPort() + "\"\n"))
                     .isInstanceOf(ConfigException.class)
-                    .hasMessageStartingWith("test.yaml: cannot serve admin on 127.0.0.1:" + other.getLocalPort()
+                    .hasMessageStartingWith("test.yaml:2: cannot serve admin on 127.0.0.1:" + other.getLocalPort()
                             + ": Address already in use; another process listens there");
         }
         assertThatThrownBy(() -> start("listen: [\"192.0.2.77:8443\"]\nadmin: \"127.0.0.1:0\"\n"))

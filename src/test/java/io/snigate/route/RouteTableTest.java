@@ -259,7 +259,7 @@ class RouteTableTest {
 
     private static ProxyConfig config(Upstream defaultUpstream, Route... routes) {
         return new ProxyConfig("test", List.of(Listener.plain(new HostPort("127.0.0.1", 8443), 1)),
-                ProxyConfig.DEFAULT_ADMIN, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), List.of(), 0,
+                ProxyConfig.DEFAULT_ADMIN, 0, List.of(routes), defaultUpstream, Timeouts.DEFAULTS, Limits.DEFAULTS, List.of(), List.of(), 0,
                 0, Set.of(), Policy.DEFAULTS, AccessLogSettings.DEFAULTS);
     }
 }
