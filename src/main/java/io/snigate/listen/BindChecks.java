@@ -54,13 +54,15 @@ final class BindChecks {
         }
     }
 
-    /** The kernel's lowest port any user may bind, as a clause, or nothing if it cannot be read. */
+    /**
+     * The kernel's lowest port any user may bind ({@code net.ipv4.ip_unprivileged_port_start}),
+     * as this host has it, or its default when it cannot be read.
+     */
     private static String unprivilegedPortStart() {
         try {
-            return "; here, ports from " + Sysctl.read(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
-                    + " are open to any user";
+            return Sysctl.read(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"));
         } catch (IOException | RuntimeException unreadable) {
-            return "";
+            return "1024";
         }
     }
 
@@ -171,10 +173,11 @@ final class BindChecks {
             hint = "another process listens there without sharing it (ss -ltnp 'sport = :" + address.getPort()
                     + "'): stop it, or choose another port";
         } else if (reason.contains("Permission denied")) {
-            hint = "a port below 1024 needs root or CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it)"
-                    + unprivilegedPortStart()
-                    + "; in a container: --sysctl net.ipv4.ip_unprivileged_port_start=0, or listen on a port above"
-                    + " 1023 and publish it as 443";
+            String floor = unprivilegedPortStart();
+            hint = "a port below " + floor + " (net.ipv4.ip_unprivileged_port_start) needs root or CAP_NET_BIND_SERVICE"
+                    + " (deploy/systemd/snigate@.service grants it); in a container: --sysctl"
+                    + " net.ipv4.ip_unprivileged_port_start=0, or listen on port " + floor + " or above and publish it as "
+                    + address.getPort();
         } else if (reason.contains("Cannot assign requested address")) {
             hint = address.getAddress().getHostAddress() + " is not an address of this host";
         } else {

@@ -52,9 +52,11 @@ class CheckBindableTest {
         String address = listen.contains("tproxy") ? "192.0.2.9:443" : "127.0.0.1:443";
         assertThat(result.exitCode()).as(result.stderr()).isEqualTo(1);
         assertThat(result.stderr()).contains("snigate: " + config + ":1: cannot listen on " + address + ": Permission denied;"
-                + " a port below 1024 needs root or CAP_NET_BIND_SERVICE (deploy/systemd/snigate@.service grants it);"
-                + " here, ports from 1024 are open to any user").contains("; the file itself is valid: check it as the"
-                + " service runs it (sudo, or systemctl reload, whose check has the unit's capabilities)")
+                + " a port below 1024 (net.ipv4.ip_unprivileged_port_start) needs root or CAP_NET_BIND_SERVICE"
+                + " (deploy/systemd/snigate@.service grants it); in a container: --sysctl"
+                + " net.ipv4.ip_unprivileged_port_start=0, or listen on port 1024 or above and publish it as 443; the file"
+                + " itself is valid: check it as the service runs it (sudo, or systemctl reload, whose check has the"
+                + " unit's capabilities)")
                 .doesNotContain(config + " is valid", "Exception");
     }
 
