@@ -1,5 +1,6 @@
 package io.snigate.listen;
 
+import io.netty.util.NetUtil;
 import io.snigate.config.ConfigException;
 import io.snigate.config.HostPort;
 import io.snigate.config.Listener;
@@ -179,7 +180,7 @@ final class BindChecks {
                     + " net.ipv4.ip_unprivileged_port_start=0, or listen on port " + floor + " or above and publish it as "
                     + address.getPort();
         } else if (reason.contains("Cannot assign requested address")) {
-            hint = address.getAddress().getHostAddress() + " is not an address of this host";
+            hint = NetUtil.toAddressString(address.getAddress()) + " is not an address of this host";
         } else {
             hint = "check the address";
         }

@@ -184,6 +184,15 @@ class BindChecksTest {
                 + " net.ipv4.ip_unprivileged_port_start=0, or listen on port " + floor + " or above and publish it as 443");
     }
 
+    /** An IPv6 address the host does not have, written as the config writes it (failed: 2001:db8:0:0:0:0:0:77). */
+    @Test
+    void anIpv6AddressNotOfThisHostIsSaidCompressed() {
+        ConfigException refused = BindChecks.failed("test.yaml", 1, "listen", new InetSocketAddress("2001:db8::77", 8443),
+                new java.net.BindException("Cannot assign requested address"));
+        assertThat(refused.getMessage()).isEqualTo("test.yaml:1: cannot listen on [2001:db8::77]:8443: Cannot assign"
+                + " requested address; 2001:db8::77 is not an address of this host");
+    }
+
     private static void start(String yaml) throws Exception {
         ProxyServer server = new ProxyServer(ConfigLoader.parse(yaml + ROUTE, "test.yaml"), new ProxyMetrics(),
                 line -> {}, Transport.select());
