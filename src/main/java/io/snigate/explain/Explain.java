@@ -15,6 +15,10 @@ import io.snigate.connect.Resolvers;
 import io.snigate.core.HostNames;
 import io.snigate.core.Reason;
 import io.snigate.core.TlsVersions;
+import io.snigate.explain.ExplainFacts.Asked;
+import io.snigate.explain.ExplainFacts.Dialing;
+import io.snigate.explain.ExplainFacts.Routing;
+import io.snigate.explain.ExplainFacts.Verdict;
 import io.snigate.transport.EventLoops;
 import io.snigate.transport.Transport;
 import io.snigate.route.RouteDecision;
@@ -32,8 +36,8 @@ import java.util.List;
  * the listener's client rules, {@link RouteTable#decide} (route, client rules, TLS floor, audit
  * mode), and with {@code --resolve} snigate's resolver and {@link DestinationPolicy}.
  *
- * <p>The answer is a list of facts, which {@link ExplainAnswer} prints for a person or, with
- * {@code --json}, as one object.
+ * <p>The answer is an {@link ExplainFacts}, which {@link ExplainAnswer} prints for a person or,
+ * with {@code --json}, as one object.
  */
 public final class Explain {
     static final String USAGE = """
@@ -60,12 +64,10 @@ public final class Explain {
 
     private final ExplainQuestion question;
     private final ProxyConfig config;
-    private final ExplainAnswer answer;
 
     private Explain(ExplainQuestion question, ProxyConfig config) {
         this.question = question;
         this.config = config;
-        this.answer = new ExplainAnswer(config.source());
     }
 
     /** Runs {@code snigate explain ARGS...}: prints the answer and returns the exit status. */
@@ -94,9 +96,10 @@ public final class Explain {
             err.print("snigate explain: no listener \"" + question.listener() + "\" in " + config.source() + "\n" + USAGE);
             return USAGE_ERROR;
         }
-        boolean forwarded = explain.workOut(listener);
-        out.print(question.json() ? explain.answer.json() : explain.answer.text());
-        return forwarded ? FORWARDED : REFUSED;
+        ExplainFacts facts = explain.workOut(listener);
+        ExplainAnswer answer = new ExplainAnswer(facts, config.source());
+        out.print(question.json() ? answer.json() : answer.text());
+        return facts.forwarded() ? FORWARDED : REFUSED;
     }
 
     private Listener listener() {
@@ -106,73 +109,62 @@ public final class Explain {
         return config.listeners().stream().filter(l -> l.name().equals(question.listener())).findFirst().orElse(null);
     }
 
-    /** Works out the answer into {@link #answer}; returns whether the connection would be forwarded. */
-    private boolean workOut(Listener listener) throws InterruptedException {
+    /** Works out what the proxy would do with the connection asked about. */
+    private ExplainFacts workOut(Listener listener) throws InterruptedException {
         String sni = HostNames.normalize(question.sni());
         int port = question.port() != null ? question.port()
                 : listener.isTransparent() ? 443 : listener.address().port();
-        answer.put("sni", sni);
-        answer.put("alpn", question.alpn());
-        answer.put("client", question.client() == null ? null : question.client().getHostAddress());
-        answer.put("port", port);
-        answer.put("tls_version", TlsVersions.name(question.tls()));
-        answer.put("ech", question.ech());
-        answer.put("listener", listener.name());
-        answer.put("listener_line", listener.line());
-        answer.put("listener_clients", listener.clients().restricts() ? listener.clients().toString() : "any");
+        Asked asked = new Asked(sni, question.alpn(),
+                question.client() == null ? null : question.client().getHostAddress(), port,
+                TlsVersions.name(question.tls()), question.ech(), listener.name(), listener.line(),
+                listener.clients().restricts() ? listener.clients().toString() : "any");
         if (!HostNames.isValidServerName(sni)) {
-            return refused(Reason.INVALID_SNI, "pre-read");
+            return new ExplainFacts(asked, null, null, null, refused(Reason.INVALID_SNI, "pre-read"));
         }
         if (question.client() != null && !listener.clients().admits(question.client())) {
-            return refused(Reason.CLIENT_NOT_ALLOWED, "accept");
+            return new ExplainFacts(asked, null, null, null, refused(Reason.CLIENT_NOT_ALLOWED, "accept"));
         }
         RouteDecision decision = RouteTable.from(config).decide(sni, question.alpn(), port, question.client(),
                 question.tls(), listener.isTransparent(), question.ech());
-        describeRoute(decision, sni);
-        answer.put("policy_mode", decision.mode().label());
-        answer.put("would_reject", decision.wouldReject() == null ? null : decision.wouldReject().label());
+        Routing routing = routing(decision, sni);
         if (!decision.routed()) {
-            return refused(decision.rejectReason(), "route");
+            return new ExplainFacts(asked, routing, null, null, refused(decision.rejectReason(), "route"));
         }
-        answer.put("upstream", decision.upstream().label());
         // Through a parent proxy the parent resolves a name and applies its own destination
         // policy; an original destination is judged here first, as the connect stage does.
         HostPort parent = decision.delivery().via();
         String dials = dials(decision.upstream(), sni, port);
-        answer.put("dials", parent == null ? dials : "the parent proxy " + parent + " (CONNECT " + dials + ")");
-        if (question.resolve()) {
-            if (parent != null && decision.upstream().kind() != Upstream.Kind.ORIGINAL_DST) {
-                answer.put("resolved", List.of("by the parent proxy, whose destination policy applies"));
-            } else {
-                Reason refusal = resolve(decision, sni, port);
-                if (refusal != null) {
-                    return refused(refusal, "connect");
-                }
-            }
+        Dialing dialing = new Dialing(decision.upstream().label(),
+                parent == null ? dials : "the parent proxy " + parent + " (CONNECT " + dials + ")");
+        if (!question.resolve()) {
+            return new ExplainFacts(asked, routing, dialing, null, Verdict.FORWARDED);
         }
-        answer.put("outcome", "forwarded");
-        return true;
+        if (parent != null && decision.upstream().kind() != Upstream.Kind.ORIGINAL_DST) {
+            List<String> byParent = List.of("by the parent proxy, whose destination policy applies");
+            return new ExplainFacts(asked, routing, dialing, byParent, Verdict.FORWARDED);
+        }
+        Resolution resolution = resolve(decision, sni, port);
+        return new ExplainFacts(asked, routing, dialing, resolution.verdicts(),
+                resolution.refusal() == null ? Verdict.FORWARDED : refused(resolution.refusal(), "connect"));
     }
 
-    private void describeRoute(RouteDecision decision, String sni) {
+    private Routing routing(RouteDecision decision, String sni) {
         Route route = decision.route();
-        answer.put("route", decision.routeLabel());
-        answer.put("route_line", route == null ? null : config.source() + ":" + route.line());
         boolean byList = route != null && route.names() != null && route.names().label().equals(decision.routeLabel());
-        answer.put("matched_by", byList ? route.names().whereMatched(sni) : null);
-        answer.put("route_clients", route == null || !route.policy().clients().restricts() ? null
-                : route.policy().clients().toString());
-        answer.put("max_connections", route == null ? 0 : route.policy().maxConnections());
+        return new Routing(decision.routeLabel(),
+                route == null ? null : config.source() + ":" + route.line(),
+                byList ? route.names().whereMatched(sni) : null,
+                route == null || !route.policy().clients().restricts() ? null : route.policy().clients().toString(),
+                route == null ? 0 : route.policy().maxConnections(),
+                decision.mode().label(),
+                decision.wouldReject() == null ? null : decision.wouldReject().label());
     }
 
-    private boolean refused(Reason reason, String stage) {
-        answer.put("outcome", reason.outcome().label());
-        answer.put("reason", reason.label());
-        answer.put("stage", stage);
+    private static Verdict refused(Reason reason, String stage) {
         // At accept nothing is sent: the listener's rules close before a byte is read.
         boolean alert = reason.sendsTlsAlert() && !stage.equals("accept");
-        answer.put("tls_alert", alert ? Reason.Alerts.name(reason.tlsAlert()) : null);
-        return false;
+        return new Verdict(reason.outcome().label(), reason.label(), stage,
+                alert ? Reason.Alerts.name(reason.tlsAlert()) : null);
     }
 
     private static String dials(Upstream upstream, String sni, int port) {
@@ -185,10 +177,16 @@ public final class Explain {
     }
 
     /**
-     * Resolves the upstream as the proxy would and judges each address by the destination policy;
-     * returns why none may be dialed, or null when one may.
+     * What resolving the upstream found.
+     *
+     * @param verdicts one {@code "ip:port verdict"} per address, or null when the name did not resolve
+     * @param refusal why no address may be dialed, or null when one may
      */
-    private Reason resolve(RouteDecision decision, String sni, int port) throws InterruptedException {
+    private record Resolution(List<String> verdicts, Reason refusal) {
+    }
+
+    /** Resolves the upstream as the proxy would and judges each address by the destination policy. */
+    private Resolution resolve(RouteDecision decision, String sni, int port) throws InterruptedException {
         Upstream upstream = decision.upstream();
         boolean clientChosen = upstream.kind() != Upstream.Kind.FIXED;
         String host = upstream.kind() == Upstream.Kind.FIXED ? upstream.host() : sni;
@@ -199,7 +197,7 @@ public final class Explain {
         } else {
             addresses = lookUp(host);
             if (addresses == null) {
-                return Reason.DNS_FAILURE;
+                return new Resolution(null, Reason.DNS_FAILURE);
             }
         }
         DestinationPolicy policy = DestinationPolicy.forListeners(
@@ -216,8 +214,7 @@ public final class Explain {
                 refused = refusal;
             }
         }
-        answer.put("resolved", verdicts);
-        return anyAllowed ? null : refused;
+        return new Resolution(verdicts, anyAllowed ? null : refused);
     }
 
     /** The addresses snigate's resolver gives for {@code host}, or null when it finds none. */
