@@ -8,17 +8,14 @@ import io.snigate.config.ProxyConfig;
 import io.snigate.listen.ProxyServer;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.WatchKey;
+import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,15 +31,13 @@ import org.slf4j.LoggerFactory;
  * <p>Loading runs on the thread that asked (the watcher's, or the signal's), never on an event
  * loop: a million-name list is read and indexed while the old table keeps routing.
  *
- * <p>About 370 lines: a reload, what a failed one left to retry (what the files looked like, the
- * list it named, a deleted config) and the folders the watch looks at are one state under one
- * lock, taken by the signal's thread and the watcher's, and each depends on the others (a retry
- * compares the watched folders' contents); the watch itself is {@link FolderWatch}.
+ * <p>A reload, what a failed one left to retry ({@link FailedReload}: what the files looked like,
+ * the list it named, a deleted config) and the folders the watch looks at ({@link FolderWatch})
+ * are one state under this object's lock, taken by the signal's thread and the watcher's: each
+ * depends on the others (a retry compares the watched folders' contents).
  */
 public final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
-    /** How long after a reload failed on this host's trouble (an I/O error) it is tried again. */
-    static final long RETRY_AFTER_IO_ERROR_NANOS = TimeUnit.SECONDS.toNanos(MatchFiles.RETRY_AFTER_IO_ERROR_SECONDS);
     /** How often the files are looked at when no folder has told of a change. */
     static final long LOOK_EVERY_MILLIS = 5_000;
 
@@ -51,23 +46,8 @@ public final class Reloader implements AutoCloseable {
     private final ProxyMetrics metrics;
     /** The text of the config now serving. */
     private String lastLoaded;
-    /**
-     * What the files looked like when the last reload failed, or null when it did not fail. A
-     * change in a watched folder retries only if it changed that: another writer in the folder (a
-     * log written there, whose every error line would be the next attempt's event) does not.
-     */
-    private String failedState;
-    /** The file the last failure named, when not the config itself (a list's line), else null. */
-    private Path failedFile;
-    /**
-     * Whether the last reload failed on a list that changed after it began (a tool writing it):
-     * any change in a watched folder, or a second without one, retries.
-     */
-    private boolean retryOnAnyChange;
-    /** When a reload that failed on this host's trouble is tried again, in nanoTime; 0: none. */
-    private long retryAtNanos;
-    /** The config file was found gone (and said so): once it is back, it is reloaded whatever it holds. */
-    private boolean configGone;
+    /** What the last failed reload left to retry; used under this object's lock. */
+    private final FailedReload lastFailure;
     /**
      * Runs once a reload has read lists without a final newline, before it waits, or has failed,
      * before it records why: where a tool's write lands between the read and the verdict. For tests.
@@ -89,13 +69,13 @@ public final class Reloader implements AutoCloseable {
         this.server = server;
         this.metrics = metrics;
         this.lastLoaded = running;
+        this.lastFailure = new FailedReload(file, server, metrics, this::watchedFolders);
     }
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
     public synchronized boolean reload(String why) {
         String text = null;
-        retryOnAnyChange = false;
-        retryAtNanos = 0;
+        lastFailure.retryBegins();
         long startedMillis = System.currentTimeMillis();
         try {
             text = ConfigLoader.readText(file); // read once: what is parsed is what is remembered
@@ -106,20 +86,14 @@ public final class Reloader implements AutoCloseable {
                 return false;
             }
             lastLoaded = text;
-            configGone = false;
-            failedState = null;
-            failedFile = null;
+            lastFailure.cleared();
             watchListFolders(config);
             metrics.config().reloaded(true);
             LOG.info("reloaded {} ({}): {} routes", file, why, config.routes().size());
             return true;
         } catch (ConfigException e) {
             afterListsRead.run();
-            if (thisHostsTrouble(e.getCause())) {
-                // Not the files' fault (out of descriptors, most often): no change of theirs
-                // would come to retry it, so time does.
-                retryAtNanos = System.nanoTime() + RETRY_AFTER_IO_ERROR_NANOS;
-            }
+            lastFailure.retryLaterIfThisHostsTrouble(e.getCause());
             failed(why, e.getMessage(), e.file(), text, startedMillis);
         } catch (OutOfMemoryError e) {
             // A list too big for the heap: the previous config keeps serving, and this thread
@@ -134,90 +108,38 @@ public final class Reloader implements AutoCloseable {
         return false;
     }
 
-    /**
-     * {@code text}: the config's text the attempt parsed, or null if reading it failed;
-     * {@code startedMillis}: when the attempt started reading.
-     */
+    /** {@code text} and {@code startedMillis} as for {@link FailedReload#record}. */
     private void failed(String why, String failure, String named, String text, long startedMillis) {
-        failedFile = named == null || Path.of(named).equals(file) ? null : Path.of(named);
-        // Unreadable: the reading's error stands for the text, as stateOnDisk writes it then.
-        failedState = stateOnDisk(text != null ? text : failure);
-        if (failedFile != null) {
-            // A list changed since the attempt began (a tool writing it): the state now is not
-            // what was refused, so the tool's next change, whatever it makes, retries.
-            retryOnAnyChange = HalfWrittenLists.modifiedSince(failedFile, startedMillis);
-            watchFolderOf(failedFile);
+        Path list = lastFailure.record(failure, named, text, startedMillis);
+        if (list != null) {
+            watchFolderOf(list);
         }
-        metrics.config().reloaded(false);
-        if (text == null && Files.notExists(file)) {
-            // Said as the look says it: the start's advice to pass another path does not apply.
-            configGone = true;
-            LOG.error("reload ({}) failed: {} is gone: the previous config keeps serving, and a restart would fail;"
-                    + " put the file back", why, file);
-            return;
-        }
-        LOG.error("reload ({}) failed, the previous config keeps serving: {}", why, failure);
-    }
-
-    /** An I/O error other than a file's absence, its permissions or its encoding, which the files would tell. */
-    private static boolean thisHostsTrouble(Throwable cause) {
-        return cause instanceof IOException && !(cause instanceof NoSuchFileException)
-                && !(cause instanceof AccessDeniedException) && !(cause instanceof CharacterCodingException);
+        lastFailure.report(why, failure, text);
     }
 
     private synchronized boolean changedOnDisk() {
-        if (retryOnAnyChange || (retryAtNanos != 0 && System.nanoTime() - retryAtNanos >= 0)) {
+        if (lastFailure.retryDue()) {
             return true;
         }
-        if (failedState != null) {
-            return !stateOnDisk(null).equals(failedState);
+        if (lastFailure.failed()) {
+            return lastFailure.filesChanged();
         }
         try {
             String text = ConfigLoader.readText(file);
-            return configGone || !lastLoaded.equals(text)
+            return lastFailure.configGone() || !lastLoaded.equals(text)
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
         } catch (ConfigException e) {
             if (!Files.notExists(file)) {
                 return true; // there, or not known to be absent (a folder not searchable): the reload says why
             }
-            if (!configGone) {
-                // Serving on is right, but a restart would not start: as a failed reload, it alerts.
-                configGone = true;
-                metrics.config().reloaded(false);
-                LOG.error("{} is gone: the previous config keeps serving, and a restart would fail; put the file back", file);
-            }
+            lastFailure.configFoundGone();
             return false;
         }
     }
 
-    /**
-     * What a retry after a failure depends on: the file the failure named (a list), the config's
-     * text ({@code text}, or read now when null), the lists the running config loaded, and which
-     * files the watched folders hold (a list that a glob or a name now finds).
-     */
-    private String stateOnDisk(String text) {
-        StringBuilder state = new StringBuilder();
-        if (failedFile != null) {
-            state.append(MatchFiles.stamp(List.of(failedFile)));
-        }
-        if (text != null) {
-            state.append(text);
-        } else {
-            try {
-                state.append(ConfigLoader.readText(file));
-            } catch (ConfigException e) {
-                state.append(e.getMessage());
-            }
-        }
-        server.currentConfig().nameLists().forEach(names -> state.append(MatchFiles.stamp(names.files())));
-        for (Path folder : watch == null ? List.<Path>of() : watch.folders()) {
-            try (Stream<Path> names = Files.list(folder)) {
-                names.map(Path::getFileName).sorted().forEach(name -> state.append(name).append('/'));
-            } catch (IOException e) {
-                state.append(folder).append(": ").append(e.getMessage());
-            }
-        }
-        return state.toString();
+    /** The folders watched now, none without a watch; called under this object's lock. */
+    private Collection<Path> watchedFolders() {
+        return watch == null ? List.of() : watch.folders();
     }
 
     /**
@@ -327,7 +249,7 @@ public final class Reloader implements AutoCloseable {
     }
 
     private synchronized boolean retryPending() {
-        return retryOnAnyChange || retryAtNanos != 0;
+        return lastFailure.retryPending();
     }
 
     /**
