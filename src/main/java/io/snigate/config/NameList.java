@@ -83,13 +83,13 @@ public final class NameList {
         return stamp.lines().filter(line -> line.startsWith(read)).findFirst().map(line -> line + "\n").orElse(null);
     }
 
-    /** Whether the files on disk differ from those read: changed, added to the glob, or gone. */
+    /**
+     * Whether the files on disk differ from those read: changed, added to the glob, or gone.
+     *
+     * @throws UncheckedIOException when a glob's folder cannot be listed, as {@link MatchFiles#expand}
+     */
     public boolean changedOnDisk() {
-        try {
-            return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
-        } catch (UncheckedIOException cannotList) {
-            return true; // the reload says why
-        }
+        return !MatchFiles.stamp(MatchFiles.expand(pattern)).equals(stamp);
     }
 
     /** The number of distinct names. */

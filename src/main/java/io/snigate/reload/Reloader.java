@@ -5,9 +5,11 @@ import io.snigate.config.ConfigLoader;
 import io.snigate.config.MatchFiles;
 import io.snigate.config.NameList;
 import io.snigate.config.ProxyConfig;
+import io.snigate.core.SystemWords;
 import io.snigate.listen.ProxyServer;
 import io.snigate.metrics.ProxyMetrics;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +50,7 @@ public final class Reloader implements AutoCloseable {
     private String lastLoaded;
     /** What the last failed reload left to retry; used under this object's lock. */
     private final FailedReload lastFailure;
+    private final LookTrouble lookTrouble;
     /**
      * Runs once a reload has read lists without a final newline, before it waits, or has failed,
      * before it records why: where a tool's write lands between the read and the verdict. For tests.
@@ -70,6 +73,7 @@ public final class Reloader implements AutoCloseable {
         this.metrics = metrics;
         this.lastLoaded = running;
         this.lastFailure = new FailedReload(file, server, metrics, this::watchedFolders);
+        this.lookTrouble = new LookTrouble(file);
     }
 
     /** Loads the file and swaps it in if valid; returns whether it did. Runs off the event loops. */
@@ -126,10 +130,17 @@ public final class Reloader implements AutoCloseable {
         }
         try {
             String text = ConfigLoader.readText(file);
-            return lastFailure.configGone() || !lastLoaded.equals(text)
+            boolean changed = lastFailure.configGone() || !lastLoaded.equals(text)
                     || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
-        } catch (ConfigException e) {
-            if (!Files.notExists(file)) {
+            lookTrouble.ended();
+            return changed;
+        } catch (UncheckedIOException | ConfigException e) { // a list's folder, or the config, cannot be read
+            if (FailedReload.thisHostsTrouble(e.getCause())) {
+                lookTrouble.met(e instanceof ConfigException ? e.getMessage()
+                        : "a match_file folder cannot be listed: " + SystemWords.plainly(e.getCause()));
+                return false;
+            }
+            if (e instanceof UncheckedIOException || !Files.notExists(file)) {
                 return true; // there, or not known to be absent (a folder not searchable): the reload says why
             }
             lastFailure.configFoundGone();

@@ -87,6 +87,15 @@ class AcceptPauseTest {
                         .untilAsserted(() -> assertThat(proxy.stderr()).contains(":" + proxy.adminPort() + OUT_OF_DESCRIPTORS));
             }
 
+            // The config's folder changes all along (the child's output is written there): a look
+            // that cannot read the config says so once and reloads nothing, and no failed reload
+            // is counted for a file that did not change (failed before: "reload (file changed)
+            // failed ... out of file descriptors" at every look, paging for the config).
+            await().atMost(Duration.ofSeconds(15)).until(() -> proxy.stderr().contains("for changes failed ("));
+            assertThat(proxy.stderr()).contains("looking at " + dir.resolve("routes.yaml") + " for changes failed ("
+                    + dir.resolve("routes.yaml") + ": cannot be read: the process is out of file descriptors (Too many"
+                    + " open files)); a change is reloaded once the files can be read again").doesNotContain("reload (");
+
             for (Socket client : clients) {
                 client.close();
             }
@@ -94,6 +103,8 @@ class AcceptPauseTest {
             // The queued connections were closed by their clients; the next one is accepted and
             // answered (no route for its name: an alert).
             assertThat(rejected(proxy)).as("a TLS alert record; the proxy said:\n%s", proxy.stderr()).startsWith(21);
+            await().atMost(Duration.ofSeconds(15)).until(() -> proxy.stderr().contains(" and its lists can be read again"));
+            assertThat(proxy.stderr()).as("no reload tried: the file did not change").doesNotContain("reload (");
         }
     }
 
