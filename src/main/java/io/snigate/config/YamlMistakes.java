@@ -113,8 +113,10 @@ final class YamlMistakes {
         }
         if (problem.contains("expected <block end>")) {
             int above = e.getContextMark() == null ? 0 : e.getContextMark().getLine() + 1;
+            boolean topLevel = e.getContextMark() != null && e.getContextMark().getColumn() == 0;
             return "; this line is indented differently from the lines it belongs with" + (above > 0 ? " (from line " + above
-                    + ")" : "") + ": the keys of one route must start in the same column";
+                    + ")" : "") + (topLevel ? ": the top-level keys (listen:, routes:, timeouts:, ...) start in the first"
+                    + " column" : ": the keys of one route must start in the same column");
         }
         if (problem.contains("mapping values are not allowed here")) {
             return "; a key on this line or the one before lacks its ':', or a value holds an unquoted ': '";
