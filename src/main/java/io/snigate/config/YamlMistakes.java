@@ -113,7 +113,12 @@ final class YamlMistakes {
         }
         if (problem.contains("expected <block end>")) {
             int above = e.getContextMark() == null ? 0 : e.getContextMark().getLine() + 1;
-            boolean topLevel = e.getContextMark() != null && e.getContextMark().getColumn() == 0;
+            // The root mapping left open, and the line a key only the top level has: a top-level
+            // key out of place (a route's key under an unindented list leaves the root open too).
+            String bad = e.getProblemMark() == null ? "" : text.split("\n", -1)[e.getProblemMark().getLine()].strip();
+            String key = bad.indexOf(':') > 0 ? bad.substring(0, bad.indexOf(':')) : "";
+            boolean topLevel = e.getContextMark() != null && e.getContextMark().getColumn() == 0
+                    && ConfigLoader.TOP_LEVEL_KEYS.contains(key) && !RoutesReader.ROUTE_KEYS.contains(key);
             return "; this line is indented differently from the lines it belongs with" + (above > 0 ? " (from line " + above
                     + ")" : "") + (topLevel ? ": the top-level keys (listen:, routes:, timeouts:, ...) start in the first"
                     + " column" : ": the keys of one route must start in the same column");

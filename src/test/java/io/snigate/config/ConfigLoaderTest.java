@@ -643,6 +643,11 @@ class ConfigLoaderTest {
                 "routes.yaml:5: not valid YAML: expected <block end>, but found '<block mapping start>' (while parsing a "
                         + "block mapping at line 1); this line is indented differently from the lines it belongs with "
                         + "(from line 1): the top-level keys (listen:, routes:, timeouts:, ...) start in the first column");
+        // A route's key under a list written without indentation leaves the root open too: the route's advice.
+        assertError("listen: \"127.0.0.1:8443\"\nroutes:\n- match: \"a.example.com\"\n upstream: \"192.0.2.1:443\"\n",
+                "routes.yaml:4: not valid YAML: expected <block end>, but found '<block mapping start>' (while parsing a "
+                        + "block mapping at line 1); this line is indented differently from the lines it belongs with "
+                        + "(from line 1): the keys of one route must start in the same column");
         // Routes appended to a file whose last key is another (cat >> routes.yaml).
         assertError("listen: \"127.0.0.1:8443\"\nroutes:\n  - match: \"a.example.com\"\n    upstream: \"192.0.2.1:443\"\n"
                         + "timeouts: { connect: 5s }\n  - match: \"b.example.com\"\n    upstream: \"192.0.2.2:443\"\n",
