@@ -43,14 +43,24 @@ public final class SystemWords {
      */
     public static String plainly(Throwable cause) {
         String words = of(cause);
-        int errno = innermost(cause) instanceof Errors.NativeIoException nativeError ? -nativeError.expectedErr() : 0;
-        if (errno == EMFILE_ERRNO || words.equals(EMFILE)) {
+        if (is(cause, EMFILE_ERRNO, EMFILE)) {
             return "the process is out of file descriptors (" + words + ")";
         }
-        if (errno == ENFILE_ERRNO || words.equals(ENFILE)) {
+        if (is(cause, ENFILE_ERRNO, ENFILE)) {
             return "the system is out of file descriptors (" + words + ")";
         }
         return words;
+    }
+
+    /** Whether {@code cause} is the process's or the system's want of file descriptors; false for null. */
+    public static boolean outOfDescriptors(Throwable cause) {
+        return cause != null && (is(cause, EMFILE_ERRNO, EMFILE) || is(cause, ENFILE_ERRNO, ENFILE));
+    }
+
+    private static boolean is(Throwable cause, int errno, String words) {
+        Throwable innermost = innermost(cause);
+        return innermost instanceof Errors.NativeIoException nativeError ? -nativeError.expectedErr() == errno
+                : of(innermost).equals(words);
     }
 
     private static Throwable innermost(Throwable cause) {

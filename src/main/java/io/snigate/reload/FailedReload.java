@@ -95,7 +95,7 @@ final class FailedReload {
     }
 
     /** An I/O error other than a file's absence, its permissions or its encoding, which the files would tell. */
-    static boolean thisHostsTrouble(Throwable cause) {
+    private static boolean thisHostsTrouble(Throwable cause) {
         return cause instanceof IOException && !(cause instanceof NoSuchFileException)
                 && !(cause instanceof AccessDeniedException) && !(cause instanceof CharacterCodingException);
     }

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * <p>A reload, what a failed one left to retry ({@link FailedReload}: what the files looked like,
  * the list it named, a deleted config) and the folders the watch looks at ({@link FolderWatch})
  * are one state under this object's lock, taken by the signal's thread and the watcher's: each
- * depends on the others (a retry compares the watched folders' contents).
+ * depends on the others (a retry compares the watched folders' contents). The look's choice among
+ * them ({@link #changedOnDisk}), with {@link LookTrouble}, keeps it a little over 300 lines.
  */
 public final class Reloader implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Reloader.class);
@@ -122,29 +123,37 @@ public final class Reloader implements AutoCloseable {
     }
 
     private synchronized boolean changedOnDisk() {
-        if (lastFailure.retryDue()) {
-            return true;
-        }
-        if (lastFailure.failed()) {
-            return lastFailure.filesChanged();
-        }
+        String text = null;
         try {
-            String text = ConfigLoader.readText(file);
-            boolean changed = lastFailure.configGone() || !lastLoaded.equals(text)
-                    || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
-            lookTrouble.ended();
-            return changed;
-        } catch (UncheckedIOException | ConfigException e) { // a list's folder, or the config, cannot be read
-            if (FailedReload.thisHostsTrouble(e.getCause())) {
-                lookTrouble.met(e instanceof ConfigException ? e.getMessage()
-                        : "a match_file folder cannot be listed: " + SystemWords.plainly(e.getCause()));
+            text = ConfigLoader.readText(file);
+        } catch (ConfigException e) {
+            if (SystemWords.outOfDescriptors(e.getCause())) {
+                lookTrouble.met(e.getMessage()); // whether anything changed is not known: the next look asks
                 return false;
             }
-            if (e instanceof UncheckedIOException || !Files.notExists(file)) {
-                return true; // there, or not known to be absent (a folder not searchable): the reload says why
+        }
+        try {
+            boolean changed;
+            if (lastFailure.retryDue()) {
+                changed = true;
+            } else if (lastFailure.failed()) {
+                changed = lastFailure.filesChanged();
+            } else if (text == null && Files.notExists(file)) {
+                lastFailure.configFoundGone();
+                changed = false;
+            } else {
+                // Unreadable but there, or not known to be absent (a folder not searchable): the reload says why.
+                changed = text == null || lastFailure.configGone() || !lastLoaded.equals(text)
+                        || server.currentConfig().nameLists().stream().anyMatch(NameList::changedOnDisk);
             }
-            lastFailure.configFoundGone();
-            return false;
+            lookTrouble.ended();
+            return changed;
+        } catch (UncheckedIOException listsFolder) {
+            if (SystemWords.outOfDescriptors(listsFolder.getCause())) {
+                lookTrouble.met("a match_file folder cannot be listed: " + SystemWords.plainly(listsFolder.getCause()));
+                return false;
+            }
+            return true; // the reload says why
         }
     }
 

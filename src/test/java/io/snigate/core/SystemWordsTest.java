@@ -32,6 +32,21 @@ class SystemWordsTest {
                 .isEqualTo("the process is out of file descriptors (Too many open files)");
         assertThat(SystemWords.plainly(Errors.newIOException("accept", -23)))
                 .isEqualTo("the system is out of file descriptors (Too many open files in system)");
+        assertThat(SystemWords.outOfDescriptors(new FileSystemException("/etc/snigate/routes.yaml", null,
+                "Too many open files"))).isTrue();
+        assertThat(SystemWords.outOfDescriptors(new ChannelException(Errors.newIOException("newSocketStream", -23))))
+                .isTrue();
+    }
+
+    /** Only the want of descriptors is the host's passing trouble a look at the config waits out. */
+    @Test
+    void otherFailuresAreNotOutOfDescriptors() {
+        assertThat(SystemWords.outOfDescriptors(new FileSystemException("/etc/snigate/routes.yaml", null,
+                "Too many levels of symbolic links"))).isFalse();
+        assertThat(SystemWords.outOfDescriptors(new FileSystemException("/etc/snigate/routes.yaml", null,
+                "Not a directory"))).isFalse();
+        assertThat(SystemWords.outOfDescriptors(Errors.newIOException("accept", -12))).isFalse();
+        assertThat(SystemWords.outOfDescriptors(null)).isFalse();
     }
 
     @Test
