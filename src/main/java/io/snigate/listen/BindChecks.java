@@ -67,6 +67,14 @@ final class BindChecks {
         }
     }
 
+    private static boolean below(int port, String floor) {
+        try {
+            return port < Integer.parseInt(floor);
+        } catch (NumberFormatException unexpected) {
+            return true;
+        }
+    }
+
     /**
      * Whether the listener on {@code address} lets this process join it ({@code SO_REUSEPORT}, the
      * same user): one that does not makes the bind fail next, and that failure says all.
@@ -175,7 +183,10 @@ final class BindChecks {
                     + "'): stop it, or choose another port";
         } else if (reason.contains("Permission denied")) {
             String floor = unprivilegedPortStart();
-            hint = "a port below " + floor + " (net.ipv4.ip_unprivileged_port_start) needs root or CAP_NET_BIND_SERVICE"
+            hint = !below(address.getPort(), floor) ? "the port is not below this host's floor for any user (" + floor
+                    + ", net.ipv4.ip_unprivileged_port_start): a security module (SELinux, AppArmor) or a seccomp filter"
+                    + " refused it, and its log says why"
+                    : "a port below " + floor + " (net.ipv4.ip_unprivileged_port_start) needs root or CAP_NET_BIND_SERVICE"
                     + " (deploy/systemd/snigate@.service grants it); in a container: --sysctl"
                     + " net.ipv4.ip_unprivileged_port_start=0, or listen on port " + floor + " or above and publish it as "
                     + address.getPort();

@@ -184,6 +184,20 @@ class BindChecksTest {
                 + " net.ipv4.ip_unprivileged_port_start=0, or listen on port " + floor + " or above and publish it as 443");
     }
 
+    /**
+     * Refused a port the floor allows: not the floor's doing (failed: the floor's advice, "listen on
+     * port 1024 or above and publish it as 65000").
+     */
+    @Test
+    void aPortAboveTheFloorRefusedNamesWhatElseRefuses() throws Exception {
+        ConfigException refused = BindChecks.failed("test.yaml", 1, "listen", new InetSocketAddress("0.0.0.0", 65000),
+                new java.net.BindException("Permission denied"));
+        String floor = ProcessRunner.run(10, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout().strip();
+        assertThat(refused.getMessage()).isEqualTo("test.yaml:1: cannot listen on 0.0.0.0:65000: Permission denied; the"
+                + " port is not below this host's floor for any user (" + floor + ", net.ipv4.ip_unprivileged_port_start):"
+                + " a security module (SELinux, AppArmor) or a seccomp filter refused it, and its log says why");
+    }
+
     /** An IPv6 address the host does not have, written as the config writes it (failed: 2001:db8:0:0:0:0:0:77). */
     @Test
     void anIpv6AddressNotOfThisHostIsSaidCompressed() {
