@@ -128,7 +128,7 @@ public final class Reloader implements AutoCloseable {
             text = ConfigLoader.readText(file);
         } catch (ConfigException e) {
             if (SystemWords.outOfDescriptors(e.getCause())) {
-                lookTrouble.met(e.getMessage()); // whether anything changed is not known: the next look asks
+                lookTrouble.configUnreadable(e.getCause()); // whether anything changed is not known: the next look asks
                 return false;
             }
         }
@@ -150,7 +150,7 @@ public final class Reloader implements AutoCloseable {
             return changed;
         } catch (UncheckedIOException listsFolder) {
             if (SystemWords.outOfDescriptors(listsFolder.getCause())) {
-                lookTrouble.met("a match_file folder cannot be listed: " + SystemWords.plainly(listsFolder.getCause()));
+                lookTrouble.folderUnlistable(listsFolder.getCause());
                 return false;
             }
             return true; // the reload says why
