@@ -250,7 +250,9 @@ public final class ProxyMetrics implements ConnectionObserver {
     }
 
     private void opened(String listener) {
-        ConnectionMeters.Listener meters = listeners.computeIfAbsent(listener, name -> {
+        // Looked up first: the making below, a lambda holding this object, is once per listener.
+        ConnectionMeters.Listener found = listeners.get(listener);
+        ConnectionMeters.Listener meters = found != null ? found : listeners.computeIfAbsent(listener, name -> {
             ConnectionMeters.Listener made = new ConnectionMeters.Listener(registry, name);
             // Accepted just before a reload closed its listener, heard after: these go at its close.
             Set<String> bound = boundListeners;
